@@ -1,0 +1,42 @@
+/**
+ * The one catalog of flexmoe errors. Every failure is a factory here, so messages stay stable
+ * (tests match them by regex) and every error carries a `code` a caller can switch on.
+ */
+export class FlexMoEError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'FlexMoEError';
+    this.code = code;
+  }
+}
+
+const fmt = (shape: readonly number[]) => `[${shape.join(',')}]`;
+
+export const errors = {
+  shapeMismatch: (op: string, what: string, a: readonly number[], b: readonly number[]) =>
+    new FlexMoEError('E_SHAPE', `${op}: shape mismatch, ${what}: ${fmt(a)} vs ${fmt(b)}`),
+  badShape: (op: string, shape: readonly number[], expected: string) =>
+    new FlexMoEError('E_SHAPE', `${op}: bad shape ${fmt(shape)}, expected ${expected}`),
+  dtypeMismatch: (op: string, got: string, expected: string) =>
+    new FlexMoEError('E_DTYPE', `${op}: wrong dtype ${got}, expected ${expected}`),
+  sizeMismatch: (op: string, shape: readonly number[], length: number) =>
+    new FlexMoEError('E_SHAPE', `${op}: shape ${fmt(shape)} needs ${shape.reduce((a, b) => a * b, 1)} elements, got ${length}`),
+  unknownBackend: (name: string, available: readonly string[]) =>
+    new FlexMoEError('E_BACKEND', `unknown backend "${name}"; available: ${available.join(', ')}`),
+  backendUnavailable: (name: string, why: string) =>
+    new FlexMoEError('E_BACKEND', `backend "${name}" is not available on this machine: ${why}`),
+  duplicateKernel: (kernel: string, backend: string) =>
+    new FlexMoEError('E_KERNEL', `kernel "${kernel}" is already registered for backend "${backend}"`),
+  missingKernel: (kernel: string, backend: string) =>
+    new FlexMoEError('E_KERNEL', `no kernel "${kernel}" registered for backend "${backend}"`),
+  indexOutOfRange: (op: string, index: number, limit: number, position: number) =>
+    new FlexMoEError('E_RANGE', `${op}: index ${index} at position ${position} is outside [0, ${limit})`),
+  badArgument: (op: string, what: string) => new FlexMoEError('E_ARG', `${op}: ${what}`),
+  nonFinite: (where: string, value: number) =>
+    new FlexMoEError('E_NONFINITE', `${where}: value is ${value} (NaN or Inf); stopping rather than training a broken model`),
+  poolReleaseForeign: (what: string) => new FlexMoEError('E_POOL', `pool: ${what}`),
+  unknownCommand: (name: string, known: readonly string[]) =>
+    new FlexMoEError('E_CLI', `unknown command "${name}"; known commands: ${known.join(', ')}`),
+  corpusMissing: (what: string) => new FlexMoEError('E_DATA', `corpus: ${what}`),
+} as const;

@@ -1,0 +1,119 @@
+import { existsSync } from 'node:fs';
+import { errors } from '../errors.js';
+import { getKernel } from './registry.js';
+import { kernelNames, type KernelName, type Ops } from './types.js';
+import { GpuJsContext } from './gpujs/context.js';
+import type { GpuMode } from './gpujs/gpujs.js';
+import './register.js';
+
+export const backendNames = ['reference', 'gpujs-webgpu', 'gpujs-headlessgl', 'gpujs-webasm', 'gpujs-cpu'] as const;
+export type BackendName = (typeof backendNames)[number];
+
+/**
+ * A backend: a name, the context its kernels need, and `ops`, every kernel as an async function.
+ * Layers hold a Backend and never know which one it is.
+ *
+ * @example
+ * const be = await createBackend('gpujs-webasm');
+ * const y = await be.ops.matmul(x, w, 'nn');
+ * be.dispose();
+ */
+export class Backend {
+  readonly name: BackendName;
+  readonly ops: Ops;
+  private readonly context: unknown;
+
+  constructor(name: BackendName, family: string, context: unknown) {
+    this.name = name;
+    this.context = context;
+    const ops: Record<string, unknown> = {};
+    for (const kernel of kernelNames) {
+      const { run } = getKernel(kernel as KernelName, family);
+      ops[kernel] = async (...args: unknown[]) => (run as (...a: unknown[]) => unknown)(context, ...args);
+    }
+    this.ops = ops as Ops;
+  }
+
+  /** Kernels compiled so far (gpu.js backends); a steady state means sizes are bucketed well. */
+  get compiledKernels(): number {
+    return this.context instanceof GpuJsContext ? this.context.compiled : 0;
+  }
+
+  dispose(): void {
+    if (this.context instanceof GpuJsContext) this.context.destroy();
+  }
+
+  toString(): string {
+    return `Backend(${this.name})`;
+  }
+}
+
+/** Creates a backend by name; an unknown name is an error listing the known ones. */
+export async function createBackend(name: string): Promise<Backend> {
+  if (!(backendNames as readonly string[]).includes(name)) throw errors.unknownBackend(name, backendNames);
+  const n = name as BackendName;
+  if (n === 'reference') return new Backend(n, 'reference', null);
+  const mode = n.slice('gpujs-'.length) as GpuMode;
+  if (mode === 'webgpu') {
+    const why = await installWebGPU();
+    if (why) throw errors.backendUnavailable(n, why);
+  }
+  if (mode === 'headlessgl' && !(await headlessGLWorks())) throw errors.backendUnavailable(n, 'the optional `gl` package is missing or has no display');
+  return new Backend(n, 'gpujs', new GpuJsContext(mode));
+}
+
+/**
+ * The backend this machine should use: FLEXMOE_BACKEND if set; else gpu.js on WebGPU when a real
+ * (non-fallback) adapter exists; else headless GL when it works; else gpu.js WebAssembly.
+ */
+export async function defaultBackendName(env: NodeJS.ProcessEnv = process.env): Promise<BackendName> {
+  const forced = env.FLEXMOE_BACKEND;
+  if (forced) {
+    if (!(backendNames as readonly string[]).includes(forced)) throw errors.unknownBackend(forced, backendNames);
+    return forced as BackendName;
+  }
+  if ((await installWebGPU()) === null) return 'gpujs-webgpu';
+  if (await headlessGLWorks()) return 'gpujs-headlessgl';
+  return 'gpujs-webasm';
+}
+
+export async function createDefaultBackend(): Promise<Backend> {
+  return createBackend(await defaultBackendName());
+}
+
+let webgpuVerdict: Promise<string | null> | undefined;
+
+/** Installs `navigator.gpu` for gpu.js when a real adapter exists; returns why not otherwise. */
+function installWebGPU(): Promise<string | null> {
+  webgpuVerdict ??= (async () => {
+    // Without a GPU device node there is no real adapter to find; skip loading Dawn (it is large
+    // and prints Vulkan warnings on machines without a GPU).
+    if (!gpuDevicePresent()) return 'no GPU device on this machine';
+    try {
+      const mod = (await import('webgpu' as string)) as { create: (o: string[]) => unknown; globals: object };
+      const gpu = mod.create([]) as { requestAdapter(): Promise<{ info?: { isFallbackAdapter?: boolean }; isFallbackAdapter?: boolean } | null> };
+      const adapter = await gpu.requestAdapter();
+      if (!adapter) return 'no WebGPU adapter';
+      if (adapter.info?.isFallbackAdapter || adapter.isFallbackAdapter) return 'only a software (fallback) WebGPU adapter';
+      Object.assign(globalThis, mod.globals);
+      (globalThis as { navigator?: unknown }).navigator = { gpu };
+      return null;
+    } catch (e) {
+      return `the webgpu package does not load (${(e as Error).message.split('\n')[0]})`;
+    }
+  })();
+  return webgpuVerdict;
+}
+
+function gpuDevicePresent(): boolean {
+  return existsSync('/dev/nvidia0') || existsSync('/dev/dri') || existsSync('/dev/kfd') || process.platform === 'darwin' || process.platform === 'win32';
+}
+
+async function headlessGLWorks(): Promise<boolean> {
+  const { GPU } = await import('./gpujs/gpujs.js');
+  try {
+    return Boolean(GPU.isHeadlessGLSupported);
+  } catch {
+    return false;
+  }
+}

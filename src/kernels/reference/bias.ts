@@ -1,0 +1,31 @@
+import type { KernelConfig } from '../types.js';
+import { errors } from '../../errors.js';
+import { like } from './util.js';
+
+/** biasAdd and its backward, colSum (the bias gradient sums dy over rows). */
+export const biasAdd: KernelConfig<'biasAdd'> = {
+  kernel: 'biasAdd',
+  backend: 'reference',
+  run(_ctx, x, bias) {
+    const C = x.cols;
+    if (bias.size !== C) throw errors.shapeMismatch('biasAdd', 'bias length vs last dimension', x.shape, bias.shape);
+    const out = like(x, x.shape);
+    for (let i = 0; i < x.size; i++) out.data[i] = x.data[i]! + bias.data[i % C]!;
+    return out;
+  },
+};
+
+export const colSum: KernelConfig<'colSum'> = {
+  kernel: 'colSum',
+  backend: 'reference',
+  run(_ctx, dy) {
+    const C = dy.cols, R = dy.rows;
+    const out = like(dy, [C]);
+    for (let j = 0; j < C; j++) {
+      let s = 0;
+      for (let i = 0; i < R; i++) s += dy.data[i * C + j]!;
+      out.data[j] = s;
+    }
+    return out;
+  },
+};

@@ -1,0 +1,68 @@
+import type { Backend } from '../kernels/backend.js';
+import { errors } from '../errors.js';
+import { Tensor, type F32, type I32 } from '../tensor/tensor.js';
+import { Embedding } from '../nn/embedding.js';
+import { LayerNorm } from '../nn/layernorm.js';
+import { Linear } from '../nn/linear.js';
+import { Rng } from '../nn/random.js';
+import type { Parameter, ParamDType } from '../nn/parameter.js';
+import { TransformerBlock, type BlockConfig } from './transformer-block.js';
+
+export interface CharTransformerConfig extends BlockConfig {
+  vocab: number;
+  /** Context length (positions). */
+  seq: number;
+  seed: number;
+  dtype?: ParamDType;
+}
+
+/** A decoder-only (GPT-style) dense transformer over characters. */
+export class CharTransformer {
+  readonly config: CharTransformerConfig;
+  readonly tokens: Embedding;
+  readonly positions: Embedding;
+  readonly blocks: TransformerBlock[];
+  readonly lnFinal: LayerNorm;
+  readonly head: Linear;
+
+  constructor(private readonly be: Backend, config: CharTransformerConfig) {
+    this.config = config;
+    const rng = new Rng(config.seed);
+    const { dtype } = config;
+    this.tokens = new Embedding(be, config.vocab, config.dModel, { rng: rng.fork(1), dtype, name: 'tokens' });
+    this.positions = new Embedding(be, config.seq, config.dModel, { rng: rng.fork(2), dtype, name: 'positions' });
+    this.blocks = Array.from({ length: config.layers }, (_, i) => new TransformerBlock(be, config, { rng: rng.fork(10 + i), dtype, name: `block${i}` }));
+    this.lnFinal = new LayerNorm(be, config.dModel, { name: 'lnFinal', dtype });
+    this.head = new Linear(be, config.dModel, config.vocab, { rng: rng.fork(3), dtype, name: 'head', std: 0.02 });
+  }
+
+  /** ids: [batch·seq] token ids, row-major by sequence → logits [batch·seq, vocab]. */
+  async forward(ids: I32, batch: number): Promise<F32> {
+    const { seq, vocab } = this.config;
+    if (ids.size !== batch * seq) throw errors.badShape('CharTransformer.forward', ids.shape, `[batch·seq = ${batch}·${seq}]`);
+    for (let i = 0; i < ids.size; i++) if (ids.data[i]! < 0 || ids.data[i]! >= vocab) throw errors.indexOutOfRange('CharTransformer.forward', ids.data[i]!, vocab, i);
+    const pos = Tensor.zeros([batch * seq], 'i32');
+    for (let i = 0; i < pos.size; i++) pos.data[i] = i % seq;
+    let x = await this.be.ops.add(await this.tokens.forward(ids), await this.positions.forward(pos));
+    for (const b of this.blocks) x = await b.forward(x, batch);
+    return this.head.forward(await this.lnFinal.forward(x));
+  }
+
+  async backward(dLogits: F32): Promise<void> {
+    let d = await this.lnFinal.backward(await this.head.backward(dLogits));
+    for (let i = this.blocks.length - 1; i >= 0; i--) d = await this.blocks[i]!.backward(d);
+    await this.tokens.backward(d);
+    await this.positions.backward(d);
+  }
+
+  parameters(): Parameter[] {
+    return [
+      ...this.tokens.parameters(), ...this.positions.parameters(),
+      ...this.blocks.flatMap((b) => b.parameters()), ...this.lnFinal.parameters(), ...this.head.parameters(),
+    ];
+  }
+
+  parameterCount(): number {
+    return this.parameters().reduce((n, p) => n + p.value.size, 0);
+  }
+}

@@ -1,0 +1,48 @@
+import type { Backend } from '../kernels/backend.js';
+import type { F32 } from '../tensor/tensor.js';
+import { CausalSelfAttention } from '../nn/attention.js';
+import { ExpertFFN } from '../nn/ffn.js';
+import { LayerNorm } from '../nn/layernorm.js';
+import type { InitOptions, Parameter } from '../nn/parameter.js';
+
+export interface BlockConfig {
+  dModel: number;
+  heads: number;
+  dFF: number;
+  layers: number;
+  causal?: boolean;
+}
+
+/** Pre-norm transformer block: x + attn(ln1(x)), then + ffn(ln2(·)). */
+export class TransformerBlock {
+  readonly ln1: LayerNorm;
+  readonly attn: CausalSelfAttention;
+  readonly ln2: LayerNorm;
+  readonly ffn: ExpertFFN;
+
+  constructor(private readonly be: Backend, cfg: BlockConfig, opts: InitOptions & { name: string }) {
+    // Residual projections start small (GPT-2's 1/√(2·layers) scaling) so deep stacks start near identity.
+    const outStd = 0.02 / Math.sqrt(2 * cfg.layers);
+    const base = { rng: opts.rng, dtype: opts.dtype, std: 0.02 };
+    this.ln1 = new LayerNorm(be, cfg.dModel, { name: `${opts.name}.ln1`, dtype: opts.dtype });
+    this.attn = new CausalSelfAttention(be, cfg.dModel, cfg.heads, { ...base, name: `${opts.name}.attn`, outStd, causal: cfg.causal });
+    this.ln2 = new LayerNorm(be, cfg.dModel, { name: `${opts.name}.ln2`, dtype: opts.dtype });
+    this.ffn = new ExpertFFN(be, cfg.dModel, cfg.dFF, { ...base, name: `${opts.name}.ffn`, outStd });
+  }
+
+  async forward(x: F32, batch: number): Promise<F32> {
+    const { ops } = this.be;
+    const h = await ops.add(x, await this.attn.forward(await this.ln1.forward(x), batch));
+    return ops.add(h, await this.ffn.forward(await this.ln2.forward(h)));
+  }
+
+  async backward(dy: F32): Promise<F32> {
+    const { ops } = this.be;
+    const dh = await ops.add(dy, await this.ln2.backward(await this.ffn.backward(dy)));
+    return ops.add(dh, await this.ln1.backward(await this.attn.backward(dh)));
+  }
+
+  parameters(): Parameter[] {
+    return [...this.ln1.parameters(), ...this.attn.parameters(), ...this.ln2.parameters(), ...this.ffn.parameters()];
+  }
+}

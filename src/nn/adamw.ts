@@ -1,0 +1,62 @@
+import type { Backend } from '../kernels/backend.js';
+import { Tensor, type F32 } from '../tensor/tensor.js';
+import type { Parameter } from './parameter.js';
+
+export interface AdamWOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** Clip the global gradient norm to this value (0 or undefined: no clipping). */
+  clipNorm?: number;
+}
+
+export interface AdamWState {
+  step: number;
+  moments: Record<string, { m: F32; v: F32 }>;
+}
+
+/** AdamW with global-norm gradient clipping. Biases and norm parameters (rank 1) get no weight decay. */
+export class AdamW {
+  readonly options: Required<AdamWOptions>;
+  private state: AdamWState = { step: 0, moments: {} };
+  lastGradNorm = 0;
+
+  constructor(private readonly be: Backend, private readonly params: Parameter[], opts: AdamWOptions) {
+    this.options = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, clipNorm: 0, ...opts };
+  }
+
+  get step(): number {
+    return this.state.step;
+  }
+
+  async gradNorm(): Promise<number> {
+    let s = 0;
+    for (const p of this.params) s += await this.be.ops.sumSquares(p.grad);
+    return Math.sqrt(s);
+  }
+
+  /** One update from the accumulated gradients; gradients are then zeroed. */
+  async update(lr = this.options.lr): Promise<void> {
+    const o = this.options;
+    this.state.step++;
+    this.lastGradNorm = await this.gradNorm();
+    const gradScale = o.clipNorm > 0 && this.lastGradNorm > o.clipNorm ? o.clipNorm / this.lastGradNorm : 1;
+    for (const p of this.params) {
+      let mv = this.state.moments[p.name];
+      if (!mv) mv = this.state.moments[p.name] = { m: Tensor.zeros(p.value.shape, p.value.dtype) as F32, v: Tensor.zeros(p.value.shape, p.value.dtype) as F32 };
+      const weightDecay = p.value.rank > 1 ? o.weightDecay : 0;
+      await this.be.ops.adamw(p.value, p.grad, mv.m, mv.v, { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay, step: this.state.step, gradScale });
+      p.zeroGrad();
+    }
+  }
+
+  snapshot(): AdamWState {
+    return this.state;
+  }
+
+  restore(state: AdamWState): void {
+    this.state = state;
+  }
+}

@@ -1,0 +1,52 @@
+import { Tensor, type DType, type F32 } from '../tensor/tensor.js';
+import type { Rng } from './random.js';
+
+/** Float storage for parameters: f32 in training, f64 when a gradient check needs exact arithmetic. */
+export type ParamDType = Extract<DType, 'f32' | 'f64'>;
+
+/** A trainable tensor and its accumulated gradient. */
+export class Parameter {
+  readonly name: string;
+  value: F32;
+  grad: F32;
+
+  constructor(name: string, value: F32) {
+    this.name = name;
+    this.value = value;
+    this.grad = Tensor.zeros(value.shape, value.dtype) as F32;
+  }
+
+  zeroGrad(): void {
+    this.grad.data.fill(0);
+  }
+
+  toString(): string {
+    return `Parameter ${this.name} ${this.value}`;
+  }
+}
+
+export interface InitOptions {
+  rng: Rng;
+  dtype?: ParamDType;
+}
+
+export function normalInit(shape: readonly number[], std: number, { rng, dtype = 'f32' }: InitOptions): F32 {
+  const t = Tensor.zeros(shape, dtype) as F32;
+  for (let i = 0; i < t.size; i++) t.data[i] = rng.normal() * std;
+  return t;
+}
+
+export function constantInit(shape: readonly number[], value: number, dtype: ParamDType = 'f32'): F32 {
+  const t = Tensor.zeros(shape, dtype) as F32;
+  t.data.fill(value);
+  return t;
+}
+
+/** Anything that owns parameters (layers, blocks, models). */
+export interface HasParameters {
+  parameters(): Parameter[];
+}
+
+export function zeroGrads(m: HasParameters): void {
+  for (const p of m.parameters()) p.zeroGrad();
+}

@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const bin = new URL('../bin/flexmoe.js', import.meta.url).pathname;
+
+describe('flexmoe command line', function () {
+  this.timeout(120_000);
+
+  it('train --json prints one line per step and a summary with a sample', async () => {
+    const { stdout } = await run('node', [bin, 'train', '--steps', '3', '--d-model', '16', '--layers', '1', '--seq', '8', '--sample', '10', '--json']);
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, 4);
+    assert.deepEqual(Object.keys(lines[0]), ['step', 'loss', 'tokensPerSec']);
+    assert.equal(lines[3].summary.steps, 3);
+    assert.equal([...lines[3].sample].length, 10);
+  });
+
+  it('an unknown command or backend fails with a message listing the known ones', async () => {
+    await assert.rejects(run('node', [bin, 'fly']), (e: { stderr: string; code: number }) => {
+      assert.match(e.stderr, /unknown command "fly"; known commands: train/);
+      assert.equal(e.code, 1);
+      return true;
+    });
+    await assert.rejects(run('node', [bin, 'train', '--backend', 'tpu', '--steps', '1']), (e: { stderr: string }) => /unknown backend "tpu"; available: reference, gpujs-webgpu/.test(e.stderr));
+  });
+});

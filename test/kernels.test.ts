@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { describeEachBackend, testedBackends } from './support/backends.js';
+import { expectClose, randInts, randn } from './support/numeric.js';
+import { Rng } from '../src/nn/random.js';
+import { Tensor, type F32 } from '../src/tensor/tensor.js';
+import type { Backend } from '../src/kernels/backend.js';
+import type { AttentionShape } from '../src/kernels/types.js';
+
+type Case = { name: string; run: (be: Backend) => Promise<unknown> };
+
+/** Compares every output (tensor, number, or object of tensors) of one kernel call. */
+function compare(actual: unknown, expected: unknown, what: string): void {
+  if (expected === undefined) return;
+  if (typeof expected === 'number' || expected instanceof Tensor) {
+    if (expected instanceof Tensor && expected.dtype === 'i32') return assert.deepEqual(Array.from((actual as Tensor).data), Array.from(expected.data), what);
+    return expectClose(actual as Tensor, expected, 1e-4, what);
+  }
+  for (const [k, v] of Object.entries(expected as object)) compare((actual as Record<string, unknown>)[k], v, `${what}.${k}`);
+}
+
+// Row counts chosen around the bucket edges (4, 12, 16, 24) plus the empty and single-row cases.
+const rowCounts = [0, 1, 5, 16, 23, 64];
+
+function cases(): Case[] {
+  const rng = new Rng(7);
+  const out: Case[] = [];
+  for (const T of rowCounts) {
+    const x = randn(rng, [T, 24]), dy = randn(rng, [T, 24]), w = randn(rng, [24, 40], 0.2), dh = randn(rng, [T, 40]);
+    const b = randn(rng, [24]), g = randn(rng, [24], 0.5);
+    out.push(
+      { name: `matmul nn T=${T}`, run: (be) => be.ops.matmul(x, w, 'nn') },
+      { name: `matmul nt T=${T}`, run: (be) => be.ops.matmul(dh, w, 'nt') },
+      { name: `matmul tn T=${T}`, run: (be) => be.ops.matmul(x, dh, 'tn') },
+      { name: `biasAdd T=${T}`, run: (be) => be.ops.biasAdd(x, b) },
+      { name: `colSum T=${T}`, run: (be) => be.ops.colSum(dy) },
+      { name: `add/scale T=${T}`, run: async (be) => be.ops.scale(await be.ops.add(x, dy), -0.5) },
+      { name: `relu fwd/bwd T=${T}`, run: async (be) => ({ y: await be.ops.relu(x), dx: await be.ops.reluBackward(x, dy) }) },
+      { name: `gelu fwd/bwd T=${T}`, run: async (be) => ({ y: await be.ops.gelu(x), dx: await be.ops.geluBackward(x, dy) }) },
+      { name: `softmax fwd/bwd T=${T}`, run: async (be) => { const y = await be.ops.softmax(x); return { y, dx: await be.ops.softmaxBackward(y, dy) }; } },
+      {
+        name: `layerNorm fwd/bwd T=${T}`,
+        run: async (be) => {
+          const f = await be.ops.layerNorm(x, g, b, 1e-5);
+          return { ...f, ...(await be.ops.layerNormBackward(x, g, f.mean, f.rstd, dy)) };
+        },
+      },
+      {
+        name: `embedding fwd/bwd T=${T}`,
+        run: async (be) => { const ids = randInts(new Rng(T), [T], 11); const table = randn(new Rng(3), [11, 24]); return { y: await be.ops.embedding(table, ids), dt: await be.ops.embeddingBackward(ids, dy, 11) }; },
+      },
+      {
+        name: `crossEntropy fwd/bwd T=${T}`,
+        run: async (be) => {
+          const t = randInts(new Rng(T + 1), [T], 24);
+          if (T > 0) t.data[0] = -1; // an ignored position
+          const f = await be.ops.crossEntropy(x, t);
+          return { ...f, dx: await be.ops.crossEntropyBackward(f.probs, t, 1 / Math.max(1, T)) };
+        },
+      },
+      {
+        name: `topk fwd/bwd T=${T}`,
+        run: async (be) => {
+          const logits = randn(new Rng(T + 2), [T, 8]);
+          if (T > 1) logits.data[9] = logits.data[8]!; // a tie inside row 1
+          const f = await be.ops.topk(logits, 2);
+          return { ...f, dx: await be.ops.topkBackward(f.indices, randn(new Rng(5), [T, 2]), 8) };
+        },
+      },
+    );
+  }
+  const w = randn(rng, [40, 256], 0.1);
+  out.push({ name: 'sumSquares', run: (be) => be.ops.sumSquares(w) });
+  out.push({ name: 'sumSquares empty', run: (be) => be.ops.sumSquares(Tensor.zeros([0, 3])) });
+  out.push({
+    name: 'adamw',
+    run: async (be) => {
+      const p = randn(new Rng(1), [3, 37]), m = randn(new Rng(2), [3, 37], 0.1), v = Tensor.zeros([3, 37]);
+      for (let i = 0; i < v.size; i++) v.data[i] = Math.abs(m.data[i]!);
+      await be.ops.adamw(p, randn(new Rng(3), [3, 37]), m, v, { lr: 0.01, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, step: 3, gradScale: 0.5 });
+      return { p, m, v };
+    },
+  });
+  for (const s of [{ batch: 2, seq: 5, heads: 2, causal: true, scale: 0.5 }, { batch: 1, seq: 8, heads: 3, causal: false, scale: 1 }] as AttentionShape[]) {
+    const W = s.heads * 4, q = randn(rng, [s.batch * s.seq, W]), k = randn(rng, [s.batch * s.seq, W]), v = randn(rng, [s.batch * s.seq, W]);
+    out.push({
+      name: `attention B=${s.batch} S=${s.seq} H=${s.heads} causal=${s.causal}`,
+      run: async (be) => {
+        const scores = await be.ops.attentionScores(q, k, s);
+        const p = await be.ops.softmax(scores);
+        return { scores, apply: await be.ops.attentionApply(p, v, s), applyT: await be.ops.attentionApplyT(p, v, s) };
+      },
+    });
+  }
+  return out;
+}
+
+describeEachBackend(await testedBackends(), 'kernels match the float64 reference', (get) => {
+  for (const c of cases()) {
+    it(c.name, async () => {
+      const { be, ref } = get();
+      compare(await c.run(be), await c.run(ref), c.name);
+    });
+  }
+
+  it('matmul at expert shapes (256,128,512), all three forms', async () => {
+    const { be, ref } = get();
+    const rng = new Rng(11);
+    const x = randn(rng, [256, 128]), w = randn(rng, [128, 512], 0.05), dy = randn(rng, [256, 512]);
+    for (const [a, b, form] of [[x, w, 'nn'], [dy, w, 'nt'], [x, dy, 'tn']] as const) {
+      expectClose(await be.ops.matmul(a, b, form), await ref.ops.matmul(a, b, form), 1e-4, form);
+    }
+  });
+
+  it('propagates NaN and Inf instead of replacing them', async () => {
+    const { be } = get();
+    const x = Tensor.from([NaN, 1, -2, Infinity, 0.5, -Infinity, 3, 4], [2, 4]);
+    const relu = await be.ops.relu(x);
+    assert.ok(Number.isNaN(relu.data[0]!), 'relu(NaN) is NaN');
+    assert.equal(relu.data[3], Infinity);
+    const sm = await be.ops.softmax(x);
+    assert.ok(Number.isNaN(sm.data[1]!), 'a NaN poisons its softmax row');
+    const w = Tensor.from([1, 0, 0, 1, 1, 0, 0, 1], [4, 2]);
+    const mm = await be.ops.matmul(x, w, 'nn');
+    assert.ok(Number.isNaN(mm.data[0]!), 'NaN in row 0 reaches row 0 of the product');
+    assert.ok(Number.isNaN(mm.data[2]!) || !Number.isFinite(mm.data[2]!), 'Inf·0 in row 1 is not silently finite');
+  });
+
+  it('rejects bad input with errors that name the shapes', async () => {
+    const { be } = get();
+    const a = Tensor.zeros([3, 4]), b = Tensor.zeros([5, 6]);
+    await assert.rejects(be.ops.matmul(a, b, 'nn'), /matmul\(nn\): shape mismatch, inner dimensions: \[3,4\] vs \[5,6\]/);
+    await assert.rejects(be.ops.add(a, b), /add: shape mismatch, operands: \[3,4\] vs \[5,6\]/);
+    await assert.rejects(be.ops.biasAdd(a, Tensor.zeros([5])), /biasAdd: shape mismatch/);
+    await assert.rejects(be.ops.embedding(Tensor.zeros([4, 2]), Tensor.ints([1, 4])), /embedding: index 4 at position 1 is outside \[0, 4\)/);
+    await assert.rejects(be.ops.embedding(Tensor.zeros([4, 2]), Tensor.zeros([2]) as never), /embedding: wrong dtype f32/);
+    await assert.rejects(be.ops.crossEntropy(a, Tensor.ints([0, 1])), /crossEntropy: shape mismatch, targets vs logits rows/);
+    await assert.rejects(be.ops.topk(a, 5), /topk: k=5 must be an integer in \[1, 4\]/);
+  });
+
+  it('handles an empty batch (T = 0) everywhere', async () => {
+    const { be } = get();
+    const x = Tensor.zeros([0, 8]) as F32;
+    assert.deepEqual((await be.ops.matmul(x, Tensor.zeros([8, 3]), 'nn')).shape, [0, 3]);
+    assert.deepEqual((await be.ops.matmul(x, Tensor.zeros([0, 3]), 'tn')).toArray(), new Array(24).fill(0));
+    assert.deepEqual((await be.ops.gelu(x)).shape, [0, 8]);
+    assert.deepEqual((await be.ops.topk(x, 2)).indices.shape, [0, 2]);
+  });
+});
