@@ -26,14 +26,14 @@ export async function train(flags: Flags): Promise<void> {
       layers: intFlag(flags, 'layers', 2, 1),
       seed: intFlag(flags, 'seed', 1),
     });
-    const steps = intFlag(flags, 'steps', 400, 1);
-    const batch = intFlag(flags, 'batch', 8, 1);
+    const steps = intFlag(flags, 'steps', 300, 1);
+    const batch = intFlag(flags, 'batch', 16, 1);
     const log = (s: string) => (json ? undefined : process.stderr.write(`${s}\n`));
     log(`flexmoe: dense char transformer, ${model.parameterCount()} parameters, vocab ${corpus.vocab.size}, backend ${be.name}`);
     const progress = json ? null : new Progress(steps);
     let tokens = 0, ms = 0;
     const { history, evalLoss } = await trainCharLM(be, model, corpus, {
-      steps, batch, lr: numberFlag(flags, 'lr', 3e-3), seed: model.config.seed,
+      steps, batch, lr: numberFlag(flags, 'lr', 8e-3), seed: model.config.seed,
       onStep: (s) => {
         tokens += batch * model.config.seq;
         ms += s.stepMs;

@@ -1,0 +1,27 @@
+/** Shared timing for benchmarks: warm-up, then medians of batched samples (2 cores, noisy: never a lone time). */
+export const now = (): number => performance.now();
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Median milliseconds per call of `fn`, sampled until `minMs` and `minSamples` are both reached. */
+export async function timeAsync(fn: () => unknown, { warm = 2, minMs = 400, minSamples = 5, maxSamples = 200 } = {}): Promise<number> {
+  for (let i = 0; i < warm; i++) await fn();
+  let t0 = now();
+  await fn();
+  const one = now() - t0;
+  const batch = Math.max(1, Math.floor(2 / Math.max(one, 1e-3))); // about 2 ms per sample
+  const samples: number[] = [];
+  const start = now();
+  while ((samples.length < minSamples || now() - start < minMs) && samples.length < maxSamples) {
+    t0 = now();
+    for (let i = 0; i < batch; i++) await fn();
+    samples.push((now() - t0) / batch);
+  }
+  return median(samples);
+}
+
+export const round = (x: number, digits = 3): number => Number(x.toPrecision(digits));
