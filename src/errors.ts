@@ -39,4 +39,27 @@ export const errors = {
   unknownCommand: (name: string, known: readonly string[]) =>
     new FlexMoEError('E_CLI', `unknown command "${name}"; known commands: ${known.join(', ')}`),
   corpusMissing: (what: string) => new FlexMoEError('E_DATA', `corpus: ${what}`),
+
+  // runtime: channels, devices, actors
+
+  ringSize: (channel: string, bytes: number) =>
+    new FlexMoEError('E_CHANNEL', `channel ${channel}: ring of ${bytes} bytes must be 256 + a power of two ≥ 4096`),
+  frameTooLarge: (channel: string, bytes: number, max: number) =>
+    new FlexMoEError('E_CHANNEL', `channel ${channel}: frame payload of ${bytes} bytes exceeds the ring's ${max}; send it in chunks`),
+  badFrame: (channel: string, seq: number, why: string) => new FlexMoEError('E_CHANNEL', `channel ${channel}: cannot write frame ${seq}: ${why}`),
+  corruptFrame: (channel: string, seq: number, why: string) =>
+    new FlexMoEError('E_CORRUPT_FRAME', `channel ${channel}: corrupt frame at sequence ${seq}: ${why}`),
+  askTimeout: (actor: string, device: number, ms: number, what: string) =>
+    new FlexMoEError('E_TIMEOUT', `ask to ${actor} on device ${device} timed out after ${ms} ms (${what})`),
+  deviceCrashed: (device: number, why: string) => new FlexMoEError('E_DEVICE', `device ${device} crashed: ${why}`),
+  deviceFailed: (device: number, restarts: number, why: string) =>
+    new FlexMoEError('E_DEVICE', `device ${device} failed permanently after ${restarts} restarts in a row: ${why}`),
+  unknownActor: (id: string) => new FlexMoEError('E_ACTOR', `unknown actor ${id}`),
+  unknownActorClass: (name: string, known: readonly string[]) =>
+    new FlexMoEError('E_ACTOR', `unknown actor class "${name}"; registered: ${known.join(', ') || 'none'}`),
+  duplicateActorClass: (name: string) => new FlexMoEError('E_ACTOR', `actor class "${name}" is already registered`),
+  actorFailed: (what: string, device: number, message: string) => new FlexMoEError('E_ACTOR', `${what} on device ${device} failed: ${message}`),
+  badDevice: (device: number, count: number) => new FlexMoEError('E_DEVICE', `device ${device} does not exist (devices 0..${count - 1})`),
+  stopped: (what: string) => new FlexMoEError('E_STOPPED', `${what}: the actor system is stopped`),
+  collective: (what: string) => new FlexMoEError('E_COLLECTIVE', what),
 } as const;

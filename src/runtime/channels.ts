@@ -1,0 +1,169 @@
+import { errors } from '../errors.js';
+import { Tensor, type DType } from '../tensor/tensor.js';
+import { payloadView, RingReader, RingWriter, type Frame } from './ring.js';
+
+const WHOLE = 0; // a message in one frame
+const CHUNK = 1; // a chunk with more to follow
+const LAST = 2; // the final chunk
+
+interface Waiter {
+  resolve: (t: Tensor) => void;
+  reject: (e: Error) => void;
+}
+
+/** Per (peer, tag) FIFO of arrived tensors and of receivers waiting for one. */
+class Inbox {
+  private readonly ready = new Map<string, Tensor[]>();
+  private readonly waiting = new Map<string, Waiter[]>();
+
+  put(key: string, t: Tensor): void {
+    const w = this.waiting.get(key)?.shift();
+    if (w) return w.resolve(t);
+    const q = this.ready.get(key) ?? [];
+    q.push(t);
+    this.ready.set(key, q);
+  }
+
+  take(key: string): Promise<Tensor> {
+    const t = this.ready.get(key)?.shift();
+    if (t) return Promise.resolve(t);
+    return new Promise((resolve, reject) => {
+      const q = this.waiting.get(key) ?? [];
+      q.push({ resolve, reject });
+      this.waiting.set(key, q);
+    });
+  }
+
+  /** Rejects receivers waiting on `peer` (its device went down; what it was sending is lost). */
+  failPeer(peer: number, e: Error): void {
+    for (const [key, q] of this.waiting) {
+      if (!key.startsWith(`${peer}:`)) continue;
+      for (const w of q) w.reject(e);
+      this.waiting.delete(key);
+    }
+    for (const key of this.ready.keys()) if (key.startsWith(`${peer}:`)) this.ready.delete(key);
+  }
+
+  failAll(e: Error): void {
+    for (const q of this.waiting.values()) for (const w of q) w.reject(e);
+    this.waiting.clear();
+  }
+}
+
+/**
+ * A device's ends of the channel mesh: a writer to and a reader from every peer. A drain loop per
+ * incoming ring copies each arrived tensor out (so the ring frees at once) and files it by tag;
+ * tensors larger than a frame travel as consecutive chunks, which a per-peer write lock keeps together.
+ */
+export class DeviceChannels {
+  private readonly writers = new Map<number, RingWriter>();
+  private readonly readers = new Map<number, RingReader>();
+  private readonly locks = new Map<number, Promise<void>>();
+  private readonly inbox = new Inbox();
+  private readonly stop = { stopped: false };
+  private readonly generations = new Map<number, { stopped: boolean }>();
+  readonly sent = new Map<number, number>();
+  readonly received = new Map<number, number>();
+  private failure: Error | null = null;
+
+  constructor(readonly device: number) {}
+
+  /** Installs (or replaces, after a peer restarted) the rings to and from `peer` and starts draining. */
+  connect(peer: number, out: SharedArrayBuffer, inn: SharedArrayBuffer): void {
+    const previous = this.generations.get(peer);
+    if (previous) {
+      previous.stopped = true;
+      this.inbox.failPeer(peer, errors.collective(`device ${peer} restarted; data it was sending to device ${this.device} is lost`));
+    }
+    const generation = { stopped: false };
+    this.generations.set(peer, generation);
+    this.writers.set(peer, new RingWriter(out, `${this.device}->${peer}`));
+    this.locks.delete(peer);
+    const reader = new RingReader(inn, `${peer}->${this.device}`);
+    this.readers.set(peer, reader);
+    void this.drain(peer, reader, generation);
+  }
+
+  private async drain(peer: number, reader: RingReader, generation: { stopped: boolean }): Promise<void> {
+    let partial: { bytes: Uint8Array; filled: number } | null = null;
+    try {
+      while (!this.stop.stopped && !generation.stopped) {
+        const f = await reader.read(generation);
+        if (!f) break;
+        if (f.kind === WHOLE) this.deliver(peer, f, copyPayload(f));
+        else {
+          partial ??= { bytes: new Uint8Array(byteSize(f)), filled: 0 };
+          partial.bytes.set(f.bytes, f.aux);
+          partial.filled += f.bytes.byteLength;
+          if (f.kind === LAST) {
+            this.deliver(peer, f, partial.bytes);
+            partial = null;
+          }
+        }
+        reader.release(f);
+      }
+    } catch (e) {
+      this.failure = e as Error;
+      this.inbox.failAll(e as Error);
+    }
+  }
+
+  private deliver(peer: number, f: Frame, bytes: Uint8Array): void {
+    this.received.set(peer, (this.received.get(peer) ?? 0) + 1);
+    const dtype = f.dtype as DType;
+    this.inbox.put(`${peer}:${f.tag}`, Tensor.view(bytes.buffer as ArrayBuffer, bytes.byteOffset, f.shape, dtype));
+  }
+
+  /** Sends `t` to `peer`; resolves once it is in the ring (waits while the ring is full). */
+  send(peer: number, tag: number, t: Tensor): Promise<void> {
+    const w = this.writers.get(peer);
+    if (!w) return Promise.reject(errors.collective(`device ${this.device} has no channel to device ${peer}`));
+    const prev = this.locks.get(peer) ?? Promise.resolve();
+    const next = prev.then(() => this.write(w, tag, t));
+    this.locks.set(peer, next.catch(() => undefined));
+    this.sent.set(peer, (this.sent.get(peer) ?? 0) + 1);
+    return next;
+  }
+
+  private async write(w: RingWriter, tag: number, t: Tensor): Promise<void> {
+    const dtype = t.dtype as 'f32' | 'i32' | 'f64';
+    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    const max = w.maxPayload & ~7;
+    if (bytes.byteLength <= max) return w.write({ kind: WHOLE, tag, dtype, shape: t.shape, payload: bytes });
+    for (let off = 0; off < bytes.byteLength; off += max) {
+      const end = Math.min(bytes.byteLength, off + max);
+      await w.write({ kind: end === bytes.byteLength ? LAST : CHUNK, tag, dtype, shape: t.shape, payload: bytes.subarray(off, end), aux: off });
+    }
+  }
+
+  recv(peer: number, tag: number): Promise<Tensor> {
+    if (this.failure) return Promise.reject(this.failure);
+    return this.inbox.take(`${peer}:${tag}`);
+  }
+
+  stats() {
+    return [...this.writers.entries()].map(([peer, w]) => ({
+      peer,
+      sentFrames: this.sent.get(peer) ?? 0,
+      receivedFrames: this.received.get(peer) ?? 0,
+      fullWaits: w.fullWaits,
+      usedBytes: w.used,
+    }));
+  }
+
+  close(): void {
+    this.stop.stopped = true;
+    for (const g of this.generations.values()) g.stopped = true;
+    this.inbox.failAll(errors.stopped(`channels of device ${this.device}`));
+  }
+}
+
+function byteSize(f: Frame): number {
+  const per = f.dtype === 'f64' ? 8 : f.dtype === 'u8' ? 1 : 4;
+  return f.shape.reduce((a, b) => a * b, 1) * per;
+}
+
+function copyPayload(f: Frame): Uint8Array {
+  const view = payloadView(f);
+  return new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength) as ArrayBuffer);
+}

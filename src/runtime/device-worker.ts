@@ -1,0 +1,163 @@
+/**
+ * The device thread: hosts actors, runs their mailboxes, drains its channels. Started by
+ * `Device` (device.ts) with `workerData`; speaks the control protocol of messages.ts.
+ */
+import { parentPort } from 'node:worker_threads';
+import { actorClass, type Actor, type ActorContext, type ActorRef } from './actor.js';
+import { DeviceChannels } from './channels.js';
+import { Collectives } from './collectives.js';
+import { decode, envelope, type Envelope } from './codec.js';
+import type { DeviceStats, FromDevice, ToDevice } from './messages.js';
+
+interface Hosted {
+  ref: ActorRef;
+  className: string;
+  actor: Actor;
+  /** The mailbox: each message chains onto the previous one, so an actor sees one message at a time, in order. */
+  queue: Promise<void>;
+}
+
+const port = parentPort!;
+const actors = new Map<string, Hosted>();
+let device = -1;
+let devices = 0;
+let channels: DeviceChannels;
+let collectives: Collectives;
+let busyMs = 0;
+let nextAsk = 1;
+const asks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+function post(message: FromDevice): void {
+  const { env, transfer } = envelope(message);
+  port.postMessage(env, transfer);
+}
+
+function reply(req: number, run: () => unknown | Promise<unknown>): void {
+  Promise.resolve()
+    .then(run)
+    .then(
+      (value) => post({ type: 'reply', req, ok: true, value }),
+      (e: Error) => post({ type: 'reply', req, ok: false, error: e?.message ?? String(e) }),
+    );
+}
+
+function contextFor(ref: ActorRef): ActorContext {
+  return {
+    self: ref,
+    device,
+    devices,
+    tell: (target, message) => post({ type: 'tell', target, payload: message }),
+    ask: (target, message, timeoutMs = 10_000) =>
+      new Promise((resolve, reject) => {
+        const req = nextAsk++;
+        asks.set(req, { resolve: resolve as (v: unknown) => void, reject });
+        post({ type: 'ask', req, target, payload: message, timeoutMs });
+      }),
+    send: (peer, tag, tensor) => channels.send(peer, tag, tensor),
+    recv: (peer, tag) => channels.recv(peer, tag),
+    collectives,
+    emit: (data) => post({ type: 'event', actor: ref, data }),
+  };
+}
+
+async function host(ref: ActorRef, className: string, actor: Actor): Promise<void> {
+  const h: Hosted = { ref, className, actor, queue: Promise.resolve() };
+  actors.set(ref.id, h);
+  await actor.started(contextFor(ref));
+}
+
+/** Runs `fn` after everything already in the actor's mailbox. */
+function enqueue<T>(id: string, fn: (h: Hosted) => T | Promise<T>): Promise<T> {
+  const h = actors.get(id);
+  if (!h) return Promise.reject(new Error(`no actor ${id} on device ${device}`));
+  const run = h.queue.then(() => fn(h));
+  h.queue = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  return run;
+}
+
+async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined): Promise<void> {
+  switch (m.type) {
+    case 'init': {
+      device = m.device;
+      devices = m.devices;
+      channels = new DeviceChannels(device);
+      collectives = new Collectives(channels, device, devices);
+      connectRings(shared ?? [], [...Array(devices).keys()].filter((d) => d !== device));
+      for (const mod of m.modules) await import(mod);
+      post({ type: 'ready', device });
+      return;
+    }
+    case 'spawn':
+      return reply(m.req, async () => {
+        const cls = actorClass(m.className);
+        await host(m.ref, m.className, new cls(m.args));
+        return m.ref;
+      });
+    case 'restore':
+      return reply(m.req, async () => {
+        await host(m.ref, m.className, actorClass(m.className).restore(m.snapshot));
+        return m.ref;
+      });
+    case 'deliver': {
+      const work = enqueue(m.ref.id, async (h) => {
+        const t0 = performance.now();
+        try {
+          return await h.actor.receive(m.payload, contextFor(h.ref));
+        } finally {
+          busyMs += performance.now() - t0;
+        }
+      });
+      if (m.req !== undefined) {
+        const req = m.req;
+        return reply(req, () => work);
+      }
+      work.catch((e: Error) => post({ type: 'event', actor: m.ref, data: { error: e.message } }));
+      return;
+    }
+    case 'snapshot':
+      return reply(m.req, () => enqueue(m.id, (h) => h.actor.snapshot()));
+    case 'evict':
+      return reply(m.req, () =>
+        enqueue(m.id, (h) => {
+          actors.delete(m.id);
+          return h.actor.snapshot();
+        }),
+      );
+    case 'stop':
+      return reply(m.req, () => enqueue(m.id, () => void actors.delete(m.id)));
+    case 'stats':
+      return reply(m.req, (): DeviceStats => ({ device, busyMs, actors: actors.size, channels: channels.stats() }));
+    case 'ask-reply': {
+      const a = asks.get(m.req);
+      asks.delete(m.req);
+      if (m.ok) a?.resolve(m.value);
+      else a?.reject(new Error(m.error));
+      return;
+    }
+    case 'crash':
+      // Test hook for supervision: fail the way real devices fail.
+      if (m.how === 'exit') process.exit(3);
+      if (m.how === 'oom') {
+        const hog: Float64Array[] = [];
+        for (;;) hog.push(new Float64Array(1 << 20).fill(1));
+      }
+      setTimeout(() => {
+        throw new Error('injected device failure');
+      });
+      return;
+  }
+}
+
+/** `shared` holds [out to each peer..., in from each peer...] in `peers` order. */
+function connectRings(shared: SharedArrayBuffer[], peers: number[]): void {
+  peers.forEach((peer, i) => channels.connect(peer, shared[i]!, shared[peers.length + i]!));
+}
+
+port.on('message', (env: Envelope & { rings?: number[] }) => {
+  const m = decode<ToDevice | { type: 'rings'; peers: number[] }>(env.bytes);
+  if (m.type === 'rings') return connectRings(env.shared ?? [], m.peers);
+  void handle(m, env.shared).catch((e: Error) => post({ type: 'event', actor: { id: '-', device, incarnation: 0 }, data: { error: e.message } }));
+});

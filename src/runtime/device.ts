@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { errors } from '../errors.js';
+import { decode, envelope, type Envelope } from './codec.js';
+import type { FromDevice, ToDevice } from './messages.js';
+
+type Request = ToDevice extends infer M ? (M extends unknown ? ('req' extends keyof M ? Omit<M, 'req'> : never) : never) : never;
+
+const fromSource = import.meta.url.endsWith('.ts');
+const workerFile = new URL(`./device-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
+
+/** File URL of tsx's ESM register API, read from its package exports. */
+function tsxEsmApi(): string {
+  const pkgPath = createRequire(import.meta.url).resolve('tsx/package.json');
+  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
+  return pathToFileURL(join(dirname(pkgPath), pkg.exports['./esm/api']!.import.default)).href;
+}
+
+/**
+ * Running from TypeScript sources, a worker's entry module is loaded before tsx's loader hooks are
+ * active in that thread, so the thread starts from a tiny script that registers tsx first.
+ */
+function newWorker(limits?: ResourceLimits): Worker {
+  if (!fromSource) return new Worker(workerFile, { resourceLimits: limits });
+  const tsx = tsxEsmApi();
+  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(workerFile.href)}); });`;
+  return new Worker(code, { eval: true, resourceLimits: limits });
+}
+
+export interface DeviceOptions {
+  index: number;
+  devices: number;
+  modules: string[];
+  resourceLimits?: ResourceLimits;
+  onMessage: (m: FromDevice) => void;
+  onExit: (reason: string) => void;
+}
+
+/**
+ * The main thread's handle on one device thread: starts it, sends control messages, matches
+ * replies to requests (each with a timeout), and reports an unexpected exit once.
+ */
+export class Device {
+  readonly index: number;
+  incarnation = 0;
+  state: 'starting' | 'up' | 'down' | 'failed' = 'down';
+  private worker: Worker | null = null;
+  private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; what: string }>();
+  private nextReq = 1;
+  private exiting = false;
+
+  constructor(private readonly opts: DeviceOptions) {
+    this.index = opts.index;
+  }
+
+  /** Starts the thread with its ring buffers ([out to each peer..., in from each peer...]) and waits until it is ready. */
+  start(rings: SharedArrayBuffer[], timeoutMs = 30_000): Promise<void> {
+    this.incarnation++;
+    this.state = 'starting';
+    this.exiting = false;
+    const worker = newWorker(this.opts.resourceLimits);
+    this.worker = worker;
+    let reported = false;
+    const exit = (reason: string) => {
+      if (reported || this.worker !== worker) return;
+      reported = true;
+      this.worker = null;
+      if (!this.exiting) this.opts.onExit(reason);
+    };
+    worker.on('error', (e) => exit(`${(e as Error & { code?: string }).code ?? 'error'}: ${e.message}`));
+    worker.on('exit', (code) => exit(`thread exited with code ${code}`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(errors.deviceCrashed(this.index, `did not start within ${timeoutMs} ms`)), timeoutMs);
+      worker.on('message', (env: Envelope) => {
+        const m = decode<FromDevice>(env.bytes);
+        if (m.type === 'ready') {
+          clearTimeout(timer);
+          this.state = 'up';
+          resolve();
+        } else if (m.type === 'reply') this.settle(m.req, m.ok, m.value, m.error);
+        else this.opts.onMessage(m);
+      });
+      let lastError = '';
+      worker.on('error', (e) => (lastError = e.message));
+      worker.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(errors.deviceCrashed(this.index, `exited with code ${code} while starting${lastError ? `: ${lastError}` : ''}`));
+      });
+      this.post({ type: 'init', device: this.index, devices: this.opts.devices, modules: this.opts.modules, incarnation: this.incarnation }, rings);
+    });
+  }
+
+  post(message: ToDevice | { type: 'rings'; peers: number[] }, shared?: SharedArrayBuffer[]): void {
+    if (!this.worker) throw errors.deviceCrashed(this.index, 'not running');
+    const { env, transfer } = envelope(message, shared);
+    this.worker.postMessage(env, transfer);
+  }
+
+  /** Sends a request and resolves with the device's reply; rejects on timeout or if the device dies. */
+  request<T>(message: Request, timeoutMs: number, what: string): Promise<T> {
+    if (this.state !== 'up' || !this.worker) return Promise.reject(errors.deviceCrashed(this.index, `is ${this.state}; cannot ${what}`));
+    const req = this.nextReq++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(req);
+        reject(errors.askTimeout(what, this.index, timeoutMs, 'no reply'));
+      }, timeoutMs);
+      this.pending.set(req, { resolve, reject, timer, what });
+      this.post({ ...message, req } as ToDevice);
+    });
+  }
+
+  private settle(req: number, ok: boolean, value: unknown, error?: string): void {
+    const p = this.pending.get(req);
+    if (!p) return;
+    this.pending.delete(req);
+    clearTimeout(p.timer);
+    if (ok) p.resolve(value);
+    else p.reject(errors.actorFailed(p.what, this.index, error ?? 'unknown error'));
+  }
+
+  /** Rejects every request in flight (the device died). */
+  failPending(e: Error): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(e);
+    }
+    this.pending.clear();
+  }
+
+  async terminate(): Promise<void> {
+    this.exiting = true;
+    const w = this.worker;
+    this.worker = null;
+    this.state = 'down';
+    this.failPending(errors.stopped(`device ${this.index}`));
+    if (w) await w.terminate();
+  }
+}

@@ -1,0 +1,34 @@
+import type { ActorRef } from './actor.js';
+
+/**
+ * The one catalog of control-plane messages between the main thread and device threads.
+ * A discriminated union, `type` first. Requests carry `req`; the device answers with `reply`.
+ */
+export type ToDevice =
+  | { type: 'init'; device: number; devices: number; modules: string[]; incarnation: number }
+  | { type: 'spawn'; req: number; ref: ActorRef; className: string; args: unknown }
+  | { type: 'restore'; req: number; ref: ActorRef; className: string; snapshot: unknown }
+  | { type: 'deliver'; ref: ActorRef; payload: unknown; req?: number }
+  | { type: 'snapshot'; req: number; id: string }
+  | { type: 'evict'; req: number; id: string }
+  | { type: 'stop'; req: number; id: string }
+  | { type: 'stats'; req: number }
+  | { type: 'ask-reply'; req: number; ok: boolean; value?: unknown; error?: string }
+  | { type: 'crash'; how: 'throw' | 'exit' | 'oom' };
+
+/** `init` and `rings` carry SharedArrayBuffers beside the encoded message: [out to peer 0.., in from peer 0..]. */
+export type RingsMessage = { type: 'rings'; peers: number[] };
+
+export type FromDevice =
+  | { type: 'ready'; device: number }
+  | { type: 'reply'; req: number; ok: boolean; value?: unknown; error?: string }
+  | { type: 'tell'; target: ActorRef; payload: unknown }
+  | { type: 'ask'; req: number; target: ActorRef; payload: unknown; timeoutMs: number }
+  | { type: 'event'; actor: ActorRef; data: unknown };
+
+export interface DeviceStats {
+  device: number;
+  busyMs: number;
+  actors: number;
+  channels: { peer: number; sentFrames: number; receivedFrames: number; fullWaits: number; usedBytes: number }[];
+}

@@ -1,0 +1,257 @@
+import { errors } from '../errors.js';
+
+/**
+ * A single-producer / single-consumer ring of tensor frames in a SharedArrayBuffer.
+ *
+ * Layout: a 256-byte control block (write cursor at Int32 index 0, read cursor at index 32: 128 bytes
+ * apart, so producer and consumer never share a cache line), then `capacity` bytes of frames
+ * (a power of two). Cursors are free-running uint32 byte counters, wrap-safe with `>>> 0`.
+ *
+ * A frame is a 64-byte header of Int32 fields followed by its payload, padded to 64 bytes and never
+ * split: when it does not fit before the end, a PAD frame covers the tail, so every payload is
+ * contiguous and aligned and the reader can view it in place. Header words:
+ *   0 magic · 1 frameBytes · 2 kind · 3 seq · 4 tag · 5 dtype · 6 ndim · 7 payloadBytes
+ *   8..13 shape · 14 aux · 15 checksum of words 0..14
+ * The writer publishes with a sequentially consistent store of the write cursor after plain writes
+ * of header and payload; the reader loads the cursor before reading them (the JS memory model's
+ * synchronizes-with edge), so no other fence is needed.
+ */
+export const CONTROL_BYTES = 256;
+export const HEADER_BYTES = 64;
+const WRITE = 0;
+const READ = 32;
+const MAGIC = 0x464d4f45; // "FMOE"
+const PAD = -1;
+export const MAX_DIMS = 6;
+
+export const dtypeCodes = { f32: 0, i32: 1, f64: 2, u8: 3 } as const;
+export type FrameDType = keyof typeof dtypeCodes;
+const dtypeNames = Object.keys(dtypeCodes) as FrameDType[];
+const bytesPer: Record<FrameDType, number> = { f32: 4, i32: 4, f64: 8, u8: 1 };
+
+export interface FrameInit {
+  kind: number;
+  tag: number;
+  dtype: FrameDType;
+  shape: readonly number[];
+  /** The payload bytes (any typed array; copied into the ring once). */
+  payload: ArrayBufferView;
+  aux?: number;
+}
+
+export interface Frame {
+  kind: number;
+  seq: number;
+  tag: number;
+  dtype: FrameDType;
+  shape: number[];
+  aux: number;
+  /** Zero-copy view of the payload inside the ring; valid only until `release(frame)`. */
+  bytes: Uint8Array;
+  frameBytes: number;
+}
+
+/** Bytes of SharedArrayBuffer for a ring holding about `frames` frames of `maxPayloadBytes`. */
+export function ringBytes(maxPayloadBytes: number, frames = 8): number {
+  const need = align64(HEADER_BYTES + maxPayloadBytes) * frames;
+  let cap = 4096;
+  while (cap < need) cap *= 2;
+  return CONTROL_BYTES + cap;
+}
+
+const align64 = (n: number) => (n + 63) & ~63;
+
+function checksum(i32: Int32Array, p: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < 15; i++) h = Math.imul(h ^ i32[p + i]!, 0x01000193);
+  return h | 0;
+}
+
+abstract class RingEnd {
+  protected readonly ctl: Int32Array;
+  protected readonly i32: Int32Array;
+  protected readonly u8: Uint8Array;
+  readonly capacity: number;
+  protected readonly mask: number;
+  protected seq = 0;
+
+  constructor(readonly sab: SharedArrayBuffer, readonly name: string) {
+    this.capacity = sab.byteLength - CONTROL_BYTES;
+    if (this.capacity < 4096 || (this.capacity & (this.capacity - 1)) !== 0) throw errors.ringSize(name, sab.byteLength);
+    this.mask = this.capacity - 1;
+    this.ctl = new Int32Array(sab, 0, CONTROL_BYTES / 4);
+    this.i32 = new Int32Array(sab, CONTROL_BYTES, this.capacity / 4);
+    this.u8 = new Uint8Array(sab, CONTROL_BYTES, this.capacity);
+  }
+
+  /** Bytes written but not yet released: a cheap load signal. */
+  get used(): number {
+    return (Atomics.load(this.ctl, WRITE) - Atomics.load(this.ctl, READ)) >>> 0;
+  }
+
+  /** The largest payload one frame can carry (half the ring, so a frame plus padding always fits). */
+  get maxPayload(): number {
+    return (this.capacity >>> 1) - HEADER_BYTES;
+  }
+}
+
+export class RingWriter extends RingEnd {
+  private w: number;
+  fullWaits = 0;
+
+  constructor(sab: SharedArrayBuffer, name: string) {
+    super(sab, name);
+    this.w = Atomics.load(this.ctl, WRITE);
+  }
+
+  private plan(payloadBytes: number): { total: number; need: number; pad: number } {
+    const need = align64(HEADER_BYTES + payloadBytes);
+    if (need > this.capacity >>> 1) throw errors.frameTooLarge(this.name, payloadBytes, this.maxPayload);
+    const toEnd = this.capacity - (this.w & this.mask);
+    return need > toEnd ? { total: toEnd + need, need, pad: toEnd } : { total: need, need, pad: 0 };
+  }
+
+  private free(): number {
+    return this.capacity - ((this.w - Atomics.load(this.ctl, READ)) >>> 0);
+  }
+
+  /** Writes a frame if it fits now; false when the ring is full (nothing is written or dropped). */
+  tryWrite(f: FrameInit): boolean {
+    const p = this.plan(f.payload.byteLength);
+    if (this.free() < p.total) return false;
+    this.commit(f, p.need, p.pad);
+    return true;
+  }
+
+  /** Writes a frame, awaiting space while the ring is full (backpressure; the event loop stays live). */
+  async write(f: FrameInit): Promise<void> {
+    const p = this.plan(f.payload.byteLength);
+    while (this.free() < p.total) {
+      this.fullWaits++;
+      const r = Atomics.load(this.ctl, READ);
+      if (this.capacity - ((this.w - r) >>> 0) >= p.total) break;
+      const res = Atomics.waitAsync(this.ctl, READ, r, 1000);
+      if (res.async) await res.value;
+    }
+    this.commit(f, p.need, p.pad);
+  }
+
+  /** Blocking write (Atomics.wait); only for threads with no event loop work to do. */
+  writeSync(f: FrameInit): void {
+    const p = this.plan(f.payload.byteLength);
+    while (this.free() < p.total) {
+      this.fullWaits++;
+      const r = Atomics.load(this.ctl, READ);
+      if (this.capacity - ((this.w - r) >>> 0) < p.total) Atomics.wait(this.ctl, READ, r, 1000);
+    }
+    this.commit(f, p.need, p.pad);
+  }
+
+  private commit(f: FrameInit, need: number, pad: number): void {
+    if (f.shape.length > MAX_DIMS) throw errors.badFrame(this.name, this.seq, `rank ${f.shape.length} > ${MAX_DIMS}`);
+    const i32 = this.i32;
+    if (pad) {
+      const q = (this.w & this.mask) >> 2;
+      i32[q] = MAGIC;
+      i32[q + 1] = pad;
+      i32[q + 2] = PAD;
+      this.w = (this.w + pad) | 0;
+    }
+    const pos = this.w & this.mask, q = pos >> 2;
+    i32[q] = MAGIC;
+    i32[q + 1] = need;
+    i32[q + 2] = f.kind;
+    i32[q + 3] = this.seq++;
+    i32[q + 4] = f.tag;
+    i32[q + 5] = dtypeCodes[f.dtype];
+    i32[q + 6] = f.shape.length;
+    i32[q + 7] = f.payload.byteLength;
+    for (let d = 0; d < MAX_DIMS; d++) i32[q + 8 + d] = f.shape[d] ?? 0;
+    i32[q + 14] = f.aux ?? 0;
+    i32[q + 15] = checksum(i32, q);
+    this.u8.set(new Uint8Array(f.payload.buffer, f.payload.byteOffset, f.payload.byteLength), pos + HEADER_BYTES);
+    this.w = (this.w + need) | 0;
+    Atomics.store(this.ctl, WRITE, this.w);
+    Atomics.notify(this.ctl, WRITE, 1);
+  }
+}
+
+export class RingReader extends RingEnd {
+  private r: number;
+  emptyWaits = 0;
+
+  constructor(sab: SharedArrayBuffer, name: string) {
+    super(sab, name);
+    this.r = Atomics.load(this.ctl, READ);
+  }
+
+  /** The next frame, viewed in place, or null when empty. Call `release` when done with it. */
+  tryRead(): Frame | null {
+    for (;;) {
+      const w = Atomics.load(this.ctl, WRITE);
+      if (w === this.r) return null;
+      const pos = this.r & this.mask, q = pos >> 2, i32 = this.i32;
+      if (i32[q] !== MAGIC) throw errors.corruptFrame(this.name, this.seq, 'bad magic');
+      const frameBytes = i32[q + 1]!;
+      if (i32[q + 2] === PAD) {
+        if (frameBytes <= 0 || frameBytes > this.capacity - pos) throw errors.corruptFrame(this.name, this.seq, 'bad padding');
+        this.r = (this.r + frameBytes) | 0;
+        continue;
+      }
+      if (i32[q + 15] !== checksum(i32, q)) throw errors.corruptFrame(this.name, this.seq, 'header checksum mismatch');
+      const payloadBytes = i32[q + 7]!, ndim = i32[q + 6]!;
+      if (frameBytes !== align64(HEADER_BYTES + payloadBytes) || frameBytes > ((w - this.r) >>> 0) || ndim > MAX_DIMS) {
+        throw errors.corruptFrame(this.name, this.seq, 'truncated frame');
+      }
+      if (i32[q + 3] !== this.seq) throw errors.corruptFrame(this.name, this.seq, `out of sequence (got ${i32[q + 3]})`);
+      const dtype = dtypeNames[i32[q + 5]!];
+      if (!dtype) throw errors.corruptFrame(this.name, this.seq, `unknown dtype code ${i32[q + 5]}`);
+      const shape: number[] = [];
+      for (let d = 0; d < ndim; d++) shape.push(i32[q + 8 + d]!);
+      this.seq++;
+      return {
+        kind: i32[q + 2]!, seq: i32[q + 3]!, tag: i32[q + 4]!, dtype, shape, aux: i32[q + 14]!,
+        bytes: new Uint8Array(this.sab, CONTROL_BYTES + pos + HEADER_BYTES, payloadBytes), frameBytes,
+      };
+    }
+  }
+
+  /** Frees a frame's space for the writer; its view must not be used afterwards. */
+  release(frame: Frame): void {
+    this.r = (this.r + frame.frameBytes) | 0;
+    Atomics.store(this.ctl, READ, this.r);
+    Atomics.notify(this.ctl, READ, 1);
+  }
+
+  /** Awaits the next frame without blocking the thread. `signal` ends the wait with null. */
+  async read(signal?: { stopped: boolean }): Promise<Frame | null> {
+    for (;;) {
+      const f = this.tryRead();
+      if (f) return f;
+      if (signal?.stopped) return null;
+      this.emptyWaits++;
+      const res = Atomics.waitAsync(this.ctl, WRITE, this.r, 200);
+      if (res.async) await res.value;
+    }
+  }
+
+  /** Blocking read (Atomics.wait); never on a thread whose event loop must stay responsive. */
+  readSync(): Frame {
+    for (;;) {
+      const f = this.tryRead();
+      if (f) return f;
+      this.emptyWaits++;
+      Atomics.wait(this.ctl, WRITE, this.r, 1000);
+    }
+  }
+}
+
+/** Typed view of a frame's payload (zero-copy while the frame is held). */
+export function payloadView(f: Frame): Float32Array | Int32Array | Float64Array | Uint8Array {
+  const { buffer, byteOffset, byteLength } = f.bytes;
+  const n = byteLength / bytesPer[f.dtype];
+  if (f.dtype === 'f32') return new Float32Array(buffer, byteOffset, n);
+  if (f.dtype === 'i32') return new Int32Array(buffer, byteOffset, n);
+  if (f.dtype === 'f64') return new Float64Array(buffer, byteOffset, n);
+  return f.bytes;
+}

@@ -1,0 +1,186 @@
+import { errors } from '../errors.js';
+import { formatRef, type ActorRef } from './actor.js';
+import type { RuntimeEvent } from './events.js';
+import type { ActorSystem } from './system.js';
+
+export interface PendingAsk {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timeoutMs: number;
+}
+
+/** A directory entry: where an actor lives now, and what to do with messages while it cannot receive. */
+export interface Entry {
+  ref: ActorRef;
+  className: string;
+  args: unknown;
+  /** Replica group: an actor and its clones. */
+  group: string;
+  /** active: deliver · moving/lost: stash · failed: its device is gone for good. */
+  status: 'active' | 'moving' | 'lost' | 'failed';
+  stash: { payload: unknown; ask?: PendingAsk }[];
+  lastSnapshot?: unknown;
+}
+
+/**
+ * Delivery, migration and crash recovery. A device that dies has its in-flight requests failed with
+ * an error naming it, is rebuilt with fresh channels, and gets its actors back from a live replica,
+ * else their last snapshot, else their spawn arguments. A device that keeps dying right after each
+ * restart backs off exponentially and is declared failed after `maxRestarts` (never a hang).
+ */
+export class Supervisor {
+  private readonly rings = new Map<string, SharedArrayBuffer>();
+  private readonly crashes = new Map<number, { count: number; restartedAt: number }>();
+  private closed = false;
+  stableMs = 2_000;
+
+  constructor(
+    private readonly system: ActorSystem,
+    private readonly directory: Map<string, Entry>,
+    private readonly emit: (e: RuntimeEvent) => void,
+  ) {}
+
+  private ring(from: number, to: number, fresh = false): SharedArrayBuffer {
+    const key = `${from}->${to}`;
+    let r = this.rings.get(key);
+    if (!r || fresh) this.rings.set(key, (r = new SharedArrayBuffer(this.system.options.ringBytes)));
+    return r;
+  }
+
+  private peersOf(device: number): number[] {
+    return [...Array(this.system.options.devices).keys()].filter((d) => d !== device);
+  }
+
+  /** [out to each peer..., in from each peer...] for `device`, in ascending peer order. */
+  ringsFor(device: number, fresh = false): SharedArrayBuffer[] {
+    const peers = this.peersOf(device);
+    return [...peers.map((p) => this.ring(device, p, fresh)), ...peers.map((p) => this.ring(p, device, fresh))];
+  }
+
+  deliver(e: Entry, payload: unknown, ask?: PendingAsk): void {
+    if (e.status === 'failed') {
+      ask?.reject(errors.deviceFailed(e.ref.device, this.system.options.maxRestarts, `${formatRef(e.ref, e.className)} is unreachable`));
+      return;
+    }
+    if (e.status !== 'active') {
+      e.stash.push({ payload, ask });
+      return;
+    }
+    const device = this.system.device(e.ref.device);
+    if (!ask) return device.post({ type: 'deliver', ref: e.ref, payload });
+    device.request({ type: 'deliver', ref: e.ref, payload }, ask.timeoutMs, formatRef(e.ref, e.className)).then(ask.resolve, ask.reject);
+  }
+
+  /** Marks an entry active and delivers what was stashed, in arrival order. */
+  activate(e: Entry): void {
+    e.status = 'active';
+    const stash = e.stash;
+    e.stash = [];
+    for (const s of stash) this.deliver(e, s.payload, s.ask);
+  }
+
+  async move(e: Entry, target: number): Promise<ActorRef> {
+    const from = { ...e.ref };
+    const timeout = this.system.options.askTimeoutMs;
+    e.status = 'moving';
+    let snapshot: unknown;
+    try {
+      // The evict request queues behind the actor's mailbox, so everything sent before the move is handled first.
+      snapshot = await this.system.device(from.device).request({ type: 'evict', id: e.ref.id }, timeout, `migrate ${formatRef(from, e.className)}`);
+    } catch (err) {
+      this.activate(e);
+      throw err;
+    }
+    const to: ActorRef = { id: e.ref.id, device: target, incarnation: from.incarnation + 1 };
+    try {
+      await this.system.device(target).request({ type: 'restore', ref: to, className: e.className, snapshot }, timeout, `restore ${formatRef(to, e.className)}`);
+    } catch (err) {
+      await this.system.device(from.device).request({ type: 'restore', ref: from, className: e.className, snapshot }, timeout, `restore ${formatRef(from, e.className)}`);
+      this.activate(e);
+      throw err;
+    }
+    e.ref = to;
+    e.lastSnapshot = snapshot;
+    const stashed = e.stash.length;
+    this.activate(e);
+    this.emit({ type: 'actor-migrated', ref: { ...to }, from, stashed });
+    return { ...to };
+  }
+
+  async deviceExited(index: number, reason: string): Promise<void> {
+    if (this.closed) return;
+    const device = this.system.device(index);
+    device.state = 'down';
+    this.emit({ type: 'device-down', device: index, reason });
+    device.failPending(errors.deviceCrashed(index, reason));
+    const lost = [...this.directory.values()].filter((e) => e.ref.device === index);
+    for (const e of lost) e.status = 'lost';
+
+    const now = Date.now();
+    const c = this.crashes.get(index) ?? { count: 0, restartedAt: 0 };
+    c.count = now - c.restartedAt < this.stableMs ? c.count + 1 : 1;
+    this.crashes.set(index, c);
+    if (c.count > this.system.options.maxRestarts) {
+      device.state = 'failed';
+      this.emit({ type: 'device-failed', device: index, reason });
+      for (const e of lost) {
+        e.status = 'failed';
+        for (const s of e.stash.splice(0)) s.ask?.reject(errors.deviceFailed(index, c.count - 1, reason));
+      }
+      return;
+    }
+    await new Promise((r) => setTimeout(r, this.system.options.restartBackoffMs * 2 ** (c.count - 1)));
+    if (this.closed) return;
+
+    // Fresh rings for every edge of the rebuilt device; peers swap theirs before it starts writing.
+    const rings = this.ringsFor(index, true);
+    const peers = this.peersOf(index);
+    for (const p of peers) {
+      const peer = this.system.devices[p]!;
+      if (peer.state === 'up') peer.post({ type: 'rings', peers: [index] }, [this.ring(p, index), this.ring(index, p)]);
+    }
+    c.restartedAt = Date.now();
+    try {
+      await device.start(rings);
+    } catch {
+      return; // its exit was reported again and handled by another pass of this method
+    }
+    this.emit({ type: 'device-up', device: index, incarnation: device.incarnation });
+    for (const e of lost) await this.restore(e, index);
+  }
+
+  private async restore(e: Entry, index: number): Promise<void> {
+    const timeout = this.system.options.askTimeoutMs;
+    const replica = [...this.directory.values()].find((r) => r.group === e.group && r !== e && r.status === 'active');
+    let source: 'replica' | 'snapshot' | 'initial' = 'initial';
+    let snapshot: unknown;
+    if (replica) {
+      try {
+        snapshot = await this.system.snapshot(replica.ref);
+        source = 'replica';
+      } catch {
+        // fall back to the last snapshot
+      }
+    }
+    if (source === 'initial' && e.lastSnapshot !== undefined) {
+      snapshot = e.lastSnapshot;
+      source = 'snapshot';
+    }
+    const ref: ActorRef = { id: e.ref.id, device: index, incarnation: e.ref.incarnation + 1 };
+    const device = this.system.device(index);
+    try {
+      if (source === 'initial') await device.request({ type: 'spawn', ref, className: e.className, args: e.args }, timeout, `respawn ${formatRef(ref, e.className)}`);
+      else await device.request({ type: 'restore', ref, className: e.className, snapshot }, timeout, `restore ${formatRef(ref, e.className)}`);
+    } catch {
+      return; // the device died again; the next restart pass restores it
+    }
+    e.ref = ref;
+    if (snapshot !== undefined) e.lastSnapshot = snapshot;
+    this.activate(e);
+    this.emit({ type: 'actor-restored', ref: { ...ref }, source });
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,236 @@
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import type { ResourceLimits } from 'node:worker_threads';
+import { Subject, type Observable } from 'rxjs';
+import { errors } from '../errors.js';
+import { formatRef, type ActorClass, type ActorRef } from './actor.js';
+import { Device } from './device.js';
+import type { RuntimeEvent } from './events.js';
+import type { DeviceStats, FromDevice } from './messages.js';
+import { ringBytes } from './ring.js';
+import { Supervisor, type Entry } from './supervisor.js';
+
+export interface SystemOptions {
+  /** Number of devices (worker threads); default: the machine's available parallelism. */
+  devices?: number;
+  /** Modules that register actor classes (paths or file URLs); every device imports them at start. */
+  modules?: (string | URL)[];
+  /** Bytes per directed ring (default: room for eight 1 MiB frames). */
+  ringBytes?: number;
+  askTimeoutMs?: number;
+  /** Consecutive crashes of one device before it is declared failed (default 3). */
+  maxRestarts?: number;
+  restartBackoffMs?: number;
+  resourceLimits?: ResourceLimits;
+}
+
+/**
+ * The actor system: devices (worker threads), a directory of actors, and the placement primitives
+ * spawn / clone / migrate / stop. Tensors move device to device over SharedArrayBuffer rings; this
+ * thread only routes small control messages.
+ *
+ * @example
+ * const system = await ActorSystem.start({ devices: 2, modules: [new URL('./counter.ts', import.meta.url)] });
+ * const c = await system.spawn(Counter, { start: 1 }, { device: 0 });
+ * await system.ask(c, { add: 2 }); // 3
+ * await system.stop();
+ */
+export class ActorSystem {
+  readonly devices: Device[] = [];
+  readonly options: Required<Omit<SystemOptions, 'resourceLimits' | 'modules'>> & { modules: string[]; resourceLimits?: ResourceLimits };
+  private readonly events = new Subject<RuntimeEvent>();
+  readonly events$: Observable<RuntimeEvent> = this.events.asObservable();
+  private readonly directory = new Map<string, Entry>();
+  private readonly supervisor: Supervisor;
+  private nextId = 1;
+  private stopped = false;
+
+  private constructor(opts: SystemOptions) {
+    this.options = {
+      devices: opts.devices ?? availableParallelism(),
+      modules: (opts.modules ?? []).map((m) => (m instanceof URL ? m.href : m.startsWith('file:') ? m : pathToFileURL(m).href)),
+      ringBytes: opts.ringBytes ?? ringBytes(1 << 20, 8),
+      askTimeoutMs: opts.askTimeoutMs ?? 10_000,
+      maxRestarts: opts.maxRestarts ?? 3,
+      restartBackoffMs: opts.restartBackoffMs ?? 50,
+      resourceLimits: opts.resourceLimits,
+    };
+    this.supervisor = new Supervisor(this, this.directory, (e) => this.events.next(e));
+  }
+
+  static async start(opts: SystemOptions = {}): Promise<ActorSystem> {
+    const system = new ActorSystem(opts);
+    const n = system.options.devices;
+    for (let i = 0; i < n; i++) {
+      system.devices.push(
+        new Device({
+          index: i, devices: n, modules: system.options.modules, resourceLimits: system.options.resourceLimits,
+          onMessage: (m) => system.onDeviceMessage(i, m),
+          onExit: (reason) => void system.supervisor.deviceExited(i, reason),
+        }),
+      );
+    }
+    try {
+      await Promise.all(system.devices.map((d) => d.start(system.supervisor.ringsFor(d.index))));
+    } catch (e) {
+      await system.stop();
+      throw e;
+    }
+    for (const d of system.devices) system.events.next({ type: 'device-up', device: d.index, incarnation: d.incarnation });
+    return system;
+  }
+
+  device(index: number): Device {
+    const d = this.devices[index];
+    if (!d) throw errors.badDevice(index, this.devices.length);
+    return d;
+  }
+
+  private entry(ref: ActorRef | string): Entry {
+    const e = this.directory.get(typeof ref === 'string' ? ref : ref.id);
+    if (!e) throw errors.unknownActor(typeof ref === 'string' ? ref : formatRef(ref));
+    return e;
+  }
+
+  /** The current address of an actor (its device changes when it migrates or is restored). */
+  resolve(ref: ActorRef | string): ActorRef {
+    return { ...this.entry(ref).ref };
+  }
+
+  /** Refs of every live actor in `ref`'s replica group (itself and its clones). */
+  replicasOf(ref: ActorRef): ActorRef[] {
+    const group = this.entry(ref).group;
+    return [...this.directory.values()].filter((e) => e.group === group).map((e) => ({ ...e.ref }));
+  }
+
+  async spawn(cls: ActorClass | string, args: unknown, { device = 0 }: { device?: number } = {}): Promise<ActorRef> {
+    this.live('spawn');
+    const className = typeof cls === 'string' ? cls : cls.actorName;
+    const id = `a${this.nextId++}`;
+    const ref: ActorRef = { id, device: this.device(device).index, incarnation: 1 };
+    const entry: Entry = { ref, className, args, group: id, status: 'moving', stash: [] };
+    this.directory.set(id, entry);
+    try {
+      await this.device(device).request({ type: 'spawn', ref, className, args }, this.options.askTimeoutMs, `spawn ${className}`);
+    } catch (e) {
+      this.directory.delete(id);
+      throw e;
+    }
+    this.supervisor.activate(entry);
+    this.events.next({ type: 'actor-spawned', ref: { ...ref }, className });
+    return { ...ref };
+  }
+
+  /** Fire-and-forget message; delivered in order per sender, exactly once, even across a migration. */
+  tell(ref: ActorRef | string, message: unknown): void {
+    this.live('tell');
+    this.supervisor.deliver(this.entry(ref), message);
+  }
+
+  /** A message whose handler's return value comes back; rejects with a named error on timeout or failure. */
+  ask<T = unknown>(ref: ActorRef | string, message: unknown, { timeoutMs = this.options.askTimeoutMs } = {}): Promise<T> {
+    this.live('ask');
+    return new Promise<T>((resolve, reject) => this.supervisor.deliver(this.entry(ref), message, { resolve: resolve as (v: unknown) => void, reject, timeoutMs }));
+  }
+
+  /** The actor's current state (also kept as its last snapshot, for crash recovery). */
+  async snapshot(ref: ActorRef | string): Promise<unknown> {
+    const e = this.entry(ref);
+    const s = await this.device(e.ref.device).request({ type: 'snapshot', id: e.ref.id }, this.options.askTimeoutMs, `snapshot ${formatRef(e.ref, e.className)}`);
+    e.lastSnapshot = s;
+    return s;
+  }
+
+  /** A new replica with identical state on `device` (same replica group). */
+  async clone(ref: ActorRef | string, device: number): Promise<ActorRef> {
+    this.live('clone');
+    const src = this.entry(ref);
+    const snapshot = await this.snapshot(src.ref);
+    const id = `a${this.nextId++}`;
+    const newRef: ActorRef = { id, device: this.device(device).index, incarnation: 1 };
+    const entry: Entry = { ref: newRef, className: src.className, args: src.args, group: src.group, status: 'moving', stash: [], lastSnapshot: snapshot };
+    this.directory.set(id, entry);
+    await this.device(device).request({ type: 'restore', ref: newRef, className: src.className, snapshot }, this.options.askTimeoutMs, `clone ${src.className}`);
+    this.supervisor.activate(entry);
+    this.events.next({ type: 'actor-cloned', ref: { ...newRef }, from: { ...src.ref } });
+    return { ...newRef };
+  }
+
+  /**
+   * Moves an actor to `device`: snapshot (after its mailbox drains) → transfer → restore. Messages
+   * sent meanwhile are stashed and delivered afterwards, in order.
+   */
+  async migrate(ref: ActorRef | string, device: number): Promise<ActorRef> {
+    this.live('migrate');
+    const e = this.entry(ref);
+    const target = this.device(device).index;
+    if (e.ref.device === target) return { ...e.ref };
+    return this.supervisor.move(e, target);
+  }
+
+  /** Stops one actor, or (no argument) the whole system: every device thread is terminated. */
+  async stop(ref?: ActorRef | string): Promise<void> {
+    if (ref === undefined) return this.shutdown();
+    const e = this.entry(ref);
+    await this.device(e.ref.device).request({ type: 'stop', id: e.ref.id }, this.options.askTimeoutMs, `stop ${formatRef(e.ref, e.className)}`);
+    this.directory.delete(e.ref.id);
+    for (const s of e.stash) s.ask?.reject(errors.unknownActor(formatRef(e.ref, e.className)));
+    this.events.next({ type: 'actor-stopped', ref: { ...e.ref } });
+  }
+
+  async stats(): Promise<DeviceStats[]> {
+    const up = this.devices.filter((d) => d.state === 'up');
+    const stats = await Promise.all(up.map((d) => d.request<DeviceStats>({ type: 'stats' }, this.options.askTimeoutMs, 'stats')));
+    this.events.next({ type: 'channel-stats', stats });
+    return stats;
+  }
+
+  private readonly busyAtLastStep = new Map<number, number>();
+
+  /** Marks a step boundary: emits each device's busy time since the previous mark. */
+  async markStep(step: number): Promise<void> {
+    for (const s of await this.stats()) {
+      const prev = this.busyAtLastStep.get(s.device) ?? 0;
+      this.busyAtLastStep.set(s.device, s.busyMs);
+      this.events.next({ type: 'device-busy', step, device: s.device, busyMs: s.busyMs - prev });
+    }
+  }
+
+  /** Fault injection for tests and drills: makes a device fail the way real ones do. */
+  crashDevice(device: number, how: 'throw' | 'exit' | 'oom' = 'exit'): void {
+    this.device(device).post({ type: 'crash', how });
+  }
+
+  private onDeviceMessage(device: number, m: FromDevice): void {
+    if (this.stopped) return;
+    if (m.type === 'tell') {
+      const e = this.directory.get(m.target.id);
+      if (e) this.supervisor.deliver(e, m.payload);
+    } else if (m.type === 'ask') {
+      const e = this.directory.get(m.target.id);
+      const answer = (ok: boolean, value?: unknown, error?: string) => {
+        if (this.devices[device]?.state === 'up') this.devices[device]!.post({ type: 'ask-reply', req: m.req, ok, value, error });
+      };
+      if (!e) return answer(false, undefined, errors.unknownActor(m.target.id).message);
+      this.supervisor.deliver(e, m.payload, { resolve: (v) => answer(true, v), reject: (err) => answer(false, undefined, err.message), timeoutMs: m.timeoutMs });
+    } else if (m.type === 'event') this.events.next({ type: 'actor-event', ref: m.actor, data: m.data });
+  }
+
+  private live(what: string): void {
+    if (this.stopped) throw errors.stopped(what);
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.supervisor.close();
+    await Promise.all(this.devices.map((d) => d.terminate()));
+    for (const e of this.directory.values()) for (const s of e.stash) s.ask?.reject(errors.stopped('ask'));
+    this.directory.clear();
+    this.events.complete();
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+}
