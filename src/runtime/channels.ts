@@ -1,6 +1,7 @@
 import { errors } from '../errors.js';
 import { Tensor, type DType } from '../tensor/tensor.js';
-import { payloadView, RingReader, RingWriter, type Frame } from './ring.js';
+import { TensorPool } from '../tensor/pool.js';
+import { RingReader, RingWriter } from './ring.js';
 
 const WHOLE = 0; // a message in one frame
 const CHUNK = 1; // a chunk with more to follow
@@ -65,8 +66,15 @@ export class DeviceChannels {
   readonly sent = new Map<number, number>();
   readonly received = new Map<number, number>();
   private failure: Error | null = null;
+  /** Received tensors live in pooled storage; `recycle` returns them (fresh pages fault, reused ones do not). */
+  readonly pool = new TensorPool();
 
   constructor(readonly device: number) {}
+
+  /** Returns a received tensor's storage to the pool; the tensor must not be used afterwards. */
+  recycle(t: Tensor): void {
+    if (this.pool.owns(t)) this.pool.release(t);
+  }
 
   /** Installs (or replaces, after a peer restarted) the rings to and from `peer` and starts draining. */
   connect(peer: number, out: SharedArrayBuffer, inn: SharedArrayBuffer): void {
@@ -85,22 +93,20 @@ export class DeviceChannels {
   }
 
   private async drain(peer: number, reader: RingReader, generation: { stopped: boolean }): Promise<void> {
-    let partial: { bytes: Uint8Array; filled: number } | null = null;
+    let partial: Tensor | null = null;
     try {
       while (!this.stop.stopped && !generation.stopped) {
         const f = await reader.read(generation);
         if (!f) break;
-        if (f.kind === WHOLE) this.deliver(peer, f, copyPayload(f));
-        else {
-          partial ??= { bytes: new Uint8Array(byteSize(f)), filled: 0 };
-          partial.bytes.set(f.bytes, f.aux);
-          partial.filled += f.bytes.byteLength;
-          if (f.kind === LAST) {
-            this.deliver(peer, f, partial.bytes);
-            partial = null;
-          }
-        }
+        // Copy out of the ring into pooled storage, so the ring frees at once.
+        const t: Tensor = partial ?? this.pool.alloc(f.shape, f.dtype as DType, false);
+        new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).set(f.bytes, f.kind === WHOLE ? 0 : f.aux);
         reader.release(f);
+        if (f.kind === CHUNK) partial = t;
+        else {
+          partial = null;
+          this.deliver(peer, f.tag, t);
+        }
       }
     } catch (e) {
       this.failure = e as Error;
@@ -108,10 +114,9 @@ export class DeviceChannels {
     }
   }
 
-  private deliver(peer: number, f: Frame, bytes: Uint8Array): void {
+  private deliver(peer: number, tag: number, t: Tensor): void {
     this.received.set(peer, (this.received.get(peer) ?? 0) + 1);
-    const dtype = f.dtype as DType;
-    this.inbox.put(`${peer}:${f.tag}`, Tensor.view(bytes.buffer as ArrayBuffer, bytes.byteOffset, f.shape, dtype));
+    this.inbox.put(`${peer}:${tag}`, t);
   }
 
   /** Sends `t` to `peer`; resolves once it is in the ring (waits while the ring is full). */
@@ -156,14 +161,4 @@ export class DeviceChannels {
     for (const g of this.generations.values()) g.stopped = true;
     this.inbox.failAll(errors.stopped(`channels of device ${this.device}`));
   }
-}
-
-function byteSize(f: Frame): number {
-  const per = f.dtype === 'f64' ? 8 : f.dtype === 'u8' ? 1 : 4;
-  return f.shape.reduce((a, b) => a * b, 1) * per;
-}
-
-function copyPayload(f: Frame): Uint8Array {
-  const view = payloadView(f);
-  return new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength) as ArrayBuffer);
 }

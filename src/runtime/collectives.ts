@@ -1,5 +1,5 @@
 import { errors } from '../errors.js';
-import { Tensor, type F32 } from '../tensor/tensor.js';
+import type { Tensor, F32 } from '../tensor/tensor.js';
 import type { DeviceChannels } from './channels.js';
 
 /**
@@ -47,18 +47,26 @@ export class Collectives {
     return received;
   }
 
-  /** Sum of `x` over the group, identical on every member (fixed ascending order, float32 like the inputs). */
+  /**
+   * Sums `x` over the group, in place (as NCCL and torch.distributed do), and returns it. Every
+   * member adds the parts in ascending device order, so all get bit-identical float32 results.
+   * Scratch and received buffers are pooled: fresh pages fault, and gradients all-reduce every step.
+   */
   async allReduce(x: F32, group: readonly number[] = this.all(), tag?: number): Promise<F32> {
     const g = this.checkGroup(group, 'allReduce');
     if (g.length === 1) return x;
     const all = await this.allToAll(g.map(() => x), g, tag);
-    const out = Tensor.zeros(x.shape) as F32;
+    const acc = this.channels.pool.alloc(x.shape, 'f32') as F32;
+    const o = acc.data;
     for (const part of all) {
       if (part.size !== x.size) throw errors.collective(`allReduce: member sent ${part} but this device has ${x}`);
       const d = part.data;
-      for (let i = 0; i < out.size; i++) out.data[i]! += d[i]!;
+      for (let i = 0; i < o.length; i++) o[i]! += d[i]!;
+      if (part !== x) this.channels.recycle(part);
     }
-    return out;
+    x.data.set(o);
+    this.channels.pool.release(acc);
+    return x;
   }
 
   /** `root`'s tensor on every member (others pass null). */

@@ -141,8 +141,9 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined): Pro
       // Test hook for supervision: fail the way real devices fail.
       if (m.how === 'exit') process.exit(3);
       if (m.how === 'oom') {
-        const hog: Float64Array[] = [];
-        for (;;) hog.push(new Float64Array(1 << 20).fill(1));
+        // Heap objects (not ArrayBuffers, which live outside the V8 heap limit).
+        const hog: number[][] = [];
+        for (;;) hog.push(new Array(1 << 20).fill(hog.length + 0.5));
       }
       setTimeout(() => {
         throw new Error('injected device failure');

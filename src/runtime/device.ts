@@ -1,34 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import type { ResourceLimits, Worker } from 'node:worker_threads';
+import { startThread } from './thread.js';
 import { errors } from '../errors.js';
 import { decode, envelope, type Envelope } from './codec.js';
 import type { FromDevice, ToDevice } from './messages.js';
 
 type Request = ToDevice extends infer M ? (M extends unknown ? ('req' extends keyof M ? Omit<M, 'req'> : never) : never) : never;
 
-const fromSource = import.meta.url.endsWith('.ts');
-const workerFile = new URL(`./device-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
-
-/** File URL of tsx's ESM register API, read from its package exports. */
-function tsxEsmApi(): string {
-  const pkgPath = createRequire(import.meta.url).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-  return pathToFileURL(join(dirname(pkgPath), pkg.exports['./esm/api']!.import.default)).href;
-}
-
-/**
- * Running from TypeScript sources, a worker's entry module is loaded before tsx's loader hooks are
- * active in that thread, so the thread starts from a tiny script that registers tsx first.
- */
-function newWorker(limits?: ResourceLimits): Worker {
-  if (!fromSource) return new Worker(workerFile, { resourceLimits: limits });
-  const tsx = tsxEsmApi();
-  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(workerFile.href)}); });`;
-  return new Worker(code, { eval: true, resourceLimits: limits });
-}
+const workerFile = new URL(`./device-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
 export interface DeviceOptions {
   index: number;
@@ -61,7 +39,7 @@ export class Device {
     this.incarnation++;
     this.state = 'starting';
     this.exiting = false;
-    const worker = newWorker(this.opts.resourceLimits);
+    const worker = startThread(workerFile, { resourceLimits: this.opts.resourceLimits });
     this.worker = worker;
     let reported = false;
     const exit = (reason: string) => {

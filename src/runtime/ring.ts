@@ -61,6 +61,21 @@ export function ringBytes(maxPayloadBytes: number, frames = 8): number {
 
 const align64 = (n: number) => (n + 63) & ~63;
 
+/**
+ * A short bounded spin before parking: waking from Atomics.waitAsync costs an event-loop turn
+ * (tens of µs here), while the peer usually acts within a few µs. Bounded so that with more
+ * threads than cores a spinning thread gives the core back quickly.
+ */
+export let spinIterations = 2000;
+export function setSpinIterations(n: number): void {
+  spinIterations = n;
+}
+
+function spinUntil(ready: () => boolean): boolean {
+  for (let i = 0; i < spinIterations; i++) if (ready()) return true;
+  return false;
+}
+
 function checksum(i32: Int32Array, p: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < 15; i++) h = Math.imul(h ^ i32[p + i]!, 0x01000193);
@@ -128,6 +143,7 @@ export class RingWriter extends RingEnd {
     const p = this.plan(f.payload.byteLength);
     while (this.free() < p.total) {
       this.fullWaits++;
+      if (spinUntil(() => this.free() >= p.total)) break;
       const r = Atomics.load(this.ctl, READ);
       if (this.capacity - ((this.w - r) >>> 0) >= p.total) break;
       const res = Atomics.waitAsync(this.ctl, READ, r, 1000);
@@ -230,6 +246,7 @@ export class RingReader extends RingEnd {
       if (f) return f;
       if (signal?.stopped) return null;
       this.emptyWaits++;
+      if (spinUntil(() => Atomics.load(this.ctl, WRITE) !== this.r)) continue;
       const res = Atomics.waitAsync(this.ctl, WRITE, this.r, 200);
       if (res.async) await res.value;
     }

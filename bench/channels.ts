@@ -1,0 +1,94 @@
+// Device-to-device tensor transport: the SAB ring against postMessage (clone), transfer and memcpy,
+// measured worker → worker in the same run; then all-reduce of 4 MiB across 2 devices against memcpy.
+// Usage: npx tsx bench/channels.ts [--quick]
+import { MessageChannel } from 'node:worker_threads';
+import { ringBytes } from '../src/runtime/ring.js';
+import { startThread } from '../src/runtime/thread.js';
+import { ActorSystem } from '../src/runtime/system.js';
+import { median, round } from './harness.js';
+
+const quick = process.argv.includes('--quick');
+const reps = quick ? 3 : 7;
+const workerUrl = new URL('./channels-worker.ts', import.meta.url);
+const sizes = [4 << 10, 64 << 10, 1 << 20];
+
+function runPair(method: 'ring' | 'postMessage' | 'transfer', mode: 'throughput' | 'rtt', bytes: number, count: number) {
+  const floats = bytes / 4;
+  const common = { method, mode, floats, count };
+  let a: object, b: object, transfer: [] | [MessageChannel['port1']] = [], transferB: [] | [MessageChannel['port2']] = [];
+  if (method === 'ring') {
+    const data = new SharedArrayBuffer(ringBytes(bytes, 8)), back = new SharedArrayBuffer(ringBytes(64, 8));
+    a = { ...common, role: 'producer', data, back };
+    b = { ...common, role: 'consumer', data, back };
+  } else {
+    const ch = new MessageChannel();
+    a = { ...common, role: 'producer', port: ch.port1 };
+    b = { ...common, role: 'consumer', port: ch.port2 };
+    transfer = [ch.port1];
+    transferB = [ch.port2];
+  }
+  const next = <T>(w: ReturnType<typeof startThread>) =>
+    new Promise<T>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+  const consumer = startThread(workerUrl, { workerData: b, transferList: transferB as never });
+  const producer = startThread(workerUrl, { workerData: a, transferList: transfer as never });
+  type Result = { start?: number; end?: number; rtts?: number[] };
+  return Promise.all([next(producer), next(consumer)]).then(async () => {
+    const results = Promise.all([next<Result>(producer), next<Result>(consumer)]);
+    consumer.postMessage('go');
+    producer.postMessage('go');
+    return results;
+  }).then(async ([p, c]) => {
+    await Promise.all([producer.terminate(), consumer.terminate()]);
+    return { gbps: (bytes * (count - 1 - Math.floor(count / 5))) / ((c.end! - c.start!) / 1000) / 1e9, rttUs: p.rtts && p.rtts.length ? median(p.rtts.slice(Math.floor(p.rtts.length / 5))) : NaN };
+  });
+}
+
+function memcpyGbps(bytes: number): number {
+  const src = new Float32Array(bytes / 4).fill(1), dst = new Float32Array(bytes / 4);
+  const n = Math.max(50, Math.floor((256 << 20) / bytes));
+  for (let i = 0; i < 10; i++) dst.set(src);
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) dst.set(src);
+  return (bytes * n) / ((performance.now() - t0) / 1000) / 1e9;
+}
+
+for (const bytes of sizes) {
+  const count = Math.max(1000, Math.min(40_000, Math.floor((quick ? 128 : 512) * (1 << 20) / bytes)));
+  const rttCount = bytes >= 1 << 20 ? 200 : 1000;
+  const samples: Record<string, { gbps: number[]; rtt: number[] }> = { ring: { gbps: [], rtt: [] }, postMessage: { gbps: [], rtt: [] }, transfer: { gbps: [], rtt: [] }, memcpy: { gbps: [], rtt: [] } };
+  for (let rep = 0; rep < reps; rep++) {
+    // Interleaved: every method once per repetition, so noise hits them alike.
+    for (const method of ['ring', 'postMessage', 'transfer'] as const) {
+      samples[method]!.gbps.push((await runPair(method, 'throughput', bytes, count)).gbps);
+      if (method !== 'transfer') samples[method]!.rtt.push((await runPair(method, 'rtt', bytes, rttCount)).rttUs);
+    }
+    samples.memcpy!.gbps.push(memcpyGbps(bytes));
+  }
+  const m = (k: string, f: 'gbps' | 'rtt') => median(samples[k]![f]);
+  const line = {
+    bench: 'channels', bytes,
+    ring: { gbps: round(m('ring', 'gbps')), rttUs: round(m('ring', 'rtt')) },
+    postMessage: { gbps: round(m('postMessage', 'gbps')), rttUs: round(m('postMessage', 'rtt')) },
+    transfer: { gbps: round(m('transfer', 'gbps')) },
+    memcpy: { gbps: round(m('memcpy', 'gbps')) },
+    ringOverPostMessage: round(m('ring', 'gbps') / m('postMessage', 'gbps')),
+    ringOverMemcpy: round(m('ring', 'gbps') / m('memcpy', 'gbps')),
+  };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+}
+
+// All-reduce of 4 MiB across 2 devices (actors on device threads), against copying 4 MiB once.
+const system = await ActorSystem.start({ devices: 2, modules: [new URL('./allreduce-actor.ts', import.meta.url)] });
+try {
+  const actors = await Promise.all([0, 1].map((d) => system.spawn('AllReduceBench', {}, { device: d })));
+  const bytes = 4 << 20, iterations = quick ? 10 : 30;
+  const perOp = await Promise.all(actors.map((a) => system.ask<number[]>(a, { floats: bytes / 4, iterations }, { timeoutMs: 120_000 })));
+  const ms = median(perOp[0]!.slice(2));
+  const memcpyMs = (bytes / memcpyGbps(bytes) / 1e9) * 1000;
+  process.stdout.write(`${JSON.stringify({ bench: 'allreduce', bytes, devices: 2, ms: round(ms), gbps: round(bytes / (ms / 1000) / 1e9), memcpyMs: round(memcpyMs), timesMemcpy: round(ms / memcpyMs) })}\n`);
+} finally {
+  await system.stop();
+}
