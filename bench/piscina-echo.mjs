@@ -1,0 +1,4 @@
+// The Piscina side of bench/control.ts: an empty task.
+export default function echo(x) {
+  return x;
+}
