@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { errors } from '../errors.js';
+import { profileByName, type CostProfile } from '../sched/cost.js';
+import { simulate, type PolicyReport } from '../sched/simulate.js';
+import { TraceSource } from '../sched/trace.js';
+import { parseWorkload, SyntheticWorkload, type RoutingSource } from '../sched/workload.js';
+import { intFlag, type Flags } from './args.js';
+
+export const simulateHelp = `flexmoe simulate (--trace FILE | --workload zipf:S[,drift][,burst][,transient] --experts E --topk k --steps N)
+                 --devices D --slots S [--policies static,capacity,fastermoe,eplb,flexmoe,oracle]
+                 [--profile cluster-a100|FILE.json] [--tokens T] [--seed S] [--json]
+  Steps every policy through the same routing on simulated hardware and compares step times.`;
+
+function profileFrom(flags: Flags): CostProfile {
+  const p = typeof flags.profile === 'string' ? flags.profile : 'cluster-a100';
+  if (!p.endsWith('.json')) return profileByName(p);
+  try {
+    return { ...profileByName('cluster-a100'), ...(JSON.parse(readFileSync(p, 'utf8')) as Partial<CostProfile>) };
+  } catch (e) {
+    throw errors.badArgument('--profile', `cannot read ${p}: ${(e as Error).message}`);
+  }
+}
+
+/** `flexmoe simulate`: the policy comparison, as a table or JSON lines. */
+export async function simulateCommand(flags: Flags): Promise<void> {
+  let source: RoutingSource;
+  if (typeof flags.trace === 'string') source = TraceSource.read(flags.trace);
+  else {
+    if (typeof flags.workload !== 'string') throw errors.badArgument('simulate', 'give --trace FILE or --workload SPEC');
+    source = new SyntheticWorkload(parseWorkload(flags.workload), intFlag(flags, 'experts', 64, 1), intFlag(flags, 'topk', 2, 1), intFlag(flags, 'steps', 200, 1), intFlag(flags, 'tokens', 4096, 1), intFlag(flags, 'seed', 1));
+  }
+  const devices = intFlag(flags, 'devices', 16, 1);
+  const slots = intFlag(flags, 'slots', Math.max(2, Math.ceil(source.experts / devices) * 2), 1);
+  const policies = (typeof flags.policies === 'string' ? flags.policies : 'static,capacity,fastermoe,eplb,flexmoe,oracle').split(',');
+  const { reports, speedup } = simulate({ source, devices, slots, profile: profileFrom(flags), policies, steps: typeof flags.steps === 'string' ? intFlag(flags, 'steps', 0) : undefined });
+  if (flags.json === true) {
+    for (const r of reports) process.stdout.write(`${JSON.stringify(summary(r))}\n`);
+    process.stdout.write(`${JSON.stringify({ speedup: roundAll(speedup) })}\n`);
+    return;
+  }
+  const rows = reports.map((r) => {
+    const s = summary(r);
+    return [s.policy, s.meanStepMs, s.p95StepMs, s.balanceRatio, `${(s.droppedFraction * 100).toFixed(1)}%`, s.replans, (s.migratedBytes / 2 ** 20).toFixed(0), `${s.planMsMean}/${s.planMsMax}`].map(String);
+  });
+  const head = ['policy', 'mean ms', 'p95 ms', 'balance', 'dropped', 'replans', 'moved MiB', 'plan ms mean/max'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  process.stdout.write(`${source.experts} experts, top-${source.topk}, ${devices} devices × ${slots} slots\n${line(head)}\n${rows.map(line).join('\n')}\n`);
+  process.stdout.write(`${Object.entries(speedup).map(([k, v]) => `${k} ${v.toFixed(2)}x`).join('   ')}\n`);
+}
+
+function summary(r: PolicyReport) {
+  return {
+    policy: r.policy, meanStepMs: round(r.meanStepMs), p95StepMs: round(r.p95StepMs), balanceRatio: round(r.balanceRatio),
+    droppedFraction: round(r.droppedFraction), replans: r.replans, migratedBytes: r.migratedBytes, planMsMean: round(r.planMsMean), planMsMax: round(r.planMsMax),
+  };
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+const roundAll = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v)]));

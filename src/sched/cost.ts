@@ -1,0 +1,225 @@
+import { errors } from '../errors.js';
+import type { Placement, PlacementOp } from './placement.js';
+
+/**
+ * Hardware and model constants of the cost model. Times in ms, bandwidths in GB/s per device link,
+ * compute in TFLOP/s per device (already scaled by the achieved efficiency).
+ */
+export interface CostProfile {
+  name: string;
+  devicesPerNode: number;
+  intraNodeGBps: number;
+  interNodeGBps: number;
+  expertTflops: number;
+  denseTflops: number;
+  dModel: number;
+  dFF: number;
+  bytesPerValue: number;
+  /** Dense (non-expert) FLOPs per token per layer, forward + backward. */
+  denseFlopsPerToken: number;
+  /** Bytes moved per parameter byte when a replica is created: parameters + Adam's two moments. */
+  stateBytesFactor: number;
+  /** Include the replica gradient all-reduce (training) or not (inference). */
+  training: boolean;
+}
+
+/** 8 A100s per node (NVLink 300 GB/s), 12.5 GB/s between nodes, experts at 50% of 312 TFLOP/s, d 1024, f 4096, fp32. */
+export const clusterA100: CostProfile = {
+  name: 'cluster-a100',
+  devicesPerNode: 8,
+  intraNodeGBps: 300,
+  interNodeGBps: 12.5,
+  expertTflops: 156,
+  denseTflops: 156,
+  dModel: 1024,
+  dFF: 4096,
+  bytesPerValue: 4,
+  denseFlopsPerToken: 6 * 4 * 1024 * 1024, // q, k, v, o projections: 4d² parameters, 2 FLOPs each, ×3 for backward
+  stateBytesFactor: 3,
+  training: true,
+};
+
+export const profiles: Record<string, CostProfile> = { 'cluster-a100': clusterA100 };
+
+export function profileByName(name: string): CostProfile {
+  const p = profiles[name];
+  if (!p) throw errors.badArgument('profile', `unknown profile "${name}"; known: ${Object.keys(profiles).join(', ')} (or pass a JSON file)`);
+  return p;
+}
+
+/** Derived per-token and per-expert costs (ms). */
+export function unitCosts(p: CostProfile) {
+  const expertFlopsPerToken = 12 * p.dModel * p.dFF; // two matmuls, 2·d·f FLOPs each, ×3 for backward
+  const paramBytes = 2 * p.dModel * p.dFF * p.bytesPerValue;
+  return {
+    expertMsPerToken: expertFlopsPerToken / (p.expertTflops * 1e9),
+    denseMsPerToken: p.denseFlopsPerToken / (p.denseTflops * 1e9),
+    tokenBytes: p.dModel * p.bytesPerValue,
+    paramBytes,
+    /** ms to move `bytes` over a link (GB/s = 1e6 bytes per ms). */
+    linkMs: (bytes: number, sameNode: boolean) => bytes / ((sameNode ? p.intraNodeGBps : p.interNodeGBps) * 1e6),
+  };
+}
+
+export interface StepCost {
+  stepMs: number;
+  denseMs: number;
+  computeMs: number;
+  a2aMs: number;
+  syncMs: number;
+  /** Device expert loads (tokens, padding included). */
+  deviceTokens: Float64Array;
+  /** max ÷ mean of the real (unpadded) tokens each device computes. */
+  balanceRatio: number;
+  droppedTokens: number;
+}
+
+/**
+ * How tokens meet experts in one step:
+ *  - `split`: each expert's tokens split evenly over its replicas (FlexMoE, EPLB), no padding; with
+ *    `locality`, a source that holds a replica keeps its own tokens there and only the others split
+ *    (the same balance when sources are alike, far less all-to-all traffic);
+ *  - `padMax`: DeepSpeed dropless: every expert buffer padded to the largest expert's count;
+ *  - `capacity`: DeepSpeed/GShard with a capacity factor: per-source buffers of fixed capacity, overflow dropped;
+ *  - `shadow`: FasterMoE: shadowed experts computed where their tokens are (weights broadcast);
+ *  - `oracle`: perfect per-step balance, uniform traffic, no replica cost (a lower bound).
+ */
+export type Dispatch =
+  | { mode: 'split'; locality?: boolean }
+  | { mode: 'padMax' }
+  | { mode: 'capacity'; factor: number; topk: number }
+  | { mode: 'shadow'; shadows: readonly number[] }
+  | { mode: 'oracle' };
+
+/**
+ * Step time of one MoE layer (dense part included): dense + busiest device's expert compute +
+ * all-to-all (4 passes: dispatch and combine, forward and backward; per device the slower of its
+ * send and receive volumes, links by node) + replica gradient all-reduce (ring, per device the sum
+ * over its replicated experts). `counts[s][e]` = assignments from source device s to expert e.
+ */
+export function stepCost(counts: readonly ArrayLike<number>[], placement: Placement, p: CostProfile, dispatch: Dispatch = { mode: 'split' }, topk = 1): StepCost {
+  const u = unitCosts(p);
+  const D = placement.devices, E = placement.experts;
+  if (counts.length !== D) throw errors.badArgument('stepCost', `counts has ${counts.length} source rows for ${D} devices`);
+  const reps = placement.replicas();
+  const node = (d: number) => Math.floor(d / p.devicesPerNode);
+  const tokens = new Float64Array(D); // expert tokens per device, padding included
+  const real = new Float64Array(D); // the same without padding
+  const out = new Float64Array(D * 2), inn = new Float64Array(D * 2); // [intra, inter] bytes per device
+  let dropped = 0, localTokens = 0;
+  const shadowSet = dispatch.mode === 'shadow' ? new Set(dispatch.shadows) : null;
+  const expertTotal = new Float64Array(E);
+  for (let s = 0; s < D; s++) {
+    const row = counts[s]!;
+    for (let e = 0; e < E; e++) expertTotal[e]! += row[e]!;
+  }
+  let cap = 0;
+  if (dispatch.mode === 'padMax') for (let e = 0; e < E; e++) cap = Math.max(cap, expertTotal[e]! / reps[e]!.length);
+  for (let s = 0; s < D; s++) {
+    const row = counts[s]!;
+    let rowSum = 0;
+    for (let e = 0; e < E; e++) rowSum += row[e]!;
+    localTokens = Math.max(localTokens, rowSum);
+    const capacity = dispatch.mode === 'capacity' ? Math.ceil((dispatch.factor * rowSum) / E) : 0;
+    for (let e = 0; e < E; e++) {
+      let c = row[e]!;
+      let kept = c;
+      if (dispatch.mode === 'capacity') {
+        dropped += Math.max(0, c - capacity);
+        kept = Math.min(c, capacity);
+        c = capacity; // buffers are padded to capacity and travel whole
+      }
+      if (shadowSet?.has(e)) {
+        tokens[s]! += c; // computed where it originates
+        real[s]! += c;
+        continue;
+      }
+      if (dispatch.mode === 'oracle') continue;
+      const r = reps[e]!;
+      if (dispatch.mode === 'split' && dispatch.locality && r.includes(s)) {
+        tokens[s]! += c;
+        real[s]! += c;
+        continue;
+      }
+      const share = c / r.length;
+      for (const d of r) {
+        real[d]! += kept / r.length;
+        if (dispatch.mode !== 'padMax') tokens[d]! += share;
+        if (d === s) continue;
+        const k = node(d) === node(s) ? 0 : 1;
+        out[s * 2 + k]! += share * u.tokenBytes;
+        inn[d * 2 + k]! += share * u.tokenBytes;
+      }
+    }
+  }
+  if (dispatch.mode === 'padMax') for (let d = 0; d < D; d++) tokens[d] = placement.hosts[d]!.length * cap;
+  if (dispatch.mode === 'oracle') {
+    let total = 0;
+    for (let e = 0; e < E; e++) total += expertTotal[e]!;
+    tokens.fill(total / D);
+    real.fill(total / D);
+    // uniform traffic: each token leaves its device with probability (D-1)/D
+    const perDevice = (total / D) * u.tokenBytes * ((D - 1) / D);
+    const sameNodeShare = Math.min(p.devicesPerNode, D) - 1;
+    for (let d = 0; d < D; d++) {
+      out[d * 2] = inn[d * 2] = (perDevice * sameNodeShare) / Math.max(1, D - 1);
+      out[d * 2 + 1] = inn[d * 2 + 1] = perDevice - out[d * 2]!;
+    }
+  }
+  let maxTokens = 0, a2a = 0;
+  for (let d = 0; d < D; d++) {
+    maxTokens = Math.max(maxTokens, tokens[d]!);
+    const send = u.linkMs(out[d * 2]!, true) + u.linkMs(out[d * 2 + 1]!, false);
+    const recv = u.linkMs(inn[d * 2]!, true) + u.linkMs(inn[d * 2 + 1]!, false);
+    a2a = Math.max(a2a, send, recv);
+  }
+  const sync = p.training && dispatch.mode !== 'oracle' ? syncMs(placement, reps, p, shadowSet) : 0;
+  const computeMs = maxTokens * u.expertMsPerToken;
+  // Dense layers run once per token, not once per (token, expert) assignment.
+  const denseMs = (localTokens / topk) * u.denseMsPerToken;
+  const a2aMs = 4 * a2a;
+  let sum = 0, maxReal = 0;
+  for (let d = 0; d < D; d++) {
+    sum += real[d]!;
+    maxReal = Math.max(maxReal, real[d]!);
+  }
+  return { stepMs: denseMs + computeMs + a2aMs + sync, denseMs, computeMs, a2aMs, syncMs: sync, deviceTokens: tokens, balanceRatio: sum === 0 ? 1 : maxReal / (sum / D), droppedTokens: dropped };
+}
+
+/** Ring all-reduce of each replicated expert's gradients; per device the sum over the groups it is in. */
+function syncMs(placement: Placement, reps: number[][], p: CostProfile, shadows: Set<number> | null): number {
+  const u = unitCosts(p);
+  const perDevice = new Float64Array(placement.devices);
+  const node = (d: number) => Math.floor(d / p.devicesPerNode);
+  const add = (group: number[]) => {
+    const n = group.length;
+    if (n < 2) return;
+    const sameNode = group.every((d) => node(d) === node(group[0]!));
+    const ms = u.linkMs((2 * (n - 1) * u.paramBytes) / n, sameNode);
+    for (const d of group) perDevice[d]! += ms;
+  };
+  reps.forEach((r, e) => (shadows?.has(e) ? undefined : add(r)));
+  // A shadowed expert's weights go to every device and its gradients come back: like a full-group all-reduce.
+  if (shadows) for (const _ of shadows) add([...Array(placement.devices).keys()]);
+  let max = 0;
+  for (const v of perDevice) max = Math.max(max, v);
+  return max;
+}
+
+/** Time to carry out placement ops: each new replica copies parameters and optimizer state over the slowest link used. */
+export function migrationMs(ops: readonly PlacementOp[], before: Placement, p: CostProfile): number {
+  const u = unitCosts(p);
+  const node = (d: number) => Math.floor(d / p.devicesPerNode);
+  const bytes = u.paramBytes * (p.training ? p.stateBytesFactor : 1);
+  const perDevice = new Float64Array(before.devices);
+  for (const op of ops) {
+    if (op.op === 'shrink') continue;
+    const to = op.op === 'expand' ? op.device : op.to;
+    const sources = op.op === 'migrate' ? [op.from] : before.replicasOf(op.expert);
+    const sameNode = sources.some((s) => node(s) === node(to));
+    perDevice[to]! += u.linkMs(bytes, sameNode);
+  }
+  let max = 0;
+  for (const v of perDevice) max = Math.max(max, v);
+  return max;
+}

@@ -1,0 +1,26 @@
+import { errors } from '../../errors.js';
+import type { Policy } from '../policy.js';
+import { capacityPolicy } from './capacity.js';
+import { eplbPolicy } from './eplb.js';
+import { fastermoePolicy } from './fastermoe.js';
+import { flexmoePolicy } from './flexmoe.js';
+import { oraclePolicy } from './oracle.js';
+import { staticPolicy } from './static.js';
+
+/** The built-in policies by name; each call makes a fresh instance (policies may keep state). */
+export const policyFactories: Record<string, () => Policy> = {
+  static: staticPolicy,
+  capacity: () => capacityPolicy(),
+  fastermoe: fastermoePolicy,
+  eplb: () => eplbPolicy(),
+  flexmoe: () => flexmoePolicy(),
+  oracle: oraclePolicy,
+};
+
+export function makePolicy(name: string): Policy {
+  const f = policyFactories[name];
+  if (!f) throw errors.badArgument('policy', `unknown policy "${name}"; known: ${Object.keys(policyFactories).join(', ')}`);
+  return f();
+}
+
+export { capacityPolicy, eplbPolicy, fastermoePolicy, flexmoePolicy, oraclePolicy, staticPolicy };

@@ -1,0 +1,50 @@
+import type { CostProfile, Dispatch } from './cost.js';
+import type { Placement, PlacementOp } from './placement.js';
+import type { Counts } from './workload.js';
+
+/** What a policy sees of the routing. */
+export interface LoadView {
+  step: number;
+  /** Per-expert assignments of recent steps, oldest first (summed over sources and layers). */
+  history: readonly Float64Array[];
+  /** This step's counts [source][expert], for policies that act after gating (FasterMoE, the oracle). */
+  current: Counts;
+  topk: number;
+}
+
+/**
+ * A placement policy. `decide` returns the placement changes to make before a step and must be
+ * deterministic (the same code runs in the simulator, in live training and in a serving process);
+ * `dispatch` says how the step's tokens meet the experts. A policy object may keep state between
+ * steps (a trigger's hysteresis, a re-plan interval), so create one per run.
+ *
+ * @example
+ * const mine: Policy = {
+ *   name: 'hottest-everywhere',
+ *   initial: (D, S, E) => Placement.roundRobin(D, S, E),
+ *   decide: () => [],
+ *   dispatch: () => ({ mode: 'split' }),
+ * };
+ */
+export interface Policy {
+  readonly name: string;
+  initial(devices: number, slots: number, experts: number): Placement;
+  decide(load: LoadView, placement: Placement, cost: CostProfile): PlacementOp[];
+  dispatch(load: LoadView, placement: Placement, cost: CostProfile): Dispatch;
+}
+
+/** Mean per-expert load over the last `window` steps of a history. */
+export function windowMean(history: readonly Float64Array[], window: number, experts: number): Float64Array {
+  const out = new Float64Array(experts);
+  const recent = history.slice(-window);
+  for (const h of recent) for (let e = 0; e < experts; e++) out[e]! += h[e]!;
+  if (recent.length) for (let e = 0; e < experts; e++) out[e]! /= recent.length;
+  return out;
+}
+
+/** Per-expert totals of a step's counts. */
+export function expertTotals(counts: Counts, experts: number): Float64Array {
+  const out = new Float64Array(experts);
+  for (const row of counts) for (let e = 0; e < experts; e++) out[e]! += row[e]!;
+  return out;
+}

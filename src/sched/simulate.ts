@@ -1,0 +1,120 @@
+import { migrationMs, stepCost, unitCosts, type CostProfile } from './cost.js';
+import type { Placement } from './placement.js';
+import { makePolicy } from './policies/index.js';
+import { expertTotals, type LoadView, type Policy } from './policy.js';
+import type { RoutingSource } from './workload.js';
+
+export interface SimulationOptions {
+  source: RoutingSource;
+  devices: number;
+  /** Expert slots per device (the same budget for every policy). */
+  slots: number;
+  profile: CostProfile;
+  /** Policy names (built-ins) or policy factories (one instance is made per layer). */
+  policies: (string | (() => Policy))[];
+  steps?: number;
+  /** Steps of per-expert history kept for policies. */
+  historyLimit?: number;
+}
+
+export interface PolicyReport {
+  policy: string;
+  meanStepMs: number;
+  p95StepMs: number;
+  balanceRatio: number;
+  droppedFraction: number;
+  replans: number;
+  migratedBytes: number;
+  planMsMean: number;
+  planMsMax: number;
+  /** Per-step series, for charts. */
+  stepMs: number[];
+  balance: number[];
+  replanSteps: number[];
+}
+
+interface Run {
+  name: string;
+  layers: { policy: Policy; placement: Placement; history: Float64Array[] }[];
+  stepMs: number[];
+  balance: number[];
+  replanSteps: number[];
+  planMs: number[];
+  dropped: number;
+  assignments: number;
+  migratedBytes: number;
+}
+
+/**
+ * Steps every policy through the same routing in lockstep, each with its own placement per layer,
+ * and prices each step end to end with the cost model (dense part, expert compute, all-to-all,
+ * replica all-reduce, plus the migration of any re-plan, charged to the step it happens in).
+ * Deterministic: the routing source is seeded and policies are pure given their history.
+ */
+export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; speedup: Record<string, number> } {
+  const { source, devices: D, slots: S, profile } = opts;
+  const steps = opts.steps ?? source.steps;
+  const historyLimit = opts.historyLimit ?? 128;
+  const u = unitCosts(profile);
+  const runs: Run[] = opts.policies.map((p) => {
+    const make = typeof p === 'string' ? () => makePolicy(p) : p;
+    const layers = Array.from({ length: source.layers }, () => {
+      const policy = make();
+      return { policy, placement: policy.initial(D, S, source.experts), history: [] as Float64Array[] };
+    });
+    return { name: layers[0]!.policy.name, layers, stepMs: [], balance: [], replanSteps: [], planMs: [], dropped: 0, assignments: 0, migratedBytes: 0 };
+  });
+  for (let step = 0; step < steps; step++) {
+    const counts = source.at(step, D);
+    for (const run of runs) {
+      let ms = 0, br = 0, planned = false;
+      run.layers.forEach((layer, l) => {
+        const current = counts[l]!;
+        const view: LoadView = { step, history: layer.history, current, topk: source.topk };
+        const t0 = performance.now();
+        const ops = layer.policy.decide(view, layer.placement, profile);
+        run.planMs.push(performance.now() - t0);
+        if (ops.length) {
+          ms += migrationMs(ops, layer.placement, profile);
+          run.migratedBytes += ops.filter((o) => o.op !== 'shrink').length * u.paramBytes * (profile.training ? profile.stateBytesFactor : 1);
+          layer.placement.applyBatch(ops);
+          planned = true;
+        }
+        const c = stepCost(current, layer.placement, profile, layer.policy.dispatch(view, layer.placement, profile), source.topk);
+        ms += c.stepMs;
+        br = Math.max(br, c.balanceRatio);
+        run.dropped += c.droppedTokens;
+        const totals = expertTotals(current, source.experts);
+        for (const v of totals) run.assignments += v;
+        layer.history.push(totals);
+        if (layer.history.length > historyLimit) layer.history.shift();
+      });
+      run.stepMs.push(ms);
+      run.balance.push(br);
+      if (planned) run.replanSteps.push(step);
+    }
+  }
+  const reports = runs.map((r): PolicyReport => {
+    const sorted = [...r.stepMs].sort((a, b) => a - b);
+    return {
+      policy: r.name,
+      meanStepMs: mean(r.stepMs),
+      p95StepMs: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))]!,
+      balanceRatio: mean(r.balance),
+      droppedFraction: r.assignments ? r.dropped / r.assignments : 0,
+      replans: r.replanSteps.length,
+      migratedBytes: r.migratedBytes,
+      planMsMean: mean(r.planMs),
+      planMsMax: Math.max(0, ...r.planMs),
+      stepMs: r.stepMs,
+      balance: r.balance,
+      replanSteps: r.replanSteps,
+    };
+  });
+  const flex = reports.find((r) => r.policy === 'flexmoe');
+  const speedup: Record<string, number> = {};
+  if (flex) for (const r of reports) if (r !== flex) speedup[`flexmoe/${r.policy}`] = r.meanStepMs / flex.meanStepMs;
+  return { reports, speedup };
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);

@@ -1,0 +1,104 @@
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { errors } from '../errors.js';
+import type { Counts, RoutingSource } from './workload.js';
+
+/**
+ * Routing traces, JSON Lines: a header `{"format":"flexmoe-trace/1","experts":E,"layers":L,"topk":k,"sourceDevices":D}`,
+ * then one line per step and layer `{"step":s,"layer":l,"counts":C}`, C either E numbers
+ * (assignments per expert) or a D×E matrix (per source device and expert).
+ */
+export interface TraceHeader {
+  format: 'flexmoe-trace/1';
+  experts: number;
+  layers: number;
+  topk: number;
+  sourceDevices: number;
+}
+
+export class TraceSource implements RoutingSource {
+  readonly experts: number;
+  readonly topk: number;
+  readonly layers: number;
+  readonly steps: number;
+  private readonly rows: (number[] | number[][])[][]; // [step][layer]
+
+  constructor(readonly header: TraceHeader, rows: (number[] | number[][])[][]) {
+    this.experts = header.experts;
+    this.topk = header.topk;
+    this.layers = header.layers;
+    this.rows = rows;
+    this.steps = rows.length;
+  }
+
+  /** Parses a whole trace; errors name the line and what is wrong with it. */
+  static parse(text: string, file = 'trace'): TraceSource {
+    const lines = text.split('\n').filter((l) => l.trim());
+    const json = (i: number) => {
+      try {
+        return JSON.parse(lines[i]!);
+      } catch {
+        throw errors.badArgument(file, `line ${i + 1} is not JSON`);
+      }
+    };
+    if (!lines.length) throw errors.badArgument(file, 'empty trace');
+    const h = json(0) as TraceHeader;
+    if (h.format !== 'flexmoe-trace/1') throw errors.badArgument(file, `line 1: unknown format ${JSON.stringify(h.format)}; expected "flexmoe-trace/1"`);
+    for (const k of ['experts', 'layers', 'topk', 'sourceDevices'] as const) {
+      if (!Number.isInteger(h[k]) || h[k] < 1) throw errors.badArgument(file, `line 1: header field "${k}" must be a positive integer`);
+    }
+    const rows: (number[] | number[][])[][] = [];
+    for (let i = 1; i < lines.length; i++) {
+      const r = json(i) as { step: number; layer: number; counts: number[] | number[][] };
+      if (!Number.isInteger(r.step) || r.step < 0 || !Number.isInteger(r.layer) || r.layer < 0 || r.layer >= h.layers) {
+        throw errors.badArgument(file, `line ${i + 1}: step and layer must be integers, layer < ${h.layers}`);
+      }
+      const c = r.counts;
+      const ok = Array.isArray(c) && (c.length === h.experts && c.every((v) => typeof v === 'number' && v >= 0)
+        || c.length === h.sourceDevices && c.every((row) => Array.isArray(row) && row.length === h.experts && row.every((v: unknown) => typeof v === 'number' && v >= 0)));
+      if (!ok) throw errors.badArgument(file, `line ${i + 1}: counts must be ${h.experts} non-negative numbers or a ${h.sourceDevices}×${h.experts} matrix`);
+      (rows[r.step] ??= [])[r.layer] = c;
+    }
+    for (let s = 0; s < rows.length; s++) {
+      for (let l = 0; l < h.layers; l++) if (!rows[s]?.[l]) throw errors.badArgument(file, `step ${s} layer ${l} is missing`);
+    }
+    return new TraceSource(h, rows);
+  }
+
+  static read(path: string): TraceSource {
+    return TraceSource.parse(readFileSync(path, 'utf8'), path);
+  }
+
+  /**
+   * Counts for `devices` sources. A recorded D×E matrix is used as is when D matches; otherwise
+   * (and for per-expert totals) each expert's total is spread evenly over the sources.
+   */
+  at(step: number, devices: number): Counts[] {
+    return this.rows[step % this.steps]!.map((c) => {
+      if (Array.isArray(c[0]) && c.length === devices) return (c as number[][]).map((row) => Float64Array.from(row));
+      const totals = Array.isArray(c[0]) ? (c as number[][]).reduce((acc, row) => acc.map((v, e) => v + row[e]!), new Array(this.experts).fill(0)) : (c as number[]);
+      return Array.from({ length: devices }, () => Float64Array.from(totals, (v) => v / devices));
+    });
+  }
+}
+
+/** Appends routing to a trace file as training runs (`flexmoe train --record-trace FILE`). */
+export class TraceWriter {
+  private readonly out: WriteStream;
+
+  constructor(path: string, header: Omit<TraceHeader, 'format'>) {
+    this.out = createWriteStream(path);
+    this.out.write(`${JSON.stringify({ format: 'flexmoe-trace/1', ...header })}\n`);
+  }
+
+  /** Records one step and layer: per-expert totals, or a [source][expert] matrix. */
+  record(step: number, layer: number, counts: readonly ArrayLike<number>[] | ArrayLike<number>): void {
+    const first = (counts as ArrayLike<unknown>)[0];
+    const c = typeof first === 'number' ? Array.from(counts as ArrayLike<number>) : Array.from(counts as readonly ArrayLike<number>[], (r) => Array.from(r));
+    this.out.write(`${JSON.stringify({ step, layer, counts: c })}\n`);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.out.end(resolve));
+  }
+}
+

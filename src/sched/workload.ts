@@ -1,0 +1,112 @@
+import { errors } from '../errors.js';
+import { Rng } from '../nn/random.js';
+
+/** Token assignments of one step and layer: counts[s][e] from source device s to expert e. */
+export type Counts = Float64Array[];
+
+/** Anything that yields per-step routing: synthetic workloads and recorded traces. */
+export interface RoutingSource {
+  readonly experts: number;
+  readonly topk: number;
+  readonly layers: number;
+  readonly steps: number;
+  /** counts[layer] for `step`, spread over `devices` source devices. */
+  at(step: number, devices: number): Counts[];
+}
+
+export interface WorkloadSpec {
+  /** Zipf exponent of expert popularity: 0 uniform, 2 very skewed. */
+  zipf: number;
+  /** The hot set moves: ranks rotate one place every `driftEvery` steps. */
+  drift: boolean;
+  /** Short spikes: occasionally one expert gets a large share for a few steps. */
+  burst: boolean;
+  /** Early steps fluctuate wildly (popularity reshuffled every few steps), then settle. */
+  transient: boolean;
+}
+
+/** Parses `zipf:S[,drift][,burst][,transient]`. */
+export function parseWorkload(spec: string): WorkloadSpec {
+  const m = /^zipf:([0-9.]+)((?:,(?:drift|burst|transient))*)$/.exec(spec.trim());
+  if (!m) throw errors.badArgument('--workload', `"${spec}" is not zipf:S[,drift][,burst][,transient]`);
+  const flags = m[2]!.split(',').filter(Boolean);
+  return { zipf: Number(m[1]), drift: flags.includes('drift'), burst: flags.includes('burst'), transient: flags.includes('transient') };
+}
+
+/**
+ * A synthetic, seeded routing workload: Zipf(S) expert popularity over a random ranking, per-source
+ * multiplicative noise, and optional drift, bursts and a transient phase. Deterministic for a seed.
+ */
+export class SyntheticWorkload implements RoutingSource {
+  readonly layers = 1;
+  private readonly baseRank: number[];
+  driftEvery = 25;
+
+  constructor(
+    readonly spec: WorkloadSpec,
+    readonly experts: number,
+    readonly topk: number,
+    readonly steps: number,
+    readonly tokensPerDevice: number,
+    readonly seed: number,
+  ) {
+    const rng = new Rng(seed);
+    this.baseRank = [...Array(experts).keys()];
+    for (let i = experts - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [this.baseRank[i], this.baseRank[j]] = [this.baseRank[j]!, this.baseRank[i]!];
+    }
+  }
+
+  /** Expert popularity (sums to 1) at `step`. */
+  popularity(step: number): Float64Array {
+    const { zipf, drift, burst, transient } = this.spec;
+    const E = this.experts;
+    let rankOf = this.baseRank;
+    const transientSteps = Math.floor(this.steps * 0.3);
+    if (transient && step < transientSteps) {
+      const epoch = new Rng(this.seed + 31 * Math.floor(step / 5));
+      rankOf = [...rankOf];
+      for (let i = E - 1; i > 0; i--) {
+        const j = epoch.int(i + 1);
+        [rankOf[i], rankOf[j]] = [rankOf[j]!, rankOf[i]!];
+      }
+    }
+    const shift = drift ? Math.floor(step / this.driftEvery) : 0;
+    const p = new Float64Array(E);
+    let sum = 0;
+    for (let e = 0; e < E; e++) {
+      const rank = (rankOf[e]! + shift) % E;
+      p[e] = 1 / (rank + 1) ** zipf;
+      sum += p[e]!;
+    }
+    if (burst) {
+      const window = Math.floor(step / 40);
+      const b = new Rng(this.seed + 977 * window);
+      if (step % 40 < 6 && b.next() < 0.7) p[b.int(E)]! += sum * 0.5;
+    }
+    let total = 0;
+    for (let e = 0; e < E; e++) total += p[e]!;
+    for (let e = 0; e < E; e++) p[e]! /= total;
+    return p;
+  }
+
+  at(step: number, devices: number): Counts[] {
+    const p = this.popularity(step);
+    const noise = this.spec.transient && step < this.steps * 0.3 ? 0.3 : 0.1;
+    const total = this.tokensPerDevice * this.topk;
+    const counts: Counts = [];
+    for (let s = 0; s < devices; s++) {
+      const rng = new Rng((this.seed + 1) * 65537 + step * 8191 + s * 131);
+      const row = new Float64Array(this.experts);
+      let sum = 0;
+      for (let e = 0; e < this.experts; e++) {
+        row[e] = p[e]! * Math.exp(noise * rng.normal());
+        sum += row[e]!;
+      }
+      for (let e = 0; e < this.experts; e++) row[e] = Math.round((row[e]! / sum) * total);
+      counts.push(row);
+    }
+    return [counts];
+  }
+}

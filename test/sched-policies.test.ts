@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { balancedPacking, rebalanceExperts, replicateExperts } from '../src/sched/eplb.js';
+import { clusterA100, stepCost, unitCosts, type CostProfile } from '../src/sched/cost.js';
+import { balanceRatio, deviceLoads, Placement } from '../src/sched/placement.js';
+import { shadowSelection } from '../src/sched/policies/fastermoe.js';
+import { flexmoePolicy, makePolicy } from '../src/sched/policies/index.js';
+import type { LoadView } from '../src/sched/policy.js';
+import { planFlexMoE } from '../src/sched/planner.js';
+
+const rows = (...r: number[][]) => r.map((x) => Float64Array.from(x));
+
+describe('placement table', () => {
+  it('round-robin, replicas, device loads and the balance ratio', () => {
+    const p = Placement.roundRobin(2, 3, 4);
+    assert.deepEqual(p.hosts, [[0, 2], [1, 3]]);
+    p.apply([{ op: 'expand', expert: 0, device: 1 }]);
+    assert.deepEqual(p.replicasOf(0), [0, 1]);
+    assert.equal(p.version, 1);
+    const loads = deviceLoads([100, 10, 20, 30], p);
+    assert.deepEqual(Array.from(loads), [50 + 20, 50 + 10 + 30]);
+    assert.equal(balanceRatio(loads), 90 / 80);
+  });
+
+  it('refuses impossible ops with the reason', () => {
+    const p = Placement.roundRobin(2, 2, 4);
+    assert.throws(() => p.apply([{ op: 'expand', expert: 1, device: 0 }]), /no free slot/);
+    assert.throws(() => p.apply([{ op: 'shrink', expert: 0, device: 0 }]), /cannot drop the last replica/);
+    assert.throws(() => p.applyBatch([{ op: 'shrink', expert: 0, device: 0 }]), /leaves 1 experts without a replica/);
+    assert.throws(() => new Placement(2, 1, 3, [[0], [1]]), /2 devices × 1 slots cannot hold 3 experts/);
+  });
+
+  it('applyBatch takes a whole plan atomically (a swap through full slots)', () => {
+    const p = Placement.roundRobin(2, 1, 2);
+    p.applyBatch([{ op: 'migrate', expert: 0, from: 0, to: 1 }, { op: 'migrate', expert: 1, from: 1, to: 0 }]);
+    assert.deepEqual(p.hosts, [[1], [0]]);
+  });
+});
+
+describe('cost model', () => {
+  const unit: CostProfile = { ...clusterA100, name: 'unit', devicesPerNode: 1, intraNodeGBps: 1, interNodeGBps: 1, expertTflops: 1, denseTflops: 1, dModel: 1, dFF: 1, bytesPerValue: 1, denseFlopsPerToken: 0, training: false };
+
+  it('prices compute, all-to-all and padding by hand', () => {
+    const u = unitCosts(unit); // 12 FLOPs per token at 1 TFLOP/s; 1 byte per token over 1 GB/s
+    const p = Placement.roundRobin(2, 2, 2);
+    const counts = rows([6, 2], [4, 8]); // expert 0 totals 10 on device 0, expert 1 totals 10 on device 1
+    const c = stepCost(counts, p, unit);
+    assert.equal(c.computeMs, 10 * u.expertMsPerToken);
+    // device 0 sends 2 tokens to device 1 and receives 4: the slower side, 4 passes
+    assert.equal(c.a2aMs, 4 * u.linkMs(4, false));
+    const padded = stepCost(rows([9, 0], [9, 1]), p, unit, { mode: 'padMax' });
+    assert.equal(padded.computeMs, 18 * u.expertMsPerToken, 'every expert buffer padded to the largest (18)');
+    assert.equal(padded.balanceRatio, 18 / 9.5, 'balance is measured on real tokens (18 and 1)');
+  });
+
+  it('capacity drops what exceeds ⌈factor·assignments/E⌉ per source', () => {
+    const p = Placement.roundRobin(2, 1, 2);
+    const c = stepCost(rows([9, 1], [5, 5]), p, unit, { mode: 'capacity', factor: 1, topk: 1 });
+    assert.equal(c.droppedTokens, 4); // source 0: capacity 5, expert 0 gets 9
+  });
+
+  it('locality-first split keeps tokens on a device that holds a replica', () => {
+    const p = new Placement(2, 2, 1, [[0], [0]]);
+    const even = stepCost(rows([10], [10]), p, unit, { mode: 'split' });
+    const local = stepCost(rows([10], [10]), p, unit, { mode: 'split', locality: true });
+    assert.ok(even.a2aMs > 0);
+    assert.equal(local.a2aMs, 0);
+    assert.equal(local.computeMs, even.computeMs);
+  });
+});
+
+describe('DeepSeek EPLB port', () => {
+  it('reproduces the published example (DeepSeek EPLB, README: 12 experts, 16 slots, 4 groups, 2 nodes, 8 GPUs)', () => {
+    const layer0 = [90, 132, 40, 61, 104, 165, 39, 4, 73, 56, 183, 86];
+    const layer1 = [20, 107, 104, 64, 19, 197, 187, 157, 172, 86, 16, 27];
+    assert.deepEqual(rebalanceExperts(layer0, 16, 4, 2, 8).phy2log, [5, 6, 5, 7, 8, 4, 3, 4, 10, 9, 10, 2, 0, 1, 11, 1]);
+    assert.deepEqual(rebalanceExperts(layer1, 16, 4, 2, 8).phy2log, [7, 10, 6, 8, 6, 11, 8, 9, 2, 4, 5, 1, 5, 0, 3, 1]);
+  });
+
+  it('replicates by load per replica and packs heaviest-first into the lightest pack with room', () => {
+    assert.deepEqual(replicateExperts([10, 4, 1], 5), { phy2log: [0, 1, 2, 0, 0], rank: [0, 0, 0, 1, 2], count: [3, 1, 1] });
+    assert.deepEqual(balancedPacking([5, 4, 3, 2], 2), { pack: [0, 1, 1, 0], rank: [0, 0, 1, 1] });
+  });
+});
+
+describe('FasterMoE shadowing', () => {
+  it('shadows while the next expert plus the weight transfers beats the current bound (hand-computed)', () => {
+    // Unit profile: comp = 4 ms per token per GEMM pass, 1 ms per token sent, 2 ms per expert's weights.
+    const p: CostProfile = { ...clusterA100, expertTflops: 1e-9, dModel: 1, dFF: 1, bytesPerValue: 1, interNodeGBps: 1e-6, training: true };
+    const u = unitCosts(p);
+    assert.equal(u.expertMsPerToken / 3, 4);
+    assert.equal(u.linkMs(u.tokenBytes, false), 1);
+    assert.equal(u.linkMs(u.paramBytes, false), 2);
+    // lat(1000) = 3·4·1000 + 4·1000 = 16000; shadow 0 → 16·100 + 2 = 1602 < 16000 ✓;
+    // shadow 1 → 16·90 + 4 = 1444 < 1602 ✓; shadow 2 → 16·89 + 6 = 1430 < 1444 ✓; stop at the cap of 3.
+    assert.deepEqual(shadowSelection(Float64Array.from([90, 1000, 89, 100, 1]), p, 3), [1, 3, 0]);
+    // Without a cap it stops where the next expert no longer pays: 16·1 + 8 = 24 < 1430 ✓ → all but the last.
+    assert.deepEqual(shadowSelection(Float64Array.from([90, 1000, 89, 100, 1]), p, 10), [1, 3, 0, 2]);
+    assert.deepEqual(shadowSelection(Float64Array.from([10, 10, 10]), p, 10), [], 'uniform: nothing pays');
+  });
+});
+
+describe('FlexMoE policy', () => {
+  const view = (step: number, history: Float64Array[]): LoadView => ({ step, history, current: [], topk: 1 });
+
+  it('expands the hot expert into free slots until the cost model stops paying', () => {
+    const p = Placement.roundRobin(4, 2, 4);
+    const ops = planFlexMoE(Float64Array.from([40_000, 100, 100, 100]), p, { ...clusterA100, devicesPerNode: 4 }, { horizon: 25 });
+    assert.ok(ops.length >= 3, `${ops.length} ops`);
+    assert.ok(ops.every((o) => o.op === 'expand' ? o.expert === 0 : true));
+    p.applyBatch(ops);
+    assert.equal(p.replicasOf(0).length, 4);
+  });
+
+  it('shrinks the coldest replicated expert to make room when slots are full', () => {
+    const p = new Placement(2, 2, 3, [[0, 1], [2, 1]]);
+    const ops = planFlexMoE(Float64Array.from([50_000, 10, 100]), p, { ...clusterA100, devicesPerNode: 2 }, { horizon: 25 });
+    assert.deepEqual(ops.slice(0, 2), [{ op: 'shrink', expert: 1, device: 1 }, { op: 'expand', expert: 0, device: 1 }]);
+  });
+
+  it('no-ops when balanced', () => {
+    const policy = flexmoePolicy();
+    const p = Placement.roundRobin(4, 2, 8);
+    const flat = Float64Array.from({ length: 8 }, () => 1000);
+    for (let s = 0; s < 10; s++) assert.deepEqual(policy.decide(view(s, [flat]), p, clusterA100), []);
+  });
+
+  it('hysteresis: arms above the threshold, stays quiet between release and threshold', () => {
+    const policy = flexmoePolicy({ threshold: 1.5, release: 1.2, horizon: 1e9 }); // huge horizon: moves are cheap
+    const p = Placement.roundRobin(2, 2, 2);
+    const load = (a: number) => [Float64Array.from([a, 1000])];
+    assert.deepEqual(policy.decide(view(0, load(1300)), p, clusterA100), [], 'ratio 1.13 < threshold');
+    assert.deepEqual(policy.decide(view(1, load(1900)), p, clusterA100), [], 'ratio 1.31 still below 1.5: no flapping into a plan');
+    assert.ok(policy.decide(view(2, load(4000)), p, clusterA100).length > 0, 'ratio 1.6 arms and plans');
+  });
+});
+
+describe('built-in policies', () => {
+  it('unknown policy names list the known ones', () => {
+    assert.throws(() => makePolicy('magic'), /unknown policy "magic"; known: static, capacity, fastermoe, eplb, flexmoe, oracle/);
+  });
+});

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { clusterA100 } from '../src/sched/cost.js';
+import { simulate } from '../src/sched/simulate.js';
+import { TraceSource, TraceWriter } from '../src/sched/trace.js';
+import { parseWorkload, SyntheticWorkload } from '../src/sched/workload.js';
+
+const all = ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'oracle'];
+const workload = (spec: string, seed = 1) => new SyntheticWorkload(parseWorkload(spec), 32, 2, 60, 2048, seed);
+
+describe('simulator', () => {
+  it('is deterministic: same seed, same numbers', () => {
+    const run = () => simulate({ source: workload('zipf:1.5,drift'), devices: 8, slots: 8, profile: clusterA100, policies: all });
+    const a = run(), b = run();
+    const strip = (r: ReturnType<typeof run>) => r.reports.map(({ planMsMean, planMsMax, ...rest }) => rest);
+    assert.deepEqual(strip(a), strip(b));
+  });
+
+  it('skewed routing: flexmoe re-plans, beats static, stays above the oracle bound', () => {
+    const { reports, speedup } = simulate({ source: workload('zipf:1.5,drift'), devices: 8, slots: 8, profile: clusterA100, policies: all });
+    const by = Object.fromEntries(reports.map((r) => [r.policy, r]));
+    assert.ok(by.flexmoe!.replans > 0);
+    assert.ok(speedup['flexmoe/static']! > 1.7, `flexmoe/static ${speedup['flexmoe/static']}`);
+    assert.ok(speedup['flexmoe/oracle']! <= 1, 'the oracle is a lower bound');
+    assert.ok(by.capacity!.droppedFraction > 0, 'capacity drops under skew');
+    assert.equal(by.flexmoe!.droppedFraction, 0);
+    assert.ok(by.flexmoe!.balanceRatio < by.static!.balanceRatio);
+  });
+
+  it('uniform routing: flexmoe makes no plan and is no slower than static', () => {
+    const { reports, speedup } = simulate({ source: workload('zipf:0'), devices: 8, slots: 8, profile: clusterA100, policies: ['static', 'flexmoe'] });
+    assert.equal(reports.find((r) => r.policy === 'flexmoe')!.replans, 0);
+    assert.ok(speedup['flexmoe/static']! >= 0.99);
+  });
+
+  it('workload specs parse, and bad ones are explained', () => {
+    assert.deepEqual(parseWorkload('zipf:1.5,drift,burst'), { zipf: 1.5, drift: true, burst: true, transient: false });
+    assert.throws(() => parseWorkload('pareto:2'), /"pareto:2" is not zipf:S\[,drift\]\[,burst\]\[,transient\]/);
+  });
+});
+
+describe('routing traces', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flexmoe-trace-'));
+
+  it('round-trips through the writer, and replays in the simulator', async () => {
+    const file = join(dir, 't.jsonl');
+    const w = new TraceWriter(file, { experts: 4, layers: 1, topk: 1, sourceDevices: 2 });
+    for (let s = 0; s < 5; s++) w.record(s, 0, [Float64Array.from([10, 1, 1, 1]), Float64Array.from([9, 2, 1, 1])]);
+    await w.close();
+    const t = TraceSource.read(file);
+    assert.equal(t.steps, 5);
+    assert.deepEqual(Array.from(t.at(0, 2)[0]![1]!), [9, 2, 1, 1]);
+    assert.deepEqual(Array.from(t.at(0, 1)[0]![0]!), [19, 3, 2, 2], 'a different device count spreads the totals');
+    const { reports } = simulate({ source: t, devices: 2, slots: 4, profile: clusterA100, policies: ['static', 'flexmoe'] });
+    assert.equal(reports.length, 2);
+  });
+
+  it('names the line of a bad trace', () => {
+    const head = JSON.stringify({ format: 'flexmoe-trace/1', experts: 2, layers: 1, topk: 1, sourceDevices: 1 });
+    assert.throws(() => TraceSource.parse(`${head}\n{"step":0,"layer":0,"counts":[1,2,3]}`), /line 2: counts must be 2 non-negative numbers or a 1×2 matrix/);
+    assert.throws(() => TraceSource.parse('{"format":"x"}'), /line 1: unknown format "x"/);
+    assert.throws(() => TraceSource.parse(`${head}\nnot json`), /line 2 is not JSON/);
+  });
+
+  it('flexmoe simulate --json prints one line per policy and the speedups', async () => {
+    const bin = new URL('../bin/flexmoe.js', import.meta.url).pathname;
+    const { stdout } = await promisify(execFile)('node', [bin, 'simulate', '--workload', 'zipf:1,drift', '--experts', '16', '--topk', '2', '--steps', '20', '--devices', '4', '--slots', '8', '--json']);
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.slice(0, 6).map((l) => l.policy), all);
+    assert.deepEqual(Object.keys(lines[0]), ['policy', 'meanStepMs', 'p95StepMs', 'balanceRatio', 'droppedFraction', 'replans', 'migratedBytes', 'planMsMean', 'planMsMax']);
+    assert.deepEqual(Object.keys(lines[6].speedup), ['flexmoe/static', 'flexmoe/capacity', 'flexmoe/fastermoe', 'flexmoe/eplb', 'flexmoe/oracle']);
+  });
+});
