@@ -1,0 +1,26 @@
+import { map, type OperatorFunction } from 'rxjs';
+import { balanceRatio, deviceLoads, type Placement } from '../placement.js';
+import type { LoadEstimate } from './window-load.js';
+
+export interface BalanceSample extends LoadEstimate {
+  /** max ÷ mean device load (FlexMoE's metric; 1 is perfect). */
+  ratio: number;
+  /** mean ÷ max, the "balancedness" vLLM and SGLang log. */
+  utilization: number;
+  deviceLoads: Float64Array;
+}
+
+/**
+ * The balance of each estimate under the placement in force (read at emission time, so a new
+ * placement version counts from the next estimate on).
+ *
+ * @example
+ * estimates$.pipe(balance(() => table.current(layer)))
+ */
+export function balance(placementOf: (layer: number) => Placement): OperatorFunction<LoadEstimate, BalanceSample> {
+  return map((est) => {
+    const loads = deviceLoads(est.load, placementOf(est.layer));
+    const ratio = balanceRatio(loads);
+    return { ...est, ratio, utilization: 1 / ratio, deviceLoads: loads };
+  });
+}
