@@ -1,0 +1,68 @@
+// The policy comparison on simulated hardware (cluster-a100): skewed and uniform workloads at 8–64
+// devices, every policy on the same routing; then FlexMoE planning time at two scales.
+// One JSON line per configuration, then summary lines. Usage: npx tsx bench/simulate.ts [--quick]
+import { clusterA100 } from '../src/sched/cost.js';
+import { Placement } from '../src/sched/placement.js';
+import { planFlexMoE } from '../src/sched/planner.js';
+import { expertTotals } from '../src/sched/policy.js';
+import { simulate } from '../src/sched/simulate.js';
+import { parseWorkload, SyntheticWorkload } from '../src/sched/workload.js';
+import { median, round } from './harness.js';
+
+const quick = process.argv.includes('--quick');
+const steps = quick ? 60 : 200;
+const devicesList = quick ? [8, 16] : [8, 16, 32, 64];
+const skewed = quick ? ['zipf:1.5,drift'] : ['zipf:1,drift', 'zipf:1.5,drift', 'zipf:2,drift', 'zipf:1.5,drift,burst'];
+const policies = ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'oracle'];
+const experts = 64, topk = 2, tokens = 4096;
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const acc: Record<string, number[]> = { static: [], fastermoe: [], oracle: [], eplb: [], capacity: [], balance: [], uniform: [] };
+
+for (const workload of [...skewed, 'zipf:0']) {
+  for (const devices of devicesList) {
+    const slots = 2 * Math.max(1, experts / devices);
+    const source = new SyntheticWorkload(parseWorkload(workload), experts, topk, steps, tokens, 1);
+    const { reports, speedup } = simulate({ source, devices, slots, profile: clusterA100, policies });
+    const flex = reports.find((r) => r.policy === 'flexmoe')!;
+    const line = {
+      bench: 'simulate', workload, devices, experts, slots, topk,
+      meanStepMs: Object.fromEntries(reports.map((r) => [r.policy, round(r.meanStepMs)])),
+      speedup: Object.fromEntries(Object.entries(speedup).map(([k, v]) => [k, round(v)])),
+      flexmoeBalanceRatio: round(flex.balanceRatio), flexmoeReplans: flex.replans, capacityDropped: round(reports.find((r) => r.policy === 'capacity')!.droppedFraction),
+    };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+    if (workload === 'zipf:0') acc.uniform!.push(speedup['flexmoe/static']!);
+    else {
+      for (const k of ['static', 'fastermoe', 'oracle', 'eplb', 'capacity']) acc[k]!.push(speedup[`flexmoe/${k}`]!);
+      acc.balance!.push(flex.balanceRatio);
+    }
+  }
+}
+process.stdout.write(
+  `${JSON.stringify({
+    bench: 'simulate-summary', skewedRuns: acc.static!.length,
+    flexmoeOverStatic: { mean: round(mean(acc.static!)), max: round(Math.max(...acc.static!)) },
+    flexmoeOverFastermoe: { mean: round(mean(acc.fastermoe!)), max: round(Math.max(...acc.fastermoe!)), min: round(Math.min(...acc.fastermoe!)) },
+    flexmoeOverEplb: { mean: round(mean(acc.eplb!)) },
+    flexmoeOverOracle: { mean: round(mean(acc.oracle!)) },
+    flexmoeBalanceRatio: { mean: round(mean(acc.balance!)), max: round(Math.max(...acc.balance!)) },
+    uniformFlexmoeOverStatic: { min: round(Math.min(...acc.uniform!)) },
+  })}\n`,
+);
+
+// Planning time: one FlexMoE plan from a skewed estimate, round-robin start, median of repetitions.
+for (const [E, D] of [[64, 16], [1024, 256]] as const) {
+  const slots = 2 * Math.max(1, E / D);
+  const source = new SyntheticWorkload(parseWorkload('zipf:1.5'), E, topk, 1, tokens, 3);
+  const estimate = expertTotals(source.at(0, D)[0]!, E);
+  const times: number[] = [];
+  let ops = 0;
+  for (let i = 0; i < (quick ? 3 : 7); i++) {
+    const p = Placement.roundRobin(D, slots, E);
+    const t0 = performance.now();
+    ops = planFlexMoE(estimate, p, clusterA100, { horizon: 25 }).length;
+    times.push(performance.now() - t0);
+  }
+  process.stdout.write(`${JSON.stringify({ bench: 'plan-time', experts: E, devices: D, slots, ops, planMs: round(median(times)) })}\n`);
+}
