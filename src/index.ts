@@ -22,3 +22,22 @@ export { CharTransformer, type CharTransformerConfig } from './models/char-trans
 export { CharVocab } from './data/chars.js';
 export { CharCorpus, mobyDick, type Batch } from './data/corpus.js';
 export { trainCharLM, evaluate, generate, type LMTrainOptions, type StepStats } from './train/lm.js';
+
+// Actor runtime
+export { Actor, registerActor, type ActorClass, type ActorContext, type ActorRef } from './runtime/actor.js';
+export { ActorSystem, type SystemOptions } from './runtime/system.js';
+export type { RuntimeEvent } from './runtime/events.js';
+export { Collectives } from './runtime/collectives.js';
+export { RingReader, RingWriter, ringBytes, type Frame, type FrameInit } from './runtime/ring.js';
+
+// Scheduling: placement, cost model, policies, simulator, telemetry operators
+export { Placement, balanceRatio, deviceLoads, type PlacementOp } from './sched/placement.js';
+export { clusterA100, profiles, stepCost, migrationMs, type CostProfile, type Dispatch, type StepCost } from './sched/cost.js';
+export type { LoadView, Policy } from './sched/policy.js';
+export { makePolicy, policyFactories, staticPolicy, capacityPolicy, fastermoePolicy, eplbPolicy, flexmoePolicy, oraclePolicy } from './sched/policies/index.js';
+export { planFlexMoE } from './sched/planner.js';
+export { rebalanceExperts } from './sched/eplb.js';
+export { simulate, type PolicyReport, type SimulationOptions } from './sched/simulate.js';
+export { SyntheticWorkload, parseWorkload, type RoutingSource, type WorkloadSpec } from './sched/workload.js';
+export { TraceSource, TraceWriter, type TraceHeader } from './sched/trace.js';
+export * from './sched/operators/index.js';
