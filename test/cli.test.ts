@@ -12,17 +12,19 @@ describe('flexmoe command line', function () {
     const { stdout } = await run('node', [bin, 'train', '--steps', '3', '--d-model', '16', '--layers', '1', '--seq', '8', '--sample', '10', '--json']);
     const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines.length, 4);
-    assert.deepEqual(Object.keys(lines[0]), ['step', 'loss', 'tokensPerSec']);
+    assert.deepEqual(Object.keys(lines[0]), ['step', 'loss', 'tokensPerSec', 'balanceRatio', 'droppedTokens', 'placementVersion']);
+    assert.equal(lines[3].summary.model, 'gpt-moe');
     assert.equal(lines[3].summary.steps, 3);
     assert.equal([...lines[3].sample].length, 10);
   });
 
   it('an unknown command or backend fails with a message listing the known ones', async () => {
     await assert.rejects(run('node', [bin, 'fly']), (e: { stderr: string; code: number }) => {
-      assert.match(e.stderr, /unknown command "fly"; known commands: train/);
+      assert.match(e.stderr, /unknown command "fly"; known commands: train, simulate/);
       assert.equal(e.code, 1);
       return true;
     });
     await assert.rejects(run('node', [bin, 'train', '--backend', 'tpu', '--steps', '1']), (e: { stderr: string }) => /unknown backend "tpu"; available: reference, gpujs-webgpu/.test(e.stderr));
+    await assert.rejects(run('node', [bin, 'train', '--model', 'gpt-7']), (e: { stderr: string }) => /unknown model "gpt-7"; known: gpt-moe, dense/.test(e.stderr));
   });
 });

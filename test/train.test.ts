@@ -28,6 +28,23 @@ describe('the npm start model (reduced size)', function () {
     }
   });
 
+  it('GPT-MoE (top-2, 4 experts): loss falls, routing is reported, no token dropped without a capacity factor', async () => {
+    const be = await createBackend('gpujs-webasm');
+    try {
+      const corpus = new CharCorpus(mobyDick().slice(0, 200_000));
+      const model = new CharTransformer(be, { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 64, layers: 1, seed: 4, moe: { experts: 4, topk: 2, routerSkew: 1 } });
+      const { history } = await trainCharLM(be, model, corpus, { steps: 120, batch: 8, lr: 3e-3, seed: 4 });
+      const first = mean(history.slice(0, 10).map((s) => s.loss)), last = mean(history.slice(-20).map((s) => s.loss));
+      assert.ok(last < first - 1, `loss falls: ${first.toFixed(3)} → ${last.toFixed(3)}`);
+      assert.ok(history.every((s) => s.auxLoss > 0 && s.droppedTokens === 0));
+      const counts = history[0]!.expertCounts[0]!;
+      assert.equal(counts.reduce((a, b) => a + b, 0), 8 * 16 * 2, 'every token routed to two experts');
+      assert.ok(counts[0]! > counts[3]!, 'router skew starts expert 0 hottest');
+    } finally {
+      be.dispose();
+    }
+  });
+
   it('characters outside the vocabulary are a clear error', () => {
     const corpus = new CharCorpus('abcabcabc');
     assert.throws(() => corpus.vocab.encode('abz'), /character "z" at position 2 is not in the vocabulary/);

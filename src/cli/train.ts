@@ -1,49 +1,72 @@
 import { createBackend, defaultBackendName } from '../kernels/backend.js';
+import { errors } from '../errors.js';
 import { CharCorpus, mobyDick } from '../data/corpus.js';
-import { CharTransformer } from '../models/char-transformer.js';
+import { CharTransformer, type CharTransformerConfig } from '../models/char-transformer.js';
+import { balanceRatio, deviceLoads, Placement } from '../sched/placement.js';
 import { generate, trainCharLM } from '../train/lm.js';
 import { Progress } from '../train/progress.js';
 import { intFlag, numberFlag, type Flags } from './args.js';
 
-export const trainHelp = `flexmoe train [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D] [--layers N] [--heads H]
+export const trainHelp = `flexmoe train [--model gpt-moe|dense] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
+              [--layers N] [--heads H] [--experts E] [--topk 1|2] [--capacity-factor F] [--router-skew S]
               [--lr X] [--backend NAME] [--sample N] [--json]
-  Trains a character-level transformer on the embedded corpus (Moby-Dick), then prints a sample.`;
+  Trains a character-level GPT (Mixture-of-Experts by default) on the embedded corpus (Moby-Dick),
+  then prints a sample.`;
+
+const models = ['gpt-moe', 'dense'] as const;
+const later = ['bert-moe', 'vision-moe'];
 
 /** `flexmoe train`: the main job on its embedded default. */
 export async function train(flags: Flags): Promise<void> {
+  const model = typeof flags.model === 'string' ? flags.model : 'gpt-moe';
+  if (!(models as readonly string[]).includes(model)) {
+    throw errors.badArgument('--model', `unknown model "${model}"; known: ${models.join(', ')}${later.includes(model) ? ` (${model} is not built yet)` : ''}`);
+  }
+  const devices = intFlag(flags, 'devices', 1, 1);
+  if (devices !== 1) throw errors.badArgument('--devices', 'training across several devices is not built yet; this trainer runs on one device');
   const backendName = typeof flags.backend === 'string' ? flags.backend : await defaultBackendName();
   const be = await createBackend(backendName);
   try {
     const json = flags.json === true;
     const corpus = new CharCorpus(mobyDick());
     const dModel = intFlag(flags, 'd-model', 64, 4);
-    const model = new CharTransformer(be, {
+    const experts = intFlag(flags, 'experts', 4, 1);
+    const config: CharTransformerConfig = {
       vocab: corpus.vocab.size,
       seq: intFlag(flags, 'seq', 32, 2),
       dModel,
       heads: intFlag(flags, 'heads', 4, 1),
-      dFF: 4 * dModel,
+      dFF: model === 'gpt-moe' ? 2 * dModel : 4 * dModel,
       layers: intFlag(flags, 'layers', 2, 1),
       seed: intFlag(flags, 'seed', 1),
-    });
-    const steps = intFlag(flags, 'steps', 300, 1);
+      moe: model === 'gpt-moe'
+        ? { experts, topk: intFlag(flags, 'topk', 2, 1) as 1 | 2, capacityFactor: numberFlag(flags, 'capacity-factor', 0), routerSkew: numberFlag(flags, 'router-skew', 0), auxCoef: 0.01 }
+        : undefined,
+    };
+    const net = new CharTransformer(be, config);
+    const steps = intFlag(flags, 'steps', model === 'gpt-moe' ? 200 : 300, 1);
     const batch = intFlag(flags, 'batch', 16, 1);
     const log = (s: string) => (json ? undefined : process.stderr.write(`${s}\n`));
-    log(`flexmoe: dense char transformer, ${model.parameterCount()} parameters, vocab ${corpus.vocab.size}, backend ${be.name}`);
+    log(`flexmoe: ${model}, ${net.parameterCount()} parameters${config.moe ? ` (${experts} experts per layer, top-${config.moe.topk})` : ''}, vocab ${corpus.vocab.size}, backend ${be.name}`);
     const progress = json ? null : new Progress(steps);
-    let tokens = 0, ms = 0;
-    const { history, evalLoss } = await trainCharLM(be, model, corpus, {
-      steps, batch, lr: numberFlag(flags, 'lr', 8e-3), seed: model.config.seed,
+    // Balance is reported over the experts' round-robin placement on as many logical devices as experts allow.
+    const placement = Placement.roundRobin(Math.min(experts, 2), Math.ceil(experts / Math.min(experts, 2)), experts);
+    let tokens = 0, ms = 0, dropped = 0;
+    const { history, evalLoss } = await trainCharLM(be, net, corpus, {
+      steps, batch, lr: numberFlag(flags, 'lr', 8e-3), seed: config.seed,
       onStep: (s) => {
-        tokens += batch * model.config.seq;
+        tokens += batch * config.seq;
         ms += s.stepMs;
-        if (json) process.stdout.write(`${JSON.stringify({ step: s.step, loss: round(s.loss), tokensPerSec: Math.round(s.tokensPerSec) })}\n`);
-        else progress!.update(s, (tokens * 1000) / ms);
+        dropped += s.droppedTokens;
+        const br = s.expertCounts.length ? Math.max(...s.expertCounts.map((c) => balanceRatio(deviceLoads(c, placement)))) : 1;
+        if (json) {
+          process.stdout.write(`${JSON.stringify({ step: s.step, loss: round(s.loss), tokensPerSec: Math.round(s.tokensPerSec), balanceRatio: round(br), droppedTokens: s.droppedTokens, placementVersion: placement.version })}\n`);
+        } else progress!.update(s, (tokens * 1000) / ms);
       },
     });
     const sampleLength = intFlag(flags, 'sample', 200);
-    const sample = sampleLength > 0 ? await generate(be, model, corpus, 'Call me Ishmael. ', sampleLength, { seed: model.config.seed }) : '';
-    const summary = { firstLoss: round(history[0]!.loss), lastLoss: round(history.at(-1)!.loss), evalLoss: round(evalLoss), tokensPerSec: Math.round((tokens * 1000) / ms), steps, backend: be.name };
+    const sample = sampleLength > 0 ? await generate(be, net, corpus, 'Call me Ishmael. ', sampleLength, { seed: config.seed }) : '';
+    const summary = { model, firstLoss: round(history[0]!.loss), lastLoss: round(history.at(-1)!.loss), evalLoss: round(evalLoss), tokensPerSec: Math.round((tokens * 1000) / ms), steps, droppedTokens: dropped, backend: be.name };
     if (json) process.stdout.write(`${JSON.stringify({ summary, sample })}\n`);
     else {
       log(`loss ${summary.firstLoss} → ${summary.lastLoss} (held-out ${summary.evalLoss}), ${summary.tokensPerSec} tokens/s`);

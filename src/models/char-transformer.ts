@@ -7,6 +7,7 @@ import { Linear } from '../nn/linear.js';
 import { Rng } from '../nn/random.js';
 import type { Parameter, ParamDType } from '../nn/parameter.js';
 import { TransformerBlock, type BlockConfig } from './transformer-block.js';
+import { MoELayer, type MoELayerOptions } from '../moe/moe-layer.js';
 
 export interface CharTransformerConfig extends BlockConfig {
   vocab: number;
@@ -14,9 +15,11 @@ export interface CharTransformerConfig extends BlockConfig {
   seq: number;
   seed: number;
   dtype?: ParamDType;
+  /** Make every block's FFN a Mixture-of-Experts layer (GPT-MoE); dense when absent. */
+  moe?: Omit<MoELayerOptions, 'dFF'>;
 }
 
-/** A decoder-only (GPT-style) dense transformer over characters. */
+/** A decoder-only (GPT-style) transformer over characters; with `moe`, every FFN is a Mixture-of-Experts layer (GPT-MoE). */
 export class CharTransformer {
   readonly config: CharTransformerConfig;
   readonly tokens: Embedding;
@@ -31,7 +34,12 @@ export class CharTransformer {
     const { dtype } = config;
     this.tokens = new Embedding(be, config.vocab, config.dModel, { rng: rng.fork(1), dtype, name: 'tokens' });
     this.positions = new Embedding(be, config.seq, config.dModel, { rng: rng.fork(2), dtype, name: 'positions' });
-    this.blocks = Array.from({ length: config.layers }, (_, i) => new TransformerBlock(be, config, { rng: rng.fork(10 + i), dtype, name: `block${i}` }));
+    this.blocks = Array.from({ length: config.layers }, (_, i) => {
+      const name = `block${i}`;
+      const moe = config.moe;
+      const ffn = moe ? (outStd: number) => new MoELayer(be, config.dModel, { ...moe, dFF: config.dFF, rng: rng.fork(50 + i), dtype, name: `${name}.moe`, outStd }) : undefined;
+      return new TransformerBlock(be, config, { rng: rng.fork(10 + i), dtype, name, ffn });
+    });
     this.lnFinal = new LayerNorm(be, config.dModel, { name: 'lnFinal', dtype });
     this.head = new Linear(be, config.dModel, config.vocab, { rng: rng.fork(3), dtype, name: 'head', std: 0.02 });
   }
@@ -53,6 +61,16 @@ export class CharTransformer {
     for (let i = this.blocks.length - 1; i >= 0; i--) d = await this.blocks[i]!.backward(d);
     await this.tokens.backward(d);
     await this.positions.backward(d);
+  }
+
+  /** The MoE layers, in depth order (empty for a dense model). */
+  moeLayers(): MoELayer[] {
+    return this.blocks.map((b) => b.ffn).filter((f): f is MoELayer => f instanceof MoELayer);
+  }
+
+  /** Sum of the gates' auxiliary losses from the last forward pass (part of the training loss). */
+  auxLoss(): number {
+    return this.moeLayers().reduce((s, l) => s + l.auxLoss(), 0);
   }
 
   parameters(): Parameter[] {

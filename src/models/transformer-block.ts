@@ -13,21 +13,28 @@ export interface BlockConfig {
   causal?: boolean;
 }
 
-/** Pre-norm transformer block: x + attn(ln1(x)), then + ffn(ln2(·)). */
+/** What a block's feed-forward part must do: a dense FFN, or a Mixture-of-Experts layer. */
+export interface FeedForward {
+  forward(x: F32): Promise<F32>;
+  backward(dy: F32): Promise<F32>;
+  parameters(): Parameter[];
+}
+
+/** Pre-norm transformer block: x + attn(ln1(x)), then + ffn(ln2(·)); the FFN may be an MoE layer. */
 export class TransformerBlock {
   readonly ln1: LayerNorm;
   readonly attn: CausalSelfAttention;
   readonly ln2: LayerNorm;
-  readonly ffn: ExpertFFN;
+  readonly ffn: FeedForward;
 
-  constructor(private readonly be: Backend, cfg: BlockConfig, opts: InitOptions & { name: string }) {
+  constructor(private readonly be: Backend, cfg: BlockConfig, opts: InitOptions & { name: string; ffn?: (outStd: number) => FeedForward }) {
     // Residual projections start small (GPT-2's 1/√(2·layers) scaling) so deep stacks start near identity.
     const outStd = 0.02 / Math.sqrt(2 * cfg.layers);
     const base = { rng: opts.rng, dtype: opts.dtype, std: 0.02 };
     this.ln1 = new LayerNorm(be, cfg.dModel, { name: `${opts.name}.ln1`, dtype: opts.dtype });
     this.attn = new CausalSelfAttention(be, cfg.dModel, cfg.heads, { ...base, name: `${opts.name}.attn`, outStd, causal: cfg.causal });
     this.ln2 = new LayerNorm(be, cfg.dModel, { name: `${opts.name}.ln2`, dtype: opts.dtype });
-    this.ffn = new ExpertFFN(be, cfg.dModel, cfg.dFF, { ...base, name: `${opts.name}.ffn`, outStd });
+    this.ffn = opts.ffn ? opts.ffn(outStd) : new ExpertFFN(be, cfg.dModel, cfg.dFF, { ...base, name: `${opts.name}.ffn`, outStd });
   }
 
   async forward(x: F32, batch: number): Promise<F32> {

@@ -1,5 +1,6 @@
 import type { Backend } from '../kernels/backend.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
+import { errors } from '../errors.js';
 import type { Parameter } from './parameter.js';
 
 export interface AdamWOptions {
@@ -40,8 +41,10 @@ export class AdamW {
   /** One update from the accumulated gradients; gradients are then zeroed. */
   async update(lr = this.options.lr): Promise<void> {
     const o = this.options;
-    this.state.step++;
     this.lastGradNorm = await this.gradNorm();
+    // A NaN or Inf gradient would poison every parameter: refuse before touching any.
+    if (!Number.isFinite(this.lastGradNorm)) throw errors.nonFinite(`gradient norm at optimizer step ${this.state.step + 1}`, this.lastGradNorm);
+    this.state.step++;
     const gradScale = o.clipNorm > 0 && this.lastGradNorm > o.clipNorm ? o.clipNorm / this.lastGradNorm : 1;
     for (const p of this.params) {
       let mv = this.state.moments[p.name];

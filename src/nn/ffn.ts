@@ -15,6 +15,13 @@ export class ExpertFFN {
     this.down = new Linear(be, dFF, dModel, { ...opts, name: `${name}.down`, std: opts.outStd });
   }
 
+  /** A replica sharing this expert's parameters (see Linear.replica). */
+  replica(): ExpertFFN {
+    const r = Object.create(ExpertFFN.prototype) as ExpertFFN;
+    Object.assign(r, { be: this.be, dModel: this.dModel, dFF: this.dFF, up: this.up.replica(), down: this.down.replica(), hidden: null });
+    return r;
+  }
+
   async forward(x: F32): Promise<F32> {
     this.hidden = await this.up.forward(x);
     return this.down.forward(await this.be.ops.gelu(this.hidden));

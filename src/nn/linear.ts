@@ -29,6 +29,16 @@ export class Linear {
     this.bias = opts.bias === false ? null : new Parameter(`${name}.bias`, constantInit([outFeatures], 0, opts.dtype));
   }
 
+  /**
+   * Another view of the same layer: shares the Parameter objects (so gradients of both accumulate
+   * into one, like an all-reduce) but keeps its own saved input. Expert replicas are made this way.
+   */
+  replica(): Linear {
+    const r = Object.create(Linear.prototype) as Linear;
+    Object.assign(r, { be: this.be, inFeatures: this.inFeatures, outFeatures: this.outFeatures, weight: this.weight, bias: this.bias, input: null });
+    return r;
+  }
+
   async forward(x: F32): Promise<F32> {
     if (x.rank !== 2 || x.cols !== this.inFeatures) throw errors.shapeMismatch('Linear.forward', 'input vs weight', x.shape, this.weight.value.shape);
     this.input = x;

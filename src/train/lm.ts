@@ -6,6 +6,7 @@ import { CrossEntropyLoss } from '../nn/loss.js';
 import { Rng } from '../nn/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { learningRate } from './schedule.js';
+import { errors } from '../errors.js';
 
 export interface LMTrainOptions {
   steps: number;
@@ -22,7 +23,14 @@ export interface LMTrainOptions {
 
 export interface StepStats {
   step: number;
+  /** Cross-entropy of the batch (auxiliary router losses not included). */
   loss: number;
+  /** Sum of the routers' auxiliary losses (0 for a dense model). */
+  auxLoss: number;
+  /** Assignments dropped by capacity, over all MoE layers. */
+  droppedTokens: number;
+  /** Per MoE layer: assignments per expert this step. */
+  expertCounts: Float64Array[];
   lr: number;
   gradNorm: number;
   tokensPerSec: number;
@@ -43,11 +51,21 @@ export async function trainCharLM(be: Backend, model: CharTransformer, corpus: C
     const { inputs, targets } = corpus.sample(dataRng, opts.batch, seq);
     const logits = await model.forward(inputs, opts.batch);
     const value = await loss.forward(logits, targets, `step ${step} loss`);
+    const layers = model.moeLayers();
+    layers.forEach((l, i) => {
+      const a = l.auxLoss();
+      if (!Number.isFinite(a)) throw errors.nonFinite(`step ${step}, MoE layer ${i} router loss`, a);
+    });
     await model.backward(await loss.backward());
     const lr = learningRate(step, opts.steps, opts.lr, warmup);
     await optimizer.update(lr);
     const stepMs = performance.now() - t0;
-    const stats: StepStats = { step, loss: value, lr, gradNorm: optimizer.lastGradNorm, stepMs, tokensPerSec: (opts.batch * seq * 1000) / stepMs };
+    const stats: StepStats = {
+      step, loss: value, lr, gradNorm: optimizer.lastGradNorm, stepMs, tokensPerSec: (opts.batch * seq * 1000) / stepMs,
+      auxLoss: model.auxLoss(),
+      droppedTokens: layers.reduce((n, l) => n + (l.lastRouting?.dropped ?? 0), 0),
+      expertCounts: layers.map((l) => l.lastRouting?.counts ?? new Float64Array()),
+    };
     if (opts.evalEvery && (step + 1) % opts.evalEvery === 0) stats.evalLoss = await evaluate(be, model, corpus, opts.evalBatches ?? 4, opts.batch, opts.seed);
     history.push(stats);
     opts.onStep?.(stats);

@@ -27,7 +27,7 @@ export class GpuJsContext {
   readonly mode: GpuMode;
   private readonly kernels = new Map<string, GpuKernel>();
   private readonly scratchBuffers = new Map<string, Float32Array>();
-  kernelLimit = 96;
+  kernelLimit = 256;
   compiled = 0;
 
   constructor(mode: GpuMode) {

@@ -1,0 +1,166 @@
+import type { Backend } from '../kernels/backend.js';
+import { errors } from '../errors.js';
+import { Tensor, type F32, type I32 } from '../tensor/tensor.js';
+import { Linear } from '../nn/linear.js';
+import type { InitOptions, Parameter } from '../nn/parameter.js';
+import type { Rng } from '../nn/random.js';
+
+export interface GateOptions {
+  experts: number;
+  topk: 1 | 2;
+  /** Switch/GShard auxiliary load-balancing loss coefficient (0: off). */
+  auxCoef?: number;
+  /** Router z-loss coefficient (ST-MoE; 0: off). */
+  zCoef?: number;
+  /** Multiplicative capacity: ⌈factor · T · k / E⌉ slots per expert; overflow is dropped. 0: no dropping. */
+  capacityFactor?: number;
+  /** Standard deviation of Gaussian noise added to logits in training (0: off). */
+  noiseStd?: number;
+  /** Initial gate bias making expert popularity start Zipf(skew)-distributed (0: uniform). */
+  routerSkew?: number;
+}
+
+/** The routing of one batch: which experts each token goes to, with what weight. */
+export interface Routing {
+  /** [T, k] chosen experts (descending probability). */
+  indices: I32;
+  /** [T, k] combine weights; 0 for a dropped assignment. */
+  weights: Float64Array;
+  /** [T, k] whether the assignment was kept (within capacity). */
+  kept: Uint8Array;
+  /** Assignments per expert before capacity. */
+  counts: Float64Array;
+  dropped: number;
+  auxLoss: number;
+  zLoss: number;
+}
+
+/**
+ * A softmax top-k router. Forward: logits = x·Wg (+ noise), probs = softmax(logits), top-k
+ * choices, combine weights (top-1: the probability, as Switch; top-2: renormalised over the two,
+ * as GShard), capacity dropping in token order, and the auxiliary losses:
+ *   aux = coef · E · Σ_e f_e · P_e   (f_e: fraction of assignments to e, P_e: mean probability)
+ *   z   = coef · mean_t logsumexp(logits_t)²
+ * Backward takes d(loss)/d(weights) from the combine step and adds the auxiliary gradients.
+ */
+export class Gate {
+  readonly proj: Linear;
+  readonly options: Required<GateOptions>;
+  private saved: { x: F32; logits: F32; probs: F32; routing: Routing } | null = null;
+
+  constructor(private readonly be: Backend, readonly dModel: number, opts: GateOptions & InitOptions & { name?: string }) {
+    this.options = { auxCoef: 0.01, zCoef: 0, capacityFactor: 0, noiseStd: 0, routerSkew: 0, ...opts } as Required<GateOptions>;
+    if (opts.topk !== 1 && opts.topk !== 2) throw errors.badArgument('Gate', `topk must be 1 or 2, got ${opts.topk}`);
+    if (opts.topk > opts.experts) throw errors.badArgument('Gate', `topk ${opts.topk} > experts ${opts.experts}`);
+    this.proj = new Linear(be, dModel, opts.experts, { ...opts, name: `${opts.name ?? 'gate'}.proj`, std: 0.02 });
+    const bias = this.proj.bias!.value;
+    for (let e = 0; e < opts.experts; e++) bias.data[e] = -this.options.routerSkew * Math.log(e + 1);
+  }
+
+  async forward(x: F32, noise?: Rng): Promise<Routing> {
+    const { ops } = this.be;
+    const { experts: E, topk: k, capacityFactor, noiseStd } = this.options;
+    const T = x.rows;
+    const logits = await this.proj.forward(x);
+    if (noise && noiseStd > 0) for (let i = 0; i < logits.size; i++) logits.data[i]! += noise.normal() * noiseStd;
+    const probs = await ops.softmax(logits);
+    const { indices } = await ops.topk(probs, k);
+    const weights = new Float64Array(T * k), kept = new Uint8Array(T * k).fill(1), counts = new Float64Array(E);
+    for (let t = 0; t < T; t++) {
+      let sum = 0;
+      for (let j = 0; j < k; j++) sum += probs.data[t * E + indices.data[t * k + j]!]!;
+      for (let j = 0; j < k; j++) {
+        const p = probs.data[t * E + indices.data[t * k + j]!]!;
+        weights[t * k + j] = k === 1 ? p : p / sum;
+      }
+    }
+    let dropped = 0;
+    const capacity = capacityFactor > 0 ? Math.ceil((capacityFactor * T * k) / E) : Infinity;
+    // Capacity in token order, first choices before second choices (GShard's priority).
+    for (let j = 0; j < k; j++) {
+      for (let t = 0; t < T; t++) {
+        const e = indices.data[t * k + j]!;
+        counts[e]!++;
+        if (counts[e]! > capacity) {
+          kept[t * k + j] = 0;
+          weights[t * k + j] = 0;
+          dropped++;
+        }
+      }
+    }
+    const { auxLoss, zLoss } = this.auxLosses(logits, probs, counts, T);
+    const routing: Routing = { indices, weights, kept, counts, dropped, auxLoss, zLoss };
+    this.saved = { x, logits, probs, routing };
+    return routing;
+  }
+
+  private auxLosses(logits: F32, probs: F32, counts: Float64Array, T: number) {
+    const { experts: E, topk: k, auxCoef, zCoef } = this.options;
+    let auxLoss = 0, zLoss = 0;
+    if (T === 0) return { auxLoss, zLoss };
+    if (auxCoef > 0) {
+      for (let e = 0; e < E; e++) {
+        let P = 0;
+        for (let t = 0; t < T; t++) P += probs.data[t * E + e]!;
+        auxLoss += (counts[e]! / (T * k)) * (P / T);
+      }
+      auxLoss *= auxCoef * E;
+    }
+    if (zCoef > 0) {
+      for (let t = 0; t < T; t++) zLoss += logSumExp(logits.data, t * E, E) ** 2;
+      zLoss = (zLoss / T) * zCoef;
+    }
+    return { auxLoss, zLoss };
+  }
+
+  /**
+   * `dWeights[t·k + j]` = d(loss)/d(combine weight). Adds the auxiliary gradients (aux and z-loss
+   * scaled by `auxScale`, the weight of those losses in the total) and returns d(loss)/dx.
+   */
+  async backward(dWeights: Float64Array, auxScale = 1): Promise<F32> {
+    const s = this.saved;
+    if (!s) throw errors.badArgument('Gate.backward', 'called before forward');
+    const { experts: E, topk: k, auxCoef, zCoef } = this.options;
+    const { probs, logits, routing } = s;
+    const T = probs.rows;
+    const dProbs = Tensor.zeros([T, E], probs.dtype) as F32;
+    for (let t = 0; t < T; t++) {
+      let sum = 0, dot = 0;
+      for (let j = 0; j < k; j++) if (routing.kept[t * k + j]) sum += probs.data[t * E + routing.indices.data[t * k + j]!]!;
+      if (k > 1) for (let j = 0; j < k; j++) if (routing.kept[t * k + j]) dot += dWeights[t * k + j]! * routing.weights[t * k + j]!;
+      for (let j = 0; j < k; j++) {
+        if (!routing.kept[t * k + j]) continue;
+        const e = routing.indices.data[t * k + j]!;
+        // top-1: w = p; top-2: w_j = p_j / Σ p  ⇒  ∂/∂p_j = (dw_j − Σ_i dw_i·w_i) / Σ p
+        dProbs.data[t * E + e]! += k === 1 ? dWeights[t * k + j]! : (dWeights[t * k + j]! - dot) / sum;
+      }
+    }
+    if (auxCoef > 0 && T > 0) {
+      for (let e = 0; e < E; e++) {
+        const g = (auxScale * auxCoef * E * (routing.counts[e]! / (T * k))) / T;
+        for (let t = 0; t < T; t++) dProbs.data[t * E + e]! += g;
+      }
+    }
+    const dLogits = await this.be.ops.softmaxBackward(probs, dProbs);
+    if (zCoef > 0 && T > 0) {
+      for (let t = 0; t < T; t++) {
+        const lse = logSumExp(logits.data, t * E, E);
+        const g = (auxScale * zCoef * 2 * lse) / T;
+        for (let e = 0; e < E; e++) dLogits.data[t * E + e]! += g * probs.data[t * E + e]!;
+      }
+    }
+    return this.proj.backward(dLogits);
+  }
+
+  parameters(): Parameter[] {
+    return this.proj.parameters();
+  }
+}
+
+function logSumExp(a: ArrayLike<number>, off: number, n: number): number {
+  let m = -Infinity;
+  for (let i = 0; i < n; i++) m = Math.max(m, a[off + i]!);
+  let s = 0;
+  for (let i = 0; i < n; i++) s += Math.exp(a[off + i]! - m);
+  return m + Math.log(s);
+}

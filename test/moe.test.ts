@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { createBackend, type Backend } from '../src/kernels/backend.js';
+import { Gate } from '../src/moe/gate.js';
+import { MoELayer } from '../src/moe/moe-layer.js';
+import { Rng } from '../src/nn/random.js';
+import { Tensor, type F32 } from '../src/tensor/tensor.js';
+import { dot, gradcheck } from './support/gradcheck.js';
+import { randn } from './support/numeric.js';
+
+describe('MoE layer (one process)', () => {
+  let be: Backend;
+  before(async () => (be = await createBackend('reference')));
+
+  for (const topk of [1, 2] as const) {
+    it(`whole-layer gradient check, top-${topk}, with replicas, aux and z losses (float64)`, async () => {
+      const rng = new Rng(11 + topk);
+      const layer = new MoELayer(be, 6, { experts: 4, topk, dFF: 8, auxCoef: 0.1, zCoef: 0.01, rng, dtype: 'f64' });
+      layer.setReplicaCounts([2, 1, 3, 1]);
+      const x = randn(rng, [7, 6], 1, 'f64'), r = randn(rng, [7, 6], 1, 'f64');
+      const loss = async () => dot(await layer.forward(x), r) + layer.auxLoss();
+      await loss();
+      const dx = await layer.backward(r);
+      await gradcheck('dx', x, dx.data, loss);
+      for (const p of layer.parameters()) await gradcheck(p.name, p.value, p.grad.data, loss, { samples: 8 });
+    });
+  }
+
+  it('placement transparency: replicas change no output, and gradients only by summation order', async () => {
+    const gpu = await createBackend('gpujs-webasm');
+    try {
+      const run = async (counts: number[]) => {
+        const layer = new MoELayer(gpu, 16, { experts: 4, topk: 2, dFF: 32, rng: new Rng(5) });
+        layer.setReplicaCounts(counts);
+        const x = randn(new Rng(6), [40, 16]);
+        const y = await layer.forward(x);
+        const dx = await layer.backward(randn(new Rng(7), [40, 16]));
+        return { y: y.toArray(), dx: dx.toArray(), g: layer.parameters().map((p) => p.grad.toArray()) };
+      };
+      const one = await run([1, 1, 1, 1]), many = await run([2, 3, 1, 2]);
+      assert.deepEqual(many.y, one.y, 'forward is bit-identical');
+      assert.deepEqual(many.dx, one.dx, 'input gradient is bit-identical');
+      one.g.forEach((g, i) => {
+        const scale = Math.max(...g.map(Math.abs));
+        const diff = Math.max(...g.map((v, j) => Math.abs(v - many.g[i]![j]!)));
+        assert.ok(diff <= 1e-5 * scale, `parameter ${i}: ${diff} vs scale ${scale}`);
+      });
+    } finally {
+      gpu.dispose();
+    }
+  });
+});
+
+describe('gate: aux loss and capacity, by hand', () => {
+  let be: Backend;
+  before(async () => (be = await createBackend('reference')));
+
+  it('Switch aux loss = coef · E · Σ f_e · P_e, and capacity drops in token order', async () => {
+    const gate = new Gate(be, 2, { experts: 2, topk: 1, auxCoef: 1, capacityFactor: 1, rng: new Rng(1), dtype: 'f64' });
+    // Identity routing weights: logits = x, so probabilities are softmax(x).
+    gate.proj.weight.value.data.set([1, 0, 0, 1]);
+    gate.proj.bias!.value.data.fill(0);
+    const x = new Tensor('f64', [4, 2], Float64Array.from([2, 0, 3, 0, 0, 1, 4, 0])) as unknown as F32;
+    const r = await gate.forward(x);
+    assert.deepEqual(Array.from(r.indices.data), [0, 0, 1, 0]);
+    // capacity ⌈1 · 4 · 1 / 2⌉ = 2: the third token routed to expert 0 (token 3) is dropped
+    assert.deepEqual(Array.from(r.kept), [1, 1, 1, 0]);
+    assert.equal(r.dropped, 1);
+    const p = (a: number, b: number) => Math.exp(a) / (Math.exp(a) + Math.exp(b));
+    const P0 = (p(2, 0) + p(3, 0) + p(0, 1) + p(4, 0)) / 4;
+    const expected = 2 * ((3 / 4) * P0 + (1 / 4) * (1 - P0)); // counts before capacity: 3 and 1
+    assert.ok(Math.abs(r.auxLoss - expected) < 1e-12, `${r.auxLoss} vs ${expected}`);
+  });
+
+  it('router skew makes popularity start Zipf-shaped', async () => {
+    const gate = new Gate(be, 4, { experts: 8, topk: 1, routerSkew: 1.5, rng: new Rng(2), dtype: 'f64' });
+    const r = await gate.forward(randn(new Rng(3), [400, 4], 0.1, 'f64'));
+    assert.ok(r.counts[0]! > 3 * r.counts[7]!, `counts ${Array.from(r.counts)}`);
+  });
+
+  it('bad gate options are explained', () => {
+    assert.throws(() => new Gate(be, 4, { experts: 1, topk: 2, rng: new Rng(1) }), /topk 2 > experts 1/);
+  });
+});
