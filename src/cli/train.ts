@@ -4,6 +4,7 @@ import { CharCorpus, mobyDick } from '../data/corpus.js';
 import { CharTransformer, type CharTransformerConfig } from '../models/char-transformer.js';
 import { balanceRatio, deviceLoads, Placement } from '../sched/placement.js';
 import { generate, trainCharLM } from '../train/lm.js';
+import { trainDistributedWithSample } from '../train/distributed.js';
 import { Progress } from '../train/progress.js';
 import { intFlag, numberFlag, type Flags } from './args.js';
 
@@ -23,7 +24,9 @@ export async function train(flags: Flags): Promise<void> {
     throw errors.badArgument('--model', `unknown model "${model}"; known: ${models.join(', ')}${later.includes(model) ? ` (${model} is not built yet)` : ''}`);
   }
   const devices = intFlag(flags, 'devices', 1, 1);
-  if (devices !== 1) throw errors.badArgument('--devices', 'training across several devices is not built yet; this trainer runs on one device');
+  if (devices > 1 && model !== 'gpt-moe') throw errors.badArgument('--devices', `${model} trains on one device; several devices need MoE layers (--model gpt-moe)`);
+  const policy = typeof flags.policy === 'string' ? flags.policy : 'static';
+  if (policy !== 'static') throw errors.badArgument('--policy', `live re-placement ("${policy}") is not built yet; training uses the static placement (flexmoe simulate compares policies)`);
   const backendName = typeof flags.backend === 'string' ? flags.backend : await defaultBackendName();
   const be = await createBackend(backendName);
   try {
@@ -43,9 +46,10 @@ export async function train(flags: Flags): Promise<void> {
         ? { experts, topk: intFlag(flags, 'topk', 2, 1) as 1 | 2, capacityFactor: numberFlag(flags, 'capacity-factor', 0), routerSkew: numberFlag(flags, 'router-skew', 0), auxCoef: 0.01 }
         : undefined,
     };
-    const net = new CharTransformer(be, config);
     const steps = intFlag(flags, 'steps', model === 'gpt-moe' ? 200 : 300, 1);
     const batch = intFlag(flags, 'batch', 16, 1);
+    if (devices > 1) return await trainOnDevices(flags, config, devices, steps, batch, corpus.vocab.size, be.name);
+    const net = new CharTransformer(be, config);
     const log = (s: string) => (json ? undefined : process.stderr.write(`${s}\n`));
     log(`flexmoe: ${model}, ${net.parameterCount()} parameters${config.moe ? ` (${experts} experts per layer, top-${config.moe.topk})` : ''}, vocab ${corpus.vocab.size}, backend ${be.name}`);
     const progress = json ? null : new Progress(steps);
@@ -78,3 +82,32 @@ export async function train(flags: Flags): Promise<void> {
 }
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
+
+/** `flexmoe train --devices N`: one trainer actor per device thread, static expert placement. */
+async function trainOnDevices(flags: Flags, config: CharTransformerConfig, devices: number, steps: number, batch: number, vocab: number, backend: string): Promise<void> {
+  const json = flags.json === true;
+  const experts = config.moe!.experts;
+  const placement = Placement.roundRobin(devices, Math.ceil(experts / devices), experts);
+  if (!json) process.stderr.write(`flexmoe: gpt-moe on ${devices} devices (worker threads), ${experts} experts per layer placed round-robin, vocab ${vocab}, backend ${backend}\n`);
+  const progress = json ? null : new Progress(steps);
+  let tokens = 0, ms = 0;
+  const sampleLength = intFlag(flags, 'sample', 200);
+  const { history, sample } = await trainDistributedWithSample({
+    devices, config, steps, batch, lr: numberFlag(flags, 'lr', 8e-3), backend,
+    replicas: placement.replicas(),
+    sample: sampleLength > 0 ? { prompt: 'Call me Ishmael. ', length: sampleLength, seed: config.seed } : undefined,
+    onStep: (s) => {
+      tokens += batch * config.seq;
+      ms += s.stepMs;
+      const br = Math.max(...s.expertCounts.map((c) => balanceRatio(deviceLoads(c, placement))));
+      if (json) process.stdout.write(`${JSON.stringify({ step: s.step, loss: round(s.loss), tokensPerSec: Math.round(s.tokensPerSec), balanceRatio: round(br), droppedTokens: 0, placementVersion: placement.version })}\n`);
+      else progress!.update(s, (tokens * 1000) / ms);
+    },
+  });
+  const summary = { model: 'gpt-moe', devices, firstLoss: round(history[0]!.loss), lastLoss: round(history.at(-1)!.loss), tokensPerSec: Math.round((tokens * 1000) / ms), steps, backend };
+  if (json) process.stdout.write(`${JSON.stringify({ summary, sample })}\n`);
+  else {
+    process.stderr.write(`loss ${summary.firstLoss} → ${summary.lastLoss}, ${summary.tokensPerSec} tokens/s on ${devices} devices\n`);
+    if (sample) process.stdout.write(`\n--- sample ---\nCall me Ishmael. ${sample}\n`);
+  }
+}

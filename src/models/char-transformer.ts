@@ -8,6 +8,15 @@ import { Rng } from '../nn/random.js';
 import type { Parameter, ParamDType } from '../nn/parameter.js';
 import { TransformerBlock, type BlockConfig } from './transformer-block.js';
 import { MoELayer, type MoELayerOptions } from '../moe/moe-layer.js';
+import type { Routing } from '../moe/gate.js';
+import type { InitOptions } from '../nn/parameter.js';
+import type { FeedForward } from './transformer-block.js';
+
+/** A feed-forward layer that routes tokens (an MoE layer, in one process or across devices). */
+export interface RoutedFeedForward extends FeedForward {
+  lastRouting: Routing | null;
+  auxLoss(): number;
+}
 
 export interface CharTransformerConfig extends BlockConfig {
   vocab: number;
@@ -28,7 +37,11 @@ export class CharTransformer {
   readonly lnFinal: LayerNorm;
   readonly head: Linear;
 
-  constructor(private readonly be: Backend, config: CharTransformerConfig) {
+  /**
+   * `makeMoE` builds each block's MoE layer when given (e.g. the distributed layer on a device);
+   * otherwise `config.moe` makes one-process MoE layers.
+   */
+  constructor(private readonly be: Backend, config: CharTransformerConfig, makeMoE?: (block: number, opts: MoELayerOptions & InitOptions & { name: string; outStd: number }) => RoutedFeedForward) {
     this.config = config;
     const rng = new Rng(config.seed);
     const { dtype } = config;
@@ -37,7 +50,8 @@ export class CharTransformer {
     this.blocks = Array.from({ length: config.layers }, (_, i) => {
       const name = `block${i}`;
       const moe = config.moe;
-      const ffn = moe ? (outStd: number) => new MoELayer(be, config.dModel, { ...moe, dFF: config.dFF, rng: rng.fork(50 + i), dtype, name: `${name}.moe`, outStd }) : undefined;
+      const build = makeMoE ?? ((_: number, o: MoELayerOptions & InitOptions & { name: string; outStd: number }) => new MoELayer(be, config.dModel, o));
+      const ffn = moe ? (outStd: number) => build(i, { ...moe, dFF: config.dFF, rng: rng.fork(50 + i), dtype, name: `${name}.moe`, outStd }) : undefined;
       return new TransformerBlock(be, config, { rng: rng.fork(10 + i), dtype, name, ffn });
     });
     this.lnFinal = new LayerNorm(be, config.dModel, { name: 'lnFinal', dtype });
@@ -64,8 +78,8 @@ export class CharTransformer {
   }
 
   /** The MoE layers, in depth order (empty for a dense model). */
-  moeLayers(): MoELayer[] {
-    return this.blocks.map((b) => b.ffn).filter((f): f is MoELayer => f instanceof MoELayer);
+  moeLayers(): RoutedFeedForward[] {
+    return this.blocks.map((b) => b.ffn).filter((f): f is RoutedFeedForward => 'lastRouting' in f);
   }
 
   /** Sum of the gates' auxiliary losses from the last forward pass (part of the training loss). */

@@ -46,7 +46,12 @@ export interface Routing {
 export class Gate {
   readonly proj: Linear;
   readonly options: Required<GateOptions>;
-  private saved: { x: F32; logits: F32; probs: F32; routing: Routing } | null = null;
+  private saved: { x: F32; logits: F32; probs: F32; routing: Routing; globalCounts: Float64Array; globalTokens: number } | null = null;
+  /**
+   * Sums a vector over every device holding part of the batch (an all-reduce), so the auxiliary
+   * losses use global statistics and match a single-device run. Identity on one device.
+   */
+  reduce: (v: Float64Array) => Promise<Float64Array> = async (v) => v;
 
   constructor(private readonly be: Backend, readonly dModel: number, opts: GateOptions & InitOptions & { name?: string }) {
     this.options = { auxCoef: 0.01, zCoef: 0, capacityFactor: 0, noiseStd: 0, routerSkew: 0, ...opts } as Required<GateOptions>;
@@ -88,28 +93,31 @@ export class Gate {
         }
       }
     }
-    const { auxLoss, zLoss } = this.auxLosses(logits, probs, counts, T);
+    // Global statistics: [counts (E), probability sums (E), Σ lse² , tokens]
+    const local = new Float64Array(2 * E + 2);
+    local.set(counts, 0);
+    for (let t = 0; t < T; t++) {
+      for (let e = 0; e < E; e++) local[E + e]! += probs.data[t * E + e]!;
+      if (this.options.zCoef > 0) local[2 * E]! += logSumExp(logits.data, t * E, E) ** 2;
+    }
+    local[2 * E + 1] = T;
+    const g = await this.reduce(local);
+    const globalCounts = g.slice(0, E), globalTokens = g[2 * E + 1]!;
+    const { auxLoss, zLoss } = this.auxLosses(g, globalTokens);
     const routing: Routing = { indices, weights, kept, counts, dropped, auxLoss, zLoss };
-    this.saved = { x, logits, probs, routing };
+    this.saved = { x, logits, probs, routing, globalCounts, globalTokens };
     return routing;
   }
 
-  private auxLosses(logits: F32, probs: F32, counts: Float64Array, T: number) {
+  private auxLosses(g: Float64Array, T: number) {
     const { experts: E, topk: k, auxCoef, zCoef } = this.options;
     let auxLoss = 0, zLoss = 0;
     if (T === 0) return { auxLoss, zLoss };
     if (auxCoef > 0) {
-      for (let e = 0; e < E; e++) {
-        let P = 0;
-        for (let t = 0; t < T; t++) P += probs.data[t * E + e]!;
-        auxLoss += (counts[e]! / (T * k)) * (P / T);
-      }
+      for (let e = 0; e < E; e++) auxLoss += (g[e]! / (T * k)) * (g[E + e]! / T);
       auxLoss *= auxCoef * E;
     }
-    if (zCoef > 0) {
-      for (let t = 0; t < T; t++) zLoss += logSumExp(logits.data, t * E, E) ** 2;
-      zLoss = (zLoss / T) * zCoef;
-    }
+    if (zCoef > 0) zLoss = (g[2 * E]! / T) * zCoef;
     return { auxLoss, zLoss };
   }
 
@@ -121,7 +129,7 @@ export class Gate {
     const s = this.saved;
     if (!s) throw errors.badArgument('Gate.backward', 'called before forward');
     const { experts: E, topk: k, auxCoef, zCoef } = this.options;
-    const { probs, logits, routing } = s;
+    const { probs, logits, routing, globalCounts, globalTokens } = s;
     const T = probs.rows;
     const dProbs = Tensor.zeros([T, E], probs.dtype) as F32;
     for (let t = 0; t < T; t++) {
@@ -137,7 +145,7 @@ export class Gate {
     }
     if (auxCoef > 0 && T > 0) {
       for (let e = 0; e < E; e++) {
-        const g = (auxScale * auxCoef * E * (routing.counts[e]! / (T * k))) / T;
+        const g = (auxScale * auxCoef * E * (globalCounts[e]! / (globalTokens * k))) / globalTokens;
         for (let t = 0; t < T; t++) dProbs.data[t * E + e]! += g;
       }
     }
@@ -145,7 +153,7 @@ export class Gate {
     if (zCoef > 0 && T > 0) {
       for (let t = 0; t < T; t++) {
         const lse = logSumExp(logits.data, t * E, E);
-        const g = (auxScale * zCoef * 2 * lse) / T;
+        const g = (auxScale * zCoef * 2 * lse) / globalTokens;
         for (let e = 0; e < E; e++) dLogits.data[t * E + e]! += g * probs.data[t * E + e]!;
       }
     }

@@ -79,8 +79,7 @@ export class MoELayer {
     const dx = Tensor.zeros(x.shape, x.dtype) as F32;
     const dWeights = new Float64Array(x.rows * k);
     // Each replica instance computed exactly one block, so its saved activations are that block's.
-    for (let b = blocks.length - 1; b >= 0; b--) {
-      const { expert, replica, slots, out } = blocks[b]!;
+    for (const { expert, replica, slots, out } of blocks) {
       const dOut = Tensor.zeros([slots.length, d], x.dtype) as F32;
       slots.forEach((s, i) => {
         const t = Math.floor(s / k), w = routing.weights[s]!;

@@ -38,10 +38,13 @@ export class AdamW {
     return Math.sqrt(s);
   }
 
-  /** One update from the accumulated gradients; gradients are then zeroed. */
-  async update(lr = this.options.lr): Promise<void> {
+  /**
+   * One update from the accumulated gradients; gradients are then zeroed. `gradNorm` supplies the
+   * global norm when parameters are spread over devices (each device sees only part of them).
+   */
+  async update(lr = this.options.lr, { gradNorm }: { gradNorm?: number } = {}): Promise<void> {
     const o = this.options;
-    this.lastGradNorm = await this.gradNorm();
+    this.lastGradNorm = gradNorm ?? (await this.gradNorm());
     // A NaN or Inf gradient would poison every parameter: refuse before touching any.
     if (!Number.isFinite(this.lastGradNorm)) throw errors.nonFinite(`gradient norm at optimizer step ${this.state.step + 1}`, this.lastGradNorm);
     this.state.step++;

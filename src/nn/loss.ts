@@ -25,10 +25,18 @@ export class CrossEntropyLoss {
     return mean;
   }
 
-  /** d(mean loss)/d(logits). */
-  async backward(): Promise<F32> {
+  /** Rows counted in the last forward (targets ≥ 0). */
+  get count(): number {
+    return this.saved?.count ?? 0;
+  }
+
+  /**
+   * d(mean loss)/d(logits). `scale` overrides 1/count: with the batch split over devices each
+   * device scales by 1/(global count), so the summed gradients are those of the global mean.
+   */
+  async backward(scale?: number): Promise<F32> {
     const s = this.saved;
     if (!s) throw errors.badArgument('CrossEntropyLoss.backward', 'called before forward');
-    return this.be.ops.crossEntropyBackward(s.probs, s.targets, s.count === 0 ? 0 : 1 / s.count);
+    return this.be.ops.crossEntropyBackward(s.probs, s.targets, scale ?? (s.count === 0 ? 0 : 1 / s.count));
   }
 }

@@ -16,7 +16,7 @@ export class Progress {
     this.tty = Boolean(out.isTTY);
   }
 
-  update(s: StepStats, tokensPerSec: number): void {
+  update(s: Pick<StepStats, 'step' | 'loss' | 'evalLoss'>, tokensPerSec: number): void {
     const done = s.step + 1;
     const text = `step ${String(done).padStart(String(this.total).length)}/${this.total}  loss ${s.loss.toFixed(3)}${s.evalLoss !== undefined ? `  eval ${s.evalLoss.toFixed(3)}` : ''}  ${Math.round(tokensPerSec)} tok/s`;
     if (this.tty) {

@@ -1,0 +1,117 @@
+/**
+ * The trainer actor: one per device. It holds a data-parallel replica of the dense model and the
+ * experts the placement gives its device, trains on its shard of every global batch, and meets the
+ * other devices in the MoE layers' all-to-alls and the gradient all-reduces.
+ */
+import { Actor, registerActor, type ActorContext } from '../src/runtime/actor.js';
+import { errors } from '../src/errors.js';
+import { createBackend, type Backend } from '../src/kernels/backend.js';
+import { CharCorpus, mobyDick } from '../src/data/corpus.js';
+import { CharTransformer, type CharTransformerConfig } from '../src/models/char-transformer.js';
+import { DistributedMoELayer } from '../src/moe/distributed-moe.js';
+import { AdamW } from '../src/nn/adamw.js';
+import { CrossEntropyLoss } from '../src/nn/loss.js';
+import { Rng } from '../src/nn/random.js';
+import { Tensor, type F32 } from '../src/tensor/tensor.js';
+import { learningRate } from '../src/train/schedule.js';
+import { syncGradients } from '../src/train/grad-sync.js';
+import { generate } from '../src/train/lm.js';
+
+export interface MoETrainerArgs {
+  config: CharTransformerConfig;
+  /** replicas[e] = devices holding expert e (every layer uses the same placement). */
+  replicas: number[][];
+  batch: number;
+  steps: number;
+  lr: number;
+  backend: string;
+  /** Characters of the corpus to use (0: all). */
+  corpusChars?: number;
+}
+
+export interface StepReport {
+  step: number;
+  loss: number;
+  auxLoss: number;
+  /** Per MoE layer, global assignments per expert. */
+  expertCounts: number[][];
+  computeMs: number;
+}
+
+export class MoETrainer extends Actor {
+  static override actorName = 'MoETrainer';
+  private readonly args: MoETrainerArgs;
+  private be!: Backend;
+  private model!: CharTransformer;
+  private layers: DistributedMoELayer[] = [];
+  private corpus!: CharCorpus;
+  private optimizer!: AdamW;
+  private dataRng!: Rng;
+
+  constructor(args: MoETrainerArgs) {
+    super();
+    this.args = args;
+  }
+
+  override async started(ctx: ActorContext): Promise<void> {
+    const { config, backend, corpusChars } = this.args;
+    this.be = await createBackend(backend);
+    const text = mobyDick();
+    this.corpus = new CharCorpus(corpusChars ? text.slice(0, corpusChars) : text);
+    const comm = { device: ctx.device, devices: ctx.devices, collectives: ctx.collectives, replicas: () => this.args.replicas };
+    this.model = new CharTransformer(this.be, config, (_, o) => {
+      const layer = new DistributedMoELayer(this.be, config.dModel, o, comm);
+      this.layers.push(layer);
+      return layer;
+    });
+    this.optimizer = new AdamW(this.be, this.model.parameters(), { lr: this.args.lr, clipNorm: 1, weightDecay: 0.01 });
+    this.dataRng = new Rng(config.seed ^ 0x5eed);
+  }
+
+  async receive(msg: { type: 'step'; step: number } | { type: 'generate'; prompt: string; length: number; seed: number }, ctx: ActorContext): Promise<StepReport | string> {
+    // Generation runs on every device in lockstep on the same text, so the MoE all-to-alls meet.
+    if (msg.type === 'generate') return generate(this.be, this.model, this.corpus, msg.prompt, msg.length, { seed: msg.seed });
+    const t0 = performance.now();
+    const { batch, steps, lr } = this.args;
+    const { seq } = this.args.config;
+    const D = ctx.devices, me = ctx.device;
+    // Every device draws the same global batch and trains on its slice of the sequences.
+    const { inputs, targets } = this.corpus.sample(this.dataRng, batch, seq);
+    const per = batch / D;
+    const shard = (t: Tensor<'i32'>) => new Tensor('i32', [per * seq], t.data.slice(me * per * seq, (me + 1) * per * seq));
+    const loss = new CrossEntropyLoss(this.be);
+    const logits = await this.model.forward(shard(inputs), per);
+    const localMean = await loss.forward(logits, shard(targets), `step ${msg.step} loss on device ${me}`);
+    this.layers.forEach((l, i) => {
+      const a = l.auxLoss();
+      if (!Number.isFinite(a)) throw errors.nonFinite(`step ${msg.step}, MoE layer ${i} router loss on device ${me}`, a);
+    });
+    await this.model.backward(await loss.backward(1 / (batch * seq)));
+    const norm = await syncGradients(ctx.collectives, me, this.denseParams(), this.expertGroups());
+    const warmup = Math.max(1, Math.floor(steps / 20));
+    await this.optimizer.update(learningRate(msg.step, steps, lr, warmup), { gradNorm: norm });
+    const lossSum = await ctx.collectives.allReduce(Tensor.from([localMean * loss.count]) as F32);
+    return {
+      step: msg.step,
+      loss: lossSum.data[0]! / (batch * seq),
+      auxLoss: this.model.auxLoss(),
+      expertCounts: this.layers.map((l) => Array.from(l.lastRouting?.counts ?? [])),
+      computeMs: performance.now() - t0,
+    };
+  }
+
+  private denseParams() {
+    const experts = new Set(this.layers.flatMap((l) => l.experts.flatMap((x) => x.parameters())));
+    return this.model.parameters().filter((p) => !experts.has(p));
+  }
+
+  private expertGroups() {
+    return this.layers.flatMap((l) => l.experts.map((x, e) => ({ params: x.parameters(), group: this.args.replicas[e]! })));
+  }
+
+  /** A trainer holds a model, not plain data: it is rebuilt from its arguments, never migrated. */
+  override snapshot(): unknown {
+    return { args: this.args };
+  }
+}
+registerActor(MoETrainer);

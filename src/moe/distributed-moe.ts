@@ -1,0 +1,194 @@
+import type { Backend } from '../kernels/backend.js';
+import type { Collectives } from '../runtime/collectives.js';
+import { Tensor, type F32 } from '../tensor/tensor.js';
+import { ExpertFFN } from '../nn/ffn.js';
+import type { InitOptions, Parameter } from '../nn/parameter.js';
+import { Gate, type Routing } from './gate.js';
+import type { MoELayerOptions } from './moe-layer.js';
+
+/** Where this device sits and which devices hold each expert (the active placement version). */
+export interface MoEComm {
+  device: number;
+  devices: number;
+  collectives: Collectives;
+  replicas: () => number[][];
+}
+
+interface Exchange {
+  /** Per destination: the local routing slots (t·k + j) sent there, experts in index order. */
+  sent: Int32Array[];
+  /** received[s][e]: rows of expert e that source s sent here. */
+  received: Int32Array[];
+  /** Per hosted expert, in index order: the rows it computed, gathered from every source in order. */
+  hosted: { expert: number; rows: number }[];
+  /** Per destination: the expert outputs that came back for `sent`. */
+  outputs: F32[];
+}
+
+/**
+ * The Mixture-of-Experts layer across devices. Each device routes its own tokens; rows travel to
+ * the devices hosting their expert through the runtime's all-to-all over SharedArrayBuffer channels
+ * (a token stays home when its own device hosts a replica; otherwise an expert's rows split evenly
+ * over its replicas), experts compute where they are placed, and results come back the same way.
+ * Backward retraces the path. Router statistics are all-reduced so the auxiliary losses are global,
+ * and every output row depends only on its input row: any placement gives the same values.
+ * Expert parameters are created identically on every device; only hosted experts are computed,
+ * synchronised and updated here.
+ */
+export class DistributedMoELayer {
+  readonly gate: Gate;
+  readonly experts: ExpertFFN[];
+  private saved: { x: F32; routing: Routing; ex: Exchange } | null = null;
+  lastRouting: Routing | null = null;
+
+  constructor(private readonly be: Backend, readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }, private readonly comm: MoEComm) {
+    const name = opts.name ?? 'moe';
+    this.gate = new Gate(be, dModel, { ...opts, name: `${name}.gate`, rng: opts.rng.fork(1) });
+    this.gate.reduce = async (v) => Float64Array.from((await comm.collectives.allReduce(Tensor.from(v) as F32)).data);
+    this.experts = Array.from({ length: opts.experts }, (_, e) => new ExpertFFN(be, dModel, opts.dFF, { rng: opts.rng.fork(100 + e), dtype: opts.dtype, name: `${name}.expert${e}`, outStd: opts.outStd }));
+  }
+
+  /** Experts hosted on this device under the current placement. */
+  hosted(): number[] {
+    return this.comm.replicas().flatMap((r, e) => (r.includes(this.comm.device) ? [e] : []));
+  }
+
+  async forward(x: F32): Promise<F32> {
+    const { device: me, devices: D, collectives } = this.comm;
+    const routing = await this.gate.forward(x);
+    this.lastRouting = routing;
+    const k = this.opts.topk, E = this.opts.experts, d = this.dModel;
+    const reps = this.comm.replicas();
+    const perExpert: number[][] = Array.from({ length: E }, () => []);
+    for (let t = 0; t < x.rows; t++) for (let j = 0; j < k; j++) if (routing.kept[t * k + j]) perExpert[routing.indices.data[t * k + j]!]!.push(t * k + j);
+    // Destination of every kept slot, and per-destination row counts by expert.
+    const toDest: number[][] = Array.from({ length: D }, () => []);
+    const counts = Array.from({ length: D }, () => new Int32Array(E));
+    for (let e = 0; e < E; e++) {
+      const r = reps[e]!, slots = perExpert[e]!;
+      if (r.includes(me)) {
+        for (const s of slots) toDest[me]!.push(s);
+        counts[me]![e] = slots.length;
+        continue;
+      }
+      for (let i = 0; i < r.length; i++) {
+        const block = slots.slice(Math.floor((i * slots.length) / r.length), Math.floor(((i + 1) * slots.length) / r.length));
+        for (const s of block) toDest[r[i]!]!.push(s);
+        counts[r[i]!]![e] = block.length;
+      }
+    }
+    const sent = toDest.map((s) => Int32Array.from(s));
+    const rowsOf = (slots: Int32Array, src: F32, byToken: boolean) => {
+      const out = Tensor.zeros([slots.length, d], src.dtype) as F32;
+      slots.forEach((s, i) => {
+        const row = byToken ? Math.floor(s / k) : i;
+        out.data.set(src.data.subarray(row * d, row * d + d), i * d);
+      });
+      return out;
+    };
+    const received = (await collectives.allToAll(counts.map((c) => new Tensor('i32', [E], c)))).map((t) => Int32Array.from(t.data));
+    const inbound = (await collectives.allToAll(sent.map((s) => rowsOf(s, x, true)))) as F32[];
+    const { outputs: back, hosted } = await this.computeHosted(received, inbound, (e, xe) => this.experts[e]!.forward(xe));
+    const outputs = (await collectives.allToAll(back)) as F32[];
+    const y = Tensor.zeros([x.rows, d], x.dtype) as F32;
+    // Each token sums its experts' outputs in expert order, as in one process, whatever the placement.
+    for (const { slot, rows, i } of byExpert(sent, outputs, routing)) {
+      const t = Math.floor(slot / k), w = routing.weights[slot]!;
+      for (let c = 0; c < d; c++) y.data[t * d + c]! += w * rows.data[i * d + c]!;
+    }
+    this.saved = { x, routing, ex: { sent, received, hosted, outputs } };
+    return y;
+  }
+
+  /**
+   * Runs `fn` for each hosted expert on the rows every source sent for it (sources in order), and
+   * lays the results back out per source, in the layout they arrived in.
+   */
+  private async computeHosted(received: Int32Array[], inbound: F32[], fn: (e: number, rows: F32) => Promise<F32>) {
+    const D = this.comm.devices, E = this.opts.experts, d = this.dModel;
+    const dtype = inbound[0]?.dtype ?? 'f32';
+    const outputs = inbound.map((t) => Tensor.zeros(t.shape, dtype) as F32);
+    const offsets = received.map(() => 0);
+    const hosted: { expert: number; rows: number }[] = [];
+    for (let e = 0; e < E; e++) {
+      let n = 0;
+      for (let s = 0; s < D; s++) n += received[s]![e]!;
+      if (n === 0) continue;
+      const xe = Tensor.zeros([n, d], dtype) as F32;
+      let at = 0;
+      for (let s = 0; s < D; s++) {
+        const m = received[s]![e]!;
+        xe.data.set(inbound[s]!.data.subarray(offsets[s]! * d, (offsets[s]! + m) * d), at * d);
+        at += m;
+      }
+      const ye = await fn(e, xe);
+      at = 0;
+      for (let s = 0; s < D; s++) {
+        const m = received[s]![e]!;
+        outputs[s]!.data.set(ye.data.subarray(at * d, (at + m) * d), offsets[s]! * d);
+        offsets[s]! += m;
+        at += m;
+      }
+      hosted.push({ expert: e, rows: n });
+    }
+    return { outputs, hosted };
+  }
+
+  async backward(dy: F32, auxScale = 1): Promise<F32> {
+    const { x, routing, ex } = this.saved!;
+    const { collectives } = this.comm;
+    const k = this.opts.topk, d = this.dModel;
+    const dWeights = new Float64Array(x.rows * k);
+    const dOut = ex.sent.map((slots, g) => {
+      const t = Tensor.zeros([slots.length, d], x.dtype) as F32;
+      const out = ex.outputs[g]!;
+      slots.forEach((s, i) => {
+        const tok = Math.floor(s / k), w = routing.weights[s]!;
+        let dot = 0;
+        for (let c = 0; c < d; c++) {
+          dot += dy.data[tok * d + c]! * out.data[i * d + c]!;
+          t.data[i * d + c] = w * dy.data[tok * d + c]!;
+        }
+        dWeights[s] = dot;
+      });
+      return t;
+    });
+    const inbound = (await collectives.allToAll(dOut)) as F32[];
+    const { outputs: back } = await this.computeHosted(ex.received, inbound, (e, dye) => this.experts[e]!.backward(dye));
+    const dxRows = (await collectives.allToAll(back)) as F32[];
+    const dx = Tensor.zeros(x.shape, x.dtype) as F32;
+    for (const { slot, rows, i } of byExpert(ex.sent, dxRows, routing)) {
+      const t = Math.floor(slot / k);
+      for (let c = 0; c < d; c++) dx.data[t * d + c]! += rows.data[i * d + c]!;
+    }
+    const dxGate = await this.gate.backward(dWeights, auxScale);
+    for (let i = 0; i < dx.size; i++) dx.data[i]! += dxGate.data[i]!;
+    return dx;
+  }
+
+  auxLoss(): number {
+    const r = this.lastRouting;
+    return r ? r.auxLoss + r.zLoss : 0;
+  }
+
+  /** Dense (replicated on every device) parameters: the gate. */
+  denseParameters(): Parameter[] {
+    return this.gate.parameters();
+  }
+
+  expertParameters(e: number): Parameter[] {
+    return this.experts[e]!.parameters();
+  }
+
+  /** What this device trains: the gate and its hosted experts. */
+  parameters(): Parameter[] {
+    return [...this.gate.parameters(), ...this.hosted().flatMap((e) => this.experts[e]!.parameters())];
+  }
+}
+
+/** Rows that came back per destination, reordered by (expert, slot): a fixed summation order. */
+function byExpert(sent: Int32Array[], rows: F32[], routing: Routing): { slot: number; rows: F32; i: number }[] {
+  const all: { slot: number; rows: F32; i: number }[] = [];
+  sent.forEach((slots, g) => slots.forEach((slot, i) => all.push({ slot, rows: rows[g]!, i })));
+  return all.sort((a, b) => routing.indices.data[a.slot]! - routing.indices.data[b.slot]! || a.slot - b.slot);
+}
