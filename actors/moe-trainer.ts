@@ -19,8 +19,8 @@ import { generate } from '../src/train/lm.js';
 
 export interface MoETrainerArgs {
   config: CharTransformerConfig;
-  /** replicas[e] = devices holding expert e (every layer uses the same placement). */
-  replicas: number[][];
+  /** replicas[layer][e] = devices holding expert e in that MoE layer. */
+  replicas: number[][][];
   batch: number;
   steps: number;
   lr: number;
@@ -28,6 +28,11 @@ export interface MoETrainerArgs {
   /** Characters of the corpus to use (0: all). */
   corpusChars?: number;
 }
+
+export type TrainerMessage =
+  | { type: 'step'; step: number }
+  | { type: 'generate'; prompt: string; length: number; seed: number }
+  | { type: 'placement'; replicas: number[][][] };
 
 export interface StepReport {
   step: number;
@@ -40,7 +45,7 @@ export interface StepReport {
 
 export class MoETrainer extends Actor {
   static override actorName = 'MoETrainer';
-  private readonly args: MoETrainerArgs;
+  private args: MoETrainerArgs;
   private be!: Backend;
   private model!: CharTransformer;
   private layers: DistributedMoELayer[] = [];
@@ -58,8 +63,8 @@ export class MoETrainer extends Actor {
     this.be = await createBackend(backend);
     const text = mobyDick();
     this.corpus = new CharCorpus(corpusChars ? text.slice(0, corpusChars) : text);
-    const comm = { device: ctx.device, devices: ctx.devices, collectives: ctx.collectives, replicas: () => this.args.replicas };
-    this.model = new CharTransformer(this.be, config, (_, o) => {
+    this.model = new CharTransformer(this.be, config, (block, o) => {
+      const comm = { device: ctx.device, devices: ctx.devices, collectives: ctx.collectives, replicas: () => this.args.replicas[block]! };
       const layer = new DistributedMoELayer(this.be, config.dModel, o, comm);
       this.layers.push(layer);
       return layer;
@@ -68,7 +73,8 @@ export class MoETrainer extends Actor {
     this.dataRng = new Rng(config.seed ^ 0x5eed);
   }
 
-  async receive(msg: { type: 'step'; step: number } | { type: 'generate'; prompt: string; length: number; seed: number }, ctx: ActorContext): Promise<StepReport | string> {
+  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | string | number> {
+    if (msg.type === 'placement') return this.place(msg.replicas, ctx);
     // Generation runs on every device in lockstep on the same text, so the MoE all-to-alls meet.
     if (msg.type === 'generate') return generate(this.be, this.model, this.corpus, msg.prompt, msg.length, { seed: msg.seed });
     const t0 = performance.now();
@@ -106,7 +112,55 @@ export class MoETrainer extends Actor {
   }
 
   private expertGroups() {
-    return this.layers.flatMap((l) => l.experts.map((x, e) => ({ params: x.parameters(), group: this.args.replicas[e]! })));
+    return this.layers.flatMap((l, i) => l.experts.map((x, e) => ({ params: x.parameters(), group: this.args.replicas[i]![e]! })));
+  }
+
+  /**
+   * Switches to a new placement at a step boundary (this message is handled between two steps on
+   * every device). A device gaining a replica receives the expert's parameters and Adam moments from
+   * the lowest-numbered current holder, by broadcast; every device walks layers and experts in the
+   * same order, so the broadcasts pair up. Returns the bytes this device received.
+   */
+  private async place(next: number[][][], ctx: ActorContext): Promise<number> {
+    const me = ctx.device;
+    let received = 0;
+    for (let l = 0; l < this.layers.length; l++) {
+      for (let e = 0; e < next[l]!.length; e++) {
+        const before = this.args.replicas[l]![e]!, after = next[l]![e]!;
+        const gaining = after.filter((d) => !before.includes(d));
+        if (!gaining.length) continue;
+        const source = Math.min(...before);
+        const group = [source, ...gaining];
+        if (!group.includes(me)) continue;
+        const params = this.layers[l]!.experts[e]!.parameters();
+        const parts = params.flatMap((p) => {
+          const mv = this.optimizer.moments(p);
+          return [p.value, mv.m, mv.v];
+        });
+        const n = parts.reduce((a, t) => a + t.size, 0);
+        let flat: F32 | null = null;
+        if (me === source) {
+          flat = Tensor.zeros([n]) as F32;
+          let at = 0;
+          for (const t of parts) {
+            flat.data.set(t.data, at);
+            at += t.size;
+          }
+        }
+        const got = await ctx.collectives.broadcast(flat, source, group);
+        if (me !== source) {
+          let at = 0;
+          for (const t of parts) {
+            t.data.set(got.data.subarray(at, at + t.size));
+            at += t.size;
+          }
+          received += got.data.byteLength;
+        }
+      }
+    }
+    this.args.replicas = next;
+    this.optimizer.setParameters(this.model.parameters());
+    return received;
   }
 
   /** A trainer holds a model, not plain data: it is rebuilt from its arguments, never migrated. */

@@ -39,3 +39,35 @@ describe('MoE training across devices (actors on worker threads)', function () {
     await assert.rejects(trainDistributed({ devices: 2, config, steps: 1, batch: 8, lr, replicas: [[0], [1], [2], [0]] }), /replicas must list 1\+ valid devices for each of 4 experts/);
   });
 });
+
+describe('live placement changes during training', function () {
+  this.timeout(240_000);
+  const chars = 100_000;
+  const corpus = new CharCorpus(mobyDick().slice(0, chars));
+  const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 64, layers: 2, seed: 5, moe: { experts: 4, topk: 2, routerSkew: 1.5 } };
+
+  it('expand, migrate and shrink between steps keep the losses of a static run; state moves to new replicas', async () => {
+    const { Placement } = await import('../src/sched/placement.js');
+    const { clusterA100 } = await import('../src/sched/cost.js');
+    type Op = import('../src/sched/placement.js').PlacementOp;
+    const script: Record<number, Op[]> = {
+      3: [{ op: 'expand', expert: 0, device: 1 }],
+      6: [{ op: 'migrate', expert: 2, from: 0, to: 1 }],
+      9: [{ op: 'shrink', expert: 0, device: 0 }],
+    };
+    const scripted = () => ({
+      name: 'scripted',
+      initial: (D: number, S: number, E: number) => Placement.roundRobin(D, S, E),
+      decide: (load: { step: number }) => script[load.step] ?? [],
+      dispatch: () => ({ mode: 'split' as const }),
+    });
+    const base = { devices: 2, config, steps: 12, batch: 8, lr: 3e-3, corpusChars: chars };
+    const fixed = await trainDistributed(base);
+    const rebalances: number[] = [];
+    const moving = await trainDistributed({ ...base, slots: 4, policy: scripted, profile: clusterA100, onRebalance: (r) => rebalances.push(r.step) });
+    moving.forEach((s, i) => assert.ok(Math.abs(s.loss - fixed[i]!.loss) <= 1e-5 * fixed[i]!.loss, `step ${i}: ${s.loss} vs ${fixed[i]!.loss}`));
+    assert.deepEqual(rebalances, [2, 2, 5, 5, 8, 8], 'each change, once per MoE layer, after the step before it');
+    assert.deepEqual(moving.map((s) => s.placementVersion), [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]);
+    assert.ok(moving[2]!.replanMs > 0);
+  });
+});

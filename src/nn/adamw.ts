@@ -24,7 +24,10 @@ export class AdamW {
   private state: AdamWState = { step: 0, moments: {} };
   lastGradNorm = 0;
 
-  constructor(private readonly be: Backend, private readonly params: Parameter[], opts: AdamWOptions) {
+  private readonly params: Parameter[];
+
+  constructor(private readonly be: Backend, params: Parameter[], opts: AdamWOptions) {
+    this.params = [...params];
     this.options = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, clipNorm: 0, ...opts };
   }
 
@@ -50,12 +53,24 @@ export class AdamW {
     this.state.step++;
     const gradScale = o.clipNorm > 0 && this.lastGradNorm > o.clipNorm ? o.clipNorm / this.lastGradNorm : 1;
     for (const p of this.params) {
-      let mv = this.state.moments[p.name];
-      if (!mv) mv = this.state.moments[p.name] = { m: Tensor.zeros(p.value.shape, p.value.dtype) as F32, v: Tensor.zeros(p.value.shape, p.value.dtype) as F32 };
+      const mv = this.moments(p);
       const weightDecay = p.value.rank > 1 ? o.weightDecay : 0;
       await this.be.ops.adamw(p.value, p.grad, mv.m, mv.v, { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay, step: this.state.step, gradScale });
       p.zeroGrad();
     }
+  }
+
+  /** The parameters this optimizer updates (after a placement change a device trains other experts). */
+  setParameters(params: Parameter[]): void {
+    this.params.length = 0;
+    this.params.push(...params);
+  }
+
+  /** Adam moments of one parameter (created on first use), for copying to a new replica. */
+  moments(p: Parameter): { m: F32; v: F32 } {
+    let mv = this.state.moments[p.name];
+    if (!mv) mv = this.state.moments[p.name] = { m: Tensor.zeros(p.value.shape, p.value.dtype) as F32, v: Tensor.zeros(p.value.shape, p.value.dtype) as F32 };
+    return mv;
   }
 
   snapshot(): AdamWState {

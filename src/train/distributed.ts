@@ -2,6 +2,10 @@ import { errors } from '../errors.js';
 import type { CharTransformerConfig } from '../models/char-transformer.js';
 import { ActorSystem } from '../runtime/system.js';
 import type { MoETrainerArgs, StepReport } from '../../actors/moe-trainer.js';
+import type { CostProfile } from '../sched/cost.js';
+import { Placement, type PlacementOp } from '../sched/placement.js';
+import { makePolicy } from '../sched/policies/index.js';
+import type { LoadView, Policy } from '../sched/policy.js';
 
 const trainerModule = new URL(`../../actors/moe-trainer${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
@@ -12,8 +16,15 @@ export interface DistributedOptions {
   /** Global batch (sequences); split evenly over devices. */
   batch: number;
   lr: number;
-  /** replicas[e] = devices holding expert e; default: expert e on device e mod D. */
+  /** replicas[e] = devices holding expert e at the start (every layer); default: expert e on device e mod D. */
   replicas?: number[][];
+  /** Expert slots per device (the budget a policy may fill); default: what the start placement uses. */
+  slots?: number;
+  /** Live placement policy, run between steps on the routing the gates reported (default: static). */
+  policy?: string | (() => Policy);
+  /** Cost profile the policy plans with (this machine's, from `flexmoe calibrate`). */
+  profile?: CostProfile;
+  onRebalance?: (r: Rebalance) => void;
   backend?: string;
   corpusChars?: number;
   onStep?: (s: DistributedStep) => void;
@@ -31,6 +42,19 @@ export interface DistributedStep {
   tokensPerSec: number;
   /** Milliseconds each device spent in its step (busy time). */
   deviceMs: number[];
+  /** Version of the placement this step ran with (bumps when a plan is applied). */
+  placementVersion: number;
+  /** Milliseconds spent switching placement after this step (0 when nothing changed). */
+  replanMs: number;
+}
+
+export interface Rebalance {
+  step: number;
+  layer: number;
+  ops: PlacementOp[];
+  version: number;
+  /** Replicas per expert after the change. */
+  replicas: number[][];
 }
 
 /**
@@ -53,26 +77,51 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   if (replicas.length !== experts || replicas.some((r) => !r.length || r.some((d) => d < 0 || d >= devices))) {
     throw errors.badArgument('trainDistributed', `replicas must list 1+ valid devices for each of ${experts} experts`);
   }
+  const hosts = Array.from({ length: devices }, (_, d) => replicas.flatMap((r, e) => (r.includes(d) ? [e] : [])));
+  const slots = Math.max(opts.slots ?? 0, ...hosts.map((h) => h.length));
+  const placements = Array.from({ length: config.layers }, () => new Placement(devices, slots, experts, hosts));
+  const policies = placements.map(() => (typeof opts.policy === 'function' ? opts.policy() : makePolicy(opts.policy ?? 'static')));
+  const history: Float64Array[][] = placements.map(() => []);
+  if (opts.policy && opts.policy !== 'static' && !opts.profile) throw errors.badArgument('trainDistributed', 'a live policy needs a cost profile (flexmoe calibrate)');
   const system = await ActorSystem.start({ devices, modules: [trainerModule], askTimeoutMs: 120_000 });
   try {
-    const args: MoETrainerArgs = { config, replicas, batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? 'gpujs-webasm', corpusChars: opts.corpusChars };
+    const args: MoETrainerArgs = { config, replicas: placements.map((p) => p.replicas()), batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? 'gpujs-webasm', corpusChars: opts.corpusChars };
     const trainers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoETrainer', args, { device: d })));
-    const history: DistributedStep[] = [];
+    const out: DistributedStep[] = [];
     for (let step = 0; step < opts.steps; step++) {
       const t0 = performance.now();
       const reports = await Promise.all(trainers.map((t) => system.ask<StepReport>(t, { type: 'step', step })));
       const stepMs = performance.now() - t0;
       const counts = reports[0]!.expertCounts.map((layer, l) => layer.map((_, e) => reports.reduce((s, r) => s + r.expertCounts[l]![e]!, 0)));
+      const version = Math.max(...placements.map((p) => p.version));
+      // The policy sees this step's routing and may change the placement before the next step.
+      let replanMs = 0;
+      const changes: Rebalance[] = [];
+      placements.forEach((placement, l) => {
+        const totals = Float64Array.from(counts[l]!);
+        const view: LoadView = { step: step + 1, history: history[l]!, current: [...Array(devices)].map(() => totals.map((v) => v / devices)), topk: config.moe!.topk };
+        history[l]!.push(totals);
+        const ops = policies[l]!.decide(view, placement, opts.profile!);
+        if (!ops.length) return;
+        placement.applyBatch(ops);
+        changes.push({ step, layer: l, ops, version: placement.version, replicas: placement.replicas() });
+      });
+      if (changes.length) {
+        const t1 = performance.now();
+        await Promise.all(trainers.map((t) => system.ask(t, { type: 'placement', replicas: placements.map((p) => p.replicas()) })));
+        replanMs = performance.now() - t1;
+        for (const c of changes) opts.onRebalance?.(c);
+      }
       const s: DistributedStep = {
         step, loss: reports[0]!.loss, auxLoss: reports[0]!.auxLoss, expertCounts: counts, stepMs,
-        tokensPerSec: (batch * config.seq * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs),
+        tokensPerSec: (batch * config.seq * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), placementVersion: version, replanMs,
       };
-      history.push(s);
+      out.push(s);
       opts.onStep?.(s);
     }
     let sample = '';
     if (opts.sample) sample = (await Promise.all(trainers.map((t) => system.ask<string>(t, { type: 'generate', ...opts.sample }))))[0]!;
-    return { history, sample };
+    return { history: out, sample };
   } finally {
     await system.stop();
   }
