@@ -2,10 +2,12 @@ import { FlexMoEError, errors } from '../errors.js';
 import { parseArgs, type Flags } from './args.js';
 import { train, trainHelp } from './train.js';
 import { simulateCommand, simulateHelp } from './simulate.js';
+import { calibrateCommand, calibrateHelp } from './calibrate.js';
 
 const commands: Record<string, { run: (flags: Flags, positional: string[]) => Promise<void>; help: string }> = {
   train: { run: train, help: trainHelp },
   simulate: { run: simulateCommand, help: simulateHelp },
+  calibrate: { run: calibrateCommand, help: calibrateHelp },
 };
 
 const usage = `usage: flexmoe <command> [options]\n\ncommands:\n${Object.values(commands).map((c) => `  ${c.help}`).join('\n\n')}\n`;

@@ -5,6 +5,7 @@ import { CharTransformer, type CharTransformerConfig } from '../models/char-tran
 import { balanceRatio, deviceLoads, Placement } from '../sched/placement.js';
 import { generate, trainCharLM } from '../train/lm.js';
 import { trainDistributedWithSample } from '../train/distributed.js';
+import { calibrate } from '../sched/calibrate.js';
 import { Progress } from '../train/progress.js';
 import { intFlag, numberFlag, type Flags } from './args.js';
 
@@ -26,7 +27,8 @@ export async function train(flags: Flags): Promise<void> {
   const devices = intFlag(flags, 'devices', 1, 1);
   if (devices > 1 && model !== 'gpt-moe') throw errors.badArgument('--devices', `${model} trains on one device; several devices need MoE layers (--model gpt-moe)`);
   const policy = typeof flags.policy === 'string' ? flags.policy : 'static';
-  if (policy !== 'static') throw errors.badArgument('--policy', `live re-placement ("${policy}") is not built yet; training uses the static placement (flexmoe simulate compares policies)`);
+  if (policy !== 'static' && devices < 2) throw errors.badArgument('--policy', `placement policies move experts between devices: use --devices 2 or more with --policy ${policy}`);
+  if (!['static', 'flexmoe', 'eplb'].includes(policy)) throw errors.badArgument('--policy', `live training supports static, flexmoe and eplb (got "${policy}"); flexmoe simulate compares all policies`);
   const backendName = typeof flags.backend === 'string' ? flags.backend : await defaultBackendName();
   const be = await createBackend(backendName);
   try {
@@ -48,7 +50,7 @@ export async function train(flags: Flags): Promise<void> {
     };
     const steps = intFlag(flags, 'steps', model === 'gpt-moe' ? 200 : 300, 1);
     const batch = intFlag(flags, 'batch', 16, 1);
-    if (devices > 1) return await trainOnDevices(flags, config, devices, steps, batch, corpus.vocab.size, be.name);
+    if (devices > 1) return await trainOnDevices(flags, config, devices, steps, batch, corpus.vocab.size, be.name, policy);
     const net = new CharTransformer(be, config);
     const log = (s: string) => (json ? undefined : process.stderr.write(`${s}\n`));
     log(`flexmoe: ${model}, ${net.parameterCount()} parameters${config.moe ? ` (${experts} experts per layer, top-${config.moe.topk})` : ''}, vocab ${corpus.vocab.size}, backend ${be.name}`);
@@ -84,27 +86,34 @@ export async function train(flags: Flags): Promise<void> {
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
 /** `flexmoe train --devices N`: one trainer actor per device thread, static expert placement. */
-async function trainOnDevices(flags: Flags, config: CharTransformerConfig, devices: number, steps: number, batch: number, vocab: number, backend: string): Promise<void> {
+async function trainOnDevices(flags: Flags, config: CharTransformerConfig, devices: number, steps: number, batch: number, vocab: number, backend: string, policy: string): Promise<void> {
   const json = flags.json === true;
   const experts = config.moe!.experts;
-  const placement = Placement.roundRobin(devices, Math.ceil(experts / devices), experts);
-  if (!json) process.stderr.write(`flexmoe: gpt-moe on ${devices} devices (worker threads), ${experts} experts per layer placed round-robin, vocab ${vocab}, backend ${backend}\n`);
+  const slots = intFlag(flags, 'slots', 2 * Math.ceil(experts / devices), 1);
+  const placement = Placement.roundRobin(devices, slots, experts);
+  const profile = policy === 'static' ? undefined : await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend });
+  if (!json) process.stderr.write(`flexmoe: gpt-moe on ${devices} devices (worker threads), ${experts} experts per layer, policy ${policy}, ${slots} expert slots per device, vocab ${vocab}, backend ${backend}\n`);
+  let replans = 0;
   const progress = json ? null : new Progress(steps);
   let tokens = 0, ms = 0;
   const sampleLength = intFlag(flags, 'sample', 200);
   const { history, sample } = await trainDistributedWithSample({
     devices, config, steps, batch, lr: numberFlag(flags, 'lr', 8e-3), backend,
-    replicas: placement.replicas(),
+    replicas: placement.replicas(), slots, policy, profile,
+    onRebalance: (r) => {
+      replans++;
+      if (!json) process.stderr.write(`\nre-plan after step ${r.step}, layer ${r.layer}: ${r.ops.map((o) => (o.op === 'migrate' ? `migrate ${o.expert} ${o.from}→${o.to}` : `${o.op} ${o.expert}@${o.device}`)).join(', ')} (v${r.version})\n`);
+    },
     sample: sampleLength > 0 ? { prompt: 'Call me Ishmael. ', length: sampleLength, seed: config.seed } : undefined,
     onStep: (s) => {
       tokens += batch * config.seq;
       ms += s.stepMs;
       const br = Math.max(...s.expertCounts.map((c) => balanceRatio(deviceLoads(c, placement))));
-      if (json) process.stdout.write(`${JSON.stringify({ step: s.step, loss: round(s.loss), tokensPerSec: Math.round(s.tokensPerSec), balanceRatio: round(br), droppedTokens: 0, placementVersion: placement.version })}\n`);
+      if (json) process.stdout.write(`${JSON.stringify({ step: s.step, loss: round(s.loss), tokensPerSec: Math.round(s.tokensPerSec), balanceRatio: round(br), droppedTokens: 0, placementVersion: s.placementVersion })}\n`);
       else progress!.update(s, (tokens * 1000) / ms);
     },
   });
-  const summary = { model: 'gpt-moe', devices, firstLoss: round(history[0]!.loss), lastLoss: round(history.at(-1)!.loss), tokensPerSec: Math.round((tokens * 1000) / ms), steps, backend };
+  const summary = { model: 'gpt-moe', devices, policy, replans, firstLoss: round(history[0]!.loss), lastLoss: round(history.at(-1)!.loss), tokensPerSec: Math.round((tokens * 1000) / ms), steps, backend };
   if (json) process.stdout.write(`${JSON.stringify({ summary, sample })}\n`);
   else {
     process.stderr.write(`loss ${summary.firstLoss} → ${summary.lastLoss}, ${summary.tokensPerSec} tokens/s on ${devices} devices\n`);
