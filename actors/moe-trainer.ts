@@ -29,8 +29,17 @@ export interface MoETrainerArgs {
   corpusChars?: number;
 }
 
+/** A device's share of a checkpoint: tensors by logical name (Adam moments as `name#m`, `name#v`). */
+export interface TrainerState {
+  tensors: Record<string, { shape: number[]; data: Float32Array }>;
+  optimizerStep: number;
+  dataRng: number;
+}
+
 export type TrainerMessage =
   | { type: 'step'; step: number }
+  | { type: 'state' }
+  | { type: 'load'; state: TrainerState }
   | { type: 'generate'; prompt: string; length: number; seed: number }
   | { type: 'placement'; replicas: number[][][] };
 
@@ -75,6 +84,8 @@ export class MoETrainer extends Actor {
 
   async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | string | number> {
     if (msg.type === 'placement') return this.place(msg.replicas, ctx);
+    if (msg.type === 'state') return this.state(ctx) as never;
+    if (msg.type === 'load') return this.load(msg.state);
     // Generation runs on every device in lockstep on the same text, so the MoE all-to-alls meet.
     if (msg.type === 'generate') return generate(this.be, this.model, this.corpus, msg.prompt, msg.length, { seed: msg.seed });
     const t0 = performance.now();
@@ -113,6 +124,44 @@ export class MoETrainer extends Actor {
 
   private expertGroups() {
     return this.layers.flatMap((l, i) => l.experts.map((x, e) => ({ params: x.parameters(), group: this.args.replicas[i]![e]! })));
+  }
+
+  /**
+   * This device's share of a checkpoint: dense parameters from device 0 (they are identical on
+   * every device), each expert from its lowest-numbered replica, with their Adam moments.
+   */
+  private state(ctx: ActorContext): TrainerState {
+    const me = ctx.device;
+    const tensors: TrainerState['tensors'] = {};
+    const add = (p: import('../src/nn/parameter.js').Parameter) => {
+      const mv = this.optimizer.moments(p);
+      tensors[p.name] = { shape: [...p.value.shape], data: Float32Array.from(p.value.data) };
+      tensors[`${p.name}#m`] = { shape: [...p.value.shape], data: Float32Array.from(mv.m.data) };
+      tensors[`${p.name}#v`] = { shape: [...p.value.shape], data: Float32Array.from(mv.v.data) };
+    };
+    if (me === 0) this.denseParams().forEach(add);
+    this.layers.forEach((l, i) => l.experts.forEach((x, e) => {
+      if (Math.min(...this.args.replicas[i]![e]!) === me) x.parameters().forEach(add);
+    }));
+    return { tensors, optimizerStep: this.optimizer.step, dataRng: this.dataRng.position };
+  }
+
+  /** Restores parameters, Adam moments, the optimizer step and the data position from a checkpoint. */
+  private load(state: TrainerState): number {
+    const all = [...this.denseParams(), ...this.layers.flatMap((l) => l.experts.flatMap((x) => x.parameters()))];
+    let loaded = 0;
+    for (const p of all) {
+      const v = state.tensors[p.name];
+      if (!v) continue;
+      p.value.data.set(v.data);
+      const mv = this.optimizer.moments(p);
+      mv.m.data.set(state.tensors[`${p.name}#m`]!.data);
+      mv.v.data.set(state.tensors[`${p.name}#v`]!.data);
+      loaded++;
+    }
+    this.optimizer.restore({ step: state.optimizerStep, moments: this.optimizer.snapshot().moments });
+    this.dataRng.position = state.dataRng;
+    return loaded;
   }
 
   /**

@@ -62,4 +62,5 @@ export const errors = {
   badDevice: (device: number, count: number) => new FlexMoEError('E_DEVICE', `device ${device} does not exist (devices 0..${count - 1})`),
   stopped: (what: string) => new FlexMoEError('E_STOPPED', `${what}: the actor system is stopped`),
   collective: (what: string) => new FlexMoEError('E_COLLECTIVE', what),
+  checkpoint: (path: string, what: string) => new FlexMoEError('E_CHECKPOINT', `checkpoint ${path} ${what}`),
 } as const;

@@ -3,7 +3,11 @@ import { createBackend } from '../src/kernels/backend.js';
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import { CharTransformer, type CharTransformerConfig } from '../src/models/char-transformer.js';
 import { trainCharLM } from '../src/train/lm.js';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { trainDistributed } from '../src/train/distributed.js';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
 
 describe('MoE training across devices (actors on worker threads)', function () {
   this.timeout(240_000);
@@ -69,5 +73,41 @@ describe('live placement changes during training', function () {
     assert.deepEqual(rebalances, [2, 2, 5, 5, 8, 8], 'each change, once per MoE layer, after the step before it');
     assert.deepEqual(moving.map((s) => s.placementVersion), [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]);
     assert.ok(moving[2]!.replanMs > 0);
+  });
+});
+
+describe('checkpoints', function () {
+  this.timeout(240_000);
+  const chars = 100_000;
+  const corpus = new CharCorpus(mobyDick().slice(0, chars));
+  const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 64, layers: 1, seed: 7, moe: { experts: 4, topk: 2 } };
+  const base = { config, steps: 8, batch: 8, lr: 3e-3, corpusChars: chars };
+
+  it('stop at step 4 on 2 devices, resume on 1: the loss trajectory continues as if never stopped', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'flexmoe-ckpt-')), 'run.ckpt');
+    const straight = (await trainDistributed({ ...base, devices: 2 })).map((s) => s.loss);
+    const firstHalf = await trainDistributed({ ...base, devices: 2, until: 4, checkpoint: file });
+    const secondHalf = await trainDistributed({ ...base, devices: 1, resume: file });
+    assert.deepEqual(firstHalf.map((s) => s.step), [0, 1, 2, 3]);
+    assert.deepEqual(secondHalf.map((s) => s.step), [4, 5, 6, 7]);
+    [...firstHalf, ...secondHalf].forEach((s, i) => assert.ok(Math.abs(s.loss - straight[i]!) <= 1e-5 * straight[i]!, `step ${i}: ${s.loss} vs ${straight[i]}`));
+  });
+
+  it('a corrupt, truncated, foreign or mismatched checkpoint fails with an error saying which', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmoe-ckpt-'));
+    const file = join(dir, 'ok.ckpt');
+    await trainDistributed({ ...base, devices: 1, until: 1, checkpoint: file });
+    const bytes = readFileSync(file);
+    const flipped = Buffer.from(bytes);
+    flipped[flipped.length - 3]! ^= 0xff;
+    writeFileSync(join(dir, 'flipped.ckpt'), flipped);
+    writeFileSync(join(dir, 'short.ckpt'), bytes.subarray(0, bytes.length - 100));
+    writeFileSync(join(dir, 'text.ckpt'), 'hello');
+    assert.throws(() => loadCheckpoint(join(dir, 'flipped.ckpt')), /flipped.ckpt is corrupt: checksum mismatch/);
+    assert.throws(() => loadCheckpoint(join(dir, 'short.ckpt')), /short.ckpt is truncated: expected \d+ bytes, found \d+/);
+    assert.throws(() => loadCheckpoint(join(dir, 'text.ckpt')), /text.ckpt is not a flexmoe checkpoint \(bad magic\)/);
+    assert.throws(() => loadCheckpoint(join(dir, 'missing.ckpt')), /missing.ckpt cannot be read \(ENOENT\)/);
+    await assert.rejects(trainDistributed({ ...base, config: { ...config, dModel: 16 }, devices: 1, resume: file }), /does not match this model: it has dModel 32, this model 16/);
+    assert.ok(!readdirSync(dir).some((f) => f.includes('.tmp-')), 'no temporary files left behind');
   });
 });

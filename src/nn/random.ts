@@ -9,6 +9,15 @@ export class Rng {
     this.state = seed >>> 0 || 0x9e3779b9;
   }
 
+  /** The generator's position, to save in a checkpoint and resume from. */
+  get position(): number {
+    return this.state;
+  }
+
+  set position(state: number) {
+    this.state = state >>> 0;
+  }
+
   /** Uniform in [0, 1). */
   next(): number {
     let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);

@@ -1,7 +1,8 @@
 import { errors } from '../errors.js';
 import type { CharTransformerConfig } from '../models/char-transformer.js';
 import { ActorSystem } from '../runtime/system.js';
-import type { MoETrainerArgs, StepReport } from '../../actors/moe-trainer.js';
+import type { MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-trainer.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { CostProfile } from '../sched/cost.js';
 import { Placement, type PlacementOp } from '../sched/placement.js';
 import { makePolicy } from '../sched/policies/index.js';
@@ -25,6 +26,13 @@ export interface DistributedOptions {
   /** Cost profile the policy plans with (this machine's, from `flexmoe calibrate`). */
   profile?: CostProfile;
   onRebalance?: (r: Rebalance) => void;
+  /** Write a checkpoint here every `checkpointEvery` steps and at the end. */
+  checkpoint?: string;
+  checkpointEvery?: number;
+  /** Resume from this checkpoint (written on any number of devices); steps continue from its step. */
+  resume?: string;
+  /** Stop before this step (the schedule still spans `steps`): for interrupting a run on purpose. */
+  until?: number;
   backend?: string;
   corpusChars?: number;
   onStep?: (s: DistributedStep) => void;
@@ -87,8 +95,23 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   try {
     const args: MoETrainerArgs = { config, replicas: placements.map((p) => p.replicas()), batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? 'gpujs-webasm', corpusChars: opts.corpusChars };
     const trainers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoETrainer', args, { device: d })));
+    let first = 0;
+    if (opts.resume) {
+      const ckpt = loadCheckpoint(opts.resume);
+      checkCompatible(opts.resume, ckpt.meta.config as CharTransformerConfig, config);
+      const state: TrainerState = { tensors: Object.fromEntries(ckpt.tensors), optimizerStep: ckpt.meta.optimizerStep as number, dataRng: ckpt.meta.dataRng as number };
+      await Promise.all(trainers.map((t) => system.ask(t, { type: 'load', state })));
+      first = ckpt.meta.step as number;
+    }
+    const save = async (step: number) => {
+      const parts = await Promise.all(trainers.map((t) => system.ask<TrainerState>(t, { type: 'state' })));
+      const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+      for (const p of parts) for (const [k, v] of Object.entries(p.tensors)) tensors.set(k, v);
+      saveCheckpoint(opts.checkpoint!, { config, step, optimizerStep: parts[0]!.optimizerStep, dataRng: parts[0]!.dataRng, devices, placement: placements.map((p) => p.replicas()) }, tensors);
+    };
     const out: DistributedStep[] = [];
-    for (let step = 0; step < opts.steps; step++) {
+    const last = Math.min(opts.steps, opts.until ?? opts.steps);
+    for (let step = first; step < last; step++) {
       const t0 = performance.now();
       const reports = await Promise.all(trainers.map((t) => system.ask<StepReport>(t, { type: 'step', step })));
       const stepMs = performance.now() - t0;
@@ -118,6 +141,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       };
       out.push(s);
       opts.onStep?.(s);
+      if (opts.checkpoint && ((opts.checkpointEvery && (step + 1) % opts.checkpointEvery === 0) || step + 1 === last)) await save(step + 1);
     }
     let sample = '';
     if (opts.sample) sample = (await Promise.all(trainers.map((t) => system.ask<string>(t, { type: 'generate', ...opts.sample }))))[0]!;
@@ -125,4 +149,13 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   } finally {
     await system.stop();
   }
+}
+
+/** A checkpoint only loads into a model of the same shape; the error names the first difference. */
+function checkCompatible(path: string, saved: CharTransformerConfig, now: CharTransformerConfig): void {
+  for (const key of ['vocab', 'seq', 'dModel', 'heads', 'dFF', 'layers'] as const) {
+    if (saved[key] !== now[key]) throw errors.checkpoint(path, `does not match this model: it has ${key} ${saved[key]}, this model ${now[key]}`);
+  }
+  const a = saved.moe, b = now.moe;
+  if (a?.experts !== b?.experts || a?.topk !== b?.topk) throw errors.checkpoint(path, `does not match this model: it has ${a?.experts} experts top-${a?.topk}, this model ${b?.experts} top-${b?.topk}`);
 }

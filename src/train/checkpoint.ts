@@ -1,0 +1,97 @@
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { errors } from '../errors.js';
+
+/**
+ * Checkpoint container (safetensors-like): 8-byte magic "FMOECKPT", a u32 header length, a JSON
+ * header, zero padding to 8 bytes, then the raw little-endian float32 blob. The header lists every
+ * tensor (name, shape, byte offset) and an FNV-1a checksum of the blob. Tensors are named by
+ * logical id (`block0.moe.expert3.up.weight`), never by device, so a checkpoint written on 2 devices
+ * loads on 1 or 3. Written to a temporary file and renamed: a crash never leaves half a checkpoint.
+ */
+const MAGIC = 'FMOECKPT';
+export const CHECKPOINT_FORMAT = 'flexmoe-checkpoint/1';
+
+export interface CheckpointTensor {
+  name: string;
+  shape: number[];
+  offset: number;
+  length: number;
+}
+
+export interface CheckpointHeader {
+  format: typeof CHECKPOINT_FORMAT;
+  /** Anything describing the run: model config, step, placement, data position. */
+  meta: Record<string, unknown>;
+  tensors: CheckpointTensor[];
+  blobBytes: number;
+  checksum: string;
+}
+
+export function fnv1a(bytes: Uint8Array): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+export function saveCheckpoint(path: string, meta: Record<string, unknown>, tensors: Map<string, { shape: number[]; data: Float32Array }>): number {
+  const entries: CheckpointTensor[] = [];
+  let offset = 0;
+  for (const [name, t] of [...tensors.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    entries.push({ name, shape: t.shape, offset, length: t.data.length });
+    offset += t.data.byteLength;
+  }
+  const blob = new Uint8Array(offset);
+  for (const e of entries) {
+    const t = tensors.get(e.name)!.data;
+    blob.set(new Uint8Array(t.buffer, t.byteOffset, t.byteLength), e.offset);
+  }
+  const header: CheckpointHeader = { format: CHECKPOINT_FORMAT, meta, tensors: entries, blobBytes: blob.byteLength, checksum: fnv1a(blob) };
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const lead = Buffer.alloc(12);
+  lead.write(MAGIC, 0, 'latin1');
+  lead.writeUInt32LE(json.byteLength, 8);
+  const pad = Buffer.alloc((8 - ((12 + json.byteLength) % 8)) % 8);
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    for (const part of [lead, json, pad, blob]) writeSync(fd, part);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  return 12 + json.byteLength + pad.byteLength + blob.byteLength;
+}
+
+export interface LoadedCheckpoint {
+  meta: Record<string, unknown>;
+  tensors: Map<string, { shape: number[]; data: Float32Array }>;
+}
+
+/** Reads and verifies a checkpoint; a missing, foreign, truncated or corrupt file is an error saying which. */
+export function loadCheckpoint(path: string): LoadedCheckpoint {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw errors.checkpoint(path, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (buf.byteLength < 12 || buf.toString('latin1', 0, 8) !== MAGIC) throw errors.checkpoint(path, 'is not a flexmoe checkpoint (bad magic)');
+  const headerBytes = buf.readUInt32LE(8);
+  if (12 + headerBytes > buf.byteLength) throw errors.checkpoint(path, `is truncated: the header needs ${12 + headerBytes} bytes, the file has ${buf.byteLength}`);
+  let header: CheckpointHeader;
+  try {
+    header = JSON.parse(buf.toString('utf8', 12, 12 + headerBytes)) as CheckpointHeader;
+  } catch {
+    throw errors.checkpoint(path, 'is corrupt: its header is not valid JSON');
+  }
+  if (header.format !== CHECKPOINT_FORMAT) throw errors.checkpoint(path, `has format ${JSON.stringify(header.format)}, expected ${CHECKPOINT_FORMAT}`);
+  const start = 12 + headerBytes + ((8 - ((12 + headerBytes) % 8)) % 8);
+  if (buf.byteLength < start + header.blobBytes) throw errors.checkpoint(path, `is truncated: expected ${start + header.blobBytes} bytes, found ${buf.byteLength}`);
+  const blob = new Uint8Array(buf.buffer, buf.byteOffset + start, header.blobBytes);
+  if (fnv1a(blob) !== header.checksum) throw errors.checkpoint(path, 'is corrupt: checksum mismatch');
+  const aligned = new Uint8Array(blob); // copy once so every tensor view is 4-byte aligned
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const t of header.tensors) tensors.set(t.name, { shape: t.shape, data: new Float32Array(aligned.buffer, t.offset, t.length) });
+  return { meta: header.meta, tensors };
+}
