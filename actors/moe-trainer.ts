@@ -39,6 +39,7 @@ export interface TrainerState {
 export type TrainerMessage =
   | { type: 'step'; step: number }
   | { type: 'state' }
+  | { type: 'eval'; batches: number }
   | { type: 'load'; state: TrainerState }
   | { type: 'generate'; prompt: string; length: number; seed: number }
   | { type: 'placement'; replicas: number[][][] };
@@ -49,6 +50,8 @@ export interface StepReport {
   auxLoss: number;
   /** Per MoE layer, global assignments per expert. */
   expertCounts: number[][];
+  /** Assignments this device's gates dropped for capacity. */
+  droppedTokens: number;
   computeMs: number;
 }
 
@@ -85,6 +88,7 @@ export class MoETrainer extends Actor {
   async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | string | number> {
     if (msg.type === 'placement') return this.place(msg.replicas, ctx);
     if (msg.type === 'state') return this.state(ctx) as never;
+    if (msg.type === 'eval') return this.evaluate(msg.batches, ctx);
     if (msg.type === 'load') return this.load(msg.state);
     // Generation runs on every device in lockstep on the same text, so the MoE all-to-alls meet.
     if (msg.type === 'generate') return generate(this.be, this.model, this.corpus, msg.prompt, msg.length, { seed: msg.seed });
@@ -113,6 +117,7 @@ export class MoETrainer extends Actor {
       loss: lossSum.data[0]! / (batch * seq),
       auxLoss: this.model.auxLoss(),
       expertCounts: this.layers.map((l) => Array.from(l.lastRouting?.counts ?? [])),
+      droppedTokens: this.layers.reduce((n, l) => n + (l.lastRouting?.dropped ?? 0), 0),
       computeMs: performance.now() - t0,
     };
   }
@@ -124,6 +129,22 @@ export class MoETrainer extends Actor {
 
   private expertGroups() {
     return this.layers.flatMap((l, i) => l.experts.map((x, e) => ({ params: x.parameters(), group: this.args.replicas[i]![e]! })));
+  }
+
+  /** Mean held-out loss over fixed windows (the same every call), each device on its shard. */
+  private async evaluate(batches: number, ctx: ActorContext): Promise<number> {
+    const { batch, config } = this.args;
+    const rng = new Rng(config.seed ^ 0xe7a1);
+    const per = batch / ctx.devices, me = ctx.device, seq = config.seq;
+    const loss = new CrossEntropyLoss(this.be);
+    let sum = 0;
+    for (let i = 0; i < batches; i++) {
+      const { inputs, targets } = this.corpus.sample(rng, batch, seq, 'eval');
+      const shard = (t: Tensor<'i32'>) => new Tensor('i32', [per * seq], t.data.slice(me * per * seq, (me + 1) * per * seq));
+      sum += (await loss.forward(await this.model.forward(shard(inputs), per), shard(targets), 'eval loss')) * loss.count;
+    }
+    const total = await ctx.collectives.allReduce(Tensor.from([sum]) as F32);
+    return total.data[0]! / (batches * batch * seq);
   }
 
   /**

@@ -111,3 +111,24 @@ describe('checkpoints', function () {
     assert.ok(!readdirSync(dir).some((f) => f.includes('.tmp-')), 'no temporary files left behind');
   });
 });
+
+describe('Trainer.fit and events$', function () {
+  this.timeout(240_000);
+  it('calls back per batch, epoch and re-plan, reports held-out loss, in event order', async () => {
+    const { Trainer } = await import('../src/train/trainer.js');
+    const corpus = new CharCorpus(mobyDick().slice(0, 100_000));
+    const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 64, layers: 1, seed: 2, moe: { experts: 4, topk: 1, routerSkew: 2 } };
+    const { clusterA100 } = await import('../src/sched/cost.js');
+    const trainer = new Trainer({ config, devices: 2, batch: 8, lr: 3e-3, corpusChars: 100_000, policy: 'flexmoe', slots: 4, profile: { ...clusterA100, devicesPerNode: 2, expertTflops: 0.002, denseTflops: 0.002, intraNodeGBps: 3, dModel: 32, dFF: 64 } });
+    const types: string[] = [];
+    trainer.events$.subscribe((e) => types.push(e.type));
+    const batches: number[] = [], epochs: number[] = [], rebalances: number[] = [];
+    const history = await trainer.fit({ epochs: 2, stepsPerEpoch: 5, callbacks: { onBatchEnd: (b) => batches.push(b.step), onEpochEnd: (e) => epochs.push(e.epoch), onRebalance: (r) => rebalances.push(r.step) } });
+    assert.deepEqual(batches, [...Array(10).keys()]);
+    assert.deepEqual(epochs, [0, 1]);
+    assert.ok(rebalances.length > 0, 'a skewed top-1 router (expert 0 hottest, devices unbalanced) makes FlexMoE re-plan');
+    assert.equal(types[0], 'train-begin');
+    assert.equal(types.at(-1), 'train-end');
+    assert.ok(history[4]!.evalLoss! > 0 && history[9]!.evalLoss! < history[4]!.evalLoss!, 'held-out loss is measured each epoch and falls');
+  });
+});

@@ -4,14 +4,14 @@ import { CharCorpus, mobyDick } from '../data/corpus.js';
 import { CharTransformer, type CharTransformerConfig } from '../models/char-transformer.js';
 import { balanceRatio, deviceLoads, Placement } from '../sched/placement.js';
 import { generate, trainCharLM } from '../train/lm.js';
-import { trainDistributedWithSample } from '../train/distributed.js';
-import { calibrate } from '../sched/calibrate.js';
+import { Trainer } from '../train/trainer.js';
 import { Progress } from '../train/progress.js';
 import { intFlag, numberFlag, type Flags } from './args.js';
 
 export const trainHelp = `flexmoe train [--model gpt-moe|dense] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
               [--layers N] [--heads H] [--experts E] [--topk 1|2] [--capacity-factor F] [--router-skew S]
-              [--lr X] [--backend NAME] [--sample N] [--json]
+              [--devices N] [--policy static|flexmoe|eplb] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
+              [--resume FILE] [--lr X] [--backend NAME] [--sample N] [--json]
   Trains a character-level GPT (Mixture-of-Experts by default) on the embedded corpus (Moby-Dick),
   then prints a sample.`;
 
@@ -50,7 +50,7 @@ export async function train(flags: Flags): Promise<void> {
     };
     const steps = intFlag(flags, 'steps', model === 'gpt-moe' ? 200 : 300, 1);
     const batch = intFlag(flags, 'batch', 16, 1);
-    if (devices > 1) return await trainOnDevices(flags, config, devices, steps, batch, corpus.vocab.size, be.name, policy);
+    if (devices > 1 || flags.checkpoint || flags.resume) return await trainOnDevices(flags, config, devices, steps, batch, corpus.vocab.size, be.name, policy);
     const net = new CharTransformer(be, config);
     const log = (s: string) => (json ? undefined : process.stderr.write(`${s}\n`));
     log(`flexmoe: ${model}, ${net.parameterCount()} parameters${config.moe ? ` (${experts} experts per layer, top-${config.moe.topk})` : ''}, vocab ${corpus.vocab.size}, backend ${be.name}`);
@@ -85,38 +85,38 @@ export async function train(flags: Flags): Promise<void> {
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
-/** `flexmoe train --devices N`: one trainer actor per device thread, static expert placement. */
+/** `flexmoe train --devices N` (or with checkpoints): the Trainer on worker-thread devices. */
 async function trainOnDevices(flags: Flags, config: CharTransformerConfig, devices: number, steps: number, batch: number, vocab: number, backend: string, policy: string): Promise<void> {
   const json = flags.json === true;
   const experts = config.moe!.experts;
   const slots = intFlag(flags, 'slots', 2 * Math.ceil(experts / devices), 1);
-  const placement = Placement.roundRobin(devices, slots, experts);
-  const profile = policy === 'static' ? undefined : await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend });
-  if (!json) process.stderr.write(`flexmoe: gpt-moe on ${devices} devices (worker threads), ${experts} experts per layer, policy ${policy}, ${slots} expert slots per device, vocab ${vocab}, backend ${backend}\n`);
-  let replans = 0;
+  const trainer = new Trainer({ config, devices, batch, lr: numberFlag(flags, 'lr', 8e-3), policy, slots, backend });
   const progress = json ? null : new Progress(steps);
-  let tokens = 0, ms = 0;
-  const sampleLength = intFlag(flags, 'sample', 200);
-  const { history, sample } = await trainDistributedWithSample({
-    devices, config, steps, batch, lr: numberFlag(flags, 'lr', 8e-3), backend,
-    replicas: placement.replicas(), slots, policy, profile,
-    onRebalance: (r) => {
+  let replans = 0, dropped = 0;
+  trainer.events$.subscribe((e) => {
+    if (e.type === 'train-begin' && !json) process.stderr.write(`flexmoe: gpt-moe on ${devices} device(s) (worker threads), ${experts} experts per layer, policy ${policy}, ${slots} expert slots per device, vocab ${vocab}, backend ${backend}\n`);
+    if (e.type === 'rebalance') {
       replans++;
-      if (!json) process.stderr.write(`\nre-plan after step ${r.step}, layer ${r.layer}: ${r.ops.map((o) => (o.op === 'migrate' ? `migrate ${o.expert} ${o.from}→${o.to}` : `${o.op} ${o.expert}@${o.device}`)).join(', ')} (v${r.version})\n`);
-    },
-    sample: sampleLength > 0 ? { prompt: 'Call me Ishmael. ', length: sampleLength, seed: config.seed } : undefined,
-    onStep: (s) => {
-      tokens += batch * config.seq;
-      ms += s.stepMs;
-      const br = Math.max(...s.expertCounts.map((c) => balanceRatio(deviceLoads(c, placement))));
-      if (json) process.stdout.write(`${JSON.stringify({ step: s.step, loss: round(s.loss), tokensPerSec: Math.round(s.tokensPerSec), balanceRatio: round(br), droppedTokens: 0, placementVersion: s.placementVersion })}\n`);
-      else progress!.update(s, (tokens * 1000) / ms);
-    },
+      if (!json) process.stderr.write(`\nre-plan after step ${e.step}, layer ${e.layer}: ${e.ops.map((o) => (o.op === 'migrate' ? `migrate ${o.expert} ${o.from}→${o.to}` : `${o.op} ${o.expert}@${o.device}`)).join(', ')} (v${e.version})\n`);
+    }
+    if (e.type === 'batch-end') {
+      dropped += e.droppedTokens;
+      if (json) process.stdout.write(`${JSON.stringify({ step: e.step, loss: round(e.loss), tokensPerSec: Math.round(e.tokensPerSec), balanceRatio: round(e.balanceRatio), droppedTokens: e.droppedTokens, placementVersion: e.placementVersion })}\n`);
+      else progress!.update(e, e.tokensPerSec);
+    }
+    if (e.type === 'train-end') {
+      const summary = { model: 'gpt-moe', devices, policy, replans, firstLoss: round(e.firstLoss), lastLoss: round(e.lastLoss), evalLoss: e.evalLoss === undefined ? null : round(e.evalLoss), tokensPerSec: Math.round(e.tokensPerSec), steps: e.steps, droppedTokens: dropped, backend };
+      if (json) process.stdout.write(`${JSON.stringify({ summary, sample: e.sample })}\n`);
+      else {
+        process.stderr.write(`loss ${summary.firstLoss} → ${summary.lastLoss} (held-out ${summary.evalLoss}), ${summary.tokensPerSec} tokens/s on ${devices} device(s)\n`);
+        if (e.sample) process.stdout.write(`\n--- sample ---\nCall me Ishmael. ${e.sample}\n`);
+      }
+    }
   });
-  const summary = { model: 'gpt-moe', devices, policy, replans, firstLoss: round(history[0]!.loss), lastLoss: round(history.at(-1)!.loss), tokensPerSec: Math.round((tokens * 1000) / ms), steps, backend };
-  if (json) process.stdout.write(`${JSON.stringify({ summary, sample })}\n`);
-  else {
-    process.stderr.write(`loss ${summary.firstLoss} → ${summary.lastLoss}, ${summary.tokensPerSec} tokens/s on ${devices} devices\n`);
-    if (sample) process.stdout.write(`\n--- sample ---\nCall me Ishmael. ${sample}\n`);
-  }
+  await trainer.fit({
+    steps, sample: intFlag(flags, 'sample', 200),
+    checkpoint: typeof flags.checkpoint === 'string' ? flags.checkpoint : undefined,
+    checkpointEvery: intFlag(flags, 'checkpoint-every', 0),
+    resume: typeof flags.resume === 'string' ? flags.resume : undefined,
+  });
 }

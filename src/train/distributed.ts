@@ -33,6 +33,9 @@ export interface DistributedOptions {
   resume?: string;
   /** Stop before this step (the schedule still spans `steps`): for interrupting a run on purpose. */
   until?: number;
+  /** Held-out loss every this many steps and at the end (0: only at the end). */
+  evalEvery?: number;
+  evalBatches?: number;
   backend?: string;
   corpusChars?: number;
   onStep?: (s: DistributedStep) => void;
@@ -46,6 +49,8 @@ export interface DistributedStep {
   auxLoss: number;
   /** Per MoE layer, assignments per expert over all devices. */
   expertCounts: number[][];
+  /** Assignments dropped for capacity, over all devices and layers. */
+  droppedTokens: number;
   stepMs: number;
   tokensPerSec: number;
   /** Milliseconds each device spent in its step (busy time). */
@@ -54,6 +59,8 @@ export interface DistributedStep {
   placementVersion: number;
   /** Milliseconds spent switching placement after this step (0 when nothing changed). */
   replanMs: number;
+  /** Held-out loss, on the steps where it was measured. */
+  evalLoss?: number;
 }
 
 export interface Rebalance {
@@ -136,9 +143,12 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
         for (const c of changes) opts.onRebalance?.(c);
       }
       const s: DistributedStep = {
-        step, loss: reports[0]!.loss, auxLoss: reports[0]!.auxLoss, expertCounts: counts, stepMs,
+        step, loss: reports[0]!.loss, auxLoss: reports[0]!.auxLoss, expertCounts: counts, droppedTokens: reports.reduce((n, r) => n + r.droppedTokens, 0), stepMs,
         tokensPerSec: (batch * config.seq * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), placementVersion: version, replanMs,
       };
+      if ((opts.evalEvery && (step + 1) % opts.evalEvery === 0) || step + 1 === last) {
+        s.evalLoss = (await Promise.all(trainers.map((t) => system.ask<number>(t, { type: 'eval', batches: opts.evalBatches ?? 2 }))))[0]!;
+      }
       out.push(s);
       opts.onStep?.(s);
       if (opts.checkpoint && ((opts.checkpointEvery && (step + 1) % opts.checkpointEvery === 0) || step + 1 === last)) await save(step + 1);

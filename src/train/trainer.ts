@@ -1,0 +1,114 @@
+import { Subject, type Observable } from 'rxjs';
+import type { CharTransformerConfig } from '../models/char-transformer.js';
+import type { CostProfile } from '../sched/cost.js';
+import { calibrate } from '../sched/calibrate.js';
+import { Placement, balanceRatio, deviceLoads } from '../sched/placement.js';
+import { trainDistributedWithSample, type DistributedStep, type Rebalance } from './distributed.js';
+
+/** Everything a training run reports, in order: the one stream progress output, callbacks and dashboards read. */
+export type TrainEvent =
+  | { type: 'train-begin'; devices: number; steps: number; policy: string }
+  | ({ type: 'batch-end'; balanceRatio: number } & DistributedStep)
+  | { type: 'epoch-end'; epoch: number; step: number; loss: number; evalLoss?: number }
+  | ({ type: 'rebalance' } & Rebalance)
+  | { type: 'train-end'; steps: number; firstLoss: number; lastLoss: number; evalLoss?: number; tokensPerSec: number; sample: string };
+
+export interface FitCallbacks {
+  onBatchEnd?: (e: Extract<TrainEvent, { type: 'batch-end' }>) => void;
+  onEpochEnd?: (e: Extract<TrainEvent, { type: 'epoch-end' }>) => void;
+  onRebalance?: (e: Extract<TrainEvent, { type: 'rebalance' }>) => void;
+}
+
+export interface TrainerOptions {
+  config: CharTransformerConfig;
+  devices?: number;
+  batch?: number;
+  lr?: number;
+  /** Placement policy run live between steps: static (default), flexmoe or eplb. */
+  policy?: string;
+  /** Expert slots per device (default: twice what round-robin needs). */
+  slots?: number;
+  /** Cost profile for live policies (default: measured on this machine at the start). */
+  profile?: CostProfile;
+  backend?: string;
+  corpusChars?: number;
+}
+
+export interface FitOptions {
+  steps?: number;
+  /** Alternatively: epochs × stepsPerEpoch steps. */
+  epochs?: number;
+  stepsPerEpoch?: number;
+  callbacks?: FitCallbacks;
+  checkpoint?: string;
+  checkpointEvery?: number;
+  resume?: string;
+  evalEvery?: number;
+  /** Characters to sample after `Call me Ishmael. ` at the end (0: none). */
+  sample?: number;
+}
+
+/**
+ * Trains a GPT-MoE on worker-thread devices, Keras-style: `await trainer.fit({ steps, callbacks })`
+ * returns the history; `trainer.events$` carries every batch, epoch, re-plan and the end of training.
+ *
+ * @example
+ * const trainer = new Trainer({ config, devices: 2, policy: 'flexmoe' });
+ * trainer.events$.subscribe((e) => e.type === 'rebalance' && console.log(e.ops));
+ * const history = await trainer.fit({ steps: 200, callbacks: { onBatchEnd: (b) => console.log(b.loss) } });
+ */
+export class Trainer {
+  private readonly events = new Subject<TrainEvent>();
+  readonly events$: Observable<TrainEvent> = this.events.asObservable();
+
+  constructor(readonly options: TrainerOptions) {}
+
+  async fit(opts: FitOptions = {}): Promise<DistributedStep[]> {
+    const { config } = this.options;
+    const devices = this.options.devices ?? 1;
+    const stepsPerEpoch = opts.stepsPerEpoch ?? 100;
+    const steps = opts.steps ?? (opts.epochs ?? 1) * stepsPerEpoch;
+    const policy = this.options.policy ?? 'static';
+    const experts = config.moe?.experts ?? 1;
+    const slots = this.options.slots ?? 2 * Math.ceil(experts / devices);
+    const placement = Placement.roundRobin(devices, slots, experts);
+    // The placement each layer runs with now, for the balance ratio (max ÷ mean device load).
+    const current = Array.from({ length: config.layers }, () => placement.clone());
+    const profile = policy === 'static' ? undefined : (this.options.profile ?? (await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend: this.options.backend })));
+    const subs = [
+      opts.callbacks?.onBatchEnd && this.events$.subscribe((e) => e.type === 'batch-end' && opts.callbacks!.onBatchEnd!(e)),
+      opts.callbacks?.onEpochEnd && this.events$.subscribe((e) => e.type === 'epoch-end' && opts.callbacks!.onEpochEnd!(e)),
+      opts.callbacks?.onRebalance && this.events$.subscribe((e) => e.type === 'rebalance' && opts.callbacks!.onRebalance!(e)),
+    ];
+    this.events.next({ type: 'train-begin', devices, steps, policy });
+    let tokens = 0, ms = 0;
+    try {
+      const { history, sample } = await trainDistributedWithSample({
+        devices, config, steps, batch: this.options.batch ?? 16, lr: this.options.lr ?? 8e-3, backend: this.options.backend,
+        corpusChars: this.options.corpusChars, replicas: placement.replicas(), slots, policy, profile,
+        checkpoint: opts.checkpoint, checkpointEvery: opts.checkpointEvery, resume: opts.resume, evalEvery: opts.evalEvery ?? stepsPerEpoch,
+        sample: opts.sample ? { prompt: 'Call me Ishmael. ', length: opts.sample, seed: config.seed } : undefined,
+        onRebalance: (r) => {
+          current[r.layer] = fromReplicas(r.replicas, devices, slots);
+          this.events.next({ type: 'rebalance', ...r });
+        },
+        onStep: (s) => {
+          tokens += (this.options.batch ?? 16) * config.seq;
+          ms += s.stepMs;
+          const br = Math.max(1, ...s.expertCounts.map((c, l) => balanceRatio(deviceLoads(c, current[l]!))));
+          this.events.next({ type: 'batch-end', balanceRatio: br, ...s });
+          if ((s.step + 1) % stepsPerEpoch === 0) this.events.next({ type: 'epoch-end', epoch: (s.step + 1) / stepsPerEpoch - 1, step: s.step, loss: s.loss, evalLoss: s.evalLoss });
+        },
+      });
+      this.events.next({ type: 'train-end', steps: history.length, firstLoss: history[0]?.loss ?? NaN, lastLoss: history.at(-1)?.loss ?? NaN, evalLoss: history.at(-1)?.evalLoss, tokensPerSec: (tokens * 1000) / ms, sample });
+      return history;
+    } finally {
+      for (const s of subs) s?.unsubscribe();
+    }
+  }
+}
+
+function fromReplicas(replicas: number[][], devices: number, slots: number): Placement {
+  const hosts = Array.from({ length: devices }, (_, d) => replicas.flatMap((r, e) => (r.includes(d) ? [e] : [])));
+  return new Placement(devices, slots, replicas.length, hosts);
+}
