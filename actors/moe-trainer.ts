@@ -6,8 +6,8 @@
 import { Actor, registerActor, type ActorContext } from '../src/runtime/actor.js';
 import { errors } from '../src/errors.js';
 import { createBackend, type Backend } from '../src/kernels/backend.js';
-import { CharCorpus, mobyDick } from '../src/data/corpus.js';
-import { CharTransformer, type CharTransformerConfig } from '../src/models/char-transformer.js';
+import type { CharTransformer } from '../src/models/char-transformer.js';
+import { makeTask, type Task, type TaskModel, type TaskSpec } from '../src/models/tasks.js';
 import { DistributedMoELayer } from '../src/moe/distributed-moe.js';
 import { AdamW } from '../src/nn/adamw.js';
 import { CrossEntropyLoss } from '../src/nn/loss.js';
@@ -18,15 +18,14 @@ import { syncGradients } from '../src/train/grad-sync.js';
 import { generate } from '../src/train/lm.js';
 
 export interface MoETrainerArgs {
-  config: CharTransformerConfig;
+  /** The model and its data (built on the device from this plain data). */
+  spec: TaskSpec;
   /** replicas[layer][e] = devices holding expert e in that MoE layer. */
   replicas: number[][][];
   batch: number;
   steps: number;
   lr: number;
   backend: string;
-  /** Characters of the corpus to use (0: all). */
-  corpusChars?: number;
 }
 
 /** A device's share of a checkpoint: tensors by logical name (Adam moments as `name#m`, `name#v`). */
@@ -59,9 +58,9 @@ export class MoETrainer extends Actor {
   static override actorName = 'MoETrainer';
   private args: MoETrainerArgs;
   private be!: Backend;
-  private model!: CharTransformer;
+  private task!: Task;
+  private model!: TaskModel;
   private layers: DistributedMoELayer[] = [];
-  private corpus!: CharCorpus;
   private optimizer!: AdamW;
   private dataRng!: Rng;
 
@@ -71,18 +70,18 @@ export class MoETrainer extends Actor {
   }
 
   override async started(ctx: ActorContext): Promise<void> {
-    const { config, backend, corpusChars } = this.args;
+    const { spec, backend } = this.args;
     this.be = await createBackend(backend);
-    const text = mobyDick();
-    this.corpus = new CharCorpus(corpusChars ? text.slice(0, corpusChars) : text);
-    this.model = new CharTransformer(this.be, config, (block, o) => {
+    this.task = makeTask(spec);
+    const config = spec.config;
+    this.model = this.task.build(this.be, (block, o) => {
       const comm = { device: ctx.device, devices: ctx.devices, collectives: ctx.collectives, replicas: () => this.args.replicas[block]! };
       const layer = new DistributedMoELayer(this.be, config.dModel, o, comm);
       this.layers.push(layer);
       return layer;
     });
     this.optimizer = new AdamW(this.be, this.model.parameters(), { lr: this.args.lr, clipNorm: 1, weightDecay: 0.01 });
-    this.dataRng = new Rng(config.seed ^ 0x5eed);
+    this.dataRng = new Rng(spec.config.seed ^ 0x5eed);
   }
 
   async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | string | number> {
@@ -91,30 +90,33 @@ export class MoETrainer extends Actor {
     if (msg.type === 'eval') return this.evaluate(msg.batches, ctx);
     if (msg.type === 'load') return this.load(msg.state);
     // Generation runs on every device in lockstep on the same text, so the MoE all-to-alls meet.
-    if (msg.type === 'generate') return generate(this.be, this.model, this.corpus, msg.prompt, msg.length, { seed: msg.seed });
+    if (msg.type === 'generate') {
+      if (!this.task.corpus || this.task.name !== 'gpt-moe') throw errors.badArgument('generate', `${this.task.name} does not generate text`);
+      return generate(this.be, this.model as CharTransformer, this.task.corpus, msg.prompt, msg.length, { seed: msg.seed });
+    }
     const t0 = performance.now();
     const { batch, steps, lr } = this.args;
-    const { seq } = this.args.config;
-    const D = ctx.devices, me = ctx.device;
-    // Every device draws the same global batch and trains on its slice of the sequences.
-    const { inputs, targets } = this.corpus.sample(this.dataRng, batch, seq);
-    const per = batch / D;
-    const shard = (t: Tensor<'i32'>) => new Tensor('i32', [per * seq], t.data.slice(me * per * seq, (me + 1) * per * seq));
+    const me = ctx.device;
+    // Every device draws the same global batch and trains on its share of the samples.
+    const { inputs, targets } = this.task.sample(this.dataRng, batch, 'train');
+    const per = batch / ctx.devices;
     const loss = new CrossEntropyLoss(this.be);
-    const logits = await this.model.forward(shard(inputs), per);
-    const localMean = await loss.forward(logits, shard(targets), `step ${msg.step} loss on device ${me}`);
+    const logits = await this.model.forward(this.shard(inputs, this.task.inputWidth, per, me), per);
+    const localMean = await loss.forward(logits, this.shard(targets, this.task.targetWidth, per, me) as Tensor<'i32'>, `step ${msg.step} loss on device ${me}`);
+    // The loss is a mean over every scored target of the global batch (masked LM scores only some).
+    const scored = (await ctx.collectives.allReduce(Tensor.from([loss.count]) as F32)).data[0]!;
     this.layers.forEach((l, i) => {
       const a = l.auxLoss();
       if (!Number.isFinite(a)) throw errors.nonFinite(`step ${msg.step}, MoE layer ${i} router loss on device ${me}`, a);
     });
-    await this.model.backward(await loss.backward(1 / (batch * seq)));
+    await this.model.backward(await loss.backward(scored ? 1 / scored : 0));
     const norm = await syncGradients(ctx.collectives, me, this.denseParams(), this.expertGroups());
     const warmup = Math.max(1, Math.floor(steps / 20));
     await this.optimizer.update(learningRate(msg.step, steps, lr, warmup), { gradNorm: norm });
     const lossSum = await ctx.collectives.allReduce(Tensor.from([localMean * loss.count]) as F32);
     return {
       step: msg.step,
-      loss: lossSum.data[0]! / (batch * seq),
+      loss: scored ? lossSum.data[0]! / scored : 0,
       auxLoss: this.model.auxLoss(),
       expertCounts: this.layers.map((l) => Array.from(l.lastRouting?.counts ?? [])),
       droppedTokens: this.layers.reduce((n, l) => n + (l.lastRouting?.dropped ?? 0), 0),
@@ -131,20 +133,28 @@ export class MoETrainer extends Actor {
     return this.layers.flatMap((l, i) => l.experts.map((x, e) => ({ params: x.parameters(), group: this.args.replicas[i]![e]! })));
   }
 
-  /** Mean held-out loss over fixed windows (the same every call), each device on its shard. */
+  /** Samples `per` of the batch starting at this device's share, `width` elements each. */
+  private shard(t: Tensor, width: number, per: number, me: number): Tensor {
+    const rest = t.shape.slice(1);
+    const shape = t.rank > 1 ? [per, ...rest] : [per * width];
+    return new Tensor(t.dtype, shape, t.data.slice(me * per * width, (me + 1) * per * width) as never);
+  }
+
+  /** Mean held-out loss over fixed batches (the same every call), each device on its share. */
   private async evaluate(batches: number, ctx: ActorContext): Promise<number> {
-    const { batch, config } = this.args;
-    const rng = new Rng(config.seed ^ 0xe7a1);
-    const per = batch / ctx.devices, me = ctx.device, seq = config.seq;
+    const { batch, spec } = this.args;
+    const rng = new Rng(spec.config.seed ^ 0xe7a1);
+    const per = batch / ctx.devices, me = ctx.device;
     const loss = new CrossEntropyLoss(this.be);
-    let sum = 0;
+    let sum = 0, count = 0;
     for (let i = 0; i < batches; i++) {
-      const { inputs, targets } = this.corpus.sample(rng, batch, seq, 'eval');
-      const shard = (t: Tensor<'i32'>) => new Tensor('i32', [per * seq], t.data.slice(me * per * seq, (me + 1) * per * seq));
-      sum += (await loss.forward(await this.model.forward(shard(inputs), per), shard(targets), 'eval loss')) * loss.count;
+      const { inputs, targets } = this.task.sample(rng, batch, 'eval');
+      const logits = await this.model.forward(this.shard(inputs, this.task.inputWidth, per, me), per);
+      sum += (await loss.forward(logits, this.shard(targets, this.task.targetWidth, per, me) as Tensor<'i32'>, 'eval loss')) * loss.count;
+      count += loss.count;
     }
-    const total = await ctx.collectives.allReduce(Tensor.from([sum]) as F32);
-    return total.data[0]! / (batches * batch * seq);
+    const total = await ctx.collectives.allReduce(Tensor.from([sum, count]) as F32);
+    return total.data[1] ? total.data[0]! / total.data[1]! : 0;
   }
 
   /**

@@ -5,27 +5,28 @@ import { CharTransformer, type CharTransformerConfig } from '../models/char-tran
 import { balanceRatio, deviceLoads, Placement } from '../sched/placement.js';
 import { generate, trainCharLM } from '../train/lm.js';
 import { Trainer } from '../train/trainer.js';
+import type { TaskName } from '../models/tasks.js';
+import type { VisionMoEConfig } from '../models/vision-moe.js';
 import { Progress } from '../train/progress.js';
 import { intFlag, numberFlag, type Flags } from './args.js';
 
-export const trainHelp = `flexmoe train [--model gpt-moe|dense] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
+export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|dense] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
               [--layers N] [--heads H] [--experts E] [--topk 1|2] [--capacity-factor F] [--router-skew S]
               [--devices N] [--policy static|flexmoe|eplb] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
               [--resume FILE] [--lr X] [--backend NAME] [--sample N] [--json]
   Trains a character-level GPT (Mixture-of-Experts by default) on the embedded corpus (Moby-Dick),
   then prints a sample.`;
 
-const models = ['gpt-moe', 'dense'] as const;
-const later = ['bert-moe', 'vision-moe'];
+const models = ['gpt-moe', 'bert-moe', 'vision-moe', 'dense'] as const;
 
 /** `flexmoe train`: the main job on its embedded default. */
 export async function train(flags: Flags): Promise<void> {
   const model = typeof flags.model === 'string' ? flags.model : 'gpt-moe';
   if (!(models as readonly string[]).includes(model)) {
-    throw errors.badArgument('--model', `unknown model "${model}"; known: ${models.join(', ')}${later.includes(model) ? ` (${model} is not built yet)` : ''}`);
+    throw errors.badArgument('--model', `unknown model "${model}"; known: ${models.join(', ')}`);
   }
   const devices = intFlag(flags, 'devices', 1, 1);
-  if (devices > 1 && model !== 'gpt-moe') throw errors.badArgument('--devices', `${model} trains on one device; several devices need MoE layers (--model gpt-moe)`);
+  if (devices > 1 && model === 'dense') throw errors.badArgument('--devices', 'the dense model trains on one device; several devices need MoE layers (--model gpt-moe, bert-moe or vision-moe)');
   const policy = typeof flags.policy === 'string' ? flags.policy : 'static';
   if (policy !== 'static' && devices < 2) throw errors.badArgument('--policy', `placement policies move experts between devices: use --devices 2 or more with --policy ${policy}`);
   if (!['static', 'flexmoe', 'eplb'].includes(policy)) throw errors.badArgument('--policy', `live training supports static, flexmoe and eplb (got "${policy}"); flexmoe simulate compares all policies`);
@@ -41,16 +42,17 @@ export async function train(flags: Flags): Promise<void> {
       seq: intFlag(flags, 'seq', 32, 2),
       dModel,
       heads: intFlag(flags, 'heads', 4, 1),
-      dFF: model === 'gpt-moe' ? 2 * dModel : 4 * dModel,
+      dFF: model === 'dense' ? 4 * dModel : 2 * dModel,
       layers: intFlag(flags, 'layers', 2, 1),
       seed: intFlag(flags, 'seed', 1),
-      moe: model === 'gpt-moe'
+      moe: model !== 'dense'
         ? { experts, topk: intFlag(flags, 'topk', 2, 1) as 1 | 2, capacityFactor: numberFlag(flags, 'capacity-factor', 0), routerSkew: numberFlag(flags, 'router-skew', 0), auxCoef: 0.01 }
         : undefined,
     };
-    const steps = intFlag(flags, 'steps', model === 'gpt-moe' ? 200 : 300, 1);
+    const steps = intFlag(flags, 'steps', model === 'dense' ? 300 : 200, 1);
     const batch = intFlag(flags, 'batch', 16, 1);
-    if (devices > 1 || flags.checkpoint || flags.resume) return await trainOnDevices(flags, config, devices, steps, batch, corpus.vocab.size, be.name, policy);
+    if (model === 'bert-moe' || model === 'vision-moe') return await trainOnDevices(flags, model, taskConfig(model, flags, config), devices, steps, batch, be.name, policy);
+    if (devices > 1 || flags.checkpoint || flags.resume) return await trainOnDevices(flags, 'gpt-moe', config, devices, steps, batch, be.name, policy);
     const net = new CharTransformer(be, config);
     const log = (s: string) => (json ? undefined : process.stderr.write(`${s}\n`));
     log(`flexmoe: ${model}, ${net.parameterCount()} parameters${config.moe ? ` (${experts} experts per layer, top-${config.moe.topk})` : ''}, vocab ${corpus.vocab.size}, backend ${be.name}`);
@@ -86,15 +88,17 @@ export async function train(flags: Flags): Promise<void> {
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
 /** `flexmoe train --devices N` (or with checkpoints): the Trainer on worker-thread devices. */
-async function trainOnDevices(flags: Flags, config: CharTransformerConfig, devices: number, steps: number, batch: number, vocab: number, backend: string, policy: string): Promise<void> {
+async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransformerConfig | VisionMoEConfig, devices: number, steps: number, batch: number, backend: string, policy: string): Promise<void> {
   const json = flags.json === true;
   const experts = config.moe!.experts;
   const slots = intFlag(flags, 'slots', 2 * Math.ceil(experts / devices), 1);
-  const trainer = new Trainer({ config, devices, batch, lr: numberFlag(flags, 'lr', 8e-3), policy, slots, backend });
+  const vocab = 'vocab' in config ? config.vocab : config.classes;
+  const model = task;
+  const trainer = new Trainer({ task, config, devices, batch, lr: numberFlag(flags, 'lr', task === 'vision-moe' ? 1e-2 : 8e-3), policy, slots, backend });
   const progress = json ? null : new Progress(steps);
   let replans = 0, dropped = 0;
   trainer.events$.subscribe((e) => {
-    if (e.type === 'train-begin' && !json) process.stderr.write(`flexmoe: gpt-moe on ${devices} device(s) (worker threads), ${experts} experts per layer, policy ${policy}, ${slots} expert slots per device, vocab ${vocab}, backend ${backend}\n`);
+    if (e.type === 'train-begin' && !json) process.stderr.write(`flexmoe: ${model} on ${devices} device(s) (worker threads), ${experts} experts per layer, policy ${policy}, ${slots} expert slots per device, ${task === 'vision-moe' ? 'classes' : 'vocab'} ${vocab}, backend ${backend}\n`);
     if (e.type === 'rebalance') {
       replans++;
       if (!json) process.stderr.write(`\nre-plan after step ${e.step}, layer ${e.layer}: ${e.ops.map((o) => (o.op === 'migrate' ? `migrate ${o.expert} ${o.from}→${o.to}` : `${o.op} ${o.expert}@${o.device}`)).join(', ')} (v${e.version})\n`);
@@ -105,7 +109,7 @@ async function trainOnDevices(flags: Flags, config: CharTransformerConfig, devic
       else progress!.update(e, e.tokensPerSec);
     }
     if (e.type === 'train-end') {
-      const summary = { model: 'gpt-moe', devices, policy, replans, firstLoss: round(e.firstLoss), lastLoss: round(e.lastLoss), evalLoss: e.evalLoss === undefined ? null : round(e.evalLoss), tokensPerSec: Math.round(e.tokensPerSec), steps: e.steps, droppedTokens: dropped, backend };
+      const summary = { model, devices, policy, replans, firstLoss: round(e.firstLoss), lastLoss: round(e.lastLoss), evalLoss: e.evalLoss === undefined ? null : round(e.evalLoss), tokensPerSec: Math.round(e.tokensPerSec), steps: e.steps, droppedTokens: dropped, backend };
       if (json) process.stdout.write(`${JSON.stringify({ summary, sample: e.sample })}\n`);
       else {
         process.stderr.write(`loss ${summary.firstLoss} → ${summary.lastLoss} (held-out ${summary.evalLoss}), ${summary.tokensPerSec} tokens/s on ${devices} device(s)\n`);
@@ -114,9 +118,15 @@ async function trainOnDevices(flags: Flags, config: CharTransformerConfig, devic
     }
   });
   await trainer.fit({
-    steps, sample: intFlag(flags, 'sample', 200),
+    steps, sample: task === 'gpt-moe' ? intFlag(flags, 'sample', 200) : 0,
     checkpoint: typeof flags.checkpoint === 'string' ? flags.checkpoint : undefined,
     checkpointEvery: intFlag(flags, 'checkpoint-every', 0),
     resume: typeof flags.resume === 'string' ? flags.resume : undefined,
   });
+}
+
+/** The config of BERT-MoE (vocabulary plus the mask character) or the vision MoE (MNIST), from the same flags. */
+function taskConfig(task: 'bert-moe' | 'vision-moe', flags: Flags, text: CharTransformerConfig): CharTransformerConfig | VisionMoEConfig {
+  if (task === 'bert-moe') return { ...text, vocab: text.vocab + 1 };
+  return { patch: intFlag(flags, 'patch', 4, 1), dModel: text.dModel, heads: text.heads, dFF: text.dFF, layers: text.layers, classes: 10, seed: text.seed, moe: text.moe! };
 }

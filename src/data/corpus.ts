@@ -33,9 +33,10 @@ export class CharCorpus {
   readonly train: Int32Array;
   readonly eval: Int32Array;
 
-  constructor(text: string, evalFraction = 0.05) {
+  /** `extraChars` join the vocabulary without appearing in the text (a mask character, for instance). */
+  constructor(text: string, evalFraction = 0.05, extraChars: string[] = []) {
     if (text.length < 2) throw errors.corpusMissing('text is too short to train on');
-    this.vocab = CharVocab.fromText(text);
+    this.vocab = new CharVocab([...text, ...extraChars]);
     const ids = this.vocab.encode(text).data;
     const cut = Math.floor(ids.length * (1 - evalFraction));
     this.train = ids.subarray(0, cut);

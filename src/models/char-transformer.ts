@@ -60,6 +60,7 @@ export class CharTransformer {
 
   /** ids: [batch·seq] token ids, row-major by sequence → logits [batch·seq, vocab]. */
   async forward(ids: I32, batch: number): Promise<F32> {
+    if (ids.dtype !== 'i32') throw errors.dtypeMismatch('CharTransformer.forward', ids.dtype, 'i32 token ids');
     const { seq, vocab } = this.config;
     if (ids.size !== batch * seq) throw errors.badShape('CharTransformer.forward', ids.shape, `[batch·seq = ${batch}·${seq}]`);
     for (let i = 0; i < ids.size; i++) if (ids.data[i]! < 0 || ids.data[i]! >= vocab) throw errors.indexOutOfRange('CharTransformer.forward', ids.data[i]!, vocab, i);

@@ -3,6 +3,8 @@ import type { CharTransformerConfig } from '../models/char-transformer.js';
 import { ActorSystem } from '../runtime/system.js';
 import type { MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-trainer.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { taskNames, type TaskName, type TaskSpec } from '../models/tasks.js';
+import type { VisionMoEConfig } from '../models/vision-moe.js';
 import type { CostProfile } from '../sched/cost.js';
 import { Placement, type PlacementOp } from '../sched/placement.js';
 import { makePolicy } from '../sched/policies/index.js';
@@ -12,7 +14,11 @@ const trainerModule = new URL(`../../actors/moe-trainer${import.meta.url.endsWit
 
 export interface DistributedOptions {
   devices: number;
-  config: CharTransformerConfig;
+  /** Which model: gpt-moe (default), bert-moe or vision-moe; `config` is that model's. */
+  task?: TaskName;
+  config: CharTransformerConfig | VisionMoEConfig;
+  /** Images per digit for vision-moe (absent: all). */
+  imagesPerDigit?: number;
   steps: number;
   /** Global batch (sequences); split evenly over devices. */
   batch: number;
@@ -84,10 +90,12 @@ export async function trainDistributed(opts: DistributedOptions): Promise<Distri
 
 export async function trainDistributedWithSample(opts: DistributedOptions): Promise<{ history: DistributedStep[]; sample: string }> {
   const { devices, config, batch } = opts;
+  const task = opts.task ?? 'gpt-moe';
+  if (!(taskNames as readonly string[]).includes(task)) throw errors.badArgument('--model', `unknown model "${task}"; known: ${taskNames.join(', ')}`);
   const experts = config.moe?.experts ?? 0;
   if (!config.moe) throw errors.badArgument('trainDistributed', 'the model has no MoE layers (config.moe)');
   if (batch % devices !== 0) throw errors.badArgument('trainDistributed', `global batch ${batch} does not split over ${devices} devices`);
-  if (devices > experts * 8) throw errors.badArgument('trainDistributed', `${devices} devices for ${experts} experts: more devices than experts allow`);
+  if (devices > experts) throw errors.badArgument('--devices', `${devices} devices for ${experts} experts: every device needs at least one expert (use more experts or fewer devices)`);
   const replicas = opts.replicas ?? Array.from({ length: experts }, (_, e) => [e % devices]);
   if (replicas.length !== experts || replicas.some((r) => !r.length || r.some((d) => d < 0 || d >= devices))) {
     throw errors.badArgument('trainDistributed', `replicas must list 1+ valid devices for each of ${experts} experts`);
@@ -100,12 +108,14 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   if (opts.policy && opts.policy !== 'static' && !opts.profile) throw errors.badArgument('trainDistributed', 'a live policy needs a cost profile (flexmoe calibrate)');
   const system = await ActorSystem.start({ devices, modules: [trainerModule], askTimeoutMs: 120_000 });
   try {
-    const args: MoETrainerArgs = { config, replicas: placements.map((p) => p.replicas()), batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? 'gpujs-webasm', corpusChars: opts.corpusChars };
+    const spec: TaskSpec = { task, config, corpusChars: opts.corpusChars, imagesPerDigit: opts.imagesPerDigit };
+    const args: MoETrainerArgs = { spec, replicas: placements.map((p) => p.replicas()), batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? 'gpujs-webasm' };
+    const tokensPerSample = task === 'vision-moe' ? (28 / (config as VisionMoEConfig).patch) ** 2 : (config as CharTransformerConfig).seq;
     const trainers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoETrainer', args, { device: d })));
     let first = 0;
     if (opts.resume) {
       const ckpt = loadCheckpoint(opts.resume);
-      checkCompatible(opts.resume, ckpt.meta.config as CharTransformerConfig, config);
+      checkCompatible(opts.resume, ckpt.meta, task, config);
       const state: TrainerState = { tensors: Object.fromEntries(ckpt.tensors), optimizerStep: ckpt.meta.optimizerStep as number, dataRng: ckpt.meta.dataRng as number };
       await Promise.all(trainers.map((t) => system.ask(t, { type: 'load', state })));
       first = ckpt.meta.step as number;
@@ -114,7 +124,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       const parts = await Promise.all(trainers.map((t) => system.ask<TrainerState>(t, { type: 'state' })));
       const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
       for (const p of parts) for (const [k, v] of Object.entries(p.tensors)) tensors.set(k, v);
-      saveCheckpoint(opts.checkpoint!, { config, step, optimizerStep: parts[0]!.optimizerStep, dataRng: parts[0]!.dataRng, devices, placement: placements.map((p) => p.replicas()) }, tensors);
+      saveCheckpoint(opts.checkpoint!, { task, config, step, optimizerStep: parts[0]!.optimizerStep, dataRng: parts[0]!.dataRng, devices, placement: placements.map((p) => p.replicas()) }, tensors);
     };
     const out: DistributedStep[] = [];
     const last = Math.min(opts.steps, opts.until ?? opts.steps);
@@ -144,7 +154,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       }
       const s: DistributedStep = {
         step, loss: reports[0]!.loss, auxLoss: reports[0]!.auxLoss, expertCounts: counts, droppedTokens: reports.reduce((n, r) => n + r.droppedTokens, 0), stepMs,
-        tokensPerSec: (batch * config.seq * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), placementVersion: version, replanMs,
+        tokensPerSec: (batch * tokensPerSample * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), placementVersion: version, replanMs,
       };
       if ((opts.evalEvery && (step + 1) % opts.evalEvery === 0) || step + 1 === last) {
         s.evalLoss = (await Promise.all(trainers.map((t) => system.ask<number>(t, { type: 'eval', batches: opts.evalBatches ?? 2 }))))[0]!;
@@ -161,11 +171,15 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   }
 }
 
-/** A checkpoint only loads into a model of the same shape; the error names the first difference. */
-function checkCompatible(path: string, saved: CharTransformerConfig, now: CharTransformerConfig): void {
-  for (const key of ['vocab', 'seq', 'dModel', 'heads', 'dFF', 'layers'] as const) {
-    if (saved[key] !== now[key]) throw errors.checkpoint(path, `does not match this model: it has ${key} ${saved[key]}, this model ${now[key]}`);
+/** A checkpoint only loads into a model of the same kind and shape; the error names the first difference. */
+function checkCompatible(path: string, meta: Record<string, unknown>, task: TaskName, now: CharTransformerConfig | VisionMoEConfig): void {
+  const savedTask = (meta.task as string | undefined) ?? 'gpt-moe';
+  if (savedTask !== task) throw errors.checkpoint(path, `does not match this model: it holds ${savedTask}, this is ${task}`);
+  const saved = meta.config as Record<string, unknown>, cur = now as unknown as Record<string, unknown>;
+  for (const key of Object.keys(cur)) {
+    if (key === 'seed' || key === 'moe' || key === 'dtype') continue;
+    if (saved[key] !== cur[key]) throw errors.checkpoint(path, `does not match this model: it has ${key} ${saved[key]}, this model ${cur[key]}`);
   }
-  const a = saved.moe, b = now.moe;
+  const a = saved.moe as { experts?: number; topk?: number } | undefined, b = now.moe;
   if (a?.experts !== b?.experts || a?.topk !== b?.topk) throw errors.checkpoint(path, `does not match this model: it has ${a?.experts} experts top-${a?.topk}, this model ${b?.experts} top-${b?.topk}`);
 }

@@ -1,5 +1,7 @@
 import { Subject, type Observable } from 'rxjs';
 import type { CharTransformerConfig } from '../models/char-transformer.js';
+import type { TaskName } from '../models/tasks.js';
+import type { VisionMoEConfig } from '../models/vision-moe.js';
 import type { CostProfile } from '../sched/cost.js';
 import { calibrate } from '../sched/calibrate.js';
 import { Placement, balanceRatio, deviceLoads } from '../sched/placement.js';
@@ -20,7 +22,10 @@ export interface FitCallbacks {
 }
 
 export interface TrainerOptions {
-  config: CharTransformerConfig;
+  /** gpt-moe (default), bert-moe or vision-moe. */
+  task?: TaskName;
+  config: CharTransformerConfig | VisionMoEConfig;
+  imagesPerDigit?: number;
   devices?: number;
   batch?: number;
   lr?: number;
@@ -84,6 +89,7 @@ export class Trainer {
     let tokens = 0, ms = 0;
     try {
       const { history, sample } = await trainDistributedWithSample({
+        task: this.options.task, imagesPerDigit: this.options.imagesPerDigit,
         devices, config, steps, batch: this.options.batch ?? 16, lr: this.options.lr ?? 8e-3, backend: this.options.backend,
         corpusChars: this.options.corpusChars, replicas: placement.replicas(), slots, policy, profile,
         checkpoint: opts.checkpoint, checkpointEvery: opts.checkpointEvery, resume: opts.resume, evalEvery: opts.evalEvery ?? stepsPerEpoch,
@@ -93,7 +99,7 @@ export class Trainer {
           this.events.next({ type: 'rebalance', ...r });
         },
         onStep: (s) => {
-          tokens += (this.options.batch ?? 16) * config.seq;
+          tokens += (s.tokensPerSec * s.stepMs) / 1000;
           ms += s.stepMs;
           const br = Math.max(1, ...s.expertCounts.map((c, l) => balanceRatio(deviceLoads(c, current[l]!))));
           this.events.next({ type: 'batch-end', balanceRatio: br, ...s });
