@@ -132,3 +132,25 @@ describe('Trainer.fit and events$', function () {
     assert.ok(history[4]!.evalLoss! > 0 && history[9]!.evalLoss! < history[4]!.evalLoss!, 'held-out loss is measured each epoch and falls');
   });
 });
+
+describe('the scheduler actor and routing traces from live training', function () {
+  this.timeout(240_000);
+  it('FlexMoE runs in the scheduler actor, explains each re-plan, and the recorded trace replays in the simulator', async () => {
+    const { clusterA100 } = await import('../src/sched/cost.js');
+    const { TraceSource } = await import('../src/sched/trace.js');
+    const { simulate } = await import('../src/sched/simulate.js');
+    const corpus = new CharCorpus(mobyDick().slice(0, 100_000));
+    const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 64, layers: 1, seed: 2, moe: { experts: 4, topk: 1, routerSkew: 2 } };
+    const file = join(mkdtempSync(join(tmpdir(), 'flexmoe-trace-')), 'live.jsonl');
+    const plans: import('../src/train/distributed.js').Rebalance[] = [];
+    const profile = { ...clusterA100, devicesPerNode: 2, expertTflops: 0.002, denseTflops: 0.002, intraNodeGBps: 3, dModel: 32, dFF: 64 };
+    await trainDistributed({ devices: 2, config, steps: 8, batch: 8, lr: 3e-3, corpusChars: 100_000, slots: 4, policy: 'flexmoe', profile, recordTrace: file, onRebalance: (r) => plans.push(r) });
+    assert.ok(plans.length > 0);
+    assert.ok(plans.every((p) => p.predictedMsAfter! < p.predictedMsBefore! && p.migrationMs! >= 0), 'every plan predicts a faster step');
+    const trace = TraceSource.read(file);
+    assert.equal(trace.steps, 8);
+    assert.equal(trace.experts, 4);
+    const { reports } = simulate({ source: trace, devices: 2, slots: 4, profile, policies: ['static', 'flexmoe'] });
+    assert.equal(reports.length, 2);
+  });
+});

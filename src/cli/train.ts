@@ -13,7 +13,7 @@ import { intFlag, numberFlag, type Flags } from './args.js';
 export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|dense] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
               [--layers N] [--heads H] [--experts E] [--topk 1|2] [--capacity-factor F] [--router-skew S]
               [--devices N] [--policy static|flexmoe|eplb] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
-              [--resume FILE] [--lr X] [--backend NAME] [--sample N] [--json]
+              [--resume FILE] [--record-trace FILE] [--lr X] [--backend NAME] [--sample N] [--json]
   Trains a character-level GPT (Mixture-of-Experts by default) on the embedded corpus (Moby-Dick),
   then prints a sample.`;
 
@@ -52,7 +52,7 @@ export async function train(flags: Flags): Promise<void> {
     const steps = intFlag(flags, 'steps', model === 'dense' ? 300 : 200, 1);
     const batch = intFlag(flags, 'batch', 16, 1);
     if (model === 'bert-moe' || model === 'vision-moe') return await trainOnDevices(flags, model, taskConfig(model, flags, config), devices, steps, batch, be.name, policy);
-    if (devices > 1 || flags.checkpoint || flags.resume) return await trainOnDevices(flags, 'gpt-moe', config, devices, steps, batch, be.name, policy);
+    if (devices > 1 || flags.checkpoint || flags.resume || flags['record-trace']) return await trainOnDevices(flags, 'gpt-moe', config, devices, steps, batch, be.name, policy);
     const net = new CharTransformer(be, config);
     const log = (s: string) => (json ? undefined : process.stderr.write(`${s}\n`));
     log(`flexmoe: ${model}, ${net.parameterCount()} parameters${config.moe ? ` (${experts} experts per layer, top-${config.moe.topk})` : ''}, vocab ${corpus.vocab.size}, backend ${be.name}`);
@@ -101,7 +101,8 @@ async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransfor
     if (e.type === 'train-begin' && !json) process.stderr.write(`flexmoe: ${model} on ${devices} device(s) (worker threads), ${experts} experts per layer, policy ${policy}, ${slots} expert slots per device, ${task === 'vision-moe' ? 'classes' : 'vocab'} ${vocab}, backend ${backend}\n`);
     if (e.type === 'rebalance') {
       replans++;
-      if (!json) process.stderr.write(`\nre-plan after step ${e.step}, layer ${e.layer}: ${e.ops.map((o) => (o.op === 'migrate' ? `migrate ${o.expert} ${o.from}→${o.to}` : `${o.op} ${o.expert}@${o.device}`)).join(', ')} (v${e.version})\n`);
+      const why = e.predictedMsBefore === undefined ? '' : `; predicted ${e.predictedMsBefore.toFixed(2)} → ${e.predictedMsAfter!.toFixed(2)} ms per step, move ${e.migrationMs!.toFixed(2)} ms`;
+      if (!json) process.stderr.write(`\nre-plan after step ${e.step}, layer ${e.layer}: ${e.ops.map((o) => (o.op === 'migrate' ? `migrate ${o.expert} ${o.from}→${o.to}` : `${o.op} ${o.expert}@${o.device}`)).join(', ')} (v${e.version}${why})\n`);
     }
     if (e.type === 'batch-end') {
       dropped += e.droppedTokens;
@@ -122,6 +123,7 @@ async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransfor
     checkpoint: typeof flags.checkpoint === 'string' ? flags.checkpoint : undefined,
     checkpointEvery: intFlag(flags, 'checkpoint-every', 0),
     resume: typeof flags.resume === 'string' ? flags.resume : undefined,
+    recordTrace: typeof flags['record-trace'] === 'string' ? flags['record-trace'] : undefined,
   });
 }
 

@@ -5,12 +5,16 @@ import type { MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { taskNames, type TaskName, type TaskSpec } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
+import type { LayerPlan } from '../../actors/scheduler.js';
+import { TraceWriter } from '../sched/trace.js';
 import type { CostProfile } from '../sched/cost.js';
 import { Placement, type PlacementOp } from '../sched/placement.js';
 import { makePolicy } from '../sched/policies/index.js';
 import type { LoadView, Policy } from '../sched/policy.js';
 
-const trainerModule = new URL(`../../actors/moe-trainer${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const trainerModule = new URL(`../../actors/moe-trainer${ext}`, import.meta.url);
+const schedulerModule = new URL(`../../actors/scheduler${ext}`, import.meta.url);
 
 export interface DistributedOptions {
   devices: number;
@@ -37,6 +41,8 @@ export interface DistributedOptions {
   checkpointEvery?: number;
   /** Resume from this checkpoint (written on any number of devices); steps continue from its step. */
   resume?: string;
+  /** Record each step's routing (expert counts per layer) as a flexmoe-trace/1 file. */
+  recordTrace?: string;
   /** Stop before this step (the schedule still spans `steps`): for interrupting a run on purpose. */
   until?: number;
   /** Held-out loss every this many steps and at the end (0: only at the end). */
@@ -76,6 +82,10 @@ export interface Rebalance {
   version: number;
   /** Replicas per expert after the change. */
   replicas: number[][];
+  /** Why: the cost model's predicted step time of the layer before and after, and the move's cost (ms; built-in policies). */
+  predictedMsBefore?: number;
+  predictedMsAfter?: number;
+  migrationMs?: number;
 }
 
 /**
@@ -106,12 +116,17 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   const policies = placements.map(() => (typeof opts.policy === 'function' ? opts.policy() : makePolicy(opts.policy ?? 'static')));
   const history: Float64Array[][] = placements.map(() => []);
   if (opts.policy && opts.policy !== 'static' && !opts.profile) throw errors.badArgument('trainDistributed', 'a live policy needs a cost profile (flexmoe calibrate)');
-  const system = await ActorSystem.start({ devices, modules: [trainerModule], askTimeoutMs: 120_000 });
+  const system = await ActorSystem.start({ devices, modules: [trainerModule, schedulerModule], askTimeoutMs: 120_000 });
+  const trace = opts.recordTrace ? new TraceWriter(opts.recordTrace, { experts, layers: config.layers, topk: config.moe.topk, sourceDevices: 1 }) : null;
   try {
     const spec: TaskSpec = { task, config, corpusChars: opts.corpusChars, imagesPerDigit: opts.imagesPerDigit };
     const args: MoETrainerArgs = { spec, replicas: placements.map((p) => p.replicas()), batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? 'gpujs-webasm' };
     const tokensPerSample = task === 'vision-moe' ? (28 / (config as VisionMoEConfig).patch) ** 2 : (config as CharTransformerConfig).seq;
     const trainers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoETrainer', args, { device: d })));
+    // A built-in policy runs in the scheduler actor (on the last device); a policy object runs here.
+    const scheduler = typeof opts.policy === 'string' && opts.policy !== 'static'
+      ? await system.spawn('Scheduler', { policy: opts.policy, profile: opts.profile!, devices, slots, replicas: args.replicas, topk: config.moe.topk }, { device: devices - 1 })
+      : null;
     let first = 0;
     if (opts.resume) {
       const ckpt = loadCheckpoint(opts.resume);
@@ -137,7 +152,14 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       // The policy sees this step's routing and may change the placement before the next step.
       let replanMs = 0;
       const changes: Rebalance[] = [];
-      placements.forEach((placement, l) => {
+      counts.forEach((c, l) => trace?.record(step, l, c));
+      if (scheduler) {
+        const plans = await system.ask<LayerPlan[]>(scheduler, { type: 'load', step, counts });
+        for (const p of plans) {
+          placements[p.layer]!.applyBatch(p.ops);
+          changes.push({ step, ...p });
+        }
+      } else placements.forEach((placement, l) => {
         const totals = Float64Array.from(counts[l]!);
         const view: LoadView = { step: step + 1, history: history[l]!, current: [...Array(devices)].map(() => totals.map((v) => v / devices)), topk: config.moe!.topk };
         history[l]!.push(totals);
@@ -167,6 +189,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     if (opts.sample) sample = (await Promise.all(trainers.map((t) => system.ask<string>(t, { type: 'generate', ...opts.sample }))))[0]!;
     return { history: out, sample };
   } finally {
+    await trace?.close();
     await system.stop();
   }
 }

@@ -49,6 +49,8 @@ export interface FitOptions {
   checkpointEvery?: number;
   resume?: string;
   evalEvery?: number;
+  /** Record the routing of every step as a flexmoe-trace/1 file (replay it with flexmoe simulate --trace). */
+  recordTrace?: string;
   /** Characters to sample after `Call me Ishmael. ` at the end (0: none). */
   sample?: number;
 }
@@ -92,7 +94,7 @@ export class Trainer {
         task: this.options.task, imagesPerDigit: this.options.imagesPerDigit,
         devices, config, steps, batch: this.options.batch ?? 16, lr: this.options.lr ?? 8e-3, backend: this.options.backend,
         corpusChars: this.options.corpusChars, replicas: placement.replicas(), slots, policy, profile,
-        checkpoint: opts.checkpoint, checkpointEvery: opts.checkpointEvery, resume: opts.resume, evalEvery: opts.evalEvery ?? stepsPerEpoch,
+        recordTrace: opts.recordTrace, checkpoint: opts.checkpoint, checkpointEvery: opts.checkpointEvery, resume: opts.resume, evalEvery: opts.evalEvery ?? stepsPerEpoch,
         sample: opts.sample ? { prompt: 'Call me Ishmael. ', length: opts.sample, seed: config.seed } : undefined,
         onRebalance: (r) => {
           current[r.layer] = fromReplicas(r.replicas, devices, slots);
