@@ -190,7 +190,7 @@ export class MoETrainer extends Actor {
       mv.v.data.set(state.tensors[`${p.name}#v`]!.data);
       loaded++;
     }
-    this.optimizer.restore({ step: state.optimizerStep, moments: this.optimizer.snapshot().moments });
+    this.optimizer.restore({ step: state.optimizerStep, moments: {} });
     this.dataRng.position = state.dataRng;
     return loaded;
   }

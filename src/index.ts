@@ -41,3 +41,17 @@ export { simulate, type PolicyReport, type SimulationOptions } from './sched/sim
 export { SyntheticWorkload, parseWorkload, type RoutingSource, type WorkloadSpec } from './sched/workload.js';
 export { TraceSource, TraceWriter, type TraceHeader } from './sched/trace.js';
 export * from './sched/operators/index.js';
+
+// Mixture of Experts: router, layers, models, training
+export { Gate, type GateOptions, type Routing } from './moe/gate.js';
+export { MoELayer, type MoELayerOptions } from './moe/moe-layer.js';
+export { DistributedMoELayer, type MoEComm } from './moe/distributed-moe.js';
+export { VisionMoE, type VisionMoEConfig } from './models/vision-moe.js';
+export { makeTask, taskNames, type Task, type TaskName, type TaskSpec } from './models/tasks.js';
+export type { FeedForward } from './models/transformer-block.js';
+export type { RoutedFeedForward } from './models/char-transformer.js';
+export { MnistDigits } from './data/mnist.js';
+export { Trainer, type TrainEvent, type FitCallbacks, type FitOptions, type TrainerOptions } from './train/trainer.js';
+export { trainDistributed, type DistributedOptions, type DistributedStep, type Rebalance } from './train/distributed.js';
+export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
+export { calibrate } from './sched/calibrate.js';

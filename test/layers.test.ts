@@ -100,3 +100,15 @@ describe('training numerics', () => {
     assert.deepEqual(lin.weight.grad.toArray(), [0, 0, 0, 0], 'gradients are zeroed after the update');
   });
 });
+
+describe('AdamW state', () => {
+  it('keeps moments per parameter object, and refuses to snapshot duplicate names', async () => {
+    const be = await createBackend('reference');
+    const a = new Linear(be, 2, 2, { rng: new Rng(1) }), b = new Linear(be, 2, 2, { rng: new Rng(2) }); // both named "linear"
+    const opt = new AdamW(be, [...a.parameters(), ...b.parameters()], { lr: 0.1 });
+    a.weight.grad = Tensor.from([1, 1, 1, 1], [2, 2]);
+    await opt.update();
+    assert.notDeepEqual(opt.moments(a.weight).m.toArray(), opt.moments(b.weight).m.toArray());
+    assert.throws(() => opt.snapshot(), /two parameters are named "linear.weight"; give their layers distinct names/);
+  });
+});

@@ -21,7 +21,9 @@ export interface AdamWState {
 /** AdamW with global-norm gradient clipping. Biases and norm parameters (rank 1) get no weight decay. */
 export class AdamW {
   readonly options: Required<AdamWOptions>;
-  private state: AdamWState = { step: 0, moments: {} };
+  private stepCount = 0;
+  /** Moments by parameter object (names may repeat across independently built layers). */
+  private readonly momentsOf = new Map<Parameter, { m: F32; v: F32 }>();
   lastGradNorm = 0;
 
   private readonly params: Parameter[];
@@ -32,7 +34,7 @@ export class AdamW {
   }
 
   get step(): number {
-    return this.state.step;
+    return this.stepCount;
   }
 
   async gradNorm(): Promise<number> {
@@ -49,13 +51,13 @@ export class AdamW {
     const o = this.options;
     this.lastGradNorm = gradNorm ?? (await this.gradNorm());
     // A NaN or Inf gradient would poison every parameter: refuse before touching any.
-    if (!Number.isFinite(this.lastGradNorm)) throw errors.nonFinite(`gradient norm at optimizer step ${this.state.step + 1}`, this.lastGradNorm);
-    this.state.step++;
+    if (!Number.isFinite(this.lastGradNorm)) throw errors.nonFinite(`gradient norm at optimizer step ${this.stepCount + 1}`, this.lastGradNorm);
+    this.stepCount++;
     const gradScale = o.clipNorm > 0 && this.lastGradNorm > o.clipNorm ? o.clipNorm / this.lastGradNorm : 1;
     for (const p of this.params) {
       const mv = this.moments(p);
       const weightDecay = p.value.rank > 1 ? o.weightDecay : 0;
-      await this.be.ops.adamw(p.value, p.grad, mv.m, mv.v, { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay, step: this.state.step, gradScale });
+      await this.be.ops.adamw(p.value, p.grad, mv.m, mv.v, { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay, step: this.stepCount, gradScale });
       p.zeroGrad();
     }
   }
@@ -68,16 +70,26 @@ export class AdamW {
 
   /** Adam moments of one parameter (created on first use), for copying to a new replica. */
   moments(p: Parameter): { m: F32; v: F32 } {
-    let mv = this.state.moments[p.name];
-    if (!mv) mv = this.state.moments[p.name] = { m: Tensor.zeros(p.value.shape, p.value.dtype) as F32, v: Tensor.zeros(p.value.shape, p.value.dtype) as F32 };
+    let mv = this.momentsOf.get(p);
+    if (!mv) this.momentsOf.set(p, (mv = { m: Tensor.zeros(p.value.shape, p.value.dtype) as F32, v: Tensor.zeros(p.value.shape, p.value.dtype) as F32 }));
     return mv;
   }
 
+  /** State by parameter name (for checkpoints); names must then be unique. */
   snapshot(): AdamWState {
-    return this.state;
+    const moments: AdamWState['moments'] = {};
+    for (const [p, mv] of this.momentsOf) {
+      if (moments[p.name]) throw errors.badArgument('AdamW.snapshot', `two parameters are named "${p.name}"; give their layers distinct names`);
+      moments[p.name] = mv;
+    }
+    return { step: this.stepCount, moments };
   }
 
   restore(state: AdamWState): void {
-    this.state = state;
+    this.stepCount = state.step;
+    for (const p of this.params) {
+      const mv = state.moments[p.name];
+      if (mv) this.momentsOf.set(p, mv);
+    }
   }
 }
