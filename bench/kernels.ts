@@ -10,7 +10,7 @@ import { tfjsAnchor } from './tfjs-anchor.js';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const flag = args.indexOf('--backends');
-const backends = flag >= 0 ? args[flag + 1]!.split(',') : ['gpujs-webasm', 'gpujs-cpu'];
+const backends = flag >= 0 ? args[flag + 1]!.split(',') : ['wasm-simd', 'gpujs-webasm', 'gpujs-cpu'];
 const shapes: [number, number, number][] = quick ? [[64, 128, 512]] : [[64, 128, 512], [256, 128, 512], [1024, 256, 1024]];
 
 const rand = (rng: Rng, shape: number[]) => {

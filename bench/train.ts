@@ -1,7 +1,7 @@
 // Tokens/s of the GPT-MoE demo (the npm start model): in one process, and on 1 and 2 devices
 // (worker threads, static round-robin expert placement), measured in the same run.
 // Median step time after a warm-up. Usage: npx tsx bench/train.ts [--steps N]
-import { createBackend } from '../src/kernels/backend.js';
+import { createDefaultBackend } from '../src/kernels/backend.js';
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import { CharTransformer, type CharTransformerConfig } from '../src/models/char-transformer.js';
 import { trainCharLM } from '../src/train/lm.js';
@@ -15,7 +15,7 @@ const corpus = new CharCorpus(mobyDick());
 const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 32, dModel: 64, heads: 4, dFF: 128, layers: 2, seed: 1, moe: { experts: 4, topk: 2, auxCoef: 0.01 } };
 const batch = 16, lr = 8e-3, tokensPerStep = batch * config.seq;
 
-const be = await createBackend('gpujs-webasm');
+const be = await createDefaultBackend();
 const single = await trainCharLM(be, new CharTransformer(be, config), corpus, { steps, batch, lr, seed: config.seed });
 be.dispose();
 const lines = [{ placement: 'one process', devices: 1, stepMs: single.history.map((s) => s.stepMs), loss: single.history.map((s) => s.loss) }];

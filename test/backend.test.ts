@@ -7,8 +7,9 @@ import { bucket } from '../src/kernels/gpujs/context.js';
 import { Tensor } from '../src/tensor/tensor.js';
 
 describe('kernel registry and backend selection', () => {
-  it('every backend family implements every kernel', () => {
+  it('every complete backend family implements every kernel; wasm layers its matmul over gpu.js', () => {
     for (const family of ['reference', 'gpujs']) assert.deepEqual(registeredKernels(family).sort(), [...kernelNames].sort(), family);
+    assert.deepEqual(registeredKernels('wasm'), ['matmul']);
   });
 
   it('registering a duplicate kernel throws, naming kernel and backend', () => {
@@ -23,7 +24,7 @@ describe('kernel registry and backend selection', () => {
   it('FLEXMOE_BACKEND overrides the choice; without it a CPU machine gets gpu.js WebAssembly', async () => {
     assert.equal(await defaultBackendName({ FLEXMOE_BACKEND: 'gpujs-cpu' }), 'gpujs-cpu');
     const name = await defaultBackendName({});
-    assert.ok(['gpujs-webgpu', 'gpujs-headlessgl', 'gpujs-webasm'].includes(name), name);
+    assert.ok(['gpujs-webgpu', 'gpujs-headlessgl', 'wasm-simd'].includes(name), name);
   });
 
   it('row buckets are multiples of 4 and, past 8 rows, pad by at most half', () => {

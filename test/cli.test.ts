@@ -24,7 +24,7 @@ describe('flexmoe command line', function () {
       assert.equal(e.code, 1);
       return true;
     });
-    await assert.rejects(run('node', [bin, 'train', '--backend', 'tpu', '--steps', '1']), (e: { stderr: string }) => /unknown backend "tpu"; available: reference, gpujs-webgpu/.test(e.stderr));
+    await assert.rejects(run('node', [bin, 'train', '--backend', 'tpu', '--steps', '1']), (e: { stderr: string }) => /unknown backend "tpu"; available: reference, wasm-simd, gpujs-webgpu/.test(e.stderr));
     await assert.rejects(run('node', [bin, 'train', '--model', 'gpt-7']), (e: { stderr: string }) => /unknown model "gpt-7"; known: gpt-moe, bert-moe, vision-moe, dense/.test(e.stderr));
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createBackend } from '../src/kernels/backend.js';
+import { createDefaultBackend } from '../src/kernels/backend.js';
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import { CharTransformer, type CharTransformerConfig } from '../src/models/char-transformer.js';
 import { trainCharLM } from '../src/train/lm.js';
@@ -17,7 +17,7 @@ describe('MoE training across devices (actors on worker threads)', function () {
   const steps = 20, batch = 8, lr = 3e-3;
 
   it('placement transparency: 1 device, 2 devices, 2 devices with a hot expert on both: the same losses over 20 steps', async () => {
-    const be = await createBackend('gpujs-webasm');
+    const be = await createDefaultBackend();
     let reference: number[];
     try {
       reference = (await trainCharLM(be, new CharTransformer(be, config), corpus, { steps, batch, lr, seed: config.seed })).history.map((s) => s.loss);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createBackend } from '../src/kernels/backend.js';
+import { createDefaultBackend } from '../src/kernels/backend.js';
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import { CharTransformer } from '../src/models/char-transformer.js';
 import { generate, trainCharLM } from '../src/train/lm.js';
@@ -8,7 +8,7 @@ describe('the npm start model (reduced size)', function () {
   this.timeout(240_000);
 
   it('loss falls over 200 seeded steps, and training is deterministic for a seed', async () => {
-    const be = await createBackend('gpujs-webasm');
+    const be = await createDefaultBackend();
     try {
       const corpus = new CharCorpus(mobyDick().slice(0, 200_000));
       const make = () => new CharTransformer(be, { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 64, layers: 1, seed: 4 });
@@ -29,7 +29,7 @@ describe('the npm start model (reduced size)', function () {
   });
 
   it('GPT-MoE (top-2, 4 experts): loss falls, routing is reported, no token dropped without a capacity factor', async () => {
-    const be = await createBackend('gpujs-webasm');
+    const be = await createDefaultBackend();
     try {
       const corpus = new CharCorpus(mobyDick().slice(0, 200_000));
       const model = new CharTransformer(be, { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 64, layers: 1, seed: 4, moe: { experts: 4, topk: 2, routerSkew: 1 } });

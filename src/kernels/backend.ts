@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { errors } from '../errors.js';
-import { getKernel } from './registry.js';
+import { findKernel, getKernel } from './registry.js';
+import { WasmGemm } from './wasm/gemm.js';
 import { kernelNames, type KernelName, type Ops } from './types.js';
 import { GpuJsContext } from './gpujs/context.js';
 import type { GpuMode } from './gpujs/gpujs.js';
 import './register.js';
 
-export const backendNames = ['reference', 'gpujs-webgpu', 'gpujs-headlessgl', 'gpujs-webasm', 'gpujs-cpu'] as const;
+export const backendNames = ['reference', 'wasm-simd', 'gpujs-webgpu', 'gpujs-headlessgl', 'gpujs-webasm', 'gpujs-cpu'] as const;
 export type BackendName = (typeof backendNames)[number];
 
 /**
@@ -23,16 +24,26 @@ export class Backend {
   readonly ops: Ops;
   private readonly context: unknown;
 
-  constructor(name: BackendName, family: string, context: unknown) {
+  /**
+   * `layers` are (family, context) pairs in priority order: each kernel comes from the first family
+   * that has it (the wasm-simd backend layers its matmul over the gpu.js WebAssembly kernels).
+   */
+  constructor(name: BackendName, layers: readonly [string, unknown][]) {
     this.name = name;
-    this.context = context;
+    this.context = layers.find(([, c]) => c instanceof GpuJsContext)?.[1] ?? layers[0]![1];
+    this.contexts = layers.map(([, c]) => c);
     const ops: Record<string, unknown> = {};
     for (const kernel of kernelNames) {
-      const { run } = getKernel(kernel as KernelName, family);
-      ops[kernel] = async (...args: unknown[]) => (run as (...a: unknown[]) => unknown)(context, ...args);
+      const i = layers.findIndex(([family]) => findKernel(kernel as KernelName, [family]));
+      if (i < 0) throw errors.missingKernel(kernel, layers.map(([f]) => f).join('+'));
+      const { run } = getKernel(kernel as KernelName, layers[i]![0]);
+      const ctx = layers[i]![1];
+      ops[kernel] = async (...args: unknown[]) => (run as (...a: unknown[]) => unknown)(ctx, ...args);
     }
     this.ops = ops as Ops;
   }
+
+  private readonly contexts: unknown[];
 
   /** Kernels compiled so far (gpu.js backends); a steady state means sizes are bucketed well. */
   get compiledKernels(): number {
@@ -40,7 +51,7 @@ export class Backend {
   }
 
   dispose(): void {
-    if (this.context instanceof GpuJsContext) this.context.destroy();
+    for (const c of this.contexts) if (c instanceof GpuJsContext) c.destroy();
   }
 
   toString(): string {
@@ -52,19 +63,24 @@ export class Backend {
 export async function createBackend(name: string): Promise<Backend> {
   if (!(backendNames as readonly string[]).includes(name)) throw errors.unknownBackend(name, backendNames);
   const n = name as BackendName;
-  if (n === 'reference') return new Backend(n, 'reference', null);
+  if (n === 'reference') return new Backend(n, [['reference', null]]);
+  if (n === 'wasm-simd') {
+    if (!WasmGemm.supported()) throw errors.backendUnavailable(n, 'this engine has no WebAssembly SIMD');
+    return new Backend(n, [['wasm', { gemm: new WasmGemm() }], ['gpujs', new GpuJsContext('webasm')]]);
+  }
   const mode = n.slice('gpujs-'.length) as GpuMode;
   if (mode === 'webgpu') {
     const why = await installWebGPU();
     if (why) throw errors.backendUnavailable(n, why);
   }
   if (mode === 'headlessgl' && !(await headlessGLWorks())) throw errors.backendUnavailable(n, 'the optional `gl` package is missing or has no display');
-  return new Backend(n, 'gpujs', new GpuJsContext(mode));
+  return new Backend(n, [['gpujs', new GpuJsContext(mode)]]);
 }
 
 /**
  * The backend this machine should use: FLEXMOE_BACKEND if set; else gpu.js on WebGPU when a real
- * (non-fallback) adapter exists; else headless GL when it works; else gpu.js WebAssembly.
+ * (non-fallback) adapter exists; else headless GL when it works; else the WebAssembly SIMD matmul
+ * over gpu.js WebAssembly kernels (wasm-simd); else gpu.js WebAssembly alone.
  */
 export async function defaultBackendName(env: NodeJS.ProcessEnv = process.env): Promise<BackendName> {
   const forced = env.FLEXMOE_BACKEND;
@@ -74,7 +90,8 @@ export async function defaultBackendName(env: NodeJS.ProcessEnv = process.env): 
   }
   if ((await installWebGPU()) === null) return 'gpujs-webgpu';
   if (await headlessGLWorks()) return 'gpujs-headlessgl';
-  return 'gpujs-webasm';
+  // On CPUs the SIMD matmul measured 3–5× gpu.js's best WebAssembly form (bench/kernels.ts).
+  return WasmGemm.supported() ? 'wasm-simd' : 'gpujs-webasm';
 }
 
 export async function createDefaultBackend(): Promise<Backend> {

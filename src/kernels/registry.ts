@@ -21,6 +21,15 @@ export function getKernel(kernel: KernelName, backend: string): KernelConfig {
   return config;
 }
 
+/** The config for `kernel` from the first family that has it (a backend may layer families). */
+export function findKernel(kernel: KernelName, families: readonly string[]): KernelConfig | undefined {
+  for (const f of families) {
+    const c = table.get(f)?.get(kernel);
+    if (c) return c;
+  }
+  return undefined;
+}
+
 export function registeredKernels(backend: string): KernelName[] {
   return [...(table.get(backend)?.keys() ?? [])];
 }

@@ -1,6 +1,7 @@
 import { errors } from '../errors.js';
 import type { CharTransformerConfig } from '../models/char-transformer.js';
 import { ActorSystem } from '../runtime/system.js';
+import { defaultBackendName } from '../kernels/backend.js';
 import type { MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-trainer.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { taskNames, type TaskName, type TaskSpec } from '../models/tasks.js';
@@ -120,7 +121,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   const trace = opts.recordTrace ? new TraceWriter(opts.recordTrace, { experts, layers: config.layers, topk: config.moe.topk, sourceDevices: 1 }) : null;
   try {
     const spec: TaskSpec = { task, config, corpusChars: opts.corpusChars, imagesPerDigit: opts.imagesPerDigit };
-    const args: MoETrainerArgs = { spec, replicas: placements.map((p) => p.replicas()), batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? 'gpujs-webasm' };
+    const args: MoETrainerArgs = { spec, replicas: placements.map((p) => p.replicas()), batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()) };
     const tokensPerSample = task === 'vision-moe' ? (28 / (config as VisionMoEConfig).patch) ** 2 : (config as CharTransformerConfig).seq;
     const trainers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoETrainer', args, { device: d })));
     // A built-in policy runs in the scheduler actor (on the last device); a policy object runs here.

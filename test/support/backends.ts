@@ -1,7 +1,7 @@
 import { createBackend, type Backend } from '../../src/kernels/backend.js';
 
 /** Backends whose kernels are checked against `reference`; GPU modes join when this machine has them. */
-const candidates = ['gpujs-webasm', 'gpujs-cpu', 'gpujs-webgpu', 'gpujs-headlessgl'] as const;
+const candidates = ['wasm-simd', 'gpujs-webasm', 'gpujs-cpu', 'gpujs-webgpu', 'gpujs-headlessgl'] as const;
 
 let available: Promise<string[]> | undefined;
 
