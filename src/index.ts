@@ -55,3 +55,9 @@ export { Trainer, type TrainEvent, type FitCallbacks, type FitOptions, type Trai
 export { trainDistributed, type DistributedOptions, type DistributedStep, type Rebalance } from './train/distributed.js';
 export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
 export { calibrate } from './sched/calibrate.js';
+
+// Notebooks
+export { display, type Displayable } from './notebook/display.js';
+export { lineChart, barChart, heatMap, table } from './notebook/charts.js';
+export { Notebook, type CellResult } from './notebook/runner.js';
+export { parseCells, type Cell } from './notebook/cells.js';

@@ -1,17 +1,33 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { readdirSync } from 'node:fs';
+import { Notebook } from '../src/notebook/runner.js';
 
-const run = promisify(execFile);
+// Every example runs cell by cell at CI size (FLEXMOE_QUICK=1), through the notebook runner.
+describe('examples run as notebooks (CI size)', function () {
+  this.timeout(180_000);
+  const dir = new URL('../examples/', import.meta.url).pathname;
+  const examples = readdirSync(dir).filter((f) => /^\d\d-.*\.ts$/.test(f)).sort();
 
-describe('examples run (at CI size)', function () {
-  this.timeout(120_000);
-  it('03-your-own-moe: a hand-built MoE model trains, and a custom actor migrates and answers', async () => {
-    const file = new URL('../examples/03-your-own-moe.ts', import.meta.url).pathname;
-    const { stdout } = await run('npx', ['tsx', file], { env: { ...process.env, FLEXMOE_QUICK: '1' } });
-    const m = /loss ([\d.]+) → ([\d.]+), router aux loss ([\d.]+)/.exec(stdout);
-    assert.ok(m, stdout);
-    assert.ok(Number(m[2]) < Number(m[1]) - 0.5, `loss falls: ${m[1]} → ${m[2]}`);
-    assert.match(stdout, /hottest expert so far: \d \(the book now lives on device 0\)/);
-  });
+  before(() => (process.env.FLEXMOE_QUICK = '1'));
+  after(() => delete process.env.FLEXMOE_QUICK);
+
+  it('there are seven examples', () => assert.equal(examples.length, 7, examples.join(', ')));
+
+  for (const file of examples) {
+    it(file, async () => {
+      const nb = new Notebook(dir + file);
+      try {
+        const results = await nb.runAll();
+        assert.ok(results.length > 0);
+        if (file.startsWith('03')) {
+          const text = results.flatMap((r) => r.outputs).filter((o) => typeof o === 'string').join('\n');
+          const m = /loss ([\d.]+) → ([\d.]+)/.exec(text);
+          assert.ok(m && Number(m[2]) < Number(m[1]) - 0.5, text);
+        }
+        if (file.startsWith('02')) assert.ok(results.some((r) => r.outputs.some((o) => typeof o !== 'string' && o.mime === 'text/markdown' && o.data.includes('3, 30'))), 'all-reduced sums');
+      } finally {
+        nb.close();
+      }
+    });
+  }
 });

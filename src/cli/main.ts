@@ -3,11 +3,13 @@ import { parseArgs, type Flags } from './args.js';
 import { train, trainHelp } from './train.js';
 import { simulateCommand, simulateHelp } from './simulate.js';
 import { calibrateCommand, calibrateHelp } from './calibrate.js';
+import { notebookCommand, notebookHelp } from './notebook.js';
 
 const commands: Record<string, { run: (flags: Flags, positional: string[]) => Promise<void>; help: string }> = {
   train: { run: train, help: trainHelp },
   simulate: { run: simulateCommand, help: simulateHelp },
   calibrate: { run: calibrateCommand, help: calibrateHelp },
+  notebook: { run: notebookCommand, help: notebookHelp },
 };
 
 const usage = `usage: flexmoe <command> [options]\n\ncommands:\n${Object.values(commands).map((c) => `  ${c.help}`).join('\n\n')}\n`;

@@ -1,12 +1,12 @@
 import type { ResourceLimits, Worker } from 'node:worker_threads';
-import { startThread } from './thread.js';
+import { siblingModule, startThread } from './thread.js';
 import { errors } from '../errors.js';
 import { decode, envelope, type Envelope } from './codec.js';
 import type { FromDevice, ToDevice } from './messages.js';
 
 type Request = ToDevice extends infer M ? (M extends unknown ? ('req' extends keyof M ? Omit<M, 'req'> : never) : never) : never;
 
-const workerFile = new URL(`./device-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+const workerFile = siblingModule('./device-worker', import.meta.url);
 
 export interface DeviceOptions {
   index: number;

@@ -17,7 +17,20 @@ function tsxEsmApi(): string {
  * parent are active in the new thread.
  */
 export function startThread(module: URL, options: WorkerOptions = {}): Worker {
+  module = new URL(module.href);
+  module.search = '';
   if (!module.pathname.endsWith('.ts')) return new Worker(module, options);
   const code = `import(${JSON.stringify(tsxEsmApi())}).then((m) => { m.register(); return import(${JSON.stringify(module.href)}); });`;
   return new Worker(code, { ...options, eval: true });
+}
+
+/**
+ * A sibling module of `base` (an import.meta.url) with the same extension as `base`: `.ts` when
+ * running from sources, `.js` when built. Query strings some loaders append are dropped.
+ */
+export function siblingModule(relativePath: string, base: string): URL {
+  const url = new URL(base);
+  const ext = url.pathname.endsWith('.ts') ? '.ts' : '.js';
+  url.search = '';
+  return new URL(`${relativePath}${ext}`, url);
 }

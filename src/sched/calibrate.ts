@@ -1,5 +1,5 @@
 import { createBackend } from '../kernels/backend.js';
-import { startThread } from '../runtime/thread.js';
+import { siblingModule, startThread } from '../runtime/thread.js';
 import { ringBytes } from '../runtime/ring.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
 import type { CostProfile } from './cost.js';
@@ -56,7 +56,7 @@ export async function calibrate(opts: { dModel: number; dFF: number; devices: nu
 
 async function ringGBps(floats = 16384, frames = 800): Promise<number> {
   const sab = new SharedArrayBuffer(ringBytes(floats * 4, 8));
-  const url = new URL(`./calibrate-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+  const url = siblingModule('./calibrate-worker', import.meta.url);
   const consumer = startThread(url, { workerData: { sab, role: 'consumer', frames, floats } });
   const producer = startThread(url, { workerData: { sab, role: 'producer', frames, floats } });
   try {

@@ -1,6 +1,7 @@
 import { errors } from '../errors.js';
 import type { CharTransformerConfig } from '../models/char-transformer.js';
 import { ActorSystem } from '../runtime/system.js';
+import { siblingModule } from '../runtime/thread.js';
 import { defaultBackendName } from '../kernels/backend.js';
 import type { MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-trainer.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -13,9 +14,8 @@ import { Placement, type PlacementOp } from '../sched/placement.js';
 import { makePolicy } from '../sched/policies/index.js';
 import type { LoadView, Policy } from '../sched/policy.js';
 
-const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const trainerModule = new URL(`../../actors/moe-trainer${ext}`, import.meta.url);
-const schedulerModule = new URL(`../../actors/scheduler${ext}`, import.meta.url);
+const trainerModule = siblingModule('../../actors/moe-trainer', import.meta.url);
+const schedulerModule = siblingModule('../../actors/scheduler', import.meta.url);
 
 export interface DistributedOptions {
   devices: number;

@@ -1,0 +1,39 @@
+// %% [markdown]
+// # Actors, devices and channels
+//
+// A device is a worker thread; actors live on devices; tensors move between devices over
+// SharedArrayBuffer rings, never through the main thread.
+
+// %%
+import { ActorSystem, display, table } from '../src/index.js';
+import type { RuntimeEvent } from '../src/index.js';
+import { LoadBook } from './load-book.js';
+import { Reducer } from './reducer.js';
+
+const system = await ActorSystem.start({ devices: 2, modules: [new URL('./load-book.ts', import.meta.url), new URL('./reducer.ts', import.meta.url)] });
+const events: RuntimeEvent[] = [];
+system.events$.subscribe((e) => events.push(e));
+
+// %% [markdown]
+// Spawn an actor, send it messages, move it to the other device while it keeps its state.
+
+// %%
+const book = await system.spawn(LoadBook, {}, { device: 0 });
+for (let i = 0; i < 5; i++) system.tell(book, { counts: [i, 10 - i, 1] });
+const moved = await system.migrate(book, 1);
+console.log(`hottest expert: ${await system.ask(book, { hottest: true })}; the actor now lives on device ${moved.device} (incarnation ${moved.incarnation})`);
+
+// %% [markdown]
+// A collective: every device adds up its vector with the others' (an all-reduce over the rings).
+
+// %%
+const reducers = await Promise.all([0, 1].map((d) => system.spawn(Reducer, {}, { device: d })));
+const sums = await Promise.all(reducers.map((r, d) => system.ask<{ device: number; sum: number[] }>(r, { values: [d + 1, 10 * (d + 1)] })));
+display(table(['device', 'all-reduced sum'], sums.map((s) => [s.device, s.sum.join(', ')])));
+
+// %% [markdown]
+// What the runtime reported along the way.
+
+// %%
+console.log(events.map((e) => e.type).join(' · '));
+await system.stop();

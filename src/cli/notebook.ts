@@ -1,0 +1,52 @@
+import { createInterface } from 'node:readline';
+import { errors } from '../errors.js';
+import { Notebook, type CellResult } from '../notebook/runner.js';
+import type { Flags } from './args.js';
+
+export const notebookHelp = `flexmoe notebook FILE.ts [--run-all] [--render FILE.md]
+  Steps through a percent-format example: Enter runs the next cell, q quits. --run-all runs every
+  cell and fails on the first error, naming the cell; --render writes Markdown with the outputs.`;
+
+function show(r: CellResult): void {
+  for (const o of r.outputs) process.stdout.write(`${typeof o === 'string' ? o : o.mime === 'text/markdown' ? o.data : `[${o.name ?? 'chart'}: SVG, ${o.data.length} bytes]`}\n`);
+  if (r.error) process.stdout.write(`✗ cell ${r.cell.index} failed: ${r.error}\n`);
+}
+
+export async function notebookCommand(flags: Flags, positional: string[]): Promise<void> {
+  const file = positional[0];
+  if (!file) throw errors.badArgument('notebook', 'give the example file: flexmoe notebook examples/NN-name.ts');
+  const nb = new Notebook(file);
+  try {
+    const interactive = flags['run-all'] !== true && typeof flags.render !== 'string' && process.stdin.isTTY;
+    if (!interactive) {
+      const t0 = performance.now();
+      try {
+        await nb.runAll();
+      } finally {
+        if (flags['run-all'] === true && typeof flags.render !== 'string') for (const r of nb.results) show(r);
+        if (typeof flags.render === 'string') nb.render(flags.render);
+      }
+      process.stderr.write(`${nb.results.length} cells ran in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+      return;
+    }
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      for (const c of nb.cells) {
+        if (c.kind === 'markdown') {
+          process.stdout.write(`\n${c.source}\n`);
+          continue;
+        }
+        process.stdout.write(`\n── cell ${c.index} ─────────────\n${c.source}\n── Enter: run · q: quit › `);
+        const answer = await new Promise<string>((resolve) => rl.once('line', resolve));
+        if (answer.trim() === 'q') return;
+        const r = await nb.step();
+        if (r) show(r);
+        if (r?.error) return;
+      }
+    } finally {
+      rl.close();
+    }
+  } finally {
+    nb.close();
+  }
+}

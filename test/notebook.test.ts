@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileCells, parseCells } from '../src/notebook/cells.js';
+import { Notebook } from '../src/notebook/runner.js';
+
+describe('notebook runner', function () {
+  this.timeout(60_000);
+  const dir = mkdtempSync(join(tmpdir(), 'flexmoe-nb-'));
+
+  it('splits percent cells and compiles them into one scope that runs each cell once', () => {
+    const cells = parseCells('ignored\n// %% [markdown]\n// # Title\n// %%\nimport { x } from "./x.js";\nexport const a = 1;\n// %%\nconsole.log(a);\nexport { a };');
+    assert.deepEqual(cells.map((c) => [c.kind, c.index, c.line]), [['markdown', 1, 2], ['code', 2, 4], ['code', 3, 7]]);
+    assert.equal(cells[0]!.source, '# Title');
+    const { module } = compileCells(cells);
+    assert.match(module, /^import \{ x \} from "\.\/x\.js";\nexport default async function\* notebook\(\) \{/);
+    assert.match(module, /const a = 1;\nyield 0;/);
+    assert.ok(!/export \{ a \}/.test(module));
+  });
+
+  it('steps cell by cell with shared variables, captures output, and renders Markdown', async () => {
+    const file = join(dir, 'ok.ts');
+    writeFileSync(file, '// %% [markdown]\n// Hello\n// %%\nlet n = 41;\nconsole.log("first");\n// %%\nn++;\nconsole.log("n is", n);\n');
+    const nb = new Notebook(file);
+    try {
+      const first = await nb.step();
+      assert.deepEqual(first!.outputs, ['first']);
+      const second = await nb.step();
+      assert.deepEqual(second!.outputs, ['n is 42']);
+      assert.ok(nb.finished);
+      const md = nb.render(join(dir, 'out', 'ok.md'));
+      assert.match(md, /Hello\n\n```ts\nlet n = 41;[\s\S]*```text\nn is 42\n```/);
+    } finally {
+      nb.close();
+    }
+    assert.ok(!readdirSync(dir).some((f) => f.includes('.notebook-')), 'the generated module is removed');
+  });
+
+  it('a failing cell is named, earlier outputs are kept; a file with no cells is an error', async () => {
+    const file = join(dir, 'bad.ts');
+    writeFileSync(file, '// %%\nconsole.log("kept");\n// %%\nthrow new Error("boom");\n');
+    const nb = new Notebook(file);
+    try {
+      await assert.rejects(nb.runAll(), /bad\.ts: cell 2 \(line 3\) failed: Error: boom/);
+      assert.deepEqual(nb.results[0]!.outputs, ['kept']);
+    } finally {
+      nb.close();
+    }
+    writeFileSync(join(dir, 'empty.ts'), 'const x = 1;\n');
+    assert.throws(() => new Notebook(join(dir, 'empty.ts')), /empty\.ts has no cells/);
+  });
+});
