@@ -61,3 +61,4 @@ export { display, type Displayable } from './notebook/display.js';
 export { lineChart, barChart, heatMap, table } from './notebook/charts.js';
 export { Notebook, type CellResult } from './notebook/runner.js';
 export { parseCells, type Cell } from './notebook/cells.js';
+export { serveDashboard, type Dashboard } from './dashboard/server.js';

@@ -4,6 +4,7 @@ import type { TaskName } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import type { CostProfile } from '../sched/cost.js';
 import { calibrate } from '../sched/calibrate.js';
+import { serveDashboard, type Dashboard } from '../dashboard/server.js';
 import { Placement, balanceRatio, deviceLoads } from '../sched/placement.js';
 import { trainDistributedWithSample, type DistributedStep, type Rebalance } from './distributed.js';
 
@@ -69,6 +70,11 @@ export class Trainer {
   readonly events$: Observable<TrainEvent> = this.events.asObservable();
 
   constructor(readonly options: TrainerOptions) {}
+
+  /** Serves a live dashboard of this trainer's events (127.0.0.1 unless told otherwise). */
+  serveDashboard(opts: { port?: number; host?: string } = {}): Promise<Dashboard> {
+    return serveDashboard(this.events$, opts);
+  }
 
   async fit(opts: FitOptions = {}): Promise<DistributedStep[]> {
     const { config } = this.options;

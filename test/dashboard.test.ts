@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { Subject } from 'rxjs';
+import { serveDashboard } from '../src/dashboard/server.js';
+import type { TrainEvent } from '../src/train/trainer.js';
+
+describe('live dashboard', function () {
+  this.timeout(20_000);
+
+  it('serves the page and streams batches and placement changes as server-sent events', async () => {
+    const events = new Subject<TrainEvent>();
+    const dash = await serveDashboard(events);
+    const ctrl = new AbortController();
+    try {
+      assert.match(dash.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const page = await (await fetch(dash.url)).text();
+      assert.match(page, /<title>flexmoe dashboard<\/title>/);
+      assert.match(page, /new EventSource\('\/events'\)/);
+      const res = await fetch(`${dash.url}events`, { signal: ctrl.signal });
+      assert.equal(res.headers.get('content-type'), 'text/event-stream');
+      const reader = res.body!.getReader();
+      let text = '';
+      const until = async (pattern: RegExp) => {
+        while (!pattern.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+      };
+      await until(/event: state/);
+      events.next({ type: 'rebalance', step: 3, layer: 0, ops: [{ op: 'expand', expert: 0, device: 1 }], version: 1, replicas: [[0, 1], [1]] });
+      await until(/event: rebalance\ndata: .*"replicas":\[\[0,1\],\[1\]\]/);
+      events.next({ type: 'batch-end', step: 4, loss: 2.5, balanceRatio: 1.1, placementVersion: 1 } as never);
+      await until(/event: batch-end\ndata: .*"loss":2\.5/);
+    } finally {
+      ctrl.abort();
+      await dash.close();
+    }
+  });
+
+  it('a port in use is an error naming it', async () => {
+    const a = await serveDashboard(new Subject<TrainEvent>());
+    const port = Number(new URL(a.url).port);
+    try {
+      await assert.rejects(serveDashboard(new Subject<TrainEvent>(), { port }), new RegExp(`port ${port} on 127.0.0.1 is already in use`));
+    } finally {
+      await a.close();
+    }
+  });
+});
