@@ -43,3 +43,29 @@ describe('live dashboard', function () {
     }
   });
 });
+
+describe('live dashboard in headless Chromium (end to end)', function () {
+  this.timeout(60_000);
+  it('the page shows a placement change after the scheduler acts', async function () {
+    const { existsSync } = await import('node:fs');
+    const executablePath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+    if (!executablePath) this.skip();
+    const { chromium } = await import('playwright-core');
+    const events = new Subject<TrainEvent>();
+    const dash = await serveDashboard(events);
+    const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(dash.url);
+      await page.waitForSelector('#log');
+      events.next({ type: 'train-begin', devices: 2, steps: 10, policy: 'flexmoe' });
+      events.next({ type: 'rebalance', step: 5, layer: 0, ops: [{ op: 'expand', expert: 0, device: 1 }], version: 1, replicas: [[0, 1], [1], [0], [1]] });
+      await page.waitForSelector('td[data-cell="d1e0"].on', { timeout: 10_000 });
+      assert.equal(await page.getAttribute('td[data-cell="d0e1"]', 'class'), '', 'expert 1 is not on device 0');
+      assert.match((await page.textContent('#log'))!, /step 5, layer 0: expand e0@dev1 \(v1\)/);
+    } finally {
+      await browser.close();
+      await dash.close();
+    }
+  });
+});

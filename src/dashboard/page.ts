@@ -19,7 +19,7 @@ export const dashboardPage = `<!doctype html>
  <div class="card">balance ratio<b id="balance">–</b></div>
  <div class="card">placement version<b id="version">0</b></div>
 </div>
-<h3>loss and balance ratio</h3>
+<h3>loss <span style="color:#1f77b4">━</span> and balance ratio <span style="color:#d62728">━</span> (each scaled to its own range)</h3>
 <svg id="chart" width="640" height="160" viewBox="0 0 640 160"><polyline id="lossLine" fill="none" stroke="#1f77b4" stroke-width="1.5"/><polyline id="brLine" fill="none" stroke="#d62728" stroke-width="1.5"/></svg>
 <h3>placement (devices × experts, layer 0)</h3>
 <table class="placement" id="placement"></table>
