@@ -1,9 +1,10 @@
 // Kernel throughput: GFLOP/s of each matmul form and of a whole expert FFN step per backend, against
 // tfjs-backend-wasm (XNNPACK) measured in the same process. One JSON line per (shape, backend), then
 // per-call overhead lines. Usage: npx tsx bench/kernels.ts [--backends a,b] [--quick]
-import { createBackend, defaultBackendName, type Backend } from '../src/kernels/backend.js';
+import { createBackend, defaultBackendName } from '../src/kernels/backend.js';
+import { ffnStepMatmuls } from '../src/kernels/ffn-step.js';
 import { Rng } from '../src/nn/random.js';
-import { Tensor, type F32 } from '../src/tensor/tensor.js';
+import { Tensor } from '../src/tensor/tensor.js';
 import { round, timeAsync } from './harness.js';
 import { tfjsAnchor } from './tfjs-anchor.js';
 
@@ -19,18 +20,6 @@ const rand = (rng: Rng, shape: number[]) => {
   return t;
 };
 
-/** The six matmuls of an expert FFN step, as the layers issue them (forward, input grads, weight grads). */
-function ffnStep(be: Backend, x: F32, w1: F32, w2: F32, dy: F32) {
-  return async () => {
-    const h = await be.ops.matmul(x, w1, 'nn');
-    await be.ops.matmul(h, w2, 'nn');
-    const dh = await be.ops.matmul(dy, w2, 'nt');
-    await be.ops.matmul(dh, w1, 'nt');
-    await be.ops.matmul(h, dy, 'tn');
-    await be.ops.matmul(x, dh, 'tn');
-  };
-}
-
 const defaultName = await defaultBackendName();
 const tfjs = await tfjsAnchor();
 const rng = new Rng(1);
@@ -45,7 +34,7 @@ for (const [T, d, f] of shapes) {
       const nn = await gflops(() => be.ops.matmul(x, w1, 'nn'), flop);
       const nt = await gflops(() => be.ops.matmul(dh, w1, 'nt'), flop);
       const tn = await gflops(() => be.ops.matmul(x, dh, 'tn'), flop);
-      const step = await gflops(ffnStep(be, x, w1, w2, dy), 6 * flop);
+      const step = await gflops(ffnStepMatmuls(be, x, w1, w2, dy), 6 * flop);
       const anchor = await gflops(tfjs.ffnStep(T, d, f), 6 * flop); // measured right after, same process
       const line = { bench: 'kernels', shape: [T, d, f], backend: name, default: name === defaultName, nn: round(nn), nt: round(nt), tn: round(tn), ffnStepGflops: round(step), tfjsWasmFfnStepGflops: round(anchor), ratio: round(step / anchor) };
       process.stdout.write(`${JSON.stringify(line)}\n`);

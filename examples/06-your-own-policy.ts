@@ -5,22 +5,12 @@
 // experts. This one copies the hottest expert everywhere it can, once.
 
 // %%
-import { Placement, simulate, SyntheticWorkload, parseWorkload, clusterA100, display, table } from '../src/index.js';
-import type { Policy } from '../src/index.js';
+import { simulate, SyntheticWorkload, parseWorkload, clusterA100, display, table } from '../src/index.js';
+import { hottestEverywhere } from './hottest-everywhere.js';
 
-const hottestEverywhere: Policy = {
-  name: 'hottest-everywhere',
-  initial: (D, S, E) => Placement.roundRobin(D, S, E),
-  decide(load, placement) {
-    if (load.step !== 1) return [];
-    const last = load.history.at(-1)!;
-    const hot = last.indexOf(Math.max(...last));
-    return [...Array(placement.devices).keys()]
-      .filter((d) => !placement.hosts[d]!.includes(hot) && placement.freeSlots(d) > 0)
-      .map((device) => ({ op: 'expand' as const, expert: hot, device }));
-  },
-  dispatch: () => ({ mode: 'split', locality: true }),
-};
+// The policy, from examples/hottest-everywhere.ts:
+//   initial: round-robin; decide: at step 1, expand the hottest expert onto every device with room;
+//   dispatch: split tokens over replicas, keeping them home when their device has one.
 
 // %%
 const source = new SyntheticWorkload(parseWorkload('zipf:2'), 32, 2, process.env.FLEXMOE_QUICK === '1' ? 40 : 200, 4096, 1);

@@ -76,24 +76,10 @@ describe('routing traces', () => {
   });
 });
 
-describe('a user-written policy (the example in docs/policies.md)', () => {
+describe('a user-written policy (examples/hottest-everywhere.ts, as in docs/policies.md)', () => {
   it('plugs into the simulator next to the built-ins', async () => {
-    const { Placement, simulate: sim } = await import('../src/index.js');
-    type Policy = import('../src/index.js').Policy;
-    const hottestEverywhere: Policy = {
-      name: 'hottest-everywhere',
-      initial: (D, S, E) => Placement.roundRobin(D, S, E),
-      decide(load, placement) {
-        if (load.step !== 1) return [];
-        const last = load.history.at(-1)!;
-        const hot = last.indexOf(Math.max(...last));
-        return [...Array(placement.devices).keys()]
-          .filter((d) => !placement.hosts[d]!.includes(hot) && placement.freeSlots(d) > 0)
-          .map((device) => ({ op: 'expand' as const, expert: hot, device }));
-      },
-      dispatch: () => ({ mode: 'split', locality: true }),
-    };
-    const { reports } = sim({ source: workload('zipf:2'), devices: 8, slots: 8, profile: clusterA100, policies: ['static', () => hottestEverywhere] });
+    const { hottestEverywhere } = await import('../examples/hottest-everywhere.js');
+    const { reports } = simulate({ source: workload('zipf:2'), devices: 8, slots: 8, profile: clusterA100, policies: ['static', () => hottestEverywhere] });
     const mine = reports.find((r) => r.policy === 'hottest-everywhere')!;
     assert.equal(mine.replans, 1);
     assert.ok(mine.meanStepMs < reports[0]!.meanStepMs);

@@ -4,6 +4,7 @@ import { Tensor, type F32 } from '../tensor/tensor.js';
 import { ExpertFFN } from '../nn/ffn.js';
 import type { InitOptions, Parameter } from '../nn/parameter.js';
 import { Gate, type Routing } from './gate.js';
+import { addGateGradient, combineBackward, routerLoss } from './rows.js';
 import type { MoELayerOptions } from './moe-layer.js';
 
 /** Where this device sits and which devices hold each expert (the active placement version). */
@@ -139,20 +140,7 @@ export class DistributedMoELayer {
     const { collectives } = this.comm;
     const k = this.opts.topk, d = this.dModel;
     const dWeights = new Float64Array(x.rows * k);
-    const dOut = ex.sent.map((slots, g) => {
-      const t = Tensor.zeros([slots.length, d], x.dtype) as F32;
-      const out = ex.outputs[g]!;
-      slots.forEach((s, i) => {
-        const tok = Math.floor(s / k), w = routing.weights[s]!;
-        let dot = 0;
-        for (let c = 0; c < d; c++) {
-          dot += dy.data[tok * d + c]! * out.data[i * d + c]!;
-          t.data[i * d + c] = w * dy.data[tok * d + c]!;
-        }
-        dWeights[s] = dot;
-      });
-      return t;
-    });
+    const dOut = ex.sent.map((slots, g) => combineBackward(dy, ex.outputs[g]!, slots, routing.weights, k, dWeights));
     const inbound = (await collectives.allToAll(dOut)) as F32[];
     const { outputs: back } = await this.computeHosted(ex.received, inbound, (e, dye) => this.experts[e]!.backward(dye));
     const dxRows = (await collectives.allToAll(back)) as F32[];
@@ -161,14 +149,11 @@ export class DistributedMoELayer {
       const t = Math.floor(slot / k);
       for (let c = 0; c < d; c++) dx.data[t * d + c]! += rows.data[i * d + c]!;
     }
-    const dxGate = await this.gate.backward(dWeights, auxScale);
-    for (let i = 0; i < dx.size; i++) dx.data[i]! += dxGate.data[i]!;
-    return dx;
+    return addGateGradient(this.gate, dx, dWeights, auxScale);
   }
 
   auxLoss(): number {
-    const r = this.lastRouting;
-    return r ? r.auxLoss + r.zLoss : 0;
+    return routerLoss(this.lastRouting);
   }
 
   /** Dense (replicated on every device) parameters: the gate. */

@@ -4,6 +4,7 @@ import { ExpertFFN } from '../nn/ffn.js';
 import type { InitOptions, Parameter } from '../nn/parameter.js';
 import type { Rng } from '../nn/random.js';
 import { Gate, type GateOptions, type Routing } from './gate.js';
+import { addGateGradient, combineBackward, routerLoss, scatterRows } from './rows.js';
 
 export interface MoELayerOptions extends GateOptions {
   dFF: number;
@@ -75,36 +76,20 @@ export class MoELayer {
   /** dy → dx; expert and gate parameter gradients accumulate; `auxScale` weighs the gate's auxiliary losses. */
   async backward(dy: F32, auxScale = 1): Promise<F32> {
     const { x, routing, blocks } = this.saved!;
-    const k = this.opts.topk, d = this.dModel;
+    const k = this.opts.topk;
     const dx = Tensor.zeros(x.shape, x.dtype) as F32;
     const dWeights = new Float64Array(x.rows * k);
     // Each replica instance computed exactly one block, so its saved activations are that block's.
     for (const { expert, replica, slots, out } of blocks) {
-      const dOut = Tensor.zeros([slots.length, d], x.dtype) as F32;
-      slots.forEach((s, i) => {
-        const t = Math.floor(s / k), w = routing.weights[s]!;
-        let dot = 0;
-        for (let c = 0; c < d; c++) {
-          dot += dy.data[t * d + c]! * out!.data[i * d + c]!;
-          dOut.data[i * d + c] = w * dy.data[t * d + c]!;
-        }
-        dWeights[s] = dot;
-      });
-      const dxe = await this.replicas[expert]![replica]!.backward(dOut);
-      slots.forEach((s, i) => {
-        const t = Math.floor(s / k);
-        for (let c = 0; c < d; c++) dx.data[t * d + c]! += dxe.data[i * d + c]!;
-      });
+      const dxe = await this.replicas[expert]![replica]!.backward(combineBackward(dy, out!, slots, routing.weights, k, dWeights));
+      scatterRows(dx, dxe, slots, k);
     }
-    const dxGate = await this.gate.backward(dWeights, auxScale);
-    for (let i = 0; i < dx.size; i++) dx.data[i]! += dxGate.data[i]!;
-    return dx;
+    return addGateGradient(this.gate, dx, dWeights, auxScale);
   }
 
   /** The gate's auxiliary losses of the last forward (to add to the training loss). */
   auxLoss(): number {
-    const r = this.lastRouting;
-    return r ? r.auxLoss + r.zLoss : 0;
+    return routerLoss(this.lastRouting);
   }
 
   parameters(): Parameter[] {

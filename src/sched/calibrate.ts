@@ -1,4 +1,5 @@
 import { createBackend } from '../kernels/backend.js';
+import { ffnStepMatmuls } from '../kernels/ffn-step.js';
 import { siblingModule, startThread } from '../runtime/thread.js';
 import { ringBytes } from '../runtime/ring.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
@@ -17,14 +18,7 @@ export async function calibrate(opts: { dModel: number; dFF: number; devices: nu
   try {
     const rand = (r: number, c: number) => Tensor.from(Float32Array.from({ length: r * c }, (_, i) => Math.sin(i) * 0.1), [r, c]) as F32;
     const x = rand(T, d), w1 = rand(d, f), w2 = rand(f, d), dy = rand(T, d);
-    const step = async () => {
-      const h = await be.ops.matmul(x, w1, 'nn');
-      await be.ops.matmul(h, w2, 'nn');
-      const dh = await be.ops.matmul(dy, w2, 'nt');
-      await be.ops.matmul(dh, w1, 'nt');
-      await be.ops.matmul(h, dy, 'tn');
-      await be.ops.matmul(x, dh, 'tn');
-    };
+    const step = ffnStepMatmuls(be, x, w1, w2, dy);
     await step();
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
