@@ -14,7 +14,7 @@ const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 32, dMode
 const steps = quick ? 12 : 80;
 const runs: Record<string, Extract<TrainEvent, { type: 'batch-end' }>[]> = {};
 const replans: number[] = [];
-let lastReplicas: number[][] = [];
+const placements: number[][][] = [[[0], [1], [0], [1]]]; // layer 0, version by version (round-robin start)
 
 // %%
 for (const policy of ['static', 'flexmoe']) {
@@ -24,7 +24,7 @@ for (const policy of ['static', 'flexmoe']) {
     if (e.type === 'batch-end') runs[policy]!.push(e);
     if (e.type === 'rebalance') {
       replans.push(e.step);
-      lastReplicas = e.replicas;
+      placements.push(e.replicas);
       console.log(`step ${e.step}: ${e.ops.map((o) => (o.op === 'migrate' ? `migrate e${o.expert} ${o.from}→${o.to}` : `${o.op} e${o.expert} on dev${o.device}`)).join(', ')}`);
     }
   });
@@ -38,4 +38,17 @@ for (const policy of ['static', 'flexmoe']) {
 display(lineChart({ title: 'balance ratio', series: Object.entries(runs).map(([p, h]) => ({ name: p, values: h.map((s) => s.balanceRatio) })), markers: replans, xLabel: 'step' }));
 display(lineChart({ title: 'training loss', series: Object.entries(runs).map(([p, h]) => ({ name: p, values: h.map((s) => s.loss) })), xLabel: 'step' }));
 display(table(['policy', 'median tokens/s', 'last loss'], Object.entries(runs).map(([p, h]) => [p, [...h.map((s) => s.tokensPerSec)].sort((a, b) => a - b)[h.length >> 1]!, h.at(-1)!.loss])));
-if (lastReplicas.length) display(heatMap({ title: 'placement after the last re-plan', rowLabels: ['dev0', 'dev1'], colLabels: lastReplicas.map((_, e) => `e${e}`), values: [0, 1].map((d) => lastReplicas.map((r) => (r.includes(d) ? 1 : 0))) }));
+
+// %% [markdown]
+// Per-expert load over time under the static placement (tokens routed to each expert per step),
+// and the placement, version by version, as FlexMoE changed it.
+
+// %%
+const counts = runs.static!.map((s) => s.expertCounts[0]!);
+display(lineChart({ title: 'tokens per expert per step (static run)', series: counts[0]!.map((_, e) => ({ name: `expert ${e}`, values: counts.map((c) => c[e]!) })), xLabel: 'step' }));
+display(heatMap({
+  title: 'placement over time (rows: versions; columns: device:expert)',
+  rowLabels: placements.map((_, v) => `v${v}`),
+  colLabels: [0, 1].flatMap((d) => placements[0]!.map((_, e) => `${d}:${e}`)),
+  values: placements.map((reps) => [0, 1].flatMap((d) => reps.map((r) => (r.includes(d) ? 1 : 0)))),
+}));

@@ -31,3 +31,19 @@ describe('examples run as notebooks (CI size)', function () {
     });
   }
 });
+
+describe('rendered example docs are up to date', () => {
+  it('docs/examples/NN-name.md carries every prose and code cell of examples/NN-name.ts as it is now', async () => {
+    const { readFileSync, existsSync } = await import('node:fs');
+    const { parseCells } = await import('../src/notebook/cells.js');
+    const root = new URL('../', import.meta.url).pathname;
+    for (const file of readdirSync(`${root}examples`).filter((f) => /^\d\d-.*\.ts$/.test(f))) {
+      const md = `${root}docs/examples/${file.replace(/\.ts$/, '.md')}`;
+      assert.ok(existsSync(md), `${md} is missing: FLEXMOE_QUICK=1 npx flexmoe notebook examples/${file} --render ${md.slice(root.length)}`);
+      const text = readFileSync(md, 'utf8');
+      for (const c of parseCells(readFileSync(`${root}examples/${file}`, 'utf8'))) {
+        assert.ok(text.includes(c.source), `${md.slice(root.length)} is out of date at cell ${c.index}; re-render it`);
+      }
+    }
+  });
+});
