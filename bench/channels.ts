@@ -10,7 +10,7 @@ import { median, round } from './harness.js';
 const quick = process.argv.includes('--quick');
 const reps = quick ? 3 : 7;
 const workerUrl = new URL('./channels-worker.ts', import.meta.url);
-const sizes = [4 << 10, 64 << 10, 1 << 20];
+const sizes = process.env.SIZES ? process.env.SIZES.split(',').map(Number) : [4 << 10, 64 << 10, 1 << 20];
 
 function runPair(method: 'ring' | 'postMessage' | 'transfer', mode: 'throughput' | 'rtt', bytes: number, count: number) {
   const floats = bytes / 4;
@@ -56,7 +56,8 @@ function memcpyGbps(bytes: number): number {
 }
 
 for (const bytes of sizes) {
-  const count = Math.max(1000, Math.min(40_000, Math.floor((quick ? 128 : 512) * (1 << 20) / bytes)));
+  const mib = Number(process.env.MIB ?? (quick ? 128 : 512));
+  const count = Math.max(1000, Math.min(40_000, Math.floor((mib * (1 << 20)) / bytes)));
   const rttCount = bytes >= 1 << 20 ? 200 : 1000;
   const samples: Record<string, { gbps: number[]; rtt: number[] }> = { ring: { gbps: [], rtt: [] }, postMessage: { gbps: [], rtt: [] }, transfer: { gbps: [], rtt: [] }, memcpy: { gbps: [], rtt: [] } };
   for (let rep = 0; rep < reps; rep++) {
