@@ -62,3 +62,4 @@ export { lineChart, barChart, heatMap, table } from './notebook/charts.js';
 export { Notebook, type CellResult } from './notebook/runner.js';
 export { parseCells, type Cell } from './notebook/cells.js';
 export { serveDashboard, type Dashboard } from './dashboard/server.js';
+export { loadModel, ServedModel, type ServeOptions, type GenerateOptions } from './serve/model.js';

@@ -5,7 +5,7 @@ import { siblingModule } from '../runtime/thread.js';
 import { defaultBackendName } from '../kernels/backend.js';
 import type { MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-trainer.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { taskNames, type TaskName, type TaskSpec } from '../models/tasks.js';
+import { makeTask, taskNames, type TaskName, type TaskSpec } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import type { LayerPlan } from '../../actors/scheduler.js';
 import { TraceWriter } from '../sched/trace.js';
@@ -121,6 +121,8 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   const trace = opts.recordTrace ? new TraceWriter(opts.recordTrace, { experts, layers: config.layers, topk: config.moe.topk, sourceDevices: 1 }) : null;
   try {
     const spec: TaskSpec = { task, config, corpusChars: opts.corpusChars, imagesPerDigit: opts.imagesPerDigit };
+    // The characters of the vocabulary, so a served model can encode prompts without the corpus.
+    let vocab: string[] | null | undefined;
     const args: MoETrainerArgs = { spec, replicas: placements.map((p) => p.replicas()), batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()) };
     const tokensPerSample = task === 'vision-moe' ? (28 / (config as VisionMoEConfig).patch) ** 2 : (config as CharTransformerConfig).seq;
     const trainers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoETrainer', args, { device: d })));
@@ -137,10 +139,11 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       first = ckpt.meta.step as number;
     }
     const save = async (step: number) => {
+      vocab ??= task === 'vision-moe' ? null : makeTask(spec).corpus!.vocab.chars;
       const parts = await Promise.all(trainers.map((t) => system.ask<TrainerState>(t, { type: 'state' })));
       const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
       for (const p of parts) for (const [k, v] of Object.entries(p.tensors)) tensors.set(k, v);
-      saveCheckpoint(opts.checkpoint!, { task, config, step, optimizerStep: parts[0]!.optimizerStep, dataRng: parts[0]!.dataRng, devices, placement: placements.map((p) => p.replicas()) }, tensors);
+      saveCheckpoint(opts.checkpoint!, { task, config, vocab, step, optimizerStep: parts[0]!.optimizerStep, dataRng: parts[0]!.dataRng, devices, placement: placements.map((p) => p.replicas()) }, tensors);
     };
     const out: DistributedStep[] = [];
     const last = Math.min(opts.steps, opts.until ?? opts.steps);

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CharCorpus, mobyDick } from '../src/data/corpus.js';
+import type { CharTransformerConfig } from '../src/models/char-transformer.js';
+import { loadModel } from '../src/serve/model.js';
+import { trainDistributed } from '../src/train/distributed.js';
+
+describe('serving a trained model', function () {
+  this.timeout(120_000);
+  let file: string;
+  before(async () => {
+    file = join(mkdtempSync(join(tmpdir(), 'flexmoe-serve-')), 'gpt.ckpt');
+    const corpus = new CharCorpus(mobyDick().slice(0, 50_000));
+    const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 64, layers: 1, seed: 3, moe: { experts: 4, topk: 2 } };
+    await trainDistributed({ devices: 2, config, steps: 20, batch: 8, lr: 5e-3, corpusChars: 50_000, checkpoint: file });
+  });
+
+  it('micro-batched answers equal unbatched ones for the same seeds', async () => {
+    const batched = await loadModel(file, { maxBatch: 8, maxWaitMs: 20 });
+    const single = await loadModel(file, { maxBatch: 1 });
+    try {
+      const prompts = ['The whale', 'Call me', 'Ahab', 'sea'];
+      const together = await Promise.all(prompts.map((p, i) => batched.generate(p, { maxTokens: 5 + i, seed: i })));
+      for (const [i, p] of prompts.entries()) assert.equal(together[i], await single.generate(p, { maxTokens: 5 + i, seed: i }), p);
+      assert.deepEqual(together.map((t) => t.length), [5, 6, 7, 8]);
+    } finally {
+      await batched.close();
+      await single.close();
+    }
+  });
+
+  it('bad prompts, overload and close', async () => {
+    const model = await loadModel(file, { maxBatch: 1, maxQueue: 2 });
+    await assert.rejects(model.generate(''), /generate: the prompt is empty/);
+    await assert.rejects(model.generate('hello ☃'), /character "☃" at position 6 is not in the vocabulary/);
+    // One request in flight and two waiting fill a queue of 2: the fourth is refused at once.
+    const accepted = ['a', 'b', 'c'].map((p) => model.generate(p, { maxTokens: 3 }));
+    await assert.rejects(model.generate('d'), /overloaded: 2 requests are waiting \(limit 2\)/);
+    const closing = model.close();
+    assert.deepEqual((await Promise.all(accepted)).map((t) => t.length), [3, 3, 3], 'close finishes the accepted work');
+    await closing;
+    await assert.rejects(model.generate('a'), /generate: the model is closed/);
+  });
+});
