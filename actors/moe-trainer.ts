@@ -84,9 +84,9 @@ export class MoETrainer extends Actor {
     this.dataRng = new Rng(spec.config.seed ^ 0x5eed);
   }
 
-  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | string | number> {
+  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | string | number> {
     if (msg.type === 'placement') return this.place(msg.replicas, ctx);
-    if (msg.type === 'state') return this.state(ctx) as never;
+    if (msg.type === 'state') return this.state(ctx);
     if (msg.type === 'eval') return this.evaluate(msg.batches, ctx);
     if (msg.type === 'load') return this.load(msg.state);
     // Generation runs on every device in lockstep on the same text, so the MoE all-to-alls meet.

@@ -42,7 +42,7 @@ export class DistributedMoELayer {
   private saved: { x: F32; routing: Routing; ex: Exchange } | null = null;
   lastRouting: Routing | null = null;
 
-  constructor(private readonly be: Backend, readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }, private readonly comm: MoEComm) {
+  constructor(be: Backend, readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }, private readonly comm: MoEComm) {
     const name = opts.name ?? 'moe';
     this.gate = new Gate(be, dModel, { ...opts, name: `${name}.gate`, rng: opts.rng.fork(1) });
     this.gate.reduce = async (v) => Float64Array.from((await comm.collectives.allReduce(Tensor.from(v) as F32)).data);
@@ -154,15 +154,6 @@ export class DistributedMoELayer {
 
   auxLoss(): number {
     return routerLoss(this.lastRouting);
-  }
-
-  /** Dense (replicated on every device) parameters: the gate. */
-  denseParameters(): Parameter[] {
-    return this.gate.parameters();
-  }
-
-  expertParameters(e: number): Parameter[] {
-    return this.experts[e]!.parameters();
   }
 
   /** What this device trains: the gate and its hosted experts. */

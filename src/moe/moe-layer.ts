@@ -33,7 +33,7 @@ export class MoELayer {
   private saved: { x: F32; routing: Routing; blocks: Block[] } | null = null;
   lastRouting: Routing | null = null;
 
-  constructor(private readonly be: Backend, readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }) {
+  constructor(be: Backend, readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }) {
     const name = opts.name ?? 'moe';
     this.gate = new Gate(be, dModel, { ...opts, name: `${name}.gate`, rng: opts.rng.fork(1) });
     this.experts = Array.from({ length: opts.experts }, (_, e) => new ExpertFFN(be, dModel, opts.dFF, { rng: opts.rng.fork(100 + e), dtype: opts.dtype, name: `${name}.expert${e}`, outStd: opts.outStd }));

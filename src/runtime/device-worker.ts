@@ -157,8 +157,8 @@ function connectRings(shared: SharedArrayBuffer[], peers: number[]): void {
   peers.forEach((peer, i) => channels.connect(peer, shared[i]!, shared[peers.length + i]!));
 }
 
-port.on('message', (env: Envelope & { rings?: number[] }) => {
-  const m = decode<ToDevice | { type: 'rings'; peers: number[] }>(env.bytes);
+port.on('message', (env: Envelope) => {
+  const m = decode<ToDevice>(env.bytes);
   if (m.type === 'rings') return connectRings(env.shared ?? [], m.peers);
   void handle(m, env.shared).catch((e: Error) => post({ type: 'event', actor: { id: '-', device, incarnation: 0 }, data: { error: e.message } }));
 });

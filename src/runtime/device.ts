@@ -71,7 +71,7 @@ export class Device {
     });
   }
 
-  post(message: ToDevice | { type: 'rings'; peers: number[] }, shared?: SharedArrayBuffer[]): void {
+  post(message: ToDevice, shared?: SharedArrayBuffer[]): void {
     if (!this.worker) throw errors.deviceCrashed(this.index, 'not running');
     const { env, transfer } = envelope(message, shared);
     this.worker.postMessage(env, transfer);

@@ -14,10 +14,9 @@ export type ToDevice =
   | { type: 'stop'; req: number; id: string }
   | { type: 'stats'; req: number }
   | { type: 'ask-reply'; req: number; ok: boolean; value?: unknown; error?: string }
-  | { type: 'crash'; how: 'throw' | 'exit' | 'oom' };
-
-/** `init` and `rings` carry SharedArrayBuffers beside the encoded message: [out to peer 0.., in from peer 0..]. */
-export type RingsMessage = { type: 'rings'; peers: number[] };
+  | { type: 'crash'; how: 'throw' | 'exit' | 'oom' }
+  /** New rings with `peers` (one restarted); like `init`, the SharedArrayBuffers travel beside the message. */
+  | { type: 'rings'; peers: number[] };
 
 export type FromDevice =
   | { type: 'ready'; device: number }

@@ -11,7 +11,6 @@ import type { LayerPlan } from '../../actors/scheduler.js';
 import { TraceWriter } from '../sched/trace.js';
 import type { CostProfile } from '../sched/cost.js';
 import { Placement, type PlacementOp } from '../sched/placement.js';
-import { makePolicy } from '../sched/policies/index.js';
 import type { LoadView, Policy } from '../sched/policy.js';
 
 const trainerModule = siblingModule('../../actors/moe-trainer', import.meta.url);
@@ -114,8 +113,10 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   const hosts = Array.from({ length: devices }, (_, d) => replicas.flatMap((r, e) => (r.includes(d) ? [e] : [])));
   const slots = Math.max(opts.slots ?? 0, ...hosts.map((h) => h.length));
   const placements = Array.from({ length: config.layers }, () => new Placement(devices, slots, experts, hosts));
-  const policies = placements.map(() => (typeof opts.policy === 'function' ? opts.policy() : makePolicy(opts.policy ?? 'static')));
-  const history: Float64Array[][] = placements.map(() => []);
+  // A policy object runs here, one instance per layer; a built-in name runs in the scheduler actor;
+  // static needs neither (it never changes the placement).
+  const make = typeof opts.policy === 'function' ? opts.policy : null;
+  const local = make ? placements.map(() => ({ policy: make(), history: [] as Float64Array[] })) : null;
   if (opts.policy && opts.policy !== 'static' && !opts.profile) throw errors.badArgument('trainDistributed', 'a live policy needs a cost profile (flexmoe calibrate)');
   const system = await ActorSystem.start({ devices, modules: [trainerModule, schedulerModule], askTimeoutMs: 120_000 });
   const trace = opts.recordTrace ? new TraceWriter(opts.recordTrace, { experts, layers: config.layers, topk: config.moe.topk, sourceDevices: 1 }) : null;
@@ -163,11 +164,12 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
           placements[p.layer]!.applyBatch(p.ops);
           changes.push({ step, ...p });
         }
-      } else placements.forEach((placement, l) => {
+      } else local?.forEach(({ policy, history }, l) => {
+        const placement = placements[l]!;
         const totals = Float64Array.from(counts[l]!);
-        const view: LoadView = { step: step + 1, history: history[l]!, current: [...Array(devices)].map(() => totals.map((v) => v / devices)), topk: config.moe!.topk };
-        history[l]!.push(totals);
-        const ops = policies[l]!.decide(view, placement, opts.profile!);
+        const view: LoadView = { step: step + 1, history, current: [...Array(devices)].map(() => totals.map((v) => v / devices)), topk: config.moe!.topk };
+        history.push(totals);
+        const ops = policy.decide(view, placement, opts.profile!);
         if (!ops.length) return;
         placement.applyBatch(ops);
         changes.push({ step, layer: l, ops, version: placement.version, replicas: placement.replicas() });
