@@ -63,4 +63,8 @@ export const errors = {
   stopped: (what: string) => new FlexMoEError('E_STOPPED', `${what}: the actor system is stopped`),
   collective: (what: string) => new FlexMoEError('E_COLLECTIVE', what),
   checkpoint: (path: string, what: string) => new FlexMoEError('E_CHECKPOINT', `checkpoint ${path} ${what}`),
+  overloaded: (waiting: number, limit: number) =>
+    new FlexMoEError('E_OVERLOADED', `overloaded: ${waiting} requests are waiting (limit ${limit}); try again later`),
+  modelClosed: (op: string) => new FlexMoEError('E_CLOSED', `${op}: the model is closed`),
+  servingFailed: (why: string) => new FlexMoEError('E_SERVING', `serving failed: ${why}; the model is recovering`),
 } as const;

@@ -4,12 +4,21 @@ import { registerKernel, registeredKernels } from '../src/kernels/registry.js';
 import { kernelNames } from '../src/kernels/types.js';
 import { matmul } from '../src/kernels/reference/matmul.js';
 import { bucket } from '../src/kernels/gpujs/context.js';
+import { tanh } from '../src/kernels/wasm/elementwise.js';
 import { Tensor } from '../src/tensor/tensor.js';
 
 describe('kernel registry and backend selection', () => {
-  it('every complete backend family implements every kernel; wasm layers its matmul over gpu.js', () => {
+  it('every complete backend family implements every kernel; wasm layers matmul, elementwise and attention loops over gpu.js', () => {
     for (const family of ['reference', 'gpujs']) assert.deepEqual(registeredKernels(family).sort(), [...kernelNames].sort(), family);
-    assert.deepEqual(registeredKernels('wasm'), ['matmul']);
+    assert.deepEqual(registeredKernels('wasm').sort(), ['attentionApply', 'attentionApplyT', 'attentionScores', 'biasAdd', 'gelu', 'geluBackward', 'matmul', 'softmax', 'softmaxBackward']);
+  });
+
+  it('the loop tanh stays within 3e-7 of Math.tanh, saturates and keeps NaN', () => {
+    let worst = 0;
+    for (let u = -20; u <= 20; u += 1e-3) worst = Math.max(worst, Math.abs(tanh(u) - Math.tanh(u)));
+    assert.ok(worst < 3e-7, `worst error ${worst}`);
+    assert.ok(Math.abs(tanh(Infinity) - 1) < 3e-7 && Math.abs(tanh(-Infinity) + 1) < 3e-7);
+    assert.ok(Number.isNaN(tanh(NaN)));
   });
 
   it('registering a duplicate kernel throws, naming kernel and backend', () => {

@@ -40,13 +40,18 @@ describe('cost model', () => {
   const unit: CostProfile = { ...clusterA100, name: 'unit', devicesPerNode: 1, intraNodeGBps: 1, interNodeGBps: 1, expertTflops: 1, denseTflops: 1, dModel: 1, dFF: 1, bytesPerValue: 1, denseFlopsPerToken: 0, training: false };
 
   it('prices compute, all-to-all and padding by hand', () => {
-    const u = unitCosts(unit); // 12 FLOPs per token at 1 TFLOP/s; 1 byte per token over 1 GB/s
+    const u = unitCosts(unit); // 4 FLOPs per token at 1 TFLOP/s; 1 byte per token over 1 GB/s
     const p = Placement.roundRobin(2, 2, 2);
     const counts = rows([6, 2], [4, 8]); // expert 0 totals 10 on device 0, expert 1 totals 10 on device 1
     const c = stepCost(counts, p, unit);
     assert.equal(c.computeMs, 10 * u.expertMsPerToken);
-    // device 0 sends 2 tokens to device 1 and receives 4: the slower side, 4 passes
-    assert.equal(c.a2aMs, 4 * u.linkMs(4, false));
+    // device 0 sends 2 tokens to device 1 and receives 4: the slower side, 2 passes at inference …
+    assert.equal(c.a2aMs, 2 * u.linkMs(4, false));
+    assert.equal(u.expertMsPerToken, 4e-9, 'inference: two matmuls forward, 4·d·f FLOPs');
+    // … 4 passes and three times the compute in training (backward retraces both)
+    const train = stepCost(counts, p, { ...unit, training: true });
+    assert.equal(train.a2aMs, 4 * u.linkMs(4, false));
+    assert.ok(Math.abs(train.computeMs - 3 * c.computeMs) < 1e-18, `${train.computeMs} vs 3 × ${c.computeMs}`);
     const padded = stepCost(rows([9, 0], [9, 1]), p, unit, { mode: 'padMax' });
     assert.equal(padded.computeMs, 18 * u.expertMsPerToken, 'every expert buffer padded to the largest (18)');
     assert.equal(padded.balanceRatio, 18 / 9.5, 'balance is measured on real tokens (18 and 1)');

@@ -19,7 +19,7 @@ export interface CostProfile {
   denseFlopsPerToken: number;
   /** Bytes moved per parameter byte when a replica is created: parameters + Adam's two moments. */
   stateBytesFactor: number;
-  /** Include the replica gradient all-reduce (training) or not (inference). */
+  /** Training: backward compute, 4 all-to-all passes, replica gradient all-reduce, optimizer state moved with a replica. Inference: forward only, 2 passes, no all-reduce, weights only. */
   training: boolean;
 }
 
@@ -49,11 +49,14 @@ export function profileByName(name: string): CostProfile {
 
 /** Derived per-token and per-expert costs (ms). */
 export function unitCosts(p: CostProfile) {
-  const expertFlopsPerToken = 12 * p.dModel * p.dFF; // two matmuls, 2·d·f FLOPs each, ×3 for backward
+  // Two matmuls, 2·d·f FLOPs each; training adds the backward pass (×3 in all), inference does not.
+  const passes = p.training ? 3 : 1;
+  const expertFlopsPerToken = 4 * passes * p.dModel * p.dFF;
   const paramBytes = 2 * p.dModel * p.dFF * p.bytesPerValue;
   return {
     expertMsPerToken: expertFlopsPerToken / (p.expertTflops * 1e9),
-    denseMsPerToken: p.denseFlopsPerToken / (p.denseTflops * 1e9),
+    // The profile's dense FLOPs count forward + backward; inference runs the forward third.
+    denseMsPerToken: (p.denseFlopsPerToken * (p.training ? 1 : 1 / 3)) / (p.denseTflops * 1e9),
     tokenBytes: p.dModel * p.bytesPerValue,
     paramBytes,
     /** ms to move `bytes` over a link (GB/s = 1e6 bytes per ms). */
@@ -177,7 +180,8 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
   const computeMs = maxTokens * u.expertMsPerToken;
   // Dense layers run once per token, not once per (token, expert) assignment.
   const denseMs = (localTokens / topk) * u.denseMsPerToken;
-  const a2aMs = 4 * a2a;
+  // Dispatch and combine forward; training retraces both backward.
+  const a2aMs = (p.training ? 4 : 2) * a2a;
   let sum = 0, maxReal = 0;
   for (let d = 0; d < D; d++) {
     sum += real[d]!;

@@ -1,19 +1,34 @@
-import { createBackend, defaultBackendName, type Backend } from '../kernels/backend.js';
+import { defaultBackendName } from '../kernels/backend.js';
 import { errors } from '../errors.js';
 import { CharVocab } from '../data/chars.js';
-import { CharTransformer, type CharTransformerConfig } from '../models/char-transformer.js';
+import { IMAGE_PIXELS } from '../data/mnist.js';
 import { Rng } from '../nn/random.js';
-import { Tensor } from '../tensor/tensor.js';
+import type { CostProfile } from '../sched/cost.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
+import { describeModel, type ModelInfo } from './build.js';
+import { DeviceEngine } from './device-engine.js';
+import type { Engine } from './engine.js';
+import { LocalEngine } from './local-engine.js';
+import { ServeStats } from './stats.js';
 
 export interface ServeOptions {
   backend?: string;
-  /** Requests run together in one forward pass, at most this many … */
+  /** Worker-thread devices to spread the experts over (1: everything in the calling thread). */
+  devices?: number;
+  /** Placement policy on live traffic, with devices ≥ 2: static (never moves), flexmoe, eplb, … */
+  policy?: string;
+  /** Cost profile the policy plans with (default: measured on this machine at load). */
+  profile?: CostProfile;
+  /** Expert slots per device (devices ≥ 2). */
+  slots?: number;
+  /** Rows (sequences or images) computed together in one forward pass, at most … */
   maxBatch?: number;
-  /** … waiting at most this long for company (ms). */
+  /** … waiting at most this long for company when nothing is running (ms). */
   maxWaitMs?: number;
-  /** Requests waiting beyond this are refused with an "overloaded" error (backpressure, bounded memory). */
+  /** Requests waiting beyond this are refused at once with an "overloaded" error (bounded memory). */
   maxQueue?: number;
+  /** Images per classify call, at most. */
+  maxImages?: number;
 }
 
 export interface GenerateOptions {
@@ -22,124 +37,230 @@ export interface GenerateOptions {
   seed?: number;
 }
 
-interface Request {
-  ids: number[];
-  remaining: number;
-  temperature: number;
-  rng: Rng;
-  out: number[];
-  resolve: (text: string) => void;
-  reject: (e: Error) => void;
+/** A request in flight: rows it still needs computed, and what to do with each row's logits. */
+interface Job {
+  /** Rows to put in the next pass (inputs of `width` each, and the position to read for language models). */
+  next(max: number): { inputs: ArrayLike<number>[]; pick: number[] };
+  /** Takes the logits of the rows `next` gave; true when the request is complete. */
+  take(logits: Float32Array[]): boolean;
+  reject(e: Error): void;
 }
 
 /**
- * A trained language model, served: concurrent `generate` calls are micro-batched (up to `maxBatch`
- * requests, waiting at most `maxWaitMs`), each request keeps its own seeded sampler, and a full
- * queue refuses new work at once. Every row of a batch is computed independently (no capacity
- * dropping at inference), so batched answers equal unbatched ones for the same seed.
+ * A trained model, served. Concurrent calls are batched per forward pass (continuous batching: a
+ * generation joins the running batch at the next pass instead of waiting for it to finish, up to
+ * `maxBatch` rows), each generation keeps its own seeded sampler, and a full queue refuses new work
+ * at once. Every row is computed independently (no capacity dropping at inference), so batched
+ * answers equal unbatched ones, whatever the devices and the placement.
  *
  * @example
- * const model = await loadModel('run.ckpt');
+ * const model = await loadModel('run.ckpt', { devices: 2, policy: 'flexmoe' });
  * const text = await model.generate('Call me Ishmael. ', { maxTokens: 40, seed: 1 });
  * await model.close();
  */
 export class ServedModel {
-  private readonly queue: Request[] = [];
+  private readonly queue: Job[] = [];
+  private active: Job[] = [];
   private running: Promise<void> | null = null;
   private closed = false;
-  readonly options: Required<ServeOptions>;
+  readonly options: Required<Omit<ServeOptions, 'profile' | 'slots'>>;
+  readonly stats: ServeStats;
 
-  constructor(private readonly be: Backend, readonly net: CharTransformer, readonly vocab: CharVocab, opts: ServeOptions = {}) {
-    this.options = { backend: be.name, maxBatch: 8, maxWaitMs: 5, maxQueue: 64, ...opts };
+  constructor(readonly engine: Engine, readonly info: ModelInfo, readonly vocab: CharVocab | null, opts: ServeOptions = {}) {
+    this.options = { backend: '', devices: engine.devices, policy: 'static', maxBatch: 8, maxWaitMs: 5, maxQueue: 64, maxImages: 64, ...opts };
+    this.stats = new ServeStats(info, engine);
+  }
+
+  get kind() {
+    return this.info.kind;
   }
 
   get queueDepth(): number {
     return this.queue.length;
   }
 
-  /** Generates `maxTokens` characters after `prompt`. */
+  get events$() {
+    return this.engine.events$;
+  }
+
+  /** Generates `maxTokens` characters after `prompt` (language models). */
   generate(prompt: string, opts: GenerateOptions = {}): Promise<string> {
-    if (this.closed) return Promise.reject(errors.badArgument('generate', 'the model is closed'));
-    if (!prompt.length) return Promise.reject(errors.badArgument('generate', 'the prompt is empty'));
-    let ids: number[];
-    try {
-      ids = Array.from(this.vocab.encode(prompt).data);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const maxTokens = opts.maxTokens ?? 32;
-    if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 4096) return Promise.reject(errors.badArgument('generate', `maxTokens must be an integer in [1, 4096], got ${maxTokens}`));
-    if (this.queue.length >= this.options.maxQueue) return Promise.reject(errors.badArgument('overloaded', `${this.queue.length} requests are waiting (limit ${this.options.maxQueue}); try again later`));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ ids, remaining: maxTokens, temperature: opts.temperature ?? 0.8, rng: new Rng(opts.seed ?? 1), out: [], resolve, reject });
-      this.running ??= this.drain().finally(() => (this.running = null));
+    return this.submit<string>('generate', (resolve, reject) => {
+      if (!this.vocab) throw errors.badArgument('generate', 'this model classifies images; use classify');
+      if (typeof prompt !== 'string' || !prompt.length) throw errors.badArgument('generate', 'the prompt is empty');
+      const ids = Array.from(this.vocab.encode(prompt).data);
+      const maxTokens = opts.maxTokens ?? 32, temperature = opts.temperature ?? 0.8;
+      if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 4096) throw errors.badArgument('generate', `maxTokens must be an integer in [1, 4096], got ${maxTokens}`);
+      if (!(temperature >= 0) || temperature > 100) throw errors.badArgument('generate', `temperature must be in [0, 100], got ${temperature}`);
+      const rng = new Rng(opts.seed ?? 1), seq = this.info.inputWidth, out: number[] = [];
+      const vocab = this.vocab;
+      return {
+        next: () => ({ inputs: [padRight(ids.slice(-seq), seq)], pick: [Math.min(ids.length, seq) - 1] }),
+        take: ([row]) => {
+          const id = sample(row!, temperature, rng);
+          ids.push(id);
+          out.push(id);
+          if (out.length < maxTokens) return false;
+          resolve(vocab.decode(out));
+          return true;
+        },
+        reject,
+      };
     });
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length) {
-      if (this.queue.length < this.options.maxBatch) await new Promise((r) => setTimeout(r, this.options.maxWaitMs));
-      const batch = this.queue.splice(0, this.options.maxBatch);
+  /**
+   * Classifies 28×28 grey images (vision models): each image a flat array of 784 numbers in [0, 1].
+   * Answers, per image, the most likely class and every class's probability.
+   */
+  classify(images: ArrayLike<number>[]): Promise<{ label: number; probabilities: number[] }[]> {
+    return this.submit('classify', (resolve, reject) => {
+      if (this.info.kind !== 'classify') throw errors.badArgument('classify', 'this model generates text; use generate');
+      if (!Array.isArray(images) || !images.length) throw errors.badArgument('classify', 'no images');
+      if (images.length > this.options.maxImages) throw errors.badArgument('classify', `${images.length} images in one call (limit ${this.options.maxImages})`);
+      images.forEach((img, i) => {
+        if (img?.length !== IMAGE_PIXELS) throw errors.badArgument('classify', `image ${i} has ${img?.length ?? 0} pixels, expected ${IMAGE_PIXELS} (28×28)`);
+        for (let p = 0; p < IMAGE_PIXELS; p++) if (!Number.isFinite(img[p])) throw errors.badArgument('classify', `image ${i}, pixel ${p} is ${img[p]}, not a finite number`);
+      });
+      const answers: { label: number; probabilities: number[] }[] = [];
+      let given = 0;
+      return {
+        next: (max) => {
+          const part = images.slice(given, given + max);
+          given += part.length;
+          return { inputs: part, pick: part.map(() => 0) };
+        },
+        take: (rows) => {
+          for (const row of rows) answers.push(softmaxAnswer(row));
+          if (answers.length < images.length) return false;
+          resolve(answers);
+          return true;
+        },
+        reject,
+      };
+    });
+  }
+
+  private submit<T>(op: string, make: (resolve: (v: T) => void, reject: (e: Error) => void) => Job): Promise<T> {
+    if (this.closed) return Promise.reject(errors.modelClosed(op));
+    if (this.queue.length >= this.options.maxQueue) {
+      this.stats.overloaded++;
+      return Promise.reject(errors.overloaded(this.queue.length, this.options.maxQueue));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const t0 = performance.now();
+      const job = make((v) => (this.stats.done(op, performance.now() - t0), resolve(v)), (e) => (this.stats.failed(op), reject(e)));
+      this.queue.push(job);
+      this.kick();
+    });
+  }
+
+  /** Starts the batching loop unless it runs; a request queued while it was winding down restarts it. */
+  private kick(): void {
+    this.running ??= this.loop().finally(() => {
+      this.running = null;
+      if (this.queue.length) this.kick();
+    });
+  }
+
+  /** One forward pass per turn over the active requests' rows, topped up from the queue. */
+  private async loop(): Promise<void> {
+    const { maxBatch, maxWaitMs } = this.options;
+    while (this.queue.length || this.active.length) {
+      if (!this.active.length && this.queue.length < maxBatch) await new Promise((r) => setTimeout(r, maxWaitMs));
+      const parts: { job: Job; inputs: ArrayLike<number>[]; pick: number[] }[] = [];
+      let rows = 0;
+      const take = (job: Job) => {
+        const p = job.next(maxBatch - rows);
+        rows += p.inputs.length;
+        parts.push({ job, ...p });
+      };
+      for (const job of this.active) if (rows < maxBatch) take(job);
+      while (rows < maxBatch && this.queue.length) {
+        const job = this.queue.shift()!;
+        this.active.push(job);
+        take(job);
+      }
       try {
-        await this.run(batch);
+        await this.pass(parts, rows);
       } catch (e) {
-        for (const r of batch) r.reject(e as Error);
+        // The pass failed (a device crashed): every request in it fails; queued ones wait for recovery.
+        const failed = new Set(parts.map((p) => p.job));
+        for (const job of failed) job.reject(e as Error);
+        this.active = this.active.filter((j) => !failed.has(j));
       }
+      // Between passes the event loop runs (a pass in this thread never yields by itself), so new
+      // requests are accepted and join the next pass, and health checks get answered.
+      if (this.active.length) await new Promise((r) => setImmediate(r));
     }
   }
 
-  /** One batch to completion: each step a forward over every unfinished request's window. */
-  private async run(batch: Request[]): Promise<void> {
-    const { seq, vocab } = this.net.config;
-    let active = batch;
-    while (active.length) {
-      const window = Tensor.zeros([active.length * seq], 'i32');
-      active.forEach((r, b) => window.data.set(r.ids.slice(-seq), b * seq));
-      const logits = await this.net.forward(window, active.length);
-      for (const [b, r] of active.entries()) {
-        const pos = Math.min(r.ids.length, seq) - 1;
-        const row = logits.data.subarray((b * seq + pos) * vocab, (b * seq + pos + 1) * vocab);
-        const next = sample(row, r.temperature, r.rng);
-        r.ids.push(next);
-        r.out.push(next);
-        r.remaining--;
-      }
-      for (const r of active) if (r.remaining === 0) r.resolve(this.vocab.decode(r.out));
-      active = active.filter((r) => r.remaining > 0);
+  private async pass(parts: { job: Job; inputs: ArrayLike<number>[]; pick: number[] }[], rows: number): Promise<void> {
+    const w = this.info.inputWidth, out = this.info.outputs;
+    const inputs = this.info.kind === 'generate' ? new Int32Array(rows * w) : new Float32Array(rows * w);
+    const pick: number[] = [];
+    let r = 0;
+    for (const p of parts) p.inputs.forEach((row, i) => (inputs.set(row, (r++) * w), pick.push(p.pick[i]!)));
+    const t0 = performance.now();
+    const placement = this.engine.replicas();
+    const { logits, counts } = await this.engine.forward(inputs, rows, pick);
+    this.stats.pass(rows, performance.now() - t0, counts, placement, this.queue.length);
+    r = 0;
+    const finished = new Set<Job>();
+    for (const p of parts) {
+      const mine = p.inputs.map(() => logits.subarray((r++) * out, r * out));
+      if (p.job.take(mine)) finished.add(p.job);
     }
+    this.active = this.active.filter((j) => !finished.has(j));
   }
 
-  /** Finishes the work already accepted, then releases the backend. */
+  /** Finishes the work already accepted, then stops the devices. */
   async close(): Promise<void> {
     this.closed = true;
     while (this.running) await this.running;
-    this.be.dispose();
+    await this.engine.close();
   }
+}
+
+function padRight(ids: number[], seq: number): number[] {
+  return ids.length >= seq ? ids : [...ids, ...new Array(seq - ids.length).fill(0)];
 }
 
 function sample(logits: Float32Array, temperature: number, rng: Rng): number {
-  let max = -Infinity;
-  for (const v of logits) max = Math.max(max, v);
-  const w = Array.from(logits, (v) => Math.exp((v - max) / Math.max(1e-6, temperature)));
+  let max = -Infinity, arg = 0;
+  logits.forEach((v, i) => v > max && ((max = v), (arg = i)));
+  if (temperature === 0) return arg;
+  const w = Array.from(logits, (v) => Math.exp((v - max) / temperature));
   return rng.categorical(w);
 }
 
-/** Loads a GPT-MoE checkpoint for inference (parameters only; no optimizer state). */
+function softmaxAnswer(logits: Float32Array): { label: number; probabilities: number[] } {
+  const max = Math.max(...logits);
+  const e = Array.from(logits, (v) => Math.exp(v - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  const probabilities = e.map((v) => v / sum);
+  return { label: probabilities.indexOf(Math.max(...probabilities)), probabilities };
+}
+
+/**
+ * Loads a checkpoint for inference (parameters only; no optimizer state): GPT-MoE models generate,
+ * vision MoE models classify. With `devices` ≥ 2 the experts spread over worker threads and
+ * `policy` rebalances them under live traffic.
+ */
 export async function loadModel(path: string, opts: ServeOptions = {}): Promise<ServedModel> {
   const ckpt = loadCheckpoint(path);
-  const task = (ckpt.meta.task as string | undefined) ?? 'gpt-moe';
-  if (task !== 'gpt-moe') throw errors.checkpoint(path, `holds ${task}; loadModel serves gpt-moe language models so far`);
-  const chars = ckpt.meta.vocab as string[] | undefined;
-  if (!chars) throw errors.checkpoint(path, 'has no vocabulary (written by an older flexmoe); re-save it');
-  const config = ckpt.meta.config as CharTransformerConfig;
-  // At inference nothing is dropped: capacity off, no router noise.
-  const serving: CharTransformerConfig = { ...config, moe: config.moe ? { ...config.moe, capacityFactor: 0, noiseStd: 0 } : undefined };
-  const be = await createBackend(opts.backend ?? (await defaultBackendName()));
-  const net = new CharTransformer(be, serving);
-  for (const p of net.parameters()) {
-    const t = ckpt.tensors.get(p.name);
-    if (!t) throw errors.checkpoint(path, `lacks parameter ${p.name}`);
-    p.value.data.set(t.data);
+  const info = describeModel(path, ckpt.meta);
+  let vocab: CharVocab | null = null;
+  if (info.kind === 'generate') {
+    const chars = ckpt.meta.vocab as string[] | undefined;
+    if (!chars) throw errors.checkpoint(path, 'has no vocabulary (written by an older flexmoe); re-save it');
+    vocab = new CharVocab(chars);
   }
-  return new ServedModel(be, net, new CharVocab(chars), opts);
+  const backend = opts.backend ?? (await defaultBackendName());
+  const devices = opts.devices ?? 1;
+  if (devices === 1 && opts.policy && opts.policy !== 'static') throw errors.badArgument('loadModel', `policy ${opts.policy} moves experts between devices: use devices ≥ 2`);
+  const engine = devices === 1
+    ? await LocalEngine.start(path, ckpt, info, backend)
+    : await DeviceEngine.start(path, info, { devices, policy: opts.policy ?? 'static', profile: opts.profile, slots: opts.slots, backend });
+  return new ServedModel(engine, info, vocab, { ...opts, backend });
 }

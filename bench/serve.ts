@@ -1,0 +1,100 @@
+// Serving under load: the example service on loopback, driven by autocannon with a skewed request
+// mix whose hot set shifts halfway, once with static placement and once with FlexMoE, same run.
+// Prints one JSON line per run and policy, then {"serveSpeedup": flexmoe rps ÷ static rps}.
+// Usage: npx tsx bench/serve.ts [--checkpoint FILE] [--duration S] [--connections C] [--rounds R]
+//        [--devices D] [--slots S] [--max-tokens N]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { demoLanguageCheckpoint, demoLanguageConfig } from '../examples/service/demo.js';
+import { median, round } from './harness.js';
+import { domains, measureDomains, pickShift } from './serve-traffic.js';
+
+const { values } = parseArgs({
+  options: {
+    checkpoint: { type: 'string' }, duration: { type: 'string', default: '20' }, connections: { type: 'string', default: '16' },
+    rounds: { type: 'string', default: '2' }, devices: { type: 'string', default: '2' }, slots: { type: 'string', default: '5' },
+    'max-tokens': { type: 'string', default: '8' }, 'max-batch': { type: 'string', default: '16' },
+  },
+});
+const duration = Number(values.duration), devices = Number(values.devices), maxTokens = Number(values['max-tokens']);
+const log = (s: string) => process.stderr.write(`bench/serve: ${s}\n`);
+const checkpoint = values.checkpoint ?? (await demoLanguageCheckpoint(join(tmpdir(), 'flexmoe-serve-demo-gpt.ckpt'), 300, log));
+
+// The traffic: the most skewed domain, then the one whose hot experts differ most from it.
+const all = domains(demoLanguageConfig().seq);
+const routing = await measureDomains(checkpoint, all, devices);
+const [a, b] = pickShift(routing);
+log(`domains by static balance: ${routing.map((r) => `${r.name} ${r.staticBalance.toFixed(2)}`).join(', ')}; traffic ${a.name} → ${b.name}`);
+
+interface Run { policy: string; rps: number; p50Ms: number; p99Ms: number; errors: number; overloaded: number; replans: number; rssStartMiB: number; rssEndMiB: number }
+
+async function startService(policy: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/service/server.ts', '--generate', checkpoint, '--port', '0', '--devices', String(devices), '--policy', policy, '--slots', values.slots!, '--max-batch', values['max-batch']!, '--max-queue', '256'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /"listening":"([^"]+)"/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`the service exited with code ${code} before listening`)));
+  });
+  return { child, url };
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+async function run(policy: string): Promise<Run> {
+  const { child, url } = await startService(policy);
+  try {
+    const body = (prompt: string, i: number) => JSON.stringify({ prompt, maxTokens, seed: i, temperature: 0.8 });
+    // Warm-up: compile kernels and fill caches on every device, with the first domain's traffic.
+    await Promise.all(all[a.name]!.slice(0, 8).map((p, i) => fetch(`${url}/v1/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(p, i) })));
+    const rssStart = await metric(url, 'flexmoe_process_resident_memory_bytes');
+    let sent = 0, overloaded = 0, errors = 0;
+    const t0 = Date.now();
+    const result = await autocannon({
+      url: `${url}/v1/generate`, connections: Number(values.connections), duration,
+      requests: [{
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => {
+          const domain = Date.now() - t0 < (duration * 1000) / 2 ? a.name : b.name;
+          const prompts = all[domain]!;
+          return { ...req, body: body(prompts[sent % prompts.length]!, sent++) };
+        },
+        onResponse: (status: number, text: string) => {
+          if (status === 503 && text.includes('overloaded')) overloaded++;
+          else if (status !== 200) errors++;
+        },
+      }],
+    });
+    const replans = await metric(url, 'flexmoe_replans_total');
+    const rssEnd = await metric(url, 'flexmoe_process_resident_memory_bytes');
+    const ok = result.requests.total - overloaded - errors;
+    return {
+      policy, rps: round(ok / duration), p50Ms: result.latency.p50, p99Ms: result.latency.p99, errors: errors + result.errors + result.timeouts, overloaded, replans,
+      rssStartMiB: round(rssStart / 2 ** 20), rssEndMiB: round(rssEnd / 2 ** 20),
+    };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+const runs: Run[] = [];
+for (let r = 0; r < Number(values.rounds); r++) {
+  for (const policy of ['static', 'flexmoe']) {
+    const x = await run(policy);
+    runs.push(x);
+    process.stdout.write(`${JSON.stringify({ bench: 'serve', round: r, traffic: `${a.name}→${b.name}`, devices, maxTokens, ...x })}\n`);
+  }
+}
+const rps = (p: string) => median(runs.filter((x) => x.policy === p).map((x) => x.rps));
+process.stdout.write(`${JSON.stringify({ serveSpeedup: round(rps('flexmoe') / rps('static')) })}\n`);

@@ -1,0 +1,183 @@
+/**
+ * The example service as a library: an HTTP server (node:http, no framework) around served flexmoe
+ * models. POST /v1/generate, POST /v1/classify, GET /healthz, GET /metrics (Prometheus). Input is
+ * validated before it reaches a model, and every refusal says what is wrong.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FlexMoEError, type ServedModel } from '../../src/index.js';
+import { ServiceMetrics } from './metrics.js';
+
+export interface ServiceOptions {
+  /** A language model for /v1/generate and/or a vision model for /v1/classify. */
+  generate?: ServedModel;
+  classify?: ServedModel;
+  host?: string;
+  /** 0: any free port. */
+  port?: number;
+  /** Request bodies larger than this are refused (413). */
+  maxBodyBytes?: number;
+  maxPromptChars?: number;
+  maxTokens?: number;
+}
+
+export interface Service {
+  url: string;
+  server: Server;
+  metrics: ServiceMetrics;
+  /** Stops taking requests, finishes those in flight, closes the models. */
+  close(): Promise<void>;
+}
+
+/** A refusal: an HTTP status and what the client did wrong (or why the service cannot answer now). */
+class Refusal extends Error {
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
+    super(message);
+  }
+}
+
+export async function startService(opts: ServiceOptions): Promise<Service> {
+  const o = { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, maxPromptChars: 2048, maxTokens: 256, ...opts };
+  const metrics = new ServiceMetrics();
+  if (o.generate) metrics.watch('generate', o.generate);
+  if (o.classify) metrics.watch('classify', o.classify);
+  let closing = false;
+
+  const routes: Record<string, { method: string; handle: (req: IncomingMessage) => Promise<{ status?: number; body: unknown; type?: string }> }> = {
+    '/v1/generate': {
+      method: 'POST',
+      handle: async (req) => {
+        const model = need(o.generate, 'no language model is loaded (start the service with --generate FILE)');
+        const body = await readJson(req, o.maxBodyBytes);
+        const prompt = body.prompt;
+        if (typeof prompt !== 'string') throw new Refusal(400, '"prompt" must be a string');
+        if (!prompt.length) throw new Refusal(400, '"prompt" is empty');
+        if (prompt.length > o.maxPromptChars) throw new Refusal(400, `"prompt" has ${prompt.length} characters (limit ${o.maxPromptChars})`);
+        const bad = [...prompt].findIndex((c) => !model.vocab!.chars.includes(c));
+        if (bad >= 0) throw new Refusal(400, `character ${JSON.stringify([...prompt][bad])} at position ${bad} is not in the model's vocabulary`);
+        const maxTokens = optionalInt(body, 'maxTokens', 1, o.maxTokens) ?? 32;
+        const seed = optionalInt(body, 'seed', 0, 2 ** 31 - 1);
+        const temperature = body.temperature ?? 0.8;
+        if (typeof temperature !== 'number' || !(temperature >= 0 && temperature <= 10)) throw new Refusal(400, '"temperature" must be a number in [0, 10]');
+        const t0 = performance.now();
+        const text = await model.generate(prompt, { maxTokens, temperature, seed });
+        return { body: { text, ms: Math.round((performance.now() - t0) * 100) / 100 } };
+      },
+    },
+    '/v1/classify': {
+      method: 'POST',
+      handle: async (req) => {
+        const model = need(o.classify, 'no vision model is loaded (start the service with --classify FILE)');
+        const body = await readJson(req, o.maxBodyBytes);
+        const images = body.images;
+        if (!Array.isArray(images) || !images.length) throw new Refusal(400, '"images" must be a non-empty array of 784-number arrays (28×28 grey, 0..1)');
+        if (images.length > model.options.maxImages) throw new Refusal(400, `${images.length} images (limit ${model.options.maxImages} per request)`);
+        images.forEach((img, i) => {
+          if (!Array.isArray(img) || img.length !== 784) throw new Refusal(400, `images[${i}] must be an array of 784 numbers, got ${Array.isArray(img) ? `${img.length} values` : typeof img}`);
+          const p = img.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
+          if (p >= 0) throw new Refusal(400, `images[${i}][${p}] is ${JSON.stringify(img[p])}, not a finite number`);
+        });
+        const predictions = await model.classify(images as number[][]);
+        return { body: { predictions } };
+      },
+    },
+    '/healthz': {
+      method: 'GET',
+      handle: async () => {
+        const models = Object.fromEntries(Object.entries({ generate: o.generate, classify: o.classify }).filter(([, m]) => m).map(([k, m]) => [k, { devices: m!.engine.devices, healthy: m!.engine.healthy, queue: m!.queueDepth }]));
+        const ok = !closing && Object.values(models).every((m) => m.healthy);
+        return { status: ok ? 200 : 503, body: { status: closing ? 'closing' : ok ? 'ok' : 'recovering', models } };
+      },
+    },
+    '/metrics': {
+      method: 'GET',
+      handle: async () => ({ body: await metrics.registry.metrics(), type: metrics.registry.contentType }),
+    },
+  };
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const route = routes[path];
+    const label = route ? path : 'other';
+    const t0 = performance.now();
+    const reply = (status: number, body: unknown, type = 'application/json', headers: Record<string, string> = {}) => {
+      metrics.requests.inc({ route: label, status });
+      metrics.latency.observe({ route: label }, (performance.now() - t0) / 1000);
+      send(res, status, body, type, headers);
+    };
+    if (!route) return reply(404, { error: `no route ${path}; routes: ${Object.keys(routes).join(', ')}` });
+    if (req.method !== route.method) return reply(405, { error: `${path} takes ${route.method}` }, undefined, { allow: route.method });
+    if (closing && route.method === 'POST') return reply(503, { error: 'the service is shutting down' }, undefined, { connection: 'close' });
+    route.handle(req).then(
+      (r) => reply(r.status ?? 200, r.body, r.type),
+      (e: Error) => {
+        if (e instanceof Refusal) return reply(e.status, { error: e.message }, undefined, e.headers);
+        const code = e instanceof FlexMoEError ? e.code : '';
+        if (code === 'E_OVERLOADED') return reply(503, { error: e.message, overloaded: true }, undefined, { 'retry-after': '1' });
+        if (code === 'E_SERVING' || code === 'E_DEVICE' || code === 'E_CLOSED') return reply(503, { error: e.message });
+        if (code === 'E_ARG' || code === 'E_RANGE') return reply(400, { error: e.message });
+        reply(500, { error: e.message });
+      },
+    );
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${o.host}:${port}`,
+    server,
+    metrics,
+    async close() {
+      closing = true;
+      // Stop accepting connections; idle keep-alive ones close now, busy ones after their answer.
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      await Promise.all([o.generate?.close(), o.classify?.close()]);
+      server.closeIdleConnections();
+      await closed;
+    },
+  };
+}
+
+function need(model: ServedModel | undefined, why: string): ServedModel {
+  if (!model) throw new Refusal(404, why);
+  return model;
+}
+
+function optionalInt(body: Record<string, unknown>, key: string, min: number, max: number): number | undefined {
+  const v = body[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new Refusal(400, `"${key}" must be an integer in [${min}, ${max}]`);
+  return v;
+}
+
+async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+  const type = req.headers['content-type'] ?? '';
+  if (!type.startsWith('application/json')) throw new Refusal(415, `send JSON (content-type: application/json), not ${type || 'no content type'}`);
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new Refusal(413, `the body has ${declared} bytes (limit ${limit})`, { connection: 'close' });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new Refusal(413, `the body is over ${limit} bytes`, { connection: 'close' });
+    chunks.push(chunk);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (e) {
+    throw new Refusal(400, `the body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new Refusal(400, 'the body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, type: string, headers: Record<string, string>): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}

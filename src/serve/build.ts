@@ -1,0 +1,81 @@
+import type { Backend } from '../kernels/backend.js';
+import { errors } from '../errors.js';
+import { IMAGE_PIXELS } from '../data/mnist.js';
+import { CharTransformer, type CharTransformerConfig, type RoutedFeedForward } from '../models/char-transformer.js';
+import type { MakeMoE } from '../models/tasks.js';
+import { VisionMoE, type VisionMoEConfig } from '../models/vision-moe.js';
+import type { Parameter } from '../nn/parameter.js';
+import { Tensor, type F32, type I32 } from '../tensor/tensor.js';
+
+/** The models a checkpoint can be served as. */
+export type ServedKind = 'generate' | 'classify';
+
+/** A model built for inference: one forward over a batch, returning only the logits asked for. */
+export interface ServingModel {
+  kind: ServedKind;
+  /** Inputs per row: the context window (characters) or the pixels of one image. */
+  inputWidth: number;
+  /** Logits per row: the vocabulary or the classes. */
+  outputs: number;
+  net: { parameters(): Parameter[]; moeLayers(): RoutedFeedForward[] };
+  /** rows × outputs; for a language model, row r's logits at position `pick[r]`. */
+  forward(inputs: Int32Array | Float32Array, rows: number, pick?: number[]): Promise<Float32Array>;
+}
+
+/** What serving needs to know of a checkpoint's model before building it. */
+export interface ModelInfo {
+  kind: ServedKind;
+  inputWidth: number;
+  outputs: number;
+  /** MoE layers and experts per layer. */
+  moeLayers: number;
+  experts: number;
+  topk: number;
+  dModel: number;
+  dFF: number;
+}
+
+export function describeModel(path: string, meta: Record<string, unknown>): ModelInfo {
+  const task = (meta.task as string | undefined) ?? 'gpt-moe';
+  if (task !== 'gpt-moe' && task !== 'vision-moe') throw errors.checkpoint(path, `holds ${task}; flexmoe serves gpt-moe (generate) and vision-moe (classify)`);
+  const c = meta.config as (CharTransformerConfig | VisionMoEConfig) & { dModel: number; dFF: number; layers: number };
+  if (!c.moe) throw errors.checkpoint(path, 'holds a model without MoE layers');
+  const vision = task === 'vision-moe';
+  return {
+    kind: vision ? 'classify' : 'generate',
+    inputWidth: vision ? IMAGE_PIXELS : (c as CharTransformerConfig).seq,
+    outputs: vision ? (c as VisionMoEConfig).classes : (c as CharTransformerConfig).vocab,
+    moeLayers: c.layers, experts: c.moe.experts, topk: c.moe.topk, dModel: c.dModel, dFF: c.dFF,
+  };
+}
+
+/**
+ * Builds the model a checkpoint describes, configured for serving: no capacity limit (nothing is
+ * dropped at inference) and no router noise, so every row's answer depends on that row alone.
+ * Parameters are left to the caller (a device loads only the experts it hosts).
+ */
+export function buildServingModel(be: Backend, path: string, meta: Record<string, unknown>, makeMoE?: MakeMoE): ServingModel {
+  const { kind } = describeModel(path, meta);
+  if (kind === 'classify') {
+    const c = meta.config as VisionMoEConfig;
+    const net = new VisionMoE(be, { ...c, moe: { ...c.moe, capacityFactor: 0, noiseStd: 0 } }, makeMoE);
+    return {
+      kind: 'classify', inputWidth: IMAGE_PIXELS, outputs: c.classes, net,
+      forward: async (pixels, rows) => (await net.forward(new Tensor('f32', [rows, IMAGE_PIXELS], pixels as Float32Array) as F32, rows)).data,
+    };
+  }
+  const c = meta.config as CharTransformerConfig;
+  const net = new CharTransformer(be, { ...c, moe: c.moe ? { ...c.moe, capacityFactor: 0, noiseStd: 0 } : undefined }, makeMoE);
+  return {
+    kind: 'generate', inputWidth: c.seq, outputs: c.vocab, net,
+    forward: async (ids, rows, pick) => {
+      const logits = await net.forward(new Tensor('i32', [rows * c.seq], ids as Int32Array) as I32, rows);
+      const out = new Float32Array(rows * c.vocab);
+      for (let r = 0; r < rows; r++) {
+        const at = (r * c.seq + (pick?.[r] ?? c.seq - 1)) * c.vocab;
+        out.set(logits.data.subarray(at, at + c.vocab), r * c.vocab);
+      }
+      return out;
+    },
+  };
+}

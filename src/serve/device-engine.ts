@@ -1,0 +1,214 @@
+import { Subject } from 'rxjs';
+import type { ForwardReport, MoEServerArgs } from '../../actors/moe-server.js';
+import type { LayerPlan, SchedulerArgs } from '../../actors/scheduler.js';
+import { errors } from '../errors.js';
+import { calibrate } from '../sched/calibrate.js';
+import type { CostProfile } from '../sched/cost.js';
+import type { ActorRef } from '../runtime/actor.js';
+import { ActorSystem } from '../runtime/system.js';
+import { siblingModule } from '../runtime/thread.js';
+import type { ModelInfo } from './build.js';
+import type { Engine, ForwardResult, ServeEvent } from './engine.js';
+
+const serverModule = siblingModule('../../actors/moe-server', import.meta.url);
+const schedulerModule = siblingModule('../../actors/scheduler', import.meta.url);
+
+export interface DeviceEngineOptions {
+  devices: number;
+  /** Placement policy the scheduler actor runs on live routing (static: never moves). */
+  policy: string;
+  /** Cost profile to plan with (training: false is forced); default: measured on this machine. */
+  profile?: CostProfile;
+  /** Expert slots per device; default: twice what an even spread needs. */
+  slots?: number;
+  backend: string;
+  /** A forward pass that takes longer than this fails (a hung device). */
+  timeoutMs?: number;
+  /** Restarts in a row after crashes before the engine gives up. */
+  maxRestarts?: number;
+}
+
+/**
+ * A checkpoint served on devices (worker threads): one server actor per device, experts where the
+ * placement puts them, each batch split over the devices by rows and its tokens moved to their
+ * experts by all-to-all. After every forward pass the scheduler actor sees the routing and may answer
+ * with a plan; the devices switch between two passes, so in-flight requests carry on under the new
+ * placement. A device crash fails the pass it interrupted and rebuilds every device (a pass is a
+ * collective: the survivors may be waiting on the dead one), keeping the current placement.
+ */
+export class DeviceEngine implements Engine {
+  readonly events$ = new Subject<ServeEvent>();
+  private system!: ActorSystem;
+  private servers: ActorRef[] = [];
+  private scheduler: ActorRef | null = null;
+  private reps: number[][][];
+  private step = 0;
+  private recovering: Promise<void> | null = null;
+  private failed: Error | null = null;
+  private closed = false;
+  private busy = false;
+  private pinned: number[][][] | null = null;
+
+  private constructor(private readonly path: string, private readonly info: ModelInfo, private readonly opts: Required<Omit<DeviceEngineOptions, 'profile'>> & { profile: CostProfile | null }) {
+    this.reps = Array.from({ length: info.moeLayers }, () => Array.from({ length: info.experts }, (_, e) => [e % opts.devices]));
+  }
+
+  static async start(path: string, info: ModelInfo, o: DeviceEngineOptions): Promise<DeviceEngine> {
+    if (!Number.isInteger(o.devices) || o.devices < 2) throw errors.badArgument('loadModel', `devices must be an integer ≥ 2 for device serving, got ${o.devices}`);
+    if (o.devices > info.experts) throw errors.badArgument('loadModel', `${o.devices} devices for ${info.experts} experts: every device needs at least one expert`);
+    const moving = o.policy !== 'static';
+    const profile = moving ? (o.profile ?? (await calibrate({ dModel: info.dModel, dFF: info.dFF, devices: o.devices, backend: o.backend }))) : null;
+    const opts = { slots: 2 * Math.ceil(info.experts / o.devices), timeoutMs: 60_000, maxRestarts: 3, ...o, profile };
+    const engine = new DeviceEngine(path, info, opts);
+    await engine.boot();
+    return engine;
+  }
+
+  get devices(): number {
+    return this.opts.devices;
+  }
+
+  get healthy(): boolean {
+    return !this.recovering && !this.failed && !this.closed;
+  }
+
+  replicas(): number[][][] {
+    return this.reps.map((l) => l.map((r) => [...r]));
+  }
+
+  private async boot(): Promise<void> {
+    const { devices, backend, policy, profile, slots } = this.opts;
+    const system = await ActorSystem.start({ devices, modules: [serverModule, schedulerModule], askTimeoutMs: this.opts.timeoutMs, maxRestarts: 0 });
+    try {
+      const args: MoEServerArgs = { checkpoint: this.path, replicas: this.reps, backend };
+      this.servers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoEServer', args, { device: d })));
+      const sched: SchedulerArgs | null = profile ? { policy, profile: { ...profile, training: false }, devices, slots, replicas: this.reps, topk: this.info.topk } : null;
+      this.scheduler = sched ? await system.spawn('Scheduler', sched, { device: devices - 1 }) : null;
+    } catch (e) {
+      await system.stop();
+      throw e;
+    }
+    this.system = system;
+  }
+
+  async forward(inputs: Int32Array | Float32Array, rows: number, pick?: number[]): Promise<ForwardResult> {
+    if (this.closed) throw errors.modelClosed('forward');
+    if (this.recovering) await this.recovering;
+    if (this.failed) throw this.failed;
+    this.busy = true;
+    try {
+      return await this.pass(inputs, rows, pick);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async pass(inputs: Int32Array | Float32Array, rows: number, pick?: number[]): Promise<ForwardResult> {
+    const D = this.opts.devices, w = this.info.inputWidth, out = this.info.outputs;
+    // Rows split evenly by position; a device with no rows computes one copy of row 0 (every
+    // device must take part in the all-to-alls), and its answer is dropped.
+    const share = (d: number) => [Math.floor((d * rows) / D), Math.floor(((d + 1) * rows) / D)] as const;
+    const asks = this.servers.map((ref, d) => {
+      const [a, b] = share(d), n = Math.max(1, b - a), from = b > a ? a : 0;
+      const part = inputs.slice(from * w, (from + n) * w);
+      return this.system.ask<ForwardReport>(ref, { type: 'forward', inputs: part, rows: n, pick: pick?.slice(from, from + n) });
+    });
+    let reports: ForwardReport[];
+    try {
+      reports = await Promise.all(asks);
+    } catch (e) {
+      throw this.crashed(e as Error);
+    }
+    const logits = new Float32Array(rows * out);
+    reports.forEach((r, d) => {
+      const [a, b] = share(d);
+      if (b > a) logits.set(r.logits.subarray(0, (b - a) * out), a * out);
+    });
+    const counts = reports[0]!.counts.map((layer, l) => layer.map((_, e) => reports.reduce((s, r) => s + r.counts[l]![e]!, 0)));
+    if (this.pinned) await this.forwardPinned();
+    else if (this.scheduler) await this.rebalance(counts);
+    return { logits, counts };
+  }
+
+  /**
+   * Pins a placement (replicas[layer][e] = devices), carried out after the pass in flight, like a
+   * scheduler's plan. The scheduler, if any, is not told: under a moving policy, use it for drills.
+   */
+  async setPlacement(next: number[][][]): Promise<void> {
+    const { experts, moeLayers } = this.info, D = this.opts.devices;
+    if (next.length !== moeLayers || next.some((l) => l.length !== experts || l.some((r) => !r.length || r.some((d) => !Number.isInteger(d) || d < 0 || d >= D)))) {
+      throw errors.badArgument('setPlacement', `expected ${moeLayers} layers × ${experts} experts, each with 1+ devices in [0, ${D})`);
+    }
+    this.pinned = next.map((l) => l.map((r) => [...new Set(r)].sort((a, b) => a - b)));
+    // Applied at the next pass boundary; an idle engine applies it now.
+    if (!this.busy) await this.forwardPinned();
+  }
+
+  private async forwardPinned(): Promise<void> {
+    const next = this.pinned;
+    if (!next) return;
+    this.pinned = null;
+    await this.switchTo(next, next.map((replicas, layer) => ({ layer, ops: [], version: -1, replicas, predictedMsBefore: 0, predictedMsAfter: 0, migrationMs: 0 })));
+  }
+
+  /** Shows the routing to the scheduler; carries out its plan before the next pass. */
+  private async rebalance(counts: number[][]): Promise<void> {
+    const plans = await this.system.ask<LayerPlan[]>(this.scheduler!, { type: 'load', step: this.step++, counts });
+    if (!plans.length) return;
+    const next = this.replicas();
+    for (const p of plans) next[p.layer] = p.replicas;
+    await this.switchTo(next, plans);
+  }
+
+  private async switchTo(next: number[][][], plans: LayerPlan[]): Promise<void> {
+    const t0 = performance.now();
+    let bytes: number[];
+    try {
+      bytes = await Promise.all(this.servers.map((ref) => this.system.ask<number>(ref, { type: 'placement', replicas: next })));
+    } catch (e) {
+      throw this.crashed(e as Error);
+    }
+    const switchMs = performance.now() - t0;
+    this.reps = next;
+    const total = bytes.reduce((a, b) => a + b, 0);
+    for (const p of plans) this.events$.next({ type: 'replan', ...p, switchMs, bytes: total });
+  }
+
+  /** A pass failed: report it, rebuild every device in the background, and name the failure. */
+  private crashed(e: Error): Error {
+    this.events$.next({ type: 'device-crashed', message: e.message });
+    this.recovering ??= this.recover().finally(() => (this.recovering = null));
+    return errors.servingFailed(e.message);
+  }
+
+  private async recover(): Promise<void> {
+    const t0 = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      await this.system.stop();
+      if (this.closed) return;
+      try {
+        await this.boot();
+        this.events$.next({ type: 'recovered', ms: performance.now() - t0 });
+        return;
+      } catch (e) {
+        if (attempt + 1 >= this.opts.maxRestarts) {
+          this.failed = errors.servingFailed(`devices could not be rebuilt after ${attempt + 1} attempts (${(e as Error).message})`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** Fault injection for tests and drills: makes a device fail the way real ones do. */
+  crashDevice(device: number, how: 'throw' | 'exit' | 'oom' = 'exit'): void {
+    this.system.crashDevice(device, how);
+  }
+
+  async close(): Promise<void> {
+    if (this.recovering) await this.recovering;
+    this.closed = true;
+    await this.system.stop();
+    this.events$.complete();
+  }
+}

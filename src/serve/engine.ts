@@ -1,0 +1,33 @@
+import type { Observable } from 'rxjs';
+import type { PlacementOp } from '../sched/placement.js';
+
+export interface ForwardResult {
+  /** rows × outputs. */
+  logits: Float32Array;
+  /** Per MoE layer, assignments per expert in this forward pass (all devices). */
+  counts: number[][];
+}
+
+/** What a served model reports besides answers: placement changes, crashes and recoveries. */
+export type ServeEvent =
+  | {
+      type: 'replan'; layer: number; ops: PlacementOp[]; version: number; replicas: number[][];
+      /** The inference cost model's prediction for the layer on the last routing, and the move's cost (ms). */
+      predictedMsBefore: number; predictedMsAfter: number; migrationMs: number;
+      /** Measured: the time the devices took to switch, and the weight bytes sent to new replicas. */
+      switchMs: number; bytes: number;
+    }
+  | { type: 'device-crashed'; message: string }
+  | { type: 'recovered'; ms: number };
+
+/** Where a served model's forward passes run: in the calling thread, or on devices (worker threads). */
+export interface Engine {
+  readonly devices: number;
+  readonly events$: Observable<ServeEvent>;
+  /** False while the engine rebuilds after a crash. */
+  readonly healthy: boolean;
+  /** replicas[layer][e] = devices holding expert e. */
+  replicas(): number[][][];
+  forward(inputs: Int32Array | Float32Array, rows: number, pick?: number[]): Promise<ForwardResult>;
+  close(): Promise<void>;
+}

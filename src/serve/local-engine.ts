@@ -1,0 +1,45 @@
+import { Subject } from 'rxjs';
+import { createBackend, type Backend } from '../kernels/backend.js';
+import { errors } from '../errors.js';
+import type { LoadedCheckpoint } from '../train/checkpoint.js';
+import { buildServingModel, type ModelInfo, type ServingModel } from './build.js';
+import type { Engine, ForwardResult, ServeEvent } from './engine.js';
+
+/** A checkpoint's model in the calling thread: every expert here, no placement to change. */
+export class LocalEngine implements Engine {
+  readonly devices = 1;
+  readonly healthy = true;
+  readonly events$ = new Subject<ServeEvent>();
+
+  private constructor(private readonly be: Backend, private readonly model: ServingModel, private readonly info: ModelInfo) {}
+
+  static async start(path: string, ckpt: LoadedCheckpoint, info: ModelInfo, backend: string): Promise<LocalEngine> {
+    const be = await createBackend(backend);
+    try {
+      const model = buildServingModel(be, path, ckpt.meta);
+      for (const p of model.net.parameters()) {
+        const t = ckpt.tensors.get(p.name);
+        if (!t) throw errors.checkpoint(path, `lacks parameter ${p.name}`);
+        p.value.data.set(t.data);
+      }
+      return new LocalEngine(be, model, info);
+    } catch (e) {
+      be.dispose();
+      throw e;
+    }
+  }
+
+  replicas(): number[][][] {
+    return Array.from({ length: this.info.moeLayers }, () => Array.from({ length: this.info.experts }, () => [0]));
+  }
+
+  async forward(inputs: Int32Array | Float32Array, rows: number, pick?: number[]): Promise<ForwardResult> {
+    const logits = await this.model.forward(inputs, rows, pick);
+    return { logits, counts: this.model.net.moeLayers().map((l) => Array.from(l.lastRouting?.counts ?? [])) };
+  }
+
+  async close(): Promise<void> {
+    this.events$.complete();
+    this.be.dispose();
+  }
+}

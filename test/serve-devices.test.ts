@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { firstValueFrom, filter } from 'rxjs';
+import { CharCorpus, mobyDick } from '../src/data/corpus.js';
+import type { CharTransformerConfig } from '../src/models/char-transformer.js';
+import type { VisionMoEConfig } from '../src/models/vision-moe.js';
+import { MnistDigits } from '../src/data/mnist.js';
+import { Rng } from '../src/nn/random.js';
+import { loadModel } from '../src/serve/model.js';
+import type { DeviceEngine } from '../src/serve/device-engine.js';
+import { trainDistributed } from '../src/train/distributed.js';
+
+describe('serving on devices', function () {
+  this.timeout(120_000);
+  let gpt: string, vision: string;
+  const prompts = ['The whale', 'Call me', 'Ahab', 'sea', 'white', 'ship'];
+  before(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmoe-serve-dev-'));
+    gpt = join(dir, 'gpt.ckpt');
+    vision = join(dir, 'vision.ckpt');
+    const corpus = new CharCorpus(mobyDick().slice(0, 50_000));
+    const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 64, layers: 2, seed: 3, moe: { experts: 4, topk: 2 } };
+    await trainDistributed({ devices: 2, config, steps: 10, batch: 8, lr: 5e-3, corpusChars: 50_000, checkpoint: gpt });
+    const vc: VisionMoEConfig = { patch: 7, dModel: 16, heads: 2, dFF: 32, layers: 1, classes: 10, seed: 1, moe: { experts: 4, topk: 2 } };
+    await trainDistributed({ devices: 2, task: 'vision-moe', config: vc, steps: 5, batch: 8, lr: 1e-2, imagesPerDigit: 20, checkpoint: vision });
+  });
+
+  it('answers on 2 devices equal answers in one thread, batched or not', async () => {
+    const local = await loadModel(gpt);
+    const devices = await loadModel(gpt, { devices: 2, maxBatch: 4 });
+    try {
+      const want = await Promise.all(prompts.map((p, i) => local.generate(p, { maxTokens: 6, seed: i })));
+      assert.deepEqual(await Promise.all(prompts.map((p, i) => devices.generate(p, { maxTokens: 6, seed: i }))), want);
+      assert.equal(devices.stats.completed.generate, prompts.length);
+      assert.ok(devices.stats.expertLoad.flat().reduce((a, b) => a + b, 0) > 0, 'per-expert load is counted');
+    } finally {
+      await local.close();
+      await devices.close();
+    }
+  });
+
+  it('a placement change during traffic loses no request and changes no answer', async () => {
+    const local = await loadModel(gpt);
+    const model = await loadModel(gpt, { devices: 2, maxBatch: 2 });
+    try {
+      const want = await Promise.all(prompts.map((p, i) => local.generate(p, { maxTokens: 8, seed: i })));
+      const engine = model.engine as DeviceEngine;
+      const replan = firstValueFrom(model.events$.pipe(filter((e) => e.type === 'replan')));
+      const answers = Promise.all(prompts.map((p, i) => model.generate(p, { maxTokens: 8, seed: i })));
+      // Every expert of layer 0 on both devices, layer 1 reversed: weights must travel to new replicas.
+      await engine.setPlacement([[[0, 1], [0, 1], [0, 1], [0, 1]], [[1], [0], [1], [0]]]);
+      assert.deepEqual(await answers, want);
+      const e = await replan;
+      assert.ok(e.type === 'replan' && e.bytes > 0, 'weights were sent to the new replicas');
+      assert.deepEqual(engine.replicas()[1], [[1], [0], [1], [0]]);
+      assert.deepEqual(await Promise.all(prompts.map((p, i) => model.generate(p, { maxTokens: 8, seed: i }))), want, 'and after the change');
+      await assert.rejects(engine.setPlacement([[[2]]]), /setPlacement: expected 2 layers × 4 experts/);
+    } finally {
+      await local.close();
+      await model.close();
+    }
+  });
+
+  it('a live policy rebalances skewed traffic and keeps the answers', async () => {
+    const local = await loadModel(gpt);
+    const model = await loadModel(gpt, { devices: 2, policy: 'flexmoe', slots: 4, maxBatch: 8 });
+    try {
+      const skewed = Array.from({ length: 16 }, (_, i) => 'e'.repeat(8 + (i % 5)));
+      const want = await Promise.all(skewed.map((p, i) => local.generate(p, { maxTokens: 4, seed: i })));
+      assert.deepEqual(await Promise.all(skewed.map((p, i) => model.generate(p, { maxTokens: 4, seed: i }))), want);
+      assert.ok(model.stats.passes > 0 && model.stats.balanceRatio.every((r) => r >= 1));
+    } finally {
+      await local.close();
+      await model.close();
+    }
+  });
+
+  it('classifies images on devices like in one thread; bad images are named', async () => {
+    const digits = new MnistDigits(0.1, 20);
+    const { inputs } = digits.sample(new Rng(5), 6, 'eval');
+    const images = Array.from({ length: 6 }, (_, i) => Array.from(inputs.data.subarray(i * 784, (i + 1) * 784)));
+    const local = await loadModel(vision, { maxBatch: 4 });
+    const model = await loadModel(vision, { devices: 2, maxBatch: 4 });
+    try {
+      const want = await local.classify(images);
+      const got = await model.classify(images);
+      assert.equal(got.length, 6);
+      got.forEach((g, i) => {
+        assert.equal(g.label, want[i]!.label);
+        g.probabilities.forEach((p, c) => assert.ok(Math.abs(p - want[i]!.probabilities[c]!) < 1e-5));
+        assert.ok(Math.abs(g.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+      });
+      await assert.rejects(model.classify([[1, 2, 3]]), /classify: image 0 has 3 pixels, expected 784/);
+      await assert.rejects(model.classify([images[0]!.map((v, i) => (i === 9 ? NaN : v))]), /image 0, pixel 9 is NaN/);
+      await assert.rejects(model.generate('x'), /this model classifies images; use classify/);
+    } finally {
+      await local.close();
+      await model.close();
+    }
+  });
+
+  it('a device crash fails the requests in flight quickly, then the model recovers', async () => {
+    const model = await loadModel(gpt, { devices: 2, maxBatch: 2 });
+    try {
+      const engine = model.engine as DeviceEngine;
+      const recovered = firstValueFrom(model.events$.pipe(filter((e) => e.type === 'recovered')));
+      const inFlight = prompts.map((p, i) => model.generate(p, { maxTokens: 200, seed: i }));
+      await new Promise((r) => setTimeout(r, 50));
+      const t0 = performance.now();
+      engine.crashDevice(1);
+      const results = await Promise.allSettled(inFlight);
+      const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+      assert.ok(failed.length > 0, 'the requests in the interrupted pass fail');
+      for (const f of failed) assert.match(f.reason.message, /serving failed: .*device 1 crashed/);
+      assert.ok(performance.now() - t0 < 30_000);
+      await recovered;
+      assert.equal(engine.healthy, true);
+      assert.equal((await model.generate('The whale', { maxTokens: 3, seed: 1 })).length, 3, 'serves again after recovery');
+    } finally {
+      await model.close();
+    }
+  });
+});

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CharCorpus, mobyDick } from '../src/data/corpus.js';
+import type { CharTransformerConfig } from '../src/models/char-transformer.js';
+import { loadModel } from '../src/serve/model.js';
+import { trainDistributed } from '../src/train/distributed.js';
+import { startService, type Service } from '../examples/service/app.js';
+
+describe('example service (node:http)', function () {
+  this.timeout(120_000);
+  let file: string;
+  before(async () => {
+    file = join(mkdtempSync(join(tmpdir(), 'flexmoe-service-')), 'gpt.ckpt');
+    const corpus = new CharCorpus(mobyDick().slice(0, 50_000));
+    const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 64, layers: 1, seed: 3, moe: { experts: 4, topk: 2 } };
+    await trainDistributed({ devices: 2, config, steps: 5, batch: 8, lr: 5e-3, corpusChars: 50_000, checkpoint: file });
+  });
+
+  const post = (s: Service, path: string, body: unknown, type = 'application/json') =>
+    fetch(`${s.url}${path}`, { method: 'POST', headers: { 'content-type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+
+  it('generates, reports health and Prometheus metrics, and refuses bad input with what is wrong', async () => {
+    const service = await startService({ generate: await loadModel(file, { devices: 2, policy: 'flexmoe', slots: 4 }), maxTokens: 64 });
+    try {
+      assert.match(service.url, /^http:\/\/127\.0\.0\.1:\d+$/, 'loopback by default');
+      const ok = await post(service, '/v1/generate', { prompt: 'Call me', maxTokens: 5, seed: 2 });
+      assert.equal(ok.status, 200);
+      assert.equal(((await ok.json()) as { text: string }).text.length, 5);
+      const refusals: [unknown, number, RegExp, string?][] = [
+        [{ prompt: '' }, 400, /"prompt" is empty/],
+        [{ prompt: 3 }, 400, /"prompt" must be a string/],
+        [{ prompt: 'hi ☃' }, 400, /character "☃" at position 3 is not in the model's vocabulary/],
+        [{ prompt: 'hi', maxTokens: 1000 }, 400, /"maxTokens" must be an integer in \[1, 64\]/],
+        [{ prompt: 'hi', temperature: 'hot' }, 400, /"temperature" must be a number/],
+        ['{bad', 400, /not valid JSON/],
+        ['[1]', 400, /must be a JSON object/],
+        [{ prompt: 'x'.repeat(2 << 20) }, 413, /limit 1048576/],
+        [{ prompt: 'hi' }, 415, /send JSON/, 'text/plain'],
+        [{ images: [[1]] }, 404, /no vision model is loaded/],
+      ];
+      for (const [body, status, message, type] of refusals) {
+        const path = (body as { images?: unknown }).images ? '/v1/classify' : '/v1/generate';
+        const r = await post(service, path, body, type);
+        assert.equal(r.status, status, JSON.stringify(body).slice(0, 60));
+        assert.match(((await r.json()) as { error: string }).error, message);
+      }
+      assert.equal((await fetch(`${service.url}/v1/generate`)).status, 405);
+      assert.equal((await fetch(`${service.url}/nope`)).status, 404);
+      const health = await fetch(`${service.url}/healthz`);
+      assert.equal(health.status, 200);
+      assert.deepEqual(await health.json(), { status: 'ok', models: { generate: { devices: 2, healthy: true, queue: 0 } } });
+      const metrics = await (await fetch(`${service.url}/metrics`)).text();
+      for (const name of ['flexmoe_requests_total{route="/v1/generate",status="200"} 1', 'flexmoe_request_duration_seconds_bucket', 'flexmoe_batch_rows_bucket', 'flexmoe_queue_depth{model="generate"} 0',
+        'flexmoe_expert_load{model="generate",layer="0",expert="0"}', 'flexmoe_balance_ratio{model="generate",layer="0"}', 'flexmoe_process_resident_memory_bytes']) {
+        assert.ok(metrics.includes(name), `metrics has ${name}`);
+      }
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('overload answers 503 at once; SIGTERM-style close finishes the requests in flight', async () => {
+    const model = await loadModel(file, { maxBatch: 1, maxQueue: 1 });
+    const service = await startService({ generate: model });
+    try {
+      const tick = () => new Promise((r) => setImmediate(r));
+      // One request running, one waiting: the queue (limit 1) is full.
+      const inFlight = [post(service, '/v1/generate', { prompt: 'Ahab', maxTokens: 256, seed: 0 })];
+      while (!model.stats.passes) await tick();
+      inFlight.push(post(service, '/v1/generate', { prompt: 'Ahab', maxTokens: 256, seed: 1 }));
+      while (model.queueDepth < 1) await tick();
+      const refused = await post(service, '/v1/generate', { prompt: 'sea', maxTokens: 5 });
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers.get('retry-after'), '1');
+      assert.match(((await refused.json()) as { error: string }).error, /overloaded: 1 requests are waiting \(limit 1\)/);
+      await service.close();
+      for (const r of await Promise.all(inFlight)) {
+        assert.equal(r.status, 200, 'accepted requests finish during shutdown');
+        assert.equal(((await r.json()) as { text: string }).text.length, 256);
+      }
+      await assert.rejects(fetch(`${service.url}/healthz`), 'the port is closed after shutdown');
+    } finally {
+      await service.close();
+    }
+  });
+});
