@@ -6,11 +6,10 @@
  */
 import { Actor, registerActor, type ActorContext } from '../src/runtime/actor.js';
 import { createBackend, type Backend } from '../src/kernels/backend.js';
-import { buildServingModel, type ServingModel } from '../src/serve/build.js';
+import { buildServingModel, describeModel, loadParameters, type ServingModel } from '../src/serve/build.js';
 import { DistributedMoELayer } from '../src/moe/distributed-moe.js';
-import { Tensor, type F32 } from '../src/tensor/tensor.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
-import { errors } from '../src/errors.js';
+import { sendToNewReplicas } from '../src/moe/replica-transfer.js';
 
 export interface MoEServerArgs {
   checkpoint: string;
@@ -47,26 +46,18 @@ export class MoEServer extends Actor {
   override async started(ctx: ActorContext): Promise<void> {
     this.be = await createBackend(this.args.backend);
     const ckpt = loadCheckpoint(this.args.checkpoint);
+    const { dModel } = describeModel(this.args.checkpoint, ckpt.meta);
     this.model = buildServingModel(this.be, this.args.checkpoint, ckpt.meta, (block, o) => {
       const comm = { device: ctx.device, devices: ctx.devices, collectives: ctx.collectives, replicas: () => this.args.replicas[block]! };
-      const layer = new DistributedMoELayer(this.be, (ckpt.meta.config as { dModel: number }).dModel, o, comm);
+      const layer = new DistributedMoELayer(this.be, dModel, o, comm);
       // Routing at inference is per token (no capacity), so the router needs no global statistics.
       layer.gate.reduce = async (v) => v;
       this.layers.push(layer);
       return layer;
     });
-    const experts = new Set(this.layers.flatMap((l) => l.experts.flatMap((x) => x.parameters())));
-    const hosted = new Set(this.layers.flatMap((l) => l.hosted().flatMap((e) => l.experts[e]!.parameters())));
-    for (const p of this.model.net.parameters()) {
-      // Experts this device does not host stay NaN: using one by mistake cannot go unnoticed.
-      if (experts.has(p) && !hosted.has(p)) {
-        p.value.data.fill(NaN);
-        continue;
-      }
-      const t = ckpt.tensors.get(p.name);
-      if (!t) throw errors.checkpoint(this.args.checkpoint, `lacks parameter ${p.name}`);
-      p.value.data.set(t.data);
-    }
+    const hosted = new Set(this.layers.flatMap((l) => l.hosted()));
+    const absent = new Set(this.layers.flatMap((l) => l.experts.flatMap((x, e) => (hosted.has(e) ? [] : x.parameters()))));
+    loadParameters(this.model, ckpt, this.args.checkpoint, absent);
   }
 
   async receive(msg: ServerMessage, ctx: ActorContext): Promise<ForwardReport | number> {
@@ -76,35 +67,9 @@ export class MoEServer extends Actor {
     return { logits, counts: this.layers.map((l) => Array.from(l.lastRouting?.counts ?? [])), ms: performance.now() - t0 };
   }
 
-  /**
-   * Switches placement between two batches: a device gaining a replica receives the expert's weights
-   * (weights only) from the lowest-numbered current holder by broadcast; every device walks layers
-   * and experts in the same order, so the broadcasts pair up. Returns the bytes received here.
-   */
+  /** Switches placement between two passes; new replicas receive weights only. Returns the bytes received here. */
   private async place(next: number[][][], ctx: ActorContext): Promise<number> {
-    const me = ctx.device;
-    let received = 0;
-    for (let l = 0; l < this.layers.length; l++) {
-      for (let e = 0; e < next[l]!.length; e++) {
-        const before = this.args.replicas[l]![e]!, after = next[l]![e]!;
-        const gaining = after.filter((d) => !before.includes(d));
-        const source = Math.min(...before);
-        if (!gaining.length || ![source, ...gaining].includes(me)) continue;
-        const params = this.layers[l]!.experts[e]!.parameters().map((p) => p.value);
-        const n = params.reduce((a, t) => a + t.size, 0);
-        let flat: F32 | null = null;
-        if (me === source) {
-          flat = Tensor.zeros([n]) as F32;
-          let at = 0;
-          for (const t of params) (flat.data.set(t.data, at), (at += t.size));
-        }
-        const got = await ctx.collectives.broadcast(flat, source, [source, ...gaining]);
-        if (me === source) continue;
-        let at = 0;
-        for (const t of params) (t.data.set(got.data.subarray(at, at + t.size)), (at += t.size));
-        received += got.data.byteLength;
-      }
-    }
+    const received = await sendToNewReplicas(ctx.collectives, ctx.device, this.args.replicas, next, (l, e) => this.layers[l]!.experts[e]!.parameters().map((p) => p.value));
     this.args = { ...this.args, replicas: next };
     return received;
   }

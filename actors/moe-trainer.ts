@@ -16,6 +16,7 @@ import { Tensor, type F32 } from '../src/tensor/tensor.js';
 import { learningRate } from '../src/train/schedule.js';
 import { syncGradients } from '../src/train/grad-sync.js';
 import { generate } from '../src/train/lm.js';
+import { sendToNewReplicas } from '../src/moe/replica-transfer.js';
 
 export interface MoETrainerArgs {
   /** The model and its data (built on the device from this plain data). */
@@ -197,47 +198,14 @@ export class MoETrainer extends Actor {
 
   /**
    * Switches to a new placement at a step boundary (this message is handled between two steps on
-   * every device). A device gaining a replica receives the expert's parameters and Adam moments from
-   * the lowest-numbered current holder, by broadcast; every device walks layers and experts in the
-   * same order, so the broadcasts pair up. Returns the bytes this device received.
+   * every device); new replicas receive parameters and Adam moments. Returns the bytes received here.
    */
   private async place(next: number[][][], ctx: ActorContext): Promise<number> {
-    const me = ctx.device;
-    let received = 0;
-    for (let l = 0; l < this.layers.length; l++) {
-      for (let e = 0; e < next[l]!.length; e++) {
-        const before = this.args.replicas[l]![e]!, after = next[l]![e]!;
-        const gaining = after.filter((d) => !before.includes(d));
-        if (!gaining.length) continue;
-        const source = Math.min(...before);
-        const group = [source, ...gaining];
-        if (!group.includes(me)) continue;
-        const params = this.layers[l]!.experts[e]!.parameters();
-        const parts = params.flatMap((p) => {
-          const mv = this.optimizer.moments(p);
-          return [p.value, mv.m, mv.v];
-        });
-        const n = parts.reduce((a, t) => a + t.size, 0);
-        let flat: F32 | null = null;
-        if (me === source) {
-          flat = Tensor.zeros([n]) as F32;
-          let at = 0;
-          for (const t of parts) {
-            flat.data.set(t.data, at);
-            at += t.size;
-          }
-        }
-        const got = await ctx.collectives.broadcast(flat, source, group);
-        if (me !== source) {
-          let at = 0;
-          for (const t of parts) {
-            t.data.set(got.data.subarray(at, at + t.size));
-            at += t.size;
-          }
-          received += got.data.byteLength;
-        }
-      }
-    }
+    const received = await sendToNewReplicas(ctx.collectives, ctx.device, this.args.replicas, next, (l, e) =>
+      this.layers[l]!.experts[e]!.parameters().flatMap((p) => {
+        const mv = this.optimizer.moments(p);
+        return [p.value, mv.m, mv.v];
+      }));
     this.args.replicas = next;
     this.optimizer.setParameters(this.model.parameters());
     return received;

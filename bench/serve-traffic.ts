@@ -4,7 +4,7 @@
  * benchmark measures each domain's routing on the served model and picks the two whose hot experts
  * differ most, so the mix is skewed and its hot set shifts when the traffic switches domain.
  */
-import { deviceBalance, loadModel, mobyDick } from '../src/index.js';
+import { balanceRatio, deviceLoads, loadModel, mobyDick } from '../src/index.js';
 
 export type Domains = Record<string, string[]>;
 
@@ -34,7 +34,7 @@ export async function measureDomains(checkpoint: string, all: Domains, devices: 
   try {
     const out: DomainRouting[] = [];
     for (const [name, prompts] of Object.entries(all)) {
-      const usable = prompts.filter((p) => [...p].every((c) => model.vocab!.chars.includes(c)));
+      const usable = prompts.filter((p) => [...p].every((c) => model.vocab!.has(c)));
       model.stats.expertLoad.forEach((l) => l.fill(0));
       await Promise.all(usable.map((p) => model.generate(p, { maxTokens: 1 })));
       const loads = model.stats.expertLoad;
@@ -42,8 +42,8 @@ export async function measureDomains(checkpoint: string, all: Domains, devices: 
         const total = l.reduce((a, b) => a + b, 0);
         return l.map((n) => n / total);
       });
-      const roundRobin = (E: number) => Array.from({ length: E }, (_, e) => [e % devices]);
-      const staticBalance = loads.reduce((s, l) => s + deviceBalance(l, roundRobin(l.length), devices), 0) / loads.length;
+      const roundRobin = (E: number) => ({ devices, replicas: () => Array.from({ length: E }, (_, e) => [e % devices]) });
+      const staticBalance = loads.reduce((s, l) => s + balanceRatio(deviceLoads(l, roundRobin(l.length))), 0) / loads.length;
       out.push({ name, share, staticBalance });
     }
     return out;

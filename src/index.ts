@@ -63,6 +63,6 @@ export { Notebook, type CellResult } from './notebook/runner.js';
 export { parseCells, type Cell } from './notebook/cells.js';
 export { serveDashboard, type Dashboard } from './dashboard/server.js';
 export { loadModel, ServedModel, type ServeOptions, type GenerateOptions } from './serve/model.js';
-export { ServeStats, deviceBalance, type PassEvent } from './serve/stats.js';
+export { ServeStats, type PassEvent } from './serve/stats.js';
 export type { Engine, ServeEvent, ForwardResult } from './serve/engine.js';
 export type { ModelInfo, ServedKind } from './serve/build.js';

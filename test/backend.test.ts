@@ -8,7 +8,7 @@ import { tanh } from '../src/kernels/wasm/elementwise.js';
 import { Tensor } from '../src/tensor/tensor.js';
 
 describe('kernel registry and backend selection', () => {
-  it('every complete backend family implements every kernel; wasm layers matmul, elementwise and attention loops over gpu.js', () => {
+  it('every complete backend family implements every kernel; wasm layers matmul, GELU and the reference loops over gpu.js', () => {
     for (const family of ['reference', 'gpujs']) assert.deepEqual(registeredKernels(family).sort(), [...kernelNames].sort(), family);
     assert.deepEqual(registeredKernels('wasm').sort(), ['attentionApply', 'attentionApplyT', 'attentionScores', 'biasAdd', 'gelu', 'geluBackward', 'matmul', 'softmax', 'softmaxBackward']);
   });

@@ -65,12 +65,14 @@ describe('serving on devices', function () {
 
   it('a live policy rebalances skewed traffic and keeps the answers', async () => {
     const local = await loadModel(gpt);
-    const model = await loadModel(gpt, { devices: 2, policy: 'flexmoe', slots: 4, maxBatch: 8 });
+    // No slots given (as from the command line without --slots): the default budget applies.
+    const model = await loadModel(gpt, { devices: 2, policy: 'flexmoe', slots: undefined, maxBatch: 8 });
     try {
       const skewed = Array.from({ length: 16 }, (_, i) => 'e'.repeat(8 + (i % 5)));
       const want = await Promise.all(skewed.map((p, i) => local.generate(p, { maxTokens: 4, seed: i })));
       assert.deepEqual(await Promise.all(skewed.map((p, i) => model.generate(p, { maxTokens: 4, seed: i }))), want);
-      assert.ok(model.stats.passes > 0 && model.stats.balanceRatio.every((r) => r >= 1));
+      assert.ok(model.stats.replans > 0, 'the skewed traffic made the scheduler re-plan');
+      assert.ok(model.stats.balanceRatio.every((r) => r >= 1 && r < 1.5), `balance after re-planning: ${model.stats.balanceRatio}`);
     } finally {
       await local.close();
       await model.close();
@@ -107,14 +109,14 @@ describe('serving on devices', function () {
       const engine = model.engine as DeviceEngine;
       const recovered = firstValueFrom(model.events$.pipe(filter((e) => e.type === 'recovered')));
       const inFlight = prompts.map((p, i) => model.generate(p, { maxTokens: 200, seed: i }));
-      await new Promise((r) => setTimeout(r, 50));
-      const t0 = performance.now();
+      while (!model.stats.passes) await new Promise((r) => setImmediate(r)); // traffic is flowing
       engine.crashDevice(1);
       const results = await Promise.allSettled(inFlight);
       const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
       assert.ok(failed.length > 0, 'the requests in the interrupted pass fail');
+      // Failed by the crash being seen (the device's exit), not by waiting out a timeout.
       for (const f of failed) assert.match(f.reason.message, /serving failed: .*device 1 crashed/);
-      assert.ok(performance.now() - t0 < 30_000);
+      for (const f of failed) assert.doesNotMatch(f.reason.message, /timed out|no reply/);
       await recovered;
       assert.equal(engine.healthy, true);
       assert.equal((await model.generate('The whale', { maxTokens: 3, seed: 1 })).length, 3, 'serves again after recovery');

@@ -42,5 +42,9 @@ describe('serving a trained model', function () {
     assert.deepEqual((await Promise.all(accepted)).map((t) => t.length), [3, 3, 3], 'close finishes the accepted work');
     await closing;
     await assert.rejects(model.generate('a'), /generate: the model is closed/);
+    await assert.rejects(loadModel(file, { maxBatch: 0 }), /loadModel: maxBatch must be an integer ≥ 1, got 0/);
+    const defaults = await loadModel(file, { maxBatch: undefined, maxQueue: undefined });
+    assert.deepEqual(defaults.options, { maxBatch: 8, maxWaitMs: 5, maxQueue: 64, maxImages: 64 }, 'options given as undefined keep their defaults');
+    await defaults.close();
   });
 });

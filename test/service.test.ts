@@ -29,9 +29,9 @@ describe('example service (node:http)', function () {
       assert.equal(ok.status, 200);
       assert.equal(((await ok.json()) as { text: string }).text.length, 5);
       const refusals: [unknown, number, RegExp, string?][] = [
-        [{ prompt: '' }, 400, /"prompt" is empty/],
+        [{ prompt: '' }, 400, /generate: the prompt is empty/],
         [{ prompt: 3 }, 400, /"prompt" must be a string/],
-        [{ prompt: 'hi ☃' }, 400, /character "☃" at position 3 is not in the model's vocabulary/],
+        [{ prompt: 'hi ☃' }, 400, /character "☃" at position 3 is not in the vocabulary/],
         [{ prompt: 'hi', maxTokens: 1000 }, 400, /"maxTokens" must be an integer in \[1, 64\]/],
         [{ prompt: 'hi', temperature: 'hot' }, 400, /"temperature" must be a number/],
         ['{bad', 400, /not valid JSON/],

@@ -50,11 +50,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         const model = need(o.generate, 'no language model is loaded (start the service with --generate FILE)');
         const body = await readJson(req, o.maxBodyBytes);
         const prompt = body.prompt;
+        // JSON types and this service's limits here; the model names an empty prompt or a character outside its vocabulary.
         if (typeof prompt !== 'string') throw new Refusal(400, '"prompt" must be a string');
-        if (!prompt.length) throw new Refusal(400, '"prompt" is empty');
         if (prompt.length > o.maxPromptChars) throw new Refusal(400, `"prompt" has ${prompt.length} characters (limit ${o.maxPromptChars})`);
-        const bad = [...prompt].findIndex((c) => !model.vocab!.chars.includes(c));
-        if (bad >= 0) throw new Refusal(400, `character ${JSON.stringify([...prompt][bad])} at position ${bad} is not in the model's vocabulary`);
         const maxTokens = optionalInt(body, 'maxTokens', 1, o.maxTokens) ?? 32;
         const seed = optionalInt(body, 'seed', 0, 2 ** 31 - 1);
         const temperature = body.temperature ?? 0.8;
@@ -69,15 +67,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       handle: async (req) => {
         const model = need(o.classify, 'no vision model is loaded (start the service with --classify FILE)');
         const body = await readJson(req, o.maxBodyBytes);
-        const images = body.images;
-        if (!Array.isArray(images) || !images.length) throw new Refusal(400, '"images" must be a non-empty array of 784-number arrays (28×28 grey, 0..1)');
-        if (images.length > model.options.maxImages) throw new Refusal(400, `${images.length} images (limit ${model.options.maxImages} per request)`);
-        images.forEach((img, i) => {
-          if (!Array.isArray(img) || img.length !== 784) throw new Refusal(400, `images[${i}] must be an array of 784 numbers, got ${Array.isArray(img) ? `${img.length} values` : typeof img}`);
-          const p = img.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
-          if (p >= 0) throw new Refusal(400, `images[${i}][${p}] is ${JSON.stringify(img[p])}, not a finite number`);
-        });
-        const predictions = await model.classify(images as number[][]);
+        // The model checks the images (count, 784 pixels each, finite numbers) and names what is wrong.
+        const predictions = await model.classify(body.images as number[][]);
         return { body: { predictions } };
       },
     },

@@ -124,11 +124,14 @@ export class Placement {
   }
 }
 
-/** Per-device tokens when each expert's load splits evenly over its replicas. */
-export function deviceLoads(expertLoad: ArrayLike<number>, placement: Placement): Float64Array {
+/**
+ * Per-device tokens when each expert's load splits evenly over its replicas. Takes a Placement or
+ * anything that lists replicas per expert (a served model's placement is plain arrays).
+ */
+export function deviceLoads(expertLoad: ArrayLike<number>, placement: Pick<Placement, 'devices' | 'replicas'>): Float64Array {
   const reps = placement.replicas();
   const out = new Float64Array(placement.devices);
-  for (let e = 0; e < placement.experts; e++) {
+  for (let e = 0; e < reps.length; e++) {
     const r = reps[e]!;
     const share = expertLoad[e]! / r.length;
     for (const d of r) out[d]! += share;

@@ -5,6 +5,7 @@ import { CharTransformer, type CharTransformerConfig, type RoutedFeedForward } f
 import type { MakeMoE } from '../models/tasks.js';
 import { VisionMoE, type VisionMoEConfig } from '../models/vision-moe.js';
 import type { Parameter } from '../nn/parameter.js';
+import type { LoadedCheckpoint } from '../train/checkpoint.js';
 import { Tensor, type F32, type I32 } from '../tensor/tensor.js';
 
 /** The models a checkpoint can be served as. */
@@ -78,4 +79,21 @@ export function buildServingModel(be: Backend, path: string, meta: Record<string
       return out;
     },
   };
+}
+
+/**
+ * Copies a checkpoint's tensors into the model's parameters, by logical name. Parameters in `absent`
+ * (experts a device does not host) are filled with NaN instead: using one by mistake cannot go
+ * unnoticed.
+ */
+export function loadParameters(model: ServingModel, ckpt: LoadedCheckpoint, path: string, absent: ReadonlySet<Parameter> = new Set()): void {
+  for (const p of model.net.parameters()) {
+    if (absent.has(p)) {
+      p.value.data.fill(NaN);
+      continue;
+    }
+    const t = ckpt.tensors.get(p.name);
+    if (!t) throw errors.checkpoint(path, `lacks parameter ${p.name}`);
+    p.value.data.set(t.data);
+  }
 }

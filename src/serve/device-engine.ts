@@ -58,7 +58,8 @@ export class DeviceEngine implements Engine {
     if (o.devices > info.experts) throw errors.badArgument('loadModel', `${o.devices} devices for ${info.experts} experts: every device needs at least one expert`);
     const moving = o.policy !== 'static';
     const profile = moving ? (o.profile ?? (await calibrate({ dModel: info.dModel, dFF: info.dFF, devices: o.devices, backend: o.backend }))) : null;
-    const opts = { slots: 2 * Math.ceil(info.experts / o.devices), timeoutMs: 60_000, maxRestarts: 3, ...o, profile };
+    // Defaults by `??`: an option passed as undefined (a flag not given) keeps its default.
+    const opts = { ...o, slots: o.slots ?? 2 * Math.ceil(info.experts / o.devices), timeoutMs: o.timeoutMs ?? 60_000, maxRestarts: o.maxRestarts ?? 3, profile };
     const engine = new DeviceEngine(path, info, opts);
     await engine.boot();
     return engine;
@@ -125,7 +126,7 @@ export class DeviceEngine implements Engine {
       if (b > a) logits.set(r.logits.subarray(0, (b - a) * out), a * out);
     });
     const counts = reports[0]!.counts.map((layer, l) => layer.map((_, e) => reports.reduce((s, r) => s + r.counts[l]![e]!, 0)));
-    if (this.pinned) await this.forwardPinned();
+    if (this.pinned) await this.applyPinned();
     else if (this.scheduler) await this.rebalance(counts);
     return { logits, counts };
   }
@@ -141,10 +142,10 @@ export class DeviceEngine implements Engine {
     }
     this.pinned = next.map((l) => l.map((r) => [...new Set(r)].sort((a, b) => a - b)));
     // Applied at the next pass boundary; an idle engine applies it now.
-    if (!this.busy) await this.forwardPinned();
+    if (!this.busy) await this.applyPinned();
   }
 
-  private async forwardPinned(): Promise<void> {
+  private async applyPinned(): Promise<void> {
     const next = this.pinned;
     if (!next) return;
     this.pinned = null;

@@ -1,8 +1,7 @@
 import { Subject } from 'rxjs';
 import { createBackend, type Backend } from '../kernels/backend.js';
-import { errors } from '../errors.js';
 import type { LoadedCheckpoint } from '../train/checkpoint.js';
-import { buildServingModel, type ModelInfo, type ServingModel } from './build.js';
+import { buildServingModel, loadParameters, type ModelInfo, type ServingModel } from './build.js';
 import type { Engine, ForwardResult, ServeEvent } from './engine.js';
 
 /** A checkpoint's model in the calling thread: every expert here, no placement to change. */
@@ -17,11 +16,7 @@ export class LocalEngine implements Engine {
     const be = await createBackend(backend);
     try {
       const model = buildServingModel(be, path, ckpt.meta);
-      for (const p of model.net.parameters()) {
-        const t = ckpt.tensors.get(p.name);
-        if (!t) throw errors.checkpoint(path, `lacks parameter ${p.name}`);
-        p.value.data.set(t.data);
-      }
+      loadParameters(model, ckpt, path);
       return new LocalEngine(be, model, info);
     } catch (e) {
       be.dispose();

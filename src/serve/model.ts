@@ -63,16 +63,13 @@ export class ServedModel {
   private active: Job[] = [];
   private running: Promise<void> | null = null;
   private closed = false;
-  readonly options: Required<Omit<ServeOptions, 'profile' | 'slots'>>;
+  /** The batching limits in force (defaults filled in). */
+  readonly options: Required<Pick<ServeOptions, 'maxBatch' | 'maxWaitMs' | 'maxQueue' | 'maxImages'>>;
   readonly stats: ServeStats;
 
   constructor(readonly engine: Engine, readonly info: ModelInfo, readonly vocab: CharVocab | null, opts: ServeOptions = {}) {
-    this.options = { backend: '', devices: engine.devices, policy: 'static', maxBatch: 8, maxWaitMs: 5, maxQueue: 64, maxImages: 64, ...opts };
+    this.options = batchingLimits(opts);
     this.stats = new ServeStats(info, engine);
-  }
-
-  get kind() {
-    return this.info.kind;
   }
 
   get queueDepth(): number {
@@ -148,8 +145,7 @@ export class ServedModel {
       return Promise.reject(errors.overloaded(this.queue.length, this.options.maxQueue));
     }
     return new Promise<T>((resolve, reject) => {
-      const t0 = performance.now();
-      const job = make((v) => (this.stats.done(op, performance.now() - t0), resolve(v)), (e) => (this.stats.failed(op), reject(e)));
+      const job = make((v) => (this.stats.done(op), resolve(v)), (e) => (this.stats.failed(op), reject(e)));
       this.queue.push(job);
       this.kick();
     });
@@ -222,6 +218,17 @@ export class ServedModel {
   }
 }
 
+/** The batching limits with defaults filled in (`??`: an option passed as undefined keeps its default). */
+function batchingLimits(opts: ServeOptions): ServedModel['options'] {
+  const limits = { maxBatch: opts.maxBatch ?? 8, maxWaitMs: opts.maxWaitMs ?? 5, maxQueue: opts.maxQueue ?? 64, maxImages: opts.maxImages ?? 64 };
+  const least = { maxBatch: 1, maxWaitMs: 0, maxQueue: 0, maxImages: 1 };
+  for (const [k, v] of Object.entries(limits)) {
+    const min = least[k as keyof typeof least];
+    if (!Number.isInteger(v) || v < min) throw errors.badArgument('loadModel', `${k} must be an integer ≥ ${min}, got ${v}`);
+  }
+  return limits;
+}
+
 function padRight(ids: number[], seq: number): number[] {
   return ids.length >= seq ? ids : [...ids, ...new Array(seq - ids.length).fill(0)];
 }
@@ -256,11 +263,12 @@ export async function loadModel(path: string, opts: ServeOptions = {}): Promise<
     if (!chars) throw errors.checkpoint(path, 'has no vocabulary (written by an older flexmoe); re-save it');
     vocab = new CharVocab(chars);
   }
+  batchingLimits(opts); // bad limits fail before any device starts
   const backend = opts.backend ?? (await defaultBackendName());
   const devices = opts.devices ?? 1;
   if (devices === 1 && opts.policy && opts.policy !== 'static') throw errors.badArgument('loadModel', `policy ${opts.policy} moves experts between devices: use devices ≥ 2`);
   const engine = devices === 1
     ? await LocalEngine.start(path, ckpt, info, backend)
     : await DeviceEngine.start(path, info, { devices, policy: opts.policy ?? 'static', profile: opts.profile, slots: opts.slots, backend });
-  return new ServedModel(engine, info, vocab, { ...opts, backend });
+  return new ServedModel(engine, info, vocab, opts);
 }

@@ -1,4 +1,5 @@
 import { Subject } from 'rxjs';
+import { balanceRatio, deviceLoads } from '../sched/placement.js';
 import type { ModelInfo } from './build.js';
 import type { Engine } from './engine.js';
 
@@ -27,8 +28,6 @@ export class ServeStats {
   /** Per MoE layer, the balance ratio of the last pass. */
   balanceRatio: number[];
   readonly passes$ = new Subject<PassEvent>();
-  /** Latency of completed requests by operation (ms), for whoever summarises them. */
-  readonly latency$ = new Subject<{ op: string; ms: number }>();
 
   constructor(info: ModelInfo, private readonly engine: Engine) {
     this.expertLoad = Array.from({ length: info.moeLayers }, () => new Array(info.experts).fill(0));
@@ -36,9 +35,8 @@ export class ServeStats {
     engine.events$.subscribe((e) => e.type === 'replan' && this.replans++);
   }
 
-  done(op: string, ms: number): void {
+  done(op: string): void {
     this.completed[op] = (this.completed[op] ?? 0) + 1;
-    this.latency$.next({ op, ms });
   }
 
   failed(op: string): void {
@@ -49,15 +47,7 @@ export class ServeStats {
     this.passes++;
     this.rows += rows;
     counts.forEach((c, l) => c.forEach((n, e) => (this.expertLoad[l]![e]! += n)));
-    this.balanceRatio = counts.map((c, l) => deviceBalance(c, reps[l]!, this.engine.devices));
+    this.balanceRatio = counts.map((c, l) => balanceRatio(deviceLoads(c, { devices: this.engine.devices, replicas: () => reps[l]! })));
     this.passes$.next({ rows, ms, queue, balanceRatio: this.balanceRatio });
   }
-}
-
-/** max ÷ mean of the devices' expert loads when each expert's tokens split evenly over its replicas. */
-export function deviceBalance(counts: number[], replicas: number[][], devices: number): number {
-  const load = new Float64Array(devices);
-  counts.forEach((n, e) => replicas[e]!.forEach((d) => (load[d]! += n / replicas[e]!.length)));
-  const total = load.reduce((a, b) => a + b, 0);
-  return total ? Math.max(...load) / (total / devices) : 1;
 }

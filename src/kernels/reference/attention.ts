@@ -15,13 +15,15 @@ export const attentionScores: KernelConfig<'attentionScores'> = {
     attentionDims('attentionScores', k, s);
     const { batch: B, seq: S, heads: H } = s, W = H * D;
     const out = like(q, [B * H * S, S]);
+    const qd = q.data, kd = k.data, od = out.data, { causal, scale } = s;
     for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < S; i++) {
-      const row = ((b * H + h) * S + i) * S;
+      const row = ((b * H + h) * S + i) * S, qi = (b * S + i) * W + h * D;
       for (let j = 0; j < S; j++) {
-        if (s.causal && j > i) { out.data[row + j] = -1e9; continue; }
+        if (causal && j > i) { od[row + j] = -1e9; continue; }
+        const kj = (b * S + j) * W + h * D;
         let acc = 0;
-        for (let c = 0; c < D; c++) acc += q.data[(b * S + i) * W + h * D + c]! * k.data[(b * S + j) * W + h * D + c]!;
-        out.data[row + j] = acc * s.scale;
+        for (let c = 0; c < D; c++) acc += qd[qi + c]! * kd[kj + c]!;
+        od[row + j] = acc * scale;
       }
     }
     return out;
@@ -36,12 +38,13 @@ export const attentionApply: KernelConfig<'attentionApply'> = {
     expectScores('attentionApply', p, s);
     const { batch: B, seq: S, heads: H } = s, W = H * D;
     const out = like(v, v.shape);
+    const pd = p.data, vd = v.data, od = out.data;
     for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < S; i++) {
-      const row = ((b * H + h) * S + i) * S;
+      const row = ((b * H + h) * S + i) * S, head = b * S * W + h * D;
       for (let c = 0; c < D; c++) {
         let acc = 0;
-        for (let j = 0; j < S; j++) acc += p.data[row + j]! * v.data[(b * S + j) * W + h * D + c]!;
-        out.data[(b * S + i) * W + h * D + c] = acc;
+        for (let j = 0; j < S; j++) acc += pd[row + j]! * vd[head + j * W + c]!;
+        od[head + i * W + c] = acc;
       }
     }
     return out;
@@ -56,11 +59,13 @@ export const attentionApplyT: KernelConfig<'attentionApplyT'> = {
     expectScores('attentionApplyT', p, s);
     const { batch: B, seq: S, heads: H } = s, W = H * D;
     const out = like(x, x.shape);
+    const pd = p.data, xd = x.data, od = out.data;
     for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let j = 0; j < S; j++) {
+      const col = (b * H + h) * S * S + j, head = b * S * W + h * D;
       for (let c = 0; c < D; c++) {
         let acc = 0;
-        for (let i = 0; i < S; i++) acc += p.data[((b * H + h) * S + i) * S + j]! * x.data[(b * S + i) * W + h * D + c]!;
-        out.data[(b * S + j) * W + h * D + c] = acc;
+        for (let i = 0; i < S; i++) acc += pd[col + i * S]! * xd[head + i * W + c]!;
+        od[head + j * W + c] = acc;
       }
     }
     return out;

@@ -10,7 +10,8 @@ export const biasAdd: KernelConfig<'biasAdd'> = {
     const C = x.cols;
     if (bias.size !== C) throw errors.shapeMismatch('biasAdd', 'bias length vs last dimension', x.shape, bias.shape);
     const out = like(x, x.shape);
-    for (let i = 0; i < x.size; i++) out.data[i] = x.data[i]! + bias.data[i % C]!;
+    const xd = x.data, bd = bias.data, od = out.data;
+    for (let at = 0; at < xd.length; at += C) for (let c = 0; c < C; c++) od[at + c] = xd[at + c]! + bd[c]!;
     return out;
   },
 };

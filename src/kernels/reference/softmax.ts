@@ -9,13 +9,15 @@ export const softmax: KernelConfig<'softmax'> = {
   run(_ctx, x) {
     const C = x.cols, R = x.rows;
     const out = like(x, x.shape);
+    const xd = x.data, od = out.data;
+    const e = new Float64Array(C); // each exponential once, kept in float64
     for (let r = 0; r < R; r++) {
       const o = r * C;
       let m = -Infinity;
-      for (let j = 0; j < C; j++) m = Math.max(m, x.data[o + j]!);
+      for (let j = 0; j < C; j++) m = Math.max(m, xd[o + j]!);
       let s = 0;
-      for (let j = 0; j < C; j++) s += Math.exp(x.data[o + j]! - m);
-      for (let j = 0; j < C; j++) out.data[o + j] = Math.exp(x.data[o + j]! - m) / s;
+      for (let j = 0; j < C; j++) s += e[j] = Math.exp(xd[o + j]! - m);
+      for (let j = 0; j < C; j++) od[o + j] = e[j]! / s;
     }
     return out;
   },
@@ -28,11 +30,12 @@ export const softmaxBackward: KernelConfig<'softmaxBackward'> = {
     expectSameShape('softmaxBackward', y, dy);
     const C = y.cols, R = y.rows;
     const out = like(dy, dy.shape);
+    const yd = y.data, dd = dy.data, od = out.data;
     for (let r = 0; r < R; r++) {
       const o = r * C;
       let dot = 0;
-      for (let j = 0; j < C; j++) dot += y.data[o + j]! * dy.data[o + j]!;
-      for (let j = 0; j < C; j++) out.data[o + j] = y.data[o + j]! * (dy.data[o + j]! - dot);
+      for (let j = 0; j < C; j++) dot += yd[o + j]! * dd[o + j]!;
+      for (let j = 0; j < C; j++) od[o + j] = yd[o + j]! * (dd[o + j]! - dot);
     }
     return out;
   },

@@ -1,13 +1,13 @@
 import type { KernelConfig } from '../types.js';
 import { expectSameShape } from '../../tensor/check.js';
-import { errors } from '../../errors.js';
 import { Tensor, type F32 } from '../../tensor/tensor.js';
 
 /**
- * Elementwise kernels of the wasm-simd family as typed-array loops: bias add and GELU with their
- * backward, the ops an expert runs between its two matmuls. tanh is a [13/6] rational function of
- * the clamped input (the form and coefficients Eigen uses for float tanh, MathFunctionsImpl.h):
- * within 3e-7 of Math.tanh everywhere, NaN in gives NaN out, and about 4× faster than Math.exp.
+ * GELU and its backward for the wasm-simd family, the activation an expert runs between its two
+ * matmuls. tanh is a [13/6] rational function of the clamped input (the form and coefficients
+ * Eigen uses for float tanh, MathFunctionsImpl.h): within 3e-7 of Math.tanh everywhere, NaN in gives
+ * NaN out. GELU over 131 072 values: 0.93 ms, against 1.56 ms through Math.exp and 2.0 ms with
+ * Math.tanh.
  */
 const C0 = Math.sqrt(2 / Math.PI);
 const C1 = 0.044715;
@@ -21,19 +21,6 @@ export function tanh(u: number): number {
   const p = x * (A1 + x2 * (A3 + x2 * (A5 + x2 * (A7 + x2 * (A9 + x2 * (A11 + x2 * A13))))));
   return p / (B0 + x2 * (B2 + x2 * (B4 + x2 * B6)));
 }
-
-export const biasAdd: KernelConfig<'biasAdd'> = {
-  kernel: 'biasAdd',
-  backend: 'wasm',
-  run(_ctx, x, bias) {
-    const C = x.cols;
-    if (bias.size !== C) throw errors.shapeMismatch('biasAdd', 'bias length vs last dimension', x.shape, bias.shape);
-    const out = Tensor.zeros(x.shape, x.dtype) as F32;
-    const xd = x.data, od = out.data, b = bias.data;
-    for (let r = 0, at = 0; at < xd.length; r++) for (let c = 0; c < C; c++, at++) od[at] = xd[at]! + b[c]!;
-    return out;
-  },
-};
 
 export const gelu: KernelConfig<'gelu'> = {
   kernel: 'gelu',

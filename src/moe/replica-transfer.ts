@@ -1,0 +1,33 @@
+import type { Collectives } from '../runtime/collectives.js';
+import { Tensor, type F32 } from '../tensor/tensor.js';
+
+/**
+ * Brings new replicas up to date after a placement change: for every (layer, expert) that gains
+ * devices, the lowest-numbered current holder broadcasts the expert's tensors (weights, and for
+ * training the optimizer moments) to the devices gaining it. Every device walks layers and experts
+ * in the same order, so the broadcasts pair up. Returns the bytes this device received.
+ */
+export async function sendToNewReplicas(collectives: Collectives, me: number, before: number[][][], after: number[][][], tensorsOf: (layer: number, expert: number) => F32[]): Promise<number> {
+  let received = 0;
+  for (let l = 0; l < after.length; l++) {
+    for (let e = 0; e < after[l]!.length; e++) {
+      const was = before[l]![e]!;
+      const gaining = after[l]![e]!.filter((d) => !was.includes(d));
+      const source = Math.min(...was);
+      if (!gaining.length || ![source, ...gaining].includes(me)) continue;
+      const parts = tensorsOf(l, e);
+      let flat: F32 | null = null;
+      if (me === source) {
+        flat = Tensor.zeros([parts.reduce((n, t) => n + t.size, 0)]) as F32;
+        let at = 0;
+        for (const t of parts) (flat.data.set(t.data, at), (at += t.size));
+      }
+      const got = await collectives.broadcast(flat, source, [source, ...gaining]);
+      if (me === source) continue;
+      let at = 0;
+      for (const t of parts) (t.data.set(got.data.subarray(at, at + t.size)), (at += t.size));
+      received += got.data.byteLength;
+    }
+  }
+  return received;
+}
