@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { balancedPacking, rebalanceExperts, replicateExperts } from '../src/sched/eplb.js';
-import { clusterA100, stepCost, unitCosts, type CostProfile } from '../src/sched/cost.js';
+import { allReduceMs, clusterA100, stepCost, unitCosts, type CostProfile } from '../src/sched/cost.js';
 import { balanceRatio, deviceLoads, Placement } from '../src/sched/placement.js';
 import { shadowSelection } from '../src/sched/policies/fastermoe.js';
 import { flexmoePolicy, makePolicy } from '../src/sched/policies/index.js';
 import type { LoadView } from '../src/sched/policy.js';
 import { planFlexMoE } from '../src/sched/planner.js';
+import { trafficOf } from '../src/sched/traffic.js';
 
 const rows = (...r: number[][]) => r.map((x) => Float64Array.from(x));
 
@@ -71,6 +72,53 @@ describe('cost model', () => {
     assert.equal(local.a2aMs, 0);
     assert.equal(local.computeMs, even.computeMs);
   });
+
+  it('topology-aware split: a source without a replica sends to the replicas in its own node', () => {
+    // Two nodes of two devices; expert 0 on devices 0 and 2 (one per node), expert 1 on device 1 only.
+    const topo = { ...unit, devicesPerNode: 2, intraNodeGBps: 100, interNodeGBps: 1 };
+    const p = new Placement(4, 2, 2, [[0], [1], [0], []]);
+    const counts = rows([0, 0], [8, 0], [0, 0], [8, 0]); // only expert 0 traffic, from devices 1 and 3
+    const c = stepCost(counts, p, topo, { mode: 'split', locality: true });
+    assert.deepEqual(Array.from(c.deviceTokens), [8, 0, 8, 0], 'each source feeds the replica in its node');
+    const u = unitCosts(topo);
+    assert.equal(c.a2aMs, 2 * u.linkMs(8, true), 'nothing crosses the slow link');
+    const even = stepCost(counts, p, topo, { mode: 'split' });
+    assert.equal(even.a2aMs, 2 * (u.linkMs(4, true) + u.linkMs(4, false)), 'an even split sends half over the slow link');
+  });
+
+  it('the planner\'s traffic model agrees with the cost model when sources are alike', () => {
+    const topo = { ...clusterA100, devicesPerNode: 2 };
+    const p = new Placement(6, 3, 5, [[0, 1], [0, 2], [3], [0, 4], [1], [2]]);
+    const load = [600, 120, 60, 30, 18];
+    const counts = Array.from({ length: 6 }, () => Float64Array.from(load, (v) => v / 6));
+    for (const locality of [true, false]) {
+      const c = stepCost(counts, p, topo, { mode: 'split', locality });
+      const t = trafficOf(load, p.replicas(), { devices: 6, devicesPerNode: 2, locality });
+      Array.from(t.load).forEach((v, d) => assert.ok(Math.abs(v - c.deviceTokens[d]!) < 1e-9, `locality ${locality}, device ${d}: ${v} vs ${c.deviceTokens[d]}`));
+      const u = unitCosts(topo);
+      let a2a = 0;
+      for (let d = 0; d < 6; d++) {
+        const send = u.linkMs(t.intraOut[d]! * u.tokenBytes, true) + u.linkMs(t.interOut[d]! * u.tokenBytes, false);
+        const recv = u.linkMs(t.intraIn[d]! * u.tokenBytes, true) + u.linkMs(t.interIn[d]! * u.tokenBytes, false);
+        a2a = Math.max(a2a, send, recv);
+      }
+      assert.ok(Math.abs(4 * a2a - c.a2aMs) < 1e-12, `locality ${locality}: all-to-all ${4 * a2a} vs ${c.a2aMs}`);
+    }
+  });
+
+  it('replica all-reduce is hierarchical: within nodes, then across nodes on every replica\'s own link', () => {
+    const topo = { ...clusterA100, devicesPerNode: 4 };
+    const u = unitCosts(topo);
+    const P = u.paramBytes;
+    assert.equal(allReduceMs([0], topo), 0);
+    assert.equal(allReduceMs([0, 1], topo), u.linkMs(P, true), 'one node: a ring of two moves P per link');
+    assert.equal(allReduceMs([0, 4], topo), u.linkMs(P, false), 'two nodes, one replica each: P over the slow link');
+    // Two replicas in each of two nodes: P within, then each replica carries half across.
+    assert.equal(allReduceMs([0, 1, 4, 5], topo), u.linkMs(P, true) + u.linkMs(P / 2, false));
+    // The node with the fewest replicas sets the pace across.
+    assert.equal(allReduceMs([0, 1, 2, 4], topo), u.linkMs((4 * P) / 3, true) + u.linkMs(P, false));
+    assert.equal(allReduceMs([0, 4], { ...topo, training: false }), 0, 'inference has no gradients');
+  });
 });
 
 describe('DeepSeek EPLB port', () => {
@@ -120,6 +168,25 @@ describe('FlexMoE policy', () => {
     const p = new Placement(2, 2, 3, [[0, 1], [2, 1]]);
     const ops = planFlexMoE(Float64Array.from([50_000, 10, 100]), p, { ...clusterA100, devicesPerNode: 2 }, { horizon: 25 });
     assert.deepEqual(ops.slice(0, 2), [{ op: 'shrink', expert: 1, device: 1 }, { op: 'expand', expert: 0, device: 1 }]);
+  });
+
+  it('frees the slots of experts that cooled when a new expert turns hot', () => {
+    // Two nodes of two devices. Expert 0 has cooled but holds a replica on three devices; expert 3
+    // is now hot on device 3 alone. One shrink-and-expand at a time cannot pay (the first replica
+    // in the other node costs a whole all-reduce over the slow link); a plan from scratch can.
+    const p = new Placement(4, 2, 4, [[0], [1, 0], [2, 0], [3, 0]]);
+    const ops = planFlexMoE(Float64Array.from([100, 0, 37, 13_048]), p, { ...clusterA100, devicesPerNode: 2 }, { horizon: 25 });
+    p.applyBatch(ops);
+    assert.deepEqual(p.replicasOf(3), [0, 1, 2, 3], `${p}`);
+    assert.deepEqual(p.replicasOf(0), [0], `${p}`);
+  });
+
+  it('puts a hot expert in every node so its tokens stay off the slow links', () => {
+    const p = Placement.roundRobin(8, 2, 8);
+    const load = Float64Array.from([200_000, 100, 100, 100, 100, 100, 100, 100]);
+    p.applyBatch(planFlexMoE(load, p, { ...clusterA100, devicesPerNode: 4 }, { horizon: 25 }));
+    const nodes = new Set(p.replicasOf(0).map((d) => Math.floor(d / 4)));
+    assert.deepEqual([...nodes].sort(), [0, 1], `${p}`);
   });
 
   it('no-ops when balanced', () => {

@@ -80,8 +80,10 @@ export interface StepCost {
 /**
  * How tokens meet experts in one step:
  *  - `split`: each expert's tokens split evenly over its replicas (FlexMoE, EPLB), no padding; with
- *    `locality`, a source that holds a replica keeps its own tokens there and only the others split
- *    (the same balance when sources are alike, far less all-to-all traffic);
+ *    `locality` the split is topology-aware: a source that holds a replica keeps its own tokens
+ *    there, a source without one sends to the replicas in its own node, and only a node without a
+ *    replica splits over all of them (far less traffic on the slow links; within one node, as on
+ *    one machine, this is the device-local split the live runtime does);
  *  - `padMax`: DeepSpeed dropless: every expert buffer padded to the largest expert's count;
  *  - `capacity`: DeepSpeed/GShard with a capacity factor: per-source buffers of fixed capacity, overflow dropped;
  *  - `shadow`: FasterMoE: shadowed experts computed where their tokens are (weights broadcast);
@@ -97,8 +99,8 @@ export type Dispatch =
 /**
  * Step time of one MoE layer (dense part included): dense + busiest device's expert compute +
  * all-to-all (4 passes: dispatch and combine, forward and backward; per device the slower of its
- * send and receive volumes, links by node) + replica gradient all-reduce (ring, per device the sum
- * over its replicated experts). `counts[s][e]` = assignments from source device s to expert e.
+ * send and receive volumes, links by node) + replica gradient all-reduce (hierarchical ring, per
+ * device the sum over its replicated experts). `counts[s][e]` = assignments from source device s to expert e.
  */
 export function stepCost(counts: readonly ArrayLike<number>[], placement: Placement, p: CostProfile, dispatch: Dispatch = { mode: 'split' }, topk = 1): StepCost {
   const u = unitCosts(p);
@@ -138,11 +140,15 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
         continue;
       }
       if (dispatch.mode === 'oracle') continue;
-      const r = reps[e]!;
-      if (dispatch.mode === 'split' && dispatch.locality && r.includes(s)) {
-        tokens[s]! += c;
-        real[s]! += c;
-        continue;
+      let r = reps[e]!;
+      if (dispatch.mode === 'split' && dispatch.locality) {
+        if (r.includes(s)) {
+          tokens[s]! += c;
+          real[s]! += c;
+          continue;
+        }
+        const near = r.filter((d) => node(d) === node(s));
+        if (near.length) r = near;
       }
       const share = c / r.length;
       for (const d of r) {
@@ -190,17 +196,37 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
   return { stepMs: denseMs + computeMs + a2aMs + sync, denseMs, computeMs, a2aMs, syncMs: sync, deviceTokens: tokens, balanceRatio: sum === 0 ? 1 : maxReal / (sum / D), droppedTokens: dropped };
 }
 
-/** Ring all-reduce of each replicated expert's gradients; per device the sum over the groups it is in. */
-function syncMs(placement: Placement, reps: number[][], p: CostProfile, shadows: Set<number> | null): number {
+/**
+ * All-reduce of one expert's gradients over the devices holding it, hierarchical as NCCL does it
+ * across nodes: a ring within each node (fast links), then a ring across the k nodes, where the
+ * m replicas of a node each carry 1/m of the gradient over their own slow link (so the slowest
+ * node, with the fewest replicas, sets the pace), then the result spreads back within each node.
+ */
+export function allReduceMs(group: readonly number[], p: CostProfile): number {
+  const n = group.length;
+  if (n < 2 || !p.training) return 0;
   const u = unitCosts(p);
+  const perNode = new Map<number, number>();
+  for (const d of group) {
+    const k = Math.floor(d / p.devicesPerNode);
+    perNode.set(k, (perNode.get(k) ?? 0) + 1);
+  }
+  let within = 0, fewest = Infinity;
+  for (const m of perNode.values()) {
+    within = Math.max(within, u.linkMs((2 * (m - 1) * u.paramBytes) / m, true));
+    fewest = Math.min(fewest, m);
+  }
+  const k = perNode.size;
+  const across = k < 2 ? 0 : u.linkMs((2 * (k - 1) * u.paramBytes) / k / fewest, false);
+  return within + across;
+}
+
+/** Per device, the sum of the all-reduces of the replicated experts it holds. */
+function syncMs(placement: Placement, reps: number[][], p: CostProfile, shadows: Set<number> | null): number {
   const perDevice = new Float64Array(placement.devices);
-  const node = (d: number) => Math.floor(d / p.devicesPerNode);
   const add = (group: number[]) => {
-    const n = group.length;
-    if (n < 2) return;
-    const sameNode = group.every((d) => node(d) === node(group[0]!));
-    const ms = u.linkMs((2 * (n - 1) * u.paramBytes) / n, sameNode);
-    for (const d of group) perDevice[d]! += ms;
+    const ms = allReduceMs(group, p);
+    if (ms > 0) for (const d of group) perDevice[d]! += ms;
   };
   reps.forEach((r, e) => (shadows?.has(e) ? undefined : add(r)));
   // A shadowed expert's weights go to every device and its gradients come back: like a full-group all-reduce.

@@ -1,193 +1,256 @@
-import { unitCosts, type CostProfile } from './cost.js';
-import type { Placement, PlacementOp } from './placement.js';
+import { allReduceMs, migrationMs, unitCosts, type CostProfile } from './cost.js';
+import { Placement, type PlacementOp } from './placement.js';
+import { Traffic, trafficOf } from './traffic.js';
 
 /**
  * FlexMoE's policy maker (Algorithm 2, reconstructed from the paper's description and third-party
- * re-implementations): greedily expand the expert with the highest load per replica, taking a free
- * slot on the least-loaded device, or else a slot freed by shrinking the coldest replicated expert;
- * also try migrating a replica off the busiest device. Each candidate is scored by the cost model's
- * planning objective (busiest device's expert compute + its replica all-reduce) plus its migration
- * cost amortised over `horizon` steps; the best candidate is kept while it pays for itself.
- * Everything is incremental over arrays, so planning stays cheap at 1024 experts × 256 devices.
+ * re-implementations): greedily expand the expert that weighs most on the busiest device, taking a
+ * free slot, or else a slot freed by shrinking the coldest replicated expert; also try migrating a
+ * replica off the busiest device. Each candidate is scored by the cost model's terms (busiest
+ * device's expert compute, all-to-all over intra- and inter-node links, replica all-reduce) plus its
+ * migration cost amortised over `horizon` steps; the best candidate is kept while it pays for itself.
+ * Tokens follow the topology-aware split (traffic.ts), so a replica in each node keeps a hot
+ * expert's tokens off the slow links; one candidate adds a replica in every node lacking one at once,
+ * because single steps across that boundary each pay a whole inter-node all-reduce first.
+ * Everything is incremental over per-device arrays, so planning stays cheap at 1024 experts × 256 devices.
  */
 export interface PlannerOptions {
   /** Steps a new placement is expected to last; migration cost is divided by it. */
   horizon: number;
   /** Upper bound on ops per plan. */
   maxOps?: number;
+  /** Topology-aware split (the policy's dispatch); default true. */
+  locality?: boolean;
 }
 
-interface State {
-  count: Int32Array; // replicas per expert
-  reps: number[][]; // devices per expert
-  hosts: Set<number>[]; // experts per device
-  load: Float64Array; // expert tokens per device
-  sync: Float64Array; // replica all-reduce ms per device
+interface Trial {
+  tr: Traffic;
+  sync: Float64Array;
+  value: number;
 }
 
-export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost: CostProfile, { horizon, maxOps = 4 * placement.devices * placement.slots }: PlannerOptions): PlacementOp[] {
+export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost: CostProfile, { horizon, maxOps = 4 * placement.devices * placement.slots, locality = true }: PlannerOptions): PlacementOp[] {
   const u = unitCosts(cost);
   const D = placement.devices, E = placement.experts, S = placement.slots;
   const node = (d: number) => Math.floor(d / cost.devicesPerNode);
   const copyMs = (sameNode: boolean) => u.linkMs(u.paramBytes * (cost.training ? cost.stateBytesFactor : 1), sameNode);
-  const allReduceMs = (devs: number[]) => {
-    const n = devs.length;
-    if (n < 2 || !cost.training) return 0;
-    const same = devs.every((d) => node(d) === node(devs[0]!));
-    return u.linkMs((2 * (n - 1) * u.paramBytes) / n, same);
-  };
+  const groupMs = (devs: readonly number[]) => allReduceMs(devs, cost);
+  const passes = cost.training ? 4 : 2;
+  const original = placement.replicas();
 
-  const st: State = {
-    count: new Int32Array(E),
-    reps: placement.replicas(),
-    hosts: placement.hosts.map((h) => new Set(h)),
-    load: new Float64Array(D),
-    sync: new Float64Array(D),
-  };
-  for (let e = 0; e < E; e++) {
-    st.count[e] = st.reps[e]!.length;
-    const share = expertLoad[e]! / st.count[e]!;
-    const ar = allReduceMs(st.reps[e]!);
-    for (const d of st.reps[e]!) {
-      st.load[d]! += share;
-      st.sync[d]! += ar;
-    }
-  }
-  // The busiest device also receives the most tokens: all-to-all time grows with its load too
-  // (4 passes; senders in other nodes come over the slow link).
-  const remoteInter = Math.max(0, D - cost.devicesPerNode) / D, remoteIntra = (Math.min(D, cost.devicesPerNode) - 1) / D;
-  const a2aMsPerToken = 4 * (u.linkMs(u.tokenBytes * remoteInter, false) + u.linkMs(u.tokenBytes * remoteIntra, true));
-  const msPerToken = u.expertMsPerToken + a2aMsPerToken;
   // Step time follows the busiest device, but a greedy on the max alone stalls on plateaus (two
   // devices near the max: relieving either changes nothing). Half the weight on the mean of the
   // busiest eighth of devices lets each step of such a climb count.
   const top = Math.max(1, Math.floor(D / 8));
   const scratch = new Float64Array(D);
-  const objective = (load: Float64Array, sync: Float64Array) => {
-    let ml = 0, ms = 0;
+  const objective = (t: Traffic, s: Float64Array) => {
+    let ml = 0, ms = 0, a2a = 0;
     for (let d = 0; d < D; d++) {
-      if (load[d]! > ml) ml = load[d]!;
-      if (sync[d]! > ms) ms = sync[d]!;
+      if (t.load[d]! > ml) ml = t.load[d]!;
+      if (s[d]! > ms) ms = s[d]!;
+      const send = u.linkMs(t.intraOut[d]! * u.tokenBytes, true) + u.linkMs(t.interOut[d]! * u.tokenBytes, false);
+      const recv = u.linkMs(t.intraIn[d]! * u.tokenBytes, true) + u.linkMs(t.interIn[d]! * u.tokenBytes, false);
+      a2a = Math.max(a2a, send, recv);
     }
     let topMean = ml;
     if (top > 1) {
-      scratch.set(load);
+      scratch.set(t.load);
       scratch.sort();
       topMean = 0;
       for (let i = D - top; i < D; i++) topMean += scratch[i]!;
       topMean /= top;
     }
-    return (0.5 * ml + 0.5 * topMean) * msPerToken + ms;
+    return (0.5 * ml + 0.5 * topMean) * u.expertMsPerToken + passes * a2a + ms;
   };
 
-  /** Objective after changing expert e's replica set from `before` to `after`. */
-  const trial = (e: number, before: number[], after: number[]) => {
-    const load = st.load.slice(), sync = st.sync.slice();
-    const l = expertLoad[e]!;
-    const arBefore = allReduceMs(before), arAfter = allReduceMs(after);
-    for (const d of before) {
-      load[d]! -= l / before.length;
-      sync[d]! -= arBefore;
+  /** Per-device traffic and all-reduce time of a whole set of replicas. */
+  const stateOf = (reps: readonly number[][]) => {
+    const tr = trafficOf(expertLoad, reps, { devices: D, devicesPerNode: cost.devicesPerNode, locality });
+    const sync: Float64Array = new Float64Array(D);
+    for (const r of reps) {
+      const ar = groupMs(r);
+      for (const d of r) sync[d]! += ar;
     }
-    for (const d of after) {
-      load[d]! += l / after.length;
-      sync[d]! += arAfter;
-    }
-    return { load, sync, value: objective(load, sync) };
+    return { tr, sync };
   };
 
-  const commit = (e: number, after: number[], t: { load: Float64Array; sync: Float64Array }) => {
-    for (const d of st.reps[e]!) st.hosts[d]!.delete(e);
-    for (const d of after) st.hosts[d]!.add(e);
-    st.reps[e] = after;
-    st.count[e] = after.length;
-    st.load = t.load;
-    st.sync = t.sync;
-  };
-
-  const ops: PlacementOp[] = [];
-  let current = objective(st.load, st.sync);
-  const eps = 1e-9;
-  while (ops.length < maxOps) {
-    let hot = 0;
-    for (let e = 1; e < E; e++) if (expertLoad[e]! / st.count[e]! > expertLoad[hot]! / st.count[hot]!) hot = e;
-    type Cand = { ops: PlacementOp[]; changes: [number, number[]][]; value: number; t: { load: Float64Array; sync: Float64Array }[] };
-    const cands: Cand[] = [];
-    const hotReps = st.reps[hot]!;
-    const nearestCopy = (to: number, from: number[]) => copyMs(from.some((d) => node(d) === node(to)));
-
-    // Expand the hot expert into the least-loaded device with a free slot, anywhere or within a
-    // node that already holds it (a replica group inside one node all-reduces over the fast links).
-    const hotNodes = new Set(hotReps.map(node));
-    let target = -1, nearTarget = -1;
-    for (let d = 0; d < D; d++) {
-      if (st.hosts[d]!.size >= S || st.hosts[d]!.has(hot)) continue;
-      if (target < 0 || st.load[d]! < st.load[target]!) target = d;
-      if (hotNodes.has(node(d)) && (nearTarget < 0 || st.load[d]! < st.load[nearTarget]!)) nearTarget = d;
-    }
-    for (const g of new Set([target, nearTarget])) {
-      if (g < 0) continue;
-      const after = [...hotReps, g];
-      const t = trial(hot, hotReps, after);
-      cands.push({ ops: [{ op: 'expand', expert: hot, device: g }], changes: [[hot, after]], value: t.value + nearestCopy(g, hotReps) / horizon, t: [t] });
-    }
-    if (target < 0) {
-      // Shrink the coldest replicated expert on a device without the hot one, then expand there.
-      let cold = -1;
-      for (let e = 0; e < E; e++) {
-        if (e === hot || st.count[e]! < 2) continue;
-        if (!st.reps[e]!.some((d) => !st.hosts[d]!.has(hot))) continue;
-        if (cold < 0 || expertLoad[e]! / st.count[e]! < expertLoad[cold]! / st.count[cold]!) cold = e;
+  /**
+   * The greedy climb from a starting set of replicas; returns the final replica sets. A replica
+   * the original placement already has costs no copy.
+   */
+  const climb = (start: number[][]): number[][] => {
+    const reps = start.map((r) => [...r]);
+    const hosts: Set<number>[] = Array.from({ length: D }, () => new Set());
+    reps.forEach((r, e) => r.forEach((d) => hosts[d]!.add(e)));
+    let { tr, sync } = stateOf(reps);
+    /** Prices changing replica sets (in order) on top of the current state. */
+    const trial = (changes: readonly [number, number[]][]): Trial => {
+      const t = tr.clone(), s = sync.slice();
+      const cur = new Map<number, number[]>();
+      for (const [e, after] of changes) {
+        const before = cur.get(e) ?? reps[e]!;
+        t.add(expertLoad[e]!, before, -1);
+        t.add(expertLoad[e]!, after, 1);
+        const arB = groupMs(before), arA = groupMs(after);
+        for (const d of before) s[d]! -= arB;
+        for (const d of after) s[d]! += arA;
+        cur.set(e, after);
       }
-      if (cold >= 0) {
-        const coldReps = st.reps[cold]!;
-        let g = -1;
-        for (const d of coldReps) if (!st.hosts[d]!.has(hot) && (g < 0 || st.load[d]! > st.load[g]!)) g = d;
-        const coldAfter = coldReps.filter((d) => d !== g);
-        const t1 = trial(cold, coldReps, coldAfter);
-        const saved = { load: st.load, sync: st.sync };
-        st.load = t1.load;
-        st.sync = t1.sync;
-        const hotAfter = [...hotReps, g];
-        const t2 = trial(hot, hotReps, hotAfter);
-        st.load = saved.load;
-        st.sync = saved.sync;
-        cands.push({
-          ops: [{ op: 'shrink', expert: cold, device: g }, { op: 'expand', expert: hot, device: g }],
-          changes: [[cold, coldAfter], [hot, hotAfter]],
-          value: t2.value + nearestCopy(g, hotReps) / horizon,
-          t: [t1, t2],
-        });
+      return { tr: t, sync: s, value: objective(t, s) };
+    };
+
+    let current = objective(tr, sync), steps = 0;
+    const eps = 1e-9;
+    type Cand = { ops: PlacementOp[]; changes: [number, number[]][]; moveMs: number };
+    const leastLoaded = (ok: (d: number) => boolean) => {
+      let best = -1;
+      for (let d = 0; d < D; d++) if (ok(d) && (best < 0 || tr.load[d]! < tr.load[best]!)) best = d;
+      return best;
+    };
+    const free = (d: number, e: number) => hosts[d]!.size < S && !hosts[d]!.has(e);
+
+    const had = (e: number, d: number) => original[e]!.includes(d);
+    const nearestCopy = (e: number, to: number, from: readonly number[]) => (had(e, to) ? 0 : copyMs(from.some((d) => node(d) === node(to))));
+    while (steps < maxOps) {
+      let busiest = 0;
+      for (let d = 1; d < D; d++) if (tr.load[d]! > tr.load[busiest]!) busiest = d;
+      // The expert weighing most on the busiest device, and the paper's hottest by load per replica.
+      let onBusiest = -1, onBusiestShare = -1, hottest = 0;
+      for (const e of hosts[busiest]!) {
+        const share = tr.shareOn(busiest, expertLoad[e]!, reps[e]!);
+        if (share > onBusiestShare) [onBusiest, onBusiestShare] = [e, share];
       }
-    }
-    // Migrate one replica from the busiest device to the least-loaded device with a free slot.
-    let busiest = 0, idle = -1;
-    for (let d = 0; d < D; d++) if (st.load[d]! > st.load[busiest]!) busiest = d;
-    for (let d = 0; d < D; d++) if (d !== busiest && st.hosts[d]!.size < S && (idle < 0 || st.load[d]! < st.load[idle]!)) idle = d;
-    if (idle >= 0) {
-      const gap = st.load[busiest]! - st.load[idle]!;
-      let best = -1, bestShare = 0;
-      for (const e of st.hosts[busiest]!) {
-        if (st.hosts[idle]!.has(e)) continue;
-        const share = expertLoad[e]! / st.count[e]!;
-        if (share < gap && Math.abs(gap / 2 - share) < Math.abs(gap / 2 - bestShare)) {
-          best = e;
-          bestShare = share;
+      for (let e = 1; e < E; e++) if (expertLoad[e]! / reps[e]!.length > expertLoad[hottest]! / reps[hottest]!.length) hottest = e;
+      // The all-to-all bottleneck: the device slowest to send or receive; the expert putting the most
+      // tokens on its slow links (received from nodes without a replica, or sent to one in another node).
+      let linkBound = 0, linkMs = -1, linkRecv = true;
+      for (let d = 0; d < D; d++) {
+        const send = u.linkMs(tr.intraOut[d]! * u.tokenBytes, true) + u.linkMs(tr.interOut[d]! * u.tokenBytes, false);
+        const recv = u.linkMs(tr.intraIn[d]! * u.tokenBytes, true) + u.linkMs(tr.interIn[d]! * u.tokenBytes, false);
+        if (Math.max(send, recv) > linkMs) [linkBound, linkMs, linkRecv] = [d, Math.max(send, recv), recv >= send];
+      }
+      let remote = -1, remoteTokens = 0;
+      if (linkRecv) {
+        for (const e of hosts[linkBound]!) {
+          const away = tr.awayShare(expertLoad[e]!, reps[e]!);
+          if (away > remoteTokens) [remote, remoteTokens] = [e, away];
+        }
+      } else {
+        for (let e = 0; e < E; e++) if (!reps[e]!.some((d) => node(d) === node(linkBound)) && expertLoad[e]! > remoteTokens) [remote, remoteTokens] = [e, expertLoad[e]!];
+      }
+
+      const cands: Cand[] = [];
+      for (const hot of new Set([onBusiest, hottest, remote])) {
+        if (hot < 0) continue;
+        const hotReps = reps[hot]!;
+        const hotNodes = new Set(hotReps.map(node));
+        const targets = new Set([
+          leastLoaded((d) => free(d, hot)),
+          leastLoaded((d) => free(d, hot) && node(d) === node(busiest)),
+          leastLoaded((d) => free(d, hot) && hotNodes.has(node(d))),
+          leastLoaded((d) => free(d, hot) && !hotNodes.has(node(d))),
+        ]);
+        targets.delete(-1);
+        for (const g of targets) cands.push({ ops: [{ op: 'expand', expert: hot, device: g }], changes: [[hot, [...hotReps, g]]], moveMs: nearestCopy(hot, g, hotReps) });
+        // One more replica in every node lacking one (cover), or in every node (spread), at once.
+        for (const all of [false, true]) {
+          const more: number[] = [];
+          for (let n = 0; n * cost.devicesPerNode < D; n++) {
+            if (!all && hotNodes.has(n)) continue;
+            const g = leastLoaded((d) => free(d, hot) && node(d) === n);
+            if (g >= 0) more.push(g);
+          }
+          // The copies run in parallel; any into a node without the expert crosses the slow link.
+          const moveMs = more.every((g) => had(hot, g)) ? 0 : copyMs(more.every((g) => hotNodes.has(node(g))));
+          if (more.length > 1) cands.push({ ops: more.map((g) => ({ op: 'expand', expert: hot, device: g })), changes: [[hot, [...hotReps, ...more]]], moveMs });
+        }
+        if (targets.size === 0) {
+          // Shrink the coldest replicated expert on a device without the hot one, then expand there.
+          let cold = -1;
+          for (let e = 0; e < E; e++) {
+            if (e === hot || reps[e]!.length < 2) continue;
+            if (!reps[e]!.some((d) => !hosts[d]!.has(hot))) continue;
+            if (cold < 0 || expertLoad[e]! / reps[e]!.length < expertLoad[cold]! / reps[cold]!.length) cold = e;
+          }
+          if (cold >= 0) {
+            let g = -1;
+            for (const d of reps[cold]!) if (!hosts[d]!.has(hot) && (g < 0 || tr.load[d]! > tr.load[g]!)) g = d;
+            cands.push({
+              ops: [{ op: 'shrink', expert: cold, device: g }, { op: 'expand', expert: hot, device: g }],
+              changes: [[cold, reps[cold]!.filter((d) => d !== g)], [hot, [...hotReps, g]]],
+              moveMs: nearestCopy(hot, g, hotReps),
+            });
+          }
         }
       }
-      if (best >= 0) {
-        const before = st.reps[best]!;
-        const after = before.map((d) => (d === busiest ? idle : d));
-        const t = trial(best, before, after);
-        cands.push({ ops: [{ op: 'migrate', expert: best, from: busiest, to: idle }], changes: [[best, after]], value: t.value + copyMs(node(busiest) === node(idle)) / horizon, t: [t] });
+      // Migrate one replica from the busiest device to the least-loaded device with a free slot.
+      const idle = leastLoaded((d) => d !== busiest && hosts[d]!.size < S);
+      if (idle >= 0) {
+        const gap = tr.load[busiest]! - tr.load[idle]!;
+        let best = -1, bestShare = 0;
+        for (const e of hosts[busiest]!) {
+          if (hosts[idle]!.has(e)) continue;
+          const share = tr.shareOn(busiest, expertLoad[e]!, reps[e]!);
+          if (share < gap && Math.abs(gap / 2 - share) < Math.abs(gap / 2 - bestShare)) [best, bestShare] = [e, share];
+        }
+        if (best >= 0) {
+          const after = reps[best]!.map((d) => (d === busiest ? idle : d));
+          cands.push({ ops: [{ op: 'migrate', expert: best, from: busiest, to: idle }], changes: [[best, after]], moveMs: had(best, idle) ? 0 : copyMs(node(busiest) === node(idle)) });
+        }
       }
+      if (!cands.length) break;
+      let pick: Cand | null = null, pickTrial: Trial | null = null, pickValue = Infinity;
+      for (const c of cands) {
+        const t = trial(c.changes);
+        const v = t.value + c.moveMs / horizon;
+        if (v < pickValue) [pick, pickTrial, pickValue] = [c, t, v];
+      }
+      if (!pick || !pickTrial || pickValue >= current - eps) break;
+      for (const [e, after] of pick.changes) {
+        for (const d of reps[e]!) hosts[d]!.delete(e);
+        for (const d of after) hosts[d]!.add(e);
+        reps[e] = after;
+      }
+      tr = pickTrial.tr;
+      sync = pickTrial.sync;
+      steps += pick.ops.length;
+      current = pickTrial.value;
     }
-    if (!cands.length) break;
-    const pick = cands.reduce((a, b) => (b.value < a.value ? b : a));
-    if (pick.value >= current - eps) break;
-    pick.changes.forEach(([e, after], i) => commit(e, after, pick.t[i]!));
-    ops.push(...pick.ops);
-    current = objective(st.load, st.sync);
+    return reps;
+  };
+
+  // Two climbs: from the current placement, and from a reset that keeps one replica of each expert
+  // where it is (slots held by replicas of experts that have cooled are otherwise never freed when
+  // a new hot expert needs many). Each is priced with its whole migration; the better one wins if
+  // it beats standing still.
+  const price = (reps: number[][]) => {
+    const hosts: number[][] = Array.from({ length: D }, () => []);
+    reps.forEach((r, e) => r.forEach((d) => hosts[d]!.push(e)));
+    const ops = pairMigrations(placement.diff(new Placement(D, S, E, hosts)));
+    const { tr, sync } = stateOf(reps);
+    return { ops, value: objective(tr, sync) + migrationMs(ops, placement, cost) / horizon };
+  };
+  const now = stateOf(original);
+  const stay = objective(now.tr, now.sync);
+  let best: { ops: PlacementOp[]; value: number } = { ops: [], value: stay };
+  for (const start of [original, original.map((r) => [r[0]!])]) {
+    const p = price(climb(start));
+    if (p.ops.length && p.value < best.value - 1e-9) best = p;
   }
-  return ops;
+  return best.ops;
+}
+
+/** A shrink and an expand of the same expert read as one migration (what events report). */
+function pairMigrations(ops: PlacementOp[]): PlacementOp[] {
+  const out: PlacementOp[] = [];
+  const shrinks = new Map<number, number[]>();
+  for (const o of ops) if (o.op === 'shrink') shrinks.set(o.expert, [...(shrinks.get(o.expert) ?? []), o.device]);
+  const expands: PlacementOp[] = [];
+  for (const o of ops) {
+    if (o.op !== 'expand') continue;
+    const from = shrinks.get(o.expert)?.shift();
+    expands.push(from === undefined ? o : { op: 'migrate', expert: o.expert, from, to: o.device });
+  }
+  for (const [expert, devices] of shrinks) for (const device of devices) out.push({ op: 'shrink', expert, device });
+  return [...out, ...expands];
 }

@@ -1,5 +1,6 @@
-import { deviceLoads, balanceRatio, Placement } from '../placement.js';
+import { balanceRatio, Placement } from '../placement.js';
 import { planFlexMoE } from '../planner.js';
+import { trafficOf } from '../traffic.js';
 import { windowMean, type Policy } from '../policy.js';
 
 export interface FlexMoEOptions {
@@ -20,7 +21,8 @@ export interface FlexMoEOptions {
 /**
  * FlexMoE (SIGMOD 2023): watch a moving average of expert loads; when the balance ratio under the
  * current placement crosses the threshold, plan expand / shrink / migrate greedily under the cost
- * model (planner.ts), charging migration. Tokens of a replicated expert split evenly over replicas.
+ * model (planner.ts), charging migration. Tokens of a replicated expert split evenly over the
+ * replicas nearest their source (topology-aware; `locality: false` splits over all of them).
  */
 export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
   const { threshold = 1.1, release = 1.05, window = 5, checkEvery = 1, horizon = 25, locality = true } = opts;
@@ -31,11 +33,11 @@ export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
     decide(load, placement, cost) {
       if (load.history.length === 0 || load.step % checkEvery !== 0) return [];
       const estimate = windowMean(load.history, window, placement.experts);
-      const ratio = balanceRatio(deviceLoads(estimate, placement));
+      const ratio = balanceRatio(trafficOf(estimate, placement.replicas(), { devices: placement.devices, devicesPerNode: cost.devicesPerNode, locality }).load);
       if (!armed && ratio > threshold) armed = true;
       else if (armed && ratio < release) armed = false;
       if (!armed) return [];
-      const ops = planFlexMoE(estimate, placement, cost, { horizon });
+      const ops = planFlexMoE(estimate, placement, cost, { horizon, locality });
       if (ops.length === 0) armed = false; // nothing pays for itself: stand down until the load moves
       return ops;
     },

@@ -1,0 +1,120 @@
+/**
+ * Where an expert's tokens go, as the planner predicts it: every source device is assumed to send
+ * the expert the same share of its load (load ÷ D), and tokens travel by the rules of the cost
+ * model's `split` dispatch (cost.ts):
+ *  - topology-aware (`locality`): a source holding a replica keeps its tokens; otherwise they go to
+ *    the replicas in its own node, split evenly; a node without a replica splits over all replicas;
+ *  - even: every source splits over all replicas.
+ * Per device it keeps expert tokens computed and tokens sent and received over intra- and
+ * inter-node links; one expert's contribution can be added or removed, so a planner can price a
+ * change to one replica set without recomputing the rest.
+ */
+export interface Topology {
+  devices: number;
+  devicesPerNode: number;
+  locality: boolean;
+}
+
+/** Per-device arrays, each of length D, packed in one buffer so a trial copies once. */
+export class Traffic {
+  readonly buf: Float64Array;
+  readonly load: Float64Array;
+  readonly intraIn: Float64Array;
+  readonly interIn: Float64Array;
+  readonly intraOut: Float64Array;
+  readonly interOut: Float64Array;
+  private readonly nodes: number;
+  private readonly perNode: Int32Array;
+
+  constructor(readonly topo: Topology, buf?: Float64Array) {
+    const D = topo.devices;
+    this.buf = buf ?? new Float64Array(5 * D);
+    [this.load, this.intraIn, this.interIn, this.intraOut, this.interOut] = [0, 1, 2, 3, 4].map((i) => this.buf.subarray(i * D, (i + 1) * D)) as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+    this.nodes = Math.ceil(D / topo.devicesPerNode);
+    this.perNode = new Int32Array(this.nodes);
+  }
+
+  clone(): Traffic {
+    return new Traffic(this.topo, this.buf.slice());
+  }
+
+  node(d: number): number {
+    return Math.floor(d / this.topo.devicesPerNode);
+  }
+
+  private nodeSize(n: number): number {
+    return Math.min(this.topo.devices, (n + 1) * this.topo.devicesPerNode) - n * this.topo.devicesPerNode;
+  }
+
+  /** Adds (sign 1) or removes (sign -1) the traffic of an expert with `load` tokens held by `reps`. */
+  add(load: number, reps: readonly number[], sign = 1): void {
+    const { devices: D, locality } = this.topo;
+    const R = reps.length;
+    if (R === 0 || load === 0) return;
+    const t = (sign * load) / D; // tokens each source sends this expert
+    const r = this.perNode;
+    r.fill(0);
+    for (const d of reps) r[this.node(d)]!++;
+    if (locality) {
+      let uncovered = 0; // sources in nodes without a replica
+      for (let n = 0; n < this.nodes; n++) if (r[n] === 0) uncovered += this.nodeSize(n);
+      for (const d of reps) {
+        const n = this.node(d);
+        const fromNode = ((this.nodeSize(n) - r[n]!) * t) / r[n]!;
+        const fromAway = (uncovered * t) / R;
+        this.load[d]! += t + fromNode + fromAway;
+        this.intraIn[d]! += fromNode;
+        this.interIn[d]! += fromAway;
+      }
+      for (let s = 0; s < D; s++) {
+        const n = this.node(s);
+        if (r[n] === 0) this.interOut[s]! += t;
+        else if (!reps.includes(s)) this.intraOut[s]! += t;
+      }
+      return;
+    }
+    for (const d of reps) {
+      const n = this.node(d);
+      this.load[d]! += (D * t) / R;
+      this.intraIn[d]! += ((this.nodeSize(n) - 1) * t) / R;
+      this.interIn[d]! += ((D - this.nodeSize(n)) * t) / R;
+    }
+    for (let s = 0; s < D; s++) {
+      const n = this.node(s);
+      const own = reps.includes(s) ? 1 : 0;
+      this.intraOut[s]! += ((r[n]! - own) * t) / R;
+      this.interOut[s]! += ((R - r[n]!) * t) / R;
+    }
+  }
+
+  /** Tokens each replica of an expert receives over the slow links (from nodes without a replica). */
+  awayShare(load: number, reps: readonly number[]): number {
+    const D = this.topo.devices;
+    if (!this.topo.locality) return (load * (D - Math.min(D, this.topo.devicesPerNode))) / D / reps.length;
+    const r = this.perNode;
+    r.fill(0);
+    for (const x of reps) r[this.node(x)]!++;
+    let uncovered = 0;
+    for (let n = 0; n < this.nodes; n++) if (r[n] === 0) uncovered += this.nodeSize(n);
+    return (uncovered * load) / D / reps.length;
+  }
+
+  /** Tokens device d computes for an expert held by `reps` (d among them) with `load` tokens. */
+  shareOn(d: number, load: number, reps: readonly number[]): number {
+    if (!this.topo.locality) return load / reps.length;
+    const r = this.perNode;
+    r.fill(0);
+    for (const x of reps) r[this.node(x)]!++;
+    let uncovered = 0;
+    for (let n = 0; n < this.nodes; n++) if (r[n] === 0) uncovered += this.nodeSize(n);
+    const t = load / this.topo.devices, n = this.node(d);
+    return t + ((this.nodeSize(n) - r[n]!) * t) / r[n]! + (uncovered * t) / reps.length;
+  }
+}
+
+/** The traffic of a whole placement under the planner's assumption (sources alike). */
+export function trafficOf(expertLoad: ArrayLike<number>, replicas: readonly (readonly number[])[], topo: Topology): Traffic {
+  const tr = new Traffic(topo);
+  replicas.forEach((r, e) => tr.add(expertLoad[e]!, r));
+  return tr;
+}
