@@ -5,6 +5,7 @@
  * devices in the MoE layers' all-to-alls. No gradients, no optimizer state.
  */
 import { Actor, registerActor, type ActorContext } from '../src/runtime/actor.js';
+import { Arena } from '../src/tensor/arena.js';
 import { createBackend, type Backend } from '../src/kernels/backend.js';
 import { buildServingModel, describeModel, loadParameters, type ServingModel } from '../src/serve/build.js';
 import { DistributedMoELayer } from '../src/moe/distributed-moe.js';
@@ -37,6 +38,7 @@ export class MoEServer extends Actor {
   private be!: Backend;
   private model!: ServingModel;
   private layers: DistributedMoELayer[] = [];
+  private readonly arena = new Arena();
 
   constructor(args: MoEServerArgs) {
     super();
@@ -63,8 +65,15 @@ export class MoEServer extends Actor {
   async receive(msg: ServerMessage, ctx: ActorContext): Promise<ForwardReport | number> {
     if (msg.type === 'placement') return this.place(msg.replicas, ctx);
     const t0 = performance.now();
-    const logits = await this.model.forward(msg.inputs, msg.rows, msg.pick);
-    return { logits, counts: this.layers.map((l) => Array.from(l.lastRouting?.counts ?? [])), ms: performance.now() - t0 };
+    // A pass keeps nothing: its scratch tensors come from the arena and go back to it at the end.
+    try {
+      return await this.arena.run(async () => {
+        const logits = (await this.model.forward(msg.inputs, msg.rows, msg.pick)).slice();
+        return { logits, counts: this.layers.map((l) => Array.from(l.lastRouting?.counts ?? [])), ms: performance.now() - t0 };
+      });
+    } finally {
+      this.arena.reset();
+    }
   }
 
   /** Switches placement between two passes; new replicas receive weights only. Returns the bytes received here. */

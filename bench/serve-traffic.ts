@@ -52,10 +52,15 @@ export async function measureDomains(checkpoint: string, all: Domains, devices: 
   }
 }
 
-/** The most imbalanced domain first, then the one whose expert shares differ most from it. */
+/**
+ * The most imbalanced domain first, then the domain that best combines a different hot set with
+ * imbalance of its own (distance of expert shares × how far its static balance is above 1): the
+ * mix stays skewed after the shift, with other experts hot.
+ */
 export function pickShift(routing: DomainRouting[]): [DomainRouting, DomainRouting] {
   const first = [...routing].sort((a, b) => b.staticBalance - a.staticBalance)[0]!;
   const distance = (a: DomainRouting, b: DomainRouting) => a.share.reduce((s, l, i) => s + l.reduce((t, v, e) => t + Math.abs(v - b.share[i]![e]!), 0), 0);
-  const second = routing.filter((r) => r !== first).sort((a, b) => distance(b, first) - distance(a, first))[0]!;
+  const score = (r: DomainRouting) => distance(r, first) * (r.staticBalance - 1);
+  const second = routing.filter((r) => r !== first).sort((a, b) => score(b) - score(a))[0]!;
   return [first, second];
 }

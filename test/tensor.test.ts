@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { Tensor } from '../src/tensor/tensor.js';
 import { TensorPool } from '../src/tensor/pool.js';
+import { Arena, currentArena } from '../src/tensor/arena.js';
 
 describe('Tensor', () => {
   it('prints compactly', () => {
@@ -62,5 +63,34 @@ describe('TensorPool', () => {
     const a = pool.alloc([4]);
     pool.release(a);
     assert.throws(() => pool.release(a), /released twice/);
+  });
+});
+
+describe('Arena', () => {
+  it('serves the allocations of its async context, recycles them after reset, and nothing outside', async () => {
+    const arena = new Arena();
+    const pass = () =>
+      arena.run(async () => {
+        const a = Tensor.zeros([64, 32]);
+        await new Promise((r) => setImmediate(r)); // across an await, still the arena's
+        const b = Tensor.empty([100]);
+        a.data.fill(7);
+        return [a, b];
+      });
+    const [a1] = await pass();
+    const first = arena.allocatedBytes;
+    assert.equal(first, 8192 + 512, 'two buffers, rounded up to powers of two');
+    assert.equal(currentArena(), undefined);
+    assert.equal(Tensor.zeros([64, 32]).data.buffer === a1!.data.buffer, false, 'outside run: fresh memory');
+    arena.reset();
+    for (let i = 0; i < 5; i++) {
+      const [a] = await pass();
+      assert.equal(a!.data.buffer, a1!.data.buffer, 'the same storage, pass after pass');
+      arena.reset();
+    }
+    assert.equal(arena.allocatedBytes, first, 'no new memory once the shapes repeat');
+    assert.equal(arena.reused, 10);
+    const z = await arena.run(async () => Tensor.zeros([64, 32]));
+    assert.ok(z.data.every((v) => v === 0), 'zeros are zeroed even on recycled storage');
   });
 });

@@ -48,6 +48,10 @@ export class DeviceEngine implements Engine {
   private closed = false;
   private busy = false;
   private pinned: number[][][] | null = null;
+  /** Plans the scheduler has answered with, not yet carried out. */
+  private arrived: LayerPlan[] = [];
+  /** Bumped by every (re)boot: plans from a scheduler of an earlier one are dropped. */
+  private generation = 0;
 
   private constructor(private readonly path: string, private readonly info: ModelInfo, private readonly opts: Required<Omit<DeviceEngineOptions, 'profile'>> & { profile: CostProfile | null }) {
     this.reps = Array.from({ length: info.moeLayers }, () => Array.from({ length: info.experts }, (_, e) => [e % opts.devices]));
@@ -78,6 +82,8 @@ export class DeviceEngine implements Engine {
   }
 
   private async boot(): Promise<void> {
+    this.generation++;
+    this.arrived = [];
     const { devices, backend, policy, profile, slots } = this.opts;
     const system = await ActorSystem.start({ devices, modules: [serverModule, schedulerModule], askTimeoutMs: this.opts.timeoutMs, maxRestarts: 0 });
     try {
@@ -152,10 +158,19 @@ export class DeviceEngine implements Engine {
     await this.switchTo(next, next.map((replicas, layer) => ({ layer, ops: [], version: -1, replicas, predictedMsBefore: 0, predictedMsAfter: 0, migrationMs: 0 })));
   }
 
-  /** Shows the routing to the scheduler; carries out its plan before the next pass. */
+  /**
+   * Shows the routing to the scheduler and carries out the plans that have arrived. The scheduler
+   * plans beside the next pass instead of before it (planning is off the critical path, as in
+   * FlexMoE's design), so a plan takes effect one pass boundary after the routing that prompted it.
+   */
   private async rebalance(counts: number[][]): Promise<void> {
-    const plans = await this.system.ask<LayerPlan[]>(this.scheduler!, { type: 'load', step: this.step++, counts });
-    if (!plans.length) return;
+    const generation = this.generation;
+    this.system.ask<LayerPlan[]>(this.scheduler!, { type: 'load', step: this.step++, counts }).then(
+      (plans) => generation === this.generation && plans.length && this.arrived.push(...plans),
+      () => {}, // a crash is reported by the pass that meets it
+    );
+    if (!this.arrived.length) return;
+    const plans = this.arrived.splice(0);
     const next = this.replicas();
     for (const p of plans) next[p.layer] = p.replicas;
     await this.switchTo(next, plans);

@@ -1,5 +1,6 @@
 import { Subject } from 'rxjs';
 import { createBackend, type Backend } from '../kernels/backend.js';
+import { Arena } from '../tensor/arena.js';
 import type { LoadedCheckpoint } from '../train/checkpoint.js';
 import { buildServingModel, loadParameters, type ModelInfo, type ServingModel } from './build.js';
 import type { Engine, ForwardResult, ServeEvent } from './engine.js';
@@ -9,6 +10,7 @@ export class LocalEngine implements Engine {
   readonly devices = 1;
   readonly healthy = true;
   readonly events$ = new Subject<ServeEvent>();
+  private readonly arena = new Arena();
 
   private constructor(private readonly be: Backend, private readonly model: ServingModel, private readonly info: ModelInfo) {}
 
@@ -29,8 +31,15 @@ export class LocalEngine implements Engine {
   }
 
   async forward(inputs: Int32Array | Float32Array, rows: number, pick?: number[]): Promise<ForwardResult> {
-    const logits = await this.model.forward(inputs, rows, pick);
-    return { logits, counts: this.model.net.moeLayers().map((l) => Array.from(l.lastRouting?.counts ?? [])) };
+    // Scratch tensors of the pass come from the arena and return to it (see tensor/arena.ts).
+    try {
+      return await this.arena.run(async () => {
+        const logits = (await this.model.forward(inputs, rows, pick)).slice();
+        return { logits, counts: this.model.net.moeLayers().map((l) => Array.from(l.lastRouting?.counts ?? [])) };
+      });
+    } finally {
+      this.arena.reset();
+    }
   }
 
   async close(): Promise<void> {

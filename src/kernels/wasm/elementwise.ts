@@ -26,7 +26,7 @@ export const gelu: KernelConfig<'gelu'> = {
   kernel: 'gelu',
   backend: 'wasm',
   run(_ctx, x) {
-    const out = Tensor.zeros(x.shape, x.dtype) as F32;
+    const out = Tensor.empty(x.shape, x.dtype) as F32;
     const xd = x.data, od = out.data;
     for (let i = 0; i < xd.length; i++) {
       const v = xd[i]!;
@@ -41,7 +41,7 @@ export const geluBackward: KernelConfig<'geluBackward'> = {
   backend: 'wasm',
   run(_ctx, x, dy) {
     expectSameShape('geluBackward', x, dy);
-    const out = Tensor.zeros(dy.shape, dy.dtype) as F32;
+    const out = Tensor.empty(dy.shape, dy.dtype) as F32;
     const xd = x.data, dd = dy.data, od = out.data;
     for (let i = 0; i < xd.length; i++) {
       const v = xd[i]!;
