@@ -29,7 +29,7 @@ const routing = await measureDomains(checkpoint, all, devices);
 const [a, b] = pickShift(routing);
 log(`domains by static balance: ${routing.map((r) => `${r.name} ${r.staticBalance.toFixed(2)}`).join(', ')}; traffic ${a.name} → ${b.name}`);
 
-interface Run { policy: string; rps: number; p50Ms: number; p99Ms: number; errors: number; overloaded: number; replans: number; rssStartMiB: number; rssEndMiB: number }
+interface Run { policy: string; rps: number; p50Ms: number; p99Ms: number; errors: number; overloaded: number; replans: number; rssStartMiB: number; rssEndMiB: number; rssEvery10sMiB: number[] }
 
 async function startService(policy: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'examples/service/server.ts', '--generate', checkpoint, '--port', '0', '--devices', String(devices), '--policy', policy, '--slots', values.slots!, '--max-batch', values['max-batch']!, '--max-queue', '256'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -60,6 +60,9 @@ async function run(policy: string): Promise<Run> {
     const rssStart = await metric(url, 'flexmoe_process_resident_memory_bytes');
     let sent = 0, overloaded = 0, errors = 0;
     const t0 = Date.now();
+    // Resident memory every 10 s, to see whether it levels off.
+    const rssSamples: number[] = [];
+    const sampler = setInterval(() => void metric(url, 'flexmoe_process_resident_memory_bytes').then((v) => rssSamples.push(round(v / 2 ** 20))), 10_000);
     const result = await autocannon({
       url: `${url}/v1/generate`, connections: Number(values.connections), duration,
       requests: [{
@@ -75,12 +78,13 @@ async function run(policy: string): Promise<Run> {
         },
       }],
     });
+    clearInterval(sampler);
     const replans = await metric(url, 'flexmoe_replans_total');
     const rssEnd = await metric(url, 'flexmoe_process_resident_memory_bytes');
     const ok = result.requests.total - overloaded - errors;
     return {
       policy, rps: round(ok / duration), p50Ms: result.latency.p50, p99Ms: result.latency.p99, errors: errors + result.errors + result.timeouts, overloaded, replans,
-      rssStartMiB: round(rssStart / 2 ** 20), rssEndMiB: round(rssEnd / 2 ** 20),
+      rssStartMiB: round(rssStart / 2 ** 20), rssEndMiB: round(rssEnd / 2 ** 20), rssEvery10sMiB: rssSamples,
     };
   } finally {
     child.kill('SIGTERM');
