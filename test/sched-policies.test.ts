@@ -189,6 +189,14 @@ describe('FlexMoE policy', () => {
     assert.deepEqual([...nodes].sort(), [0, 1], `${p}`);
   });
 
+  it('keeps the placement when a plan would gain less than minGain (no chasing of wobble)', () => {
+    const load = Float64Array.from([120233, 183996, 184803, 104731, 152030, 150941, 157886, 137065]);
+    const cost = { ...clusterA100, devicesPerNode: 4 };
+    const eager = planFlexMoE(load, Placement.roundRobin(4, 3, 8), cost, { horizon: 25, minGain: 0 });
+    assert.deepEqual(eager, [{ op: 'expand', expert: 2, device: 3 }], 'a small gain exists');
+    assert.deepEqual(planFlexMoE(load, Placement.roundRobin(4, 3, 8), cost, { horizon: 25 }), [], 'under the default 3% it is not worth a plan');
+  });
+
   it('no-ops when balanced', () => {
     const policy = flexmoePolicy();
     const p = Placement.roundRobin(4, 2, 8);

@@ -21,6 +21,12 @@ export interface PlannerOptions {
   maxOps?: number;
   /** Topology-aware split (the policy's dispatch); default true. */
   locality?: boolean;
+  /**
+   * A plan must cut the predicted step time (migration included) by at least this fraction, or
+   * the placement stays: load estimates wobble from step to step, and plans chasing gains smaller
+   * than the wobble flap back and forth. Default 0.03.
+   */
+  minGain?: number;
 }
 
 interface Trial {
@@ -29,7 +35,7 @@ interface Trial {
   value: number;
 }
 
-export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost: CostProfile, { horizon, maxOps = 4 * placement.devices * placement.slots, locality = true }: PlannerOptions): PlacementOp[] {
+export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost: CostProfile, { horizon, maxOps = 4 * placement.devices * placement.slots, locality = true, minGain = 0.03 }: PlannerOptions): PlacementOp[] {
   const u = unitCosts(cost);
   const D = placement.devices, E = placement.experts, S = placement.slots;
   const node = (d: number) => Math.floor(d / cost.devicesPerNode);
@@ -232,8 +238,10 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
   };
   const now = stateOf(original);
   const stay = objective(now.tr, now.sync);
-  let best: { ops: PlacementOp[]; value: number } = { ops: [], value: stay };
-  for (const start of [original, original.map((r) => [r[0]!])]) {
+  let best: { ops: PlacementOp[]; value: number } = { ops: [], value: stay * (1 - minGain) };
+  const reset = original.map((r) => [r[0]!]);
+  const starts = original.every((r) => r.length === 1) ? [original] : [original, reset]; // no replicas: the reset is where we are
+  for (const start of starts) {
     const p = price(climb(start));
     if (p.ops.length && p.value < best.value - 1e-9) best = p;
   }
