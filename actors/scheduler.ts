@@ -21,6 +21,17 @@ export interface SchedulerArgs {
   topk: number;
 }
 
+/**
+ * One step's routing: `counts[layer][e]` assignments over all devices; `switchMs`, when the
+ * previous answer carried a plan, is how long carrying it out took (measured by the executor).
+ */
+export interface SchedulerMessage {
+  type: 'load';
+  step: number;
+  counts: number[][];
+  switchMs?: number;
+}
+
 export interface LayerPlan {
   layer: number;
   ops: PlacementOp[];
@@ -37,6 +48,9 @@ export class Scheduler extends Actor {
   static override actorName = 'Scheduler';
   private readonly args: SchedulerArgs;
   private readonly layers: { placement: Placement; policy: Policy; history: Float64Array[] }[];
+  /** Learned fixed cost of carrying out a plan (ms), and the predicted state move of the last plan. */
+  private overheadMs: number | null = null;
+  private lastMigrationMs: number | null = null;
 
   constructor(args: SchedulerArgs) {
     super();
@@ -47,8 +61,15 @@ export class Scheduler extends Actor {
     });
   }
 
-  receive(msg: { type: 'load'; step: number; counts: number[][] }, ctx: ActorContext): LayerPlan[] {
-    const { devices: D, profile, topk } = this.args;
+  receive(msg: SchedulerMessage, ctx: ActorContext): LayerPlan[] {
+    const { devices: D, topk } = this.args;
+    if (msg.switchMs !== undefined && this.lastMigrationMs !== null) {
+      // What carrying out the last plan cost beyond moving its state, smoothed: plans must pay for it.
+      const extra = Math.max(0, msg.switchMs - this.lastMigrationMs);
+      this.overheadMs = this.overheadMs === null ? extra : 0.5 * this.overheadMs + 0.5 * extra;
+      this.lastMigrationMs = null;
+    }
+    const profile = { ...this.args.profile, planOverheadMs: this.overheadMs ?? this.args.profile.planOverheadMs };
     const plans: LayerPlan[] = [];
     msg.counts.forEach((counts, l) => {
       const layer = this.layers[l]!;
@@ -67,6 +88,7 @@ export class Scheduler extends Actor {
       const after = stepCost(current, layer.placement, profile, dispatch, topk).stepMs;
       plans.push({ layer: l, ops, version: layer.placement.version, replicas: layer.placement.replicas(), predictedMsBefore: before, predictedMsAfter: after, migrationMs: move });
     });
+    if (plans.length) this.lastMigrationMs = Math.max(...plans.map((p) => p.migrationMs));
     return plans;
   }
 

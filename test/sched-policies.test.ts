@@ -7,6 +7,8 @@ import { flexmoePolicy, makePolicy } from '../src/sched/policies/index.js';
 import type { LoadView } from '../src/sched/policy.js';
 import { planFlexMoE } from '../src/sched/planner.js';
 import { trafficOf } from '../src/sched/traffic.js';
+import { Scheduler } from '../actors/scheduler.js';
+import type { ActorContext } from '../src/runtime/actor.js';
 
 const rows = (...r: number[][]) => r.map((x) => Float64Array.from(x));
 
@@ -217,5 +219,30 @@ describe('FlexMoE policy', () => {
 describe('built-in policies', () => {
   it('unknown policy names list the known ones', () => {
     assert.throws(() => makePolicy('magic'), /unknown policy "magic"; known: static, capacity, fastermoe, eplb, flexmoe, oracle/);
+  });
+});
+
+describe('scheduler actor', () => {
+  const ctx = { emit: () => {} } as unknown as ActorContext;
+  const profile = { ...clusterA100, devicesPerNode: 4 };
+  const start = () => new Scheduler({ policy: 'flexmoe', profile, devices: 4, slots: 3, replicas: [[[0], [1], [2], [3]]], topk: 1 });
+  const hot = (e: number) => [[0, 1, 2, 3].map((x) => (x === e ? 400_000 : 1000))];
+
+  it('answers a plan for skewed routing, priced before and after', () => {
+    const s = start();
+    const [plan] = s.receive({ type: 'load', step: 0, counts: hot(0) }, ctx);
+    assert.ok(plan && plan.ops.length > 0);
+    assert.ok(plan.predictedMsAfter < plan.predictedMsBefore, `${plan.predictedMsBefore} → ${plan.predictedMsAfter}`);
+  });
+
+  it('learns what carrying out a plan costs and stops planning when that no longer pays', () => {
+    const s = start();
+    assert.equal(s.receive({ type: 'load', step: 0, counts: hot(0) }, ctx).length, 1);
+    // The executor reports that the switch took a minute: every later plan must pay for that.
+    for (let step = 1; step < 8; step++) assert.deepEqual(s.receive({ type: 'load', step, counts: hot(step % 2 ? 3 : 0), switchMs: step === 1 ? 60_000 : undefined }, ctx), [], `step ${step}`);
+    const fresh = start();
+    fresh.receive({ type: 'load', step: 0, counts: hot(0) }, ctx);
+    const later = [1, 2, 3, 4, 5].flatMap((step) => fresh.receive({ type: 'load', step, counts: hot(3) }, ctx));
+    assert.ok(later.length > 0, 'without the measured cost the same shift is planned');
   });
 });

@@ -1,4 +1,4 @@
-import { createBackend } from '../kernels/backend.js';
+import { createBackend, defaultBackendName } from '../kernels/backend.js';
 import { ffnStepMatmuls } from '../kernels/ffn-step.js';
 import { siblingModule, startThread } from '../runtime/thread.js';
 import { ringBytes } from '../runtime/ring.js';
@@ -13,7 +13,7 @@ import type { CostProfile } from './cost.js';
 export async function calibrate(opts: { dModel: number; dFF: number; devices: number; backend?: string; tokens?: number }): Promise<CostProfile> {
   const { dModel: d, dFF: f, devices } = opts;
   const T = opts.tokens ?? 256;
-  const be = await createBackend(opts.backend ?? 'gpujs-webasm');
+  const be = await createBackend(opts.backend ?? (await defaultBackendName())); // the backend the devices will run
   let tflops: number;
   try {
     const rand = (r: number, c: number) => Tensor.from(Float32Array.from({ length: r * c }, (_, i) => Math.sin(i) * 0.1), [r, c]) as F32;

@@ -21,6 +21,12 @@ export interface CostProfile {
   stateBytesFactor: number;
   /** Training: backward compute, 4 all-to-all passes, replica gradient all-reduce, optimizer state moved with a replica. Inference: forward only, 2 passes, no all-reduce, weights only. */
   training: boolean;
+  /**
+   * Fixed cost of carrying out any plan, beyond moving the state: the pause at the step boundary,
+   * the control round trips, caches warming for new replicas (ms). Live schedulers learn it from
+   * the switches they measure; absent, 0.
+   */
+  planOverheadMs?: number;
 }
 
 /** 8 A100s per node (NVLink 300 GB/s), 12.5 GB/s between nodes, experts at 50% of 312 TFLOP/s, d 1024, f 4096, fp32. */

@@ -234,7 +234,7 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
     reps.forEach((r, e) => r.forEach((d) => hosts[d]!.push(e)));
     const ops = pairMigrations(placement.diff(new Placement(D, S, E, hosts)));
     const { tr, sync } = stateOf(reps);
-    return { ops, value: objective(tr, sync) + migrationMs(ops, placement, cost) / horizon };
+    return { ops, value: objective(tr, sync) + (migrationMs(ops, placement, cost) + (cost.planOverheadMs ?? 0)) / horizon };
   };
   const now = stateOf(original);
   const stay = objective(now.tr, now.sync);

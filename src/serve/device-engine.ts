@@ -1,6 +1,6 @@
 import { Subject } from 'rxjs';
 import type { ForwardReport, MoEServerArgs } from '../../actors/moe-server.js';
-import type { LayerPlan, SchedulerArgs } from '../../actors/scheduler.js';
+import type { LayerPlan, SchedulerArgs, SchedulerMessage } from '../../actors/scheduler.js';
 import { errors } from '../errors.js';
 import { calibrate } from '../sched/calibrate.js';
 import type { CostProfile } from '../sched/cost.js';
@@ -52,6 +52,8 @@ export class DeviceEngine implements Engine {
   private arrived: LayerPlan[] = [];
   /** Bumped by every (re)boot: plans from a scheduler of an earlier one are dropped. */
   private generation = 0;
+  /** The last switch's measured time, told to the scheduler with the next routing. */
+  private lastSwitchMs: number | undefined;
 
   private constructor(private readonly path: string, private readonly info: ModelInfo, private readonly opts: Required<Omit<DeviceEngineOptions, 'profile'>> & { profile: CostProfile | null }) {
     this.reps = Array.from({ length: info.moeLayers }, () => Array.from({ length: info.experts }, (_, e) => [e % opts.devices]));
@@ -165,7 +167,9 @@ export class DeviceEngine implements Engine {
    */
   private async rebalance(counts: number[][]): Promise<void> {
     const generation = this.generation;
-    this.system.ask<LayerPlan[]>(this.scheduler!, { type: 'load', step: this.step++, counts }).then(
+    const switchMs = this.lastSwitchMs;
+    this.lastSwitchMs = undefined;
+    this.system.ask<LayerPlan[]>(this.scheduler!, { type: 'load', step: this.step++, counts, switchMs } satisfies SchedulerMessage).then(
       (plans) => generation === this.generation && plans.length && this.arrived.push(...plans),
       () => {}, // a crash is reported by the pass that meets it
     );
@@ -185,6 +189,7 @@ export class DeviceEngine implements Engine {
       throw this.crashed(e as Error);
     }
     const switchMs = performance.now() - t0;
+    this.lastSwitchMs = switchMs;
     this.reps = next;
     const total = bytes.reduce((a, b) => a + b, 0);
     for (const p of plans) this.events$.next({ type: 'replan', ...p, switchMs, bytes: total });

@@ -7,7 +7,7 @@ import type { MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { makeTask, taskNames, type TaskName, type TaskSpec } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
-import type { LayerPlan } from '../../actors/scheduler.js';
+import type { LayerPlan, SchedulerMessage } from '../../actors/scheduler.js';
 import { TraceWriter } from '../sched/trace.js';
 import type { CostProfile } from '../sched/cost.js';
 import { Placement, type PlacementOp } from '../sched/placement.js';
@@ -148,6 +148,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     };
     const out: DistributedStep[] = [];
     const last = Math.min(opts.steps, opts.until ?? opts.steps);
+    let lastSwitchMs: number | undefined; // the last plan's measured switch, told to the scheduler
     for (let step = first; step < last; step++) {
       const t0 = performance.now();
       const reports = await Promise.all(trainers.map((t) => system.ask<StepReport>(t, { type: 'step', step })));
@@ -159,7 +160,8 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       const changes: Rebalance[] = [];
       counts.forEach((c, l) => trace?.record(step, l, c));
       if (scheduler) {
-        const plans = await system.ask<LayerPlan[]>(scheduler, { type: 'load', step, counts });
+        const plans = await system.ask<LayerPlan[]>(scheduler, { type: 'load', step, counts, switchMs: lastSwitchMs } satisfies SchedulerMessage);
+        lastSwitchMs = undefined;
         for (const p of plans) {
           placements[p.layer]!.applyBatch(p.ops);
           changes.push({ step, ...p });
@@ -178,6 +180,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
         const t1 = performance.now();
         await Promise.all(trainers.map((t) => system.ask(t, { type: 'placement', replicas: placements.map((p) => p.replicas()) })));
         replanMs = performance.now() - t1;
+        lastSwitchMs = replanMs;
         for (const c of changes) opts.onRebalance?.(c);
       }
       const s: DistributedStep = {
