@@ -12,6 +12,7 @@ import { DistributedMoELayer } from '../src/moe/distributed-moe.js';
 import { AdamW } from '../src/nn/adamw.js';
 import { CrossEntropyLoss } from '../src/nn/loss.js';
 import { Rng } from '../src/nn/random.js';
+import { Arena } from '../src/tensor/arena.js';
 import { Tensor, type F32 } from '../src/tensor/tensor.js';
 import { learningRate } from '../src/train/schedule.js';
 import { syncGradients } from '../src/train/grad-sync.js';
@@ -62,6 +63,7 @@ export class MoETrainer extends Actor {
   private task!: Task;
   private model!: TaskModel;
   private layers: DistributedMoELayer[] = [];
+  private readonly arena = new Arena();
   private optimizer!: AdamW;
   private dataRng!: Rng;
 
@@ -95,6 +97,16 @@ export class MoETrainer extends Actor {
       if (!this.task.corpus || this.task.name !== 'gpt-moe') throw errors.badArgument('generate', `${this.task.name} does not generate text`);
       return generate(this.be, this.model as CharTransformer, this.task.corpus, msg.prompt, msg.length, { seed: msg.seed });
     }
+    // A step keeps nothing but parameters, gradients and Adam moments (each with storage of its
+    // own): every other tensor it makes comes from the arena and goes back at the end.
+    try {
+      return await this.arena.run(() => this.step(msg.step, ctx));
+    } finally {
+      this.arena.reset();
+    }
+  }
+
+  private async step(step: number, ctx: ActorContext): Promise<StepReport> {
     const t0 = performance.now();
     const { batch, steps, lr } = this.args;
     const me = ctx.device;
@@ -103,20 +115,20 @@ export class MoETrainer extends Actor {
     const per = batch / ctx.devices;
     const loss = new CrossEntropyLoss(this.be);
     const logits = await this.model.forward(this.shard(inputs, this.task.inputWidth, per, me), per);
-    const localMean = await loss.forward(logits, this.shard(targets, this.task.targetWidth, per, me) as Tensor<'i32'>, `step ${msg.step} loss on device ${me}`);
+    const localMean = await loss.forward(logits, this.shard(targets, this.task.targetWidth, per, me) as Tensor<'i32'>, `step ${step} loss on device ${me}`);
     // The loss is a mean over every scored target of the global batch (masked LM scores only some).
     const scored = (await ctx.collectives.allReduce(Tensor.from([loss.count]) as F32)).data[0]!;
     this.layers.forEach((l, i) => {
       const a = l.auxLoss();
-      if (!Number.isFinite(a)) throw errors.nonFinite(`step ${msg.step}, MoE layer ${i} router loss on device ${me}`, a);
+      if (!Number.isFinite(a)) throw errors.nonFinite(`step ${step}, MoE layer ${i} router loss on device ${me}`, a);
     });
     await this.model.backward(await loss.backward(scored ? 1 / scored : 0));
     const norm = await syncGradients(ctx.collectives, me, this.denseParams(), this.expertGroups());
     const warmup = Math.max(1, Math.floor(steps / 20));
-    await this.optimizer.update(learningRate(msg.step, steps, lr, warmup), { gradNorm: norm });
+    await this.optimizer.update(learningRate(step, steps, lr, warmup), { gradNorm: norm });
     const lossSum = await ctx.collectives.allReduce(Tensor.from([localMean * loss.count]) as F32);
     return {
-      step: msg.step,
+      step: step,
       loss: scored ? lossSum.data[0]! / scored : 0,
       auxLoss: this.model.auxLoss(),
       expertCounts: this.layers.map((l) => Array.from(l.lastRouting?.counts ?? [])),

@@ -8,7 +8,8 @@ import { Embedding } from '../src/nn/embedding.js';
 import { CausalSelfAttention } from '../src/nn/attention.js';
 import { CrossEntropyLoss } from '../src/nn/loss.js';
 import { AdamW } from '../src/nn/adamw.js';
-import type { Parameter } from '../src/nn/parameter.js';
+import { Parameter } from '../src/nn/parameter.js';
+import { Arena } from '../src/tensor/arena.js';
 import { TransformerBlock } from '../src/models/transformer-block.js';
 import { CharTransformer } from '../src/models/char-transformer.js';
 import { Tensor, type F32 } from '../src/tensor/tensor.js';
@@ -110,5 +111,40 @@ describe('AdamW state', () => {
     await opt.update();
     assert.notDeepEqual(opt.moments(a.weight).m.toArray(), opt.moments(b.weight).m.toArray());
     assert.throws(() => opt.snapshot(), /two parameters are named "linear.weight"; give their layers distinct names/);
+  });
+});
+
+describe('gradients and moments outlive a step run in an arena', () => {
+  it('accumulate adds in place and names the parameter on a wrong shape', () => {
+    const p = new Parameter('w', Tensor.from([1, 2, 3, 4], [2, 2]) as F32);
+    const storage = p.grad.data;
+    p.accumulate(Tensor.from([1, 1, 1, 1], [2, 2]));
+    p.accumulate(Tensor.from([0.5, 0, 0, 2], [2, 2]));
+    assert.equal(p.grad.data, storage, 'same storage');
+    assert.deepEqual(Array.from(p.grad.data), [1.5, 1, 1, 3]);
+    assert.throws(() => p.accumulate(Tensor.from([1, 2, 3], [3])), /w gradient: shape mismatch/);
+  });
+
+  it('Adam moments made inside an arena survive its reset', async () => {
+    const be = await createBackend('reference');
+    try {
+      const p = new Parameter('w', Tensor.from([1, 2], [2]) as F32);
+      const opt = new AdamW(be, [p], { lr: 0.1 });
+      const arena = new Arena();
+      await arena.run(async () => {
+        p.accumulate(Tensor.from([1, 1], [2]));
+        await opt.update();
+      });
+      const { m, v } = opt.moments(p);
+      const before = [...m.data, ...v.data];
+      arena.reset();
+      await arena.run(async () => {
+        for (let i = 0; i < 8; i++) Tensor.zeros([2]).data.fill(99); // takes every recycled buffer
+      });
+      assert.deepEqual([...m.data, ...v.data], before, 'the moments are untouched');
+      assert.ok(before.every((x) => x !== 0));
+    } finally {
+      be.dispose();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import type { Backend } from '../kernels/backend.js';
+import { outsideArena } from '../tensor/arena.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
 import { errors } from '../errors.js';
 import type { Parameter } from './parameter.js';
@@ -71,7 +72,8 @@ export class AdamW {
   /** Adam moments of one parameter (created on first use), for copying to a new replica. */
   moments(p: Parameter): { m: F32; v: F32 } {
     let mv = this.momentsOf.get(p);
-    if (!mv) this.momentsOf.set(p, (mv = { m: Tensor.zeros(p.value.shape, p.value.dtype) as F32, v: Tensor.zeros(p.value.shape, p.value.dtype) as F32 }));
+    // Made on first use, often inside a step: kept outside any arena, they live as long as the parameter.
+    if (!mv) this.momentsOf.set(p, (mv = outsideArena(() => ({ m: Tensor.zeros(p.value.shape, p.value.dtype) as F32, v: Tensor.zeros(p.value.shape, p.value.dtype) as F32 }))));
     return mv;
   }
 

@@ -19,7 +19,7 @@ export class Embedding {
   /** Embeddings are leaves: there is no input gradient to return. */
   async backward(dy: F32): Promise<void> {
     const { ops } = this.be;
-    this.table.grad = await ops.add(this.table.grad, await ops.embeddingBackward(this.ids!, dy, this.vocab));
+    this.table.accumulate(await ops.embeddingBackward(this.ids!, dy, this.vocab));
   }
 
   parameters(): Parameter[] {

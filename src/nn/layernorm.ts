@@ -27,8 +27,8 @@ export class LayerNorm {
     const { x, mean, rstd } = this.saved!;
     const { ops } = this.be;
     const { dx, dgamma, dbeta } = await ops.layerNormBackward(x, this.gamma.value, mean, rstd, dy);
-    this.gamma.grad = await ops.add(this.gamma.grad, dgamma);
-    this.beta.grad = await ops.add(this.beta.grad, dbeta);
+    this.gamma.accumulate(dgamma);
+    this.beta.accumulate(dbeta);
     return dx;
   }
 

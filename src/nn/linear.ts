@@ -50,8 +50,8 @@ export class Linear {
     const x = this.input;
     if (!x) throw errors.badArgument('Linear.backward', 'called before forward');
     const { ops } = this.be;
-    this.weight.grad = await ops.add(this.weight.grad, await ops.matmul(x, dy, 'tn'));
-    if (this.bias) this.bias.grad = await ops.add(this.bias.grad, await ops.colSum(dy));
+    this.weight.accumulate(await ops.matmul(x, dy, 'tn'));
+    if (this.bias) this.bias.accumulate(await ops.colSum(dy));
     return ops.matmul(dy, this.weight.value, 'nt');
   }
 

@@ -1,3 +1,4 @@
+import { expectSameShape } from '../tensor/check.js';
 import { Tensor, type DType, type F32 } from '../tensor/tensor.js';
 import type { Rng } from './random.js';
 
@@ -18,6 +19,16 @@ export class Parameter {
 
   zeroGrad(): void {
     this.grad.data.fill(0);
+  }
+
+  /**
+   * Adds a gradient contribution in place. The gradient keeps its own storage for the parameter's
+   * life, so a step whose scratch tensors come from an arena (tensor/arena.ts) leaves it intact.
+   */
+  accumulate(g: Tensor): void {
+    expectSameShape(`${this.name} gradient`, this.grad, g);
+    const a = this.grad.data, b = g.data;
+    for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
   }
 
   toString(): string {

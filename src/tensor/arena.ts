@@ -52,3 +52,8 @@ const store = new AsyncLocalStorage<Arena>();
 export function currentArena(): Arena | undefined {
   return store.getStore();
 }
+
+/** Runs `fn` outside any arena: for tensors made during a pass that must outlive it. */
+export function outsideArena<T>(fn: () => T): T {
+  return store.exit(fn);
+}
