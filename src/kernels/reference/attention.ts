@@ -21,8 +21,15 @@ export const attentionScores: KernelConfig<'attentionScores'> = {
       for (let j = 0; j < S; j++) {
         if (causal && j > i) { od[row + j] = -1e9; continue; }
         const kj = (b * S + j) * W + h * D;
-        let acc = 0;
-        for (let c = 0; c < D; c++) acc += qd[qi + c]! * kd[kj + c]!;
+        let acc = 0, c = 0;
+        // Unrolled by four, in the same order (results identical to the plain loop).
+        for (; c + 4 <= D; c += 4) {
+          acc += qd[qi + c]! * kd[kj + c]!;
+          acc += qd[qi + c + 1]! * kd[kj + c + 1]!;
+          acc += qd[qi + c + 2]! * kd[kj + c + 2]!;
+          acc += qd[qi + c + 3]! * kd[kj + c + 3]!;
+        }
+        for (; c < D; c++) acc += qd[qi + c]! * kd[kj + c]!;
         od[row + j] = acc * scale;
       }
     }
@@ -40,11 +47,28 @@ export const attentionApply: KernelConfig<'attentionApply'> = {
     const out = like(v, v.shape);
     const pd = p.data, vd = v.data, od = out.data;
     for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < S; i++) {
-      const row = ((b * H + h) * S + i) * S, head = b * S * W + h * D;
-      for (let c = 0; c < D; c++) {
+      const row = ((b * H + h) * S + i) * S, head = b * S * W + h * D, o = head + i * W;
+      let c = 0;
+      // Four output columns per sweep over j: each weight is loaded once for four products, and
+      // every column still sums over j in order (results identical to one column at a time).
+      for (; c + 4 <= D; c += 4) {
+        let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (let j = 0, vj = head + c; j < S; j++, vj += W) {
+          const w = pd[row + j]!;
+          a0 += w * vd[vj]!;
+          a1 += w * vd[vj + 1]!;
+          a2 += w * vd[vj + 2]!;
+          a3 += w * vd[vj + 3]!;
+        }
+        od[o + c] = a0;
+        od[o + c + 1] = a1;
+        od[o + c + 2] = a2;
+        od[o + c + 3] = a3;
+      }
+      for (; c < D; c++) {
         let acc = 0;
         for (let j = 0; j < S; j++) acc += pd[row + j]! * vd[head + j * W + c]!;
-        od[head + i * W + c] = acc;
+        od[o + c] = acc;
       }
     }
     return out;
@@ -61,11 +85,27 @@ export const attentionApplyT: KernelConfig<'attentionApplyT'> = {
     const out = like(x, x.shape);
     const pd = p.data, xd = x.data, od = out.data;
     for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let j = 0; j < S; j++) {
-      const col = (b * H + h) * S * S + j, head = b * S * W + h * D;
-      for (let c = 0; c < D; c++) {
+      const col = (b * H + h) * S * S + j, head = b * S * W + h * D, o = head + j * W;
+      let c = 0;
+      // Four output columns per sweep over i, each summed in order (as in attentionApply).
+      for (; c + 4 <= D; c += 4) {
+        let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (let i = 0, pi = col, xi = head + c; i < S; i++, pi += S, xi += W) {
+          const w = pd[pi]!;
+          a0 += w * xd[xi]!;
+          a1 += w * xd[xi + 1]!;
+          a2 += w * xd[xi + 2]!;
+          a3 += w * xd[xi + 3]!;
+        }
+        od[o + c] = a0;
+        od[o + c + 1] = a1;
+        od[o + c + 2] = a2;
+        od[o + c + 3] = a3;
+      }
+      for (; c < D; c++) {
         let acc = 0;
         for (let i = 0; i < S; i++) acc += pd[col + i * S]! * xd[head + i * W + c]!;
-        od[head + j * W + c] = acc;
+        od[o + c] = acc;
       }
     }
     return out;
