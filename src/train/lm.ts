@@ -3,6 +3,7 @@ import type { CharCorpus } from '../data/corpus.js';
 import { CharTransformer } from '../models/char-transformer.js';
 import { AdamW } from '../nn/adamw.js';
 import { CrossEntropyLoss } from '../nn/loss.js';
+import { Arena } from '../tensor/arena.js';
 import { Rng } from '../nn/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { learningRate } from './schedule.js';
@@ -46,7 +47,17 @@ export async function trainCharLM(be: Backend, model: CharTransformer, corpus: C
   const dataRng = new Rng(opts.seed ^ 0x5eed);
   const history: StepStats[] = [];
   const warmup = opts.warmup ?? Math.max(1, Math.floor(opts.steps / 20));
+  const arena = new Arena(); // each step's scratch tensors, recycled (tensor/arena.ts)
   for (let step = 0; step < opts.steps; step++) {
+    const stats = await arena.run(() => trainStep(step));
+    arena.reset();
+    if (opts.evalEvery && (step + 1) % opts.evalEvery === 0) stats.evalLoss = await evaluate(be, model, corpus, opts.evalBatches ?? 4, opts.batch, opts.seed);
+    history.push(stats);
+    opts.onStep?.(stats);
+  }
+  return { history, evalLoss: await evaluate(be, model, corpus, opts.evalBatches ?? 4, opts.batch, opts.seed) };
+
+  async function trainStep(step: number): Promise<StepStats> {
     const t0 = performance.now();
     const { inputs, targets } = corpus.sample(dataRng, opts.batch, seq);
     const logits = await model.forward(inputs, opts.batch);
@@ -60,17 +71,13 @@ export async function trainCharLM(be: Backend, model: CharTransformer, corpus: C
     const lr = learningRate(step, opts.steps, opts.lr, warmup);
     await optimizer.update(lr);
     const stepMs = performance.now() - t0;
-    const stats: StepStats = {
+    return {
       step, loss: value, lr, gradNorm: optimizer.lastGradNorm, stepMs, tokensPerSec: (opts.batch * seq * 1000) / stepMs,
       auxLoss: model.auxLoss(),
       droppedTokens: layers.reduce((n, l) => n + (l.lastRouting?.dropped ?? 0), 0),
-      expertCounts: layers.map((l) => l.lastRouting?.counts ?? new Float64Array()),
+      expertCounts: layers.map((l) => Float64Array.from(l.lastRouting?.counts ?? [])),
     };
-    if (opts.evalEvery && (step + 1) % opts.evalEvery === 0) stats.evalLoss = await evaluate(be, model, corpus, opts.evalBatches ?? 4, opts.batch, opts.seed);
-    history.push(stats);
-    opts.onStep?.(stats);
   }
-  return { history, evalLoss: await evaluate(be, model, corpus, opts.evalBatches ?? 4, opts.batch, opts.seed) };
 }
 
 /** Mean loss over fixed held-out windows (the same ones every call, so evaluations compare). */
