@@ -1,7 +1,7 @@
 // Live rebalancing on this machine: GPT-MoE on 2 devices with a Zipf(1.5)-skewed router start,
 // static placement against FlexMoE, same run, same seed. Prints tokens/s (median step after warm-up),
 // the re-plan step cost against a normal step, and whether the losses matched.
-// Usage: npx tsx bench/live.ts [--steps N] [--rounds R]
+// Usage: npx tsx bench/live.ts [--steps N] [--rounds R] [--d-ff F] [--experts E]
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import type { CharTransformerConfig } from '../src/models/char-transformer.js';
 import { calibrate } from '../src/sched/calibrate.js';
@@ -12,10 +12,10 @@ const flag = (name: string, def: number) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? Number(process.argv[i + 1]) : def;
 };
-const steps = flag('--steps', 80), rounds = flag('--rounds', 4);
+const steps = flag('--steps', 80), rounds = flag('--rounds', 4), dFF = flag('--d-ff', 128), experts = flag('--experts', 4);
 const warm = 10, devices = 2;
 const corpus = new CharCorpus(mobyDick());
-const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 32, dModel: 64, heads: 4, dFF: 128, layers: 2, seed: 1, moe: { experts: 4, topk: 1, auxCoef: 0.01, routerSkew: 1.5 } };
+const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 32, dModel: 64, heads: 4, dFF, layers: 2, seed: 1, moe: { experts, topk: 1, auxCoef: 0.01, routerSkew: 1.5 } };
 const profile = await calibrate({ dModel: config.dModel, dFF: config.dFF, devices });
 const run = (policy: string) => trainDistributed({ devices, config, steps, batch: 16, lr: 8e-3, slots: 4, policy, profile });
 const tps = (h: DistributedStep[]) => (16 * config.seq * 1000) / median(h.slice(warm).map((s) => s.stepMs));
@@ -30,7 +30,7 @@ for (let r = 0; r < rounds; r++) {
     const normal = median(h.slice(warm).filter((s) => s.replanMs === 0).map((s) => s.stepMs));
     const replans = h.filter((s) => s.replanMs > 0);
     const replanCost = replans.length ? median(replans.map((s) => s.stepMs + s.replanMs)) / normal : 0;
-    process.stdout.write(`${JSON.stringify({ bench: 'live', round: r, policy, devices, routerSkew: 1.5, steps, tokensPerSec: Math.round(tps(h)), replans: replans.length, replanStepOverNormal: round(replanCost), lastLoss: round(h.at(-1)!.loss, 5) })}\n`);
+    process.stdout.write(`${JSON.stringify({ bench: 'live', round: r, policy, devices, dFF, experts, routerSkew: 1.5, steps, tokensPerSec: Math.round(tps(h)), replans: replans.length, replanStepOverNormal: round(replanCost), lastLoss: round(h.at(-1)!.loss, 5) })}\n`);
   }
 }
 const medianTps = (p: string) => median(results[p]!.map(tps));

@@ -199,6 +199,15 @@ describe('FlexMoE policy', () => {
     assert.deepEqual(planFlexMoE(load, Placement.roundRobin(4, 3, 8), cost, { horizon: 25 }), [], 'under the default 3% it is not worth a plan');
   });
 
+  it('takes a rise in load at once (fastRise) where the window mean alone would wait', () => {
+    const flat = Float64Array.from([1000, 1000, 1000, 1000]), hot = Float64Array.from([5000, 1000, 1000, 1000]);
+    const history = [flat, flat, flat, flat, hot];
+    const cost = { ...clusterA100, devicesPerNode: 4 };
+    const plan = (fastRise: boolean) => flexmoePolicy({ fastRise }).decide({ step: 5, history, current: [], topk: 1 }, Placement.roundRobin(4, 2, 4), cost);
+    assert.ok(plan(true).some((o) => o.op === 'expand' && o.expert === 0), JSON.stringify(plan(true)));
+    assert.deepEqual(plan(false), [], 'the mean over 5 steps (1800) is not worth a plan yet');
+  });
+
   it('no-ops when balanced', () => {
     const policy = flexmoePolicy();
     const p = Placement.roundRobin(4, 2, 8);

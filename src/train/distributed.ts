@@ -149,6 +149,8 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     const out: DistributedStep[] = [];
     const last = Math.min(opts.steps, opts.until ?? opts.steps);
     let lastSwitchMs: number | undefined; // the last plan's measured switch, told to the scheduler
+    const arrived: LayerPlan[] = [];
+    let inflight: Promise<void> = Promise.resolve(), planFailure: Error | null = null;
     for (let step = first; step < last; step++) {
       const t0 = performance.now();
       const reports = await Promise.all(trainers.map((t) => system.ask<StepReport>(t, { type: 'step', step })));
@@ -160,9 +162,15 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       const changes: Rebalance[] = [];
       counts.forEach((c, l) => trace?.record(step, l, c));
       if (scheduler) {
-        const plans = await system.ask<LayerPlan[]>(scheduler, { type: 'load', step, counts, switchMs: lastSwitchMs } satisfies SchedulerMessage);
+        // The scheduler plans beside the next step instead of before it (planning stays off the
+        // critical path); the plans that have arrived are carried out at this boundary, in order.
+        if (planFailure) throw planFailure;
+        inflight = system.ask<LayerPlan[]>(scheduler, { type: 'load', step, counts, switchMs: lastSwitchMs } satisfies SchedulerMessage).then(
+          (plans) => void arrived.push(...plans),
+          (e: Error) => void (planFailure ??= e),
+        );
         lastSwitchMs = undefined;
-        for (const p of plans) {
+        for (const p of arrived.splice(0)) {
           placements[p.layer]!.applyBatch(p.ops);
           changes.push({ step, ...p });
         }
@@ -194,6 +202,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       opts.onStep?.(s);
       if (opts.checkpoint && ((opts.checkpointEvery && (step + 1) % opts.checkpointEvery === 0) || step + 1 === last)) await save(step + 1);
     }
+    await inflight; // a plan still on its way is not carried out: training is over
     let sample = '';
     if (opts.sample) sample = (await Promise.all(trainers.map((t) => system.ask<string>(t, { type: 'generate', ...opts.sample }))))[0]!;
     return { history: out, sample };
