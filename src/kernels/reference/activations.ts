@@ -11,9 +11,10 @@ export const relu: KernelConfig<'relu'> = {
   backend: 'reference',
   run(_ctx, x) {
     const out = like(x, x.shape);
-    for (let i = 0; i < x.size; i++) {
-      const v = x.data[i]!;
-      out.data[i] = v > 0 || Number.isNaN(v) ? v : 0;
+    const xd = x.data, od = out.data;
+    for (let i = 0; i < xd.length; i++) {
+      const v = xd[i]!;
+      od[i] = v > 0 || v !== v ? v : 0; // NaN passes through
     }
     return out;
   },
@@ -25,7 +26,11 @@ export const reluBackward: KernelConfig<'reluBackward'> = {
   run(_ctx, x, dy) {
     expectSameShape('reluBackward', x, dy);
     const out = like(dy, dy.shape);
-    for (let i = 0; i < x.size; i++) out.data[i] = x.data[i]! > 0 ? dy.data[i]! : Number.isNaN(x.data[i]!) ? NaN : 0;
+    const xd = x.data, dd = dy.data, od = out.data;
+    for (let i = 0; i < xd.length; i++) {
+      const v = xd[i]!;
+      od[i] = v > 0 ? dd[i]! : v !== v ? NaN : 0;
+    }
     return out;
   },
 };

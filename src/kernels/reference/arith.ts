@@ -9,7 +9,8 @@ export const add: KernelConfig<'add'> = {
   run(_ctx, a, b) {
     expectSameShape('add', a, b);
     const out = like(a, a.shape);
-    for (let i = 0; i < a.size; i++) out.data[i] = a.data[i]! + b.data[i]!;
+    const ad = a.data, bd = b.data, od = out.data;
+    for (let i = 0; i < ad.length; i++) od[i] = ad[i]! + bd[i]!;
     return out;
   },
 };
@@ -19,7 +20,8 @@ export const scale: KernelConfig<'scale'> = {
   backend: 'reference',
   run(_ctx, x, s) {
     const out = like(x, x.shape);
-    for (let i = 0; i < x.size; i++) out.data[i] = x.data[i]! * s;
+    const xd = x.data, od = out.data;
+    for (let i = 0; i < xd.length; i++) od[i] = xd[i]! * s;
     return out;
   },
 };

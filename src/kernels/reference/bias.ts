@@ -22,11 +22,11 @@ export const colSum: KernelConfig<'colSum'> = {
   run(_ctx, dy) {
     const C = dy.cols, R = dy.rows;
     const out = like(dy, [C]);
-    for (let j = 0; j < C; j++) {
-      let s = 0;
-      for (let i = 0; i < R; i++) s += dy.data[i * C + j]!;
-      out.data[j] = s;
-    }
+    const d = dy.data, od = out.data;
+    // Rows in order, summed in float64 per column (the same order as one column at a time).
+    const acc = new Float64Array(C);
+    for (let i = 0, at = 0; i < R; i++, at += C) for (let j = 0; j < C; j++) acc[j]! += d[at + j]!;
+    od.set(acc);
     return out;
   },
 };

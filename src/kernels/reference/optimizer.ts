@@ -6,8 +6,9 @@ export const sumSquares: KernelConfig<'sumSquares'> = {
   kernel: 'sumSquares',
   backend: 'reference',
   run(_ctx, x) {
+    const d = x.data;
     let s = 0;
-    for (let i = 0; i < x.size; i++) s += x.data[i]! * x.data[i]!;
+    for (let i = 0; i < d.length; i++) s += d[i]! * d[i]!;
     return s;
   },
 };

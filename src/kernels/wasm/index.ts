@@ -1,17 +1,28 @@
 import type { KernelConfig } from '../types.js';
+import { relu, reluBackward } from '../reference/activations.js';
+import { add, scale } from '../reference/arith.js';
 import { attentionApply, attentionApplyT, attentionScores } from '../reference/attention.js';
 import { biasAdd } from '../reference/bias.js';
+import { crossEntropy, crossEntropyBackward } from '../reference/crossentropy.js';
+import { embedding, embeddingBackward } from '../reference/embedding.js';
+import { layerNorm, layerNormBackward } from '../reference/layernorm.js';
+import { adamw } from '../reference/optimizer.js';
 import { softmax, softmaxBackward } from '../reference/softmax.js';
+import { topk, topkBackward } from '../reference/topk.js';
 import { gelu, geluBackward } from './elementwise.js';
 import type { WasmGemm } from './gemm.js';
 
 /**
  * The WebAssembly SIMD family: matmul in SIMD WebAssembly, GELU as a typed-array loop with a fast
- * tanh, and the reference loops for bias add, attention's batched products and softmax. At a
- * character model's sizes a gpu.js WebAssembly kernel's launch costs more than these ops'
- * arithmetic (docs/kernels.md). Every other op comes from the gpu.js WebAssembly kernels.
+ * tanh, and the reference loops for the ops where a gpu.js WebAssembly kernel's launch and input
+ * copies cost more than the arithmetic at a character model's sizes (measured per op in
+ * docs/kernels.md). colSum and sumSquares stay on the gpu.js WebAssembly kernels, as fast there.
  */
-const loops = [biasAdd, attentionScores, attentionApply, attentionApplyT, softmax, softmaxBackward] as KernelConfig<any, any>[];
+const loops = [
+  biasAdd, attentionScores, attentionApply, attentionApplyT, softmax, softmaxBackward,
+  layerNorm, layerNormBackward, add, scale, relu, reluBackward, embedding, embeddingBackward,
+  crossEntropy, crossEntropyBackward, topk, topkBackward, adamw,
+] as KernelConfig<any, any>[];
 
 export const wasmKernels: KernelConfig<any, any>[] = [
   { kernel: 'matmul', backend: 'wasm', run: (ctx: { gemm: WasmGemm }, a, b, form) => ctx.gemm.matmul(a, b, form) } as KernelConfig<'matmul', { gemm: WasmGemm }>,
