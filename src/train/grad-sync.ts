@@ -34,19 +34,39 @@ function sumSquares(params: Parameter[]): number {
 }
 
 /**
- * Data-parallel gradient synchronisation for one step: dense gradients are summed over every
- * device (one flattened all-reduce), each expert's over its replica group (experts in index order,
- * so every member calls the same collectives in the same order). Returns the global gradient norm,
- * counting each expert once (by its lowest-numbered replica), for clipping that every device agrees on.
+ * Data-parallel gradient synchronisation for one step, bucketed as DDP does: the dense gradients
+ * and the experts replicated on every device are summed in one flattened all-reduce; experts whose
+ * replicas share any other device set are summed in one all-reduce per set, sets in a fixed order
+ * (so every member calls the same collectives in the same order). One collective per bucket instead
+ * of one per expert: each costs a synchronisation of its members, which dominates at these sizes.
+ * The sums are elementwise in a fixed device order, so bucketing changes no bit of the result.
+ * Returns the global gradient norm, counting each expert once (by its lowest-numbered replica),
+ * for clipping that every device agrees on.
  */
 export async function syncGradients(collectives: Collectives, device: number, dense: Parameter[], experts: ExpertGroup[]): Promise<number> {
-  if (collectives.devices > 1) unflatten(await collectives.allReduce(flatten(dense)), dense);
-  let expertSq = 0;
+  const D = collectives.devices;
+  const everywhere: Parameter[] = [];
+  const buckets = new Map<string, { group: number[]; params: Parameter[] }>();
   for (const { params, group } of experts) {
-    if (!group.includes(device)) continue;
-    if (group.length > 1) unflatten(await collectives.allReduce(flatten(params), group), params);
-    if (Math.min(...group) === device) expertSq += sumSquares(params);
+    if (!group.includes(device) || group.length < 2) continue;
+    if (group.length === D) everywhere.push(...params);
+    else {
+      const members = [...group].sort((a, b) => a - b), key = members.join(',');
+      const b = buckets.get(key) ?? { group: members, params: [] };
+      b.params.push(...params);
+      buckets.set(key, b);
+    }
   }
-  const total = collectives.devices > 1 ? (await collectives.allReduce(Tensor.from([expertSq]) as F32)).data[0]! : expertSq;
+  if (D > 1) {
+    const all = [...dense, ...everywhere];
+    unflatten(await collectives.allReduce(flatten(all)), all);
+  }
+  for (const key of [...buckets.keys()].sort()) {
+    const { group, params } = buckets.get(key)!;
+    unflatten(await collectives.allReduce(flatten(params), group), params);
+  }
+  let expertSq = 0;
+  for (const { params, group } of experts) if (group.includes(device) && Math.min(...group) === device) expertSq += sumSquares(params);
+  const total = D > 1 ? (await collectives.allReduce(Tensor.from([expertSq]) as F32)).data[0]! : expertSq;
   return Math.sqrt(sumSquares(dense) + total);
 }
