@@ -1,6 +1,7 @@
 import type { KernelConfig } from '../types.js';
 import { expectSameShape } from '../../tensor/check.js';
 import { Tensor, type F32 } from '../../tensor/tensor.js';
+import type { WasmGemm } from './gemm.js';
 
 /**
  * GELU and its backward for the wasm-simd family, the activation an expert runs between its two
@@ -22,10 +23,12 @@ export function tanh(u: number): number {
   return p / (B0 + x2 * (B2 + x2 * (B4 + x2 * B6)));
 }
 
-export const gelu: KernelConfig<'gelu'> = {
+export const gelu: KernelConfig<'gelu', { gemm?: WasmGemm }> = {
   kernel: 'gelu',
   backend: 'wasm',
-  run(_ctx, x) {
+  run(ctx, x) {
+    // float32 goes to the SIMD version in gemm.wat; other dtypes (f64 checks) take this loop.
+    if (x.dtype === 'f32' && ctx?.gemm) return ctx.gemm.gelu(x as F32);
     const out = Tensor.empty(x.shape, x.dtype) as F32;
     const xd = x.data, od = out.data;
     for (let i = 0; i < xd.length; i++) {
@@ -36,11 +39,12 @@ export const gelu: KernelConfig<'gelu'> = {
   },
 };
 
-export const geluBackward: KernelConfig<'geluBackward'> = {
+export const geluBackward: KernelConfig<'geluBackward', { gemm?: WasmGemm }> = {
   kernel: 'geluBackward',
   backend: 'wasm',
-  run(_ctx, x, dy) {
+  run(ctx, x, dy) {
     expectSameShape('geluBackward', x, dy);
+    if (x.dtype === 'f32' && dy.dtype === 'f32' && ctx?.gemm) return ctx.gemm.geluBackward(x as F32, dy as F32);
     const out = Tensor.empty(dy.shape, dy.dtype) as F32;
     const xd = x.data, dd = dy.data, od = out.data;
     for (let i = 0; i < xd.length; i++) {

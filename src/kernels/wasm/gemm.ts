@@ -4,6 +4,8 @@ import { matmulShape } from '../shapes.js';
 import { gemmWasm } from './gemm-module.js';
 
 type GemmFn = (pa: number, pb: number, pc: number, M: number, K: number, N: number, panel: number, ldb: number) => void;
+type GeluFn = (px: number, po: number, n: number) => void;
+type GeluBackwardFn = (px: number, pd: number, po: number, n: number) => void;
 
 // The WebAssembly global as this file uses it (the TypeScript DOM lib is not loaded).
 interface WasmMemory {
@@ -28,11 +30,46 @@ const Wasm = (globalThis as unknown as {
 export class WasmGemm {
   private readonly memory: WasmMemory;
   private readonly gemm: GemmFn;
+  private readonly geluFn: GeluFn;
+  private readonly geluBackwardFn: GeluBackwardFn;
 
   constructor() {
     const instance = new Wasm.Instance(new Wasm.Module(Buffer.from(gemmWasm, 'base64')));
     this.memory = instance.exports.memory as WasmMemory;
     this.gemm = instance.exports.gemm as GemmFn;
+    this.geluFn = instance.exports.gelu as GeluFn;
+    this.geluBackwardFn = instance.exports.geluBackward as GeluBackwardFn;
+  }
+
+  /**
+   * GELU (tanh form) four lanes at a time, in float32 (gemm.wat: the same rational tanh as the
+   * loop in elementwise.ts). Inputs are copied in, padded to a multiple of 4, and the result out.
+   */
+  gelu(x: F32): F32 {
+    const n = x.size, n4 = (n + 3) & ~3;
+    const out = Tensor.empty(x.shape) as F32;
+    if (n === 0) return out;
+    const mem = this.reserve(n4 * 8);
+    mem.set(x.data as Float32Array, 0);
+    mem.fill(0, n, n4);
+    this.geluFn(0, n4 * 4, n4);
+    out.data.set(new Float32Array(this.memory.buffer, n4 * 4, n));
+    return out;
+  }
+
+  /** dx = dy·GELU'(x), as `gelu`. */
+  geluBackward(x: F32, dy: F32): F32 {
+    const n = x.size, n4 = (n + 3) & ~3;
+    const out = Tensor.empty(x.shape) as F32;
+    if (n === 0) return out;
+    const mem = this.reserve(n4 * 12);
+    mem.set(x.data as Float32Array, 0);
+    mem.fill(0, n, n4);
+    mem.set(dy.data as Float32Array, n4);
+    mem.fill(0, n4 + n, 2 * n4);
+    this.geluBackwardFn(0, n4 * 4, n4 * 8, n4);
+    out.data.set(new Float32Array(this.memory.buffer, n4 * 8, n));
+    return out;
   }
 
   /** True where the engine runs WebAssembly SIMD. */

@@ -70,4 +70,66 @@
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $loop_p)))
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
-      (br $loop_i)))))
+      (br $loop_i))))
+  ;; tanh of four lanes: the [13/6] rational function of the clamped input, the float form Eigen uses
+  ;; (MathFunctionsImpl.h), as elementwise.ts. min/max keep NaN, so NaN in gives NaN out.
+  (func $tanh4 (param $u v128) (result v128)
+    (local $x v128) (local $x2 v128) (local $p v128) (local $q v128)
+    (local.set $x (f32x4.max (f32x4.splat (f32.const -7.90531110763549805))
+      (f32x4.min (f32x4.splat (f32.const 7.90531110763549805)) (local.get $u))))
+    (local.set $x2 (f32x4.mul (local.get $x) (local.get $x)))
+    (local.set $p (f32x4.splat (f32.const -2.76076847742355e-16)))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 2.00018790482477e-13)) (f32x4.mul (local.get $x2) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const -8.60467152213735e-11)) (f32x4.mul (local.get $x2) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 5.12229709037114e-8)) (f32x4.mul (local.get $x2) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 1.48572235717979e-5)) (f32x4.mul (local.get $x2) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 6.37261928875436e-4)) (f32x4.mul (local.get $x2) (local.get $p))))
+    (local.set $p (f32x4.add (f32x4.splat (f32.const 4.89352455891786e-3)) (f32x4.mul (local.get $x2) (local.get $p))))
+    (local.set $p (f32x4.mul (local.get $x) (local.get $p)))
+    (local.set $q (f32x4.splat (f32.const 1.19825839466702e-6)))
+    (local.set $q (f32x4.add (f32x4.splat (f32.const 1.18534705686654e-4)) (f32x4.mul (local.get $x2) (local.get $q))))
+    (local.set $q (f32x4.add (f32x4.splat (f32.const 2.268434632439e-3)) (f32x4.mul (local.get $x2) (local.get $q))))
+    (local.set $q (f32x4.add (f32x4.splat (f32.const 4.89352518554385e-3)) (f32x4.mul (local.get $x2) (local.get $q))))
+    (f32x4.div (local.get $p) (local.get $q)))
+
+  ;; tanh(√(2/π)·(v + 0.044715·v³)) of four lanes: GELU's inner term.
+  (func $inner4 (param $v v128) (result v128)
+    (call $tanh4 (f32x4.mul (f32x4.splat (f32.const 0.7978845608028654))
+      (f32x4.add (local.get $v)
+        (f32x4.mul (f32x4.splat (f32.const 0.044715)) (f32x4.mul (local.get $v) (f32x4.mul (local.get $v) (local.get $v))))))))
+
+  ;; out = 0.5·v·(1 + t) over $n floats ($n a multiple of 4) at $px → $po.
+  (func (export "gelu") (param $px i32) (param $po i32) (param $n i32)
+    (local $off i32) (local $end i32) (local $v v128)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $off) (local.get $end)))
+      (local.set $v (v128.load (i32.add (local.get $px) (local.get $off))))
+      (v128.store (i32.add (local.get $po) (local.get $off))
+        (f32x4.mul (f32x4.mul (f32x4.splat (f32.const 0.5)) (local.get $v))
+          (f32x4.add (f32x4.splat (f32.const 1)) (call $inner4 (local.get $v)))))
+      (local.set $off (i32.add (local.get $off) (i32.const 16)))
+      (br $next))))
+
+  ;; out = dy·(0.5·(1 + t) + 0.5·v·(1 − t²)·√(2/π)·(1 + 3·0.044715·v²)) over $n floats.
+  (func (export "geluBackward") (param $px i32) (param $pd i32) (param $po i32) (param $n i32)
+    (local $off i32) (local $end i32) (local $v v128) (local $t v128) (local $half v128)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $half (f32x4.splat (f32.const 0.5)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $off) (local.get $end)))
+      (local.set $v (v128.load (i32.add (local.get $px) (local.get $off))))
+      (local.set $t (call $inner4 (local.get $v)))
+      (v128.store (i32.add (local.get $po) (local.get $off))
+        (f32x4.mul (v128.load (i32.add (local.get $pd) (local.get $off)))
+          (f32x4.add
+            (f32x4.mul (local.get $half) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $t)))
+            (f32x4.mul
+              (f32x4.mul (f32x4.mul (local.get $half) (local.get $v))
+                (f32x4.sub (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $t) (local.get $t))))
+              (f32x4.mul (f32x4.splat (f32.const 0.7978845608028654))
+                (f32x4.add (f32x4.splat (f32.const 1))
+                  (f32x4.mul (f32x4.splat (f32.const 0.134145)) (f32x4.mul (local.get $v) (local.get $v)))))))))
+      (local.set $off (i32.add (local.get $off) (i32.const 16)))
+      (br $next))))
+)
