@@ -43,32 +43,30 @@ export class WasmGemm {
 
   /**
    * GELU (tanh form) four lanes at a time, in float32 (gemm.wat: the same rational tanh as the
-   * loop in elementwise.ts). Inputs are copied in, padded to a multiple of 4, and the result out.
+   * loop in elementwise.ts).
    */
   gelu(x: F32): F32 {
-    const n = x.size, n4 = (n + 3) & ~3;
-    const out = Tensor.empty(x.shape) as F32;
-    if (n === 0) return out;
-    const mem = this.reserve(n4 * 8);
-    mem.set(x.data as Float32Array, 0);
-    mem.fill(0, n, n4);
-    this.geluFn(0, n4 * 4, n4);
-    out.data.set(new Float32Array(this.memory.buffer, n4 * 4, n));
-    return out;
+    return this.lanes([x], (at, out, n4) => this.geluFn(at[0]!, out, n4));
   }
 
   /** dx = dy·GELU'(x), as `gelu`. */
   geluBackward(x: F32, dy: F32): F32 {
-    const n = x.size, n4 = (n + 3) & ~3;
-    const out = Tensor.empty(x.shape) as F32;
+    return this.lanes([x, dy], (at, out, n4) => this.geluBackwardFn(at[0]!, at[1]!, out, n4));
+  }
+
+  /** Copies same-sized inputs into memory, each padded to a multiple of 4, runs `fn`, copies the result out. */
+  private lanes(inputs: F32[], fn: (at: number[], out: number, n4: number) => void): F32 {
+    const n = inputs[0]!.size, n4 = (n + 3) & ~3;
+    const out = Tensor.empty(inputs[0]!.shape) as F32;
     if (n === 0) return out;
-    const mem = this.reserve(n4 * 12);
-    mem.set(x.data as Float32Array, 0);
-    mem.fill(0, n, n4);
-    mem.set(dy.data as Float32Array, n4);
-    mem.fill(0, n4 + n, 2 * n4);
-    this.geluBackwardFn(0, n4 * 4, n4 * 8, n4);
-    out.data.set(new Float32Array(this.memory.buffer, n4 * 8, n));
+    const mem = this.reserve(n4 * 4 * (inputs.length + 1));
+    inputs.forEach((t, i) => {
+      mem.set(t.data as Float32Array, i * n4);
+      mem.fill(0, i * n4 + n, (i + 1) * n4);
+    });
+    const outAt = inputs.length * n4 * 4;
+    fn(inputs.map((_, i) => i * n4 * 4), outAt, n4);
+    out.data.set(new Float32Array(this.memory.buffer, outAt, n));
     return out;
   }
 
