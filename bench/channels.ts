@@ -82,9 +82,9 @@ for (const bytes of sizes) {
 }
 
 // All-reduce of 4 MiB across 2 devices (actors on device threads), against copying 4 MiB once.
-const system = await ActorSystem.start({ devices: 2, modules: [new URL('./allreduce-actor.ts', import.meta.url)] });
+const system = await ActorSystem.start({ devices: 2, modules: [new URL('../src/sched/allreduce-probe.ts', import.meta.url)] });
 try {
-  const actors = await Promise.all([0, 1].map((d) => system.spawn('AllReduceBench', {}, { device: d })));
+  const actors = await Promise.all([0, 1].map((d) => system.spawn('AllReduceProbe', {}, { device: d })));
   const bytes = 4 << 20, iterations = quick ? 10 : 30;
   const perOp = await Promise.all(actors.map((a) => system.ask<number[]>(a, { floats: bytes / 4, iterations }, { timeoutMs: 120_000 })));
   const ms = median(perOp[0]!.slice(2));

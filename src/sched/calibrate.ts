@@ -1,5 +1,6 @@
 import { createBackend, defaultBackendName } from '../kernels/backend.js';
 import { ffnStepMatmuls } from '../kernels/ffn-step.js';
+import { ActorSystem } from '../runtime/system.js';
 import { siblingModule, startThread } from '../runtime/thread.js';
 import { ringBytes } from '../runtime/ring.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
@@ -7,7 +8,8 @@ import type { CostProfile } from './cost.js';
 
 /**
  * Measures this machine's cost-model constants: expert FFN throughput on the default backend at
- * the model's shapes, and device-to-device channel bandwidth (a ring between two threads). All
+ * the model's shapes, device-to-device channel bandwidth (a ring between two threads), and what an
+ * expert-sized gradient all-reduce between two devices achieves through the collectives. All
  * devices are threads of one process, so they form one "node".
  */
 export async function calibrate(opts: { dModel: number; dFF: number; devices: number; backend?: string; tokens?: number }): Promise<CostProfile> {
@@ -32,6 +34,9 @@ export async function calibrate(opts: { dModel: number; dFF: number; devices: nu
     be.dispose();
   }
   const gbps = await ringGBps();
+  // Gradients all-reduce in buckets (grad-sync.ts), so a replica adds bytes to a collective that
+  // runs anyway: price its bandwidth, measured on a bucket-sized vector, not a lone call's latency.
+  const allReduceGBps = await measureAllReduce(Math.max(2 * d * f, 1 << 20));
   return {
     name: 'this-machine',
     devicesPerNode: devices,
@@ -45,7 +50,24 @@ export async function calibrate(opts: { dModel: number; dFF: number; devices: nu
     denseFlopsPerToken: 24 * d * d,
     stateBytesFactor: 3,
     training: true,
+    allReduceGBps,
   };
+}
+
+/**
+ * GB/s of gradient an all-reduce of `floats` between two devices achieves through the runtime's
+ * collectives (median of a few), where a ring all-reduce of two moves each byte once.
+ */
+async function measureAllReduce(floats: number, iterations = 9): Promise<number> {
+  const system = await ActorSystem.start({ devices: 2, modules: [siblingModule('./allreduce-probe', import.meta.url)] });
+  try {
+    const probes = await Promise.all([0, 1].map((d) => system.spawn('AllReduceProbe', {}, { device: d })));
+    const times = (await Promise.all(probes.map((p) => system.ask<number[]>(p, { floats, iterations }))))[0]!.slice(2).sort((a, b) => a - b);
+    const ms = times[times.length >> 1]!;
+    return (floats * 4) / (ms * 1e6);
+  } finally {
+    await system.stop();
+  }
 }
 
 async function ringGBps(floats = 16384, frames = 800): Promise<number> {

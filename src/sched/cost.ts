@@ -22,6 +22,12 @@ export interface CostProfile {
   /** Training: backward compute, 4 all-to-all passes, replica gradient all-reduce, optimizer state moved with a replica. Inference: forward only, 2 passes, no all-reduce, weights only. */
   training: boolean;
   /**
+   * Bandwidth a replica group's gradient all-reduce achieves end to end (the collective's copies and
+   * sums, not just the link), GB/s of gradient; absent, the link bandwidths. `flexmoe calibrate`
+   * measures it on this machine, where it is several times below the raw channel bandwidth.
+   */
+  allReduceGBps?: number;
+  /**
    * Fixed cost of carrying out any plan, beyond moving the state: the pause at the step boundary,
    * the control round trips, caches warming for new replicas (ms). Live schedulers learn it from
    * the switches they measure; absent, 0.
@@ -217,13 +223,15 @@ export function allReduceMs(group: readonly number[], p: CostProfile): number {
     const k = Math.floor(d / p.devicesPerNode);
     perNode.set(k, (perNode.get(k) ?? 0) + 1);
   }
+  // A measured all-reduce bandwidth caps the link's (the collective is slower than its wire).
+  const ms = (bytes: number, sameNode: boolean) => Math.max(u.linkMs(bytes, sameNode), p.allReduceGBps ? bytes / (p.allReduceGBps * 1e6) : 0);
   let within = 0, fewest = Infinity;
   for (const m of perNode.values()) {
-    within = Math.max(within, u.linkMs((2 * (m - 1) * u.paramBytes) / m, true));
+    within = Math.max(within, ms((2 * (m - 1) * u.paramBytes) / m, true));
     fewest = Math.min(fewest, m);
   }
   const k = perNode.size;
-  const across = k < 2 ? 0 : u.linkMs((2 * (k - 1) * u.paramBytes) / k / fewest, false);
+  const across = k < 2 ? 0 : ms((2 * (k - 1) * u.paramBytes) / k / fewest, false);
   return within + across;
 }
 

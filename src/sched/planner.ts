@@ -24,7 +24,8 @@ export interface PlannerOptions {
   /**
    * A plan must cut the predicted step time (migration included) by at least this fraction, or
    * the placement stays: load estimates wobble from step to step, and plans chasing gains smaller
-   * than the wobble flap back and forth. Default 0.03.
+   * than the wobble flap back and forth (measured live: 7–28 re-plans in 80 steps at 3%, 5 at
+   * 10%). Default 0.1.
    */
   minGain?: number;
 }
@@ -35,7 +36,7 @@ interface Trial {
   value: number;
 }
 
-export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost: CostProfile, { horizon, maxOps = 4 * placement.devices * placement.slots, locality = true, minGain = 0.03 }: PlannerOptions): PlacementOp[] {
+export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost: CostProfile, { horizon, maxOps = 4 * placement.devices * placement.slots, locality = true, minGain = 0.1 }: PlannerOptions): PlacementOp[] {
   const u = unitCosts(cost);
   const D = placement.devices, E = placement.experts, S = placement.slots;
   const node = (d: number) => Math.floor(d / cost.devicesPerNode);

@@ -17,11 +17,13 @@ export interface FlexMoEOptions {
   /** Keep a token on its own device when that device holds a replica of its expert. */
   locality?: boolean;
   /**
-   * Take a rise in an expert's load at once and a fall over the window: the estimate is the larger
-   * of the moving average and the last step. A newly hot expert is then served one step after it
-   * turns hot, not `window` steps later, while a brief dip does not shed its replicas. Default true.
+   * Take a jump in an expert's load at once: where the last step exceeds the moving average by this
+   * factor, the estimate is the last step. A newly hot expert is then served one step after it turns
+   * hot, not `window` steps later, while step-to-step noise (well under the factor) still averages
+   * out instead of driving plans back and forth. Default 1.5; Infinity gives the plain moving
+   * average the paper describes.
    */
-  fastRise?: boolean;
+  riseFactor?: number;
 }
 
 /**
@@ -31,7 +33,7 @@ export interface FlexMoEOptions {
  * replicas nearest their source (topology-aware; `locality: false` splits over all of them).
  */
 export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
-  const { threshold = 1.1, release = 1.05, window = 5, checkEvery = 1, horizon = 25, locality = true, fastRise = true } = opts;
+  const { threshold = 1.1, release = 1.05, window = 5, checkEvery = 1, horizon = 25, locality = true, riseFactor = 1.5 } = opts;
   let armed = false;
   return {
     name: 'flexmoe',
@@ -39,10 +41,8 @@ export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
     decide(load, placement, cost) {
       if (load.history.length === 0 || load.step % checkEvery !== 0) return [];
       const estimate = windowMean(load.history, window, placement.experts);
-      if (fastRise) {
-        const last = load.history.at(-1)!;
-        for (let e = 0; e < estimate.length; e++) estimate[e] = Math.max(estimate[e]!, last[e]!);
-      }
+      const last = load.history.at(-1)!;
+      for (let e = 0; e < estimate.length; e++) if (last[e]! > riseFactor * estimate[e]!) estimate[e] = last[e]!;
       const ratio = balanceRatio(trafficOf(estimate, placement.replicas(), { devices: placement.devices, devicesPerNode: cost.devicesPerNode, locality }).load);
       if (!armed && ratio > threshold) armed = true;
       else if (armed && ratio < release) armed = false;

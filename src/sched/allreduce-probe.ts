@@ -1,0 +1,23 @@
+// A device-side probe: times `iterations` in-place all-reduces of a tensor over all devices. Used by
+// `flexmoe calibrate` (the replica all-reduce a step actually pays) and by bench/channels.ts.
+import { Actor, registerActor, type ActorContext } from '../runtime/actor.js';
+import { errors } from '../errors.js';
+import { Tensor, type F32 } from '../tensor/tensor.js';
+
+export class AllReduceProbe extends Actor {
+  static override actorName = 'AllReduceProbe';
+  async receive(msg: { floats: number; iterations: number }, ctx: ActorContext): Promise<number[]> {
+    const x = Tensor.zeros([msg.floats]) as F32;
+    const expected = (ctx.devices * (ctx.devices + 1)) / 2;
+    const times: number[] = [];
+    for (let i = 0; i < msg.iterations; i++) {
+      x.data.fill(ctx.device + 1); // all-reduce is in place
+      const t0 = performance.now();
+      const y = await ctx.collectives.allReduce(x);
+      times.push(performance.now() - t0);
+      if (y.data[0] !== expected) throw errors.collective(`all-reduce probe: got ${y.data[0]}, expected ${expected}`);
+    }
+    return times;
+  }
+}
+registerActor(AllReduceProbe);
