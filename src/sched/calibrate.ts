@@ -12,7 +12,7 @@ import type { CostProfile } from './cost.js';
  * expert-sized gradient all-reduce between two devices achieves through the collectives. All
  * devices are threads of one process, so they form one "node".
  */
-export async function calibrate(opts: { dModel: number; dFF: number; devices: number; backend?: string; tokens?: number }): Promise<CostProfile> {
+export async function calibrate(opts: { dModel: number; dFF: number; devices: number; backend?: string; tokens?: number; /** Measure the gradient all-reduce (default true; serving has none). */ allReduce?: boolean }): Promise<CostProfile> {
   const { dModel: d, dFF: f, devices } = opts;
   const T = opts.tokens ?? 256;
   const be = await createBackend(opts.backend ?? (await defaultBackendName())); // the backend the devices will run
@@ -36,7 +36,7 @@ export async function calibrate(opts: { dModel: number; dFF: number; devices: nu
   const gbps = await ringGBps();
   // Gradients all-reduce in buckets (grad-sync.ts), so a replica adds bytes to a collective that
   // runs anyway: price its bandwidth, measured on a bucket-sized vector, not a lone call's latency.
-  const allReduceGBps = await measureAllReduce(Math.max(2 * d * f, 1 << 20));
+  const allReduceGBps = opts.allReduce === false ? undefined : await measureAllReduce(Math.max(2 * d * f, 1 << 20));
   return {
     name: 'this-machine',
     devicesPerNode: devices,
@@ -50,7 +50,7 @@ export async function calibrate(opts: { dModel: number; dFF: number; devices: nu
     denseFlopsPerToken: 24 * d * d,
     stateBytesFactor: 3,
     training: true,
-    allReduceGBps,
+    ...(allReduceGBps === undefined ? {} : { allReduceGBps }),
   };
 }
 
