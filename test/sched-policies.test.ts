@@ -8,6 +8,7 @@ import type { LoadView } from '../src/sched/policy.js';
 import { planFlexMoE } from '../src/sched/planner.js';
 import { trafficOf } from '../src/sched/traffic.js';
 import { Scheduler } from '../actors/scheduler.js';
+import { calibrate } from '../src/sched/calibrate.js';
 import type { ActorContext } from '../src/runtime/actor.js';
 
 const rows = (...r: number[][]) => r.map((x) => Float64Array.from(x));
@@ -259,5 +260,15 @@ describe('scheduler actor', () => {
     fresh.receive({ type: 'load', step: 0, counts: hot(0) }, ctx);
     const later = [1, 2, 3, 4, 5].flatMap((step) => fresh.receive({ type: 'load', step, counts: hot(3) }, ctx));
     assert.ok(later.length > 0, 'without the measured cost the same shift is planned');
+  });
+});
+
+describe('flexmoe calibrate', () => {
+  it('measures compute, channel and all-reduce bandwidth on this machine (and skips the all-reduce for serving)', async () => {
+    const p = await calibrate({ dModel: 16, dFF: 32, devices: 2, tokens: 64 });
+    for (const k of ['expertTflops', 'intraNodeGBps', 'allReduceGBps'] as const) assert.ok(Number.isFinite(p[k]) && p[k]! > 0, `${k} = ${p[k]}`);
+    assert.equal(p.devicesPerNode, 2);
+    const serving = await calibrate({ dModel: 16, dFF: 32, devices: 2, tokens: 64, allReduce: false });
+    assert.equal(serving.allReduceGBps, undefined);
   });
 });
