@@ -66,14 +66,10 @@ export class MoEServer extends Actor {
     if (msg.type === 'placement') return this.place(msg.replicas, ctx);
     const t0 = performance.now();
     // A pass keeps nothing: its scratch tensors come from the arena and go back to it at the end.
-    try {
-      return await this.arena.run(async () => {
-        const logits = (await this.model.forward(msg.inputs, msg.rows, msg.pick)).slice();
-        return { logits, counts: this.layers.map((l) => Array.from(l.lastRouting?.counts ?? [])), ms: performance.now() - t0 };
-      });
-    } finally {
-      this.arena.reset();
-    }
+    return this.arena.use(async () => {
+      const logits = (await this.model.forward(msg.inputs, msg.rows, msg.pick)).slice();
+      return { logits, counts: this.layers.map((l) => Array.from(l.lastRouting?.counts ?? [])), ms: performance.now() - t0 };
+    });
   }
 
   /** Switches placement between two passes; new replicas receive weights only. Returns the bytes received here. */

@@ -99,11 +99,7 @@ export class MoETrainer extends Actor {
     }
     // A step keeps nothing but parameters, gradients and Adam moments (each with storage of its
     // own): every other tensor it makes comes from the arena and goes back at the end.
-    try {
-      return await this.arena.run(() => this.step(msg.step, ctx));
-    } finally {
-      this.arena.reset();
-    }
+    return this.arena.use(() => this.step(msg.step, ctx));
   }
 
   private async step(step: number, ctx: ActorContext): Promise<StepReport> {

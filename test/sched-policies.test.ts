@@ -101,8 +101,7 @@ describe('cost model', () => {
       const u = unitCosts(topo);
       let a2a = 0;
       for (let d = 0; d < 6; d++) {
-        const send = u.linkMs(t.intraOut[d]! * u.tokenBytes, true) + u.linkMs(t.interOut[d]! * u.tokenBytes, false);
-        const recv = u.linkMs(t.intraIn[d]! * u.tokenBytes, true) + u.linkMs(t.interIn[d]! * u.tokenBytes, false);
+        const { send, recv } = t.linkMs(d, u);
         a2a = Math.max(a2a, send, recv);
       }
       assert.ok(Math.abs(4 * a2a - c.a2aMs) < 1e-12, `locality ${locality}: all-to-all ${4 * a2a} vs ${c.a2aMs}`);

@@ -78,7 +78,7 @@ describe('Arena', () => {
         return [a, b];
       });
     const [a1] = await pass();
-    const first = arena.allocatedBytes;
+    const first = arena.pool.freshBytes;
     assert.equal(first, 8192 + 512, 'two buffers, rounded up to powers of two');
     assert.equal(currentArena(), undefined);
     assert.equal(Tensor.zeros([64, 32]).data.buffer === a1!.data.buffer, false, 'outside run: fresh memory');
@@ -88,9 +88,21 @@ describe('Arena', () => {
       assert.equal(a!.data.buffer, a1!.data.buffer, 'the same storage, pass after pass');
       arena.reset();
     }
-    assert.equal(arena.allocatedBytes, first, 'no new memory once the shapes repeat');
-    assert.equal(arena.reused, 10);
+    assert.equal(arena.pool.freshBytes, first, 'no new memory once the shapes repeat');
+    assert.equal(arena.pool.hits, 10);
     const z = await arena.run(async () => Tensor.zeros([64, 32]));
     assert.ok(z.data.every((v) => v === 0), 'zeros are zeroed even on recycled storage');
+  });
+
+  it('use() gives the storage back even when the pass fails', async () => {
+    const arena = new Arena();
+    let kept: Tensor | null = null;
+    await assert.rejects(arena.use(async () => {
+      kept = Tensor.zeros([16]);
+      throw new Error('pass failed');
+    }), /pass failed/);
+    const again = await arena.use(async () => Tensor.zeros([16]));
+    assert.equal(again.data.buffer, kept!.data.buffer);
+    assert.equal(arena.pool.misses, 1);
   });
 });

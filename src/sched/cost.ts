@@ -130,6 +130,14 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
     const row = counts[s]!;
     for (let e = 0; e < E; e++) expertTotal[e]! += row[e]!;
   }
+  // Topology-aware split: each expert's replicas by node, once per step rather than per source.
+  const byNode = dispatch.mode === 'split' && dispatch.locality
+    ? reps.map((r) => {
+        const m = new Map<number, number[]>();
+        for (const d of r) m.set(node(d), [...(m.get(node(d)) ?? []), d]);
+        return m;
+      })
+    : null;
   let cap = 0;
   if (dispatch.mode === 'padMax') for (let e = 0; e < E; e++) cap = Math.max(cap, expertTotal[e]! / reps[e]!.length);
   for (let s = 0; s < D; s++) {
@@ -159,8 +167,7 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
           real[s]! += c;
           continue;
         }
-        const near = r.filter((d) => node(d) === node(s));
-        if (near.length) r = near;
+        r = byNode![e]!.get(node(s)) ?? r;
       }
       const share = c / r.length;
       for (const d of r) {

@@ -55,8 +55,7 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
     for (let d = 0; d < D; d++) {
       if (t.load[d]! > ml) ml = t.load[d]!;
       if (s[d]! > ms) ms = s[d]!;
-      const send = u.linkMs(t.intraOut[d]! * u.tokenBytes, true) + u.linkMs(t.interOut[d]! * u.tokenBytes, false);
-      const recv = u.linkMs(t.intraIn[d]! * u.tokenBytes, true) + u.linkMs(t.interIn[d]! * u.tokenBytes, false);
+      const { send, recv } = t.linkMs(d, u);
       a2a = Math.max(a2a, send, recv);
     }
     let topMean = ml;
@@ -108,7 +107,9 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
 
     let current = objective(tr, sync), steps = 0;
     const eps = 1e-9;
-    type Cand = { ops: PlacementOp[]; changes: [number, number[]][]; moveMs: number };
+    // A candidate: new replica sets for some experts, what copying the new replicas costs, and how
+    // many placement ops it amounts to (counted against maxOps; the plan's ops come from the diff).
+    type Cand = { changes: [number, number[]][]; moveMs: number; n: number };
     const leastLoaded = (ok: (d: number) => boolean) => {
       let best = -1;
       for (let d = 0; d < D; d++) if (ok(d) && (best < 0 || tr.load[d]! < tr.load[best]!)) best = d;
@@ -132,8 +133,7 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
       // tokens on its slow links (received from nodes without a replica, or sent to one in another node).
       let linkBound = 0, linkMs = -1, linkRecv = true;
       for (let d = 0; d < D; d++) {
-        const send = u.linkMs(tr.intraOut[d]! * u.tokenBytes, true) + u.linkMs(tr.interOut[d]! * u.tokenBytes, false);
-        const recv = u.linkMs(tr.intraIn[d]! * u.tokenBytes, true) + u.linkMs(tr.interIn[d]! * u.tokenBytes, false);
+        const { send, recv } = tr.linkMs(d, u);
         if (Math.max(send, recv) > linkMs) [linkBound, linkMs, linkRecv] = [d, Math.max(send, recv), recv >= send];
       }
       let remote = -1, remoteTokens = 0;
@@ -158,7 +158,7 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
           leastLoaded((d) => free(d, hot) && !hotNodes.has(node(d))),
         ]);
         targets.delete(-1);
-        for (const g of targets) cands.push({ ops: [{ op: 'expand', expert: hot, device: g }], changes: [[hot, [...hotReps, g]]], moveMs: nearestCopy(hot, g, hotReps) });
+        for (const g of targets) cands.push({ changes: [[hot, [...hotReps, g]]], moveMs: nearestCopy(hot, g, hotReps), n: 1 });
         // One more replica in every node lacking one (cover), or in every node (spread), at once.
         for (const all of [false, true]) {
           const more: number[] = [];
@@ -169,7 +169,7 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
           }
           // The copies run in parallel; any into a node without the expert crosses the slow link.
           const moveMs = more.every((g) => had(hot, g)) ? 0 : copyMs(more.every((g) => hotNodes.has(node(g))));
-          if (more.length > 1) cands.push({ ops: more.map((g) => ({ op: 'expand', expert: hot, device: g })), changes: [[hot, [...hotReps, ...more]]], moveMs });
+          if (more.length > 1) cands.push({ changes: [[hot, [...hotReps, ...more]]], moveMs, n: more.length });
         }
         if (targets.size === 0) {
           // Shrink the coldest replicated expert on a device without the hot one, then expand there.
@@ -183,9 +183,9 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
             let g = -1;
             for (const d of reps[cold]!) if (!hosts[d]!.has(hot) && (g < 0 || tr.load[d]! > tr.load[g]!)) g = d;
             cands.push({
-              ops: [{ op: 'shrink', expert: cold, device: g }, { op: 'expand', expert: hot, device: g }],
               changes: [[cold, reps[cold]!.filter((d) => d !== g)], [hot, [...hotReps, g]]],
               moveMs: nearestCopy(hot, g, hotReps),
+              n: 2,
             });
           }
         }
@@ -202,7 +202,7 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
         }
         if (best >= 0) {
           const after = reps[best]!.map((d) => (d === busiest ? idle : d));
-          cands.push({ ops: [{ op: 'migrate', expert: best, from: busiest, to: idle }], changes: [[best, after]], moveMs: had(best, idle) ? 0 : copyMs(node(busiest) === node(idle)) });
+          cands.push({ changes: [[best, after]], moveMs: had(best, idle) ? 0 : copyMs(node(busiest) === node(idle)), n: 1 });
         }
       }
       if (!cands.length) break;
@@ -220,7 +220,7 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
       }
       tr = pickTrial.tr;
       sync = pickTrial.sync;
-      steps += pick.ops.length;
+      steps += pick.n;
       current = pickTrial.value;
     }
     return reps;

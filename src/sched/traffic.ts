@@ -52,12 +52,8 @@ export class Traffic {
     const R = reps.length;
     if (R === 0 || load === 0) return;
     const t = (sign * load) / D; // tokens each source sends this expert
-    const r = this.perNode;
-    r.fill(0);
-    for (const d of reps) r[this.node(d)]!++;
+    const uncovered = this.count(reps), r = this.perNode;
     if (locality) {
-      let uncovered = 0; // sources in nodes without a replica
-      for (let n = 0; n < this.nodes; n++) if (r[n] === 0) uncovered += this.nodeSize(n);
       for (const d of reps) {
         const n = this.node(d);
         const fromNode = ((this.nodeSize(n) - r[n]!) * t) / r[n]!;
@@ -91,24 +87,33 @@ export class Traffic {
   awayShare(load: number, reps: readonly number[]): number {
     const D = this.topo.devices;
     if (!this.topo.locality) return (load * (D - Math.min(D, this.topo.devicesPerNode))) / D / reps.length;
-    const r = this.perNode;
-    r.fill(0);
-    for (const x of reps) r[this.node(x)]!++;
-    let uncovered = 0;
-    for (let n = 0; n < this.nodes; n++) if (r[n] === 0) uncovered += this.nodeSize(n);
-    return (uncovered * load) / D / reps.length;
+    return (this.count(reps) * load) / D / reps.length;
   }
 
   /** Tokens device d computes for an expert held by `reps` (d among them) with `load` tokens. */
   shareOn(d: number, load: number, reps: readonly number[]): number {
     if (!this.topo.locality) return load / reps.length;
-    const r = this.perNode;
-    r.fill(0);
-    for (const x of reps) r[this.node(x)]!++;
-    let uncovered = 0;
-    for (let n = 0; n < this.nodes; n++) if (r[n] === 0) uncovered += this.nodeSize(n);
+    const uncovered = this.count(reps), r = this.perNode;
     const t = load / this.topo.devices, n = this.node(d);
     return t + ((this.nodeSize(n) - r[n]!) * t) / r[n]! + (uncovered * t) / reps.length;
+  }
+
+  /** Fills `perNode` with the replicas in each node; returns the sources in nodes without one. */
+  private count(reps: readonly number[]): number {
+    const r = this.perNode;
+    r.fill(0);
+    for (const d of reps) r[this.node(d)]!++;
+    let uncovered = 0;
+    for (let n = 0; n < this.nodes; n++) if (r[n] === 0) uncovered += this.nodeSize(n);
+    return uncovered;
+  }
+
+  /** ms device d spends sending and receiving in one all-to-all pass (the slower side sets its pace). */
+  linkMs(d: number, u: { tokenBytes: number; linkMs: (bytes: number, sameNode: boolean) => number }): { send: number; recv: number } {
+    return {
+      send: u.linkMs(this.intraOut[d]! * u.tokenBytes, true) + u.linkMs(this.interOut[d]! * u.tokenBytes, false),
+      recv: u.linkMs(this.intraIn[d]! * u.tokenBytes, true) + u.linkMs(this.interIn[d]! * u.tokenBytes, false),
+    };
   }
 }
 

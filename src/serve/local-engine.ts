@@ -32,14 +32,10 @@ export class LocalEngine implements Engine {
 
   async forward(inputs: Int32Array | Float32Array, rows: number, pick?: number[]): Promise<ForwardResult> {
     // Scratch tensors of the pass come from the arena and return to it (see tensor/arena.ts).
-    try {
-      return await this.arena.run(async () => {
-        const logits = (await this.model.forward(inputs, rows, pick)).slice();
-        return { logits, counts: this.model.net.moeLayers().map((l) => Array.from(l.lastRouting?.counts ?? [])) };
-      });
-    } finally {
-      this.arena.reset();
-    }
+    return this.arena.use(async () => {
+      const logits = (await this.model.forward(inputs, rows, pick)).slice();
+      return { logits, counts: this.model.net.moeLayers().map((l) => Array.from(l.lastRouting?.counts ?? [])) };
+    });
   }
 
   async close(): Promise<void> {

@@ -10,8 +10,12 @@ import { sizeOf, Tensor, type DType } from './tensor.js';
 export class TensorPool {
   private readonly free = new Map<string, ArrayBuffer[]>();
   private readonly owned = new WeakSet<ArrayBufferLike>();
+  /** Storage now in a free list (a set, so releasing many buffers at once stays linear). */
+  private readonly idle = new WeakSet<ArrayBufferLike>();
   hits = 0;
   misses = 0;
+  /** Bytes of fresh memory allocated (stops growing once the sizes in use repeat). */
+  freshBytes = 0;
 
   private static sizeClass(bytes: number): number {
     return bytes <= 64 ? 64 : 2 ** Math.ceil(Math.log2(bytes));
@@ -28,9 +32,11 @@ export class TensorPool {
     let buf = list?.pop();
     if (buf) {
       this.hits++;
+      this.idle.delete(buf);
       if (zero) new Uint8Array(buf, 0, n).fill(0);
     } else {
       this.misses++;
+      this.freshBytes += cls;
       buf = new ArrayBuffer(cls);
       this.owned.add(buf);
     }
@@ -46,9 +52,10 @@ export class TensorPool {
   release(t: Tensor): void {
     const buf = t.data.buffer;
     if (!this.owned.has(buf)) throw errors.poolReleaseForeign(`cannot release ${t}: its storage was not allocated by this pool`);
+    if (this.idle.has(buf)) throw errors.poolReleaseForeign(`${t} released twice`);
+    this.idle.add(buf);
     const key = String(buf.byteLength);
     const list = this.free.get(key) ?? [];
-    if (list.includes(buf as ArrayBuffer)) throw errors.poolReleaseForeign(`${t} released twice`);
     list.push(buf as ArrayBuffer);
     this.free.set(key, list);
   }

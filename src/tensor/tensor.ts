@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { errors } from '../errors.js';
-import { currentArena, type Arena } from './arena.js';
+import { currentArena } from './arena.js';
 
 /** f32 for activations and parameters, i32 for token ids, f64 for gradient checks on the reference backend. */
 export type DType = 'f32' | 'i32' | 'f64';
@@ -42,10 +42,7 @@ export class Tensor<D extends DType = DType> {
 
   static zeros<D extends DType = 'f32'>(shape: readonly number[], dtype: D = 'f32' as D): Tensor<D> {
     const arena = currentArena();
-    if (!arena) return new Tensor(dtype, shape, new ctor[dtype](sizeOf(shape)) as TypedArrayOf<D>);
-    const t = Tensor.fromArena(arena, shape, dtype);
-    t.data.fill(0);
-    return t;
+    return arena ? arena.alloc(shape, dtype, true) : new Tensor(dtype, shape, new ctor[dtype](sizeOf(shape)) as TypedArrayOf<D>);
   }
 
   /**
@@ -54,12 +51,7 @@ export class Tensor<D extends DType = DType> {
    */
   static empty<D extends DType = 'f32'>(shape: readonly number[], dtype: D = 'f32' as D): Tensor<D> {
     const arena = currentArena();
-    return arena ? Tensor.fromArena(arena, shape, dtype) : Tensor.zeros(shape, dtype);
-  }
-
-  private static fromArena<D extends DType>(arena: Arena, shape: readonly number[], dtype: D): Tensor<D> {
-    const n = sizeOf(shape);
-    return Tensor.view(arena.take(n * ctor[dtype].BYTES_PER_ELEMENT), 0, shape, dtype);
+    return arena ? arena.alloc(shape, dtype, false) : Tensor.zeros(shape, dtype);
   }
 
   static from(values: ArrayLike<number>, shape: readonly number[] = [values.length]): Tensor<'f32'> {

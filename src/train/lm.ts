@@ -49,8 +49,7 @@ export async function trainCharLM(be: Backend, model: CharTransformer, corpus: C
   const warmup = opts.warmup ?? Math.max(1, Math.floor(opts.steps / 20));
   const arena = new Arena(); // each step's scratch tensors, recycled (tensor/arena.ts)
   for (let step = 0; step < opts.steps; step++) {
-    const stats = await arena.run(() => trainStep(step));
-    arena.reset();
+    const stats = await arena.use(() => trainStep(step));
     if (opts.evalEvery && (step + 1) % opts.evalEvery === 0) stats.evalLoss = await evaluate(be, model, corpus, opts.evalBatches ?? 4, opts.batch, opts.seed);
     history.push(stats);
     opts.onStep?.(stats);

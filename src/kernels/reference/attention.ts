@@ -45,31 +45,10 @@ export const attentionApply: KernelConfig<'attentionApply'> = {
     expectScores('attentionApply', p, s);
     const { batch: B, seq: S, heads: H } = s, W = H * D;
     const out = like(v, v.shape);
-    const pd = p.data, vd = v.data, od = out.data;
+    // Output row i of a head: its row of P (stride 1) weights the head's rows of V.
     for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < S; i++) {
-      const row = ((b * H + h) * S + i) * S, head = b * S * W + h * D, o = head + i * W;
-      let c = 0;
-      // Four output columns per sweep over j: each weight is loaded once for four products, and
-      // every column still sums over j in order (results identical to one column at a time).
-      for (; c + 4 <= D; c += 4) {
-        let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        for (let j = 0, vj = head + c; j < S; j++, vj += W) {
-          const w = pd[row + j]!;
-          a0 += w * vd[vj]!;
-          a1 += w * vd[vj + 1]!;
-          a2 += w * vd[vj + 2]!;
-          a3 += w * vd[vj + 3]!;
-        }
-        od[o + c] = a0;
-        od[o + c + 1] = a1;
-        od[o + c + 2] = a2;
-        od[o + c + 3] = a3;
-      }
-      for (; c < D; c++) {
-        let acc = 0;
-        for (let j = 0; j < S; j++) acc += pd[row + j]! * vd[head + j * W + c]!;
-        od[o + c] = acc;
-      }
+      const head = b * S * W + h * D;
+      weightedRows(out.data, head + i * W, p.data, ((b * H + h) * S + i) * S, 1, v.data, head, W, S, D);
     }
     return out;
   },
@@ -83,31 +62,41 @@ export const attentionApplyT: KernelConfig<'attentionApplyT'> = {
     expectScores('attentionApplyT', p, s);
     const { batch: B, seq: S, heads: H } = s, W = H * D;
     const out = like(x, x.shape);
-    const pd = p.data, xd = x.data, od = out.data;
+    // Output row j of a head: column j of P (stride S) weights the head's rows of X.
     for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let j = 0; j < S; j++) {
-      const col = (b * H + h) * S * S + j, head = b * S * W + h * D, o = head + j * W;
-      let c = 0;
-      // Four output columns per sweep over i, each summed in order (as in attentionApply).
-      for (; c + 4 <= D; c += 4) {
-        let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        for (let i = 0, pi = col, xi = head + c; i < S; i++, pi += S, xi += W) {
-          const w = pd[pi]!;
-          a0 += w * xd[xi]!;
-          a1 += w * xd[xi + 1]!;
-          a2 += w * xd[xi + 2]!;
-          a3 += w * xd[xi + 3]!;
-        }
-        od[o + c] = a0;
-        od[o + c + 1] = a1;
-        od[o + c + 2] = a2;
-        od[o + c + 3] = a3;
-      }
-      for (; c < D; c++) {
-        let acc = 0;
-        for (let i = 0; i < S; i++) acc += pd[col + i * S]! * xd[head + i * W + c]!;
-        od[o + c] = acc;
-      }
+      const head = b * S * W + h * D;
+      weightedRows(out.data, head + j * W, p.data, (b * H + h) * S * S + j, S, x.data, head, W, S, D);
     }
     return out;
   },
 };
+
+type Floats = Float32Array | Float64Array | Int32Array;
+
+/**
+ * One output row of a batched attention product: out[o + c] = Σ_k w[w0 + k·ws] · x[x0 + k·W + c]
+ * for c < D, k < S. Four columns per sweep over k, so each weight is loaded once for four
+ * products, while every column still sums over k in order (results identical to one at a time).
+ */
+function weightedRows(od: Floats, o: number, wd: Floats, w0: number, ws: number, xd: Floats, x0: number, W: number, S: number, D: number): void {
+  let c = 0;
+  for (; c + 4 <= D; c += 4) {
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (let k = 0, wi = w0, xi = x0 + c; k < S; k++, wi += ws, xi += W) {
+      const w = wd[wi]!;
+      a0 += w * xd[xi]!;
+      a1 += w * xd[xi + 1]!;
+      a2 += w * xd[xi + 2]!;
+      a3 += w * xd[xi + 3]!;
+    }
+    od[o + c] = a0;
+    od[o + c + 1] = a1;
+    od[o + c + 2] = a2;
+    od[o + c + 3] = a3;
+  }
+  for (; c < D; c++) {
+    let acc = 0;
+    for (let k = 0, wi = w0, xi = x0 + c; k < S; k++, wi += ws, xi += W) acc += wd[wi]! * xd[xi]!;
+    od[o + c] = acc;
+  }
+}
