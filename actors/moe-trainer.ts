@@ -1,23 +1,33 @@
 /**
- * The trainer actor: one per device. It holds a data-parallel replica of the dense model and the
- * experts the placement gives its device, trains on its shard of every global batch, and meets the
- * other devices in the MoE layers' all-to-alls and the gradient all-reduces.
+ * The trainer actor: one per device. It holds a data-parallel replica of the dense model, trains on
+ * its shard of every global batch, and meets the other devices in the MoE layers' all-to-alls and
+ * the gradient all-reduces. Each MoE layer's router is a gate actor and its experts are expert
+ * actors (actors/gate.ts, actors/expert.ts), hosted on this device where the placement puts them;
+ * the trainer calls the co-located ones directly (`ctx.local`) and learns of placement changes as
+ * new actor refs.
  */
 import { Actor, registerActor, type ActorContext } from '../src/runtime/actor.js';
 import { errors } from '../src/errors.js';
-import { createBackend, type Backend } from '../src/kernels/backend.js';
+import { sharedBackend, type Backend } from '../src/kernels/backend.js';
+import type { ActorRef } from '../src/runtime/actor.js';
 import type { CharTransformer } from '../src/models/char-transformer.js';
 import { makeTask, type Task, type TaskModel, type TaskSpec } from '../src/models/tasks.js';
-import { DistributedMoELayer } from '../src/moe/distributed-moe.js';
+import { DistributedMoELayer, type MoEPartSeeds } from '../src/moe/distributed-moe.js';
+import type { GateOptions } from '../src/moe/gate.js';
+import type { ParamDType } from '../src/nn/parameter.js';
 import { AdamW } from '../src/nn/adamw.js';
 import { CrossEntropyLoss } from '../src/nn/loss.js';
 import { Rng } from '../src/nn/random.js';
 import { Arena } from '../src/tensor/arena.js';
 import { Tensor, type F32 } from '../src/tensor/tensor.js';
-import { learningRate } from '../src/train/schedule.js';
+import { adamWSettings, learningRate } from '../src/train/schedule.js';
 import { syncGradients } from '../src/train/grad-sync.js';
 import { generate } from '../src/train/lm.js';
-import { sendToNewReplicas } from '../src/moe/replica-transfer.js';
+import { addToState, loadFromState, type OwnedParams, type TrainerState } from '../src/train/trainer-state.js';
+import type { ExpertActor } from './expert.js';
+import type { GateActor } from './gate.js';
+
+export type { TrainerState };
 
 export interface MoETrainerArgs {
   /** The model and its data (built on the device from this plain data). */
@@ -30,11 +40,20 @@ export interface MoETrainerArgs {
   backend: string;
 }
 
-/** A device's share of a checkpoint: tensors by logical name (Adam moments as `name#m`, `name#v`). */
-export interface TrainerState {
-  tensors: Record<string, { shape: number[]; data: Float32Array }>;
-  optimizerStep: number;
-  dataRng: number;
+/** What the driver needs to make a layer's gate and expert actors exactly as the layer would. */
+export interface MoELayerSpec {
+  seeds: MoEPartSeeds;
+  dModel: number;
+  dFF: number;
+  gate: GateOptions;
+  dtype?: ParamDType;
+  outStd?: number;
+}
+
+/** The actors of every MoE layer: gates[l] is this layer's gate replica group, experts[l][e] the refs of expert e's replicas. */
+export interface MoEActors {
+  gates: ActorRef[][];
+  experts: ActorRef[][][];
 }
 
 export type TrainerMessage =
@@ -43,7 +62,9 @@ export type TrainerMessage =
   | { type: 'eval'; batches: number }
   | { type: 'load'; state: TrainerState }
   | { type: 'generate'; prompt: string; length: number; seed: number }
-  | { type: 'placement'; replicas: number[][][] };
+  | { type: 'specs' }
+  /** The gate and expert actors to use (after spawning, and after every placement change). */
+  | { type: 'attach'; replicas: number[][][]; actors: MoEActors };
 
 export interface StepReport {
   step: number;
@@ -63,7 +84,11 @@ export class MoETrainer extends Actor {
   private task!: Task;
   private model!: TaskModel;
   private layers: DistributedMoELayer[] = [];
+  private specs: MoELayerSpec[] = [];
+  private actors: MoEActors | null = null;
+  private ctx!: ActorContext;
   private readonly arena = new Arena();
+  /** The dense parts' optimizer; gates and experts carry their own (their moments move with them). */
   private optimizer!: AdamW;
   private dataRng!: Rng;
 
@@ -74,21 +99,28 @@ export class MoETrainer extends Actor {
 
   override async started(ctx: ActorContext): Promise<void> {
     const { spec, backend } = this.args;
-    this.be = await createBackend(backend);
+    this.ctx = ctx;
+    this.be = await sharedBackend(backend);
     this.task = makeTask(spec);
     const config = spec.config;
     this.model = this.task.build(this.be, (block, o) => {
       const comm = { device: ctx.device, devices: ctx.devices, collectives: ctx.collectives, replicas: () => this.args.replicas[block]! };
-      const layer = new DistributedMoELayer(this.be, config.dModel, o, comm);
+      const layer = new DistributedMoELayer(this.be, config.dModel, o, comm, { own: false });
+      const { experts, topk, auxCoef, zCoef, capacityFactor, noiseStd, routerSkew } = o;
+      // Unset options stay unset (an explicit undefined would override the gate's defaults).
+      const gate = Object.fromEntries(Object.entries({ auxCoef, zCoef, capacityFactor, noiseStd, routerSkew }).filter(([, v]) => v !== undefined));
+      this.specs.push({ seeds: layer.seeds, dModel: config.dModel, dFF: o.dFF, gate: { experts, topk, ...gate }, dtype: o.dtype, outStd: o.outStd });
       this.layers.push(layer);
       return layer;
     });
-    this.optimizer = new AdamW(this.be, this.model.parameters(), { lr: this.args.lr, clipNorm: 1, weightDecay: 0.01 });
+    // Built before any gate or expert is attached, so this is exactly the dense parameters.
+    this.optimizer = new AdamW(this.be, this.model.parameters(), adamWSettings(this.args.lr));
     this.dataRng = new Rng(spec.config.seed ^ 0x5eed);
   }
 
-  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | string | number> {
-    if (msg.type === 'placement') return this.place(msg.replicas, ctx);
+  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | MoELayerSpec[] | string | number | void> {
+    if (msg.type === 'specs') return this.specs;
+    if (msg.type === 'attach') return this.attach(msg.replicas, msg.actors);
     if (msg.type === 'state') return this.state(ctx);
     if (msg.type === 'eval') return this.evaluate(msg.batches, ctx);
     if (msg.type === 'load') return this.load(msg.state);
@@ -102,6 +134,55 @@ export class MoETrainer extends Actor {
     return this.arena.use(() => this.step(msg.step, ctx));
   }
 
+  /**
+   * Takes the current placement and the actors that carry it out. Every layer resolves its gate and
+   * experts on this device through `ctx.local` (a direct call; the actors live on this thread).
+   * Called between steps: after a placement change the refs are new (clones) or moved (migrations).
+   */
+  private attach(replicas: number[][][], actors: MoEActors): void {
+    const me = this.ctx.device;
+    this.args.replicas = replicas;
+    this.actors = actors;
+    this.layers.forEach((layer, l) => {
+      const gateRef = actors.gates[l]!.find((r) => r.device === me);
+      const gate = gateRef && this.ctx.local<GateActor>(gateRef);
+      if (!gate) throw errors.badArgument('MoETrainer attach', `no gate actor of MoE layer ${l} on device ${me}`);
+      for (const e of layer.hosted()) if (!this.expertActor(l, e)) throw errors.badArgument('MoETrainer attach', `the placement puts expert ${e} of MoE layer ${l} on device ${me}, but no expert actor of it lives here`);
+      layer.attach({ gate: gate.gate, expert: (e) => this.expertActor(l, e)?.ffn });
+    });
+  }
+
+  private expertActor(layer: number, e: number): ExpertActor | undefined {
+    const ref = this.actors?.experts[layer]?.[e]?.find((r) => r.device === this.ctx.device);
+    return ref && this.ctx.local<ExpertActor>(ref);
+  }
+
+  private gateActor(layer: number): GateActor {
+    return this.ctx.local<GateActor>(this.actors!.gates[layer]!.find((r) => r.device === this.ctx.device)!)!;
+  }
+
+  /** Gate parameters are data parallel like the dense ones: summed over devices in the same bucket. */
+  private denseParams() {
+    return [...this.optimizer.parameters, ...this.layers.flatMap((_, l) => this.gateActor(l).gate.parameters())];
+  }
+
+  /** Every optimizer this device steps: the dense one, each layer's gate, each hosted expert. */
+  private owned(): OwnedParams[] {
+    const parts: OwnedParams[] = [{ params: this.optimizer.parameters, optimizer: this.optimizer }];
+    this.layers.forEach((layer, l) => {
+      const g = this.gateActor(l);
+      parts.push({ params: g.gate.parameters(), optimizer: g.optimizer });
+      for (const e of layer.hosted()) {
+        const x = this.expertActor(l, e)!;
+        parts.push({ params: x.ffn.parameters(), optimizer: x.optimizer });
+      }
+    });
+    return parts;
+  }
+
+  private expertGroups() {
+    return this.layers.flatMap((layer, l) => layer.hosted().map((e) => ({ params: this.expertActor(l, e)!.ffn.parameters(), group: this.args.replicas[l]![e]! })));
+  }
   private async step(step: number, ctx: ActorContext): Promise<StepReport> {
     const t0 = performance.now();
     const { batch, steps, lr } = this.args;
@@ -121,7 +202,8 @@ export class MoETrainer extends Actor {
     await this.model.backward(await loss.backward(scored ? 1 / scored : 0));
     const norm = await syncGradients(ctx.collectives, me, this.denseParams(), this.expertGroups());
     const warmup = Math.max(1, Math.floor(steps / 20));
-    await this.optimizer.update(learningRate(step, steps, lr, warmup), { gradNorm: norm });
+    const rate = learningRate(step, steps, lr, warmup);
+    for (const { optimizer } of this.owned()) await optimizer.update(rate, { gradNorm: norm });
     const lossSum = await ctx.collectives.allReduce(Tensor.from([localMean * loss.count]) as F32);
     return {
       step: step,
@@ -131,15 +213,6 @@ export class MoETrainer extends Actor {
       droppedTokens: this.layers.reduce((n, l) => n + (l.lastRouting?.dropped ?? 0), 0),
       computeMs: performance.now() - t0,
     };
-  }
-
-  private denseParams() {
-    const experts = new Set(this.layers.flatMap((l) => l.experts.flatMap((x) => x.parameters())));
-    return this.model.parameters().filter((p) => !experts.has(p));
-  }
-
-  private expertGroups() {
-    return this.layers.flatMap((l, i) => l.experts.map((x, e) => ({ params: x.parameters(), group: this.args.replicas[i]![e]! })));
   }
 
   /** Samples `per` of the batch starting at this device's share, `width` elements each. */
@@ -167,56 +240,28 @@ export class MoETrainer extends Actor {
   }
 
   /**
-   * This device's share of a checkpoint: dense parameters from device 0 (they are identical on
-   * every device), each expert from its lowest-numbered replica, with their Adam moments.
+   * This device's share of a checkpoint: dense parameters and gates from device 0 (they are
+   * identical on every device), each expert from its lowest-numbered replica, with Adam moments.
    */
   private state(ctx: ActorContext): TrainerState {
     const me = ctx.device;
     const tensors: TrainerState['tensors'] = {};
-    const add = (p: import('../src/nn/parameter.js').Parameter) => {
-      const mv = this.optimizer.moments(p);
-      tensors[p.name] = { shape: [...p.value.shape], data: Float32Array.from(p.value.data) };
-      tensors[`${p.name}#m`] = { shape: [...p.value.shape], data: Float32Array.from(mv.m.data) };
-      tensors[`${p.name}#v`] = { shape: [...p.value.shape], data: Float32Array.from(mv.v.data) };
-    };
-    if (me === 0) this.denseParams().forEach(add);
-    this.layers.forEach((l, i) => l.experts.forEach((x, e) => {
-      if (Math.min(...this.args.replicas[i]![e]!) === me) x.parameters().forEach(add);
+    if (me === 0) {
+      addToState(tensors, { params: this.optimizer.parameters, optimizer: this.optimizer });
+      this.layers.forEach((_, l) => addToState(tensors, { params: this.gateActor(l).gate.parameters(), optimizer: this.gateActor(l).optimizer }));
+    }
+    this.layers.forEach((layer, l) => layer.hosted().forEach((e) => {
+      const x = this.expertActor(l, e)!;
+      if (Math.min(...this.args.replicas[l]![e]!) === me) addToState(tensors, { params: x.ffn.parameters(), optimizer: x.optimizer });
     }));
     return { tensors, optimizerStep: this.optimizer.step, dataRng: this.dataRng.position };
   }
 
-  /** Restores parameters, Adam moments, the optimizer step and the data position from a checkpoint. */
+  /** Restores parameters, Adam moments, optimizer steps and the data position from a checkpoint. */
   private load(state: TrainerState): number {
-    const all = [...this.denseParams(), ...this.layers.flatMap((l) => l.experts.flatMap((x) => x.parameters()))];
-    let loaded = 0;
-    for (const p of all) {
-      const v = state.tensors[p.name];
-      if (!v) continue;
-      p.value.data.set(v.data);
-      const mv = this.optimizer.moments(p);
-      mv.m.data.set(state.tensors[`${p.name}#m`]!.data);
-      mv.v.data.set(state.tensors[`${p.name}#v`]!.data);
-      loaded++;
-    }
-    this.optimizer.restore({ step: state.optimizerStep, moments: {} });
+    const loaded = this.owned().reduce((n, part) => n + loadFromState(state, part), 0);
     this.dataRng.position = state.dataRng;
     return loaded;
-  }
-
-  /**
-   * Switches to a new placement at a step boundary (this message is handled between two steps on
-   * every device); new replicas receive parameters and Adam moments. Returns the bytes received here.
-   */
-  private async place(next: number[][][], ctx: ActorContext): Promise<number> {
-    const received = await sendToNewReplicas(ctx.collectives, ctx.device, this.args.replicas, next, (l, e) =>
-      this.layers[l]!.experts[e]!.parameters().flatMap((p) => {
-        const mv = this.optimizer.moments(p);
-        return [p.value, mv.m, mv.v];
-      }));
-    this.args.replicas = next;
-    this.optimizer.setParameters(this.model.parameters());
-    return received;
   }
 
   /** A trainer holds a model, not plain data: it is rebuilt from its arguments, never migrated. */

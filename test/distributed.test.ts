@@ -68,9 +68,15 @@ describe('live placement changes during training', function () {
     const base = { devices: 2, config, steps: 12, batch: 8, lr: 3e-3, corpusChars: chars };
     const fixed = await trainDistributed(base);
     const rebalances: number[] = [];
-    const moving = await trainDistributed({ ...base, slots: 4, policy: scripted, profile: clusterA100, onRebalance: (r) => rebalances.push(r.step) });
+    const moves: string[] = [];
+    const moving = await trainDistributed({
+      ...base, slots: 4, policy: scripted, profile: clusterA100,
+      onRebalance: (r) => (rebalances.push(r.step), moves.push(`${r.moves!.cloned}/${r.moves!.migrated}/${r.moves!.stopped}`)),
+    });
     moving.forEach((s, i) => assert.ok(Math.abs(s.loss - fixed[i]!.loss) <= 1e-5 * fixed[i]!.loss, `step ${i}: ${s.loss} vs ${fixed[i]!.loss}`));
     assert.deepEqual(rebalances, [2, 2, 5, 5, 8, 8], 'each change, once per MoE layer, after the step before it');
+    // Expert actors: expand clones one, migrate moves one, shrink stops one (per layer).
+    assert.deepEqual(moves, ['1/0/0', '1/0/0', '0/1/0', '0/1/0', '0/0/1', '0/0/1']);
     assert.deepEqual(moving.map((s) => s.placementVersion), [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]);
     assert.ok(moving[2]!.replanMs > 0);
   });

@@ -77,6 +77,21 @@ export async function createBackend(name: string): Promise<Backend> {
   return new Backend(n, [['gpujs', new GpuJsContext(mode)]]);
 }
 
+const perThread = new Map<string, Promise<Backend>>();
+
+/**
+ * One backend per name per thread, shared by every actor the thread hosts (a trainer and the
+ * expert and gate actors beside it): kernels compile once, and one thread runs one op at a time.
+ */
+export function sharedBackend(name: string): Promise<Backend> {
+  let b = perThread.get(name);
+  if (!b) {
+    perThread.set(name, (b = createBackend(name)));
+    b.catch(() => perThread.delete(name));
+  }
+  return b;
+}
+
 /**
  * The backend this machine should use: FLEXMOE_BACKEND if set; else gpu.js on WebGPU when a real
  * (non-fallback) adapter exists; else headless GL when it works; else the WebAssembly SIMD matmul

@@ -1,5 +1,6 @@
 import type { Backend } from '../kernels/backend.js';
 import type { Collectives } from '../runtime/collectives.js';
+import { errors } from '../errors.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
 import { ExpertFFN } from '../nn/ffn.js';
 import type { InitOptions, Parameter } from '../nn/parameter.js';
@@ -26,6 +27,20 @@ interface Exchange {
   outputs: F32[];
 }
 
+/** A layer's router and this device's expert replicas: built by the layer, or actors its device hosts. */
+export interface MoEParts {
+  gate: Gate;
+  /** This device's replica of expert `e`, or undefined when it holds none. */
+  expert(e: number): ExpertFFN | undefined;
+}
+
+/** How to make a layer's parts exactly as the layer would: the seeds of their initialisation. */
+export interface MoEPartSeeds {
+  name: string;
+  gate: number;
+  experts: number[];
+}
+
 /**
  * The Mixture-of-Experts layer across devices. Each device routes its own tokens; rows travel to
  * the devices hosting their expert through the runtime's all-to-all over SharedArrayBuffer channels
@@ -33,20 +48,48 @@ interface Exchange {
  * over its replicas), experts compute where they are placed, and results come back the same way.
  * Backward retraces the path. Router statistics are all-reduced so the auxiliary losses are global,
  * and every output row depends only on its input row: any placement gives the same values.
- * Expert parameters are created identically on every device; only hosted experts are computed,
- * synchronised and updated here.
+ *
+ * The gate and experts are either built by the layer (`own`: every expert, identically on every
+ * device; serving) or attached later (training: the gate and expert actors the device hosts,
+ * see actors/gate.ts and actors/expert.ts, made from `seeds`).
  */
 export class DistributedMoELayer {
-  readonly gate: Gate;
-  readonly experts: ExpertFFN[];
+  /** Every expert, when the layer built its own parts (empty when they are attached actors). */
+  readonly experts: ExpertFFN[] = [];
+  readonly seeds: MoEPartSeeds;
+  private parts: MoEParts | null = null;
   private saved: { x: F32; routing: Routing; ex: Exchange } | null = null;
   lastRouting: Routing | null = null;
 
-  constructor(be: Backend, readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }, private readonly comm: MoEComm) {
+  constructor(be: Backend, readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }, private readonly comm: MoEComm, { own = true } = {}) {
     const name = opts.name ?? 'moe';
-    this.gate = new Gate(be, dModel, { ...opts, name: `${name}.gate`, rng: opts.rng.fork(1) });
-    this.gate.reduce = async (v) => Float64Array.from((await comm.collectives.allReduce(Tensor.from(v) as F32)).data);
-    this.experts = Array.from({ length: opts.experts }, (_, e) => new ExpertFFN(be, dModel, opts.dFF, { rng: opts.rng.fork(100 + e), dtype: opts.dtype, name: `${name}.expert${e}`, outStd: opts.outStd }));
+    // Forked in this order whether or not the parts are built here, so attached actors made from
+    // the seeds start exactly as built ones would (and as the one-process MoELayer's).
+    const gateRng = opts.rng.fork(1);
+    const expertRngs = Array.from({ length: opts.experts }, (_, e) => opts.rng.fork(100 + e));
+    this.seeds = { name, gate: gateRng.position, experts: expertRngs.map((r) => r.position) };
+    if (!own) return;
+    const gate = new Gate(be, dModel, { ...opts, name: `${name}.gate`, rng: gateRng });
+    gate.reduce = async (v) => Float64Array.from((await comm.collectives.allReduce(Tensor.from(v) as F32)).data);
+    this.experts.push(...expertRngs.map((rng, e) => new ExpertFFN(be, dModel, opts.dFF, { rng, dtype: opts.dtype, name: `${name}.expert${e}`, outStd: opts.outStd })));
+    this.parts = { gate, expert: (e) => (comm.replicas()[e]!.includes(comm.device) ? this.experts[e] : undefined) };
+  }
+
+  /** Uses these parts from now on (the gate and expert actors of the current placement). */
+  attach(parts: MoEParts): void {
+    this.parts = parts;
+  }
+
+  get gate(): Gate {
+    if (!this.parts) throw errors.badArgument(`MoE layer ${this.seeds.name}`, 'used before its gate and experts were attached');
+    return this.parts.gate;
+  }
+
+  /** This device's replica of expert `e`; the placement says it is here, so its absence is a bug worth naming. */
+  private expert(e: number): ExpertFFN {
+    const x = this.parts?.expert(e);
+    if (!x) throw errors.badArgument(`MoE layer ${this.seeds.name}`, `device ${this.comm.device} received rows for expert ${e} but hosts no replica of it`);
+    return x;
   }
 
   /** Experts hosted on this device under the current placement. */
@@ -89,7 +132,7 @@ export class DistributedMoELayer {
     };
     const received = (await collectives.allToAll(counts.map((c) => new Tensor('i32', [E], c)))).map((t) => Int32Array.from(t.data));
     const inbound = (await collectives.allToAll(sent.map((s) => rowsOf(s, x, true)))) as F32[];
-    const { outputs: back, hosted } = await this.computeHosted(received, inbound, (e, xe) => this.experts[e]!.forward(xe));
+    const { outputs: back, hosted } = await this.computeHosted(received, inbound, (e, xe) => this.expert(e).forward(xe));
     const outputs = (await collectives.allToAll(back)) as F32[];
     const y = Tensor.zeros([x.rows, d], x.dtype) as F32;
     // Each token sums its experts' outputs in expert order, as in one process, whatever the placement.
@@ -142,7 +185,7 @@ export class DistributedMoELayer {
     const dWeights = new Float64Array(x.rows * k);
     const dOut = ex.sent.map((slots, g) => combineBackward(dy, ex.outputs[g]!, slots, routing.weights, k, dWeights));
     const inbound = (await collectives.allToAll(dOut)) as F32[];
-    const { outputs: back } = await this.computeHosted(ex.received, inbound, (e, dye) => this.experts[e]!.backward(dye));
+    const { outputs: back } = await this.computeHosted(ex.received, inbound, (e, dye) => this.expert(e).backward(dye));
     const dxRows = (await collectives.allToAll(back)) as F32[];
     const dx = Tensor.zeros(x.shape, x.dtype) as F32;
     for (const { slot, rows, i } of byExpert(ex.sent, dxRows, routing)) {
@@ -156,9 +199,10 @@ export class DistributedMoELayer {
     return routerLoss(this.lastRouting);
   }
 
-  /** What this device trains: the gate and its hosted experts. */
+  /** What this device trains: the gate and its hosted experts (nothing before parts are attached). */
   parameters(): Parameter[] {
-    return [...this.gate.parameters(), ...this.hosted().flatMap((e) => this.experts[e]!.parameters())];
+    if (!this.parts) return [];
+    return [...this.gate.parameters(), ...this.hosted().flatMap((e) => this.expert(e).parameters())];
   }
 }
 

@@ -62,6 +62,11 @@ export class Gate {
     for (let e = 0; e < opts.experts; e++) bias.data[e] = -this.options.routerSkew * Math.log(e + 1);
   }
 
+  /** The routing of the last forward (its `counts` are this replica's assignments per expert). */
+  get lastRouting(): Routing | null {
+    return this.saved?.routing ?? null;
+  }
+
   async forward(x: F32, noise?: Rng): Promise<Routing> {
     const { ops } = this.be;
     const { experts: E, topk: k, capacityFactor, noiseStd } = this.options;

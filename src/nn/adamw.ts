@@ -34,6 +34,11 @@ export class AdamW {
     this.options = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, clipNorm: 0, ...opts };
   }
 
+  /** The parameters this optimizer updates. */
+  get parameters(): Parameter[] {
+    return [...this.params];
+  }
+
   get step(): number {
     return this.stepCount;
   }

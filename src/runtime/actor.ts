@@ -22,6 +22,13 @@ export interface ActorContext {
   readonly collectives: import('./collectives.js').Collectives;
   /** A telemetry event for `system.events$` (e.g. per-step token counts). */
   emit(data: unknown): void;
+  /**
+   * The actor `ref` itself when it lives on this device, else undefined: a direct call, no
+   * mailbox, no encoding. This is how co-located actors share a hot path (a trainer calling the
+   * experts its device hosts); calls made this way bypass the target's mailbox order, so use it
+   * for work the caller sequences itself, and messages for everything else.
+   */
+  local<T extends Actor = Actor>(ref: ActorRef): T | undefined;
 }
 
 /**

@@ -6,7 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import { actorClass, type Actor, type ActorContext, type ActorRef } from './actor.js';
 import { DeviceChannels } from './channels.js';
 import { Collectives } from './collectives.js';
-import { decode, envelope, type Envelope } from './codec.js';
+import { decode, envelope, packState, unpackState, type Envelope } from './codec.js';
 import type { DeviceStats, FromDevice, ToDevice } from './messages.js';
 
 interface Hosted {
@@ -15,6 +15,8 @@ interface Hosted {
   actor: Actor;
   /** The mailbox: each message chains onto the previous one, so an actor sees one message at a time, in order. */
   queue: Promise<void>;
+  /** Shipped to another device by a migration: no more local calls (it is stopped once the move lands). */
+  leaving?: boolean;
 }
 
 const port = parentPort!;
@@ -57,6 +59,10 @@ function contextFor(ref: ActorRef): ActorContext {
     recv: (peer, tag) => channels.recv(peer, tag),
     collectives,
     emit: (data) => post({ type: 'event', actor: ref, data }),
+    local: <T extends Actor>(target: ActorRef) => {
+      const h = actors.get(target.id);
+      return h && !h.leaving && h.ref.incarnation === target.incarnation ? (h.actor as T) : undefined;
+    },
   };
 }
 
@@ -119,13 +125,29 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined): Pro
     }
     case 'snapshot':
       return reply(m.req, () => enqueue(m.id, (h) => h.actor.snapshot()));
-    case 'evict':
+    case 'ship':
       return reply(m.req, () =>
-        enqueue(m.id, (h) => {
-          actors.delete(m.id);
-          return h.actor.snapshot();
+        enqueue(m.id, async (h) => {
+          if (m.leaving) h.leaving = true;
+          const state = packState(h.actor.snapshot());
+          await channels.send(m.to, m.tag, state);
+          return state.data.byteLength;
         }),
       );
+    case 'adopt':
+      return reply(m.req, async () => {
+        const t = await channels.recv(m.from, m.tag);
+        const snapshot = unpackState(t, `state of ${m.className}#${m.ref.id} from device ${m.from}`);
+        try {
+          await host(m.ref, m.className, actorClass(m.className).restore(snapshot));
+        } finally {
+          // Decoded typed arrays may be views of the received storage: recycle it once the actor is up.
+          channels.recycle(t);
+        }
+        return m.ref;
+      });
+    case 'stay':
+      return reply(m.req, () => enqueue(m.id, (h) => void (h.leaving = false)));
     case 'stop':
       return reply(m.req, () => enqueue(m.id, () => void actors.delete(m.id)));
     case 'stats':

@@ -10,8 +10,16 @@ export type ToDevice =
   | { type: 'restore'; req: number; ref: ActorRef; className: string; snapshot: unknown }
   | { type: 'deliver'; ref: ActorRef; payload: unknown; req?: number }
   | { type: 'snapshot'; req: number; id: string }
-  | { type: 'evict'; req: number; id: string }
   | { type: 'stop'; req: number; id: string }
+  /**
+   * Snapshot actor `id` (after its mailbox drains) and send the state to device `to` over their
+   * channel with `tag`; with `leaving` the actor stops taking local calls (it is migrating).
+   */
+  | { type: 'ship'; req: number; id: string; to: number; tag: number; leaving: boolean }
+  /** Receive a state shipped from device `from` with `tag` and host it as `ref`. */
+  | { type: 'adopt'; req: number; ref: ActorRef; className: string; from: number; tag: number }
+  /** Bring back an actor whose move failed (undoes `leaving`). */
+  | { type: 'stay'; req: number; id: string }
   | { type: 'stats'; req: number }
   | { type: 'ask-reply'; req: number; ok: boolean; value?: unknown; error?: string }
   | { type: 'crash'; how: 'throw' | 'exit' | 'oom' }

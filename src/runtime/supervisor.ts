@@ -79,28 +79,27 @@ export class Supervisor {
     for (const s of stash) this.deliver(e, s.payload, s.ask);
   }
 
+  /**
+   * Migration: the actor's state goes from its device to `target` over their channel, while
+   * messages sent to it are stashed here; once it is hosted there the old copy is stopped and the
+   * stash delivered in order. If the new copy cannot be made, the old one stays and takes the stash.
+   */
   async move(e: Entry, target: number): Promise<ActorRef> {
     const from = { ...e.ref };
     const timeout = this.system.options.askTimeoutMs;
+    const source = this.system.device(from.device);
     e.status = 'moving';
-    let snapshot: unknown;
-    try {
-      // The evict request queues behind the actor's mailbox, so everything sent before the move is handled first.
-      snapshot = await this.system.device(from.device).request({ type: 'evict', id: e.ref.id }, timeout, `migrate ${formatRef(from, e.className)}`);
-    } catch (err) {
-      this.activate(e);
-      throw err;
-    }
     const to: ActorRef = { id: e.ref.id, device: target, incarnation: from.incarnation + 1 };
     try {
-      await this.system.device(target).request({ type: 'restore', ref: to, className: e.className, snapshot }, timeout, `restore ${formatRef(to, e.className)}`);
+      // The ship request queues behind the actor's mailbox, so everything sent before the move is handled first.
+      await this.system.ship(e, to, true);
     } catch (err) {
-      await this.system.device(from.device).request({ type: 'restore', ref: from, className: e.className, snapshot }, timeout, `restore ${formatRef(from, e.className)}`);
+      if (source.state === 'up') await source.request({ type: 'stay', id: from.id }, timeout, `migrate ${formatRef(from, e.className)}`).catch(() => undefined);
       this.activate(e);
       throw err;
     }
     e.ref = to;
-    e.lastSnapshot = snapshot;
+    await source.request({ type: 'stop', id: from.id }, timeout, `migrate ${formatRef(from, e.className)}`).catch(() => undefined);
     const stashed = e.stash.length;
     this.activate(e);
     this.emit({ type: 'actor-migrated', ref: { ...to }, from, stashed });

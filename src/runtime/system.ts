@@ -43,6 +43,7 @@ export class ActorSystem {
   private readonly directory = new Map<string, Entry>();
   private readonly supervisor: Supervisor;
   private nextId = 1;
+  private nextShip = 1;
   private stopped = false;
 
   private constructor(opts: SystemOptions) {
@@ -141,19 +142,43 @@ export class ActorSystem {
     return s;
   }
 
-  /** A new replica with identical state on `device` (same replica group). */
+  /**
+   * A new replica with identical state on `device` (same replica group). The state goes from the
+   * source device to the new one over their channel (snapshot → ring → restore); this thread only
+   * sends the two control messages. Cloning onto the source's own device copies in place.
+   */
   async clone(ref: ActorRef | string, device: number): Promise<ActorRef> {
     this.live('clone');
     const src = this.entry(ref);
-    const snapshot = await this.snapshot(src.ref);
     const id = `a${this.nextId++}`;
     const newRef: ActorRef = { id, device: this.device(device).index, incarnation: 1 };
-    const entry: Entry = { ref: newRef, className: src.className, args: src.args, group: src.group, status: 'moving', stash: [], lastSnapshot: snapshot };
+    const entry: Entry = { ref: newRef, className: src.className, args: src.args, group: src.group, status: 'moving', stash: [] };
     this.directory.set(id, entry);
-    await this.device(device).request({ type: 'restore', ref: newRef, className: src.className, snapshot }, this.options.askTimeoutMs, `clone ${src.className}`);
+    try {
+      await this.ship(src, newRef, false);
+    } catch (e) {
+      this.directory.delete(id);
+      throw e;
+    }
     this.supervisor.activate(entry);
     this.events.next({ type: 'actor-cloned', ref: { ...newRef }, from: { ...src.ref } });
     return { ...newRef };
+  }
+
+  /** Sends `src`'s state to `to.device` and hosts it there as `to`: device to device when they differ. */
+  async ship(src: Entry, to: ActorRef, leaving: boolean): Promise<void> {
+    const timeout = this.options.askTimeoutMs, what = `${leaving ? 'migrate' : 'clone'} ${formatRef(src.ref, src.className)} to device ${to.device}`;
+    const from = this.device(src.ref.device);
+    if (from.index === to.device) {
+      const snapshot = await from.request({ type: 'snapshot', id: src.ref.id }, timeout, what);
+      await from.request({ type: 'restore', ref: to, className: src.className, snapshot }, timeout, what);
+      return;
+    }
+    const tag = (1 << 23) + (this.nextShip++ & 0x7fffff);
+    await Promise.all([
+      from.request({ type: 'ship', id: src.ref.id, to: to.device, tag, leaving }, timeout, what),
+      this.device(to.device).request({ type: 'adopt', ref: to, className: src.className, from: from.index, tag }, timeout, what),
+    ]);
   }
 
   /**

@@ -3,7 +3,9 @@ import type { CharTransformerConfig } from '../models/char-transformer.js';
 import { ActorSystem } from '../runtime/system.js';
 import { siblingModule } from '../runtime/thread.js';
 import { defaultBackendName } from '../kernels/backend.js';
-import type { MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-trainer.js';
+import type { MoELayerSpec, MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-trainer.js';
+import { applyPlacement, spawnMoEActors, type PlacementMoves } from './moe-actors.js';
+import { adamWSettings } from './schedule.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { makeTask, taskNames, type TaskName, type TaskSpec } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
@@ -15,6 +17,8 @@ import type { LoadView, Policy } from '../sched/policy.js';
 
 const trainerModule = siblingModule('../../actors/moe-trainer', import.meta.url);
 const schedulerModule = siblingModule('../../actors/scheduler', import.meta.url);
+const expertModule = siblingModule('../../actors/expert', import.meta.url);
+const gateModule = siblingModule('../../actors/gate', import.meta.url);
 
 export interface DistributedOptions {
   devices: number;
@@ -86,6 +90,8 @@ export interface Rebalance {
   predictedMsBefore?: number;
   predictedMsAfter?: number;
   migrationMs?: number;
+  /** What the runtime did to the layer's expert actors at this boundary (clone / migrate / stop). */
+  moves?: PlacementMoves;
 }
 
 /**
@@ -118,7 +124,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   const make = typeof opts.policy === 'function' ? opts.policy : null;
   const local = make ? placements.map(() => ({ policy: make(), history: [] as Float64Array[] })) : null;
   if (opts.policy && opts.policy !== 'static' && !opts.profile) throw errors.badArgument('trainDistributed', 'a live policy needs a cost profile (flexmoe calibrate)');
-  const system = await ActorSystem.start({ devices, modules: [trainerModule, schedulerModule], askTimeoutMs: 120_000 });
+  const system = await ActorSystem.start({ devices, modules: [trainerModule, schedulerModule, expertModule, gateModule], askTimeoutMs: 120_000 });
   const trace = opts.recordTrace ? new TraceWriter(opts.recordTrace, { experts, layers: config.layers, topk: config.moe.topk, sourceDevices: 1 }) : null;
   try {
     const spec: TaskSpec = { task, config, corpusChars: opts.corpusChars, imagesPerDigit: opts.imagesPerDigit };
@@ -127,6 +133,11 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     const args: MoETrainerArgs = { spec, replicas: placements.map((p) => p.replicas()), batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()) };
     const tokensPerSample = task === 'vision-moe' ? (28 / (config as VisionMoEConfig).patch) ** 2 : (config as CharTransformerConfig).seq;
     const trainers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoETrainer', args, { device: d })));
+    // Gates and experts are actors of their own, made from the seeds the trainers' models derive.
+    const specs = await system.ask<MoELayerSpec[]>(trainers[0]!, { type: 'specs' });
+    let actors = await spawnMoEActors(system, specs, args.replicas, { backend: args.backend, optimizer: adamWSettings(opts.lr) });
+    let applied = args.replicas;
+    await Promise.all(trainers.map((t) => system.ask(t, { type: 'attach', replicas: applied, actors })));
     // A built-in policy runs in the scheduler actor (on the last device); a policy object runs here.
     const scheduler = typeof opts.policy === 'string' && opts.policy !== 'static'
       ? await system.spawn('Scheduler', { policy: opts.policy, profile: opts.profile!, devices, slots, replicas: args.replicas, topk: config.moe.topk }, { device: devices - 1 })
@@ -186,7 +197,12 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       });
       if (changes.length) {
         const t1 = performance.now();
-        await Promise.all(trainers.map((t) => system.ask(t, { type: 'placement', replicas: placements.map((p) => p.replicas()) })));
+        const next = placements.map((p) => p.replicas());
+        const applying = await applyPlacement(system, actors, applied, next);
+        actors = applying.actors;
+        applied = next;
+        for (const c of changes) c.moves = applying.moves[c.layer];
+        await Promise.all(trainers.map((t) => system.ask(t, { type: 'attach', replicas: applied, actors })));
         replanMs = performance.now() - t1;
         lastSwitchMs = replanMs;
         for (const c of changes) opts.onRebalance?.(c);

@@ -4,3 +4,8 @@ export function learningRate(step: number, total: number, peak: number, warmup: 
   const t = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
   return peak * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * t)));
 }
+
+/** The AdamW settings of every part of a trained model (dense, gates, experts). */
+export function adamWSettings(lr: number) {
+  return { lr, clipNorm: 1, weightDecay: 0.01 };
+}
