@@ -63,6 +63,8 @@ export type TrainerMessage =
   | { type: 'load'; state: TrainerState }
   | { type: 'generate'; prompt: string; length: number; seed: number }
   | { type: 'specs' }
+  /** MoE layers and tokens per sample of this model. */
+  | { type: 'shape' }
   /** The gate and expert actors to use (after spawning, and after every placement change). */
   | { type: 'attach'; replicas: number[][][]; actors: MoEActors };
 
@@ -103,8 +105,10 @@ export class MoETrainer extends Actor {
     this.be = await sharedBackend(backend);
     this.task = makeTask(spec);
     const config = spec.config;
-    this.model = this.task.build(this.be, (block, o) => {
-      const comm = { device: ctx.device, devices: ctx.devices, collectives: ctx.collectives, replicas: () => this.args.replicas[block]! };
+    this.model = this.task.build(this.be, (_block, o) => {
+      // MoE layers are numbered in the order the model makes them (its depth order).
+      const index = this.layers.length;
+      const comm = { device: ctx.device, devices: ctx.devices, collectives: ctx.collectives, replicas: () => this.args.replicas[index]! };
       const layer = new DistributedMoELayer(this.be, config.dModel, o, comm, { own: false });
       const { experts, topk, auxCoef, zCoef, capacityFactor, noiseStd, routerSkew } = o;
       // Unset options stay unset (an explicit undefined would override the gate's defaults).
@@ -118,8 +122,9 @@ export class MoETrainer extends Actor {
     this.dataRng = new Rng(spec.config.seed ^ 0x5eed);
   }
 
-  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | MoELayerSpec[] | string | number | void> {
+  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | MoELayerSpec[] | { layers: number; tokensPerSample: number } | string | number | void> {
     if (msg.type === 'specs') return this.specs;
+    if (msg.type === 'shape') return { layers: this.layers.length, tokensPerSample: this.task.tokensPerSample ?? this.task.inputWidth };
     if (msg.type === 'attach') return this.attach(msg.replicas, msg.actors);
     if (msg.type === 'state') return this.state(ctx);
     if (msg.type === 'eval') return this.evaluate(msg.batches, ctx);

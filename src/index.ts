@@ -45,9 +45,12 @@ export * from './sched/operators/index.js';
 // Mixture of Experts: router, layers, models, training
 export { Gate, type GateOptions, type Routing } from './moe/gate.js';
 export { MoELayer, type MoELayerOptions } from './moe/moe-layer.js';
-export { DistributedMoELayer, type MoEComm } from './moe/distributed-moe.js';
+export { DistributedMoELayer, type MoEComm, type MoEParts, type MoEPartSeeds } from './moe/distributed-moe.js';
+export { ExpertActor, type ExpertArgs, type ExpertMessage } from '../actors/expert.js';
+export { GateActor, type GateArgs, type GateMessage } from '../actors/gate.js';
+export { TrainableActor, type TrainableArgs } from '../actors/trainable.js';
 export { VisionMoE, type VisionMoEConfig } from './models/vision-moe.js';
-export { makeTask, taskNames, type Task, type TaskName, type TaskSpec } from './models/tasks.js';
+export { knownTasks, makeTask, registerTask, taskNames, type MakeMoE, type Task, type TaskModel, type TaskName, type TaskSpec } from './models/tasks.js';
 export type { FeedForward } from './models/transformer-block.js';
 export type { RoutedFeedForward } from './models/char-transformer.js';
 export { MnistDigits } from './data/mnist.js';

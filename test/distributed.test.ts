@@ -42,6 +42,18 @@ describe('MoE training across devices (actors on worker threads)', function () {
     await assert.rejects(trainDistributed({ devices: 3, config, steps: 1, batch: 8, lr }), /global batch 8 does not split over 3 devices/);
     await assert.rejects(trainDistributed({ devices: 2, config, steps: 1, batch: 8, lr, replicas: [[0], [1], [2], [0]] }), /replicas must list 1\+ valid devices for each of 4 experts/);
   });
+
+  it('a model of your own (registerTask) trains on devices with actor gates and experts, placement-transparent', async () => {
+    const modules = [new URL('../examples/my-moe.ts', import.meta.url)];
+    const own = { ...config, moe: { experts: 4, topk: 1 as const } };
+    const run = (devices: number, replicas?: number[][]) => trainDistributed({ task: 'my-moe', modules, devices, config: own, steps: 6, batch, lr, corpusChars: chars, replicas });
+    const one = await run(1);
+    const two = await run(2, [[0, 1], [1], [0], [1]]);
+    two.forEach((s, i) => assert.ok(Math.abs(s.loss - one[i]!.loss) <= 1e-5 * one[i]!.loss, `step ${i}: ${s.loss} vs ${one[i]!.loss}`));
+    assert.ok(one.at(-1)!.loss < one[0]!.loss, 'and the loss falls');
+    assert.equal(two[0]!.expertCounts.length, 1, 'one MoE layer, counted from the model (not config.layers)');
+    await assert.rejects(trainDistributed({ task: 'their-moe', modules, devices: 1, config: own, steps: 1, batch, lr }), /unknown model "their-moe"; known: gpt-moe, bert-moe, vision-moe, my-moe/);
+  });
 });
 
 describe('live placement changes during training', function () {

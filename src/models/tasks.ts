@@ -10,7 +10,8 @@ import { CharTransformer, type CharTransformerConfig, type RoutedFeedForward } f
 import { VisionMoE, type VisionMoEConfig } from './vision-moe.js';
 
 export const taskNames = ['gpt-moe', 'bert-moe', 'vision-moe'] as const;
-export type TaskName = (typeof taskNames)[number];
+/** A built-in model, or the name of one added with `registerTask`. */
+export type TaskName = (typeof taskNames)[number] | (string & {});
 
 export type MakeMoE = (block: number, opts: MoELayerOptions & InitOptions & { name: string; outStd: number }) => RoutedFeedForward;
 
@@ -38,6 +39,8 @@ export interface Task {
   sample(rng: Rng, batch: number, split: 'train' | 'eval'): { inputs: Tensor; targets: I32 };
   /** The text model, for sampling (language tasks only). */
   corpus?: CharCorpus;
+  /** Tokens per sample, what tokens/s counts (default: `inputWidth`). */
+  readonly tokensPerSample?: number;
 }
 
 export interface TaskSpec {
@@ -52,13 +55,36 @@ export interface TaskSpec {
 /** The mask character BERT-MoE puts in place of hidden characters (never in the corpus). */
 export const MASK = '\u0000';
 
+// One registry per thread even when this module is loaded twice (a CommonJS and an ES module copy,
+// as test runners and bundlers can do): a model registered through one copy is known to the other.
+const registered: Map<string, (spec: TaskSpec) => Task> = ((globalThis as Record<symbol, unknown>)[Symbol.for('flexmoe.tasks')] ??= new Map()) as Map<string, (spec: TaskSpec) => Task>;
+
+/**
+ * Adds a model of your own. Its `build(be, makeMoE)` gets, on each device, a factory for MoE layers
+ * whose gate and experts are actors; call it for every MoE layer, in depth order. Register at
+ * module load and list the module in `trainDistributed({ modules })`, so every device knows it.
+ */
+export function registerTask(name: string, make: (spec: TaskSpec) => Task): void {
+  if ((taskNames as readonly string[]).includes(name)) throw errors.badArgument('registerTask', `"${name}" is a built-in model`);
+  const existing = registered.get(name);
+  if (existing && existing !== make) throw errors.badArgument('registerTask', `a model named "${name}" is already registered`);
+  registered.set(name, make);
+}
+
+/** Built-in models, then registered ones. */
+export function knownTasks(): string[] {
+  return [...taskNames, ...registered.keys()];
+}
+
 export function makeTask(spec: TaskSpec): Task {
-  if (!(taskNames as readonly string[]).includes(spec.task)) throw errors.badArgument('task', `unknown model "${spec.task}"; known: ${taskNames.join(', ')}`);
+  const own = registered.get(spec.task);
+  if (own) return own(spec);
+  if (!(taskNames as readonly string[]).includes(spec.task)) throw errors.badArgument('task', `unknown model "${spec.task}"; known: ${knownTasks().join(', ')}`);
   if (spec.task === 'vision-moe') {
     const config = spec.config as VisionMoEConfig;
     const data = new MnistDigits(0.1, spec.imagesPerDigit);
     return {
-      name: 'vision-moe', inputWidth: IMAGE_PIXELS, targetWidth: 1, config,
+      name: 'vision-moe', inputWidth: IMAGE_PIXELS, targetWidth: 1, config, tokensPerSample: (28 / config.patch) ** 2,
       build: (be, makeMoE) => new VisionMoE(be, config, makeMoE),
       sample: (rng, batch, split) => data.sample(rng, batch, split),
     };

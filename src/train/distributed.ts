@@ -7,7 +7,8 @@ import type { MoELayerSpec, MoETrainerArgs, StepReport, TrainerState } from '../
 import { applyPlacement, spawnMoEActors, type PlacementMoves } from './moe-actors.js';
 import { adamWSettings } from './schedule.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { makeTask, taskNames, type TaskName, type TaskSpec } from '../models/tasks.js';
+import { knownTasks, makeTask, type TaskName, type TaskSpec } from '../models/tasks.js';
+import { pathToFileURL } from 'node:url';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import type { LayerPlan, SchedulerMessage } from '../../actors/scheduler.js';
 import { TraceWriter } from '../sched/trace.js';
@@ -22,8 +23,10 @@ const gateModule = siblingModule('../../actors/gate', import.meta.url);
 
 export interface DistributedOptions {
   devices: number;
-  /** Which model: gpt-moe (default), bert-moe or vision-moe; `config` is that model's. */
+  /** Which model: gpt-moe (default), bert-moe, vision-moe, or one of your own (`registerTask`); `config` is that model's. */
   task?: TaskName;
+  /** Modules that register models of your own (imported here and on every device). */
+  modules?: (string | URL)[];
   config: CharTransformerConfig | VisionMoEConfig;
   /** Images per digit for vision-moe (absent: all). */
   imagesPerDigit?: number;
@@ -107,7 +110,9 @@ export async function trainDistributed(opts: DistributedOptions): Promise<Distri
 export async function trainDistributedWithSample(opts: DistributedOptions): Promise<{ history: DistributedStep[]; sample: string }> {
   const { devices, config, batch } = opts;
   const task = opts.task ?? 'gpt-moe';
-  if (!(taskNames as readonly string[]).includes(task)) throw errors.badArgument('--model', `unknown model "${task}"; known: ${taskNames.join(', ')}`);
+  const modules = (opts.modules ?? []).map((m) => (m instanceof URL ? m.href : m.startsWith('file:') ? m : pathToFileURL(m).href));
+  for (const m of modules) await import(m); // registers the models of your own here too
+  if (!knownTasks().includes(task)) throw errors.badArgument('--model', `unknown model "${task}"; known: ${knownTasks().join(', ')}`);
   const experts = config.moe?.experts ?? 0;
   if (!config.moe) throw errors.badArgument('trainDistributed', 'the model has no MoE layers (config.moe)');
   if (batch % devices !== 0) throw errors.badArgument('trainDistributed', `global batch ${batch} does not split over ${devices} devices`);
@@ -118,29 +123,31 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   }
   const hosts = Array.from({ length: devices }, (_, d) => replicas.flatMap((r, e) => (r.includes(d) ? [e] : [])));
   const slots = Math.max(opts.slots ?? 0, ...hosts.map((h) => h.length));
-  const placements = Array.from({ length: config.layers }, () => new Placement(devices, slots, experts, hosts));
-  // A policy object runs here, one instance per layer; a built-in name runs in the scheduler actor;
-  // static needs neither (it never changes the placement).
-  const make = typeof opts.policy === 'function' ? opts.policy : null;
-  const local = make ? placements.map(() => ({ policy: make(), history: [] as Float64Array[] })) : null;
   if (opts.policy && opts.policy !== 'static' && !opts.profile) throw errors.badArgument('trainDistributed', 'a live policy needs a cost profile (flexmoe calibrate)');
-  const system = await ActorSystem.start({ devices, modules: [trainerModule, schedulerModule, expertModule, gateModule], askTimeoutMs: 120_000 });
-  const trace = opts.recordTrace ? new TraceWriter(opts.recordTrace, { experts, layers: config.layers, topk: config.moe.topk, sourceDevices: 1 }) : null;
+  const system = await ActorSystem.start({ devices, modules: [trainerModule, schedulerModule, expertModule, gateModule, ...modules], askTimeoutMs: 120_000 });
+  let trace: TraceWriter | null = null;
   try {
     const spec: TaskSpec = { task, config, corpusChars: opts.corpusChars, imagesPerDigit: opts.imagesPerDigit };
     // The characters of the vocabulary, so a served model can encode prompts without the corpus.
     let vocab: string[] | null | undefined;
-    const args: MoETrainerArgs = { spec, replicas: placements.map((p) => p.replicas()), batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()) };
-    const tokensPerSample = task === 'vision-moe' ? (28 / (config as VisionMoEConfig).patch) ** 2 : (config as CharTransformerConfig).seq;
+    const args: MoETrainerArgs = { spec, replicas: [], batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()) };
     const trainers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoETrainer', args, { device: d })));
-    // Gates and experts are actors of their own, made from the seeds the trainers' models derive.
+    // Gates and experts are actors of their own, made from the seeds the trainers' models derive;
+    // the model says how many MoE layers it has.
     const specs = await system.ask<MoELayerSpec[]>(trainers[0]!, { type: 'specs' });
-    let actors = await spawnMoEActors(system, specs, args.replicas, { backend: args.backend, optimizer: adamWSettings(opts.lr) });
-    let applied = args.replicas;
+    const { tokensPerSample, layers } = await system.ask<{ tokensPerSample: number; layers: number }>(trainers[0]!, { type: 'shape' });
+    const placements = Array.from({ length: layers }, () => new Placement(devices, slots, experts, hosts));
+    // A policy object runs here, one instance per layer; a built-in name runs in the scheduler actor;
+    // static needs neither (it never changes the placement).
+    const make = typeof opts.policy === 'function' ? opts.policy : null;
+    const local = make ? placements.map(() => ({ policy: make(), history: [] as Float64Array[] })) : null;
+    trace = opts.recordTrace ? new TraceWriter(opts.recordTrace, { experts, layers, topk: config.moe.topk, sourceDevices: 1 }) : null;
+    let applied = placements.map((p) => p.replicas());
+    let actors = await spawnMoEActors(system, specs, applied, { backend: args.backend, optimizer: adamWSettings(opts.lr) });
     await Promise.all(trainers.map((t) => system.ask(t, { type: 'attach', replicas: applied, actors })));
     // A built-in policy runs in the scheduler actor (on the last device); a policy object runs here.
     const scheduler = typeof opts.policy === 'string' && opts.policy !== 'static'
-      ? await system.spawn('Scheduler', { policy: opts.policy, profile: opts.profile!, devices, slots, replicas: args.replicas, topk: config.moe.topk }, { device: devices - 1 })
+      ? await system.spawn('Scheduler', { policy: opts.policy, profile: opts.profile!, devices, slots, replicas: applied, topk: config.moe.topk }, { device: devices - 1 })
       : null;
     let first = 0;
     if (opts.resume) {
@@ -151,7 +158,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       first = ckpt.meta.step as number;
     }
     const save = async (step: number) => {
-      vocab ??= task === 'vision-moe' ? null : makeTask(spec).corpus!.vocab.chars;
+      vocab ??= task === 'vision-moe' ? null : (makeTask(spec).corpus?.vocab.chars ?? null);
       const parts = await Promise.all(trainers.map((t) => system.ask<TrainerState>(t, { type: 'state' })));
       const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
       for (const p of parts) for (const [k, v] of Object.entries(p.tensors)) tensors.set(k, v);
