@@ -72,7 +72,7 @@ export interface StepReport {
   step: number;
   loss: number;
   auxLoss: number;
-  /** Per MoE layer, global assignments per expert. */
+  /** Per MoE layer, assignments per expert this device's gate routed. */
   expertCounts: number[][];
   /** Assignments this device's gates dropped for capacity. */
   droppedTokens: number;

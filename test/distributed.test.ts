@@ -35,6 +35,9 @@ describe('MoE training across devices (actors on worker threads)', function () {
     const last = runs['two devices, expert 0 on both'].at(-1)!;
     assert.equal(last.expertCounts.length, 2, 'counts per MoE layer');
     assert.equal(last.expertCounts[0]!.reduce((a, b) => a + b, 0), batch * config.seq * 2, 'every token routed twice, counted once');
+    assert.equal(last.sourceCounts[0]!.length, 2, 'counts per source device');
+    last.sourceCounts[0]!.forEach((c) => assert.equal(c.reduce((a, b) => a + b, 0), (batch / 2) * config.seq * 2, 'each device routes its half'));
+    assert.deepEqual(last.expertCounts[0], last.sourceCounts[0]![0]!.map((c, e) => c + last.sourceCounts[0]![1]![e]!));
     assert.ok(reference.at(-1)! < reference[0]!, 'and the loss falls');
   });
 

@@ -68,6 +68,8 @@ export interface DistributedStep {
   auxLoss: number;
   /** Per MoE layer, assignments per expert over all devices. */
   expertCounts: number[][];
+  /** Per MoE layer, per source device, assignments per expert (what each device's gate routed). */
+  sourceCounts: number[][][];
   /** Assignments dropped for capacity, over all devices and layers. */
   droppedTokens: number;
   stepMs: number;
@@ -215,7 +217,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
         for (const c of changes) opts.onRebalance?.(c);
       }
       const s: DistributedStep = {
-        step, loss: reports[0]!.loss, auxLoss: reports[0]!.auxLoss, expertCounts: counts, droppedTokens: reports.reduce((n, r) => n + r.droppedTokens, 0), stepMs,
+        step, loss: reports[0]!.loss, auxLoss: reports[0]!.auxLoss, expertCounts: counts, sourceCounts: counts.map((_, l) => reports.map((r) => r.expertCounts[l]!)), droppedTokens: reports.reduce((n, r) => n + r.droppedTokens, 0), stepMs,
         tokensPerSec: (batch * tokensPerSample * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), placementVersion: version, replanMs,
       };
       if ((opts.evalEvery && (step + 1) % opts.evalEvery === 0) || step + 1 === last) {
