@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createBackend } from '../src/kernels/backend.js';
-import { makeTask, MASK } from '../src/models/tasks.js';
+import { knownTasks, makeTask, MASK, registerTask, type Task } from '../src/models/tasks.js';
 import { VisionMoE } from '../src/models/vision-moe.js';
 import { CharTransformer } from '../src/models/char-transformer.js';
 import { Rng } from '../src/nn/random.js';
@@ -40,5 +40,15 @@ describe('BERT-MoE and vision MoE', function () {
     await assert.rejects(gpt.forward(Tensor.ints([1, 7]), 1), /CharTransformer.forward: index 7 at position 1 is outside \[0, 5\)/);
     await assert.rejects(trainDistributed({ task: 'vision-moe', devices: 3, config: { patch: 4, dModel: 8, heads: 2, dFF: 8, layers: 1, classes: 10, seed: 1, moe: { experts: 2, topk: 1 } }, steps: 1, batch: 6, lr: 1e-3 }), /3 devices for 2 experts: every device needs at least one expert/);
     await assert.rejects(trainDistributed({ task: 'llama' as never, devices: 1, config: { patch: 4, dModel: 8, heads: 2, dFF: 8, layers: 1, classes: 10, seed: 1, moe: { experts: 2, topk: 1 } }, steps: 1, batch: 2, lr: 1e-3 }), /unknown model "llama"; known: gpt-moe, bert-moe, vision-moe/);
+  });
+
+  it('registerTask adds a model by name; a second registration replaces it; built-in names are refused', () => {
+    const fake = (name: string) => (): Task => ({ name, inputWidth: 1, targetWidth: 1, config: {} as Task['config'], build: () => { throw new Error('unused'); }, sample: () => { throw new Error('unused'); } });
+    registerTask('probe-model', fake('first'));
+    registerTask('probe-model', fake('second'));
+    assert.equal(makeTask({ task: 'probe-model', config: {} as Task['config'] }).name, 'second');
+    assert.ok(knownTasks().includes('probe-model'));
+    assert.throws(() => registerTask('gpt-moe', fake('x')), /registerTask: "gpt-moe" is a built-in model/);
+    assert.throws(() => makeTask({ task: 'nope', config: {} as Task['config'] }), /unknown model "nope"; known: gpt-moe, bert-moe, vision-moe, .*probe-model/);
   });
 });

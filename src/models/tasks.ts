@@ -63,11 +63,10 @@ const registered: Map<string, (spec: TaskSpec) => Task> = ((globalThis as Record
  * Adds a model of your own. Its `build(be, makeMoE)` gets, on each device, a factory for MoE layers
  * whose gate and experts are actors; call it for every MoE layer, in depth order. Register at
  * module load and list the module in `trainDistributed({ modules })`, so every device knows it.
+ * Registering a name again replaces it (a notebook re-running its cell, a module loaded twice).
  */
 export function registerTask(name: string, make: (spec: TaskSpec) => Task): void {
   if ((taskNames as readonly string[]).includes(name)) throw errors.badArgument('registerTask', `"${name}" is a built-in model`);
-  const existing = registered.get(name);
-  if (existing && existing !== make) throw errors.badArgument('registerTask', `a model named "${name}" is already registered`);
   registered.set(name, make);
 }
 
