@@ -41,7 +41,7 @@ export class ExpertActor extends TrainableActor<ExpertArgs> {
 
   receive(msg: ExpertMessage): OwnedState | { name: string; step: number; parameters: number } {
     if (msg.type === 'state') return this.state();
-    return { name: this.args.name, step: this.optimizer.step, parameters: this.ffn.parameters().reduce((n, p) => n + p.value.size, 0) };
+    return { name: this.args.name, step: this.optimizer?.step ?? 0, parameters: this.ffn.parameters().reduce((n, p) => n + p.value.size, 0) };
   }
 }
 registerActor(ExpertActor);

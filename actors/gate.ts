@@ -22,6 +22,11 @@ export interface GateArgs extends TrainableArgs {
   options: GateOptions;
   seed: number;
   dtype?: ParamDType;
+  /**
+   * All-reduce the routing statistics over the devices (default), so the auxiliary losses are
+   * global. Serving routes per token without them: false skips the collective.
+   */
+  global?: boolean;
 }
 
 export type GateMessage =
@@ -36,7 +41,7 @@ export class GateActor extends TrainableActor<GateArgs> {
   protected build(be: Backend, ctx: ActorContext): Parameter[] {
     const a = this.args;
     this.gate = new Gate(be, a.dModel, { ...a.options, name: a.name, rng: new Rng(a.seed), dtype: a.dtype });
-    this.gate.reduce = async (v) => Float64Array.from((await ctx.collectives.allReduce(Tensor.from(v) as F32)).data);
+    if (a.global !== false) this.gate.reduce = async (v) => Float64Array.from((await ctx.collectives.allReduce(Tensor.from(v) as F32)).data);
     return this.gate.parameters();
   }
 

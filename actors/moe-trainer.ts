@@ -9,12 +9,8 @@
 import { Actor, registerActor, type ActorContext } from '../src/runtime/actor.js';
 import { errors } from '../src/errors.js';
 import { sharedBackend, type Backend } from '../src/kernels/backend.js';
-import type { ActorRef } from '../src/runtime/actor.js';
 import type { CharTransformer } from '../src/models/char-transformer.js';
 import { makeTask, type Task, type TaskModel, type TaskSpec } from '../src/models/tasks.js';
-import { DistributedMoELayer, type MoEPartSeeds } from '../src/moe/distributed-moe.js';
-import type { GateOptions } from '../src/moe/gate.js';
-import type { ParamDType } from '../src/nn/parameter.js';
 import { AdamW } from '../src/nn/adamw.js';
 import { CrossEntropyLoss } from '../src/nn/loss.js';
 import { Rng } from '../src/nn/random.js';
@@ -24,10 +20,9 @@ import { adamWSettings, learningRate } from '../src/train/schedule.js';
 import { syncGradients } from '../src/train/grad-sync.js';
 import { generate } from '../src/train/lm.js';
 import { addToState, loadFromState, type OwnedParams, type TrainerState } from '../src/train/trainer-state.js';
-import type { ExpertActor } from './expert.js';
-import type { GateActor } from './gate.js';
+import { MoEWiring, type MoEActors, type MoELayerSpec } from './moe-wiring.js';
 
-export type { TrainerState };
+export type { MoEActors, MoELayerSpec, TrainerState };
 
 export interface MoETrainerArgs {
   /** The model and its data (built on the device from this plain data). */
@@ -38,22 +33,6 @@ export interface MoETrainerArgs {
   steps: number;
   lr: number;
   backend: string;
-}
-
-/** What the driver needs to make a layer's gate and expert actors exactly as the layer would. */
-export interface MoELayerSpec {
-  seeds: MoEPartSeeds;
-  dModel: number;
-  dFF: number;
-  gate: GateOptions;
-  dtype?: ParamDType;
-  outStd?: number;
-}
-
-/** The actors of every MoE layer: gates[l] is this layer's gate replica group, experts[l][e] the refs of expert e's replicas. */
-export interface MoEActors {
-  gates: ActorRef[][];
-  experts: ActorRef[][][];
 }
 
 export type TrainerMessage =
@@ -85,10 +64,7 @@ export class MoETrainer extends Actor {
   private be!: Backend;
   private task!: Task;
   private model!: TaskModel;
-  private layers: DistributedMoELayer[] = [];
-  private specs: MoELayerSpec[] = [];
-  private actors: MoEActors | null = null;
-  private ctx!: ActorContext;
+  private moe!: MoEWiring;
   private readonly arena = new Arena();
   /** The dense parts' optimizer; gates and experts carry their own (their moments move with them). */
   private optimizer!: AdamW;
@@ -101,29 +77,21 @@ export class MoETrainer extends Actor {
 
   override async started(ctx: ActorContext): Promise<void> {
     const { spec, backend } = this.args;
-    this.ctx = ctx;
     this.be = await sharedBackend(backend);
     this.task = makeTask(spec);
-    const config = spec.config;
-    this.model = this.task.build(this.be, (_block, o) => {
-      // MoE layers are numbered in the order the model makes them (its depth order).
-      const index = this.layers.length;
-      const comm = { device: ctx.device, devices: ctx.devices, collectives: ctx.collectives, replicas: () => this.args.replicas[index]! };
-      const layer = new DistributedMoELayer(this.be, config.dModel, o, comm, { own: false });
-      const { experts, topk, auxCoef, zCoef, capacityFactor, noiseStd, routerSkew } = o;
-      // Unset options stay unset (an explicit undefined would override the gate's defaults).
-      const gate = Object.fromEntries(Object.entries({ auxCoef, zCoef, capacityFactor, noiseStd, routerSkew }).filter(([, v]) => v !== undefined));
-      this.specs.push({ seeds: layer.seeds, dModel: config.dModel, dFF: o.dFF, gate: { experts, topk, ...gate }, dtype: o.dtype, outStd: o.outStd });
-      this.layers.push(layer);
-      return layer;
-    });
+    this.moe = new MoEWiring(ctx, spec.config.dModel);
+    this.model = this.task.build(this.be, this.moe.makeMoE);
     // Built before any gate or expert is attached, so this is exactly the dense parameters.
     this.optimizer = new AdamW(this.be, this.model.parameters(), adamWSettings(this.args.lr));
     this.dataRng = new Rng(spec.config.seed ^ 0x5eed);
   }
 
+  private get layers() {
+    return this.moe.layers;
+  }
+
   async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | MoELayerSpec[] | { layers: number; tokensPerSample: number } | string | number | void> {
-    if (msg.type === 'specs') return this.specs;
+    if (msg.type === 'specs') return this.moe.specs;
     if (msg.type === 'shape') return { layers: this.layers.length, tokensPerSample: this.task.tokensPerSample ?? this.task.inputWidth };
     if (msg.type === 'attach') return this.attach(msg.replicas, msg.actors);
     if (msg.type === 'state') return this.state(ctx);
@@ -139,31 +107,14 @@ export class MoETrainer extends Actor {
     return this.arena.use(() => this.step(msg.step, ctx));
   }
 
-  /**
-   * Takes the current placement and the actors that carry it out. Every layer resolves its gate and
-   * experts on this device through `ctx.local` (a direct call; the actors live on this thread).
-   * Called between steps: after a placement change the refs are new (clones) or moved (migrations).
-   */
+  /** Takes the placement and its actors (between steps: after spawning and after every change). */
   private attach(replicas: number[][][], actors: MoEActors): void {
-    const me = this.ctx.device;
     this.args.replicas = replicas;
-    this.actors = actors;
-    this.layers.forEach((layer, l) => {
-      const gateRef = actors.gates[l]!.find((r) => r.device === me);
-      const gate = gateRef && this.ctx.local<GateActor>(gateRef);
-      if (!gate) throw errors.badArgument('MoETrainer attach', `no gate actor of MoE layer ${l} on device ${me}`);
-      for (const e of layer.hosted()) if (!this.expertActor(l, e)) throw errors.badArgument('MoETrainer attach', `the placement puts expert ${e} of MoE layer ${l} on device ${me}, but no expert actor of it lives here`);
-      layer.attach({ gate: gate.gate, expert: (e) => this.expertActor(l, e)?.ffn });
-    });
+    this.moe.attach(replicas, actors);
   }
 
-  private expertActor(layer: number, e: number): ExpertActor | undefined {
-    const ref = this.actors?.experts[layer]?.[e]?.find((r) => r.device === this.ctx.device);
-    return ref && this.ctx.local<ExpertActor>(ref);
-  }
-
-  private gateActor(layer: number): GateActor {
-    return this.ctx.local<GateActor>(this.actors!.gates[layer]!.find((r) => r.device === this.ctx.device)!)!;
+  private gateActor(layer: number) {
+    return this.moe.gateActor(layer)!;
   }
 
   /** Gate parameters are data parallel like the dense ones: summed over devices in the same bucket. */
@@ -173,21 +124,17 @@ export class MoETrainer extends Actor {
 
   /** Every optimizer this device steps: the dense one, each layer's gate, each hosted expert. */
   private owned(): OwnedParams[] {
-    const parts: OwnedParams[] = [{ params: this.optimizer.parameters, optimizer: this.optimizer }];
-    this.layers.forEach((layer, l) => {
-      const g = this.gateActor(l);
-      parts.push({ params: g.gate.parameters(), optimizer: g.optimizer });
-      for (const e of layer.hosted()) {
-        const x = this.expertActor(l, e)!;
-        parts.push({ params: x.ffn.parameters(), optimizer: x.optimizer });
-      }
-    });
-    return parts;
+    return [
+      { params: this.optimizer.parameters, optimizer: this.optimizer },
+      ...this.layers.map((_, l) => ({ params: this.gateActor(l).gate.parameters(), optimizer: this.gateActor(l).optimizer! })),
+      ...this.moe.hosted().map(({ actor }) => ({ params: actor.ffn.parameters(), optimizer: actor.optimizer! })),
+    ];
   }
 
   private expertGroups() {
-    return this.layers.flatMap((layer, l) => layer.hosted().map((e) => ({ params: this.expertActor(l, e)!.ffn.parameters(), group: this.args.replicas[l]![e]! })));
+    return this.moe.hosted().map(({ layer, expert, actor }) => ({ params: actor.ffn.parameters(), group: this.args.replicas[layer]![expert]! }));
   }
+
   private async step(step: number, ctx: ActorContext): Promise<StepReport> {
     const t0 = performance.now();
     const { batch, steps, lr } = this.args;
@@ -253,12 +200,11 @@ export class MoETrainer extends Actor {
     const tensors: TrainerState['tensors'] = {};
     if (me === 0) {
       addToState(tensors, { params: this.optimizer.parameters, optimizer: this.optimizer });
-      this.layers.forEach((_, l) => addToState(tensors, { params: this.gateActor(l).gate.parameters(), optimizer: this.gateActor(l).optimizer }));
+        this.layers.forEach((_, l) => addToState(tensors, { params: this.gateActor(l).gate.parameters(), optimizer: this.gateActor(l).optimizer! }));
     }
-    this.layers.forEach((layer, l) => layer.hosted().forEach((e) => {
-      const x = this.expertActor(l, e)!;
-      if (Math.min(...this.args.replicas[l]![e]!) === me) addToState(tensors, { params: x.ffn.parameters(), optimizer: x.optimizer });
-    }));
+    for (const { layer, expert, actor } of this.moe.hosted()) {
+      if (Math.min(...this.args.replicas[layer]![expert]!) === me) addToState(tensors, { params: actor.ffn.parameters(), optimizer: actor.optimizer! });
+    }
     return { tensors, optimizerStep: this.optimizer.step, dataRng: this.dataRng.position };
   }
 

@@ -78,4 +78,24 @@ describe('expert and gate actors on the runtime', function () {
     assert.deepEqual(ffn.up.weight.value.data, before, 'nothing changed');
     be.dispose();
   });
+
+  it('a serving expert reads its weights from a checkpoint on its device and carries weights only', async () => {
+    const { saveCheckpoint } = await import('../src/train/checkpoint.js');
+    const { mkdtempSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const file = join(mkdtempSync(join(tmpdir(), 'flexmoe-expert-')), 'w.ckpt');
+    const shapes: Record<string, number[]> = { 'block0.moe.expert1.up.weight': [8, 16], 'block0.moe.expert1.up.bias': [16], 'block0.moe.expert1.down.weight': [16, 8], 'block0.moe.expert1.down.bias': [8] };
+    const tensors = new Map(Object.entries(shapes).map(([k, shape], i) => [k, { shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, j) => i + j / 1000) }]));
+    saveCheckpoint(file, {}, tensors);
+    const serving = { ...args, optimizer: undefined, checkpoint: file };
+    const a = await system.spawn('Expert', serving, { device: 0 });
+    const c = await system.clone(a, 1);
+    const state = await system.ask<OwnedState>(c, { type: 'state' });
+    assert.equal(state.tensors.length, 4, 'one tensor per parameter: no Adam moments');
+    assert.deepEqual(state.tensors, [...tensors.values()].map((t) => t.data));
+    tensors.delete('block0.moe.expert1.down.bias');
+    saveCheckpoint(file, {}, tensors);
+    await assert.rejects(system.spawn('Expert', serving, { device: 1 }), /lacks parameter block0\.moe\.expert1\.down\.bias/);
+  });
 });

@@ -1,10 +1,9 @@
-import type { Backend } from '../kernels/backend.js';
 import type { Collectives } from '../runtime/collectives.js';
 import { errors } from '../errors.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
-import { ExpertFFN } from '../nn/ffn.js';
+import type { ExpertFFN } from '../nn/ffn.js';
 import type { InitOptions, Parameter } from '../nn/parameter.js';
-import { Gate, type Routing } from './gate.js';
+import type { Gate, Routing } from './gate.js';
 import { addGateGradient, combineBackward, routerLoss } from './rows.js';
 import type { MoELayerOptions } from './moe-layer.js';
 
@@ -49,30 +48,22 @@ export interface MoEPartSeeds {
  * Backward retraces the path. Router statistics are all-reduced so the auxiliary losses are global,
  * and every output row depends only on its input row: any placement gives the same values.
  *
- * The gate and experts are either built by the layer (`own`: every expert, identically on every
- * device; serving) or attached later (training: the gate and expert actors the device hosts,
- * see actors/gate.ts and actors/expert.ts, made from `seeds`).
+ * The gate and experts are not the layer's: they are the gate and expert actors the device hosts
+ * (actors/gate.ts, actors/expert.ts), made from `seeds` and attached by the actor running the model
+ * (actors/moe-wiring.ts), again after every placement change.
  */
 export class DistributedMoELayer {
-  /** Every expert, when the layer built its own parts (empty when they are attached actors). */
-  readonly experts: ExpertFFN[] = [];
   readonly seeds: MoEPartSeeds;
   private parts: MoEParts | null = null;
   private saved: { x: F32; routing: Routing; ex: Exchange } | null = null;
   lastRouting: Routing | null = null;
 
-  constructor(be: Backend, readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }, private readonly comm: MoEComm, { own = true } = {}) {
-    const name = opts.name ?? 'moe';
-    // Forked in this order whether or not the parts are built here, so attached actors made from
-    // the seeds start exactly as built ones would (and as the one-process MoELayer's).
-    const gateRng = opts.rng.fork(1);
-    const expertRngs = Array.from({ length: opts.experts }, (_, e) => opts.rng.fork(100 + e));
-    this.seeds = { name, gate: gateRng.position, experts: expertRngs.map((r) => r.position) };
-    if (!own) return;
-    const gate = new Gate(be, dModel, { ...opts, name: `${name}.gate`, rng: gateRng });
-    gate.reduce = async (v) => Float64Array.from((await comm.collectives.allReduce(Tensor.from(v) as F32)).data);
-    this.experts.push(...expertRngs.map((rng, e) => new ExpertFFN(be, dModel, opts.dFF, { rng, dtype: opts.dtype, name: `${name}.expert${e}`, outStd: opts.outStd })));
-    this.parts = { gate, expert: (e) => (comm.replicas()[e]!.includes(comm.device) ? this.experts[e] : undefined) };
+  constructor(readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }, private readonly comm: MoEComm) {
+    // Forked in the order the one-process MoELayer forks them, so parts made from these seeds
+    // start exactly as its gate and experts do.
+    const gate = opts.rng.fork(1);
+    const experts = Array.from({ length: opts.experts }, (_, e) => opts.rng.fork(100 + e).position);
+    this.seeds = { name: opts.name ?? 'moe', gate: gate.position, experts };
   }
 
   /** Uses these parts from now on (the gate and expert actors of the current placement). */

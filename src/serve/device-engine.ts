@@ -1,5 +1,7 @@
 import { Subject } from 'rxjs';
 import type { ForwardReport, MoEServerArgs } from '../../actors/moe-server.js';
+import type { MoEActors, MoELayerSpec } from '../../actors/moe-wiring.js';
+import { applyPlacement, spawnMoEActors } from '../train/moe-actors.js';
 import type { LayerPlan, SchedulerArgs, SchedulerMessage } from '../../actors/scheduler.js';
 import { errors } from '../errors.js';
 import { calibrate } from '../sched/calibrate.js';
@@ -12,6 +14,8 @@ import type { Engine, ForwardResult, ServeEvent } from './engine.js';
 
 const serverModule = siblingModule('../../actors/moe-server', import.meta.url);
 const schedulerModule = siblingModule('../../actors/scheduler', import.meta.url);
+const expertModule = siblingModule('../../actors/expert', import.meta.url);
+const gateModule = siblingModule('../../actors/gate', import.meta.url);
 
 export interface DeviceEngineOptions {
   devices: number;
@@ -40,6 +44,8 @@ export class DeviceEngine implements Engine {
   readonly events$ = new Subject<ServeEvent>();
   private system!: ActorSystem;
   private servers: ActorRef[] = [];
+  /** The gate and expert actors (weights only) that carry out the placement. */
+  private actors!: MoEActors;
   private scheduler: ActorRef | null = null;
   private reps: number[][][];
   private step = 0;
@@ -54,6 +60,17 @@ export class DeviceEngine implements Engine {
   private generation = 0;
   /** The last switch's measured time, told to the scheduler with the next routing. */
   private lastSwitchMs: number | undefined;
+  /**
+   * Passes and placement switches take turns: a switch clones, moves and stops expert actors, which
+   * must not happen under a pass that is using them.
+   */
+  private lane: Promise<unknown> = Promise.resolve();
+
+  private inLane<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lane.then(fn);
+    this.lane = run.catch(() => undefined);
+    return run;
+  }
 
   private constructor(private readonly path: string, private readonly info: ModelInfo, private readonly opts: Required<Omit<DeviceEngineOptions, 'profile'>> & { profile: CostProfile | null }) {
     this.reps = Array.from({ length: info.moeLayers }, () => Array.from({ length: info.experts }, (_, e) => [e % opts.devices]));
@@ -87,10 +104,14 @@ export class DeviceEngine implements Engine {
     this.generation++;
     this.arrived = [];
     const { devices, backend, policy, profile, slots } = this.opts;
-    const system = await ActorSystem.start({ devices, modules: [serverModule, schedulerModule], askTimeoutMs: this.opts.timeoutMs, maxRestarts: 0 });
+    const system = await ActorSystem.start({ devices, modules: [serverModule, schedulerModule, expertModule, gateModule], askTimeoutMs: this.opts.timeoutMs, maxRestarts: 0 });
     try {
-      const args: MoEServerArgs = { checkpoint: this.path, replicas: this.reps, backend };
+      const args: MoEServerArgs = { checkpoint: this.path, backend };
       this.servers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoEServer', args, { device: d })));
+      // Gates and experts are actors that read their weights from the checkpoint on their device.
+      const specs = await system.ask<MoELayerSpec[]>(this.servers[0]!, { type: 'specs' });
+      this.actors = await spawnMoEActors(system, specs, this.reps, { backend, checkpoint: this.path, localRouting: true });
+      await Promise.all(this.servers.map((ref) => system.ask(ref, { type: 'attach', replicas: this.reps, actors: this.actors })));
       const sched: SchedulerArgs | null = profile ? { policy, profile: { ...profile, training: false }, devices, slots, replicas: this.reps, topk: this.info.topk } : null;
       this.scheduler = sched ? await system.spawn('Scheduler', sched, { device: devices - 1 }) : null;
     } catch (e) {
@@ -104,12 +125,14 @@ export class DeviceEngine implements Engine {
     if (this.closed) throw errors.modelClosed('forward');
     if (this.recovering) await this.recovering;
     if (this.failed) throw this.failed;
-    this.busy = true;
-    try {
-      return await this.pass(inputs, rows, pick);
-    } finally {
-      this.busy = false;
-    }
+    return this.inLane(async () => {
+      this.busy = true;
+      try {
+        return await this.pass(inputs, rows, pick);
+      } finally {
+        this.busy = false;
+      }
+    });
   }
 
   private async pass(inputs: Int32Array | Float32Array, rows: number, pick?: number[]): Promise<ForwardResult> {
@@ -149,8 +172,8 @@ export class DeviceEngine implements Engine {
       throw errors.badArgument('setPlacement', `expected ${moeLayers} layers × ${experts} experts, each with 1+ devices in [0, ${D})`);
     }
     this.pinned = next.map((l) => l.map((r) => [...new Set(r)].sort((a, b) => a - b)));
-    // Applied at the next pass boundary; an idle engine applies it now.
-    if (!this.busy) await this.applyPinned();
+    // Applied at the end of the pass in flight; an idle engine applies it now (after any queued pass).
+    if (!this.busy) await this.inLane(() => this.applyPinned());
   }
 
   private async applyPinned(): Promise<void> {
@@ -182,16 +205,22 @@ export class DeviceEngine implements Engine {
 
   private async switchTo(next: number[][][], plans: LayerPlan[]): Promise<void> {
     const t0 = performance.now();
-    let bytes: number[];
+    let moved = 0;
     try {
-      bytes = await Promise.all(this.servers.map((ref) => this.system.ask<number>(ref, { type: 'placement', replicas: next })));
+      // Expert actors are cloned, migrated or stopped (weights shipped device to device), then every
+      // server is given the new refs; no pass runs meanwhile.
+      const { actors, moves } = await applyPlacement(this.system, this.actors, this.reps, next);
+      this.actors = actors;
+      moved = moves.reduce((n, m) => n + m.cloned + m.migrated, 0);
+      await Promise.all(this.servers.map((ref) => this.system.ask(ref, { type: 'attach', replicas: next, actors })));
     } catch (e) {
       throw this.crashed(e as Error);
     }
     const switchMs = performance.now() - t0;
     this.lastSwitchMs = switchMs;
     this.reps = next;
-    const total = bytes.reduce((a, b) => a + b, 0);
+    const { dModel: d, dFF: f } = this.info;
+    const total = moved * (2 * d * f + d + f) * 4; // weights of each expert copied or moved
     for (const p of plans) this.events$.next({ type: 'replan', ...p, switchMs, bytes: total });
   }
 

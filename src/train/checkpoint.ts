@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { errors } from '../errors.js';
 
 /**
@@ -94,4 +94,25 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const t of header.tensors) tensors.set(t.name, { shape: t.shape, data: new Float32Array(aligned.buffer, t.offset, t.length) });
   return { meta: header.meta, tensors };
+}
+
+const perThread = new Map<string, { version: string; ckpt: LoadedCheckpoint }>();
+
+/**
+ * `loadCheckpoint`, read once per thread while the file is unchanged: the server and every gate and
+ * expert actor on a device load their weights from the same file, and should not each read it.
+ */
+export function loadCheckpointShared(path: string): LoadedCheckpoint {
+  let version: string;
+  try {
+    const st = statSync(path);
+    version = `${st.mtimeMs}:${st.size}`;
+  } catch (e) {
+    throw errors.checkpoint(path, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const hit = perThread.get(path);
+  if (hit?.version === version) return hit.ckpt;
+  const ckpt = loadCheckpoint(path);
+  perThread.set(path, { version, ckpt });
+  return ckpt;
 }

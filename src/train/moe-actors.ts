@@ -1,13 +1,18 @@
 import type { ActorRef } from '../runtime/actor.js';
 import type { ActorSystem } from '../runtime/system.js';
 import type { AdamWOptions } from '../nn/adamw.js';
-import type { MoEActors, MoELayerSpec } from '../../actors/moe-trainer.js';
+import type { MoEActors, MoELayerSpec } from '../../actors/moe-wiring.js';
 import type { ExpertArgs } from '../../actors/expert.js';
 import type { GateArgs } from '../../actors/gate.js';
 
 export interface PartOptions {
   backend: string;
-  optimizer: AdamWOptions;
+  /** Training: every gate and expert gets an AdamW with these settings. Absent: serving, weights only. */
+  optimizer?: AdamWOptions;
+  /** Weights from this checkpoint (each actor reads its own on its device) instead of the seeds. */
+  checkpoint?: string;
+  /** Serving: gates route per token, without all-reducing routing statistics. */
+  localRouting?: boolean;
 }
 
 /** What a placement change did to one layer's expert actors through the runtime. */
@@ -26,12 +31,12 @@ export interface PlacementMoves {
 export async function spawnMoEActors(system: ActorSystem, specs: MoELayerSpec[], replicas: number[][][], o: PartOptions): Promise<MoEActors> {
   const D = system.devices.length;
   const gates = await Promise.all(specs.map(async (s) => {
-    const args: GateArgs = { name: `${s.seeds.name}.gate`, dModel: s.dModel, options: s.gate, seed: s.seeds.gate, dtype: s.dtype, ...o };
+    const args: GateArgs = { name: `${s.seeds.name}.gate`, dModel: s.dModel, options: s.gate, seed: s.seeds.gate, dtype: s.dtype, backend: o.backend, optimizer: o.optimizer, checkpoint: o.checkpoint, global: !o.localRouting };
     const first = await system.spawn('Gate', args, { device: 0 });
     return [first, ...(await Promise.all([...Array(D).keys()].slice(1).map((d) => system.clone(first, d))))];
   }));
   const experts = await Promise.all(specs.map((s, l) => Promise.all(s.seeds.experts.map(async (seed, e) => {
-    const args: ExpertArgs = { name: `${s.seeds.name}.expert${e}`, dModel: s.dModel, dFF: s.dFF, seed, dtype: s.dtype, outStd: s.outStd, ...o };
+    const args: ExpertArgs = { name: `${s.seeds.name}.expert${e}`, dModel: s.dModel, dFF: s.dFF, seed, dtype: s.dtype, outStd: s.outStd, backend: o.backend, optimizer: o.optimizer, checkpoint: o.checkpoint };
     const [home, ...more] = replicas[l]![e]!;
     const first = await system.spawn('Expert', args, { device: home });
     return [first, ...(await Promise.all(more.map((d) => system.clone(first, d))))];

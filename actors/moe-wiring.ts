@@ -1,0 +1,82 @@
+/**
+ * How an actor that runs a model (a trainer, a server) wires its MoE layers to the gate and expert
+ * actors its device hosts. The model's build gets `makeMoE`, which makes each MoE layer without
+ * parts of its own and records what the driver needs to create them (`specs`); once the driver has
+ * spawned them, `attach` resolves the ones on this device through `ctx.local` (direct calls, no
+ * messages), and again after every placement change.
+ */
+import { errors } from '../src/errors.js';
+import type { ActorContext, ActorRef } from '../src/runtime/actor.js';
+import type { MakeMoE } from '../src/models/tasks.js';
+import { DistributedMoELayer, type MoEPartSeeds } from '../src/moe/distributed-moe.js';
+import type { GateOptions } from '../src/moe/gate.js';
+import type { ParamDType } from '../src/nn/parameter.js';
+import type { ExpertActor } from './expert.js';
+import type { GateActor } from './gate.js';
+
+/** What the driver needs to make a layer's gate and expert actors exactly as the layer would. */
+export interface MoELayerSpec {
+  seeds: MoEPartSeeds;
+  dModel: number;
+  dFF: number;
+  gate: GateOptions;
+  dtype?: ParamDType;
+  outStd?: number;
+}
+
+/** The actors of every MoE layer: gates[l] is this layer's gate replica group, experts[l][e] the refs of expert e's replicas. */
+export interface MoEActors {
+  gates: ActorRef[][];
+  experts: ActorRef[][][];
+}
+
+export class MoEWiring {
+  readonly layers: DistributedMoELayer[] = [];
+  readonly specs: MoELayerSpec[] = [];
+  /** replicas[layer][e] = devices holding expert e (the placement in force). */
+  replicas: number[][][] = [];
+  private actors: MoEActors | null = null;
+
+  constructor(private readonly ctx: ActorContext, private readonly dModel: number) {}
+
+  /** For a model's build: MoE layers numbered in the order the model makes them (its depth order). */
+  readonly makeMoE: MakeMoE = (_block, o) => {
+    const index = this.layers.length, ctx = this.ctx;
+    const comm = { device: ctx.device, devices: ctx.devices, collectives: ctx.collectives, replicas: () => this.replicas[index]! };
+    const layer = new DistributedMoELayer(this.dModel, o, comm);
+    const { experts, topk, auxCoef, zCoef, capacityFactor, noiseStd, routerSkew } = o;
+    // Unset options stay unset (an explicit undefined would override the gate's defaults).
+    const gate = Object.fromEntries(Object.entries({ auxCoef, zCoef, capacityFactor, noiseStd, routerSkew }).filter(([, v]) => v !== undefined));
+    this.specs.push({ seeds: layer.seeds, dModel: layer.dModel, dFF: o.dFF, gate: { experts, topk, ...gate }, dtype: o.dtype, outStd: o.outStd });
+    this.layers.push(layer);
+    return layer;
+  };
+
+  /** Takes a placement and the actors carrying it out; every layer resolves its parts on this device. */
+  attach(replicas: number[][][], actors: MoEActors): void {
+    const me = this.ctx.device;
+    this.replicas = replicas;
+    this.actors = actors;
+    this.layers.forEach((layer, l) => {
+      const gate = this.gateActor(l);
+      if (!gate) throw errors.badArgument('attach', `no gate actor of MoE layer ${l} on device ${me}`);
+      for (const e of layer.hosted()) if (!this.expertActor(l, e)) throw errors.badArgument('attach', `the placement puts expert ${e} of MoE layer ${l} on device ${me}, but no expert actor of it lives here`);
+      layer.attach({ gate: gate.gate, expert: (e) => this.expertActor(l, e)?.ffn });
+    });
+  }
+
+  expertActor(layer: number, e: number): ExpertActor | undefined {
+    const ref = this.actors?.experts[layer]?.[e]?.find((r) => r.device === this.ctx.device);
+    return ref && this.ctx.local<ExpertActor>(ref);
+  }
+
+  gateActor(layer: number): GateActor | undefined {
+    const ref = this.actors?.gates[layer]?.find((r) => r.device === this.ctx.device);
+    return ref && this.ctx.local<GateActor>(ref);
+  }
+
+  /** The expert actors this device hosts, by layer. */
+  hosted(): { layer: number; expert: number; actor: ExpertActor }[] {
+    return this.layers.flatMap((layer, l) => layer.hosted().map((e) => ({ layer: l, expert: e, actor: this.expertActor(l, e)! })));
+  }
+}
