@@ -1,15 +1,21 @@
 /**
  * The scheduler actor: receives each step's routing (expert counts per MoE layer), keeps the load
  * history, asks its placement policy for a plan, prices it with the cost model, and answers with
- * the plan for the trainer to carry out at the next step boundary. Its balance telemetry goes out
- * as actor events (system.events$). Built-in policies are chosen by name; swap one by passing
- * another name (custom policy objects run on the main thread: see trainDistributed's `policy`).
+ * the plan. At the next step (or pass) boundary the driver tells it to carry the plans out, and it
+ * does so through the runtime's placement primitives on the expert actors it was given: clone onto
+ * devices that gain a replica, migrate where a replica moves, stop where one goes. Its balance
+ * telemetry goes out as actor events (system.events$). Built-in policies are chosen by name; swap
+ * one by passing another name (custom policy objects run on the main thread: see
+ * trainDistributed's `policy`).
  */
 import { Actor, registerActor, type ActorContext } from '../src/runtime/actor.js';
+import { errors } from '../src/errors.js';
 import { migrationMs, stepCost, type CostProfile } from '../src/sched/cost.js';
 import { balanceRatio, deviceLoads, Placement, type PlacementOp } from '../src/sched/placement.js';
 import { makePolicy } from '../src/sched/policies/index.js';
 import type { LoadView, Policy } from '../src/sched/policy.js';
+import { applyPlacement, type PlacementMoves } from '../src/train/moe-actors.js';
+import type { MoEActors } from './moe-wiring.js';
 
 export interface SchedulerArgs {
   policy: string;
@@ -19,17 +25,29 @@ export interface SchedulerArgs {
   /** Per MoE layer, replicas per expert at the start. */
   replicas: number[][][];
   topk: number;
+  /** The gate and expert actors carrying out the placement (needed to carry out plans). */
+  actors?: MoEActors;
 }
 
 /**
  * One step's routing: `counts[layer][e]` assignments over all devices; `switchMs`, when the
  * previous answer carried a plan, is how long carrying it out took (measured by the executor).
  */
-export interface SchedulerMessage {
-  type: 'load';
-  step: number;
-  counts: number[][];
-  switchMs?: number;
+export type SchedulerMessage =
+  | { type: 'load'; step: number; counts: number[][]; switchMs?: number }
+  /**
+   * Carry out the plans answered so far, per layer up to `versions[layer]` (at a boundary, when no
+   * expert is computing); or, with `replicas`, switch to that placement (pinned by hand) and plan
+   * from it from now on.
+   */
+  | { type: 'carry-out'; versions?: number[]; replicas?: number[][][] };
+
+/** What carrying out did: the placement now in force, its actors, and the plans it covered. */
+export interface CarriedOut {
+  replicas: number[][][];
+  actors: MoEActors;
+  moves: PlacementMoves[];
+  plans: LayerPlan[];
 }
 
 export interface LayerPlan {
@@ -51,17 +69,54 @@ export class Scheduler extends Actor {
   /** Learned fixed cost of carrying out a plan (ms), and the predicted state move of the last plan. */
   private overheadMs: number | null = null;
   private lastMigrationMs: number | null = null;
+  /** The placement carried out (the plans answered run ahead of it until the next boundary). */
+  private applied: number[][][];
+  private pending: LayerPlan[] = [];
+  private actors: MoEActors | null;
 
   constructor(args: SchedulerArgs) {
     super();
     this.args = args;
-    this.layers = args.replicas.map((reps) => {
-      const hosts = Array.from({ length: args.devices }, (_, d) => reps.flatMap((r, e) => (r.includes(d) ? [e] : [])));
-      return { placement: new Placement(args.devices, args.slots, reps.length, hosts), policy: makePolicy(args.policy), history: [] };
-    });
+    this.applied = args.replicas;
+    this.actors = args.actors ?? null;
+    this.layers = args.replicas.map((reps) => ({ placement: this.placementOf(reps), policy: makePolicy(args.policy), history: [] }));
   }
 
-  receive(msg: SchedulerMessage, ctx: ActorContext): LayerPlan[] {
+  private placementOf(reps: number[][]): Placement {
+    const { devices, slots } = this.args;
+    const hosts = Array.from({ length: devices }, (_, d) => reps.flatMap((r, e) => (r.includes(d) ? [e] : [])));
+    return new Placement(devices, slots, reps.length, hosts);
+  }
+
+  receive(msg: Extract<SchedulerMessage, { type: 'load' }>, ctx: ActorContext): LayerPlan[];
+  receive(msg: Extract<SchedulerMessage, { type: 'carry-out' }>, ctx: ActorContext): Promise<CarriedOut>;
+  receive(msg: SchedulerMessage, ctx: ActorContext): LayerPlan[] | Promise<CarriedOut> {
+    if (msg.type === 'carry-out') return this.carryOut(msg, ctx);
+    return this.plan(msg, ctx);
+  }
+
+  private async carryOut(msg: Extract<SchedulerMessage, { type: 'carry-out' }>, ctx: ActorContext): Promise<CarriedOut> {
+    if (!this.actors) throw errors.badArgument('Scheduler carry-out', 'the scheduler was started without the expert actors (SchedulerArgs.actors)');
+    let next = this.applied.map((l) => l.map((r) => [...r]));
+    let plans: LayerPlan[] = [];
+    if (msg.replicas) {
+      next = msg.replicas;
+      // Pinned by hand: plan from it from now on; plans not yet carried out are void.
+      this.layers.forEach((layer, l) => (layer.placement = this.placementOf(next[l]!)));
+      this.pending = [];
+    } else {
+      const upTo = msg.versions ?? [];
+      plans = this.pending.filter((p) => p.version <= (upTo[p.layer] ?? -1));
+      this.pending = this.pending.filter((p) => !plans.includes(p));
+      for (const p of plans) next[p.layer] = p.replicas;
+    }
+    const { actors, moves } = await applyPlacement(ctx, this.actors, this.applied, next);
+    this.actors = actors;
+    this.applied = next;
+    return { replicas: next, actors, moves, plans };
+  }
+
+  private plan(msg: Extract<SchedulerMessage, { type: 'load' }>, ctx: ActorContext): LayerPlan[] {
     const { devices: D, topk } = this.args;
     if (msg.switchMs !== undefined && this.lastMigrationMs !== null) {
       // What carrying out the last plan cost beyond moving its state, smoothed: plans must pay for it.
@@ -89,12 +144,17 @@ export class Scheduler extends Actor {
       plans.push({ layer: l, ops, version: layer.placement.version, replicas: layer.placement.replicas(), predictedMsBefore: before, predictedMsAfter: after, migrationMs: move });
     });
     if (plans.length) this.lastMigrationMs = Math.max(...plans.map((p) => p.migrationMs));
+    this.pending.push(...plans);
     return plans;
   }
 
-  /** A scheduler is rebuilt from its arguments (its history refills within a window). */
+  /** A scheduler is rebuilt from its arguments and the placement in force (its history refills within a window). */
   override snapshot(): unknown {
-    return { args: this.args };
+    return { args: { ...this.args, replicas: this.applied, actors: this.actors ?? undefined } };
+  }
+
+  static override restore(snapshot: unknown): Actor {
+    return new Scheduler((snapshot as { args: SchedulerArgs }).args);
   }
 }
 registerActor(Scheduler);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { ActorSystem } from '../src/runtime/system.js';
 import type { RuntimeEvent } from '../src/runtime/events.js';
-import { Recorder, WeightHolder } from './fixtures/actors.js';
+import { Manager, Recorder, WeightHolder } from './fixtures/actors.js';
+import type { ActorRef } from '../src/runtime/actor.js';
 import { startSystem } from './support/system.js';
 
 describe('actors on devices', function () {
@@ -66,6 +67,20 @@ describe('actors on devices', function () {
     assert.deepEqual(got.seen, [...Array(n).keys()], `all ${n} messages once, in order`);
     assert.equal(got.device, system.resolve(r).device);
     assert.ok(events.some((e) => e.type === 'actor-migrated' && e.ref.id === r.id && e.stashed > 0), 'some messages were stashed during a move');
+  });
+
+  it('an actor spawns, clones, migrates and stops others through its context', async () => {
+    const m = await system.spawn(Manager, {}, { device: 1 });
+    const w = await system.ask<ActorRef>(m, { spawn: 5, device: 0 });
+    assert.equal(w.device, 0);
+    await system.ask(w, { scale: 3 });
+    const c = await system.ask<ActorRef>(m, { clone: w, device: 1 });
+    assert.equal(await system.ask(c, {}), await system.ask(w, {}));
+    const moved = await system.ask<ActorRef>(m, { migrate: c, device: 0 });
+    assert.deepEqual([moved.device, moved.incarnation], [0, 2]);
+    await system.ask(m, { stop: w });
+    await assert.rejects(system.ask(w, {}), /unknown actor/);
+    await assert.rejects(system.ask(m, { clone: w, device: 1 }), /unknown actor/);
   });
 
   it('stop(ref) removes the actor; later sends are errors', async () => {

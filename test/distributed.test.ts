@@ -168,6 +168,8 @@ describe('the scheduler actor and routing traces from live training', function (
     await trainDistributed({ devices: 2, config, steps: 8, batch: 8, lr: 3e-3, corpusChars: 100_000, slots: 4, policy: 'flexmoe', profile, recordTrace: file, onRebalance: (r) => plans.push(r) });
     assert.ok(plans.length > 0);
     assert.ok(plans.every((p) => p.predictedMsAfter! < p.predictedMsBefore! && p.migrationMs! >= 0), 'every plan predicts a faster step');
+    // Carried out by the scheduler actor on the expert actors: each plan's expert changes were made.
+    for (const p of plans) assert.ok(p.moves && p.moves.cloned + p.moves.migrated + p.moves.stopped > 0, `plan ${JSON.stringify(p.ops)} → ${JSON.stringify(p.moves)}`);
     const trace = TraceSource.read(file);
     assert.equal(trace.steps, 8);
     assert.equal(trace.experts, 4);

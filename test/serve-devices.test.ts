@@ -73,6 +73,12 @@ describe('serving on devices', function () {
       assert.deepEqual(await Promise.all(skewed.map((p, i) => model.generate(p, { maxTokens: 4, seed: i }))), want);
       assert.ok(model.stats.replans > 0, 'the skewed traffic made the scheduler re-plan');
       assert.ok(model.stats.balanceRatio.every((r) => r >= 1 && r < 1.5), `balance after re-planning: ${model.stats.balanceRatio}`);
+      // A placement pinned by hand under a moving policy: the scheduler carries it out and plans from it.
+      const engine = model.engine as DeviceEngine;
+      const pinned = [[[0], [1], [0], [1]], [[1], [0], [1], [0]]];
+      await engine.setPlacement(pinned);
+      assert.deepEqual(engine.replicas(), pinned);
+      assert.deepEqual(await Promise.all(skewed.slice(0, 4).map((p, i) => model.generate(p, { maxTokens: 4, seed: i }))), want.slice(0, 4), 'same answers after the pinned switch');
     } finally {
       await local.close();
       await model.close();

@@ -29,6 +29,15 @@ export interface ActorContext {
    * for work the caller sequences itself, and messages for everything else.
    */
   local<T extends Actor = Actor>(ref: ActorRef): T | undefined;
+  /**
+   * The system's placement primitives, for actors that manage others (a scheduler carrying out a
+   * plan on expert actors): the same semantics as `ActorSystem.spawn/clone/migrate/stop`. An actor
+   * must not migrate or stop itself this way while handling a message.
+   */
+  spawn(className: string, args: unknown, device: number): Promise<ActorRef>;
+  clone(target: ActorRef, device: number): Promise<ActorRef>;
+  migrate(target: ActorRef, device: number): Promise<ActorRef>;
+  stop(target: ActorRef): Promise<void>;
 }
 
 /**

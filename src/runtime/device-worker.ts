@@ -43,22 +43,30 @@ function reply(req: number, run: () => unknown | Promise<unknown>): void {
     );
 }
 
+/** A request to the main thread answered like an ask (`ask-reply`). */
+function request<T>(build: (req: number) => FromDevice): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = nextAsk++;
+    asks.set(req, { resolve: resolve as (v: unknown) => void, reject });
+    post(build(req));
+  });
+}
+
 function contextFor(ref: ActorRef): ActorContext {
   return {
     self: ref,
     device,
     devices,
     tell: (target, message) => post({ type: 'tell', target, payload: message }),
-    ask: (target, message, timeoutMs = 10_000) =>
-      new Promise((resolve, reject) => {
-        const req = nextAsk++;
-        asks.set(req, { resolve: resolve as (v: unknown) => void, reject });
-        post({ type: 'ask', req, target, payload: message, timeoutMs });
-      }),
+    ask: (target, message, timeoutMs = 10_000) => request((req) => ({ type: 'ask', req, target, payload: message, timeoutMs })),
     send: (peer, tag, tensor) => channels.send(peer, tag, tensor),
     recv: (peer, tag) => channels.recv(peer, tag),
     collectives,
     emit: (data) => post({ type: 'event', actor: ref, data }),
+    spawn: (className, args, device) => request((req) => ({ type: 'place', req, request: { op: 'spawn', className, args, device } })),
+    clone: (target, device) => request((req) => ({ type: 'place', req, request: { op: 'clone', target, device } })),
+    migrate: (target, device) => request((req) => ({ type: 'place', req, request: { op: 'migrate', target, device } })),
+    stop: (target) => request((req) => ({ type: 'place', req, request: { op: 'stop', target } })),
     local: <T extends Actor>(target: ActorRef) => {
       const h = actors.get(target.id);
       return h && !h.leaving && h.ref.incarnation === target.incarnation ? (h.actor as T) : undefined;

@@ -26,11 +26,19 @@ export type ToDevice =
   /** New rings with `peers` (one restarted); like `init`, the SharedArrayBuffers travel beside the message. */
   | { type: 'rings'; peers: number[] };
 
+/** A placement primitive an actor asks the system for (answered with `ask-reply`). */
+export type PlaceRequest =
+  | { op: 'spawn'; className: string; args: unknown; device: number }
+  | { op: 'clone'; target: ActorRef; device: number }
+  | { op: 'migrate'; target: ActorRef; device: number }
+  | { op: 'stop'; target: ActorRef };
+
 export type FromDevice =
   | { type: 'ready'; device: number }
   | { type: 'reply'; req: number; ok: boolean; value?: unknown; error?: string }
   | { type: 'tell'; target: ActorRef; payload: unknown }
   | { type: 'ask'; req: number; target: ActorRef; payload: unknown; timeoutMs: number }
+  | { type: 'place'; req: number; request: PlaceRequest }
   | { type: 'event'; actor: ActorRef; data: unknown };
 
 export interface DeviceStats {

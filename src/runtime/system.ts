@@ -6,7 +6,7 @@ import { errors } from '../errors.js';
 import { formatRef, type ActorClass, type ActorRef } from './actor.js';
 import { Device } from './device.js';
 import type { RuntimeEvent } from './events.js';
-import type { DeviceStats, FromDevice } from './messages.js';
+import type { DeviceStats, FromDevice, PlaceRequest } from './messages.js';
 import { ringBytes } from './ring.js';
 import { Supervisor, type Entry } from './supervisor.js';
 
@@ -238,7 +238,20 @@ export class ActorSystem {
       };
       if (!e) return answer(false, undefined, errors.unknownActor(m.target.id).message);
       this.supervisor.deliver(e, m.payload, { resolve: (v) => answer(true, v), reject: (err) => answer(false, undefined, err.message), timeoutMs: m.timeoutMs });
+    } else if (m.type === 'place') {
+      const answer = (ok: boolean, value?: unknown, error?: string) => {
+        if (this.devices[device]?.state === 'up') this.devices[device]!.post({ type: 'ask-reply', req: m.req, ok, value, error });
+      };
+      this.place(m.request).then((v) => answer(true, v), (e: Error) => answer(false, undefined, e.message));
     } else if (m.type === 'event') this.events.next({ type: 'actor-event', ref: m.actor, data: m.data });
+  }
+
+  /** A placement primitive asked for by an actor (ActorContext.spawn / clone / migrate / stop). */
+  private async place(r: PlaceRequest): Promise<ActorRef | void> {
+    if (r.op === 'spawn') return this.spawn(r.className, r.args, { device: r.device });
+    if (r.op === 'clone') return this.clone(r.target.id, r.device);
+    if (r.op === 'migrate') return this.migrate(r.target.id, r.device);
+    return this.stop(r.target.id);
   }
 
   private live(what: string): void {

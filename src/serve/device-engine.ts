@@ -1,8 +1,8 @@
 import { Subject } from 'rxjs';
 import type { ForwardReport, MoEServerArgs } from '../../actors/moe-server.js';
 import type { MoEActors, MoELayerSpec } from '../../actors/moe-wiring.js';
-import { applyPlacement, spawnMoEActors } from '../train/moe-actors.js';
-import type { LayerPlan, SchedulerArgs, SchedulerMessage } from '../../actors/scheduler.js';
+import { applyPlacement, spawnMoEActors, type PlacementMoves } from '../train/moe-actors.js';
+import type { CarriedOut, LayerPlan, SchedulerArgs, SchedulerMessage } from '../../actors/scheduler.js';
 import { errors } from '../errors.js';
 import { calibrate } from '../sched/calibrate.js';
 import type { CostProfile } from '../sched/cost.js';
@@ -112,7 +112,7 @@ export class DeviceEngine implements Engine {
       const specs = await system.ask<MoELayerSpec[]>(this.servers[0]!, { type: 'specs' });
       this.actors = await spawnMoEActors(system, specs, this.reps, { backend, checkpoint: this.path, localRouting: true });
       await Promise.all(this.servers.map((ref) => system.ask(ref, { type: 'attach', replicas: this.reps, actors: this.actors })));
-      const sched: SchedulerArgs | null = profile ? { policy, profile: { ...profile, training: false }, devices, slots, replicas: this.reps, topk: this.info.topk } : null;
+      const sched: SchedulerArgs | null = profile ? { policy, profile: { ...profile, training: false }, devices, slots, replicas: this.reps, topk: this.info.topk, actors: this.actors } : null;
       this.scheduler = sched ? await system.spawn('Scheduler', sched, { device: devices - 1 }) : null;
     } catch (e) {
       await system.stop();
@@ -164,7 +164,7 @@ export class DeviceEngine implements Engine {
 
   /**
    * Pins a placement (replicas[layer][e] = devices), carried out after the pass in flight, like a
-   * scheduler's plan. The scheduler, if any, is not told: under a moving policy, use it for drills.
+   * scheduler's plan; a moving policy's scheduler then plans from it (drills, tests).
    */
   async setPlacement(next: number[][][]): Promise<void> {
     const { experts, moeLayers } = this.info, D = this.opts.devices;
@@ -180,39 +180,45 @@ export class DeviceEngine implements Engine {
     const next = this.pinned;
     if (!next) return;
     this.pinned = null;
-    await this.switchTo(next, next.map((replicas, layer) => ({ layer, ops: [], version: -1, replicas, predictedMsBefore: 0, predictedMsAfter: 0, migrationMs: 0 })));
+    this.arrived = [];
+    const plans = next.map((replicas, layer) => ({ layer, ops: [], version: -1, replicas, predictedMsBefore: 0, predictedMsAfter: 0, migrationMs: 0 }));
+    await this.switchTo(plans, () =>
+      this.scheduler
+        ? this.system.ask<CarriedOut>(this.scheduler, { type: 'carry-out', replicas: next } satisfies SchedulerMessage)
+        : applyPlacement(this.system, this.actors, this.reps, next).then(({ actors, moves }) => ({ actors, moves, replicas: next })));
   }
 
   /**
-   * Shows the routing to the scheduler and carries out the plans that have arrived. The scheduler
-   * plans beside the next pass instead of before it (planning is off the critical path, as in
-   * FlexMoE's design), so a plan takes effect one pass boundary after the routing that prompted it.
+   * Carries out the plans that have arrived (the scheduler actor does it, on the expert actors),
+   * then shows the routing to the scheduler. The scheduler plans beside the next pass instead of
+   * before it (planning is off the critical path, as in FlexMoE's design), so a plan takes effect
+   * one pass boundary after the routing that prompted it.
    */
   private async rebalance(counts: number[][]): Promise<void> {
     const generation = this.generation;
+    if (this.arrived.length) {
+      const plans = this.arrived.splice(0);
+      const versions = this.reps.map((_, l) => Math.max(-1, ...plans.filter((p) => p.layer === l).map((p) => p.version)));
+      await this.switchTo(plans, () => this.system.ask<CarriedOut>(this.scheduler!, { type: 'carry-out', versions } satisfies SchedulerMessage));
+    }
     const switchMs = this.lastSwitchMs;
     this.lastSwitchMs = undefined;
     this.system.ask<LayerPlan[]>(this.scheduler!, { type: 'load', step: this.step++, counts, switchMs } satisfies SchedulerMessage).then(
       (plans) => generation === this.generation && plans.length && this.arrived.push(...plans),
       () => {}, // a crash is reported by the pass that meets it
     );
-    if (!this.arrived.length) return;
-    const plans = this.arrived.splice(0);
-    const next = this.replicas();
-    for (const p of plans) next[p.layer] = p.replicas;
-    await this.switchTo(next, plans);
   }
 
-  private async switchTo(next: number[][][], plans: LayerPlan[]): Promise<void> {
+  /** Carries out a placement change (`carry`: clone / migrate / stop expert actors), then gives every server the new refs; no pass runs meanwhile. */
+  private async switchTo(plans: LayerPlan[], carry: () => Promise<{ actors: MoEActors; moves: PlacementMoves[]; replicas: number[][][] }>): Promise<void> {
     const t0 = performance.now();
-    let moved = 0;
+    let moved = 0, next: number[][][];
     try {
-      // Expert actors are cloned, migrated or stopped (weights shipped device to device), then every
-      // server is given the new refs; no pass runs meanwhile.
-      const { actors, moves } = await applyPlacement(this.system, this.actors, this.reps, next);
-      this.actors = actors;
-      moved = moves.reduce((n, m) => n + m.cloned + m.migrated, 0);
-      await Promise.all(this.servers.map((ref) => this.system.ask(ref, { type: 'attach', replicas: next, actors })));
+      const done = await carry();
+      this.actors = done.actors;
+      next = done.replicas;
+      moved = done.moves.reduce((n, m) => n + m.cloned + m.migrated, 0);
+      await Promise.all(this.servers.map((ref) => this.system.ask(ref, { type: 'attach', replicas: next, actors: done.actors })));
     } catch (e) {
       throw this.crashed(e as Error);
     }

@@ -10,7 +10,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { knownTasks, makeTask, type TaskName, type TaskSpec } from '../models/tasks.js';
 import { pathToFileURL } from 'node:url';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
-import type { LayerPlan, SchedulerMessage } from '../../actors/scheduler.js';
+import type { CarriedOut, LayerPlan, SchedulerMessage } from '../../actors/scheduler.js';
 import { TraceWriter } from '../sched/trace.js';
 import type { CostProfile } from '../sched/cost.js';
 import { Placement, type PlacementOp } from '../sched/placement.js';
@@ -149,7 +149,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     await Promise.all(trainers.map((t) => system.ask(t, { type: 'attach', replicas: applied, actors })));
     // A built-in policy runs in the scheduler actor (on the last device); a policy object runs here.
     const scheduler = typeof opts.policy === 'string' && opts.policy !== 'static'
-      ? await system.spawn('Scheduler', { policy: opts.policy, profile: opts.profile!, devices, slots, replicas: applied, topk: config.moe.topk }, { device: devices - 1 })
+      ? await system.spawn('Scheduler', { policy: opts.policy, profile: opts.profile!, devices, slots, replicas: applied, topk: config.moe.topk, actors }, { device: devices - 1 })
       : null;
     let first = 0;
     if (opts.resume) {
@@ -168,7 +168,6 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     };
     const out: DistributedStep[] = [];
     const last = Math.min(opts.steps, opts.until ?? opts.steps);
-    let lastSwitchMs: number | undefined; // the last plan's measured switch, told to the scheduler
     const arrived: LayerPlan[] = [];
     let inflight: Promise<void> = Promise.resolve(), planFailure: Error | null = null;
     for (let step = first; step < last; step++) {
@@ -183,39 +182,52 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       counts.forEach((c, l) => trace?.record(step, l, c));
       if (scheduler) {
         // The scheduler plans beside the next step instead of before it (planning stays off the
-        // critical path); the plans that have arrived are carried out at this boundary, in order.
+        // critical path). The plans that have arrived are carried out at this boundary by the
+        // scheduler itself (clone / migrate / stop of expert actors), before it is shown this
+        // step's routing, so carrying out never waits for planning.
         if (planFailure) throw planFailure;
-        inflight = system.ask<LayerPlan[]>(scheduler, { type: 'load', step, counts, switchMs: lastSwitchMs } satisfies SchedulerMessage).then(
+        if (arrived.length) {
+          const t1 = performance.now();
+          const versions = placements.map((_, l) => Math.max(-1, ...arrived.filter((p) => p.layer === l).map((p) => p.version)));
+          const done = await system.ask<CarriedOut>(scheduler, { type: 'carry-out', versions } satisfies SchedulerMessage);
+          arrived.splice(0);
+          actors = done.actors;
+          applied = done.replicas;
+          await Promise.all(trainers.map((t) => system.ask(t, { type: 'attach', replicas: applied, actors })));
+          replanMs = performance.now() - t1;
+          for (const p of done.plans) {
+            placements[p.layer]!.applyBatch(p.ops);
+            changes.push({ step, ...p, moves: done.moves[p.layer] });
+          }
+        }
+        inflight = system.ask<LayerPlan[]>(scheduler, { type: 'load', step, counts, switchMs: changes.length ? replanMs : undefined } satisfies SchedulerMessage).then(
           (plans) => void arrived.push(...plans),
           (e: Error) => void (planFailure ??= e),
         );
-        lastSwitchMs = undefined;
-        for (const p of arrived.splice(0)) {
-          placements[p.layer]!.applyBatch(p.ops);
-          changes.push({ step, ...p });
+      } else {
+        local?.forEach(({ policy, history }, l) => {
+          const placement = placements[l]!;
+          const totals = Float64Array.from(counts[l]!);
+          const view: LoadView = { step: step + 1, history, current: [...Array(devices)].map(() => totals.map((v) => v / devices)), topk: config.moe!.topk };
+          history.push(totals);
+          const ops = policy.decide(view, placement, opts.profile!);
+          if (!ops.length) return;
+          placement.applyBatch(ops);
+          changes.push({ step, layer: l, ops, version: placement.version, replicas: placement.replicas() });
+        });
+        if (changes.length) {
+          // A policy object runs here, and so does carrying out its plans.
+          const t1 = performance.now();
+          const next = placements.map((p) => p.replicas());
+          const applying = await applyPlacement(system, actors, applied, next);
+          actors = applying.actors;
+          applied = next;
+          for (const c of changes) c.moves = applying.moves[c.layer];
+          await Promise.all(trainers.map((t) => system.ask(t, { type: 'attach', replicas: applied, actors })));
+          replanMs = performance.now() - t1;
         }
-      } else local?.forEach(({ policy, history }, l) => {
-        const placement = placements[l]!;
-        const totals = Float64Array.from(counts[l]!);
-        const view: LoadView = { step: step + 1, history, current: [...Array(devices)].map(() => totals.map((v) => v / devices)), topk: config.moe!.topk };
-        history.push(totals);
-        const ops = policy.decide(view, placement, opts.profile!);
-        if (!ops.length) return;
-        placement.applyBatch(ops);
-        changes.push({ step, layer: l, ops, version: placement.version, replicas: placement.replicas() });
-      });
-      if (changes.length) {
-        const t1 = performance.now();
-        const next = placements.map((p) => p.replicas());
-        const applying = await applyPlacement(system, actors, applied, next);
-        actors = applying.actors;
-        applied = next;
-        for (const c of changes) c.moves = applying.moves[c.layer];
-        await Promise.all(trainers.map((t) => system.ask(t, { type: 'attach', replicas: applied, actors })));
-        replanMs = performance.now() - t1;
-        lastSwitchMs = replanMs;
-        for (const c of changes) opts.onRebalance?.(c);
       }
+      for (const c of changes) opts.onRebalance?.(c);
       const s: DistributedStep = {
         step, loss: reports[0]!.loss, auxLoss: reports[0]!.auxLoss, expertCounts: counts, sourceCounts: counts.map((_, l) => reports.map((r) => r.expertCounts[l]!)), droppedTokens: reports.reduce((n, r) => n + r.droppedTokens, 0), stepMs,
         tokensPerSec: (batch * tokensPerSample * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), placementVersion: version, replanMs,

@@ -44,13 +44,20 @@ export async function spawnMoEActors(system: ActorSystem, specs: MoELayerSpec[],
   return { gates, experts };
 }
 
+/** The runtime's placement primitives: the actor system itself, or an actor's context (the scheduler actor). */
+export interface Placer {
+  clone(target: ActorRef, device: number): Promise<ActorRef>;
+  migrate(target: ActorRef, device: number): Promise<ActorRef>;
+  stop(target: ActorRef): Promise<void>;
+}
+
 /**
  * Carries out a placement change with the runtime's placement primitives, expert by expert (experts
  * in parallel): a replica that leaves one device for another migrates, a device that gains a
  * replica gets a clone of one that stays, a device that loses one stops it. State moves device to
  * device over the channels. Called between steps, when no expert is computing.
  */
-export async function applyPlacement(system: ActorSystem, actors: MoEActors, before: number[][][], after: number[][][]): Promise<{ actors: MoEActors; moves: PlacementMoves[] }> {
+export async function applyPlacement(system: Placer, actors: MoEActors, before: number[][][], after: number[][][]): Promise<{ actors: MoEActors; moves: PlacementMoves[] }> {
   const perLayer: PlacementMoves[] = actors.experts.map(() => ({ cloned: 0, migrated: 0, stopped: 0 }));
   const experts = await Promise.all(actors.experts.map((layer, l) => Promise.all(layer.map(async (refs, e) => {
     const moves = perLayer[l]!;
