@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { SPLIT_FLOATS } from '../src/runtime/collectives.js';
 import type { ActorRef } from '../src/runtime/actor.js';
 import type { ActorSystem } from '../src/runtime/system.js';
 import { Rng } from '../src/nn/random.js';
@@ -29,12 +30,16 @@ describe('collectives and channels across 3 devices', function () {
 
   it('all-reduce over any subset equals a sequential sum, identically on every member', async () => {
     const rng = new Rng(4);
-    for (const group of [[0, 1, 2], [0, 2], [1, 2], [1]]) {
-      const values = group.map(() => Array.from({ length: 33 }, () => rng.normal()));
-      const got = await Promise.all(group.map((d, i) => system.ask<number[]>(workers[d]!, { op: 'allReduce', values: values[i], group })));
-      const expected = new Float32Array(33);
-      for (const v of values) for (let i = 0; i < 33; i++) expected[i]! += Math.fround(v[i]!);
-      for (const g of got) assert.deepEqual(g, Array.from(expected), `group [${group}]`);
+    // Short vectors go whole; long ones (≥ SPLIT_FLOATS) as reduce-scatter + all-gather, in slices
+    // that do not divide evenly: both must sum in ascending device order.
+    for (const n of [33, SPLIT_FLOATS + 7]) {
+      for (const group of [[0, 1, 2], [0, 2], [1, 2], [1]]) {
+        const values = group.map(() => Float32Array.from({ length: n }, () => rng.normal()));
+        const got = await Promise.all(group.map((d, i) => system.ask<number[]>(workers[d]!, { op: 'allReduce', values: Array.from(values[i]!), group })));
+        const expected = new Float32Array(n);
+        for (const v of values) for (let i = 0; i < n; i++) expected[i]! += v[i]!;
+        for (const g of got) assert.ok(g.length === n && g.every((x, i) => Object.is(x, expected[i])), `group [${group}], ${n} values: bit-identical to the sequential sum`);
+      }
     }
   });
 

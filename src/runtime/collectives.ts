@@ -1,5 +1,5 @@
 import { errors } from '../errors.js';
-import type { Tensor, F32 } from '../tensor/tensor.js';
+import { Tensor, type F32 } from '../tensor/tensor.js';
 import type { DeviceChannels } from './channels.js';
 
 /**
@@ -48,22 +48,57 @@ export class Collectives {
   }
 
   /**
-   * Sums `x` over the group, in place (as NCCL and torch.distributed do), and returns it. Every
-   * member adds the parts in ascending device order, so all get bit-identical float32 results.
-   * Scratch and received buffers are pooled: fresh pages fault, and gradients all-reduce every step.
+   * Sums `x` over the group, in place (as NCCL and torch.distributed do), and returns it: a
+   * reduce-scatter (member i receives everyone's i-th slice and sums it) then an all-gather of the
+   * sums, so each device adds 1/n of the vector instead of all of it, and sends and receives the
+   * same bytes as an all-to-all of whole vectors would. Each slice is summed by one member, adding
+   * the parts in ascending device order, so every member gets bit-identical float32 results.
    */
   async allReduce(x: F32, group: readonly number[] = this.all(), tag?: number): Promise<F32> {
     const g = this.checkGroup(group, 'allReduce');
     if (g.length === 1) return x;
-    const all = await this.allToAll(g.map(() => x), g, tag);
-    const acc = this.channels.pool.alloc(x.shape, 'f32') as F32;
+    const n = g.length, me = g.indexOf(this.device), len = x.size;
+    // Small vectors: one exchange of whole vectors beats two rounds (a round costs a synchronisation).
+    if (len < SPLIT_FLOATS) return this.allReduceWhole(x, g, tag);
+    const at = (i: number) => Math.floor((i * len) / n);
+    const slice = (i: number) => new Tensor('f32', [at(i + 1) - at(i)], x.data.subarray(at(i), at(i + 1))) as F32;
+    const parts = await this.allToAll(g.map((_, i) => slice(i)), g, tag);
+    const mine = slice(me);
+    for (const part of parts) if (part.size !== mine.size) throw errors.collective(`allReduce: member sent ${part} but this device's slice is ${mine} (of ${x})`);
+    // Summed into scratch first: `mine` is one of the parts, and its turn in the order may not be first.
+    const acc = this.channels.pool.alloc(mine.shape, 'f32', false) as F32;
     const o = acc.data;
-    for (const part of all) {
+    o.set(parts[0]!.data);
+    for (let p = 1; p < n; p++) {
+      const d = parts[p]!.data;
+      for (let i = 0; i < o.length; i++) o[i]! += d[i]!;
+    }
+    for (const part of parts) if (part !== parts[me]) this.channels.recycle(part);
+    mine.data.set(o);
+    this.channels.pool.release(acc);
+    const sums = await this.allToAll(g.map(() => mine), g);
+    sums.forEach((t, i) => {
+      if (i === me) return;
+      if (t.size !== at(i + 1) - at(i)) throw errors.collective(`allReduce: member ${g[i]} sent a sum of ${t.size} values for a slice of ${at(i + 1) - at(i)}`);
+      x.data.set(t.data, at(i));
+      this.channels.recycle(t);
+    });
+    return x;
+  }
+
+  /** Every member receives every whole vector and sums them all, in ascending device order. */
+  private async allReduceWhole(x: F32, g: number[], tag?: number): Promise<F32> {
+    const all = await this.allToAll(g.map(() => x), g, tag);
+    const acc = this.channels.pool.alloc(x.shape, 'f32', false) as F32;
+    const o = acc.data;
+    o.set(all[0]!.data);
+    for (let p = 1; p < all.length; p++) {
+      const part = all[p]!;
       if (part.size !== x.size) throw errors.collective(`allReduce: member sent ${part} but this device has ${x}`);
       const d = part.data;
       for (let i = 0; i < o.length; i++) o[i]! += d[i]!;
-      if (part !== x) this.channels.recycle(part);
     }
+    for (const part of all) if (part !== x) this.channels.recycle(part);
     x.data.set(o);
     this.channels.pool.release(acc);
     return x;
@@ -81,6 +116,13 @@ export class Collectives {
     return this.channels.recv(root, t);
   }
 }
+
+/**
+ * Below this many floats an all-reduce exchanges whole vectors in one round; above it, it splits
+ * (reduce-scatter + all-gather). Measured on 2 devices: 128 KiB 0.14 vs 0.25 ms, 256 KiB 0.25 vs
+ * 0.23 ms, 4 MiB 3.1 vs 2.0 ms (whole vs split).
+ */
+export const SPLIT_FLOATS = 1 << 16;
 
 function hash(s: string): number {
   let h = 0x811c9dc5;
