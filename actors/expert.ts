@@ -35,7 +35,7 @@ export class ExpertActor extends TrainableActor<ExpertArgs> {
 
   protected build(be: Backend): Parameter[] {
     const a = this.args;
-    this.ffn = new ExpertFFN(be, a.dModel, a.dFF, { rng: new Rng(a.seed), dtype: a.dtype, name: a.name, outStd: a.outStd });
+    this.ffn = new ExpertFFN(be, a.dModel, a.dFF, { rng: new Rng(a.seed), dtype: a.dtype, name: a.name, outStd: a.outStd, skipInit: this.overwritten });
     return this.ffn.parameters();
   }
 

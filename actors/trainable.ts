@@ -32,6 +32,11 @@ export abstract class TrainableActor<A extends TrainableArgs = TrainableArgs> ex
     super();
   }
 
+  /** Whether the weights built will be overwritten (restored state or a checkpoint): build them with `skipInit`. */
+  protected get overwritten(): boolean {
+    return this.restoring !== null || Boolean(this.args.checkpoint);
+  }
+
   /** Builds the module (initialised from `args`) and returns its parameters. */
   protected abstract build(be: Backend, ctx: ActorContext): Parameter[];
 

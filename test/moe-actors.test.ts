@@ -28,10 +28,11 @@ describe('expert and gate actors on the runtime', function () {
   });
 
   it('clone ships the state device to device over the channel: identical parameters, moments and step', async () => {
-    const a = await system.spawn('Expert', args, { device: 0 });
+    // Weights of 16×32: each weight, m and v (512 floats) travels as a tensor of its own; biases ride in the skeleton.
+    const a = await system.spawn('Expert', { ...args, dModel: 16, dFF: 32 }, { device: 0 });
     const before = await received(system, 1, 0);
     const c = await system.clone(a, 1);
-    assert.ok((await received(system, 1, 0)) > before, 'the state arrived on device 1 through the ring from device 0');
+    assert.equal((await received(system, 1, 0)) - before, 1 + 2 * 3, 'the skeleton and six arrays arrived on device 1 through the ring from device 0');
     assert.deepEqual(await system.ask(c, { type: 'state' }), await system.ask(a, { type: 'state' }));
     assert.equal((await system.ask<{ name: string }>(c, { type: 'describe' })).name, 'block0.moe.expert1');
   });
@@ -97,5 +98,15 @@ describe('expert and gate actors on the runtime', function () {
     tensors.delete('block0.moe.expert1.down.bias');
     saveCheckpoint(file, {}, tensors);
     await assert.rejects(system.spawn('Expert', serving, { device: 1 }), /lacks parameter block0\.moe\.expert1\.down\.bias/);
+  });
+
+  it('a state splits into a skeleton and its large arrays, and joins back exactly', async () => {
+    const { joinState, splitState } = await import('../src/runtime/codec.js');
+    const big = Float32Array.from({ length: 300 }, (_, i) => i), small = new Float32Array([1, 2]), ints = new Int32Array(400).fill(7);
+    const state = { args: { name: 'x', n: 3 }, tensors: [big, small], nested: { ints, none: null, list: [1, 'a'] } };
+    const { skeleton, arrays } = splitState(state);
+    assert.deepEqual(arrays, [big, ints]);
+    assert.equal((skeleton as { tensors: unknown[] }).tensors[1], small, 'short arrays stay in the skeleton');
+    assert.deepEqual(joinState(skeleton, arrays), state);
   });
 });

@@ -39,10 +39,13 @@ export class Parameter {
 export interface InitOptions {
   rng: Rng;
   dtype?: ParamDType;
+  /** Leave weights zero: they are about to be overwritten (a restored or checkpointed actor), so drawing them is wasted. */
+  skipInit?: boolean;
 }
 
-export function normalInit(shape: readonly number[], std: number, { rng, dtype = 'f32' }: InitOptions): F32 {
+export function normalInit(shape: readonly number[], std: number, { rng, dtype = 'f32', skipInit }: InitOptions): F32 {
   const t = Tensor.zeros(shape, dtype) as F32;
+  if (skipInit) return t;
   for (let i = 0; i < t.size; i++) t.data[i] = rng.normal() * std;
   return t;
 }

@@ -47,3 +47,48 @@ export function unpackState<T>(t: Tensor, what: string): T {
   if (t.dtype !== 'i32' || !(n >= 0) || n > (t.size - 1) * 4) throw errors.corruptFrame(what, 0, `state of ${n} bytes in a ${t.dtype} tensor of ${t.size} words`);
   return decode<T>(new Uint8Array(t.data.buffer, t.data.byteOffset + 4, n));
 }
+
+type Shippable = Float32Array | Int32Array | Float64Array;
+const SHIPPED = '\u0000flexmoe.array';
+/** Typed arrays this long or longer travel as channel tensors of their own; shorter ones stay in the skeleton. */
+const SHIP_MIN = 256;
+
+/**
+ * Splits an actor's state into a skeleton (small, msgpack) and its large typed arrays, so a clone
+ * or migration sends the arrays as tensors over the channel (one copy in, one copy out) instead of
+ * encoding them into the message. `joinState` puts them back.
+ */
+export function splitState(state: unknown): { skeleton: unknown; arrays: Shippable[] } {
+  const arrays: Shippable[] = [];
+  const walk = (v: unknown): unknown => {
+    if ((v instanceof Float32Array || v instanceof Int32Array || v instanceof Float64Array) && v.length >= SHIP_MIN) {
+      arrays.push(v);
+      return { [SHIPPED]: arrays.length - 1 };
+    }
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, walk(x)]));
+    }
+    return v;
+  };
+  return { skeleton: walk(state), arrays };
+}
+
+export function joinState(skeleton: unknown, arrays: ArrayBufferView[]): unknown {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+      const o = v as Record<string, unknown>;
+      if (SHIPPED in o) return arrays[o[SHIPPED] as number];
+      return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, walk(x)]));
+    }
+    return v;
+  };
+  return walk(skeleton);
+}
+
+/** A shippable array as a channel tensor (a view: no copy). */
+export function arrayTensor(a: Shippable): Tensor {
+  const dtype = a instanceof Float32Array ? 'f32' : a instanceof Int32Array ? 'i32' : 'f64';
+  return new Tensor(dtype, [a.length], a as never);
+}

@@ -6,7 +6,8 @@ import { parentPort } from 'node:worker_threads';
 import { actorClass, type Actor, type ActorContext, type ActorRef } from './actor.js';
 import { DeviceChannels } from './channels.js';
 import { Collectives } from './collectives.js';
-import { decode, envelope, packState, unpackState, type Envelope } from './codec.js';
+import { arrayTensor, decode, envelope, joinState, packState, splitState, unpackState, type Envelope } from './codec.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { DeviceStats, FromDevice, ToDevice } from './messages.js';
 
 interface Hosted {
@@ -137,21 +138,22 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined): Pro
       return reply(m.req, () =>
         enqueue(m.id, async (h) => {
           if (m.leaving) h.leaving = true;
-          const state = packState(h.actor.snapshot());
-          await channels.send(m.to, m.tag, state);
-          return state.data.byteLength;
+          // The skeleton first, then each large array as a tensor of its own, on one (peer, tag) FIFO.
+          const { skeleton, arrays } = splitState(h.actor.snapshot());
+          const head = packState({ skeleton, count: arrays.length });
+          await Promise.all([channels.send(m.to, m.tag, head), ...arrays.map((a) => channels.send(m.to, m.tag, arrayTensor(a)))]);
+          return head.data.byteLength + arrays.reduce((n, a) => n + a.byteLength, 0);
         }),
       );
     case 'adopt':
       return reply(m.req, async () => {
-        const t = await channels.recv(m.from, m.tag);
-        const snapshot = unpackState(t, `state of ${m.className}#${m.ref.id} from device ${m.from}`);
-        try {
-          await host(m.ref, m.className, actorClass(m.className).restore(snapshot));
-        } finally {
-          // Decoded typed arrays may be views of the received storage: recycle it once the actor is up.
-          channels.recycle(t);
-        }
+        const head = await channels.recv(m.from, m.tag);
+        const { skeleton, count } = unpackState<{ skeleton: unknown; count: number }>(head, `state of ${m.className}#${m.ref.id} from device ${m.from}`);
+        channels.recycle(head);
+        const arrays: Tensor[] = [];
+        for (let i = 0; i < count; i++) arrays.push(await channels.recv(m.from, m.tag));
+        // The arrays stay the restored actor's (not recycled): they may become its state as they are.
+        await host(m.ref, m.className, actorClass(m.className).restore(joinState(skeleton, arrays.map((t) => t.data))));
         return m.ref;
       });
     case 'stay':
