@@ -23,8 +23,10 @@ export interface FitCallbacks {
 }
 
 export interface TrainerOptions {
-  /** gpt-moe (default), bert-moe or vision-moe. */
+  /** gpt-moe (default), bert-moe, vision-moe, or a model of your own (`registerTask`, listed in `modules`). */
   task?: TaskName;
+  /** Modules that register models of your own (imported here and on every device). */
+  modules?: (string | URL)[];
   config: CharTransformerConfig | VisionMoEConfig;
   imagesPerDigit?: number;
   devices?: number;
@@ -97,7 +99,7 @@ export class Trainer {
     let tokens = 0, ms = 0;
     try {
       const { history, sample } = await trainDistributedWithSample({
-        task: this.options.task, imagesPerDigit: this.options.imagesPerDigit,
+        task: this.options.task, modules: this.options.modules, imagesPerDigit: this.options.imagesPerDigit,
         devices, config, steps, batch: this.options.batch ?? 16, lr: this.options.lr ?? 8e-3, backend: this.options.backend,
         corpusChars: this.options.corpusChars, replicas: placement.replicas(), slots, policy, profile,
         recordTrace: opts.recordTrace, checkpoint: opts.checkpoint, checkpointEvery: opts.checkpointEvery, resume: opts.resume, evalEvery: opts.evalEvery ?? stepsPerEpoch,
