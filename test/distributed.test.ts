@@ -152,6 +152,20 @@ describe('Trainer.fit and events$', function () {
     assert.equal(types.at(-1), 'train-end');
     assert.ok(history[4]!.evalLoss! > 0 && history[9]!.evalLoss! < history[4]!.evalLoss!, 'held-out loss is measured each epoch and falls');
   });
+
+  it('fits a model of your own (registerTask, modules) and reports its balance per MoE layer', async () => {
+    const { Trainer } = await import('../src/train/trainer.js');
+    const corpus = new CharCorpus(mobyDick().slice(0, 100_000));
+    // layers: 2 in the config, but the model (examples/my-moe.ts) has one MoE layer.
+    const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 64, layers: 2, seed: 2, moe: { experts: 4, topk: 1 } };
+    const trainer = new Trainer({ task: 'my-moe', modules: [new URL('../examples/my-moe.ts', import.meta.url)], config, devices: 2, batch: 8, lr: 3e-3, corpusChars: 100_000 });
+    const ratios: number[] = [];
+    trainer.events$.subscribe((e) => e.type === 'batch-end' && ratios.push(e.balanceRatio));
+    const history = await trainer.fit({ steps: 3 });
+    assert.equal(history.length, 3);
+    assert.equal(history[0]!.expertCounts.length, 1);
+    assert.ok(ratios.length === 3 && ratios.every((r) => r >= 1 && Number.isFinite(r)));
+  });
 });
 
 describe('the scheduler actor and routing traces from live training', function () {

@@ -87,8 +87,9 @@ export class Trainer {
     const experts = config.moe?.experts ?? 1;
     const slots = this.options.slots ?? 2 * Math.ceil(experts / devices);
     const placement = Placement.roundRobin(devices, slots, experts);
-    // The placement each layer runs with now, for the balance ratio (max ÷ mean device load).
-    const current = Array.from({ length: config.layers }, () => placement.clone());
+    // The placement each MoE layer runs with now, for the balance ratio (max ÷ mean device load);
+    // the model says how many MoE layers it has (a model of your own need not follow config.layers).
+    const current: Placement[] = [];
     const profile = policy === 'static' ? undefined : (this.options.profile ?? (await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend: this.options.backend })));
     const subs = [
       opts.callbacks?.onBatchEnd && this.events$.subscribe((e) => e.type === 'batch-end' && opts.callbacks!.onBatchEnd!(e)),
@@ -111,7 +112,7 @@ export class Trainer {
         onStep: (s) => {
           tokens += (s.tokensPerSec * s.stepMs) / 1000;
           ms += s.stepMs;
-          const br = Math.max(1, ...s.expertCounts.map((c, l) => balanceRatio(deviceLoads(c, current[l]!))));
+          const br = Math.max(1, ...s.expertCounts.map((c, l) => balanceRatio(deviceLoads(c, (current[l] ??= placement.clone())))));
           this.events.next({ type: 'batch-end', balanceRatio: br, ...s });
           if ((s.step + 1) % stepsPerEpoch === 0) this.events.next({ type: 'epoch-end', epoch: (s.step + 1) / stepsPerEpoch - 1, step: s.step, loss: s.loss, evalLoss: s.evalLoss });
         },
