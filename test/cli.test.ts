@@ -18,6 +18,15 @@ describe('flexmoe command line', function () {
     assert.equal([...lines[3].sample].length, 10);
   });
 
+  it('train --module FILE --model NAME trains a model of your own on devices', async () => {
+    const mod = new URL('../examples/my-moe.ts', import.meta.url).pathname;
+    const { stdout } = await run('node', [bin, 'train', '--module', mod, '--model', 'my-moe', '--devices', '2', '--steps', '2', '--d-model', '16', '--seq', '8', '--json']);
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.at(-1).summary.model, 'my-moe');
+    assert.equal(lines.at(-1).summary.devices, 2);
+    assert.ok(lines.at(-1).summary.lastLoss > 0);
+  });
+
   it('an unknown command or backend fails with a message listing the known ones', async () => {
     await assert.rejects(run('node', [bin, 'fly']), (e: { stderr: string; code: number }) => {
       assert.match(e.stderr, /unknown command "fly"; known commands: train, simulate/);

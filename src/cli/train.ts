@@ -5,25 +5,31 @@ import { CharTransformer, type CharTransformerConfig } from '../models/char-tran
 import { balanceRatio, deviceLoads, Placement } from '../sched/placement.js';
 import { generate, trainCharLM } from '../train/lm.js';
 import { Trainer } from '../train/trainer.js';
-import type { TaskName } from '../models/tasks.js';
+import { knownTasks, type TaskName } from '../models/tasks.js';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import { Progress } from '../train/progress.js';
 import { intFlag, numberFlag, type Flags } from './args.js';
 
-export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|dense] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
+export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|dense|NAME --module FILE] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
               [--layers N] [--heads H] [--experts E] [--topk 1|2] [--capacity-factor F] [--router-skew S]
               [--devices N] [--policy static|flexmoe|eplb] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
               [--resume FILE] [--record-trace FILE] [--lr X] [--backend NAME] [--sample N] [--json]
   Trains a character-level GPT (Mixture-of-Experts by default) on the embedded corpus (Moby-Dick),
-  then prints a sample.`;
+  then prints a sample. --module FILE loads a module that registers models of your own (registerTask);
+  --model NAME then trains one of them on the devices, with the character-model flags as its config.`;
 
 const models = ['gpt-moe', 'bert-moe', 'vision-moe', 'dense'] as const;
 
 /** `flexmoe train`: the main job on its embedded default. */
 export async function train(flags: Flags): Promise<void> {
   const model = typeof flags.model === 'string' ? flags.model : 'gpt-moe';
-  if (!(models as readonly string[]).includes(model)) {
-    throw errors.badArgument('--model', `unknown model "${model}"; known: ${models.join(', ')}`);
+  const modules = typeof flags.module === 'string' ? [pathToFileURL(resolve(flags.module)).href] : [];
+  for (const m of modules) await import(m);
+  const own = knownTasks().filter((t) => !(models as readonly string[]).includes(t));
+  if (!(models as readonly string[]).includes(model) && !own.includes(model)) {
+    throw errors.badArgument('--model', `unknown model "${model}"; known: ${[...models, ...own].join(', ')}${modules.length ? '' : ' (models of your own: --module FILE)'}`);
   }
   const devices = intFlag(flags, 'devices', 1, 1);
   if (devices > 1 && model === 'dense') throw errors.badArgument('--devices', 'the dense model trains on one device; several devices need MoE layers (--model gpt-moe, bert-moe or vision-moe)');
@@ -52,6 +58,7 @@ export async function train(flags: Flags): Promise<void> {
     const steps = intFlag(flags, 'steps', model === 'dense' ? 300 : 200, 1);
     const batch = intFlag(flags, 'batch', 16, 1);
     if (model === 'bert-moe' || model === 'vision-moe') return await trainOnDevices(flags, model, taskConfig(model, flags, config), devices, steps, batch, be.name, policy);
+    if (own.includes(model)) return await trainOnDevices(flags, model, config, devices, steps, batch, be.name, policy, modules);
     if (devices > 1 || flags.checkpoint || flags.resume || flags['record-trace']) return await trainOnDevices(flags, 'gpt-moe', config, devices, steps, batch, be.name, policy);
     const net = new CharTransformer(be, config);
     const log = (s: string) => (json ? undefined : process.stderr.write(`${s}\n`));
@@ -88,13 +95,13 @@ export async function train(flags: Flags): Promise<void> {
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
 /** `flexmoe train --devices N` (or with checkpoints): the Trainer on worker-thread devices. */
-async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransformerConfig | VisionMoEConfig, devices: number, steps: number, batch: number, backend: string, policy: string): Promise<void> {
+async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransformerConfig | VisionMoEConfig, devices: number, steps: number, batch: number, backend: string, policy: string, modules: string[] = []): Promise<void> {
   const json = flags.json === true;
   const experts = config.moe!.experts;
   const slots = intFlag(flags, 'slots', 2 * Math.ceil(experts / devices), 1);
   const vocab = 'vocab' in config ? config.vocab : config.classes;
   const model = task;
-  const trainer = new Trainer({ task, config, devices, batch, lr: numberFlag(flags, 'lr', task === 'vision-moe' ? 1e-2 : 8e-3), policy, slots, backend });
+  const trainer = new Trainer({ task, modules, config, devices, batch, lr: numberFlag(flags, 'lr', task === 'vision-moe' ? 1e-2 : 8e-3), policy, slots, backend });
   const progress = json ? null : new Progress(steps);
   let replans = 0, dropped = 0;
   trainer.events$.subscribe((e) => {
