@@ -17,7 +17,10 @@ function runPair(method: 'ring' | 'postMessage' | 'transfer', mode: 'throughput'
   const common = { method, mode, floats, count };
   let a: object, b: object, transfer: [] | [MessageChannel['port1']] = [], transferB: [] | [MessageChannel['port2']] = [];
   if (method === 'ring') {
-    const data = new SharedArrayBuffer(ringBytes(bytes, 8)), back = new SharedArrayBuffer(ringBytes(64, 8));
+    // The ring the devices use (ActorSystem's default: room for eight 1 MiB frames), or eight frames if larger.
+    const data = new SharedArrayBuffer(ringBytes(Math.max(bytes, 1 << 20), 8)), back = new SharedArrayBuffer(ringBytes(64, 8));
+    // Touched once, as a running device's rings are: a first-touch page fault per 4 KiB is slow on this VM kind.
+    new Uint8Array(data).fill(0);
     a = { ...common, role: 'producer', data, back };
     b = { ...common, role: 'consumer', data, back };
   } else {
