@@ -250,6 +250,31 @@ describe('scheduler actor', () => {
     assert.ok(plan.predictedMsAfter < plan.predictedMsBefore, `${plan.predictedMsBefore} → ${plan.predictedMsAfter}`);
   });
 
+  it('carries out the plans answered so far on the expert actors, through its context, and no later ones', async () => {
+    const calls: string[] = [];
+    let next = 100;
+    const ref = (device: number) => ({ id: `a${next++}`, device, incarnation: 1 });
+    const placer = {
+      ...ctx,
+      clone: async (t: { id: string }, d: number) => (calls.push(`clone ${t.id}→${d}`), ref(d)),
+      migrate: async (t: { id: string; device: number }, d: number) => (calls.push(`migrate ${t.id}→${d}`), { ...t, device: d, incarnation: 2 }),
+      stop: async (t: { id: string }) => void calls.push(`stop ${t.id}`),
+    } as unknown as ActorContext;
+    const experts = [[0, 1, 2, 3].map((d) => [{ id: `e${d}`, device: d, incarnation: 1 }])];
+    const s = new Scheduler({ policy: 'flexmoe', profile, devices: 4, slots: 3, replicas: [[[0], [1], [2], [3]]], topk: 1, actors: { gates: [[]], experts } });
+    const [plan] = s.receive({ type: 'load', step: 0, counts: hot(0) }, ctx);
+    assert.ok(plan);
+    const none = await s.receive({ type: 'carry-out', versions: [plan.version - 1] }, placer);
+    assert.deepEqual([none.plans, calls], [[], []], 'a version not yet answered is not carried out');
+    const done = await s.receive({ type: 'carry-out', versions: [plan.version] }, placer);
+    assert.deepEqual(done.plans, [plan]);
+    assert.deepEqual(done.replicas, [plan.replicas]);
+    const gained = plan.replicas[0]!.filter((d) => d !== 0).length;
+    assert.equal(done.moves[0]!.cloned + done.moves[0]!.migrated, gained, `${calls.join(', ')}`);
+    assert.deepEqual(done.actors.experts[0]![0]!.map((r) => r.device).sort(), [...plan.replicas[0]!].sort(), 'expert 0 has an actor on every device of its replicas');
+    await assert.rejects(start().receive({ type: 'carry-out', versions: [0] }, placer), /started without the expert actors/);
+  });
+
   it('learns what carrying out a plan costs and stops planning when that no longer pays', () => {
     const s = start();
     assert.equal(s.receive({ type: 'load', step: 0, counts: hot(0) }, ctx).length, 1);
