@@ -141,8 +141,8 @@ describe('Trainer.fit and events$', function () {
     const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 64, layers: 1, seed: 2, moe: { experts: 4, topk: 1, routerSkew: 2 } };
     const { clusterA100 } = await import('../src/sched/cost.js');
     const trainer = new Trainer({ config, devices: 2, batch: 8, lr: 3e-3, corpusChars: 100_000, policy: 'flexmoe', slots: 4, profile: { ...clusterA100, devicesPerNode: 2, expertTflops: 0.002, denseTflops: 0.002, intraNodeGBps: 3, dModel: 32, dFF: 64 } });
-    const types: string[] = [];
-    trainer.events$.subscribe((e) => types.push(e.type));
+    const types: string[] = [], runtime: string[] = [];
+    trainer.events$.subscribe((e) => (types.push(e.type), e.type === 'runtime' && runtime.push(e.event.type)));
     const batches: number[] = [], epochs: number[] = [], rebalances: number[] = [];
     const history = await trainer.fit({ epochs: 2, stepsPerEpoch: 5, callbacks: { onBatchEnd: (b) => batches.push(b.step), onEpochEnd: (e) => epochs.push(e.epoch), onRebalance: (r) => rebalances.push(r.step) } });
     assert.deepEqual(batches, [...Array(10).keys()]);
@@ -150,6 +150,9 @@ describe('Trainer.fit and events$', function () {
     assert.ok(rebalances.length > 0, 'a skewed top-1 router (expert 0 hottest, devices unbalanced) makes FlexMoE re-plan');
     assert.equal(types[0], 'train-begin');
     assert.equal(types.at(-1), 'train-end');
+    // The runtime's side: trainers, gates and experts spawned, the gate cloned onto device 1 at the
+    // start, and the re-plans' expert clones or migrations.
+    assert.ok(runtime.includes('actor-spawned') && runtime.filter((t) => t === 'actor-cloned' || t === 'actor-migrated').length > 1, runtime.join(' '));
     assert.ok(history[4]!.evalLoss! > 0 && history[9]!.evalLoss! < history[4]!.evalLoss!, 'held-out loss is measured each epoch and falls');
   });
 

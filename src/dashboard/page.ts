@@ -53,6 +53,13 @@ export const dashboardPage = `<!doctype html>
    if (e.layer === 0) placement(e.replicas);
    log('step ' + e.step + ', layer ' + e.layer + ': ' + e.ops.map((o) => o.op === 'migrate' ? 'migrate e' + o.expert + ' ' + o.from + '→' + o.to : o.op + ' e' + o.expert + '@dev' + o.device).join(', ') + ' (v' + e.version + ')');
  });
+ source.addEventListener('runtime', (m) => {
+   const e = JSON.parse(m.data).event, at = (r) => r.id + '@dev' + r.device;
+   if (e.type === 'actor-cloned') log('actor ' + at(e.from) + ' cloned to ' + at(e.ref));
+   else if (e.type === 'actor-migrated') log('actor ' + at(e.from) + ' migrated to device ' + e.ref.device);
+   else if (e.type === 'actor-stopped') log('actor ' + at(e.ref) + ' stopped');
+   else if (e.type === 'device-down' || e.type === 'device-failed') log(e.type + ' ' + e.device + ': ' + e.reason);
+ });
  source.addEventListener('train-begin', (m) => { const e = JSON.parse(m.data); log('training on ' + e.devices + ' device(s), policy ' + e.policy); });
  source.addEventListener('train-end', (m) => { const e = JSON.parse(m.data); log('done: loss ' + e.firstLoss.toFixed(3) + ' → ' + e.lastLoss.toFixed(3)); });
 </script>

@@ -1,6 +1,7 @@
 import { errors } from '../errors.js';
 import type { CharTransformerConfig } from '../models/char-transformer.js';
 import { ActorSystem } from '../runtime/system.js';
+import type { RuntimeEvent } from '../runtime/events.js';
 import { siblingModule } from '../runtime/thread.js';
 import { defaultBackendName } from '../kernels/backend.js';
 import type { MoELayerSpec, MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-trainer.js';
@@ -43,6 +44,8 @@ export interface DistributedOptions {
   /** Cost profile the policy plans with (this machine's, from `flexmoe calibrate`). */
   profile?: CostProfile;
   onRebalance?: (r: Rebalance) => void;
+  /** The runtime's events (devices up/down, actors spawned, cloned, migrated, stopped, restored). */
+  onRuntimeEvent?: (e: RuntimeEvent) => void;
   /** Write a checkpoint here every `checkpointEvery` steps and at the end. */
   checkpoint?: string;
   checkpointEvery?: number;
@@ -128,6 +131,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   if (opts.policy && opts.policy !== 'static' && !opts.profile) throw errors.badArgument('trainDistributed', 'a live policy needs a cost profile (flexmoe calibrate)');
   const system = await ActorSystem.start({ devices, modules: [trainerModule, schedulerModule, expertModule, gateModule, ...modules], askTimeoutMs: 120_000 });
   let trace: TraceWriter | null = null;
+  const runtime = opts.onRuntimeEvent ? system.events$.subscribe(opts.onRuntimeEvent) : null;
   try {
     const spec: TaskSpec = { task, config, corpusChars: opts.corpusChars, imagesPerDigit: opts.imagesPerDigit };
     // The characters of the vocabulary, so a served model can encode prompts without the corpus.
@@ -244,6 +248,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     if (opts.sample) sample = (await Promise.all(trainers.map((t) => system.ask<string>(t, { type: 'generate', ...opts.sample }))))[0]!;
     return { history: out, sample };
   } finally {
+    runtime?.unsubscribe();
     await trace?.close();
     await system.stop();
   }

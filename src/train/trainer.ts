@@ -1,6 +1,7 @@
 import { Subject, type Observable } from 'rxjs';
 import type { CharTransformerConfig } from '../models/char-transformer.js';
 import type { TaskName } from '../models/tasks.js';
+import type { RuntimeEvent } from '../runtime/events.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import type { CostProfile } from '../sched/cost.js';
 import { calibrate } from '../sched/calibrate.js';
@@ -14,6 +15,8 @@ export type TrainEvent =
   | ({ type: 'batch-end'; balanceRatio: number } & DistributedStep)
   | { type: 'epoch-end'; epoch: number; step: number; loss: number; evalLoss?: number }
   | ({ type: 'rebalance' } & Rebalance)
+  /** A placement or lifecycle event of the runtime (a device up or down; an actor spawned, cloned, migrated, stopped, restored). */
+  | { type: 'runtime'; event: RuntimeEvent }
   | { type: 'train-end'; steps: number; firstLoss: number; lastLoss: number; evalLoss?: number; tokensPerSec: number; sample: string };
 
 export interface FitCallbacks {
@@ -105,6 +108,9 @@ export class Trainer {
         corpusChars: this.options.corpusChars, replicas: placement.replicas(), slots, policy, profile,
         recordTrace: opts.recordTrace, checkpoint: opts.checkpoint, checkpointEvery: opts.checkpointEvery, resume: opts.resume, evalEvery: opts.evalEvery ?? stepsPerEpoch,
         sample: opts.sample ? { prompt: 'Call me Ishmael. ', length: opts.sample, seed: config.seed } : undefined,
+        onRuntimeEvent: (event) => {
+          if (lifecycle.has(event.type)) this.events.next({ type: 'runtime', event });
+        },
         onRebalance: (r) => {
           current[r.layer] = fromReplicas(r.replicas, devices, slots);
           this.events.next({ type: 'rebalance', ...r });
@@ -124,6 +130,8 @@ export class Trainer {
     }
   }
 }
+
+const lifecycle = new Set<RuntimeEvent['type']>(['device-up', 'device-down', 'device-failed', 'actor-spawned', 'actor-cloned', 'actor-migrated', 'actor-stopped', 'actor-restored']);
 
 function fromReplicas(replicas: number[][], devices: number, slots: number): Placement {
   const hosts = Array.from({ length: devices }, (_, d) => replicas.flatMap((r, e) => (r.includes(d) ? [e] : [])));
