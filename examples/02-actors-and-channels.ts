@@ -10,7 +10,7 @@ import type { RuntimeEvent } from '../src/index.js';
 import { LoadBook } from './load-book.js';
 import { Reducer } from './reducer.js';
 
-const system = await ActorSystem.start({ devices: 2, modules: [new URL('./load-book.ts', import.meta.url), new URL('./reducer.ts', import.meta.url)] });
+const system = await ActorSystem.start({ devices: 2, modules: [new URL('./load-book.ts', import.meta.url), new URL('./reducer.ts', import.meta.url), new URL('../actors/expert.ts', import.meta.url)] });
 const events: RuntimeEvent[] = [];
 system.events$.subscribe((e) => events.push(e));
 
@@ -30,6 +30,18 @@ console.log(`hottest expert: ${await system.ask(book, { hottest: true })}; the a
 const reducers = await Promise.all([0, 1].map((d) => system.spawn(Reducer, {}, { device: d })));
 const sums = await Promise.all(reducers.map((r, d) => system.ask<{ device: number; sum: number[] }>(r, { values: [d + 1, 10 * (d + 1)] })));
 display(table(['device', 'all-reduced sum'], sums.map((s) => [s.device, s.sum.join(', ')])));
+
+// %% [markdown]
+// The unit FlexMoE moves: an expert actor owns one expert's weights and Adam moments. Cloning it
+// onto the other device ships that state over the channel between the two devices; a replica
+// starts exactly where its source is.
+
+// %%
+const expert = await system.spawn('Expert', { name: 'demo.expert0', dModel: 16, dFF: 32, seed: 7, optimizer: { lr: 1e-3 }, backend: 'reference' }, { device: 0 });
+const copy = await system.clone(expert, 1);
+const [a, b] = await Promise.all([expert, copy].map((r) => system.ask<{ step: number; tensors: Float32Array[] }>(r, { type: 'state' })));
+const same = a.tensors.every((t, i) => t.every((v, j) => v === b.tensors[i]![j]));
+console.log(`replica on device ${copy.device}: ${b.tensors.length} tensors (value, m, v of 4 parameters), identical to the source: ${same}`);
 
 // %% [markdown]
 // What the runtime reported along the way.
