@@ -96,11 +96,12 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
   return { meta: header.meta, tensors };
 }
 
-const perThread = new Map<string, { version: string; ckpt: LoadedCheckpoint }>();
+const perThread = new Map<string, { version: string; ckpt: WeakRef<LoadedCheckpoint> }>();
 
 /**
  * `loadCheckpoint`, read once per thread while the file is unchanged: the server and every gate and
- * expert actor on a device load their weights from the same file, and should not each read it.
+ * expert actor on a device load their weights from the same file, and should not each read it. Held
+ * weakly: once every actor has copied its weights out, the file's contents can be collected.
  */
 export function loadCheckpointShared(path: string): LoadedCheckpoint {
   let version: string;
@@ -111,8 +112,9 @@ export function loadCheckpointShared(path: string): LoadedCheckpoint {
     throw errors.checkpoint(path, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   const hit = perThread.get(path);
-  if (hit?.version === version) return hit.ckpt;
+  const cached = hit?.version === version ? hit.ckpt.deref() : undefined;
+  if (cached) return cached;
   const ckpt = loadCheckpoint(path);
-  perThread.set(path, { version, ckpt });
+  perThread.set(path, { version, ckpt: new WeakRef(ckpt) });
   return ckpt;
 }
