@@ -56,6 +56,8 @@ export interface StepReport {
   /** Assignments this device's gates dropped for capacity. */
   droppedTokens: number;
   computeMs: number;
+  /** Of computeMs, the time spent in exchanges with other devices (moving data, waiting for them). */
+  exchangeMs: number;
 }
 
 export class MoETrainer extends Actor {
@@ -136,7 +138,7 @@ export class MoETrainer extends Actor {
   }
 
   private async step(step: number, ctx: ActorContext): Promise<StepReport> {
-    const t0 = performance.now();
+    const t0 = performance.now(), x0 = ctx.collectives.exchangeMs;
     const { batch, steps, lr } = this.args;
     const me = ctx.device;
     // Every device draws the same global batch and trains on its share of the samples.
@@ -164,6 +166,7 @@ export class MoETrainer extends Actor {
       expertCounts: this.layers.map((l) => Array.from(l.lastRouting?.counts ?? [])),
       droppedTokens: this.layers.reduce((n, l) => n + (l.lastRouting?.dropped ?? 0), 0),
       computeMs: performance.now() - t0,
+      exchangeMs: ctx.collectives.exchangeMs - x0,
     };
   }
 

@@ -18,13 +18,15 @@ const batch = 16, lr = 8e-3, tokensPerStep = batch * config.seq;
 const be = await createDefaultBackend();
 const single = await trainCharLM(be, new CharTransformer(be, config), corpus, { steps, batch, lr, seed: config.seed });
 be.dispose();
-const lines = [{ placement: 'one process', devices: 1, stepMs: single.history.map((s) => s.stepMs), loss: single.history.map((s) => s.loss) }];
+const lines: { placement: string; devices: number; stepMs: number[]; loss: number[]; exchange?: number[] }[] = [{ placement: 'one process', devices: 1, stepMs: single.history.map((s) => s.stepMs), loss: single.history.map((s) => s.loss) }];
 for (const devices of [1, 2]) {
   const h = await trainDistributed({ devices, config, steps, batch, lr });
-  lines.push({ placement: 'static', devices, stepMs: h.map((s) => s.stepMs), loss: h.map((s) => s.loss) });
+  // Share of each device's step spent in exchanges (moving data, waiting for the other device).
+  const exchange = h.map((s) => Math.max(...s.deviceExchangeMs.map((x, d) => x / s.deviceMs[d]!)));
+  lines.push({ placement: 'static', devices, stepMs: h.map((s) => s.stepMs), loss: h.map((s) => s.loss), exchange });
 }
 const base = median(lines[1]!.stepMs.slice(warm));
 for (const l of lines) {
   const ms = median(l.stepMs.slice(warm));
-  process.stdout.write(`${JSON.stringify({ bench: 'train', model: 'gpt-moe', placement: l.placement, devices: l.devices, steps, tokensPerSec: Math.round((tokensPerStep * 1000) / ms), stepMs: round(ms), overOneDevice: round(base / ms), firstLoss: round(l.loss[0]!, 5), lastLoss: round(l.loss.at(-1)!, 5) })}\n`);
+  process.stdout.write(`${JSON.stringify({ bench: 'train', model: 'gpt-moe', placement: l.placement, devices: l.devices, steps, tokensPerSec: Math.round((tokensPerStep * 1000) / ms), stepMs: round(ms), overOneDevice: round(base / ms), firstLoss: round(l.loss[0]!, 5), lastLoss: round(l.loss.at(-1)!, 5), ...(l.exchange ? { exchangeShare: round(median(l.exchange.slice(warm))) } : {}) })}\n`);
 }

@@ -10,6 +10,11 @@ import type { DeviceChannels } from './channels.js';
  */
 export class Collectives {
   private readonly counters = new Map<string, number>();
+  /**
+   * Milliseconds spent inside exchanges so far (all-to-alls and broadcasts, the all-reduce's
+   * included): moving data and waiting for peers. A step's share shows how much of it is not compute.
+   */
+  exchangeMs = 0;
 
   constructor(private readonly channels: DeviceChannels, readonly device: number, readonly devices: number) {}
 
@@ -41,10 +46,15 @@ export class Collectives {
     const g = this.checkGroup(group, 'allToAll');
     if (parts.length !== g.length) throw errors.collective(`allToAll: ${parts.length} parts for a group of ${g.length}`);
     const t = this.tag(g, tag);
-    const sends = g.map((d, i) => (d === this.device ? Promise.resolve() : this.channels.send(d, t, parts[i]!)));
-    const received = await Promise.all(g.map((d, i) => (d === this.device ? Promise.resolve(parts[i]!) : this.channels.recv(d, t))));
-    await Promise.all(sends);
-    return received;
+    const t0 = performance.now();
+    try {
+      const sends = g.map((d, i) => (d === this.device ? Promise.resolve() : this.channels.send(d, t, parts[i]!)));
+      const received = await Promise.all(g.map((d, i) => (d === this.device ? Promise.resolve(parts[i]!) : this.channels.recv(d, t))));
+      await Promise.all(sends);
+      return received;
+    } finally {
+      this.exchangeMs += performance.now() - t0;
+    }
   }
 
   /**
@@ -108,12 +118,17 @@ export class Collectives {
   async broadcast(x: Tensor | null, root: number, group: readonly number[] = this.all(), tag?: number): Promise<Tensor> {
     const g = this.checkGroup(group, 'broadcast');
     const t = this.tag(g, tag);
-    if (this.device === root) {
-      if (!x) throw errors.collective('broadcast: the root must pass a tensor');
-      await Promise.all(g.filter((d) => d !== root).map((d) => this.channels.send(d, t, x)));
-      return x;
+    const t0 = performance.now();
+    try {
+      if (this.device === root) {
+        if (!x) throw errors.collective('broadcast: the root must pass a tensor');
+        await Promise.all(g.filter((d) => d !== root).map((d) => this.channels.send(d, t, x)));
+        return x;
+      }
+      return await this.channels.recv(root, t);
+    } finally {
+      this.exchangeMs += performance.now() - t0;
     }
-    return this.channels.recv(root, t);
   }
 }
 

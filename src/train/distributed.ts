@@ -79,6 +79,8 @@ export interface DistributedStep {
   tokensPerSec: number;
   /** Milliseconds each device spent in its step (busy time). */
   deviceMs: number[];
+  /** Of deviceMs, the milliseconds each device spent in exchanges (all-to-alls, all-reduces): data moving and waiting for peers. */
+  deviceExchangeMs: number[];
   /** Version of the placement this step ran with (bumps when a plan is applied). */
   placementVersion: number;
   /** Milliseconds spent switching placement after this step (0 when nothing changed). */
@@ -234,7 +236,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       for (const c of changes) opts.onRebalance?.(c);
       const s: DistributedStep = {
         step, loss: reports[0]!.loss, auxLoss: reports[0]!.auxLoss, expertCounts: counts, sourceCounts: counts.map((_, l) => reports.map((r) => r.expertCounts[l]!)), droppedTokens: reports.reduce((n, r) => n + r.droppedTokens, 0), stepMs,
-        tokensPerSec: (batch * tokensPerSample * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), placementVersion: version, replanMs,
+        tokensPerSec: (batch * tokensPerSample * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), deviceExchangeMs: reports.map((r) => r.exchangeMs), placementVersion: version, replanMs,
       };
       if ((opts.evalEvery && (step + 1) % opts.evalEvery === 0) || step + 1 === last) {
         s.evalLoss = (await Promise.all(trainers.map((t) => system.ask<number>(t, { type: 'eval', batches: opts.evalBatches ?? 2 }))))[0]!;
