@@ -121,9 +121,16 @@ export class DistributedMoELayer {
       });
       return out;
     };
-    const received = (await collectives.allToAll(counts.map((c) => new Tensor('i32', [E], c)))).map((t) => Int32Array.from(t.data));
+    // Received tensors go back to the channel pool as soon as they are used (the outputs after the
+    // backward, or at the next forward when there is none).
+    const release = (ts: readonly Tensor[]) => ts.forEach((t) => collectives.release(t));
+    if (this.saved) release(this.saved.ex.outputs.splice(0));
+    const counted = await collectives.allToAll(counts.map((c) => new Tensor('i32', [E], c)));
+    const received = counted.map((t) => Int32Array.from(t.data));
+    release(counted);
     const inbound = (await collectives.allToAll(sent.map((s) => rowsOf(s, x, true)))) as F32[];
     const { outputs: back, hosted } = await this.computeHosted(received, inbound, (e, xe) => this.expert(e).forward(xe));
+    release(inbound);
     const outputs = (await collectives.allToAll(back)) as F32[];
     const y = Tensor.zeros([x.rows, d], x.dtype) as F32;
     // Each token sums its experts' outputs in expert order, as in one process, whatever the placement.
@@ -175,14 +182,17 @@ export class DistributedMoELayer {
     const k = this.opts.topk, d = this.dModel;
     const dWeights = new Float64Array(x.rows * k);
     const dOut = ex.sent.map((slots, g) => combineBackward(dy, ex.outputs[g]!, slots, routing.weights, k, dWeights));
+    for (const t of ex.outputs.splice(0)) collectives.release(t);
     const inbound = (await collectives.allToAll(dOut)) as F32[];
     const { outputs: back } = await this.computeHosted(ex.received, inbound, (e, dye) => this.expert(e).backward(dye));
+    for (const t of inbound) collectives.release(t);
     const dxRows = (await collectives.allToAll(back)) as F32[];
     const dx = Tensor.zeros(x.shape, x.dtype) as F32;
     for (const { slot, rows, i } of byExpert(ex.sent, dxRows, routing)) {
       const t = Math.floor(slot / k);
       for (let c = 0; c < d; c++) dx.data[t * d + c]! += rows.data[i * d + c]!;
     }
+    for (const t of dxRows) collectives.release(t);
     return addGateGradient(this.gate, dx, dWeights, auxScale);
   }
 

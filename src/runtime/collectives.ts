@@ -18,6 +18,15 @@ export class Collectives {
 
   constructor(private readonly channels: DeviceChannels, readonly device: number, readonly devices: number) {}
 
+  /**
+   * Gives a tensor received from an exchange back to the channel pool once it is no longer needed
+   * (local parts, which never left this device, are ignored). Reused storage does not page-fault,
+   * and a layer exchanging every step would otherwise make fresh buffers every step.
+   */
+  release(t: Tensor): void {
+    this.channels.recycle(t);
+  }
+
   private tag(group: readonly number[], explicit?: number): number {
     if (explicit !== undefined) return explicit;
     const key = group.join(',');
