@@ -148,33 +148,34 @@ export class Supervisor {
     for (const e of lost) await this.restore(e, index);
   }
 
+  /**
+   * Brings a lost actor back on its rebuilt device: from a live replica (its state shipped device to
+   * device over the channels), else its last snapshot, else its spawn arguments.
+   */
   private async restore(e: Entry, index: number): Promise<void> {
     const timeout = this.system.options.askTimeoutMs;
-    const replica = [...this.directory.values()].find((r) => r.group === e.group && r !== e && r.status === 'active');
-    let source: 'replica' | 'snapshot' | 'initial' = 'initial';
-    let snapshot: unknown;
-    if (replica) {
-      try {
-        snapshot = await this.system.snapshot(replica.ref);
-        source = 'replica';
-      } catch {
-        // fall back to the last snapshot
-      }
-    }
-    if (source === 'initial' && e.lastSnapshot !== undefined) {
-      snapshot = e.lastSnapshot;
-      source = 'snapshot';
-    }
     const ref: ActorRef = { id: e.ref.id, device: index, incarnation: e.ref.incarnation + 1 };
     const device = this.system.device(index);
-    try {
-      if (source === 'initial') await device.request({ type: 'spawn', ref, className: e.className, args: e.args }, timeout, `respawn ${formatRef(ref, e.className)}`);
-      else await device.request({ type: 'restore', ref, className: e.className, snapshot }, timeout, `restore ${formatRef(ref, e.className)}`);
-    } catch {
-      return; // the device died again; the next restart pass restores it
+    const replica = [...this.directory.values()].find((r) => r.group === e.group && r !== e && r.status === 'active');
+    let source: 'replica' | 'snapshot' | 'initial' | null = null;
+    if (replica) {
+      try {
+        await this.system.ship(replica, ref, false);
+        source = 'replica';
+      } catch {
+        if (device.state !== 'up') return; // the device died again; the next restart pass restores it
+      }
+    }
+    if (!source) {
+      source = e.lastSnapshot !== undefined ? 'snapshot' : 'initial';
+      try {
+        if (source === 'initial') await device.request({ type: 'spawn', ref, className: e.className, args: e.args }, timeout, `respawn ${formatRef(ref, e.className)}`);
+        else await device.request({ type: 'restore', ref, className: e.className, snapshot: e.lastSnapshot }, timeout, `restore ${formatRef(ref, e.className)}`);
+      } catch {
+        return; // the device died again; the next restart pass restores it
+      }
     }
     e.ref = ref;
-    if (snapshot !== undefined) e.lastSnapshot = snapshot;
     this.activate(e);
     this.emit({ type: 'actor-restored', ref: { ...ref }, source });
   }
