@@ -165,7 +165,10 @@ export class ActorSystem {
     return { ...newRef };
   }
 
-  /** Sends `src`'s state to `to.device` and hosts it there as `to`: device to device when they differ. */
+  /**
+   * Sends `src`'s state to `to.device` and hosts it there as `to`: device to device when they differ.
+   * @internal the supervisor's and the placement primitives' transport
+   */
   async ship(src: Entry, to: ActorRef, leaving: boolean): Promise<void> {
     const timeout = this.options.askTimeoutMs, what = `${leaving ? 'migrate' : 'clone'} ${formatRef(src.ref, src.className)} to device ${to.device}`;
     const from = this.device(src.ref.device);
