@@ -27,8 +27,6 @@ export type { MoEActors, MoELayerSpec, TrainerState };
 export interface MoETrainerArgs {
   /** The model and its data (built on the device from this plain data). */
   spec: TaskSpec;
-  /** replicas[layer][e] = devices holding expert e in that MoE layer. */
-  replicas: number[][][];
   batch: number;
   steps: number;
   lr: number;
@@ -95,7 +93,7 @@ export class MoETrainer extends Actor {
   async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | MoELayerSpec[] | { layers: number; tokensPerSample: number } | string | number | void> {
     if (msg.type === 'specs') return this.moe.specs;
     if (msg.type === 'shape') return { layers: this.layers.length, tokensPerSample: this.task.tokensPerSample ?? this.task.inputWidth };
-    if (msg.type === 'attach') return this.attach(msg.replicas, msg.actors);
+    if (msg.type === 'attach') return this.moe.attach(msg.replicas, msg.actors);
     if (msg.type === 'state') return this.state(ctx);
     if (msg.type === 'eval') return this.evaluate(msg.batches, ctx);
     if (msg.type === 'load') return this.load(msg.state);
@@ -109,32 +107,20 @@ export class MoETrainer extends Actor {
     return this.arena.use(() => this.step(msg.step, ctx));
   }
 
-  /** Takes the placement and its actors (between steps: after spawning and after every change). */
-  private attach(replicas: number[][][], actors: MoEActors): void {
-    this.args.replicas = replicas;
-    this.moe.attach(replicas, actors);
-  }
-
-  private gateActor(layer: number) {
-    return this.moe.gateActor(layer)!;
-  }
-
-  /** Gate parameters are data parallel like the dense ones: summed over devices in the same bucket. */
-  private denseParams() {
-    return [...this.optimizer.parameters, ...this.layers.flatMap((_, l) => this.gateActor(l).gate.parameters())];
-  }
-
-  /** Every optimizer this device steps: the dense one, each layer's gate, each hosted expert. */
-  private owned(): OwnedParams[] {
+  /**
+   * Everything this device trains, each with its optimizer and the devices holding a copy: the dense
+   * parts and each layer's gate (every device: data parallel), each hosted expert (its replicas).
+   */
+  private owned(): (OwnedParams & { expert: boolean; group: number[] })[] {
+    const all = [...Array(this.moe.devices).keys()];
     return [
-      { params: this.optimizer.parameters, optimizer: this.optimizer },
-      ...this.layers.map((_, l) => ({ params: this.gateActor(l).gate.parameters(), optimizer: this.gateActor(l).optimizer! })),
-      ...this.moe.hosted().map(({ actor }) => ({ params: actor.ffn.parameters(), optimizer: actor.optimizer! })),
+      { params: this.optimizer.parameters, optimizer: this.optimizer, expert: false, group: all },
+      ...this.layers.map((_, l) => {
+        const g = this.moe.gateActor(l)!;
+        return { params: g.gate.parameters(), optimizer: g.optimizer!, expert: false, group: all };
+      }),
+      ...this.moe.hosted().map(({ layer, expert, actor }) => ({ params: actor.ffn.parameters(), optimizer: actor.optimizer!, expert: true, group: this.moe.replicas[layer]![expert]! })),
     ];
-  }
-
-  private expertGroups() {
-    return this.moe.hosted().map(({ layer, expert, actor }) => ({ params: actor.ffn.parameters(), group: this.args.replicas[layer]![expert]! }));
   }
 
   private async step(step: number, ctx: ActorContext): Promise<StepReport> {
@@ -154,10 +140,12 @@ export class MoETrainer extends Actor {
       if (!Number.isFinite(a)) throw errors.nonFinite(`step ${step}, MoE layer ${i} router loss on device ${me}`, a);
     });
     await this.model.backward(await loss.backward(scored ? 1 / scored : 0));
-    const norm = await syncGradients(ctx.collectives, me, this.denseParams(), this.expertGroups());
+    const owned = this.owned();
+    // Gates are data parallel like the dense parts: their gradients go in the same bucket.
+    const norm = await syncGradients(ctx.collectives, me, owned.filter((o) => !o.expert).flatMap((o) => o.params), owned.filter((o) => o.expert));
     const warmup = Math.max(1, Math.floor(steps / 20));
     const rate = learningRate(step, steps, lr, warmup);
-    for (const { optimizer } of this.owned()) await optimizer.update(rate, { gradNorm: norm });
+    for (const { optimizer } of owned) await optimizer.update(rate, { gradNorm: norm });
     const lossSum = await ctx.collectives.allReduce(Tensor.from([localMean * loss.count]) as F32);
     return {
       step: step,
@@ -195,19 +183,12 @@ export class MoETrainer extends Actor {
   }
 
   /**
-   * This device's share of a checkpoint: dense parameters and gates from device 0 (they are
-   * identical on every device), each expert from its lowest-numbered replica, with Adam moments.
+   * This device's share of a checkpoint: each part from the lowest-numbered device holding it (the
+   * dense parts and gates from device 0, each expert from its first replica), with Adam moments.
    */
   private state(ctx: ActorContext): TrainerState {
-    const me = ctx.device;
     const tensors: TrainerState['tensors'] = {};
-    if (me === 0) {
-      addToState(tensors, { params: this.optimizer.parameters, optimizer: this.optimizer });
-        this.layers.forEach((_, l) => addToState(tensors, { params: this.gateActor(l).gate.parameters(), optimizer: this.gateActor(l).optimizer! }));
-    }
-    for (const { layer, expert, actor } of this.moe.hosted()) {
-      if (Math.min(...this.args.replicas[layer]![expert]!) === me) addToState(tensors, { params: actor.ffn.parameters(), optimizer: actor.optimizer! });
-    }
+    for (const part of this.owned()) if (Math.min(...part.group) === ctx.device) addToState(tensors, part);
     return { tensors, optimizerStep: this.optimizer.step, dataRng: this.dataRng.position };
   }
 

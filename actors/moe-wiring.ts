@@ -39,6 +39,10 @@ export class MoEWiring {
 
   constructor(private readonly ctx: ActorContext, private readonly dModel: number) {}
 
+  get devices(): number {
+    return this.ctx.devices;
+  }
+
   /** For a model's build: MoE layers numbered in the order the model makes them (its depth order). */
   readonly makeMoE: MakeMoE = (_block, o) => {
     const index = this.layers.length, ctx = this.ctx;

@@ -36,11 +36,11 @@ export interface SchedulerArgs {
 export type SchedulerMessage =
   | { type: 'load'; step: number; counts: number[][]; switchMs?: number }
   /**
-   * Carry out the plans answered so far, per layer up to `versions[layer]` (at a boundary, when no
-   * expert is computing); or, with `replicas`, switch to that placement (pinned by hand) and plan
-   * from it from now on.
+   * Carry out the first `count` plans answered and not yet carried out (the ones that have reached
+   * the driver; at a boundary, when no expert is computing); or, with `replicas`, switch to that
+   * placement (pinned by hand) and plan from it from now on.
    */
-  | { type: 'carry-out'; versions?: number[]; replicas?: number[][][] };
+  | { type: 'carry-out'; count?: number; replicas?: number[][][] };
 
 /** What carrying out did: the placement now in force, its actors, and the plans it covered. */
 export interface CarriedOut {
@@ -105,9 +105,7 @@ export class Scheduler extends Actor {
       this.layers.forEach((layer, l) => (layer.placement = this.placementOf(next[l]!)));
       this.pending = [];
     } else {
-      const upTo = msg.versions ?? [];
-      plans = this.pending.filter((p) => p.version <= (upTo[p.layer] ?? -1));
-      this.pending = this.pending.filter((p) => !plans.includes(p));
+      plans = this.pending.splice(0, msg.count ?? 0);
       for (const p of plans) next[p.layer] = p.replicas;
     }
     const { actors, moves } = await applyPlacement(ctx, this.actors, this.applied, next);

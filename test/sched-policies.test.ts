@@ -264,15 +264,15 @@ describe('scheduler actor', () => {
     const s = new Scheduler({ policy: 'flexmoe', profile, devices: 4, slots: 3, replicas: [[[0], [1], [2], [3]]], topk: 1, actors: { gates: [[]], experts } });
     const [plan] = s.receive({ type: 'load', step: 0, counts: hot(0) }, ctx);
     assert.ok(plan);
-    const none = await s.receive({ type: 'carry-out', versions: [plan.version - 1] }, placer);
-    assert.deepEqual([none.plans, calls], [[], []], 'a version not yet answered is not carried out');
-    const done = await s.receive({ type: 'carry-out', versions: [plan.version] }, placer);
+    const none = await s.receive({ type: 'carry-out', count: 0 }, placer);
+    assert.deepEqual([none.plans, calls], [[], []], 'a plan not yet counted as arrived is not carried out');
+    const done = await s.receive({ type: 'carry-out', count: 1 }, placer);
     assert.deepEqual(done.plans, [plan]);
     assert.deepEqual(done.replicas, [plan.replicas]);
     const gained = plan.replicas[0]!.filter((d) => d !== 0).length;
     assert.equal(done.moves[0]!.cloned + done.moves[0]!.migrated, gained, `${calls.join(', ')}`);
     assert.deepEqual(done.actors.experts[0]![0]!.map((r) => r.device).sort(), [...plan.replicas[0]!].sort(), 'expert 0 has an actor on every device of its replicas');
-    await assert.rejects(start().receive({ type: 'carry-out', versions: [0] }, placer), /started without the expert actors/);
+    await assert.rejects(start().receive({ type: 'carry-out', count: 1 }, placer), /started without the expert actors/);
   });
 
   it('learns what carrying out a plan costs and stops planning when that no longer pays', () => {

@@ -26,7 +26,7 @@ interface Exchange {
   outputs: F32[];
 }
 
-/** A layer's router and this device's expert replicas: built by the layer, or actors its device hosts. */
+/** A layer's router and this device's expert replicas: the gate and expert actors its device hosts. */
 export interface MoEParts {
   gate: Gate;
   /** This device's replica of expert `e`, or undefined when it holds none. */

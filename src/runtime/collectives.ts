@@ -86,12 +86,7 @@ export class Collectives {
     for (const part of parts) if (part.size !== mine.size) throw errors.collective(`allReduce: member sent ${part} but this device's slice is ${mine} (of ${x})`);
     // Summed into scratch first: `mine` is one of the parts, and its turn in the order may not be first.
     const acc = this.channels.pool.alloc(mine.shape, 'f32', false) as F32;
-    const o = acc.data;
-    o.set(parts[0]!.data);
-    for (let p = 1; p < n; p++) {
-      const d = parts[p]!.data;
-      for (let i = 0; i < o.length; i++) o[i]! += d[i]!;
-    }
+    const o = sumInOrder(acc.data, parts);
     for (const part of parts) if (part !== parts[me]) this.channels.recycle(part);
     mine.data.set(o);
     this.channels.pool.release(acc);
@@ -108,15 +103,9 @@ export class Collectives {
   /** Every member receives every whole vector and sums them all, in ascending device order. */
   private async allReduceWhole(x: F32, g: number[], tag?: number): Promise<F32> {
     const all = await this.allToAll(g.map(() => x), g, tag);
+    for (const part of all) if (part.size !== x.size) throw errors.collective(`allReduce: member sent ${part} but this device has ${x}`);
     const acc = this.channels.pool.alloc(x.shape, 'f32', false) as F32;
-    const o = acc.data;
-    o.set(all[0]!.data);
-    for (let p = 1; p < all.length; p++) {
-      const part = all[p]!;
-      if (part.size !== x.size) throw errors.collective(`allReduce: member sent ${part} but this device has ${x}`);
-      const d = part.data;
-      for (let i = 0; i < o.length; i++) o[i]! += d[i]!;
-    }
+    const o = sumInOrder(acc.data, all);
     for (const part of all) if (part !== x) this.channels.recycle(part);
     x.data.set(o);
     this.channels.pool.release(acc);
@@ -139,6 +128,16 @@ export class Collectives {
       this.exchangeMs += performance.now() - t0;
     }
   }
+}
+
+/** out = parts[0] + parts[1] + …, added in this (ascending device) order: the same bits on every member. */
+function sumInOrder(out: Float32Array, parts: readonly Tensor[]): Float32Array {
+  out.set(parts[0]!.data);
+  for (let p = 1; p < parts.length; p++) {
+    const d = parts[p]!.data;
+    for (let i = 0; i < out.length; i++) out[i]! += d[i]!;
+  }
+  return out;
 }
 
 /**

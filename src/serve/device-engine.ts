@@ -198,8 +198,7 @@ export class DeviceEngine implements Engine {
     const generation = this.generation;
     if (this.arrived.length) {
       const plans = this.arrived.splice(0);
-      const versions = this.reps.map((_, l) => Math.max(-1, ...plans.filter((p) => p.layer === l).map((p) => p.version)));
-      await this.switchTo(plans, () => this.system.ask<CarriedOut>(this.scheduler!, { type: 'carry-out', versions } satisfies SchedulerMessage));
+      await this.switchTo(plans, () => this.system.ask<CarriedOut>(this.scheduler!, { type: 'carry-out', count: plans.length } satisfies SchedulerMessage));
     }
     const switchMs = this.lastSwitchMs;
     this.lastSwitchMs = undefined;

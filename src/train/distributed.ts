@@ -138,7 +138,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     const spec: TaskSpec = { task, config, corpusChars: opts.corpusChars, imagesPerDigit: opts.imagesPerDigit };
     // The characters of the vocabulary, so a served model can encode prompts without the corpus.
     let vocab: string[] | null | undefined;
-    const args: MoETrainerArgs = { spec, replicas: [], batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()) };
+    const args: MoETrainerArgs = { spec, batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()) };
     const trainers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoETrainer', args, { device: d })));
     // Gates and experts are actors of their own, made from the seeds the trainers' models derive;
     // the model says how many MoE layers it has.
@@ -194,9 +194,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
         if (planFailure) throw planFailure;
         if (arrived.length) {
           const t1 = performance.now();
-          const versions = placements.map((_, l) => Math.max(-1, ...arrived.filter((p) => p.layer === l).map((p) => p.version)));
-          const done = await system.ask<CarriedOut>(scheduler, { type: 'carry-out', versions } satisfies SchedulerMessage);
-          arrived.splice(0);
+          const done = await system.ask<CarriedOut>(scheduler, { type: 'carry-out', count: arrived.splice(0).length } satisfies SchedulerMessage);
           actors = done.actors;
           applied = done.replicas;
           await Promise.all(trainers.map((t) => system.ask(t, { type: 'attach', replicas: applied, actors })));
