@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { RingReader, RingWriter, payloadView, ringBytes, CONTROL_BYTES, HEADER_BYTES } from '../src/runtime/ring.js';
+import { RingReader, RingWriter, payloadView, ringBytes, setSpinIterations, spinIterations, CONTROL_BYTES, HEADER_BYTES } from '../src/runtime/ring.js';
 
 const frame = (n: number, tag = 1) => ({ kind: 0, tag, dtype: 'f32' as const, shape: [n], payload: Float32Array.from({ length: n }, (_, i) => i + n) });
 
@@ -78,5 +78,37 @@ describe('SharedArrayBuffer ring', () => {
     clearInterval(timer);
     assert.equal(f.tag, 42);
     assert.ok(ticks > 0, 'timers ran while the reader waited');
+  });
+
+  it('a parked side is woken by its peer, never left to its timeout (notify only when the peer waits)', async () => {
+    const sab = new SharedArrayBuffer(CONTROL_BYTES + 4096);
+    const w = new RingWriter(sab, 'a'), r = new RingReader(sab, 'a');
+    const spin = spinIterations;
+    setSpinIterations(0); // park at once, so every wait depends on the peer's notify
+    try {
+      for (let i = 0; i < 20; i++) {
+        // Reader parks on an empty ring; the writer publishes from a later turn of the event loop.
+        const got = r.read();
+        setImmediate(() => w.tryWrite(frame(3, i)));
+        const f = (await got)!;
+        assert.equal(f.tag, i);
+        r.release(f);
+        // Writer parks on a full ring; the reader frees space from a later turn.
+        while (w.tryWrite(frame(200, -1))) undefined;
+        const put = w.write(frame(200, i));
+        setImmediate(() => {
+          let g;
+          while ((g = r.tryRead())) r.release(g);
+        });
+        await put;
+        let g;
+        while ((g = r.tryRead())) r.release(g);
+      }
+    } finally {
+      setSpinIterations(spin);
+    }
+    assert.ok(r.emptyWaits >= 20 && w.fullWaits >= 20, 'both sides parked');
+    assert.equal(r.timeouts, 0, 'reader never waited out its timeout');
+    assert.equal(w.timeouts, 0, 'writer never waited out its timeout');
   });
 });

@@ -15,11 +15,19 @@ import { errors } from '../errors.js';
  * The writer publishes with a sequentially consistent store of the write cursor after plain writes
  * of header and payload; the reader loads the cursor before reading them (the JS memory model's
  * synchronizes-with edge), so no other fence is needed.
+ *
+ * Each side parks only after raising its own "waiting" flag (Int32 index 16 for the reader, 48 for
+ * the writer, each on a cache line of its own) and checking the cursor once more; the other side
+ * calls Atomics.notify only when it sees the flag. Both are sequentially consistent, so either the
+ * parking side sees the new cursor or the publishing side sees the flag (no lost wake-up), and the
+ * common case — the peer is spinning or busy — skips notify, which takes a process-wide lock.
  */
 export const CONTROL_BYTES = 256;
 export const HEADER_BYTES = 64;
 const WRITE = 0;
+const READER_WAITING = 16;
 const READ = 32;
+const WRITER_WAITING = 48;
 const MAGIC = 0x464d4f45; // "FMOE"
 const PAD = -1;
 export const MAX_DIMS = 6;
@@ -113,6 +121,8 @@ abstract class RingEnd {
 export class RingWriter extends RingEnd {
   private w: number;
   fullWaits = 0;
+  /** Parked waits that ended by timeout rather than a wake-up from the reader. */
+  timeouts = 0;
 
   constructor(sab: SharedArrayBuffer, name: string) {
     super(sab, name);
@@ -144,10 +154,13 @@ export class RingWriter extends RingEnd {
     while (this.free() < p.total) {
       this.fullWaits++;
       if (spinUntil(() => this.free() >= p.total)) break;
+      Atomics.store(this.ctl, WRITER_WAITING, 1);
       const r = Atomics.load(this.ctl, READ);
-      if (this.capacity - ((this.w - r) >>> 0) >= p.total) break;
-      const res = Atomics.waitAsync(this.ctl, READ, r, 1000);
-      if (res.async) await res.value;
+      if (this.capacity - ((this.w - r) >>> 0) < p.total) {
+        const res = Atomics.waitAsync(this.ctl, READ, r, 1000);
+        if (res.async && (await res.value) === 'timed-out') this.timeouts++;
+      }
+      Atomics.store(this.ctl, WRITER_WAITING, 0);
     }
     this.commit(f, p.need, p.pad);
   }
@@ -157,8 +170,10 @@ export class RingWriter extends RingEnd {
     const p = this.plan(f.payload.byteLength);
     while (this.free() < p.total) {
       this.fullWaits++;
+      Atomics.store(this.ctl, WRITER_WAITING, 1);
       const r = Atomics.load(this.ctl, READ);
       if (this.capacity - ((this.w - r) >>> 0) < p.total) Atomics.wait(this.ctl, READ, r, 1000);
+      Atomics.store(this.ctl, WRITER_WAITING, 0);
     }
     this.commit(f, p.need, p.pad);
   }
@@ -188,13 +203,15 @@ export class RingWriter extends RingEnd {
     this.u8.set(new Uint8Array(f.payload.buffer, f.payload.byteOffset, f.payload.byteLength), pos + HEADER_BYTES);
     this.w = (this.w + need) | 0;
     Atomics.store(this.ctl, WRITE, this.w);
-    Atomics.notify(this.ctl, WRITE, 1);
+    if (Atomics.load(this.ctl, READER_WAITING)) Atomics.notify(this.ctl, WRITE, 1);
   }
 }
 
 export class RingReader extends RingEnd {
   private r: number;
   emptyWaits = 0;
+  /** Parked waits that ended by timeout rather than a wake-up from the writer. */
+  timeouts = 0;
 
   constructor(sab: SharedArrayBuffer, name: string) {
     super(sab, name);
@@ -236,7 +253,7 @@ export class RingReader extends RingEnd {
   release(frame: Frame): void {
     this.r = (this.r + frame.frameBytes) | 0;
     Atomics.store(this.ctl, READ, this.r);
-    Atomics.notify(this.ctl, READ, 1);
+    if (Atomics.load(this.ctl, WRITER_WAITING)) Atomics.notify(this.ctl, READ, 1);
   }
 
   /** Awaits the next frame without blocking the thread. `signal` ends the wait with null. */
@@ -247,8 +264,12 @@ export class RingReader extends RingEnd {
       if (signal?.stopped) return null;
       this.emptyWaits++;
       if (spinUntil(() => Atomics.load(this.ctl, WRITE) !== this.r)) continue;
-      const res = Atomics.waitAsync(this.ctl, WRITE, this.r, 200);
-      if (res.async) await res.value;
+      Atomics.store(this.ctl, READER_WAITING, 1);
+      if (Atomics.load(this.ctl, WRITE) === this.r) {
+        const res = Atomics.waitAsync(this.ctl, WRITE, this.r, 200);
+        if (res.async && (await res.value) === 'timed-out') this.timeouts++;
+      }
+      Atomics.store(this.ctl, READER_WAITING, 0);
     }
   }
 
@@ -258,7 +279,9 @@ export class RingReader extends RingEnd {
       const f = this.tryRead();
       if (f) return f;
       this.emptyWaits++;
-      Atomics.wait(this.ctl, WRITE, this.r, 1000);
+      Atomics.store(this.ctl, READER_WAITING, 1);
+      if (Atomics.load(this.ctl, WRITE) === this.r) Atomics.wait(this.ctl, WRITE, this.r, 1000);
+      Atomics.store(this.ctl, READER_WAITING, 0);
     }
   }
 }

@@ -76,6 +76,8 @@ export function unitCosts(p: CostProfile) {
   };
 }
 
+export type UnitCosts = ReturnType<typeof unitCosts>;
+
 export interface StepCost {
   stepMs: number;
   denseMs: number;
@@ -221,10 +223,9 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
  * m replicas of a node each carry 1/m of the gradient over their own slow link (so the slowest
  * node, with the fewest replicas, sets the pace), then the result spreads back within each node.
  */
-export function allReduceMs(group: readonly number[], p: CostProfile): number {
+export function allReduceMs(group: readonly number[], p: CostProfile, u: UnitCosts = unitCosts(p)): number {
   const n = group.length;
   if (n < 2 || !p.training) return 0;
-  const u = unitCosts(p);
   const perNode = new Map<number, number>();
   for (const d of group) {
     const k = Math.floor(d / p.devicesPerNode);

@@ -38,6 +38,12 @@ export class Traffic {
     return new Traffic(this.topo, this.buf.slice());
   }
 
+  /** Overwrites this traffic with another of the same topology (no allocation); returns this. */
+  copyFrom(other: Traffic): this {
+    this.buf.set(other.buf);
+    return this;
+  }
+
   node(d: number): number {
     return Math.floor(d / this.topo.devicesPerNode);
   }
