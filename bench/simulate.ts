@@ -73,16 +73,18 @@ for (const [E, D] of [[64, 16], [1024, 256]] as const) {
   let ops = 0, replanOps = 0;
   const warm = quick ? 2 : E <= 64 ? 200 : 10, timed = quick ? 3 : E <= 64 ? 51 : 9;
   for (let i = 0; i < warm + timed; i++) {
-    if (i === warm) first.length = again.length = 0;
     const p = Placement.roundRobin(D, slots, E);
-    let t0 = performance.now();
+    const t0 = performance.now();
     const plan = planFlexMoE(estimate, p, clusterA100, { horizon: 25 });
-    first.push(performance.now() - t0);
-    ops = plan.length;
+    const t1 = performance.now();
     p.applyBatch(plan);
-    t0 = performance.now();
+    const t2 = performance.now();
     replanOps = planFlexMoE(moved, p, clusterA100, { horizon: 25 }).length;
-    again.push(performance.now() - t0);
+    const t3 = performance.now();
+    ops = plan.length;
+    if (i < warm) continue;
+    first.push(t1 - t0);
+    again.push(t3 - t2);
   }
   process.stdout.write(`${JSON.stringify({ bench: 'plan-time', experts: E, devices: D, slots, ops, planMs: round(median(first)), replanOps, replanMs: round(median(again)) })}\n`);
 }

@@ -203,7 +203,7 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
     const recv = u.linkMs(inn[d * 2]!, true) + u.linkMs(inn[d * 2 + 1]!, false);
     a2a = Math.max(a2a, send, recv);
   }
-  const sync = p.training && dispatch.mode !== 'oracle' ? syncMs(placement, reps, p, shadowSet) : 0;
+  const sync = p.training && dispatch.mode !== 'oracle' ? syncMs(placement, reps, p, u, shadowSet) : 0;
   const computeMs = maxTokens * u.expertMsPerToken;
   // Dense layers run once per token, not once per (token, expert) assignment.
   const denseMs = (localTokens / topk) * u.denseMsPerToken;
@@ -244,10 +244,10 @@ export function allReduceMs(group: readonly number[], p: CostProfile, u: UnitCos
 }
 
 /** Per device, the sum of the all-reduces of the replicated experts it holds. */
-function syncMs(placement: Placement, reps: number[][], p: CostProfile, shadows: Set<number> | null): number {
+function syncMs(placement: Placement, reps: number[][], p: CostProfile, u: UnitCosts, shadows: Set<number> | null): number {
   const perDevice = new Float64Array(placement.devices);
   const add = (group: number[]) => {
-    const ms = allReduceMs(group, p);
+    const ms = allReduceMs(group, p, u);
     if (ms > 0) for (const d of group) perDevice[d]! += ms;
   };
   reps.forEach((r, e) => (shadows?.has(e) ? undefined : add(r)));

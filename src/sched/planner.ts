@@ -269,7 +269,8 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
   const reset = original.map((r) => [r[0]!]);
   const starts = original.every((r) => r.length === 1) ? [original] : [original, reset]; // no replicas: the reset is where we are
   const fresh = Placement.roundRobin(D, S, E).replicas();
-  if (!starts.some((st) => st.every((r, e) => r.length === fresh[e]!.length && r.every((d, i) => d === fresh[e]![i])))) starts.push(fresh);
+  const same = (a: number[][], b: number[][]) => a.every((r, e) => r.length === b[e]!.length && r.every((d, i) => d === b[e]![i]));
+  if (!starts.some((st) => same(st, fresh))) starts.push(fresh);
   for (const start of starts) {
     const p = price(climb(start));
     if (p.ops.length && p.value < best.value - 1e-9) best = p;
