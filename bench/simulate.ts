@@ -1,9 +1,11 @@
 // The policy comparison on simulated hardware (cluster-a100): skewed and uniform workloads at 8–64
-// devices, every policy on the same routing; then FlexMoE planning time at two scales.
+// devices, every policy on the same routing; then FlexMoE planning time at two scales, and how long
+// flexmoe-react's in-step plans take (the simulator charges each cost.reactPlanMs, 5 ms).
 // One JSON line per configuration, then summary lines. Usage: npx tsx bench/simulate.ts [--quick]
 import { clusterA100 } from '../src/sched/cost.js';
 import { Placement } from '../src/sched/placement.js';
 import { planFlexMoE } from '../src/sched/planner.js';
+import { flexmoePolicy } from '../src/sched/policies/index.js';
 import { expertTotals } from '../src/sched/policy.js';
 import { simulate } from '../src/sched/simulate.js';
 import { parseWorkload, SyntheticWorkload } from '../src/sched/workload.js';
@@ -13,11 +15,13 @@ const quick = process.argv.includes('--quick');
 const steps = quick ? 60 : 200;
 const devicesList = quick ? [8, 16] : [8, 16, 32, 64];
 const skewed = quick ? ['zipf:1.5,drift'] : ['zipf:1,drift', 'zipf:1.5,drift', 'zipf:2,drift', 'zipf:1.5,drift,burst'];
-const policies = ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'oracle'];
+const policies = ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'flexmoe-react', 'oracle'];
 const experts = 64, topk = 2, tokens = 4096;
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const acc: Record<string, number[]> = { static: [], fastermoe: [], oracle: [], eplb: [], capacity: [], balance: [], uniform: [], steadyOracle: [], steadyBalance: [] };
+// The same for flexmoe-react (FlexMoE that also plans after gating on a surge).
+const react: Record<string, number[]> = { static: [], fastermoe: [], oracle: [], eplb: [], flexmoe: [], balance: [], uniform: [] };
 
 for (const workload of [...skewed, 'zipf:0']) {
   for (const devices of devicesList) {
@@ -35,11 +39,16 @@ for (const workload of [...skewed, 'zipf:0']) {
       meanStepMs: Object.fromEntries(reports.map((r) => [r.policy, round(r.meanStepMs)])),
       speedup: Object.fromEntries(Object.entries(speedup).map(([k, v]) => [k, round(v)])),
       flexmoeBalanceRatio: round(flex.balanceRatio), flexmoeReplans: flex.replans,
+      flexmoeReactBalanceRatio: round(reports.find((r) => r.policy === 'flexmoe-react')!.balanceRatio),
       steadyFlexmoeOverOracle: round(steady(oracle) / steady(flex)), steadyFlexmoeBalanceRatio: round(mean(flex.balance.filter((_, s) => s % source.driftEvery >= 5))), capacityDropped: round(reports.find((r) => r.policy === 'capacity')!.droppedFraction),
     };
     process.stdout.write(`${JSON.stringify(line)}\n`);
-    if (workload === 'zipf:0') acc.uniform!.push(speedup['flexmoe/static']!);
-    else {
+    if (workload === 'zipf:0') {
+      acc.uniform!.push(speedup['flexmoe/static']!);
+      react.uniform!.push(speedup['flexmoe-react/static']!);
+    } else {
+      for (const k of ['static', 'fastermoe', 'oracle', 'eplb', 'flexmoe']) react[k]!.push(speedup[`flexmoe-react/${k}`]!);
+      react.balance!.push(reports.find((r) => r.policy === 'flexmoe-react')!.balanceRatio);
       for (const k of ['static', 'fastermoe', 'oracle', 'eplb', 'capacity']) acc[k]!.push(speedup[`flexmoe/${k}`]!);
       acc.balance!.push(flex.balanceRatio);
       acc.steadyOracle!.push(line.steadyFlexmoeOverOracle);
@@ -58,6 +67,18 @@ process.stdout.write(
     steadyFlexmoeOverOracle: { mean: round(mean(acc.steadyOracle!)) },
     steadyFlexmoeBalanceRatio: { mean: round(mean(acc.steadyBalance!)) },
     uniformFlexmoeOverStatic: { min: round(Math.min(...acc.uniform!)) },
+  })}\n`,
+);
+process.stdout.write(
+  `${JSON.stringify({
+    bench: 'simulate-summary-react', skewedRuns: react.static!.length,
+    flexmoeReactOverStatic: { mean: round(mean(react.static!)) },
+    flexmoeReactOverFastermoe: { mean: round(mean(react.fastermoe!)), min: round(Math.min(...react.fastermoe!)) },
+    flexmoeReactOverEplb: { mean: round(mean(react.eplb!)) },
+    flexmoeReactOverFlexmoe: { mean: round(mean(react.flexmoe!)), min: round(Math.min(...react.flexmoe!)) },
+    flexmoeReactOverOracle: { mean: round(mean(react.oracle!)) },
+    flexmoeReactBalanceRatio: { mean: round(mean(react.balance!)), max: round(Math.max(...react.balance!)) },
+    uniformFlexmoeReactOverStatic: { min: round(Math.min(...react.uniform!)) },
   })}\n`,
 );
 
@@ -87,4 +108,32 @@ for (const [E, D] of [[64, 16], [1024, 256]] as const) {
     again.push(t3 - t2);
   }
   process.stdout.write(`${JSON.stringify({ bench: 'plan-time', experts: E, devices: D, slots, ops, planMs: round(median(first)), replanOps, replanMs: round(median(again)) })}\n`);
+}
+
+// flexmoe-react's plans sit on the critical path: time them where they happen (warm: a second pass
+// over the same run), against the 5 ms the simulator charges for each.
+for (const devices of devicesList) {
+  const slots = 2 * Math.max(1, experts / devices);
+  const times: number[] = [];
+  for (let pass = 0; pass < 2; pass++) {
+    const source = new SyntheticWorkload(parseWorkload('zipf:1.5,drift'), experts, topk, steps, tokens, 1);
+    const policy = flexmoePolicy({ react: true });
+    const placement = policy.initial(devices, slots, experts);
+    const history: Float64Array[] = [];
+    for (let step = 0; step < steps; step++) {
+      const current = source.at(step, devices)[0]!;
+      const view = { step, history, current, topk };
+      placement.applyBatch(policy.decide(view, placement, clusterA100));
+      const t0 = performance.now();
+      const ops = policy.react!(view, placement, clusterA100);
+      const ms = performance.now() - t0;
+      if (ops) {
+        if (pass === 1) times.push(ms);
+        placement.applyBatch(ops);
+      }
+      history.push(expertTotals(current, experts));
+      if (history.length > 128) history.shift();
+    }
+  }
+  process.stdout.write(`${JSON.stringify({ bench: 'react-plan-time', experts, devices, slots, plans: times.length, medianMs: round(median(times)), maxMs: round(Math.max(...times)), chargedMs: clusterA100.reactPlanMs ?? 5 })}\n`);
 }

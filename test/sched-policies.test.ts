@@ -214,6 +214,25 @@ describe('FlexMoE policy', () => {
     assert.deepEqual(noisy, mean);
   });
 
+  it("flexmoe-react plans from the step's own routing when a surge outgrows its replicas, and only then", () => {
+    const cost = { ...clusterA100, devicesPerNode: 4 };
+    const react = (current: number[], before = [1000, 1000, 1000, 1000]) => {
+      const policy = flexmoePolicy({ react: true });
+      const p = Placement.roundRobin(4, 2, 4);
+      const history = Array.from({ length: 5 }, () => Float64Array.from(before));
+      const load: LoadView = { step: 5, history, current: [Float64Array.from(current)], topk: 1 };
+      return { decided: policy.decide(load, p, cost), reacted: policy.react!(load, p, cost) };
+    };
+    const surge = react([6000, 1000, 1000, 1000]);
+    assert.deepEqual(surge.decided, [], 'history alone says balanced');
+    assert.ok(surge.reacted?.some((o) => o.op === 'expand' && o.expert === 0), JSON.stringify(surge.reacted));
+    assert.equal(react([1400, 1000, 1000, 600]).reacted, null, 'a rise under riseFactor (1.5×) is no surge');
+    // Expert 3 rises 4.5× but its 900 fit on one device (fair share 3900 / 4 = 975): no reason to hold the step.
+    assert.equal(react([1000, 1000, 1000, 900], [1000, 1000, 1000, 200]).reacted, null);
+    assert.equal(flexmoePolicy().react, undefined, 'plain flexmoe plans beside steps only (as live)');
+    assert.equal(flexmoePolicy({ react: true }).name, 'flexmoe-react');
+  });
+
   it('no-ops when balanced', () => {
     const policy = flexmoePolicy();
     const p = Placement.roundRobin(4, 2, 8);
@@ -233,7 +252,7 @@ describe('FlexMoE policy', () => {
 
 describe('built-in policies', () => {
   it('unknown policy names list the known ones', () => {
-    assert.throws(() => makePolicy('magic'), /unknown policy "magic"; known: static, capacity, fastermoe, eplb, flexmoe, oracle/);
+    assert.throws(() => makePolicy('magic'), /unknown policy "magic"; known: static, capacity, fastermoe, eplb, flexmoe, flexmoe-react, oracle/);
   });
 });
 

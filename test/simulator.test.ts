@@ -31,6 +31,15 @@ describe('simulator', () => {
     assert.ok(by.flexmoe!.balanceRatio < by.static!.balanceRatio);
   });
 
+  it("flexmoe-react: plans on a surge's own step, pays for that planning, and beats history-only flexmoe under drift", () => {
+    const run = (reactPlanMs: number) => simulate({ source: workload('zipf:1.5,drift'), devices: 16, slots: 4, profile: { ...clusterA100, reactPlanMs }, policies: ['flexmoe', 'flexmoe-react'] });
+    const free = run(0), dear = run(100);
+    const total = (r: ReturnType<typeof run>) => r.reports.find((x) => x.policy === 'flexmoe-react')!.stepMs.reduce((a, b) => a + b, 0);
+    const held = (total(dear) - total(free)) / 100;
+    assert.ok(held >= 1 && Math.abs(held - Math.round(held)) < 1e-6, `charged ${held} in-step plans`);
+    assert.ok(free.speedup['flexmoe-react/flexmoe']! > 1.05, JSON.stringify(free.speedup));
+  });
+
   it('uniform routing: flexmoe makes no plan and is no slower than static', () => {
     const { reports, speedup } = simulate({ source: workload('zipf:0'), devices: 8, slots: 8, profile: clusterA100, policies: ['static', 'flexmoe'] });
     assert.equal(reports.find((r) => r.policy === 'flexmoe')!.replans, 0);
@@ -70,9 +79,11 @@ describe('routing traces', () => {
     const bin = new URL('../bin/flexmoe.js', import.meta.url).pathname;
     const { stdout } = await promisify(execFile)('node', [bin, 'simulate', '--workload', 'zipf:1,drift', '--experts', '16', '--topk', '2', '--steps', '20', '--devices', '4', '--slots', '8', '--json']);
     const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines.slice(0, 6).map((l) => l.policy), all);
+    assert.deepEqual(lines.slice(0, 7).map((l) => l.policy), ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'flexmoe-react', 'oracle']);
     assert.deepEqual(Object.keys(lines[0]), ['policy', 'meanStepMs', 'p95StepMs', 'balanceRatio', 'droppedFraction', 'replans', 'migratedBytes', 'planMsMean', 'planMsMax']);
-    assert.deepEqual(Object.keys(lines[6].speedup), ['flexmoe/static', 'flexmoe/capacity', 'flexmoe/fastermoe', 'flexmoe/eplb', 'flexmoe/oracle']);
+    const flex = ['static', 'capacity', 'fastermoe', 'eplb', 'oracle'].map((p) => `flexmoe/${p}`);
+    const react = ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'oracle'].map((p) => `flexmoe-react/${p}`);
+    assert.deepEqual(Object.keys(lines[7].speedup), [...flex, ...react]);
   });
 });
 

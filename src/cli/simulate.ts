@@ -7,9 +7,11 @@ import { parseWorkload, SyntheticWorkload, type RoutingSource } from '../sched/w
 import { intFlag, type Flags } from './args.js';
 
 export const simulateHelp = `flexmoe simulate (--trace FILE | --workload zipf:S[,drift][,burst][,transient] --experts E --topk k --steps N)
-                 --devices D --slots S [--policies static,capacity,fastermoe,eplb,flexmoe,oracle]
+                 --devices D --slots S [--policies static,capacity,fastermoe,eplb,flexmoe,flexmoe-react,oracle]
                  [--profile cluster-a100|FILE.json] [--tokens T] [--seed S] [--json]
-  Steps every policy through the same routing on simulated hardware and compares step times.`;
+  Steps every policy through the same routing on simulated hardware and compares step times.
+  flexmoe plans beside steps from recent load (as live training does); flexmoe-react also plans
+  after gating when an expert surges, holding that step (simulator only).`;
 
 function profileFrom(flags: Flags): CostProfile {
   const p = typeof flags.profile === 'string' ? flags.profile : 'cluster-a100';
@@ -31,7 +33,7 @@ export async function simulateCommand(flags: Flags): Promise<void> {
   }
   const devices = intFlag(flags, 'devices', 16, 1);
   const slots = intFlag(flags, 'slots', Math.max(2, Math.ceil(source.experts / devices) * 2), 1);
-  const policies = (typeof flags.policies === 'string' ? flags.policies : 'static,capacity,fastermoe,eplb,flexmoe,oracle').split(',');
+  const policies = (typeof flags.policies === 'string' ? flags.policies : 'static,capacity,fastermoe,eplb,flexmoe,flexmoe-react,oracle').split(',');
   const { reports, speedup } = simulate({ source, devices, slots, profile: profileFrom(flags), policies, steps: typeof flags.steps === 'string' ? intFlag(flags, 'steps', 0) : undefined });
   if (flags.json === true) {
     for (const r of reports) process.stdout.write(`${JSON.stringify(summary(r))}\n`);

@@ -33,6 +33,13 @@ export interface CostProfile {
    * the switches they measure; absent, 0.
    */
   planOverheadMs?: number;
+  /**
+   * Time a plan made after gating holds its step (ms; default 5): such a plan (FlexMoE's `react`)
+   * runs on the critical path, between gating and dispatch, not beside the previous step. Warm
+   * re-plans of 64 experts took 0.3–2 ms here at 8–64 devices (bench/simulate.ts
+   * prints them), so 5 ms errs against the policy that pays it.
+   */
+  reactPlanMs?: number;
 }
 
 /** 8 A100s per node (NVLink 300 GB/s), 12.5 GB/s between nodes, experts at 50% of 312 TFLOP/s, d 1024, f 4096, fp32. */
@@ -226,21 +233,34 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
 export function allReduceMs(group: readonly number[], p: CostProfile, u: UnitCosts = unitCosts(p)): number {
   const n = group.length;
   if (n < 2 || !p.training) return 0;
-  const perNode = new Map<number, number>();
+  // Replicas per node, counted in a scratch array indexed by node (a planner prices thousands of
+  // groups per plan: no Map, no closure per call).
+  const dpn = p.devicesPerNode;
+  let nodes = 0;
+  for (const d of group) nodes = Math.max(nodes, Math.floor(d / dpn) + 1);
+  if (perNodeScratch.length < nodes) perNodeScratch = new Int32Array(Math.max(nodes, 2 * perNodeScratch.length));
+  const perNode = perNodeScratch;
+  for (const d of group) perNode[Math.floor(d / dpn)]!++;
+  let k = 0, most = 0, fewest = Infinity;
   for (const d of group) {
-    const k = Math.floor(d / p.devicesPerNode);
-    perNode.set(k, (perNode.get(k) ?? 0) + 1);
-  }
-  // A measured all-reduce bandwidth caps the link's (the collective is slower than its wire).
-  const ms = (bytes: number, sameNode: boolean) => Math.max(u.linkMs(bytes, sameNode), p.allReduceGBps ? bytes / (p.allReduceGBps * 1e6) : 0);
-  let within = 0, fewest = Infinity;
-  for (const m of perNode.values()) {
-    within = Math.max(within, ms((2 * (m - 1) * u.paramBytes) / m, true));
+    const m = perNode[Math.floor(d / dpn)]!;
+    if (m === 0) continue; // this node was counted already
+    k++;
+    most = Math.max(most, m);
     fewest = Math.min(fewest, m);
+    perNode[Math.floor(d / dpn)] = 0; // leaves the scratch zeroed for the next call
   }
-  const k = perNode.size;
-  const across = k < 2 ? 0 : ms((2 * (k - 1) * u.paramBytes) / k / fewest, false);
+  // Within a node the ring moves 2(m-1)/m of the gradient, growing with m: the fullest node sets it.
+  const within = arLinkMs((2 * (most - 1) * u.paramBytes) / most, true, p, u);
+  const across = k < 2 ? 0 : arLinkMs((2 * (k - 1) * u.paramBytes) / k / fewest, false, p, u);
   return within + across;
+}
+
+let perNodeScratch = new Int32Array(64);
+
+/** A measured all-reduce bandwidth caps the link's (the collective is slower than its wire). */
+function arLinkMs(bytes: number, sameNode: boolean, p: CostProfile, u: UnitCosts): number {
+  return Math.max(u.linkMs(bytes, sameNode), p.allReduceGBps ? bytes / (p.allReduceGBps * 1e6) : 0);
 }
 
 /** Per device, the sum of the all-reduces of the replicated experts it holds. */

@@ -49,17 +49,32 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
   // devices near the max: relieving either changes nothing). Half the weight on the mean of the
   // busiest eighth of devices lets each step of such a climb count.
   const top = Math.max(1, Math.floor(D / 8));
-  const scratch = new Float64Array(D);
+  const scratch = new Float64Array(D), busiestFew = new Float64Array(top);
   const objective = (t: Traffic, s: Float64Array) => {
-    let ml = 0, ms = 0, a2a = 0;
+    let ml = 0, ms = 0;
     for (let d = 0; d < D; d++) {
       if (t.load[d]! > ml) ml = t.load[d]!;
       if (s[d]! > ms) ms = s[d]!;
-      const { send, recv } = t.linkMs(d, u);
-      a2a = Math.max(a2a, send, recv);
     }
+    const a2a = t.a2aMs(u, cost);
     let topMean = ml;
-    if (top > 1) {
+    if (top > 1 && top <= 8) {
+      // The busiest few by insertion into an ascending buffer (cheaper than sorting all D).
+      busiestFew.fill(-Infinity);
+      for (let d = 0; d < D; d++) {
+        const v = t.load[d]!;
+        if (v <= busiestFew[0]!) continue;
+        let i = 0;
+        while (i + 1 < top && busiestFew[i + 1]! < v) {
+          busiestFew[i] = busiestFew[i + 1]!;
+          i++;
+        }
+        busiestFew[i] = v;
+      }
+      topMean = 0;
+      for (let i = 0; i < top; i++) topMean += busiestFew[i]!;
+      topMean /= top;
+    } else if (top > 8) {
       scratch.set(t.load);
       scratch.sort();
       topMean = 0;

@@ -31,6 +31,14 @@ export interface Policy {
   initial(devices: number, slots: number, experts: number): Placement;
   decide(load: LoadView, placement: Placement, cost: CostProfile): PlacementOp[];
   dispatch(load: LoadView, placement: Placement, cost: CostProfile): Dispatch;
+  /**
+   * Optional: placement changes made after gating, from the step's own routing (`load.current`),
+   * before its tokens are dispatched; `null` when the policy did not plan. A plan made here holds
+   * the step, so the simulator charges its planning (`cost.reactPlanMs`, also when it changed
+   * nothing) and its state moves to that step. Live executors switch placements only at step
+   * boundaries and do not call it (yet): policies that use it run in the simulator.
+   */
+  react?(load: LoadView, placement: Placement, cost: CostProfile): PlacementOp[] | null;
 }
 
 /** Mean per-expert load over the last `window` steps of a history. */

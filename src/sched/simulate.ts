@@ -1,5 +1,5 @@
 import { migrationMs, stepCost, unitCosts, type CostProfile } from './cost.js';
-import type { Placement } from './placement.js';
+import type { Placement, PlacementOp } from './placement.js';
 import { makePolicy } from './policies/index.js';
 import { expertTotals, type LoadView, type Policy } from './policy.js';
 import type { RoutingSource } from './workload.js';
@@ -74,11 +74,23 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
         const t0 = performance.now();
         const ops = layer.policy.decide(view, layer.placement, profile);
         run.planMs.push(performance.now() - t0);
-        if (ops.length) {
+        const apply = (ops: PlacementOp[]) => {
+          if (!ops.length) return;
           ms += migrationMs(ops, layer.placement, profile);
           run.migratedBytes += ops.filter((o) => o.op !== 'shrink').length * u.paramBytes * (profile.training ? profile.stateBytesFactor : 1);
           layer.placement.applyBatch(ops);
           planned = true;
+        };
+        apply(ops);
+        if (layer.policy.react) {
+          // After gating, on the critical path: the step waits for this plan.
+          const t1 = performance.now();
+          const reacted = layer.policy.react(view, layer.placement, profile);
+          if (reacted) {
+            run.planMs.push(performance.now() - t1);
+            ms += profile.reactPlanMs ?? 5;
+            apply(reacted);
+          }
         }
         const c = stepCost(current, layer.placement, profile, layer.policy.dispatch(view, layer.placement, profile), source.topk);
         ms += c.stepMs;
@@ -111,9 +123,11 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
       replanSteps: r.replanSteps,
     };
   });
-  const flex = reports.find((r) => r.policy === 'flexmoe');
   const speedup: Record<string, number> = {};
-  if (flex) for (const r of reports) if (r !== flex) speedup[`flexmoe/${r.policy}`] = r.meanStepMs / flex.meanStepMs;
+  for (const name of ['flexmoe', 'flexmoe-react']) {
+    const flex = reports.find((r) => r.policy === name);
+    if (flex) for (const r of reports) if (r !== flex && r.policy !== 'flexmoe-react') speedup[`${name}/${r.policy}`] = r.meanStepMs / flex.meanStepMs;
+  }
   return { reports, speedup };
 }
 

@@ -25,6 +25,9 @@ export class Traffic {
   readonly interOut: Float64Array;
   private readonly nodes: number;
   private readonly perNode: Int32Array;
+  /** Devices of the replica set being added, marked with `stamp` (no `includes` scan per source). */
+  private readonly mark: Int32Array;
+  private stamp = 0;
 
   constructor(readonly topo: Topology, buf?: Float64Array) {
     const D = topo.devices;
@@ -32,6 +35,7 @@ export class Traffic {
     [this.load, this.intraIn, this.interIn, this.intraOut, this.interOut] = [0, 1, 2, 3, 4].map((i) => this.buf.subarray(i * D, (i + 1) * D)) as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
     this.nodes = Math.ceil(D / topo.devicesPerNode);
     this.perNode = new Int32Array(this.nodes);
+    this.mark = new Int32Array(D);
   }
 
   clone(): Traffic {
@@ -59,6 +63,8 @@ export class Traffic {
     if (R === 0 || load === 0) return;
     const t = (sign * load) / D; // tokens each source sends this expert
     const uncovered = this.count(reps), r = this.perNode;
+    const mark = this.mark, stamp = this.nextStamp();
+    for (const d of reps) mark[d] = stamp;
     if (locality) {
       for (const d of reps) {
         const n = this.node(d);
@@ -71,7 +77,7 @@ export class Traffic {
       for (let s = 0; s < D; s++) {
         const n = this.node(s);
         if (r[n] === 0) this.interOut[s]! += t;
-        else if (!reps.includes(s)) this.intraOut[s]! += t;
+        else if (mark[s] !== stamp) this.intraOut[s]! += t;
       }
       return;
     }
@@ -83,10 +89,20 @@ export class Traffic {
     }
     for (let s = 0; s < D; s++) {
       const n = this.node(s);
-      const own = reps.includes(s) ? 1 : 0;
+      const own = mark[s] === stamp ? 1 : 0;
       this.intraOut[s]! += ((r[n]! - own) * t) / R;
       this.interOut[s]! += ((R - r[n]!) * t) / R;
     }
+  }
+
+  private nextStamp(): number {
+    this.stamp = (this.stamp + 1) | 0;
+    if (this.stamp <= 0) {
+      // Wrapped after 2^31 marks (a long-lived scheduler): start over from clean marks.
+      this.mark.fill(0);
+      this.stamp = 1;
+    }
+    return this.stamp;
   }
 
   /** Tokens each replica of an expert receives over the slow links (from nodes without a replica). */
@@ -112,6 +128,19 @@ export class Traffic {
     let uncovered = 0;
     for (let n = 0; n < this.nodes; n++) if (r[n] === 0) uncovered += this.nodeSize(n);
     return uncovered;
+  }
+
+  /** The slowest device's time in one all-to-all pass: max over devices of max(send, recv) ms. */
+  a2aMs(u: { tokenBytes: number }, p: { intraNodeGBps: number; interNodeGBps: number }): number {
+    // The same arithmetic as cost.ts's linkMs (bytes ÷ bytes per ms), so prices match it exactly.
+    const b = u.tokenBytes, intra = p.intraNodeGBps * 1e6, inter = p.interNodeGBps * 1e6;
+    let worst = 0;
+    for (let d = 0; d < this.topo.devices; d++) {
+      const send = (this.intraOut[d]! * b) / intra + (this.interOut[d]! * b) / inter;
+      const recv = (this.intraIn[d]! * b) / intra + (this.interIn[d]! * b) / inter;
+      worst = Math.max(worst, send, recv);
+    }
+    return worst;
   }
 
   /** ms device d spends sending and receiving in one all-to-all pass (the slower side sets its pace). */

@@ -1,7 +1,7 @@
 import { balanceRatio, Placement } from '../placement.js';
 import { planFlexMoE } from '../planner.js';
 import { trafficOf } from '../traffic.js';
-import { windowMean, type Policy } from '../policy.js';
+import { expertTotals, windowMean, type Policy } from '../policy.js';
 
 export interface FlexMoEOptions {
   /** Re-plan when the estimated balance ratio (max ÷ mean device load) exceeds this … */
@@ -24,6 +24,14 @@ export interface FlexMoEOptions {
    * average the paper describes.
    */
   riseFactor?: number;
+  /**
+   * Also plan after gating, from the step's own routing, when an expert surges past what its
+   * replicas can absorb (its load this step exceeds `riseFactor` × the estimate and, split over its
+   * replicas, a device's fair share). The plan holds that step (planning and state moves on the
+   * critical path) instead of leaving it to run at the old placement. Simulator only: the live
+   * executor switches placements at step boundaries. Named `flexmoe-react` among the built-ins.
+   */
+  react?: boolean;
 }
 
 /**
@@ -33,17 +41,23 @@ export interface FlexMoEOptions {
  * replicas nearest their source (topology-aware; `locality: false` splits over all of them).
  */
 export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
-  const { threshold = 1.1, release = 1.05, window = 5, checkEvery = 1, horizon = 25, locality = true, riseFactor = 1.5 } = opts;
+  const { threshold = 1.1, release = 1.05, window = 5, checkEvery = 1, horizon = 25, locality = true, riseFactor = 1.5, react = false } = opts;
   let armed = false;
-  return {
-    name: 'flexmoe',
+  const estimateOf = (history: readonly Float64Array[], experts: number) => {
+    const estimate = windowMean(history, window, experts);
+    const last = history.at(-1);
+    if (last) for (let e = 0; e < experts; e++) if (last[e]! > riseFactor * estimate[e]!) estimate[e] = last[e]!;
+    return estimate;
+  };
+  const ratioOf = (estimate: Float64Array, placement: Placement, devicesPerNode: number) =>
+    balanceRatio(trafficOf(estimate, placement.replicas(), { devices: placement.devices, devicesPerNode, locality }).load);
+  const policy: Policy = {
+    name: react ? 'flexmoe-react' : 'flexmoe',
     initial: (D, S, E) => Placement.roundRobin(D, S, E),
     decide(load, placement, cost) {
       if (load.history.length === 0 || load.step % checkEvery !== 0) return [];
-      const estimate = windowMean(load.history, window, placement.experts);
-      const last = load.history.at(-1)!;
-      for (let e = 0; e < estimate.length; e++) if (last[e]! > riseFactor * estimate[e]!) estimate[e] = last[e]!;
-      const ratio = balanceRatio(trafficOf(estimate, placement.replicas(), { devices: placement.devices, devicesPerNode: cost.devicesPerNode, locality }).load);
+      const estimate = estimateOf(load.history, placement.experts);
+      const ratio = ratioOf(estimate, placement, cost.devicesPerNode);
       if (!armed && ratio > threshold) armed = true;
       else if (armed && ratio < release) armed = false;
       if (!armed) return [];
@@ -53,4 +67,28 @@ export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
     },
     dispatch: () => ({ mode: 'split', locality }),
   };
+  if (react) {
+    policy.react = (load, placement, cost) => {
+      const E = placement.experts;
+      const now = expertTotals(load.current, E);
+      const estimate = load.history.length ? estimateOf(load.history, E) : Float64Array.from(now);
+      let total = 0;
+      for (let e = 0; e < E; e++) total += now[e]!;
+      const fair = total / placement.devices;
+      // Only a surge its replicas cannot absorb is worth holding the step for; smaller rises wait
+      // for the next plan beside a step.
+      let surged = false;
+      for (let e = 0; e < E; e++) {
+        if (now[e]! > riseFactor * estimate[e]! && now[e]! / placement.replicasOf(e).length > fair) {
+          estimate[e] = now[e]!;
+          surged = true;
+        }
+      }
+      if (!surged || ratioOf(estimate, placement, cost.devicesPerNode) <= threshold) return null;
+      const ops = planFlexMoE(estimate, placement, cost, { horizon, locality });
+      if (ops.length) armed = true; // the next steps refine the plan from history as usual
+      return ops;
+    };
+  }
+  return policy;
 }

@@ -14,6 +14,7 @@ export const policyFactories: Record<string, () => Policy> = {
   fastermoe: fastermoePolicy,
   eplb: () => eplbPolicy(),
   flexmoe: () => flexmoePolicy(),
+  'flexmoe-react': () => flexmoePolicy({ react: true }),
   oracle: oraclePolicy,
 };
 
