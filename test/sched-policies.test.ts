@@ -215,7 +215,7 @@ describe('FlexMoE policy', () => {
   });
 
   it("flexmoe-react plans from the step's own routing when a surge outgrows its replicas, and only then", () => {
-    const cost = { ...clusterA100, devicesPerNode: 4 };
+    const cost = { ...clusterA100, devicesPerNode: 4, reactPlanMs: 0 }; // planning charge aside (checked last)
     const react = (current: number[], before = [1000, 1000, 1000, 1000]) => {
       const policy = flexmoePolicy({ react: true });
       const p = Placement.roundRobin(4, 2, 4);
@@ -227,6 +227,10 @@ describe('FlexMoE policy', () => {
     assert.deepEqual(surge.decided, [], 'history alone says balanced');
     assert.ok(surge.reacted?.some((o) => o.op === 'expand' && o.expert === 0), JSON.stringify(surge.reacted));
     assert.equal(react([1400, 1000, 1000, 600]).reacted, null, 'a rise under riseFactor (1.5×) is no surge');
+    // The same surge, when holding the step costs more than any plan could save this step.
+    const p = Placement.roundRobin(4, 2, 4), flat = Float64Array.from([1000, 1000, 1000, 1000]);
+    const dear = { ...cost, reactPlanMs: 1e6 };
+    assert.equal(flexmoePolicy({ react: true }).react!({ step: 5, history: [flat, flat], current: [Float64Array.from([6000, 1000, 1000, 1000])], topk: 1 }, p, dear), null);
     // Expert 3 rises 4.5× but its 900 fit on one device (fair share 3900 / 4 = 975): no reason to hold the step.
     assert.equal(react([1000, 1000, 1000, 900], [1000, 1000, 1000, 200]).reacted, null);
     assert.equal(flexmoePolicy().react, undefined, 'plain flexmoe plans beside steps only (as live)');

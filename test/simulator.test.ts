@@ -33,10 +33,11 @@ describe('simulator', () => {
 
   it("flexmoe-react: plans on a surge's own step, pays for that planning, and beats history-only flexmoe under drift", () => {
     const run = (reactPlanMs: number) => simulate({ source: workload('zipf:1.5,drift'), devices: 16, slots: 4, profile: { ...clusterA100, reactPlanMs }, policies: ['flexmoe', 'flexmoe-react'] });
-    const free = run(0), dear = run(100);
+    // A charge too small to change any decision: the step times differ by it once per in-step plan.
+    const free = run(0), dear = run(0.01);
     const total = (r: ReturnType<typeof run>) => r.reports.find((x) => x.policy === 'flexmoe-react')!.stepMs.reduce((a, b) => a + b, 0);
-    const held = (total(dear) - total(free)) / 100;
-    assert.ok(held >= 1 && Math.abs(held - Math.round(held)) < 1e-6, `charged ${held} in-step plans`);
+    const held = (total(dear) - total(free)) / 0.01;
+    assert.ok(held >= 1 && Math.abs(held - Math.round(held)) < 1e-3, `charged ${held} in-step plans`);
     assert.ok(free.speedup['flexmoe-react/flexmoe']! > 1.05, JSON.stringify(free.speedup));
   });
 

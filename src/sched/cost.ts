@@ -258,6 +258,11 @@ export function allReduceMs(group: readonly number[], p: CostProfile, u: UnitCos
 
 let perNodeScratch = new Int32Array(64);
 
+/** What a plan made after gating adds to its step (`CostProfile.reactPlanMs`, default 5 ms). */
+export function reactPlanMs(p: CostProfile): number {
+  return p.reactPlanMs ?? 5;
+}
+
 /** A measured all-reduce bandwidth caps the link's (the collective is slower than its wire). */
 function arLinkMs(bytes: number, sameNode: boolean, p: CostProfile, u: UnitCosts): number {
   return Math.max(u.linkMs(bytes, sameNode), p.allReduceGBps ? bytes / (p.allReduceGBps * 1e6) : 0);

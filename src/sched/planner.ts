@@ -114,15 +114,16 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
       const t = reuse ? reuse.tr.copyFrom(tr) : tr.clone();
       const s = reuse ? reuse.sync : new Float64Array(D);
       s.set(sync);
-      const cur = new Map<number, number[]>();
-      for (const [e, after] of changes) {
-        const before = cur.get(e) ?? reps[e]!;
+      // Changes are one or two experts, distinct but for a shrink-then-expand pair: look back, no Map.
+      for (let i = 0; i < changes.length; i++) {
+        const [e, after] = changes[i]!;
+        let before = reps[e]!;
+        for (let j = i - 1; j >= 0; j--) if (changes[j]![0] === e) { before = changes[j]![1]; break; }
         t.add(expertLoad[e]!, before, -1);
         t.add(expertLoad[e]!, after, 1);
         const arB = groupMs(before), arA = groupMs(after);
         for (const d of before) s[d]! -= arB;
         for (const d of after) s[d]! += arA;
-        cur.set(e, after);
       }
       return { tr: t, sync: s, value: objective(t, s) };
     };
@@ -132,16 +133,27 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
     // A candidate: new replica sets for some experts, what copying the new replicas costs, and how
     // many placement ops it amounts to (counted against maxOps; the plan's ops come from the diff).
     type Cand = { changes: [number, number[]][]; moveMs: number; n: number };
-    const leastLoaded = (ok: (d: number) => boolean) => {
-      let best = -1;
-      for (let d = 0; d < D; d++) if (ok(d) && (best < 0 || tr.load[d]! < tr.load[best]!)) best = d;
-      return best;
-    };
     const free = (d: number, e: number) => hosts[d]!.size < S && !hosts[d]!.has(e);
     const nodes = Math.ceil(D / cost.devicesPerNode), bestIn = new Int32Array(nodes);
 
     const had = (e: number, d: number) => original[e]!.includes(d);
-    const nearestCopy = (e: number, to: number, from: readonly number[]) => (had(e, to) ? 0 : copyMs(from.some((d) => node(d) === node(to))));
+    const inNode = (devs: readonly number[], n: number) => {
+      for (const d of devs) if (node(d) === n) return true;
+      return false;
+    };
+    const nearestCopy = (e: number, to: number, from: readonly number[]) => (had(e, to) ? 0 : copyMs(inNode(from, node(to))));
+    // The least-loaded device holding bestIn for its node, over the nodes `mode` admits: 0 any,
+    // 1 the busiest device's node, 2 nodes holding the hot expert, 3 nodes without it.
+    const lightest = (mode: number, busiestNode: number, hotNodes: Set<number>) => {
+      let best = -1;
+      for (let n = 0; n < nodes; n++) {
+        const d = bestIn[n]!;
+        if (d < 0) continue;
+        if ((mode === 1 && n !== busiestNode) || (mode === 2 && !hotNodes.has(n)) || (mode === 3 && hotNodes.has(n))) continue;
+        if (best < 0 || tr.load[d]! < tr.load[best]!) best = d;
+      }
+      return best;
+    };
     while (steps < maxOps) {
       let busiest = 0;
       for (let d = 1; d < D; d++) if (tr.load[d]! > tr.load[busiest]!) busiest = d;
@@ -166,7 +178,8 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
           if (away > remoteTokens) [remote, remoteTokens] = [e, away];
         }
       } else {
-        for (let e = 0; e < E; e++) if (!reps[e]!.some((d) => node(d) === node(linkBound)) && expertLoad[e]! > remoteTokens) [remote, remoteTokens] = [e, expertLoad[e]!];
+        const linkNode = node(linkBound);
+        for (let e = 0; e < E; e++) if (expertLoad[e]! > remoteTokens && !inNode(reps[e]!, linkNode)) [remote, remoteTokens] = [e, expertLoad[e]!];
       }
 
       const cands: Cand[] = [];
@@ -182,20 +195,8 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
           const n = node(d), b = bestIn[n]!;
           if (b < 0 || tr.load[d]! < tr.load[b]!) bestIn[n] = d;
         }
-        const lightest = (ok: (n: number) => boolean) => {
-          let best = -1;
-          for (let n = 0; n < nodes; n++) {
-            const d = bestIn[n]!;
-            if (d >= 0 && ok(n) && (best < 0 || tr.load[d]! < tr.load[best]!)) best = d;
-          }
-          return best;
-        };
-        const targets = new Set([
-          lightest(() => true),
-          lightest((n) => n === node(busiest)),
-          lightest((n) => hotNodes.has(n)),
-          lightest((n) => !hotNodes.has(n)),
-        ]);
+        const busiestNode = node(busiest);
+        const targets = new Set([0, 1, 2, 3].map((mode) => lightest(mode, busiestNode, hotNodes)));
         targets.delete(-1);
         for (const g of targets) cands.push({ changes: [[hot, [...hotReps, g]]], moveMs: nearestCopy(hot, g, hotReps), n: 1 });
         // One more replica in every node lacking one (cover), or in every node (spread), at once.
@@ -203,7 +204,12 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
           const more: number[] = [];
           for (let n = 0; n < nodes; n++) if ((all || !hotNodes.has(n)) && bestIn[n]! >= 0) more.push(bestIn[n]!);
           // The copies run in parallel; any into a node without the expert crosses the slow link.
-          const moveMs = more.every((g) => had(hot, g)) ? 0 : copyMs(more.every((g) => hotNodes.has(node(g))));
+          let allHad = true, allNear = true;
+          for (const g of more) {
+            allHad &&= had(hot, g);
+            allNear &&= hotNodes.has(node(g));
+          }
+          const moveMs = allHad ? 0 : copyMs(allNear);
           if (more.length > 1) cands.push({ changes: [[hot, [...hotReps, ...more]]], moveMs, n: more.length });
         }
         if (targets.size === 0) {
@@ -211,7 +217,9 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
           let cold = -1;
           for (let e = 0; e < E; e++) {
             if (e === hot || reps[e]!.length < 2) continue;
-            if (!reps[e]!.some((d) => !hosts[d]!.has(hot))) continue;
+            let room = false;
+            for (const d of reps[e]!) room ||= !hosts[d]!.has(hot);
+            if (!room) continue;
             if (cold < 0 || expertLoad[e]! / reps[e]!.length < expertLoad[cold]! / reps[cold]!.length) cold = e;
           }
           if (cold >= 0) {
@@ -226,7 +234,8 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
         }
       }
       // Migrate one replica from the busiest device to the least-loaded device with a free slot.
-      const idle = leastLoaded((d) => d !== busiest && hosts[d]!.size < S);
+      let idle = -1;
+      for (let d = 0; d < D; d++) if (d !== busiest && hosts[d]!.size < S && (idle < 0 || tr.load[d]! < tr.load[idle]!)) idle = d;
       if (idle >= 0) {
         const gap = tr.load[busiest]! - tr.load[idle]!;
         let best = -1, bestShare = 0;

@@ -1,4 +1,4 @@
-import { migrationMs, stepCost, unitCosts, type CostProfile } from './cost.js';
+import { migrationMs, reactPlanMs, stepCost, unitCosts, type CostProfile } from './cost.js';
 import type { Placement, PlacementOp } from './placement.js';
 import { makePolicy } from './policies/index.js';
 import { expertTotals, type LoadView, type Policy } from './policy.js';
@@ -88,7 +88,7 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
           const reacted = layer.policy.react(view, layer.placement, profile);
           if (reacted) {
             run.planMs.push(performance.now() - t1);
-            ms += profile.reactPlanMs ?? 5;
+            ms += reactPlanMs(profile);
             apply(reacted);
           }
         }
