@@ -214,6 +214,18 @@ describe('FlexMoE policy', () => {
     assert.deepEqual(noisy, mean);
   });
 
+  it('plans from the last step alone when a surge opens a new regime (no blend of the old and new ranking)', () => {
+    const cost = { ...clusterA100, devicesPerNode: 4 };
+    const old = Float64Array.from([8000, 4000, 2667, 2000]), shifted = Float64Array.from([4000, 2667, 2000, 8000]);
+    const history = [old, old, old, old, shifted];
+    const ops = flexmoePolicy().decide({ step: 5, history, current: [], topk: 1 }, Placement.roundRobin(4, 2, 4), cost);
+    assert.ok(ops.length > 0);
+    assert.deepEqual(ops, planFlexMoE(shifted, Placement.roundRobin(4, 2, 4), cost, { horizon: 25 }));
+    // The blended estimate (the 5-step mean, the surging expert taken at once) plans otherwise.
+    const blended = Float64Array.from([7200, 3733.4, 2533.4, 8000]);
+    assert.notDeepEqual(ops, planFlexMoE(blended, Placement.roundRobin(4, 2, 4), cost, { horizon: 25 }));
+  });
+
   it("flexmoe-react plans from the step's own routing when a surge outgrows its replicas, and only then", () => {
     const cost = { ...clusterA100, devicesPerNode: 4, reactPlanMs: 0 }; // planning charge aside (checked last)
     const react = (current: number[], before = [1000, 1000, 1000, 1000]) => {

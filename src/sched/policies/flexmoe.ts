@@ -22,7 +22,9 @@ export interface FlexMoEOptions {
    * factor, the estimate is the last step. A newly hot expert is then served one step after it turns
    * hot, not `window` steps later, while step-to-step noise (well under the factor) still averages
    * out instead of driving plans back and forth. Default 1.5; Infinity gives the plain moving
-   * average the paper describes.
+   * average the paper describes. When such a jump is one its replicas cannot absorb (more than a
+   * device's fair share per replica), the whole last step becomes the estimate: a new regime, in
+   * which the rest of the ranking has usually moved too.
    */
   riseFactor?: number;
   /**
@@ -50,6 +52,17 @@ export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
     if (last) for (let e = 0; e < experts; e++) if (last[e]! > riseFactor * estimate[e]!) estimate[e] = last[e]!;
     return estimate;
   };
+  /**
+   * Whether some expert's load in `now` exceeds `riseFactor` × `before` and, split over its
+   * replicas, one device's fair share of the total: a surge its replicas cannot absorb.
+   */
+  const surging = (now: Float64Array, before: Float64Array, placement: Placement) => {
+    let total = 0;
+    for (const v of now) total += v;
+    const fair = total / placement.devices;
+    for (let e = 0; e < placement.experts; e++) if (now[e]! > riseFactor * before[e]! && now[e]! / placement.replicasOf(e).length > fair) return true;
+    return false;
+  };
   const ratioOf = (estimate: Float64Array, placement: Placement, devicesPerNode: number) =>
     balanceRatio(trafficOf(estimate, placement.replicas(), { devices: placement.devices, devicesPerNode, locality }).load);
   const policy: Policy = {
@@ -57,7 +70,11 @@ export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
     initial: (D, S, E) => Placement.roundRobin(D, S, E),
     decide(load, placement, cost) {
       if (load.history.length === 0 || load.step % checkEvery !== 0) return [];
-      const estimate = estimateOf(load.history, placement.experts);
+      const E = placement.experts, last = load.history.at(-1)!;
+      // A surge in the last step is a new regime: a window mean would blend it with the old one
+      // and plan for neither (the rest of the ranking usually shifted too), so plan from that step.
+      const regime = load.history.length > 1 && surging(last, windowMean(load.history.slice(0, -1), window, E), placement);
+      const estimate = regime ? Float64Array.from(last) : estimateOf(load.history, E);
       const ratio = ratioOf(estimate, placement, cost.devicesPerNode);
       if (!armed && ratio > threshold) armed = true;
       else if (armed && ratio < release) armed = false;
@@ -75,16 +92,10 @@ export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
       let total = 0;
       for (let e = 0; e < E; e++) total += now[e]!;
       // With no history yet, the placement stands for even load: a first step's hot expert is a surge too.
-      const estimate = load.history.length ? estimateOf(load.history, E) : new Float64Array(E).fill(total / E);
-      const fair = total / placement.devices;
+      const before = load.history.length ? estimateOf(load.history, E) : new Float64Array(E).fill(total / E);
       // Only a surge its replicas cannot absorb is worth holding the step for; smaller rises wait
-      // for the next plan beside a step.
-      let surged = false;
-      for (let e = 0; e < E && !surged; e++) surged = now[e]! > riseFactor * estimate[e]! && now[e]! / placement.replicasOf(e).length > fair;
-      if (!surged) return null;
-      // Plan from this step's own counts: they are what the step will meet, and with a surge the
-      // rest of the ranking has usually shifted too (simulator: 0.753 → 0.775 of the oracle
-      // against replacing only the surging experts' estimates).
+      // for the next plan beside a step. The plan is made from this step's own counts.
+      if (!surging(now, before, placement)) return null;
       const tr = trafficOf(now, placement.replicas(), { devices: placement.devices, devicesPerNode: cost.devicesPerNode, locality });
       if (balanceRatio(tr.load) <= threshold) return null;
       // Holding the step must be able to pay: even a perfect plan saves at most the busiest
