@@ -33,6 +33,8 @@ for (const policy of ['static', 'flexmoe']) {
 
 // %% [markdown]
 // The balance ratio (max ÷ mean device load) under each policy, re-plans dashed; the losses agree.
+// Tokens/s from one short run each on a busy machine is mostly noise (and the first run in a
+// process is slower); `npx tsx bench/live.ts` compares the two policies in interleaved rounds.
 
 // %%
 display(lineChart({ title: 'balance ratio', series: Object.entries(runs).map(([p, h]) => ({ name: p, values: h.map((s) => s.balanceRatio) })), markers: replans, xLabel: 'step' }));
