@@ -48,7 +48,13 @@ export async function simulateCommand(flags: Flags): Promise<void> {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   process.stdout.write(`${source.experts} experts, top-${source.topk}, ${devices} devices × ${slots} slots\n${line(head)}\n${rows.map(line).join('\n')}\n`);
-  process.stdout.write(`${Object.entries(speedup).map(([k, v]) => `${k} ${v.toFixed(2)}x`).join('   ')}\n`);
+  // One line per policy compared (flexmoe/…, flexmoe-react/…), so the ratios stay readable.
+  const lines = new Map<string, string[]>();
+  for (const [k, v] of Object.entries(speedup)) {
+    const of = k.slice(0, k.indexOf('/'));
+    lines.set(of, [...(lines.get(of) ?? []), `${k} ${v.toFixed(2)}x`]);
+  }
+  for (const parts of lines.values()) process.stdout.write(`${parts.join('   ')}\n`);
 }
 
 function summary(r: PolicyReport) {
