@@ -108,6 +108,7 @@ describe('SharedArrayBuffer ring', () => {
       setSpinIterations(spin);
     }
     assert.ok(r.emptyWaits >= 20 && w.fullWaits >= 20, 'both sides parked');
+    assert.ok(w.wakes >= 20, `the writer counted the wake-ups it sent (${w.wakes})`);
     assert.equal(r.timeouts, 0, 'reader never waited out its timeout');
     assert.equal(w.timeouts, 0, 'writer never waited out its timeout');
   });

@@ -2,6 +2,7 @@ import { errors } from '../errors.js';
 import { Tensor, type DType } from '../tensor/tensor.js';
 import { TensorPool } from '../tensor/pool.js';
 import { RingReader, RingWriter } from './ring.js';
+import { copyBytes } from './copy.js';
 
 const WHOLE = 0; // a message in one frame
 const CHUNK = 1; // a chunk with more to follow
@@ -100,7 +101,7 @@ export class DeviceChannels {
         if (!f) break;
         // Copy out of the ring into pooled storage, so the ring frees at once.
         const t: Tensor = partial ?? this.pool.alloc(f.shape, f.dtype as DType, false);
-        new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).set(f.bytes, f.kind === WHOLE ? 0 : f.aux);
+        copyBytes(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), f.bytes, f.kind === WHOLE ? 0 : f.aux);
         reader.release(f);
         if (f.kind === CHUNK) partial = t;
         else {

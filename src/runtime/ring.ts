@@ -1,4 +1,5 @@
 import { errors } from '../errors.js';
+import { copyBytes } from './copy.js';
 
 /**
  * A single-producer / single-consumer ring of tensor frames in a SharedArrayBuffer.
@@ -121,6 +122,8 @@ abstract class RingEnd {
 export class RingWriter extends RingEnd {
   private w: number;
   fullWaits = 0;
+  /** Frames after which the reader was parked and had to be woken (a futex wake each). */
+  wakes = 0;
   /** Parked waits that ended by timeout rather than a wake-up from the reader. */
   timeouts = 0;
 
@@ -200,10 +203,13 @@ export class RingWriter extends RingEnd {
     for (let d = 0; d < MAX_DIMS; d++) i32[q + 8 + d] = f.shape[d] ?? 0;
     i32[q + 14] = f.aux ?? 0;
     i32[q + 15] = checksum(i32, q);
-    this.u8.set(new Uint8Array(f.payload.buffer, f.payload.byteOffset, f.payload.byteLength), pos + HEADER_BYTES);
+    copyBytes(this.u8, new Uint8Array(f.payload.buffer, f.payload.byteOffset, f.payload.byteLength), pos + HEADER_BYTES);
     this.w = (this.w + need) | 0;
     Atomics.store(this.ctl, WRITE, this.w);
-    if (Atomics.load(this.ctl, READER_WAITING)) Atomics.notify(this.ctl, WRITE, 1);
+    if (Atomics.load(this.ctl, READER_WAITING)) {
+      this.wakes++;
+      Atomics.notify(this.ctl, WRITE, 1);
+    }
   }
 }
 
