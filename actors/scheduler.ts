@@ -10,7 +10,8 @@
  */
 import { Actor, registerActor, type ActorContext } from '../src/runtime/actor.js';
 import { errors } from '../src/errors.js';
-import { migrationMs, stepCost, type CostProfile } from '../src/sched/cost.js';
+import { stepCost, type CostProfile } from '../src/sched/cost.js';
+import { migrationMs } from '../src/sched/plan-cost.js';
 import { balanceRatio, deviceLoads, Placement, type PlacementOp } from '../src/sched/placement.js';
 import { makePolicy } from '../src/sched/policies/index.js';
 import type { LoadView, Policy } from '../src/sched/policy.js';

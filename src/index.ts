@@ -32,7 +32,8 @@ export { RingReader, RingWriter, ringBytes, type Frame, type FrameInit } from '.
 
 // Scheduling: placement, cost model, policies, simulator, telemetry operators
 export { Placement, balanceRatio, deviceLoads, type PlacementOp } from './sched/placement.js';
-export { clusterA100, profiles, stepCost, migrationMs, type CostProfile, type Dispatch, type StepCost } from './sched/cost.js';
+export { clusterA100, profiles, stepCost, type CostProfile, type Dispatch, type StepCost } from './sched/cost.js';
+export { migrationMs, reactPlanMs } from './sched/plan-cost.js';
 export type { LoadView, Policy } from './sched/policy.js';
 export { makePolicy, policyFactories, staticPolicy, capacityPolicy, fastermoePolicy, eplbPolicy, flexmoePolicy, oraclePolicy } from './sched/policies/index.js';
 export { planFlexMoE } from './sched/planner.js';

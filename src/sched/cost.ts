@@ -1,5 +1,5 @@
 import { errors } from '../errors.js';
-import type { Placement, PlacementOp } from './placement.js';
+import type { Placement } from './placement.js';
 
 /**
  * Hardware and model constants of the cost model. Times in ms, bandwidths in GB/s per device link,
@@ -258,11 +258,6 @@ export function allReduceMs(group: readonly number[], p: CostProfile, u: UnitCos
 
 let perNodeScratch = new Int32Array(64);
 
-/** What a plan made after gating adds to its step (`CostProfile.reactPlanMs`, default 5 ms). */
-export function reactPlanMs(p: CostProfile): number {
-  return p.reactPlanMs ?? 5;
-}
-
 /** A measured all-reduce bandwidth caps the link's (the collective is slower than its wire). */
 function arLinkMs(bytes: number, sameNode: boolean, p: CostProfile, u: UnitCosts): number {
   return Math.max(u.linkMs(bytes, sameNode), p.allReduceGBps ? bytes / (p.allReduceGBps * 1e6) : 0);
@@ -278,24 +273,6 @@ function syncMs(placement: Placement, reps: number[][], p: CostProfile, u: UnitC
   reps.forEach((r, e) => (shadows?.has(e) ? undefined : add(r)));
   // A shadowed expert's weights go to every device and its gradients come back: like a full-group all-reduce.
   if (shadows) for (const _ of shadows) add([...Array(placement.devices).keys()]);
-  let max = 0;
-  for (const v of perDevice) max = Math.max(max, v);
-  return max;
-}
-
-/** Time to carry out placement ops: each new replica copies parameters and optimizer state over the slowest link used. */
-export function migrationMs(ops: readonly PlacementOp[], before: Placement, p: CostProfile): number {
-  const u = unitCosts(p);
-  const node = (d: number) => Math.floor(d / p.devicesPerNode);
-  const bytes = u.paramBytes * (p.training ? p.stateBytesFactor : 1);
-  const perDevice = new Float64Array(before.devices);
-  for (const op of ops) {
-    if (op.op === 'shrink') continue;
-    const to = op.op === 'expand' ? op.device : op.to;
-    const sources = op.op === 'migrate' ? [op.from] : before.replicasOf(op.expert);
-    const sameNode = sources.some((s) => node(s) === node(to));
-    perDevice[to]! += u.linkMs(bytes, sameNode);
-  }
   let max = 0;
   for (const v of perDevice) max = Math.max(max, v);
   return max;

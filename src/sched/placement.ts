@@ -148,3 +148,18 @@ export function balanceRatio(loads: ArrayLike<number>): number {
   }
   return sum === 0 ? 1 : max / (sum / loads.length);
 }
+
+/** A shrink and an expand of the same expert read as one migration (what events report). */
+export function pairMigrations(ops: PlacementOp[]): PlacementOp[] {
+  const out: PlacementOp[] = [];
+  const shrinks = new Map<number, number[]>();
+  for (const o of ops) if (o.op === 'shrink') shrinks.set(o.expert, [...(shrinks.get(o.expert) ?? []), o.device]);
+  const expands: PlacementOp[] = [];
+  for (const o of ops) {
+    if (o.op !== 'expand') continue;
+    const from = shrinks.get(o.expert)?.shift();
+    expands.push(from === undefined ? o : { op: 'migrate', expert: o.expert, from, to: o.device });
+  }
+  for (const [expert, devices] of shrinks) for (const device of devices) out.push({ op: 'shrink', expert, device });
+  return [...out, ...expands];
+}

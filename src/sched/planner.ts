@@ -1,5 +1,7 @@
-import { allReduceMs, migrationMs, unitCosts, type CostProfile } from './cost.js';
-import { Placement, type PlacementOp } from './placement.js';
+import { allReduceMs, unitCosts, type CostProfile } from './cost.js';
+import { migrationMs } from './plan-cost.js';
+import { pairMigrations, Placement, type PlacementOp } from './placement.js';
+import { plannerObjective } from './objective.js';
 import { Traffic, trafficOf } from './traffic.js';
 
 /**
@@ -42,47 +44,9 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
   const node = (d: number) => Math.floor(d / cost.devicesPerNode);
   const copyMs = (sameNode: boolean) => u.linkMs(u.paramBytes * (cost.training ? cost.stateBytesFactor : 1), sameNode);
   const groupMs = (devs: readonly number[]) => allReduceMs(devs, cost, u);
-  const passes = cost.training ? 4 : 2;
   const original = placement.replicas();
 
-  // Step time follows the busiest device, but a greedy on the max alone stalls on plateaus (two
-  // devices near the max: relieving either changes nothing). Half the weight on the mean of the
-  // busiest eighth of devices lets each step of such a climb count.
-  const top = Math.max(1, Math.floor(D / 8));
-  const scratch = new Float64Array(D), busiestFew = new Float64Array(top);
-  const objective = (t: Traffic, s: Float64Array) => {
-    let ml = 0, ms = 0;
-    for (let d = 0; d < D; d++) {
-      if (t.load[d]! > ml) ml = t.load[d]!;
-      if (s[d]! > ms) ms = s[d]!;
-    }
-    const a2a = t.a2aMs(u, cost);
-    let topMean = ml;
-    if (top > 1 && top <= 8) {
-      // The busiest few by insertion into an ascending buffer (cheaper than sorting all D).
-      busiestFew.fill(-Infinity);
-      for (let d = 0; d < D; d++) {
-        const v = t.load[d]!;
-        if (v <= busiestFew[0]!) continue;
-        let i = 0;
-        while (i + 1 < top && busiestFew[i + 1]! < v) {
-          busiestFew[i] = busiestFew[i + 1]!;
-          i++;
-        }
-        busiestFew[i] = v;
-      }
-      topMean = 0;
-      for (let i = 0; i < top; i++) topMean += busiestFew[i]!;
-      topMean /= top;
-    } else if (top > 8) {
-      scratch.set(t.load);
-      scratch.sort();
-      topMean = 0;
-      for (let i = D - top; i < D; i++) topMean += scratch[i]!;
-      topMean /= top;
-    }
-    return (0.5 * ml + 0.5 * topMean) * u.expertMsPerToken + passes * a2a + ms;
-  };
+  const objective = plannerObjective(D, cost, u);
 
   /** Per-device traffic and all-reduce time of a whole set of replicas. */
   const stateOf = (reps: readonly number[][]) => {
@@ -300,19 +264,4 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
     if (p.ops.length && p.value < best.value - 1e-9) best = p;
   }
   return best.ops;
-}
-
-/** A shrink and an expand of the same expert read as one migration (what events report). */
-function pairMigrations(ops: PlacementOp[]): PlacementOp[] {
-  const out: PlacementOp[] = [];
-  const shrinks = new Map<number, number[]>();
-  for (const o of ops) if (o.op === 'shrink') shrinks.set(o.expert, [...(shrinks.get(o.expert) ?? []), o.device]);
-  const expands: PlacementOp[] = [];
-  for (const o of ops) {
-    if (o.op !== 'expand') continue;
-    const from = shrinks.get(o.expert)?.shift();
-    expands.push(from === undefined ? o : { op: 'migrate', expert: o.expert, from, to: o.device });
-  }
-  for (const [expert, devices] of shrinks) for (const device of devices) out.push({ op: 'shrink', expert, device });
-  return [...out, ...expands];
 }

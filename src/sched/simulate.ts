@@ -1,4 +1,5 @@
-import { migrationMs, reactPlanMs, stepCost, unitCosts, type CostProfile } from './cost.js';
+import { stepCost, unitCosts, type CostProfile } from './cost.js';
+import { migrationMs, reactPlanMs } from './plan-cost.js';
 import type { Placement, PlacementOp } from './placement.js';
 import { makePolicy } from './policies/index.js';
 import { expertTotals, type LoadView, type Policy } from './policy.js';

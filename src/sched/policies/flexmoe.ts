@@ -1,4 +1,5 @@
-import { reactPlanMs, unitCosts } from '../cost.js';
+import { unitCosts } from '../cost.js';
+import { reactPlanMs } from '../plan-cost.js';
 import { balanceRatio, Placement } from '../placement.js';
 import { planFlexMoE } from '../planner.js';
 import { trafficOf } from '../traffic.js';
