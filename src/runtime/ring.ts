@@ -80,10 +80,6 @@ export function setSpinIterations(n: number): void {
   spinIterations = n;
 }
 
-function spinUntil(ready: () => boolean): boolean {
-  for (let i = 0; i < spinIterations; i++) if (ready()) return true;
-  return false;
-}
 
 function checksum(i32: Int32Array, p: number): number {
   let h = 0x811c9dc5;
@@ -119,6 +115,8 @@ abstract class RingEnd {
   }
 }
 
+const WRITTEN: Promise<void> = Promise.resolve();
+
 export class RingWriter extends RingEnd {
   private w: number;
   fullWaits = 0;
@@ -143,6 +141,12 @@ export class RingWriter extends RingEnd {
     return this.capacity - ((this.w - Atomics.load(this.ctl, READ)) >>> 0);
   }
 
+  /** Spins a bounded while for `bytes` of room (no closure: this runs on every full-ring wait). */
+  private spinForSpace(bytes: number): boolean {
+    for (let i = 0; i < spinIterations; i++) if (this.free() >= bytes) return true;
+    return false;
+  }
+
   /** Writes a frame if it fits now; false when the ring is full (nothing is written or dropped). */
   tryWrite(f: FrameInit): boolean {
     const p = this.plan(f.payload.byteLength);
@@ -152,11 +156,16 @@ export class RingWriter extends RingEnd {
   }
 
   /** Writes a frame, awaiting space while the ring is full (backpressure; the event loop stays live). */
-  async write(f: FrameInit): Promise<void> {
+  write(f: FrameInit): Promise<void> {
+    // The common case needs no async machinery: one already-settled promise for every such write.
+    return this.tryWrite(f) ? WRITTEN : this.writeWhenFree(f);
+  }
+
+  private async writeWhenFree(f: FrameInit): Promise<void> {
     const p = this.plan(f.payload.byteLength);
     while (this.free() < p.total) {
       this.fullWaits++;
-      if (spinUntil(() => this.free() >= p.total)) break;
+      if (this.spinForSpace(p.total)) break;
       Atomics.store(this.ctl, WRITER_WAITING, 1);
       const r = Atomics.load(this.ctl, READ);
       if (this.capacity - ((this.w - r) >>> 0) < p.total) {
@@ -255,6 +264,12 @@ export class RingReader extends RingEnd {
     }
   }
 
+  /** Spins a bounded while for the writer to publish a frame. */
+  private spinForFrame(): boolean {
+    for (let i = 0; i < spinIterations; i++) if (Atomics.load(this.ctl, WRITE) !== this.r) return true;
+    return false;
+  }
+
   /** Frees a frame's space for the writer; its view must not be used afterwards. */
   release(frame: Frame): void {
     this.r = (this.r + frame.frameBytes) | 0;
@@ -263,13 +278,18 @@ export class RingReader extends RingEnd {
   }
 
   /** Awaits the next frame without blocking the thread. `signal` ends the wait with null. */
-  async read(signal?: { stopped: boolean }): Promise<Frame | null> {
+  read(signal?: { stopped: boolean }): Promise<Frame | null> {
+    const f = this.tryRead();
+    return f ? Promise.resolve(f) : this.readWhenReady(signal);
+  }
+
+  private async readWhenReady(signal?: { stopped: boolean }): Promise<Frame | null> {
     for (;;) {
       const f = this.tryRead();
       if (f) return f;
       if (signal?.stopped) return null;
       this.emptyWaits++;
-      if (spinUntil(() => Atomics.load(this.ctl, WRITE) !== this.r)) continue;
+      if (this.spinForFrame()) continue;
       Atomics.store(this.ctl, READER_WAITING, 1);
       if (Atomics.load(this.ctl, WRITE) === this.r) {
         const res = Atomics.waitAsync(this.ctl, WRITE, this.r, 200);
