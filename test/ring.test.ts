@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { RingReader, RingWriter, payloadView, ringBytes, setSpinIterations, spinIterations, CONTROL_BYTES, HEADER_BYTES } from '../src/runtime/ring.js';
+import { RingReader, RingWriter, payloadView, ringBytes, setSpinIterations, spinIterations, nextSpin, MAX_SPIN_FACTOR, CONTROL_BYTES, HEADER_BYTES } from '../src/runtime/ring.js';
 
 const frame = (n: number, tag = 1) => ({ kind: 0, tag, dtype: 'f32' as const, shape: [n], payload: Float32Array.from({ length: n }, (_, i) => i + n) });
 
@@ -78,6 +78,17 @@ describe('SharedArrayBuffer ring', () => {
     clearInterval(timer);
     assert.equal(f.tag, 42);
     assert.ok(ticks > 0, 'timers ran while the reader waited');
+  });
+
+  it('a reader spins longer while frames keep arriving just after it parks, and resets after a long wait', () => {
+    const base = spinIterations, max = base * MAX_SPIN_FACTOR;
+    let spin = base;
+    for (let i = 0; i < 3; i++) spin = nextSpin(spin, 0.05, true);
+    assert.equal(spin, base * 8, 'doubled after each short park');
+    for (let i = 0; i < 20; i++) spin = nextSpin(spin, 0.05, true);
+    assert.equal(spin, max, 'bounded');
+    assert.equal(nextSpin(spin, 5, true), base, 'a long park: the stream ended, back to the short spin');
+    assert.equal(nextSpin(spin, 0.05, false), base, 'a timeout is no stream either');
   });
 
   it('a parked side is woken by its peer, never left to its timeout (notify only when the peer waits)', async () => {

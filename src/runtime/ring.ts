@@ -73,11 +73,28 @@ const align64 = (n: number) => (n + 63) & ~63;
 /**
  * A short bounded spin before parking: waking from Atomics.waitAsync costs an event-loop turn
  * (tens of µs here), while the peer usually acts within a few µs. Bounded so that with more
- * threads than cores a spinning thread gives the core back quickly.
+ * threads than cores a spinning thread gives the core back quickly. A reader's spin adapts
+ * (`nextSpin`): up to 32× this while a stream keeps waking it just after it parks.
  */
 export let spinIterations = 2000;
 export function setSpinIterations(n: number): void {
   spinIterations = n;
+}
+
+/** A reader's spin may grow to this many times `spinIterations` while frames keep arriving soon after it parks. */
+export const MAX_SPIN_FACTOR = 32;
+/** A park this short (ms) means a longer spin would have caught the frame. */
+const SHORT_PARK_MS = 0.25;
+
+/**
+ * The reader's next spin budget after a park of `parkedMs` that a wake-up ended (`woken`) or a
+ * timeout did. A stream of frames a little slower than the spin makes the reader park and the
+ * writer pay a wake-up (a futex call, 5–40 µs here) on nearly every frame; doubling the spin after
+ * each short park lets it catch them instead, and one long park (the stream ended) resets it.
+ */
+export function nextSpin(current: number, parkedMs: number, woken: boolean): number {
+  if (woken && parkedMs < SHORT_PARK_MS) return Math.min(Math.max(1, current) * 2, spinIterations * MAX_SPIN_FACTOR);
+  return spinIterations;
 }
 
 
@@ -224,6 +241,8 @@ export class RingWriter extends RingEnd {
 
 export class RingReader extends RingEnd {
   private r: number;
+  /** Current spin budget before parking (adaptive: `nextSpin`). */
+  private spin = spinIterations;
   emptyWaits = 0;
   /** Parked waits that ended by timeout rather than a wake-up from the writer. */
   timeouts = 0;
@@ -264,9 +283,9 @@ export class RingReader extends RingEnd {
     }
   }
 
-  /** Spins a bounded while for the writer to publish a frame. */
-  private spinForFrame(): boolean {
-    for (let i = 0; i < spinIterations; i++) if (Atomics.load(this.ctl, WRITE) !== this.r) return true;
+  /** Spins up to `budget` checks for the writer to publish a frame. */
+  private spinForFrame(budget: number): boolean {
+    for (let i = 0; i < budget; i++) if (Atomics.load(this.ctl, WRITE) !== this.r) return true;
     return false;
   }
 
@@ -289,11 +308,16 @@ export class RingReader extends RingEnd {
       if (f) return f;
       if (signal?.stopped) return null;
       this.emptyWaits++;
-      if (this.spinForFrame()) continue;
+      if (this.spinForFrame(Math.min(this.spin, spinIterations * MAX_SPIN_FACTOR))) continue;
       Atomics.store(this.ctl, READER_WAITING, 1);
       if (Atomics.load(this.ctl, WRITE) === this.r) {
         const res = Atomics.waitAsync(this.ctl, WRITE, this.r, 200);
-        if (res.async && (await res.value) === 'timed-out') this.timeouts++;
+        if (res.async) {
+          const t0 = performance.now();
+          const woken = (await res.value) === 'ok';
+          if (!woken) this.timeouts++;
+          this.spin = nextSpin(this.spin, performance.now() - t0, woken);
+        }
       }
       Atomics.store(this.ctl, READER_WAITING, 0);
     }
