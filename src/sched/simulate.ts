@@ -49,7 +49,8 @@ interface Run {
 /**
  * Steps every policy through the same routing in lockstep, each with its own placement per layer,
  * and prices each step end to end with the cost model (dense part, expert compute, all-to-all,
- * replica all-reduce, plus the migration of any re-plan, charged to the step it happens in).
+ * replica all-reduce, plus the migration of any re-plan, charged to the step it happens in; a
+ * policy's in-step plan (`Policy.react`) also charges `cost.reactPlanMs` for its planning).
  * Deterministic: the routing source is seeded and policies are pure given their history.
  */
 export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; speedup: Record<string, number> } {
