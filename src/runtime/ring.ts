@@ -1,5 +1,11 @@
 import { errors } from '../errors.js';
 import { copyBytes } from './copy.js';
+import { align64, checksum, dtypeCodes, dtypeNames, HEADER_BYTES, MAX_DIMS, type Frame, type FrameInit } from './frame.js';
+import { MAX_SPIN_FACTOR, nextSpin, spinIterations } from './spin.js';
+
+// The frame format and the spin policy live in their own files; importers of the ring get both here.
+export { dtypeCodes, HEADER_BYTES, MAX_DIMS, payloadView, type Frame, type FrameDType, type FrameInit } from './frame.js';
+export { MAX_SPIN_FACTOR, nextSpin, setSpinIterations, spinIterations } from './spin.js';
 
 /**
  * A single-producer / single-consumer ring of tensor frames in a SharedArrayBuffer.
@@ -10,7 +16,7 @@ import { copyBytes } from './copy.js';
  *
  * A frame is a 64-byte header of Int32 fields followed by its payload, padded to 64 bytes and never
  * split: when it does not fit before the end, a PAD frame covers the tail, so every payload is
- * contiguous and aligned and the reader can view it in place. Header words:
+ * contiguous and aligned and the reader can view it in place. Header words (frame.ts):
  *   0 magic · 1 frameBytes · 2 kind · 3 seq · 4 tag · 5 dtype · 6 ndim · 7 payloadBytes
  *   8..13 shape · 14 aux · 15 checksum of words 0..14
  * The writer publishes with a sequentially consistent store of the write cursor after plain writes
@@ -24,41 +30,12 @@ import { copyBytes } from './copy.js';
  * common case — the peer is spinning or busy — skips notify, which takes a process-wide lock.
  */
 export const CONTROL_BYTES = 256;
-export const HEADER_BYTES = 64;
 const WRITE = 0;
 const READER_WAITING = 16;
 const READ = 32;
 const WRITER_WAITING = 48;
 const MAGIC = 0x464d4f45; // "FMOE"
 const PAD = -1;
-export const MAX_DIMS = 6;
-
-export const dtypeCodes = { f32: 0, i32: 1, f64: 2, u8: 3 } as const;
-export type FrameDType = keyof typeof dtypeCodes;
-const dtypeNames = Object.keys(dtypeCodes) as FrameDType[];
-const bytesPer: Record<FrameDType, number> = { f32: 4, i32: 4, f64: 8, u8: 1 };
-
-export interface FrameInit {
-  kind: number;
-  tag: number;
-  dtype: FrameDType;
-  shape: readonly number[];
-  /** The payload bytes (any typed array; copied into the ring once). */
-  payload: ArrayBufferView;
-  aux?: number;
-}
-
-export interface Frame {
-  kind: number;
-  seq: number;
-  tag: number;
-  dtype: FrameDType;
-  shape: number[];
-  aux: number;
-  /** Zero-copy view of the payload inside the ring; valid only until `release(frame)`. */
-  bytes: Uint8Array;
-  frameBytes: number;
-}
 
 /** Bytes of SharedArrayBuffer for a ring holding about `frames` frames of `maxPayloadBytes`. */
 export function ringBytes(maxPayloadBytes: number, frames = 8): number {
@@ -66,42 +43,6 @@ export function ringBytes(maxPayloadBytes: number, frames = 8): number {
   let cap = 4096;
   while (cap < need) cap *= 2;
   return CONTROL_BYTES + cap;
-}
-
-const align64 = (n: number) => (n + 63) & ~63;
-
-/**
- * A short bounded spin before parking: waking from Atomics.waitAsync costs an event-loop turn
- * (tens of µs here), while the peer usually acts within a few µs. Bounded so that with more
- * threads than cores a spinning thread gives the core back quickly. A reader's spin adapts
- * (`nextSpin`): up to 32× this while a stream keeps waking it just after it parks.
- */
-export let spinIterations = 2000;
-export function setSpinIterations(n: number): void {
-  spinIterations = n;
-}
-
-/** A reader's spin may grow to this many times `spinIterations` while frames keep arriving soon after it parks. */
-export const MAX_SPIN_FACTOR = 32;
-/** A park this short (ms) means a longer spin would have caught the frame. */
-const SHORT_PARK_MS = 0.25;
-
-/**
- * The reader's next spin budget after a park of `parkedMs` that a wake-up ended (`woken`) or a
- * timeout did. A stream of frames a little slower than the spin makes the reader park and the
- * writer pay a wake-up (a futex call, 5–40 µs here) on nearly every frame; doubling the spin after
- * each short park lets it catch them instead, and one long park (the stream ended) resets it.
- */
-export function nextSpin(current: number, parkedMs: number, woken: boolean): number {
-  if (woken && parkedMs < SHORT_PARK_MS) return Math.min(Math.max(1, current) * 2, spinIterations * MAX_SPIN_FACTOR);
-  return spinIterations;
-}
-
-
-function checksum(i32: Int32Array, p: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < 15; i++) h = Math.imul(h ^ i32[p + i]!, 0x01000193);
-  return h | 0;
 }
 
 abstract class RingEnd {
@@ -334,14 +275,4 @@ export class RingReader extends RingEnd {
       Atomics.store(this.ctl, READER_WAITING, 0);
     }
   }
-}
-
-/** Typed view of a frame's payload (zero-copy while the frame is held). */
-export function payloadView(f: Frame): Float32Array | Int32Array | Float64Array | Uint8Array {
-  const { buffer, byteOffset, byteLength } = f.bytes;
-  const n = byteLength / bytesPer[f.dtype];
-  if (f.dtype === 'f32') return new Float32Array(buffer, byteOffset, n);
-  if (f.dtype === 'i32') return new Int32Array(buffer, byteOffset, n);
-  if (f.dtype === 'f64') return new Float64Array(buffer, byteOffset, n);
-  return f.bytes;
 }
