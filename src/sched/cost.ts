@@ -36,7 +36,7 @@ export interface CostProfile {
   /**
    * Time a plan made after gating holds its step (ms; default 5): such a plan (FlexMoE's `react`)
    * runs on the critical path, between gating and dispatch, not beside the previous step. Warm
-   * re-plans of 64 experts took 0.3–2.3 ms (median; max 3.2) at 8–64 devices here (bench/simulate.ts
+   * re-plans of 64 experts took 0.3–2.3 ms (median; max 4.1) at 8–64 devices here (bench/simulate.ts
    * prints them), so 5 ms errs against the policy that pays it.
    */
   reactPlanMs?: number;
