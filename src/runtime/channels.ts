@@ -13,26 +13,43 @@ interface Waiter {
   reject: (e: Error) => void;
 }
 
-/** Per (peer, tag) FIFO of arrived tensors and of receivers waiting for one. */
-class Inbox {
+/**
+ * Per (peer, tag) FIFO of arrived tensors and of receivers waiting for one. An emptied queue is
+ * deleted at once: collectives use a fresh tag per call (2^18 per group before they wrap), so
+ * queues left behind empty would pile up to hundreds of thousands of entries on a serving device.
+ */
+export class Inbox {
   private readonly ready = new Map<string, Tensor[]>();
   private readonly waiting = new Map<string, Waiter[]>();
 
+  /** (peer, tag) keys with arrived tensors or waiting receivers. */
+  get size(): number {
+    return this.ready.size + this.waiting.size;
+  }
+
   put(key: string, t: Tensor): void {
-    const w = this.waiting.get(key)?.shift();
-    if (w) return w.resolve(t);
-    const q = this.ready.get(key) ?? [];
-    q.push(t);
-    this.ready.set(key, q);
+    const ws = this.waiting.get(key);
+    if (ws) {
+      const w = ws.shift()!;
+      if (ws.length === 0) this.waiting.delete(key);
+      return w.resolve(t);
+    }
+    const q = this.ready.get(key);
+    if (q) q.push(t);
+    else this.ready.set(key, [t]);
   }
 
   take(key: string): Promise<Tensor> {
-    const t = this.ready.get(key)?.shift();
-    if (t) return Promise.resolve(t);
+    const q = this.ready.get(key);
+    if (q) {
+      const t = q.shift()!;
+      if (q.length === 0) this.ready.delete(key);
+      return Promise.resolve(t);
+    }
     return new Promise((resolve, reject) => {
-      const q = this.waiting.get(key) ?? [];
-      q.push({ resolve, reject });
-      this.waiting.set(key, q);
+      const ws = this.waiting.get(key);
+      if (ws) ws.push({ resolve, reject });
+      else this.waiting.set(key, [{ resolve, reject }]);
     });
   }
 

@@ -161,7 +161,11 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined): Pro
     case 'stop':
       return reply(m.req, () => enqueue(m.id, () => void actors.delete(m.id)));
     case 'stats':
-      return reply(m.req, (): DeviceStats => ({ device, busyMs, actors: actors.size, channels: channels.stats() }));
+      return reply(m.req, (): DeviceStats => {
+        // In a worker thread these are the thread's own isolate's figures (rss is the process's).
+        const mem = process.memoryUsage();
+        return { device, busyMs, actors: actors.size, channels: channels.stats(), heapUsedBytes: mem.heapUsed, arrayBufferBytes: mem.arrayBuffers };
+      });
     case 'ask-reply': {
       const a = asks.get(m.req);
       asks.delete(m.req);

@@ -46,4 +46,7 @@ export interface DeviceStats {
   busyMs: number;
   actors: number;
   channels: { peer: number; sentFrames: number; receivedFrames: number; fullWaits: number; usedBytes: number }[];
+  /** This device thread's JavaScript heap in use, and its ArrayBuffers (tensors, pools, kernel memory). */
+  heapUsedBytes: number;
+  arrayBufferBytes: number;
 }
