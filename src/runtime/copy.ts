@@ -13,9 +13,9 @@ const FILL_MIN_BYTES = 8192;
  * V8 copies into and out of shared memory with relaxed atomic word moves, about a quarter to a
  * third of memcpy's speed on this machine; Node's `Buffer#fill` with a buffer value of the same
  * length is one plain memcpy in C++ (bench/sab-copy.ts at 64 KiB: `set` 25 GB/s into shared memory
- * against 94 GB/s into an ArrayBuffer; `fill`, views included, 72 GB/s). That is sound for our channels: a ring frame's bytes are written
- * before its header is published with `Atomics.store` and read only after the reader has seen it,
- * so no other thread touches those bytes while they are copied.
+ * against 94 GB/s into an ArrayBuffer; `fill`, views included, 72 GB/s). That is sound for our
+ * channels: a ring frame's bytes are written before its header is published with `Atomics.store`
+ * and read only after the reader has seen it, so no other thread touches them during the copy.
  */
 export function copyBytes(dst: Uint8Array, src: Uint8Array, at = 0): void {
   const n = src.byteLength;

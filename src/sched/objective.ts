@@ -19,7 +19,7 @@ export function plannerObjective(D: number, cost: CostProfile, u: UnitCosts): (t
       if (t.load[d]! > ml) ml = t.load[d]!;
       if (s[d]! > ms) ms = s[d]!;
     }
-    const a2a = t.a2aMs(u, cost);
+    const a2a = t.a2aMs(u);
     let topMean = ml;
     if (top > 1 && top <= 8) {
       // The busiest few by insertion into an ascending buffer (cheaper than sorting all D).

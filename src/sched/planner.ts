@@ -132,7 +132,7 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
       // tokens on its slow links (received from nodes without a replica, or sent to one in another node).
       let linkBound = 0, linkMs = -1, linkRecv = true;
       for (let d = 0; d < D; d++) {
-        const { send, recv } = tr.linkMs(d, u);
+        const send = tr.sendMs(d, u), recv = tr.recvMs(d, u);
         if (Math.max(send, recv) > linkMs) [linkBound, linkMs, linkRecv] = [d, Math.max(send, recv), recv >= send];
       }
       let remote = -1, remoteTokens = 0;

@@ -9,6 +9,12 @@
  * inter-node links; one expert's contribution can be added or removed, so a planner can price a
  * change to one replica set without recomputing the rest.
  */
+/** What pricing traffic needs of the cost model's unit costs (cost.ts `unitCosts`). */
+export interface LinkCosts {
+  tokenBytes: number;
+  linkMs: (bytes: number, sameNode: boolean) => number;
+}
+
 export interface Topology {
   devices: number;
   devicesPerNode: number;
@@ -130,25 +136,21 @@ export class Traffic {
     return uncovered;
   }
 
-  /** The slowest device's time in one all-to-all pass: max over devices of max(send, recv) ms. */
-  a2aMs(u: { tokenBytes: number }, p: { intraNodeGBps: number; interNodeGBps: number }): number {
-    // The same arithmetic as cost.ts's linkMs (bytes ÷ bytes per ms), so prices match it exactly.
-    const b = u.tokenBytes, intra = p.intraNodeGBps * 1e6, inter = p.interNodeGBps * 1e6;
-    let worst = 0;
-    for (let d = 0; d < this.topo.devices; d++) {
-      const send = (this.intraOut[d]! * b) / intra + (this.interOut[d]! * b) / inter;
-      const recv = (this.intraIn[d]! * b) / intra + (this.interIn[d]! * b) / inter;
-      worst = Math.max(worst, send, recv);
-    }
-    return worst;
+  /** ms device d spends sending in one all-to-all pass (its intra- and inter-node volumes). */
+  sendMs(d: number, u: LinkCosts): number {
+    return u.linkMs(this.intraOut[d]! * u.tokenBytes, true) + u.linkMs(this.interOut[d]! * u.tokenBytes, false);
   }
 
-  /** ms device d spends sending and receiving in one all-to-all pass (the slower side sets its pace). */
-  linkMs(d: number, u: { tokenBytes: number; linkMs: (bytes: number, sameNode: boolean) => number }): { send: number; recv: number } {
-    return {
-      send: u.linkMs(this.intraOut[d]! * u.tokenBytes, true) + u.linkMs(this.interOut[d]! * u.tokenBytes, false),
-      recv: u.linkMs(this.intraIn[d]! * u.tokenBytes, true) + u.linkMs(this.interIn[d]! * u.tokenBytes, false),
-    };
+  /** ms device d spends receiving in one all-to-all pass. */
+  recvMs(d: number, u: LinkCosts): number {
+    return u.linkMs(this.intraIn[d]! * u.tokenBytes, true) + u.linkMs(this.interIn[d]! * u.tokenBytes, false);
+  }
+
+  /** The slowest device's time in one all-to-all pass: max over devices of max(send, receive); the slower side sets its pace. */
+  a2aMs(u: LinkCosts): number {
+    let worst = 0;
+    for (let d = 0; d < this.topo.devices; d++) worst = Math.max(worst, this.sendMs(d, u), this.recvMs(d, u));
+    return worst;
   }
 }
 

@@ -104,7 +104,7 @@ export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
       const u = unitCosts(cost);
       let busiest = 0, sum = 0;
       for (const v of tr.load) [busiest, sum] = [Math.max(busiest, v), sum + v];
-      const bound = (busiest - sum / placement.devices) * u.expertMsPerToken + (cost.training ? 4 : 2) * tr.a2aMs(u, cost);
+      const bound = (busiest - sum / placement.devices) * u.expertMsPerToken + (cost.training ? 4 : 2) * tr.a2aMs(u);
       if (bound <= reactPlanMs(cost)) return null;
       const ops = planFlexMoE(now, placement, cost, { horizon, locality });
       if (ops.length) armed = true; // the next steps refine the plan from history as usual
