@@ -12,11 +12,13 @@ import { Arena } from '../src/tensor/arena.js';
 import { sharedBackend, type Backend } from '../src/kernels/backend.js';
 import { buildServingModel, describeModel, loadParameters, type ServingModel } from '../src/serve/build.js';
 import { loadCheckpointShared } from '../src/train/checkpoint.js';
-import { MoEWiring, type MoEActors, type MoELayerSpec } from './moe-wiring.js';
+import { MoEWiring, type MoEActors, type MoELayerSpec, type ShadowingArgs } from './moe-wiring.js';
 
 export interface MoEServerArgs {
   checkpoint: string;
   backend: string;
+  /** FasterMoE expert shadowing in every MoE layer, chosen each pass after gating (policy `fastermoe`). */
+  shadowing?: ShadowingArgs;
 }
 
 export type ServerMessage =
@@ -32,6 +34,8 @@ export interface ForwardReport {
   logits: Float32Array;
   /** Per MoE layer, this device's assignments per expert. */
   counts: number[][];
+  /** Per MoE layer, the experts shadowed in this pass (the same on every device; policy fastermoe). */
+  shadows: number[][];
   ms: number;
 }
 
@@ -52,7 +56,7 @@ export class MoEServer extends Actor {
     this.be = await sharedBackend(this.args.backend);
     const ckpt = loadCheckpointShared(this.args.checkpoint);
     const { dModel } = describeModel(this.args.checkpoint, ckpt.meta);
-    this.moe = new MoEWiring(ctx, dModel);
+    this.moe = new MoEWiring(ctx, dModel, this.args.shadowing && { be: this.be, args: this.args.shadowing });
     this.model = buildServingModel(this.be, this.args.checkpoint, ckpt.meta, this.moe.makeMoE);
     // The MoE layers have no parts until the actors are attached: this loads the dense parameters.
     loadParameters(this.model, ckpt, this.args.checkpoint);
@@ -65,7 +69,8 @@ export class MoEServer extends Actor {
     // A pass keeps nothing: its scratch tensors come from the arena and go back to it at the end.
     return this.arena.use(async () => {
       const logits = (await this.model.forward(msg.inputs, msg.rows, msg.pick)).slice();
-      return { logits, counts: this.moe.layers.map((l) => Array.from(l.lastRouting?.counts ?? [])), ms: performance.now() - t0 };
+      const layers = this.moe.layers;
+      return { logits, counts: layers.map((l) => Array.from(l.lastRouting?.counts ?? [])), shadows: layers.map((l) => [...l.lastShadows]), ms: performance.now() - t0 };
     });
   }
 

@@ -20,7 +20,7 @@ import { adamWSettings, learningRate } from '../src/train/schedule.js';
 import { syncGradients } from '../src/train/grad-sync.js';
 import { generate } from '../src/train/lm.js';
 import { addToState, loadFromState, type OwnedParams, type TrainerState } from '../src/train/trainer-state.js';
-import { MoEWiring, type MoEActors, type MoELayerSpec } from './moe-wiring.js';
+import { MoEWiring, type MoEActors, type MoELayerSpec, type ShadowingArgs } from './moe-wiring.js';
 
 export type { MoEActors, MoELayerSpec, TrainerState };
 
@@ -31,6 +31,8 @@ export interface MoETrainerArgs {
   steps: number;
   lr: number;
   backend: string;
+  /** FasterMoE expert shadowing in every MoE layer, chosen each step after gating (policy `fastermoe`). */
+  shadowing?: ShadowingArgs;
 }
 
 export type TrainerMessage =
@@ -53,6 +55,8 @@ export interface StepReport {
   expertCounts: number[][];
   /** Assignments this device's gates dropped for capacity. */
   droppedTokens: number;
+  /** Per MoE layer, the experts shadowed this step (the same on every device). */
+  shadows: number[][];
   computeMs: number;
   /** Of computeMs, the time spent in exchanges with other devices (moving data, waiting for them). */
   exchangeMs: number;
@@ -79,7 +83,7 @@ export class MoETrainer extends Actor {
     const { spec, backend } = this.args;
     this.be = await sharedBackend(backend);
     this.task = makeTask(spec);
-    this.moe = new MoEWiring(ctx, spec.config.dModel);
+    this.moe = new MoEWiring(ctx, spec.config.dModel, this.args.shadowing && { be: this.be, args: this.args.shadowing });
     this.model = this.task.build(this.be, this.moe.makeMoE);
     // Built before any gate or expert is attached, so this is exactly the dense parameters.
     this.optimizer = new AdamW(this.be, this.model.parameters(), adamWSettings(this.args.lr));
@@ -153,6 +157,7 @@ export class MoETrainer extends Actor {
       auxLoss: this.model.auxLoss(),
       expertCounts: this.layers.map((l) => Array.from(l.lastRouting?.counts ?? [])),
       droppedTokens: this.layers.reduce((n, l) => n + (l.lastRouting?.dropped ?? 0), 0),
+      shadows: this.layers.map((l) => [...l.lastShadows]),
       computeMs: performance.now() - t0,
       exchangeMs: ctx.collectives.exchangeMs - x0,
     };

@@ -8,9 +8,16 @@
 import { errors } from '../src/errors.js';
 import type { ActorContext, ActorRef } from '../src/runtime/actor.js';
 import type { MakeMoE } from '../src/models/tasks.js';
-import { DistributedMoELayer, type MoEPartSeeds } from '../src/moe/distributed-moe.js';
+import { DistributedMoELayer, type MoEPartSeeds, type Shadowing } from '../src/moe/distributed-moe.js';
 import type { GateOptions } from '../src/moe/gate.js';
+import type { Backend } from '../src/kernels/backend.js';
+import { ExpertFFN } from '../src/nn/ffn.js';
 import type { ParamDType } from '../src/nn/parameter.js';
+import { Rng } from '../src/nn/random.js';
+import { shadowBudget } from '../src/moe/shadows.js';
+import type { CostProfile } from '../src/sched/cost.js';
+import { shadowSelection } from '../src/sched/policies/fastermoe.js';
+import { outsideArena } from '../src/tensor/arena.js';
 import type { ExpertActor } from './expert.js';
 import type { GateActor } from './gate.js';
 
@@ -30,14 +37,26 @@ export interface MoEActors {
   experts: ActorRef[][][];
 }
 
+/**
+ * FasterMoE expert shadowing, decided on every device after gating from the step's routing
+ * (src/moe/shadows.ts): the greedy selection of `shadowSelection` under this cost profile, at most
+ * as many shadows as the fewest free slots on any device.
+ */
+export interface ShadowingArgs {
+  profile: CostProfile;
+  slots: number;
+}
+
 export class MoEWiring {
   readonly layers: DistributedMoELayer[] = [];
   readonly specs: MoELayerSpec[] = [];
   /** replicas[layer][e] = devices holding expert e (the placement in force). */
   replicas: number[][][] = [];
   private actors: MoEActors | null = null;
+  /** Scratch copies of shadowed experts, by `layer:expert`, kept for reuse. */
+  private readonly copies = new Map<string, ExpertFFN>();
 
-  constructor(private readonly ctx: ActorContext, private readonly dModel: number) {}
+  constructor(private readonly ctx: ActorContext, private readonly dModel: number, private readonly shadow?: { be: Backend; args: ShadowingArgs }) {}
 
   get devices(): number {
     return this.ctx.devices;
@@ -65,8 +84,27 @@ export class MoEWiring {
       const gate = this.gateActor(l);
       if (!gate) throw errors.badArgument('attach', `no gate actor of MoE layer ${l} on device ${me}`);
       for (const e of layer.hosted()) if (!this.expertActor(l, e)) throw errors.badArgument('attach', `the placement puts expert ${e} of MoE layer ${l} on device ${me}, but no expert actor of it lives here`);
-      layer.attach({ gate: gate.gate, expert: (e) => this.expertActor(l, e)?.ffn });
+      layer.attach({ gate: gate.gate, expert: (e) => this.expertActor(l, e)?.ffn, shadowing: this.shadowing(l) });
     });
+  }
+
+  private shadowing(l: number): Shadowing | undefined {
+    if (!this.shadow) return undefined;
+    const { be, args } = this.shadow, D = this.ctx.devices;
+    return {
+      choose: (totals, replicas) => shadowSelection(totals, args.profile, shadowBudget(replicas, D, args.slots)),
+      scratch: (e) => {
+        const key = `${l}:${e}`;
+        let copy = this.copies.get(key);
+        if (!copy) {
+          const spec = this.specs[l]!;
+          // Made during a step, kept across steps: its storage must not come from the step's arena.
+          copy = outsideArena(() => new ExpertFFN(be, spec.dModel, spec.dFF, { rng: new Rng(0), dtype: spec.dtype, outStd: spec.outStd, skipInit: true, name: `${spec.seeds.name}.expert${e}.shadow` }));
+          this.copies.set(key, copy);
+        }
+        return copy;
+      },
+    };
   }
 
   expertActor(layer: number, e: number): ExpertActor | undefined {

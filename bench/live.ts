@@ -1,7 +1,8 @@
 // Live rebalancing on this machine: GPT-MoE on 2 devices with a Zipf(1.5)-skewed router start,
-// static placement against FlexMoE, same run, same seed. Prints tokens/s (median step after warm-up),
-// the re-plan step cost against a normal step, and whether the losses matched.
-// Usage: npx tsx bench/live.ts [--steps N] [--rounds R] [--d-ff F] [--experts E]
+// static placement against FlexMoE and FasterMoE shadowing, same run, same seed. Prints tokens/s
+// (median step after warm-up), the re-plan step cost against a normal step, how many steps
+// shadowed, and whether the losses matched.
+// Usage: npx tsx bench/live.ts [--steps N] [--rounds R] [--d-ff F] [--experts E] [--policies static,flexmoe,fastermoe]
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import type { CharTransformerConfig } from '../src/models/char-transformer.js';
 import { calibrate } from '../src/sched/calibrate.js';
@@ -14,17 +15,24 @@ const flag = (name: string, def: number) => {
 };
 const steps = flag('--steps', 80), rounds = flag('--rounds', 4), dFF = flag('--d-ff', 128), experts = flag('--experts', 4);
 const warm = 10, devices = 2;
+const pi = process.argv.indexOf('--policies');
+const policies = pi > 0 ? process.argv[pi + 1]!.split(',') : ['static', 'flexmoe', 'fastermoe'];
+if (policies[0] !== 'static') throw new Error('--policies: static first (the baseline every ratio is against)');
 const corpus = new CharCorpus(mobyDick());
 const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 32, dModel: 64, heads: 4, dFF, layers: 2, seed: 1, moe: { experts, topk: 1, auxCoef: 0.01, routerSkew: 1.5 } };
 const profile = await calibrate({ dModel: config.dModel, dFF: config.dFF, devices });
 const run = (policy: string) => trainDistributed({ devices, config, steps, batch: 16, lr: 8e-3, slots: 4, policy, profile });
 const tps = (h: DistributedStep[]) => (16 * config.seq * 1000) / median(h.slice(warm).map((s) => s.stepMs));
 // Runs in one process get faster one after another (measured: 73, 67, 52 ms per step for three
-// static runs in a row), so rounds go static-flexmoe then flexmoe-static (ABBA), and each policy's
-// tokens/s is the median over rounds.
-const results: Record<string, DistributedStep[][]> = { static: [], flexmoe: [] };
+// static runs in a row), so each round runs the policies in another order (rotated, and reversed
+// every other round: ABBA for two) and each policy's tokens/s is the median over rounds.
+const results: Record<string, DistributedStep[][]> = Object.fromEntries(policies.map((p) => [p, []]));
+const orderOf = (r: number) => {
+  const rotated = policies.map((_, i) => policies[(i + Math.floor(r / 2)) % policies.length]!);
+  return r % 2 ? rotated.reverse() : rotated;
+};
 for (let r = 0; r < rounds; r++) {
-  for (const policy of r % 2 ? ['flexmoe', 'static'] : ['static', 'flexmoe']) {
+  for (const policy of orderOf(r)) {
     const h = await run(policy);
     results[policy]!.push(h);
     const normal = median(h.slice(warm).filter((s) => s.replanMs === 0).map((s) => s.stepMs));
@@ -36,12 +44,19 @@ for (let r = 0; r < rounds; r++) {
     const ratio = (xs: number[]) => (xs.length ? round(median(xs) / normal) : null);
     const replanStepOverNormal = ratio(later.map((s) => s.stepMs + s.replanMs));
     const nextStepOverNormal = ratio(later.map((s) => h[s.step + 1]!.stepMs));
-    process.stdout.write(`${JSON.stringify({ bench: 'live', round: r, policy, devices, dFF, experts, routerSkew: 1.5, steps, tokensPerSec: Math.round(tps(h)), replans: replans.length, replansAfterWarmup: later.length, replanStepOverNormal, nextStepOverNormal, lastLoss: round(h.at(-1)!.loss, 5) })}\n`);
+    process.stdout.write(`${JSON.stringify({ bench: 'live', round: r, policy, devices, dFF, experts, routerSkew: 1.5, steps, tokensPerSec: Math.round(tps(h)), replans: replans.length, replansAfterWarmup: later.length, replanStepOverNormal, nextStepOverNormal, stepsShadowing: h.filter((s) => s.shadows.some((l) => l.length)).length, exchangeMs: round(median(h.slice(warm).map((s) => Math.max(...s.deviceExchangeMs)))), lastLoss: round(h.at(-1)!.loss, 5) })}\n`);
   }
 }
 const medianTps = (p: string) => median(results[p]!.map(tps));
 // Placement is transparent up to float32 summation order; over many steps those differences grow
 // slowly, so report the largest relative loss difference over the first 20 steps and over the run.
-const [st, fx] = [results.static![0]!, results.flexmoe![0]!];
-const diff = (n: number) => Math.max(...st.slice(0, n).map((s, i) => Math.abs(s.loss - fx[i]!.loss) / s.loss));
-process.stdout.write(`${JSON.stringify({ bench: 'live-summary', rounds, flexmoeOverStatic: round(medianTps('flexmoe') / medianTps('static')), perRound: results.static!.map((h, r) => round(tps(results.flexmoe![r]!) / tps(h))), lossRelDiffFirst20: diff(20), lossRelDiffAll: diff(steps) })}\n`);
+const st = results.static![0]!;
+const diff = (h: DistributedStep[], n: number) => Math.max(...st.slice(0, n).map((s, i) => Math.abs(s.loss - h[i]!.loss) / s.loss));
+const summary: Record<string, unknown> = { bench: 'live-summary', rounds };
+for (const p of policies.slice(1)) {
+  summary[`${p}OverStatic`] = round(medianTps(p) / medianTps('static'));
+  summary[`${p}PerRound`] = results.static!.map((h, r) => round(tps(results[p]![r]!) / tps(h)));
+  summary[`${p}LossRelDiff`] = { first20: diff(results[p]![0]!, 20), all: diff(results[p]![0]!, steps) };
+}
+if (results.flexmoe && results.fastermoe) summary.flexmoeOverFastermoe = round(medianTps('flexmoe') / medianTps('fastermoe'));
+process.stdout.write(`${JSON.stringify(summary)}\n`);

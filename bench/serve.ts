@@ -1,8 +1,9 @@
 // Serving under load: the example service on loopback, driven by autocannon with a skewed request
-// mix whose hot set shifts halfway, once with static placement and once with FlexMoE, same run.
-// Prints one JSON line per run and policy, then {"serveSpeedup": flexmoe rps ÷ static rps}.
+// mix whose hot set shifts halfway, once with static placement and once with FlexMoE (and with
+// FasterMoE shadowing when asked), same run. Prints one JSON line per run and policy, then
+// {"serveSpeedup": flexmoe rps ÷ static rps} (and fastermoe's ratios when it ran).
 // Usage: npx tsx bench/serve.ts [--checkpoint FILE] [--duration S] [--connections C] [--rounds R]
-//        [--devices D] [--slots S] [--max-tokens N]
+//        [--devices D] [--slots S] [--max-tokens N] [--policies static,flexmoe,fastermoe]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +17,11 @@ const { values } = parseArgs({
   options: {
     checkpoint: { type: 'string' }, duration: { type: 'string', default: '20' }, connections: { type: 'string', default: '16' },
     rounds: { type: 'string', default: '2' }, devices: { type: 'string', default: '2' }, slots: { type: 'string', default: '5' },
-    'max-tokens': { type: 'string', default: '8' }, 'max-batch': { type: 'string', default: '16' },
+    'max-tokens': { type: 'string', default: '8' }, 'max-batch': { type: 'string', default: '16' }, policies: { type: 'string', default: 'static,flexmoe' },
   },
 });
+const policies = values.policies!.split(',');
+if (!policies.includes('static') || !policies.includes('flexmoe')) throw new Error('--policies: static and flexmoe both run (serveSpeedup is their ratio)');
 const duration = Number(values.duration), devices = Number(values.devices), maxTokens = Number(values['max-tokens']);
 const log = (s: string) => process.stderr.write(`bench/serve: ${s}\n`);
 const checkpoint = values.checkpoint ?? (await demoLanguageCheckpoint(join(tmpdir(), 'flexmoe-serve-demo-gpt.ckpt'), 300, log));
@@ -29,7 +32,7 @@ const routing = await measureDomains(checkpoint, all, devices);
 const [a, b] = pickShift(routing);
 log(`domains by static balance: ${routing.map((r) => `${r.name} ${r.staticBalance.toFixed(2)}`).join(', ')}; traffic ${a.name} → ${b.name}`);
 
-interface Run { policy: string; rps: number; p50Ms: number; p99Ms: number; errors: number; overloaded: number; replans: number; rssStartMiB: number; rssEndMiB: number; rssEvery10sMiB: number[] }
+interface Run { policy: string; rps: number; p50Ms: number; p99Ms: number; errors: number; overloaded: number; replans: number; shadowedPasses: number; rssStartMiB: number; rssEndMiB: number; rssEvery10sMiB: number[] }
 
 async function startService(policy: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'examples/service/server.ts', '--generate', checkpoint, '--port', '0', '--devices', String(devices), '--policy', policy, '--slots', values.slots!, '--max-batch', values['max-batch']!, '--max-queue', '256'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -80,10 +83,11 @@ async function run(policy: string): Promise<Run> {
     });
     clearInterval(sampler);
     const replans = await metric(url, 'flexmoe_replans_total');
+    const shadowedPasses = await metric(url, 'flexmoe_shadowed_passes_total');
     const rssEnd = await metric(url, 'flexmoe_process_resident_memory_bytes');
     const ok = result.requests.total - overloaded - errors;
     return {
-      policy, rps: round(ok / duration), p50Ms: result.latency.p50, p99Ms: result.latency.p99, errors: errors + result.errors + result.timeouts, overloaded, replans,
+      policy, rps: round(ok / duration), p50Ms: result.latency.p50, p99Ms: result.latency.p99, errors: errors + result.errors + result.timeouts, overloaded, replans, shadowedPasses,
       rssStartMiB: round(rssStart / 2 ** 20), rssEndMiB: round(rssEnd / 2 ** 20), rssEvery10sMiB: rssSamples,
     };
   } finally {
@@ -94,11 +98,12 @@ async function run(policy: string): Promise<Run> {
 
 const runs: Run[] = [];
 for (let r = 0; r < Number(values.rounds); r++) {
-  for (const policy of ['static', 'flexmoe']) {
+  for (const policy of policies) {
     const x = await run(policy);
     runs.push(x);
     process.stdout.write(`${JSON.stringify({ bench: 'serve', round: r, traffic: `${a.name}→${b.name}`, devices, maxTokens, ...x })}\n`);
   }
 }
 const rps = (p: string) => median(runs.filter((x) => x.policy === p).map((x) => x.rps));
-process.stdout.write(`${JSON.stringify({ serveSpeedup: round(rps('flexmoe') / rps('static')) })}\n`);
+const also = policies.includes('fastermoe') ? { fastermoeOverStatic: round(rps('fastermoe') / rps('static')), flexmoeOverFastermoe: round(rps('flexmoe') / rps('fastermoe')) } : {};
+process.stdout.write(`${JSON.stringify({ serveSpeedup: round(rps('flexmoe') / rps('static')), ...also })}\n`);

@@ -96,6 +96,48 @@ describe('live placement changes during training', function () {
     assert.deepEqual(moving.map((s) => s.placementVersion), [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]);
     assert.ok(moving[2]!.replanMs > 0);
   });
+
+  it('FasterMoE shadowing within each step: hot experts computed where their tokens are, the same losses and weights as a static run', async () => {
+    const { clusterA100 } = await import('../src/sched/cost.js');
+    const dir = mkdtempSync(join(tmpdir(), 'flexmoe-shadow-'));
+    // Top-1: with top-2 under this skew the two hottest experts get nearly every token each, and
+    // shadowing one alone shortens nothing (FasterMoE's greedy then stops at once).
+    const top1 = { ...config, moe: { ...config.moe!, topk: 1 as const } };
+    const base = { devices: 2, config: top1, steps: 10, batch: 8, lr: 3e-3, corpusChars: chars };
+    const fixed = await trainDistributed({ ...base, checkpoint: join(dir, 'static.ckpt') });
+    // Weights priced as if 8× narrower than the test model's: shipping them costs little next to the
+    // hot expert's token traffic, so the greedy shadows in most steps.
+    const profile = { ...clusterA100, dModel: config.dModel, dFF: config.dFF / 8 };
+    const shadowed = await trainDistributed({ ...base, slots: 4, policy: 'fastermoe', profile, checkpoint: join(dir, 'fastermoe.ckpt') });
+    shadowed.forEach((s, i) => assert.ok(Math.abs(s.loss - fixed[i]!.loss) <= 1e-5 * fixed[i]!.loss, `step ${i}: ${s.loss} vs ${fixed[i]!.loss}`));
+    const steps = shadowed.filter((s) => s.shadows.some((l) => l.length));
+    assert.ok(steps.length >= 5, `shadows in ${steps.length} of 10 steps`);
+    for (const s of shadowed) {
+      assert.equal(s.placementVersion, 0, 'shadowing never changes the placement');
+      s.shadows.forEach((sh, l) => {
+        assert.ok(sh.length <= 2, 'at most the 2 free slots per device');
+        // The greedy shadows from the hottest down.
+        const order = [...s.expertCounts[l]!.keys()].sort((a, b) => s.expertCounts[l]![b]! - s.expertCounts[l]![a]! || a - b);
+        assert.deepEqual([...sh].sort(), order.slice(0, sh.length).sort(), `step ${s.step}, layer ${l}: shadows ${sh} on counts ${s.expertCounts[l]}`);
+      });
+    }
+    // The shadows' gradients went home: every expert's weights and moments end as in the static run.
+    const a = loadCheckpoint(join(dir, 'static.ckpt')).tensors, b = loadCheckpoint(join(dir, 'fastermoe.ckpt')).tensors;
+    assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
+    for (const [name, t] of a) {
+      const u = b.get(name)!.data;
+      const worst = t.data.reduce((m, v, i) => Math.max(m, Math.abs(v - u[i]!)), 0);
+      assert.ok(worst <= 1e-5, `${name}: differs by ${worst}`);
+    }
+  });
+
+  it('policies that cannot run live are refused with what to use instead', async () => {
+    const base = { devices: 2, config, steps: 1, batch: 8, lr: 3e-3, corpusChars: chars };
+    await assert.rejects(trainDistributed({ ...base, policy: 'oracle' }), /the oracle is a lower bound .* live training supports static, flexmoe, eplb, fastermoe/);
+    await assert.rejects(trainDistributed({ ...base, policy: 'capacity' }), /--capacity-factor F/);
+    await assert.rejects(trainDistributed({ ...base, policy: 'flexmoe-react' }), /in-step re-planning runs in flexmoe simulate only/);
+    await assert.rejects(trainDistributed({ ...base, policy: 'fastermoe' }), /a live policy needs a cost profile/);
+  });
 });
 
 describe('checkpoints', function () {

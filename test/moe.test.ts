@@ -81,3 +81,41 @@ describe('gate: aux loss and capacity, by hand', () => {
     assert.throws(() => new Gate(be, 4, { experts: 1, topk: 2, rng: new Rng(1) }), /topk 2 > experts 1/);
   });
 });
+
+describe('expert shadowing helpers', () => {
+  it('a receiver computes what each source sends it from the count alone, as the sender splits', async () => {
+    const { shareOf } = await import('../src/moe/shadows.js');
+    for (const n of [0, 1, 5, 7, 64]) {
+      for (const replicas of [[2], [0, 2], [1, 2, 3], [3, 0, 1, 2]]) {
+        for (let s = 0; s < 4; s++) {
+          const shares = [0, 1, 2, 3].map((d) => shareOf(n, replicas, s, d));
+          assert.equal(shares.reduce((a, b) => a + b, 0), n, `n ${n}, replicas ${replicas}, source ${s}: every assignment goes somewhere once`);
+          if (replicas.includes(s)) assert.equal(shares[s], n, 'a source holding a replica keeps its tokens');
+          else shares.forEach((c, d) => assert.ok(replicas.includes(d) || c === 0, 'only replicas receive'));
+          // Contiguous blocks, the i-th replica taking [⌊i·n/r⌋, ⌊(i+1)·n/r⌋).
+          if (!replicas.includes(s)) replicas.forEach((d, i) => assert.equal(shares[d], Math.floor(((i + 1) * n) / replicas.length) - Math.floor((i * n) / replicas.length)));
+        }
+      }
+    }
+  });
+
+  it('weights travel from the first replica to the devices holding none; the budget is the fewest free slots', async () => {
+    const { shadowBudget, shadowGroup, packParameters, unpackParameters } = await import('../src/moe/shadows.js');
+    assert.deepEqual(shadowGroup([2], 4), [0, 1, 2, 3]);
+    assert.deepEqual(shadowGroup([2, 0], 4), [1, 2, 3]);
+    assert.deepEqual(shadowGroup([0, 1], 2), [0], 'held everywhere: nothing to ship');
+    assert.equal(shadowBudget([[0], [1], [0], [1]], 2, 4), 2);
+    assert.equal(shadowBudget([[0, 1], [1], [0], [1]], 2, 4), 1);
+    assert.equal(shadowBudget([[0], [0], [0], [1]], 2, 3), 0);
+    const { Parameter } = await import('../src/nn/parameter.js');
+    const ps = [new Parameter('a', Tensor.from([1, 2, 3])), new Parameter('b', Tensor.from([4, 5]))];
+    const packed = packParameters(ps, 'value');
+    assert.deepEqual([...packed.data], [1, 2, 3, 4, 5]);
+    const qs = [new Parameter('a', Tensor.from([0, 0, 0])), new Parameter('b', Tensor.from([0, 0]))];
+    unpackParameters(qs, packed, 'value');
+    assert.deepEqual(qs.map((p) => [...p.value.data]), [[1, 2, 3], [4, 5]]);
+    qs[0]!.grad.data.fill(1);
+    unpackParameters(qs, packed, 'grad');
+    assert.deepEqual(qs.map((p) => [...p.grad.data]), [[2, 3, 4], [4, 5]], 'gradients are added to');
+  });
+});

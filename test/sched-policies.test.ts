@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { balancedPacking, rebalanceExperts, replicateExperts } from '../src/sched/eplb.js';
 import { allReduceMs, clusterA100, stepCost, unitCosts, type CostProfile } from '../src/sched/cost.js';
-import { balanceRatio, deviceLoads, Placement } from '../src/sched/placement.js';
+import { balanceRatio, deviceLoads, Placement, withShadows } from '../src/sched/placement.js';
 import { shadowSelection } from '../src/sched/policies/fastermoe.js';
 import { flexmoePolicy, makePolicy } from '../src/sched/policies/index.js';
 import type { LoadView } from '../src/sched/policy.js';
@@ -23,6 +23,9 @@ describe('placement table', () => {
     const loads = deviceLoads([100, 10, 20, 30], p);
     assert.deepEqual(Array.from(loads), [50 + 20, 50 + 10 + 30]);
     assert.equal(balanceRatio(loads), 90 / 80);
+    // A step that shadowed expert 2 (FasterMoE) computed it on both devices.
+    assert.deepEqual(Array.from(deviceLoads([100, 10, 20, 30], withShadows(p, [2]))), [50 + 10, 50 + 10 + 10 + 30]);
+    assert.equal(withShadows(p, []), p);
   });
 
   it('refuses impossible ops with the reason', () => {

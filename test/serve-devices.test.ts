@@ -85,6 +85,25 @@ describe('serving on devices', function () {
     }
   });
 
+  it('FasterMoE shadowing while serving: hot experts computed on every device, the same answers', async () => {
+    const { clusterA100 } = await import('../src/sched/cost.js');
+    const local = await loadModel(gpt);
+    // Weights priced cheap next to the hot experts' traffic, so the greedy shadows.
+    const profile = { ...clusterA100, dModel: 32, dFF: 8 };
+    const model = await loadModel(gpt, { devices: 2, policy: 'fastermoe', profile, maxBatch: 8 });
+    try {
+      const skewed = Array.from({ length: 16 }, (_, i) => 'e'.repeat(8 + (i % 5)));
+      const want = await Promise.all(skewed.map((p, i) => local.generate(p, { maxTokens: 4, seed: i })));
+      assert.deepEqual(await Promise.all(skewed.map((p, i) => model.generate(p, { maxTokens: 4, seed: i }))), want);
+      assert.ok(model.stats.shadowedPasses > 0, `shadowed in ${model.stats.shadowedPasses} of ${model.stats.passes} passes`);
+      assert.equal(model.stats.replans, 0, 'shadowing never changes the placement');
+    } finally {
+      await local.close();
+      await model.close();
+    }
+    await assert.rejects(loadModel(gpt, { devices: 2, policy: 'oracle' }), /serving supports the policies static, flexmoe, eplb, fastermoe \(got "oracle"\)/);
+  });
+
   it('classifies images on devices like in one thread; bad images are named', async () => {
     const digits = new MnistDigits(0.1, 20);
     const { inputs } = digits.sample(new Rng(5), 6, 'eval');

@@ -40,6 +40,12 @@ export class ServiceMetrics {
       },
     });
     new Gauge({
+      name: 'flexmoe_shadowed_passes_total', help: 'Forward passes in which hot experts were shadowed on every device (policy fastermoe)', labelNames: ['model'], registers: [this.registry],
+      collect() {
+        for (const [name, m] of models) this.set({ model: name }, m.stats.shadowedPasses);
+      },
+    });
+    new Gauge({
       name: 'flexmoe_overloaded_total', help: 'Requests refused because the queue was full', labelNames: ['model'], registers: [this.registry],
       collect() {
         for (const [name, m] of models) this.set({ model: name }, m.stats.overloaded);

@@ -5,6 +5,7 @@ import { CharTransformer, type CharTransformerConfig } from '../models/char-tran
 import { balanceRatio, deviceLoads, Placement } from '../sched/placement.js';
 import { generate, trainCharLM } from '../train/lm.js';
 import { Trainer } from '../train/trainer.js';
+import { checkLivePolicy } from '../train/distributed.js';
 import { knownTasks, type TaskName } from '../models/tasks.js';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,7 +15,7 @@ import { intFlag, numberFlag, type Flags } from './args.js';
 
 export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|dense|NAME --module FILE] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
               [--layers N] [--heads H] [--experts E] [--topk 1|2] [--capacity-factor F] [--router-skew S]
-              [--devices N] [--policy static|flexmoe|eplb] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
+              [--devices N] [--policy static|flexmoe|eplb|fastermoe] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
               [--resume FILE] [--record-trace FILE] [--lr X] [--backend NAME] [--sample N] [--json]
   Trains a character-level GPT (Mixture-of-Experts by default) on the embedded corpus (Moby-Dick),
   then prints a sample. --module FILE loads a module that registers models of your own (registerTask);
@@ -35,7 +36,7 @@ export async function train(flags: Flags): Promise<void> {
   if (devices > 1 && model === 'dense') throw errors.badArgument('--devices', 'the dense model trains on one device; several devices need MoE layers (--model gpt-moe, bert-moe or vision-moe)');
   const policy = typeof flags.policy === 'string' ? flags.policy : 'static';
   if (policy !== 'static' && devices < 2) throw errors.badArgument('--policy', `placement policies move experts between devices: use --devices 2 or more with --policy ${policy}`);
-  if (!['static', 'flexmoe', 'eplb'].includes(policy)) throw errors.badArgument('--policy', `live training supports static, flexmoe and eplb (got "${policy}"); flexmoe simulate compares all policies`);
+  checkLivePolicy(policy);
   const backendName = typeof flags.backend === 'string' ? flags.backend : await defaultBackendName();
   const be = await createBackend(backendName);
   try {

@@ -6,6 +6,7 @@ import type { InitOptions, Parameter } from '../nn/parameter.js';
 import type { Gate, Routing } from './gate.js';
 import { addGateGradient, combineBackward, routerLoss } from './rows.js';
 import type { MoELayerOptions } from './moe-layer.js';
+import { packParameters, parameterCount, shadowBuckets, shareOf, unpackParameters } from './shadows.js';
 
 /** Where this device sits and which devices hold each expert (the active placement version). */
 export interface MoEComm {
@@ -16,6 +17,9 @@ export interface MoEComm {
 }
 
 interface Exchange {
+  /** The placement in force (not widened by shadows) and the experts shadowed. */
+  replicas: readonly (readonly number[])[];
+  shadows: number[];
   /** Per destination: the local routing slots (t·k + j) sent there, experts in index order. */
   sent: Int32Array[];
   /** received[s][e]: rows of expert e that source s sent here. */
@@ -31,6 +35,18 @@ export interface MoEParts {
   gate: Gate;
   /** This device's replica of expert `e`, or undefined when it holds none. */
   expert(e: number): ExpertFFN | undefined;
+  /** Expert shadowing (FasterMoE, shadows.ts): which experts to shadow this step, and where a copy goes. */
+  shadowing?: Shadowing;
+}
+
+export interface Shadowing {
+  /**
+   * The experts to shadow this step, from the step's assignments per expert over all devices and
+   * the placement in force. Every device calls it with the same arguments and must get the same answer.
+   */
+  choose(totals: Float64Array, replicas: readonly (readonly number[])[]): number[];
+  /** A scratch copy of expert `e` on this device (reused from step to step; its values are overwritten). */
+  scratch(e: number): ExpertFFN;
 }
 
 /** How to make a layer's parts exactly as the layer would: the seeds of their initialisation. */
@@ -57,6 +73,9 @@ export class DistributedMoELayer {
   private parts: MoEParts | null = null;
   private saved: { x: F32; routing: Routing; ex: Exchange } | null = null;
   lastRouting: Routing | null = null;
+  /** Experts shadowed in the last forward (ascending), and this device's copies of them. */
+  lastShadows: number[] = [];
+  private copies = new Map<number, ExpertFFN>();
 
   constructor(readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }, private readonly comm: MoEComm) {
     // Forked in the order the one-process MoELayer forks them, so parts made from these seeds
@@ -78,7 +97,7 @@ export class DistributedMoELayer {
 
   /** This device's replica of expert `e`; the placement says it is here, so its absence is a bug worth naming. */
   private expert(e: number): ExpertFFN {
-    const x = this.parts?.expert(e);
+    const x = this.copies.get(e) ?? this.parts?.expert(e);
     if (!x) throw errors.badArgument(`MoE layer ${this.seeds.name}`, `device ${this.comm.device} received rows for expert ${e} but hosts no replica of it`);
     return x;
   }
@@ -93,25 +112,35 @@ export class DistributedMoELayer {
     const routing = await this.gate.forward(x);
     this.lastRouting = routing;
     const k = this.opts.topk, E = this.opts.experts, d = this.dModel;
-    const reps = this.comm.replicas();
     const perExpert: number[][] = Array.from({ length: E }, () => []);
     for (let t = 0; t < x.rows; t++) for (let j = 0; j < k; j++) if (routing.kept[t * k + j]) perExpert[routing.indices.data[t * k + j]!]!.push(t * k + j);
-    // Destination of every kept slot, and per-destination row counts by expert.
+    // Received tensors go back to the channel pool as soon as they are used (the outputs after the
+    // backward, or at the next forward when there is none).
+    const release = (ts: readonly Tensor[]) => ts.forEach((t) => collectives.release(t));
+    if (this.saved) release(this.saved.ex.outputs.splice(0));
+    // Every device learns the whole routing matrix (assignments per source and expert): what it
+    // will receive follows from the split rule, and a shadowing choice is the same everywhere.
+    const mine = new Tensor('i32', [E], Int32Array.from(perExpert, (s) => s.length));
+    const gathered = await collectives.allToAll(Array.from({ length: D }, () => mine));
+    const routed = gathered.map((t) => Int32Array.from(t.data));
+    release(gathered.filter((t) => t !== mine));
+    const placed = this.comm.replicas();
+    const shadows = this.chooseShadows(routed, placed);
+    const reps = await this.shipShadows(shadows, placed);
+    // Destination of every kept slot (a token stays home when its device holds a replica).
     const toDest: number[][] = Array.from({ length: D }, () => []);
-    const counts = Array.from({ length: D }, () => new Int32Array(E));
     for (let e = 0; e < E; e++) {
       const r = reps[e]!, slots = perExpert[e]!;
       if (r.includes(me)) {
         for (const s of slots) toDest[me]!.push(s);
-        counts[me]![e] = slots.length;
         continue;
       }
       for (let i = 0; i < r.length; i++) {
-        const block = slots.slice(Math.floor((i * slots.length) / r.length), Math.floor(((i + 1) * slots.length) / r.length));
-        for (const s of block) toDest[r[i]!]!.push(s);
-        counts[r[i]!]![e] = block.length;
+        const to = Math.floor(((i + 1) * slots.length) / r.length);
+        for (let j = Math.floor((i * slots.length) / r.length); j < to; j++) toDest[r[i]!]!.push(slots[j]!);
       }
     }
+    const received = Array.from({ length: D }, (_, s) => Int32Array.from({ length: E }, (_, e) => shareOf(routed[s]![e]!, reps[e]!, s, me)));
     const sent = toDest.map((s) => Int32Array.from(s));
     const rowsOf = (slots: Int32Array, src: F32, byToken: boolean) => {
       const out = Tensor.zeros([slots.length, d], src.dtype) as F32;
@@ -121,13 +150,6 @@ export class DistributedMoELayer {
       });
       return out;
     };
-    // Received tensors go back to the channel pool as soon as they are used (the outputs after the
-    // backward, or at the next forward when there is none).
-    const release = (ts: readonly Tensor[]) => ts.forEach((t) => collectives.release(t));
-    if (this.saved) release(this.saved.ex.outputs.splice(0));
-    const counted = await collectives.allToAll(counts.map((c) => new Tensor('i32', [E], c)));
-    const received = counted.map((t) => Int32Array.from(t.data));
-    release(counted);
     const inbound = (await collectives.allToAll(sent.map((s) => rowsOf(s, x, true)))) as F32[];
     const { outputs: back, hosted } = await this.computeHosted(received, inbound, (e, xe) => this.expert(e).forward(xe));
     release(inbound);
@@ -138,8 +160,74 @@ export class DistributedMoELayer {
       const t = Math.floor(slot / k), w = routing.weights[slot]!;
       for (let c = 0; c < d; c++) y.data[t * d + c]! += w * rows.data[i * d + c]!;
     }
-    this.saved = { x, routing, ex: { sent, received, hosted, outputs } };
+    this.saved = { x, routing, ex: { replicas: placed, shadows, sent, received, hosted, outputs } };
     return y;
+  }
+
+  /** This step's shadows, ascending: every device asks with the same routing matrix, so every device gets the same ones. */
+  private chooseShadows(routed: Int32Array[], replicas: readonly (readonly number[])[]): number[] {
+    this.copies.clear();
+    const sh = this.parts?.shadowing;
+    if (!sh) return (this.lastShadows = []);
+    const E = this.opts.experts;
+    const totals = new Float64Array(E);
+    for (const row of routed) for (let e = 0; e < E; e++) totals[e]! += row[e]!;
+    const chosen = sh.choose(totals, replicas);
+    for (const e of chosen) if (!Number.isInteger(e) || e < 0 || e >= E) throw errors.badArgument(`MoE layer ${this.seeds.name} shadowing`, `chose expert ${e}; experts are 0…${E - 1}`);
+    return (this.lastShadows = [...new Set(chosen)].sort((a, b) => a - b));
+  }
+
+  /**
+   * Ships each shadowed expert's weights from its first replica to the devices holding none (one
+   * all-to-all per group of devices: each root sends the experts it roots), and returns the
+   * replicas to route by this step: a shadowed expert is held everywhere, so every token of it
+   * stays on its own device.
+   */
+  private async shipShadows(shadows: readonly number[], replicas: readonly (readonly number[])[]): Promise<readonly (readonly number[])[]> {
+    if (!shadows.length) return replicas;
+    const { device: me, devices: D, collectives } = this.comm;
+    const rootOf = (e: number) => replicas[e]![0]!;
+    for (const { group, experts } of shadowBuckets(shadows, replicas, D, me)) {
+      const mine = experts.filter((e) => rootOf(e) === me).flatMap((e) => this.expert(e).parameters());
+      const got = (await collectives.allToAll(group.map(() => (mine.length ? packParameters(mine, 'value') : Tensor.zeros([0])) as F32), group)) as F32[];
+      group.forEach((src, i) => {
+        if (src === me) return;
+        const copies = experts.filter((e) => rootOf(e) === src).map((e) => {
+          const copy = this.parts!.shadowing!.scratch(e);
+          this.copies.set(e, copy);
+          return copy;
+        });
+        const params = copies.flatMap((c) => c.parameters());
+        if (params.length) unpackParameters(params, got[i]!, 'value');
+        for (const p of params) p.zeroGrad();
+        collectives.release(got[i]!);
+      });
+    }
+    const everywhere = [...Array(D).keys()];
+    return replicas.map((r, e) => (shadows.includes(e) ? everywhere : r));
+  }
+
+  /**
+   * Sums the shadow copies' gradients into each shadowed expert's first replica (one all-reduce per
+   * group of devices); a root's own tokens' gradients are in its parameters already, so it adds zeros.
+   */
+  private async returnShadowGradients(shadows: readonly number[], replicas: readonly (readonly number[])[]): Promise<void> {
+    const { device: me, devices: D, collectives } = this.comm;
+    for (const { group, experts } of shadowBuckets(shadows, replicas, D, me)) {
+      const params = experts.map((e) => this.expert(e).parameters());
+      const grads = Tensor.zeros([params.reduce((n, p) => n + parameterCount(p), 0)], params[0]![0]!.value.dtype) as F32;
+      let at = 0;
+      experts.forEach((e, j) => {
+        if (replicas[e]![0] !== me) packParameters(params[j]!, 'grad', grads, at);
+        at += parameterCount(params[j]!);
+      });
+      const sum = await collectives.allReduce(grads, group);
+      at = 0;
+      experts.forEach((e, j) => {
+        if (replicas[e]![0] === me) unpackParameters(params[j]!, sum, 'grad', at);
+        at += parameterCount(params[j]!);
+      });
+    }
   }
 
   /**
@@ -187,6 +275,7 @@ export class DistributedMoELayer {
     const { outputs: back } = await this.computeHosted(ex.received, inbound, (e, dye) => this.expert(e).backward(dye));
     for (const t of inbound) collectives.release(t);
     const dxRows = (await collectives.allToAll(back)) as F32[];
+    await this.returnShadowGradients(ex.shadows, ex.replicas);
     const dx = Tensor.zeros(x.shape, x.dtype) as F32;
     for (const { slot, rows, i } of byExpert(ex.sent, dxRows, routing)) {
       const t = Math.floor(slot / k);

@@ -139,6 +139,16 @@ export function deviceLoads(expertLoad: ArrayLike<number>, placement: Pick<Place
   return out;
 }
 
+/**
+ * The replicas a step ran with when `shadows` were shadowed (FasterMoE): each shadowed expert on
+ * every device (each computing its own tokens of it), for balance ratios of such steps.
+ */
+export function withShadows(placement: Pick<Placement, 'devices' | 'replicas'>, shadows: readonly number[] | undefined): Pick<Placement, 'devices' | 'replicas'> {
+  if (!shadows?.length) return placement;
+  const everywhere = [...Array(placement.devices).keys()];
+  return { devices: placement.devices, replicas: () => placement.replicas().map((r, e) => (shadows.includes(e) ? everywhere : r)) };
+}
+
 /** max ÷ mean of device loads (1 is perfect; FlexMoE's metric). vLLM and SGLang log the inverse. */
 export function balanceRatio(loads: ArrayLike<number>): number {
   let max = 0, sum = 0;

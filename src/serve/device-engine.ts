@@ -106,13 +106,15 @@ export class DeviceEngine implements Engine {
     const { devices, backend, policy, profile, slots } = this.opts;
     const system = await ActorSystem.start({ devices, modules: [serverModule, schedulerModule, expertModule, gateModule], askTimeoutMs: this.opts.timeoutMs, maxRestarts: 0 });
     try {
-      const args: MoEServerArgs = { checkpoint: this.path, backend };
+      // FasterMoE shadows within each pass on the devices themselves; the other moving policies plan in the scheduler actor.
+      const shadowing = policy === 'fastermoe' && profile ? { profile: { ...profile, training: false }, slots } : undefined;
+      const args: MoEServerArgs = { checkpoint: this.path, backend, shadowing };
       this.servers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoEServer', args, { device: d })));
       // Gates and experts are actors that read their weights from the checkpoint on their device.
       const specs = await system.ask<MoELayerSpec[]>(this.servers[0]!, { type: 'specs' });
       this.actors = await spawnMoEActors(system, specs, this.reps, { backend, checkpoint: this.path, localRouting: true });
       await Promise.all(this.servers.map((ref) => system.ask(ref, { type: 'attach', replicas: this.reps, actors: this.actors })));
-      const sched: SchedulerArgs | null = profile ? { policy, profile: { ...profile, training: false }, devices, slots, replicas: this.reps, topk: this.info.topk, actors: this.actors } : null;
+      const sched: SchedulerArgs | null = profile && !shadowing ? { policy, profile: { ...profile, training: false }, devices, slots, replicas: this.reps, topk: this.info.topk, actors: this.actors } : null;
       this.scheduler = sched ? await system.spawn('Scheduler', sched, { device: devices - 1 }) : null;
     } catch (e) {
       await system.stop();
@@ -159,7 +161,7 @@ export class DeviceEngine implements Engine {
     const counts = reports[0]!.counts.map((layer, l) => layer.map((_, e) => reports.reduce((s, r) => s + r.counts[l]![e]!, 0)));
     if (this.pinned) await this.applyPinned();
     else if (this.scheduler) await this.rebalance(counts);
-    return { logits, counts };
+    return { logits, counts, shadows: reports[0]!.shadows };
   }
 
   /**

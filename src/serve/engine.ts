@@ -6,6 +6,8 @@ export interface ForwardResult {
   logits: Float32Array;
   /** Per MoE layer, assignments per expert in this forward pass (all devices). */
   counts: number[][];
+  /** Per MoE layer, the experts shadowed in this pass (policy fastermoe); absent or empty otherwise. */
+  shadows?: number[][];
 }
 
 /** What a served model reports besides answers: placement changes, crashes and recoveries. */

@@ -15,7 +15,10 @@ export interface ServeOptions {
   backend?: string;
   /** Worker-thread devices to spread the experts over (1: everything in the calling thread). */
   devices?: number;
-  /** Placement policy on live traffic, with devices ≥ 2: static (never moves), flexmoe, eplb, … */
+  /**
+   * Placement policy on live traffic, with devices ≥ 2: static (never moves), flexmoe or eplb
+   * (re-plan between passes), fastermoe (shadows hot experts within each pass).
+   */
   policy?: string;
   /** Cost profile the policy plans with (default: measured on this machine at load). */
   profile?: CostProfile;
@@ -199,8 +202,8 @@ export class ServedModel {
     for (const p of parts) p.inputs.forEach((row, i) => (inputs.set(row, (r++) * w), pick.push(p.pick[i]!)));
     const t0 = performance.now();
     const placement = this.engine.replicas();
-    const { logits, counts } = await this.engine.forward(inputs, rows, pick);
-    this.stats.pass(rows, performance.now() - t0, counts, placement, this.queue.length);
+    const { logits, counts, shadows } = await this.engine.forward(inputs, rows, pick);
+    this.stats.pass(rows, performance.now() - t0, counts, placement, this.queue.length, shadows);
     r = 0;
     const finished = new Set<Job>();
     for (const p of parts) {
@@ -249,6 +252,9 @@ function softmaxAnswer(logits: Float32Array): { label: number; probabilities: nu
   return { label: probabilities.indexOf(Math.max(...probabilities)), probabilities };
 }
 
+/** Policies a served model can run: the others (capacity, the oracle, in-step re-planning) exist in flexmoe simulate only. */
+export const servingPolicies = ['static', 'flexmoe', 'eplb', 'fastermoe'];
+
 /**
  * Loads a checkpoint for inference (parameters only; no optimizer state): GPT-MoE models generate,
  * vision MoE models classify. With `devices` ≥ 2 the experts spread over worker threads and
@@ -266,9 +272,11 @@ export async function loadModel(path: string, opts: ServeOptions = {}): Promise<
   batchingLimits(opts); // bad limits fail before any device starts
   const backend = opts.backend ?? (await defaultBackendName());
   const devices = opts.devices ?? 1;
+  const policy = opts.policy ?? 'static';
+  if (!servingPolicies.includes(policy)) throw errors.badArgument('loadModel', `serving supports the policies ${servingPolicies.join(', ')} (got "${policy}")`);
   if (devices === 1 && opts.policy && opts.policy !== 'static') throw errors.badArgument('loadModel', `policy ${opts.policy} moves experts between devices: use devices ≥ 2`);
   const engine = devices === 1
     ? await LocalEngine.start(path, ckpt, info, backend)
-    : await DeviceEngine.start(path, info, { devices, policy: opts.policy ?? 'static', profile: opts.profile, slots: opts.slots, backend });
+    : await DeviceEngine.start(path, info, { devices, policy, profile: opts.profile, slots: opts.slots, backend });
   return new ServedModel(engine, info, vocab, opts);
 }

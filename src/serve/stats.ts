@@ -1,5 +1,5 @@
 import { Subject } from 'rxjs';
-import { balanceRatio, deviceLoads } from '../sched/placement.js';
+import { balanceRatio, deviceLoads, withShadows } from '../sched/placement.js';
 import type { ModelInfo } from './build.js';
 import type { Engine } from './engine.js';
 
@@ -23,6 +23,8 @@ export class ServeStats {
   passes = 0;
   rows = 0;
   replans = 0;
+  /** Forward passes in which some expert was shadowed (policy fastermoe). */
+  shadowedPasses = 0;
   /** Per MoE layer, assignments per expert since the model was loaded. */
   readonly expertLoad: number[][];
   /** Per MoE layer, the balance ratio of the last pass. */
@@ -43,11 +45,13 @@ export class ServeStats {
     this.failures[op] = (this.failures[op] ?? 0) + 1;
   }
 
-  pass(rows: number, ms: number, counts: number[][], reps: number[][][], queue: number): void {
+  pass(rows: number, ms: number, counts: number[][], reps: number[][][], queue: number, shadows?: number[][]): void {
     this.passes++;
     this.rows += rows;
+    if (shadows?.some((s) => s.length)) this.shadowedPasses++;
     counts.forEach((c, l) => c.forEach((n, e) => (this.expertLoad[l]![e]! += n)));
-    this.balanceRatio = counts.map((c, l) => balanceRatio(deviceLoads(c, { devices: this.engine.devices, replicas: () => reps[l]! })));
+    // A shadowed expert ran on every device, each on its own rows (split evenly by position).
+    this.balanceRatio = counts.map((c, l) => balanceRatio(deviceLoads(c, withShadows({ devices: this.engine.devices, replicas: () => reps[l]! }, shadows?.[l]))));
     this.passes$.next({ rows, ms, queue, balanceRatio: this.balanceRatio });
   }
 }

@@ -39,7 +39,11 @@ export interface DistributedOptions {
   replicas?: number[][];
   /** Expert slots per device (the budget a policy may fill); default: what the start placement uses. */
   slots?: number;
-  /** Live placement policy, run between steps on the routing the gates reported (default: static). */
+  /**
+   * Live placement policy (default: static): `flexmoe` or `eplb` run in the scheduler actor between
+   * steps on the routing the gates reported; `fastermoe` keeps the placement and shadows hot experts
+   * within each step, on every device, after gating; a policy object's `decide` runs here between steps.
+   */
   policy?: string | (() => Policy);
   /** Cost profile the policy plans with (this machine's, from `flexmoe calibrate`). */
   profile?: CostProfile;
@@ -75,6 +79,8 @@ export interface DistributedStep {
   sourceCounts: number[][][];
   /** Assignments dropped for capacity, over all devices and layers. */
   droppedTokens: number;
+  /** Per MoE layer, the experts shadowed this step (policy fastermoe; empty otherwise). */
+  shadows: number[][];
   stepMs: number;
   tokensPerSec: number;
   /** Milliseconds each device spent in its step (busy time). */
@@ -130,6 +136,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   }
   const hosts = Array.from({ length: devices }, (_, d) => replicas.flatMap((r, e) => (r.includes(d) ? [e] : [])));
   const slots = Math.max(opts.slots ?? 0, ...hosts.map((h) => h.length));
+  if (typeof opts.policy === 'string') checkLivePolicy(opts.policy);
   if (opts.policy && opts.policy !== 'static' && !opts.profile) throw errors.badArgument('trainDistributed', 'a live policy needs a cost profile (flexmoe calibrate)');
   const system = await ActorSystem.start({ devices, modules: [trainerModule, schedulerModule, expertModule, gateModule, ...modules], askTimeoutMs: 120_000 });
   let trace: TraceWriter | null = null;
@@ -138,7 +145,8 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     const spec: TaskSpec = { task, config, corpusChars: opts.corpusChars, imagesPerDigit: opts.imagesPerDigit };
     // The characters of the vocabulary, so a served model can encode prompts without the corpus.
     let vocab: string[] | null | undefined;
-    const args: MoETrainerArgs = { spec, batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()) };
+    const shadowing = opts.policy === 'fastermoe' ? { profile: opts.profile!, slots } : undefined;
+    const args: MoETrainerArgs = { spec, batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()), shadowing };
     const trainers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoETrainer', args, { device: d })));
     // Gates and experts are actors of their own, made from the seeds the trainers' models derive;
     // the model says how many MoE layers it has.
@@ -154,7 +162,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     let actors = await spawnMoEActors(system, specs, applied, { backend: args.backend, optimizer: adamWSettings(opts.lr) });
     await Promise.all(trainers.map((t) => system.ask(t, { type: 'attach', replicas: applied, actors })));
     // A built-in policy runs in the scheduler actor (on the last device); a policy object runs here.
-    const scheduler = typeof opts.policy === 'string' && opts.policy !== 'static'
+    const scheduler = typeof opts.policy === 'string' && opts.policy !== 'static' && !shadowing
       ? await system.spawn('Scheduler', { policy: opts.policy, profile: opts.profile!, devices, slots, replicas: applied, topk: config.moe.topk, actors }, { device: devices - 1 })
       : null;
     let first = 0;
@@ -233,7 +241,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       }
       for (const c of changes) opts.onRebalance?.(c);
       const s: DistributedStep = {
-        step, loss: reports[0]!.loss, auxLoss: reports[0]!.auxLoss, expertCounts: counts, sourceCounts: counts.map((_, l) => reports.map((r) => r.expertCounts[l]!)), droppedTokens: reports.reduce((n, r) => n + r.droppedTokens, 0), stepMs,
+        step, loss: reports[0]!.loss, auxLoss: reports[0]!.auxLoss, expertCounts: counts, sourceCounts: counts.map((_, l) => reports.map((r) => r.expertCounts[l]!)), droppedTokens: reports.reduce((n, r) => n + r.droppedTokens, 0), shadows: reports[0]!.shadows, stepMs,
         tokensPerSec: (batch * tokensPerSample * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), deviceExchangeMs: reports.map((r) => r.exchangeMs), placementVersion: version, replanMs,
       };
       if ((opts.evalEvery && (step + 1) % opts.evalEvery === 0) || step + 1 === last) {
@@ -252,6 +260,20 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     await trace?.close();
     await system.stop();
   }
+}
+
+/** Built-in policies that run in live training; the others are refused with what to use instead. */
+export const livePolicies = ['static', 'flexmoe', 'eplb', 'fastermoe'] as const;
+
+const notLive: Record<string, string> = {
+  capacity: 'capacity dropping is a gate option in live training: use static placement with a capacity factor (--capacity-factor F)',
+  oracle: 'the oracle is a lower bound that no real placement reaches: it exists in flexmoe simulate only',
+  'flexmoe-react': 'in-step re-planning runs in flexmoe simulate only; live, use flexmoe (plans between steps) or fastermoe (shadows within a step)',
+};
+
+export function checkLivePolicy(policy: string): void {
+  if ((livePolicies as readonly string[]).includes(policy)) return;
+  throw errors.badArgument('--policy', `${notLive[policy] ?? `unknown live policy "${policy}"`}; live training supports ${livePolicies.join(', ')}`);
 }
 
 /** A checkpoint only loads into a model of the same kind and shape; the error names the first difference. */

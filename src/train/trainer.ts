@@ -6,7 +6,7 @@ import type { VisionMoEConfig } from '../models/vision-moe.js';
 import type { CostProfile } from '../sched/cost.js';
 import { calibrate } from '../sched/calibrate.js';
 import { serveDashboard, type Dashboard } from '../dashboard/server.js';
-import { Placement, balanceRatio, deviceLoads } from '../sched/placement.js';
+import { Placement, balanceRatio, deviceLoads, withShadows } from '../sched/placement.js';
 import { trainDistributedWithSample, type DistributedStep, type Rebalance } from './distributed.js';
 
 /** Everything a training run reports, in order: the one stream progress output, callbacks and dashboards read. */
@@ -35,7 +35,7 @@ export interface TrainerOptions {
   devices?: number;
   batch?: number;
   lr?: number;
-  /** Placement policy run live between steps: static (default), flexmoe or eplb. */
+  /** Live placement policy: static (default), flexmoe or eplb (re-plan between steps), fastermoe (shadows within each step). */
   policy?: string;
   /** Expert slots per device (default: twice what round-robin needs). */
   slots?: number;
@@ -118,7 +118,7 @@ export class Trainer {
         onStep: (s) => {
           tokens += (s.tokensPerSec * s.stepMs) / 1000;
           ms += s.stepMs;
-          const br = Math.max(1, ...s.expertCounts.map((c, l) => balanceRatio(deviceLoads(c, (current[l] ??= placement.clone())))));
+          const br = Math.max(1, ...s.expertCounts.map((c, l) => balanceRatio(deviceLoads(c, withShadows((current[l] ??= placement.clone()), s.shadows[l])))));
           this.events.next({ type: 'batch-end', balanceRatio: br, ...s });
           if ((s.step + 1) % stepsPerEpoch === 0) this.events.next({ type: 'epoch-end', epoch: (s.step + 1) / stepsPerEpoch - 1, step: s.step, loss: s.loss, evalLoss: s.evalLoss });
         },

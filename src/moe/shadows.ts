@@ -1,0 +1,91 @@
+/**
+ * Expert shadowing for one step (FasterMoE's mechanism, He et al., PPoPP'22; laekov/fastmoe,
+ * fmoe/fastermoe/schedule.py): after gating, every device knows the whole routing matrix and makes
+ * the same choice of experts to shadow; a shadowed expert's weights go by broadcast from its first
+ * replica to every device that holds none, each device computes its own tokens of it on that
+ * temporary copy (no all-to-all for them), and in backward the copies' gradients are summed back
+ * into the first replica before the replicas' usual all-reduce. The copies are scratch: nothing of
+ * them outlives the step but their storage, which is reused.
+ */
+import { Tensor, type F32 } from '../tensor/tensor.js';
+import type { Parameter } from '../nn/parameter.js';
+
+/**
+ * How many of source `s`'s `n` assignments to an expert held by `replicas` go to device `d`: all of
+ * them to `s` itself when it holds a replica, otherwise contiguous blocks, the i-th replica taking
+ * [⌊i·n/r⌋, ⌊(i+1)·n/r⌋). The sender splits by the same rule, so a receiver needs only `n`.
+ */
+export function shareOf(n: number, replicas: readonly number[], s: number, d: number): number {
+  if (replicas.includes(s)) return s === d ? n : 0;
+  const i = replicas.indexOf(d);
+  if (i < 0) return 0;
+  const r = replicas.length;
+  return Math.floor(((i + 1) * n) / r) - Math.floor((i * n) / r);
+}
+
+/**
+ * The devices a shadowed expert's weights travel between: its first replica (the root) and every
+ * device holding no replica, ascending. One member only: every device holds it already.
+ */
+export function shadowGroup(replicas: readonly number[], devices: number): number[] {
+  const root = replicas[0]!;
+  const group: number[] = [];
+  for (let d = 0; d < devices; d++) if (d === root || !replicas.includes(d)) group.push(d);
+  return group;
+}
+
+/**
+ * The shadowed experts whose weights travel between the same devices, with this device among them,
+ * grouped so that each group costs one collective (each one a synchronisation of its members, as in
+ * the replicas' gradient buckets, train/grad-sync.ts); groups in order of their first expert.
+ */
+export function shadowBuckets(shadows: readonly number[], replicas: readonly (readonly number[])[], devices: number, me: number): { group: number[]; experts: number[] }[] {
+  const buckets = new Map<string, { group: number[]; experts: number[] }>();
+  for (const e of shadows) {
+    const group = shadowGroup(replicas[e]!, devices);
+    if (group.length < 2 || !group.includes(me)) continue;
+    const key = group.join(',');
+    const b = buckets.get(key) ?? { group, experts: [] };
+    b.experts.push(e);
+    buckets.set(key, b);
+  }
+  return [...buckets.values()];
+}
+
+/** Most experts a step may shadow: a shadow takes a slot on every device, so the fewest free slots on any device. */
+export function shadowBudget(replicas: readonly (readonly number[])[], devices: number, slots: number): number {
+  const used = new Int32Array(devices);
+  for (const r of replicas) for (const d of r) used[d]!++;
+  let free = Infinity;
+  for (let d = 0; d < devices; d++) free = Math.min(free, slots - used[d]!);
+  return Math.max(0, free);
+}
+
+export function parameterCount(params: readonly Parameter[]): number {
+  let n = 0;
+  for (const p of params) n += p.value.size;
+  return n;
+}
+
+/**
+ * The parameters' values (or gradients) end to end, written into `into` from `at` (a new tensor of
+ * the parameters' dtype when absent). Returns the tensor.
+ */
+export function packParameters(params: readonly Parameter[], part: 'value' | 'grad', into?: F32, at = 0): F32 {
+  const out = into ?? (Tensor.empty([parameterCount(params)], params[0]!.value.dtype) as F32);
+  for (const p of params) {
+    out.data.set(p[part].data, at);
+    at += p.value.size;
+  }
+  return out;
+}
+
+/** Copies a packed tensor, from `at`, into the parameters' values, or adds it to their gradients. */
+export function unpackParameters(params: readonly Parameter[], packed: F32, part: 'value' | 'grad', at = 0): void {
+  for (const p of params) {
+    const dst = p[part].data, src = packed.data;
+    if (part === 'value') dst.set(src.subarray(at, at + dst.length));
+    else for (let i = 0; i < dst.length; i++) dst[i]! += src[at + i]!;
+    at += dst.length;
+  }
+}
