@@ -27,6 +27,15 @@ describe('flexmoe command line', function () {
     assert.ok(lines.at(-1).summary.lastLoss > 0);
   });
 
+  it('train --policy fastermoe says which experts each step shadowed', async () => {
+    const { stdout } = await run('node', [bin, 'train', '--devices', '2', '--policy', 'fastermoe', '--router-skew', '2', '--steps', '4', '--d-model', '16', '--layers', '1', '--seq', '8', '--json']);
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, 5);
+    for (const l of lines.slice(0, 4)) assert.ok(Array.isArray(l.shadows) && l.shadows.length === 1 && l.placementVersion === 0, JSON.stringify(l));
+    assert.equal(lines[4].summary.policy, 'fastermoe');
+    assert.equal(lines[4].summary.shadowedSteps, lines.slice(0, 4).filter((l) => l.shadows[0].length).length);
+  });
+
   it('an unknown command or backend fails with a message listing the known ones', async () => {
     await assert.rejects(run('node', [bin, 'fly']), (e: { stderr: string; code: number }) => {
       assert.match(e.stderr, /unknown command "fly"; known commands: train, simulate/);
@@ -35,5 +44,6 @@ describe('flexmoe command line', function () {
     });
     await assert.rejects(run('node', [bin, 'train', '--backend', 'tpu', '--steps', '1']), (e: { stderr: string }) => /unknown backend "tpu"; available: reference, wasm-simd, gpujs-webgpu/.test(e.stderr));
     await assert.rejects(run('node', [bin, 'train', '--model', 'gpt-7']), (e: { stderr: string }) => /unknown model "gpt-7"; known: gpt-moe, bert-moe, vision-moe, dense/.test(e.stderr));
+    await assert.rejects(run('node', [bin, 'train', '--devices', '2', '--policy', 'oracle']), (e: { stderr: string }) => /the oracle is a lower bound .*; live training supports static, flexmoe, eplb, fastermoe/.test(e.stderr));
   });
 });

@@ -104,7 +104,7 @@ async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransfor
   const model = task;
   const trainer = new Trainer({ task, modules, config, devices, batch, lr: numberFlag(flags, 'lr', task === 'vision-moe' ? 1e-2 : 8e-3), policy, slots, backend });
   const progress = json ? null : new Progress(steps);
-  let replans = 0, dropped = 0;
+  let replans = 0, dropped = 0, shadowedSteps = 0;
   trainer.events$.subscribe((e) => {
     if (e.type === 'train-begin' && !json) process.stderr.write(`flexmoe: ${model} on ${devices} device(s) (worker threads), ${experts} experts per layer, policy ${policy}, ${slots} expert slots per device, ${task === 'vision-moe' ? 'classes' : 'vocab'} ${vocab}, backend ${backend}\n`);
     if (e.type === 'rebalance') {
@@ -114,11 +114,14 @@ async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransfor
     }
     if (e.type === 'batch-end') {
       dropped += e.droppedTokens;
-      if (json) process.stdout.write(`${JSON.stringify({ step: e.step, loss: round(e.loss), tokensPerSec: Math.round(e.tokensPerSec), balanceRatio: round(e.balanceRatio), droppedTokens: e.droppedTokens, placementVersion: e.placementVersion })}\n`);
+      if (e.shadows.some((l) => l.length)) shadowedSteps++;
+      // FasterMoE's shadows change every step: each step's line says which (per MoE layer).
+      const shadows = policy === 'fastermoe' ? { shadows: e.shadows } : {};
+      if (json) process.stdout.write(`${JSON.stringify({ step: e.step, loss: round(e.loss), tokensPerSec: Math.round(e.tokensPerSec), balanceRatio: round(e.balanceRatio), droppedTokens: e.droppedTokens, placementVersion: e.placementVersion, ...shadows })}\n`);
       else progress!.update(e, e.tokensPerSec);
     }
     if (e.type === 'train-end') {
-      const summary = { model, devices, policy, replans, firstLoss: round(e.firstLoss), lastLoss: round(e.lastLoss), evalLoss: e.evalLoss === undefined ? null : round(e.evalLoss), tokensPerSec: Math.round(e.tokensPerSec), steps: e.steps, droppedTokens: dropped, backend };
+      const summary = { model, devices, policy, replans, firstLoss: round(e.firstLoss), lastLoss: round(e.lastLoss), evalLoss: e.evalLoss === undefined ? null : round(e.evalLoss), tokensPerSec: Math.round(e.tokensPerSec), steps: e.steps, droppedTokens: dropped, backend, ...(policy === 'fastermoe' ? { shadowedSteps } : {}) };
       if (json) process.stdout.write(`${JSON.stringify({ summary, sample: e.sample })}\n`);
       else {
         process.stderr.write(`loss ${summary.firstLoss} → ${summary.lastLoss} (held-out ${summary.evalLoss}), ${summary.tokensPerSec} tokens/s on ${devices} device(s)\n`);
