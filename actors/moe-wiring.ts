@@ -14,9 +14,9 @@ import type { Backend } from '../src/kernels/backend.js';
 import { ExpertFFN } from '../src/nn/ffn.js';
 import type { ParamDType } from '../src/nn/parameter.js';
 import { Rng } from '../src/nn/random.js';
-import { shadowBudget } from '../src/moe/shadows.js';
 import type { CostProfile } from '../src/sched/cost.js';
-import { shadowSelection } from '../src/sched/policies/fastermoe.js';
+import { Placement } from '../src/sched/placement.js';
+import { makePolicy } from '../src/sched/policies/index.js';
 import { outsideArena } from '../src/tensor/arena.js';
 import type { ExpertActor } from './expert.js';
 import type { GateActor } from './gate.js';
@@ -38,13 +38,16 @@ export interface MoEActors {
 }
 
 /**
- * FasterMoE expert shadowing, decided on every device after gating from the step's routing
- * (src/moe/shadows.ts): the greedy selection of `shadowSelection` under this cost profile, at most
- * as many shadows as the fewest free slots on any device.
+ * Expert shadowing within each step (src/moe/shadows.ts): every device asks the policy's
+ * `dispatch`, with the step's routing matrix and the placement in force, and shadows the experts a
+ * `shadow` dispatch names (FasterMoE's greedy; flexmoe-react's surge shadows). The policy's dispatch
+ * must depend on nothing else, so that every device gets the same answer.
  */
 export interface ShadowingArgs {
+  policy: string;
   profile: CostProfile;
   slots: number;
+  topk: number;
 }
 
 export class MoEWiring {
@@ -91,8 +94,14 @@ export class MoEWiring {
   private shadowing(l: number): Shadowing | undefined {
     if (!this.shadow) return undefined;
     const { be, args } = this.shadow, D = this.ctx.devices;
+    const policy = makePolicy(args.policy);
     return {
-      choose: (totals, replicas) => shadowSelection(totals, args.profile, shadowBudget(replicas, D, args.slots)),
+      choose: (routed, replicas) => {
+        const hosts = Array.from({ length: D }, (_, d) => replicas.flatMap((r, e) => (r.includes(d) ? [e] : [])));
+        const placement = new Placement(D, args.slots, replicas.length, hosts);
+        const dispatch = policy.dispatch({ step: 0, history: [], current: routed.map((r) => Float64Array.from(r)), topk: args.topk }, placement, args.profile);
+        return dispatch.mode === 'shadow' ? dispatch.shadows : [];
+      },
       scratch: (e) => {
         const key = `${l}:${e}`;
         let copy = this.copies.get(key);

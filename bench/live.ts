@@ -1,8 +1,8 @@
 // Live rebalancing on this machine: GPT-MoE on 2 devices with a Zipf(1.5)-skewed router start,
-// static placement against FlexMoE and FasterMoE shadowing, same run, same seed. Prints tokens/s
+// static placement against FlexMoE, FasterMoE shadowing and flexmoe-react (both), same run, same seed. Prints tokens/s
 // (median step after warm-up), the re-plan step cost against a normal step, how many steps
 // shadowed, and whether the losses matched.
-// Usage: npx tsx bench/live.ts [--steps N] [--rounds R] [--d-ff F] [--experts E] [--policies static,flexmoe,fastermoe]
+// Usage: npx tsx bench/live.ts [--steps N] [--rounds R] [--d-ff F] [--experts E] [--policies static,flexmoe,fastermoe,flexmoe-react]
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import type { CharTransformerConfig } from '../src/models/char-transformer.js';
 import { calibrate } from '../src/sched/calibrate.js';
@@ -16,7 +16,7 @@ const flag = (name: string, def: number) => {
 const steps = flag('--steps', 80), rounds = flag('--rounds', 4), dFF = flag('--d-ff', 128), experts = flag('--experts', 4);
 const warm = 10, devices = 2;
 const pi = process.argv.indexOf('--policies');
-const policies = pi > 0 ? process.argv[pi + 1]!.split(',') : ['static', 'flexmoe', 'fastermoe'];
+const policies = pi > 0 ? process.argv[pi + 1]!.split(',') : ['static', 'flexmoe', 'fastermoe', 'flexmoe-react'];
 if (policies[0] !== 'static') throw new Error('--policies: static first (the baseline every ratio is against)');
 const corpus = new CharCorpus(mobyDick());
 const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 32, dModel: 64, heads: 4, dFF, layers: 2, seed: 1, moe: { experts, topk: 1, auxCoef: 0.01, routerSkew: 1.5 } };
@@ -58,5 +58,5 @@ for (const p of policies.slice(1)) {
   summary[`${p}PerRound`] = results.static!.map((h, r) => round(tps(results[p]![r]!) / tps(h)));
   summary[`${p}LossRelDiff`] = { first20: diff(results[p]![0]!, 20), all: diff(results[p]![0]!, steps) };
 }
-if (results.flexmoe && results.fastermoe) summary.flexmoeOverFastermoe = round(medianTps('flexmoe') / medianTps('fastermoe'));
+for (const p of ['flexmoe', 'flexmoe-react']) if (results[p] && results.fastermoe) summary[`${p}OverFastermoe`] = round(medianTps(p) / medianTps('fastermoe'));
 process.stdout.write(`${JSON.stringify(summary)}\n`);

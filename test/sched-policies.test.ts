@@ -263,6 +263,61 @@ describe('FlexMoE policy', () => {
     assert.deepEqual(policy.decide(view(1, load(1900)), p, clusterA100), [], 'ratio 1.31 still below 1.5: no flapping into a plan');
     assert.ok(policy.decide(view(2, load(4000)), p, clusterA100).length > 0, 'ratio 1.6 arms and plans');
   });
+
+  it('a router whose favourite flips every step is not chased: the horizon shrinks to how long the favourite stays', () => {
+    const profile = { ...clusterA100, devicesPerNode: 2, intraNodeGBps: 50 };
+    const run = (flip: boolean, adaptiveHorizon: boolean) => {
+      const policy = flexmoePolicy({ adaptiveHorizon });
+      const placement = Placement.roundRobin(2, 3, 4);
+      const history: Float64Array[] = [];
+      let plans = 0;
+      for (let step = 0; step < 20; step++) {
+        const t = new Float64Array(4).fill(100);
+        t[flip ? step % 2 : 0] = 4000;
+        history.push(t);
+        const ops = policy.decide(view(step + 1, history), placement, profile);
+        if (ops.length) (plans++, placement.applyBatch(ops));
+      }
+      return plans;
+    };
+    assert.equal(run(false, true), 1, 'a steady hot expert: one expand');
+    assert.equal(run(true, false), 20, 'with a fixed horizon every plan is obsolete a step later, and it plans every step');
+    assert.ok(run(true, true) <= 3, 'adaptive: it stops once the favourite has changed twice');
+  });
+});
+
+describe('flexmoe-react surge shadows', () => {
+  // Unit profile of the FasterMoE test: 12 ms of expert work per token, 1 ms per token sent, cheap weights.
+  const p: CostProfile = { ...clusterA100, devicesPerNode: 2, expertTflops: 1e-9, denseTflops: 1e9, dModel: 1, dFF: 1, bytesPerValue: 1, interNodeGBps: 1e-6, intraNodeGBps: 1e-6, training: true };
+  const opts = { threshold: 1.1, locality: true };
+
+  it('shadows the expert its replicas cannot absorb while the step gets faster, within the free slots', async () => {
+    const { surgeShadows } = await import('../src/sched/surge-shadows.js');
+    const placement = Placement.roundRobin(2, 3, 4); // dev 0: experts 0, 2; dev 1: 1, 3; one free slot each
+    const hot = [Float64Array.from([500, 10, 10, 10]), Float64Array.from([500, 10, 10, 10])];
+    // Shadowing 0 halves the busiest device's work (14280 → 6562 ms); 1 next (10 of its tokens stay
+    // on device 0: 6404 ms) uses the last free slot on device 0, and nothing else fits.
+    const ms = (shadows: number[]) => stepCost(hot, placement, p, { mode: 'shadow', shadows, locality: true }, 1).stepMs;
+    assert.ok(ms([0]) < stepCost(hot, placement, p, { mode: 'split', locality: true }, 1).stepMs && ms([0, 1]) < ms([0]));
+    assert.deepEqual(surgeShadows(hot, placement, p, 1, opts), [0, 1]);
+    const one = [Float64Array.from([500, 0, 0, 0]), Float64Array.from([500, 0, 0, 0])];
+    assert.deepEqual(surgeShadows(one, placement, p, 1, opts), [0], 'only the expert with tokens');
+    const even = [Float64Array.from([10, 10, 10, 10]), Float64Array.from([10, 10, 10, 10])];
+    assert.deepEqual(surgeShadows(even, placement, p, 1, opts), [], 'balanced: nothing to do');
+    // Device 1 full: no room for a copy of expert 0 there; expert 0 replicated on both needs none.
+    const full = new Placement(2, 2, 4, [[0, 2], [1, 3]]);
+    assert.deepEqual(surgeShadows(hot, full, p, 1, opts), []);
+    const both = new Placement(2, 3, 4, [[0, 2], [0, 1, 3]]);
+    assert.deepEqual(surgeShadows(hot, both, p, 1, opts), [], 'held by every device already');
+  });
+
+  it('its dispatch says shadow on such a step, split otherwise; plain flexmoe never shadows', () => {
+    const placement = Placement.roundRobin(2, 3, 4);
+    const hot = [Float64Array.from([500, 0, 0, 0]), Float64Array.from([500, 0, 0, 0])];
+    const load = { step: 1, history: [], current: hot, topk: 1 };
+    assert.deepEqual(flexmoePolicy({ react: true }).dispatch(load, placement, p), { mode: 'shadow', shadows: [0], locality: true });
+    assert.deepEqual(flexmoePolicy().dispatch(load, placement, p), { mode: 'split', locality: true });
+  });
 });
 
 describe('built-in policies', () => {

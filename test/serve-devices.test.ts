@@ -101,7 +101,7 @@ describe('serving on devices', function () {
       await local.close();
       await model.close();
     }
-    await assert.rejects(loadModel(gpt, { devices: 2, policy: 'oracle' }), /serving supports the policies static, flexmoe, eplb, fastermoe \(got "oracle"\)/);
+    await assert.rejects(loadModel(gpt, { devices: 2, policy: 'oracle' }), /serving supports the policies static, flexmoe, eplb, fastermoe, flexmoe-react \(got "oracle"\)/);
   });
 
   it('classifies images on devices like in one thread; bad images are named', async () => {

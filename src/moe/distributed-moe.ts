@@ -41,10 +41,11 @@ export interface MoEParts {
 
 export interface Shadowing {
   /**
-   * The experts to shadow this step, from the step's assignments per expert over all devices and
-   * the placement in force. Every device calls it with the same arguments and must get the same answer.
+   * The experts to shadow this step, from the step's routing (`routed[source][expert]`
+   * assignments) and the placement in force. Every device calls it with the same arguments and
+   * must get the same answer.
    */
-  choose(totals: Float64Array, replicas: readonly (readonly number[])[]): number[];
+  choose(routed: readonly Int32Array[], replicas: readonly (readonly number[])[]): readonly number[];
   /** A scratch copy of expert `e` on this device (reused from step to step; its values are overwritten). */
   scratch(e: number): ExpertFFN;
 }
@@ -170,9 +171,7 @@ export class DistributedMoELayer {
     const sh = this.parts?.shadowing;
     if (!sh) return (this.lastShadows = []);
     const E = this.opts.experts;
-    const totals = new Float64Array(E);
-    for (const row of routed) for (let e = 0; e < E; e++) totals[e]! += row[e]!;
-    const chosen = sh.choose(totals, replicas);
+    const chosen = sh.choose(routed, replicas);
     for (const e of chosen) if (!Number.isInteger(e) || e < 0 || e >= E) throw errors.badArgument(`MoE layer ${this.seeds.name} shadowing`, `chose expert ${e}; experts are 0…${E - 1}`);
     return (this.lastShadows = [...new Set(chosen)].sort((a, b) => a - b));
   }

@@ -107,14 +107,15 @@ export interface StepCost {
  *    one machine, this is the device-local split the live runtime does);
  *  - `padMax`: DeepSpeed dropless: every expert buffer padded to the largest expert's count;
  *  - `capacity`: DeepSpeed/GShard with a capacity factor: per-source buffers of fixed capacity, overflow dropped;
- *  - `shadow`: FasterMoE: shadowed experts computed where their tokens are (weights broadcast);
+ *  - `shadow`: FasterMoE: shadowed experts computed where their tokens are (weights broadcast,
+ *    gradients summed back); the other experts as `split`, topology-aware with `locality`;
  *  - `oracle`: perfect per-step balance, uniform traffic, no replica cost (a lower bound).
  */
 export type Dispatch =
   | { mode: 'split'; locality?: boolean }
   | { mode: 'padMax' }
   | { mode: 'capacity'; factor: number; topk: number }
-  | { mode: 'shadow'; shadows: readonly number[] }
+  | { mode: 'shadow'; shadows: readonly number[]; locality?: boolean }
   | { mode: 'oracle' };
 
 /**
@@ -140,7 +141,8 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
     for (let e = 0; e < E; e++) expertTotal[e]! += row[e]!;
   }
   // Topology-aware split: each expert's replicas by node, once per step rather than per source.
-  const byNode = dispatch.mode === 'split' && dispatch.locality
+  const locality = (dispatch.mode === 'split' || dispatch.mode === 'shadow') && dispatch.locality === true;
+  const byNode = locality
     ? reps.map((r) => {
         const m = new Map<number, number[]>();
         for (const d of r) m.set(node(d), [...(m.get(node(d)) ?? []), d]);
@@ -170,7 +172,7 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
       }
       if (dispatch.mode === 'oracle') continue;
       let r = reps[e]!;
-      if (dispatch.mode === 'split' && dispatch.locality) {
+      if (locality) {
         if (r.includes(s)) {
           tokens[s]! += c;
           real[s]! += c;
@@ -210,7 +212,7 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
     const recv = u.linkMs(inn[d * 2]!, true) + u.linkMs(inn[d * 2 + 1]!, false);
     a2a = Math.max(a2a, send, recv);
   }
-  const sync = p.training && dispatch.mode !== 'oracle' ? syncMs(placement, reps, p, u, shadowSet) : 0;
+  const sync = dispatch.mode === 'oracle' ? 0 : syncMs(placement, reps, p, u, shadowSet);
   const computeMs = maxTokens * u.expertMsPerToken;
   // Dense layers run once per token, not once per (token, expert) assignment.
   const denseMs = (localTokens / topk) * u.denseMsPerToken;
@@ -270,9 +272,14 @@ function syncMs(placement: Placement, reps: number[][], p: CostProfile, u: UnitC
     const ms = allReduceMs(group, p, u);
     if (ms > 0) for (const d of group) perDevice[d]! += ms;
   };
-  reps.forEach((r, e) => (shadows?.has(e) ? undefined : add(r)));
-  // A shadowed expert's weights go to every device and its gradients come back: like a full-group all-reduce.
-  if (shadows) for (const _ of shadows) add([...Array(placement.devices).keys()]);
+  if (p.training) reps.forEach((r, e) => (shadows?.has(e) ? undefined : add(r)));
+  if (shadows?.size) {
+    // A shadowed expert's weights go to every device and, in training, its gradients come back:
+    // like a full-group all-reduce; serving ships the weights alone, half of one.
+    const all = [...Array(placement.devices).keys()];
+    const ms = allReduceMs(all, { ...p, training: true }, u) * (p.training ? 1 : 0.5);
+    for (const _ of shadows) for (const d of all) perDevice[d]! += ms;
+  }
   let max = 0;
   for (const v of perDevice) max = Math.max(max, v);
   return max;

@@ -6,6 +6,7 @@ import type { CarriedOut, LayerPlan, SchedulerArgs, SchedulerMessage } from '../
 import { errors } from '../errors.js';
 import { calibrate } from '../sched/calibrate.js';
 import type { CostProfile } from '../sched/cost.js';
+import { schedulerPolicies, shadowingPolicies } from '../sched/policies/index.js';
 import type { ActorRef } from '../runtime/actor.js';
 import { ActorSystem } from '../runtime/system.js';
 import { siblingModule } from '../runtime/thread.js';
@@ -106,15 +107,15 @@ export class DeviceEngine implements Engine {
     const { devices, backend, policy, profile, slots } = this.opts;
     const system = await ActorSystem.start({ devices, modules: [serverModule, schedulerModule, expertModule, gateModule], askTimeoutMs: this.opts.timeoutMs, maxRestarts: 0 });
     try {
-      // FasterMoE shadows within each pass on the devices themselves; the other moving policies plan in the scheduler actor.
-      const shadowing = policy === 'fastermoe' && profile ? { profile: { ...profile, training: false }, slots } : undefined;
+      // FasterMoE (and flexmoe-react) shadow within each pass on the devices themselves; FlexMoE and EPLB plan in the scheduler actor.
+      const shadowing = shadowingPolicies.includes(policy) && profile ? { policy, profile: { ...profile, training: false }, slots, topk: this.info.topk } : undefined;
       const args: MoEServerArgs = { checkpoint: this.path, backend, shadowing };
       this.servers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoEServer', args, { device: d })));
       // Gates and experts are actors that read their weights from the checkpoint on their device.
       const specs = await system.ask<MoELayerSpec[]>(this.servers[0]!, { type: 'specs' });
       this.actors = await spawnMoEActors(system, specs, this.reps, { backend, checkpoint: this.path, localRouting: true });
       await Promise.all(this.servers.map((ref) => system.ask(ref, { type: 'attach', replicas: this.reps, actors: this.actors })));
-      const sched: SchedulerArgs | null = profile && !shadowing ? { policy, profile: { ...profile, training: false }, devices, slots, replicas: this.reps, topk: this.info.topk, actors: this.actors } : null;
+      const sched: SchedulerArgs | null = profile && schedulerPolicies.includes(policy) ? { policy, profile: { ...profile, training: false }, devices, slots, replicas: this.reps, topk: this.info.topk, actors: this.actors } : null;
       this.scheduler = sched ? await system.spawn('Scheduler', sched, { device: devices - 1 }) : null;
     } catch (e) {
       await system.stop();

@@ -253,7 +253,7 @@ function softmaxAnswer(logits: Float32Array): { label: number; probabilities: nu
 }
 
 /** Policies a served model can run: the others (capacity, the oracle, in-step re-planning) exist in flexmoe simulate only. */
-export const servingPolicies = ['static', 'flexmoe', 'eplb', 'fastermoe'];
+export const servingPolicies = ['static', 'flexmoe', 'eplb', 'fastermoe', 'flexmoe-react'];
 
 /**
  * Loads a checkpoint for inference (parameters only; no optimizer state): GPT-MoE models generate,

@@ -16,6 +16,7 @@ import { TraceWriter } from '../sched/trace.js';
 import type { CostProfile } from '../sched/cost.js';
 import { Placement, type PlacementOp } from '../sched/placement.js';
 import type { LoadView, Policy } from '../sched/policy.js';
+import { schedulerPolicies, shadowingPolicies } from '../sched/policies/index.js';
 
 const trainerModule = siblingModule('../../actors/moe-trainer', import.meta.url);
 const schedulerModule = siblingModule('../../actors/scheduler', import.meta.url);
@@ -145,7 +146,8 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     const spec: TaskSpec = { task, config, corpusChars: opts.corpusChars, imagesPerDigit: opts.imagesPerDigit };
     // The characters of the vocabulary, so a served model can encode prompts without the corpus.
     let vocab: string[] | null | undefined;
-    const shadowing = opts.policy === 'fastermoe' ? { profile: opts.profile!, slots } : undefined;
+    const named = typeof opts.policy === 'string' ? opts.policy : 'static';
+    const shadowing = shadowingPolicies.includes(named) ? { policy: named, profile: opts.profile!, slots, topk: config.moe.topk } : undefined;
     const args: MoETrainerArgs = { spec, batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()), shadowing };
     const trainers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoETrainer', args, { device: d })));
     // Gates and experts are actors of their own, made from the seeds the trainers' models derive;
@@ -162,7 +164,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     let actors = await spawnMoEActors(system, specs, applied, { backend: args.backend, optimizer: adamWSettings(opts.lr) });
     await Promise.all(trainers.map((t) => system.ask(t, { type: 'attach', replicas: applied, actors })));
     // A built-in policy runs in the scheduler actor (on the last device); a policy object runs here.
-    const scheduler = typeof opts.policy === 'string' && opts.policy !== 'static' && !shadowing
+    const scheduler = schedulerPolicies.includes(named)
       ? await system.spawn('Scheduler', { policy: opts.policy, profile: opts.profile!, devices, slots, replicas: applied, topk: config.moe.topk, actors }, { device: devices - 1 })
       : null;
     let first = 0;
@@ -263,12 +265,11 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
 }
 
 /** Built-in policies that run in live training; the others are refused with what to use instead. */
-export const livePolicies = ['static', 'flexmoe', 'eplb', 'fastermoe'] as const;
+export const livePolicies = ['static', 'flexmoe', 'eplb', 'fastermoe', 'flexmoe-react'] as const;
 
 const notLive: Record<string, string> = {
   capacity: 'capacity dropping is a gate option in live training: use static placement with a capacity factor (--capacity-factor F)',
   oracle: 'the oracle is a lower bound that no real placement reaches: it exists in flexmoe simulate only',
-  'flexmoe-react': 'in-step re-planning runs in flexmoe simulate only; live, use flexmoe (plans between steps) or fastermoe (shadows within a step)',
 };
 
 export function checkLivePolicy(policy: string): void {

@@ -2,6 +2,7 @@ import { unitCosts } from '../cost.js';
 import { reactPlanMs } from '../plan-cost.js';
 import { balanceRatio, Placement } from '../placement.js';
 import { planFlexMoE } from '../planner.js';
+import { surgeShadows } from '../surge-shadows.js';
 import { trafficOf } from '../traffic.js';
 import { expertTotals, windowMean, type Policy } from '../policy.js';
 
@@ -14,8 +15,15 @@ export interface FlexMoEOptions {
   window?: number;
   /** Check the trigger every this many steps. */
   checkEvery?: number;
-  /** Steps a plan is expected to last (migration cost is amortised over it). */
+  /**
+   * Steps a plan is expected to last (migration cost is amortised over it), at most. When the
+   * hottest expert changes faster, a plan is expected to last as long as it has been staying: the
+   * mean gap between its last four changes, or the steps since the last one if longer. A router
+   * whose favourite flips every few steps then gets no placement it cannot pay for in that time.
+   * `adaptiveHorizon: false` keeps the horizon fixed.
+   */
   horizon?: number;
+  adaptiveHorizon?: boolean;
   /** Keep a token on its own device when that device holds a replica of its expert. */
   locality?: boolean;
   /**
@@ -32,8 +40,9 @@ export interface FlexMoEOptions {
    * Also plan after gating, from the step's own routing, when an expert surges past what its
    * replicas can absorb (its load this step exceeds `riseFactor` × the estimate and, split over its
    * replicas, a device's fair share). The plan holds that step (planning and state moves on the
-   * critical path) instead of leaving it to run at the old placement. Simulator only: the live
-   * executor switches placements at step boundaries. Named `flexmoe-react` among the built-ins.
+   * critical path) instead of leaving it to run at the old placement (simulator only: the live
+   * executor switches placements at step boundaries). And shadow, within the step, experts the
+   * placement cannot absorb (surge-shadows.ts; live too). Named `flexmoe-react` among the built-ins.
    */
   react?: boolean;
 }
@@ -45,8 +54,16 @@ export interface FlexMoEOptions {
  * replicas nearest their source (topology-aware; `locality: false` splits over all of them).
  */
 export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
-  const { threshold = 1.1, release = 1.05, window = 5, checkEvery = 1, horizon = 25, locality = true, riseFactor = 1.5, react = false } = opts;
+  const { threshold = 1.1, release = 1.05, window = 5, checkEvery = 1, horizon = 25, locality = true, riseFactor = 1.5, react = false, adaptiveHorizon = true } = opts;
   let armed = false;
+  // Steps at which the hottest expert last changed, for how long a plan can expect to last.
+  const changes: number[] = [];
+  let hottest = -1;
+  const lifetime = (step: number) => {
+    if (!adaptiveHorizon || changes.length < 2) return horizon;
+    const gap = (changes.at(-1)! - changes[0]!) / (changes.length - 1);
+    return Math.min(horizon, Math.max(1, gap, step - changes.at(-1)!));
+  };
   const estimateOf = (history: readonly Float64Array[], experts: number) => {
     const estimate = windowMean(history, window, experts);
     const last = history.at(-1);
@@ -75,16 +92,27 @@ export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
       // A surge in the last step is a new regime: a window mean would blend it with the old one
       // and plan for neither (the rest of the ranking usually shifted too), so plan from that step.
       const regime = load.history.length > 1 && surging(last, windowMean(load.history.slice(0, -1), window, E), placement);
+      let top = 0;
+      for (let e = 1; e < E; e++) if (last[e]! > last[top]!) top = e;
+      if (top !== hottest) {
+        if (hottest >= 0) changes.push(load.step);
+        if (changes.length > 5) changes.shift();
+        hottest = top;
+      }
       const estimate = regime ? Float64Array.from(last) : estimateOf(load.history, E);
       const ratio = ratioOf(estimate, placement, cost.devicesPerNode);
       if (!armed && ratio > threshold) armed = true;
       else if (armed && ratio < release) armed = false;
       if (!armed) return [];
-      const ops = planFlexMoE(estimate, placement, cost, { horizon, locality });
+      const ops = planFlexMoE(estimate, placement, cost, { horizon: lifetime(load.step), locality });
       if (ops.length === 0) armed = false; // nothing pays for itself: stand down until the load moves
       return ops;
     },
-    dispatch: () => ({ mode: 'split', locality }),
+    dispatch(load, placement, cost) {
+      // flexmoe-react also shadows, within the step, experts the placement cannot absorb (live too).
+      const shadows = react ? surgeShadows(load.current, placement, cost, load.topk, { threshold, locality }) : [];
+      return shadows.length ? { mode: 'shadow', shadows, locality } : { mode: 'split', locality };
+    },
   };
   if (react) {
     policy.react = (load, placement, cost) => {

@@ -25,3 +25,11 @@ export function makePolicy(name: string): Policy {
 }
 
 export { capacityPolicy, eplbPolicy, fastermoePolicy, flexmoePolicy, oraclePolicy, staticPolicy };
+
+/**
+ * How the built-ins run live (training and serving): those that re-plan between steps, in the
+ * scheduler actor, and those that shadow experts within a step, on the devices (their `dispatch`
+ * answers `shadow` from the step's routing alone). flexmoe-react does both.
+ */
+export const schedulerPolicies: readonly string[] = ['flexmoe', 'eplb', 'flexmoe-react'];
+export const shadowingPolicies: readonly string[] = ['fastermoe', 'flexmoe-react'];
