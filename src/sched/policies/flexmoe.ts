@@ -16,10 +16,11 @@ export interface FlexMoEOptions {
   /** Check the trigger every this many steps. */
   checkEvery?: number;
   /**
-   * Steps a plan is expected to last (migration cost is amortised over it), at most. When the
-   * hottest expert changes faster, a plan is expected to last as long as it has been staying: the
-   * mean gap between its last four changes, or the steps since the last one if longer. A router
-   * whose favourite flips every few steps then gets no placement it cannot pay for in that time.
+   * Steps a plan is expected to last (migration cost is amortised over it). When the hottest expert
+   * has been changing every few steps (a mean gap of at most 3 between its last four changes), a
+   * plan is expected to last that long, or as many steps as have passed since the last change if
+   * more: a router whose favourite flips every step or two gets no placement it cannot pay for in
+   * that time. Slower changes (a burst, a drift) keep the full horizon.
    * `adaptiveHorizon: false` keeps the horizon fixed.
    */
   horizon?: number;
@@ -62,7 +63,7 @@ export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
   const lifetime = (step: number) => {
     if (!adaptiveHorizon || changes.length < 2) return horizon;
     const gap = (changes.at(-1)! - changes[0]!) / (changes.length - 1);
-    return Math.min(horizon, Math.max(1, gap, step - changes.at(-1)!));
+    return gap > 3 ? horizon : Math.min(horizon, Math.max(1, gap, step - changes.at(-1)!));
   };
   const estimateOf = (history: readonly Float64Array[], experts: number) => {
     const estimate = windowMean(history, window, experts);
