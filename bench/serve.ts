@@ -1,7 +1,7 @@
 // Serving under load: the example service on loopback, driven by autocannon with a skewed request
 // mix whose hot set shifts halfway, once with static placement and once with FlexMoE (and with
-// FasterMoE shadowing when asked), same run. Prints one JSON line per run and policy, then
-// {"serveSpeedup": flexmoe rps ÷ static rps} (and fastermoe's ratios when it ran).
+// FasterMoE shadowing or flexmoe-react when asked), same run. Prints one JSON line per run and policy, then
+// {"serveSpeedup": flexmoe rps ÷ static rps} (and the other policies' ratios when they ran).
 // Usage: npx tsx bench/serve.ts [--checkpoint FILE] [--duration S] [--connections C] [--rounds R]
 //        [--devices D] [--slots S] [--max-tokens N] [--policies static,flexmoe,fastermoe]
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -105,5 +105,7 @@ for (let r = 0; r < Number(values.rounds); r++) {
   }
 }
 const rps = (p: string) => median(runs.filter((x) => x.policy === p).map((x) => x.rps));
-const also = policies.includes('fastermoe') ? { fastermoeOverStatic: round(rps('fastermoe') / rps('static')), flexmoeOverFastermoe: round(rps('flexmoe') / rps('fastermoe')) } : {};
+const also: Record<string, number> = {};
+for (const p of policies) if (p !== 'static' && p !== 'flexmoe') also[`${p}OverStatic`] = round(rps(p) / rps('static'));
+if (policies.includes('fastermoe')) also.flexmoeOverFastermoe = round(rps('flexmoe') / rps('fastermoe'));
 process.stdout.write(`${JSON.stringify({ serveSpeedup: round(rps('flexmoe') / rps('static')), ...also })}\n`);
