@@ -6,7 +6,7 @@ import type { InitOptions, Parameter } from '../nn/parameter.js';
 import type { Gate, Routing } from './gate.js';
 import { addGateGradient, combineBackward, routerLoss } from './rows.js';
 import type { MoELayerOptions } from './moe-layer.js';
-import { packParameters, parameterCount, shadowBuckets, shareOf, unpackParameters } from './shadows.js';
+import { shareOf, StepShadows, type Shadowing } from './shadows.js';
 
 /** Where this device sits and which devices hold each expert (the active placement version). */
 export interface MoEComm {
@@ -39,16 +39,8 @@ export interface MoEParts {
   shadowing?: Shadowing;
 }
 
-export interface Shadowing {
-  /**
-   * The experts to shadow this step, from the step's routing (`routed[source][expert]`
-   * assignments) and the placement in force. Every device calls it with the same arguments and
-   * must get the same answer.
-   */
-  choose(routed: readonly Int32Array[], replicas: readonly (readonly number[])[]): readonly number[];
-  /** A scratch copy of expert `e` on this device (reused from step to step; its values are overwritten). */
-  scratch(e: number): ExpertFFN;
-}
+export type { Shadowing };
+
 
 /** How to make a layer's parts exactly as the layer would: the seeds of their initialisation. */
 export interface MoEPartSeeds {
@@ -74,9 +66,7 @@ export class DistributedMoELayer {
   private parts: MoEParts | null = null;
   private saved: { x: F32; routing: Routing; ex: Exchange } | null = null;
   lastRouting: Routing | null = null;
-  /** Experts shadowed in the last forward (ascending), and this device's copies of them. */
-  lastShadows: number[] = [];
-  private copies = new Map<number, ExpertFFN>();
+  private readonly shadows: StepShadows;
 
   constructor(readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }, private readonly comm: MoEComm) {
     // Forked in the order the one-process MoELayer forks them, so parts made from these seeds
@@ -84,6 +74,12 @@ export class DistributedMoELayer {
     const gate = opts.rng.fork(1);
     const experts = Array.from({ length: opts.experts }, (_, e) => opts.rng.fork(100 + e).position);
     this.seeds = { name: opts.name ?? 'moe', gate: gate.position, experts };
+    this.shadows = new StepShadows(comm, `MoE layer ${this.seeds.name}`, opts.experts);
+  }
+
+  /** Experts shadowed in the last forward (ascending; the same on every device). */
+  get lastShadows(): readonly number[] {
+    return this.shadows.last;
   }
 
   /** Uses these parts from now on (the gate and expert actors of the current placement). */
@@ -98,7 +94,7 @@ export class DistributedMoELayer {
 
   /** This device's replica of expert `e`; the placement says it is here, so its absence is a bug worth naming. */
   private expert(e: number): ExpertFFN {
-    const x = this.copies.get(e) ?? this.parts?.expert(e);
+    const x = this.shadows.copy(e) ?? this.parts?.expert(e);
     if (!x) throw errors.badArgument(`MoE layer ${this.seeds.name}`, `device ${this.comm.device} received rows for expert ${e} but hosts no replica of it`);
     return x;
   }
@@ -126,8 +122,9 @@ export class DistributedMoELayer {
     const routed = gathered.map((t) => Int32Array.from(t.data));
     release(gathered.filter((t) => t !== mine));
     const placed = this.comm.replicas();
-    const shadows = this.chooseShadows(routed, placed);
-    const reps = await this.shipShadows(shadows, placed);
+    const shadowing = this.parts?.shadowing;
+    const shadows = this.shadows.choose(shadowing, routed, placed);
+    const reps = shadows.length ? await this.shadows.ship(shadowing!, shadows, placed, (e) => this.expert(e)) : placed;
     // Destination of every kept slot (a token stays home when its device holds a replica).
     const toDest: number[][] = Array.from({ length: D }, () => []);
     for (let e = 0; e < E; e++) {
@@ -163,70 +160,6 @@ export class DistributedMoELayer {
     }
     this.saved = { x, routing, ex: { replicas: placed, shadows, sent, received, hosted, outputs } };
     return y;
-  }
-
-  /** This step's shadows, ascending: every device asks with the same routing matrix, so every device gets the same ones. */
-  private chooseShadows(routed: Int32Array[], replicas: readonly (readonly number[])[]): number[] {
-    this.copies.clear();
-    const sh = this.parts?.shadowing;
-    if (!sh) return (this.lastShadows = []);
-    const E = this.opts.experts;
-    const chosen = sh.choose(routed, replicas);
-    for (const e of chosen) if (!Number.isInteger(e) || e < 0 || e >= E) throw errors.badArgument(`MoE layer ${this.seeds.name} shadowing`, `chose expert ${e}; experts are 0…${E - 1}`);
-    return (this.lastShadows = [...new Set(chosen)].sort((a, b) => a - b));
-  }
-
-  /**
-   * Ships each shadowed expert's weights from its first replica to the devices holding none (one
-   * all-to-all per group of devices: each root sends the experts it roots), and returns the
-   * replicas to route by this step: a shadowed expert is held everywhere, so every token of it
-   * stays on its own device.
-   */
-  private async shipShadows(shadows: readonly number[], replicas: readonly (readonly number[])[]): Promise<readonly (readonly number[])[]> {
-    if (!shadows.length) return replicas;
-    const { device: me, devices: D, collectives } = this.comm;
-    const rootOf = (e: number) => replicas[e]![0]!;
-    for (const { group, experts } of shadowBuckets(shadows, replicas, D, me)) {
-      const mine = experts.filter((e) => rootOf(e) === me).flatMap((e) => this.expert(e).parameters());
-      const got = (await collectives.allToAll(group.map(() => (mine.length ? packParameters(mine, 'value') : Tensor.zeros([0])) as F32), group)) as F32[];
-      group.forEach((src, i) => {
-        if (src === me) return;
-        const copies = experts.filter((e) => rootOf(e) === src).map((e) => {
-          const copy = this.parts!.shadowing!.scratch(e);
-          this.copies.set(e, copy);
-          return copy;
-        });
-        const params = copies.flatMap((c) => c.parameters());
-        if (params.length) unpackParameters(params, got[i]!, 'value');
-        for (const p of params) p.zeroGrad();
-        collectives.release(got[i]!);
-      });
-    }
-    const everywhere = [...Array(D).keys()];
-    return replicas.map((r, e) => (shadows.includes(e) ? everywhere : r));
-  }
-
-  /**
-   * Sums the shadow copies' gradients into each shadowed expert's first replica (one all-reduce per
-   * group of devices); a root's own tokens' gradients are in its parameters already, so it adds zeros.
-   */
-  private async returnShadowGradients(shadows: readonly number[], replicas: readonly (readonly number[])[]): Promise<void> {
-    const { device: me, devices: D, collectives } = this.comm;
-    for (const { group, experts } of shadowBuckets(shadows, replicas, D, me)) {
-      const params = experts.map((e) => this.expert(e).parameters());
-      const grads = Tensor.zeros([params.reduce((n, p) => n + parameterCount(p), 0)], params[0]![0]!.value.dtype) as F32;
-      let at = 0;
-      experts.forEach((e, j) => {
-        if (replicas[e]![0] !== me) packParameters(params[j]!, 'grad', grads, at);
-        at += parameterCount(params[j]!);
-      });
-      const sum = await collectives.allReduce(grads, group);
-      at = 0;
-      experts.forEach((e, j) => {
-        if (replicas[e]![0] === me) unpackParameters(params[j]!, sum, 'grad', at);
-        at += parameterCount(params[j]!);
-      });
-    }
   }
 
   /**
@@ -274,7 +207,7 @@ export class DistributedMoELayer {
     const { outputs: back } = await this.computeHosted(ex.received, inbound, (e, dye) => this.expert(e).backward(dye));
     for (const t of inbound) collectives.release(t);
     const dxRows = (await collectives.allToAll(back)) as F32[];
-    await this.returnShadowGradients(ex.shadows, ex.replicas);
+    await this.shadows.returnGradients(ex.shadows, ex.replicas, (e) => this.expert(e));
     const dx = Tensor.zeros(x.shape, x.dtype) as F32;
     for (const { slot, rows, i } of byExpert(ex.sent, dxRows, routing)) {
       const t = Math.floor(slot / k);

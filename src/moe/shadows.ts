@@ -1,14 +1,110 @@
 /**
  * Expert shadowing for one step (FasterMoE's mechanism, He et al., PPoPP'22; laekov/fastmoe,
  * fmoe/fastermoe/schedule.py): after gating, every device knows the whole routing matrix and makes
- * the same choice of experts to shadow; a shadowed expert's weights go by broadcast from its first
- * replica to every device that holds none, each device computes its own tokens of it on that
+ * the same choice of experts to shadow; a shadowed expert's weights go from its first replica to
+ * every device that holds none, each device computes its own tokens of it on that
  * temporary copy (no all-to-all for them), and in backward the copies' gradients are summed back
  * into the first replica before the replicas' usual all-reduce. The copies are scratch: nothing of
  * them outlives the step but their storage, which is reused.
  */
+import { errors } from '../errors.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
+import type { ExpertFFN } from '../nn/ffn.js';
 import type { Parameter } from '../nn/parameter.js';
+import type { MoEComm } from './distributed-moe.js';
+
+export interface Shadowing {
+  /**
+   * The experts to shadow this step, from the step's routing (`routed[source][expert]`
+   * assignments) and the placement in force. Every device calls it with the same arguments and
+   * must get the same answer.
+   */
+  choose(routed: readonly Int32Array[], replicas: readonly (readonly number[])[]): readonly number[];
+  /** A scratch copy of expert `e` on this device (reused from step to step; its values are overwritten). */
+  scratch(e: number): ExpertFFN;
+}
+
+type Replicas = readonly (readonly number[])[];
+
+/**
+ * One MoE layer's shadowing on this device: the step's choice, the weights' trip out to the
+ * devices without a replica, and the copies' gradients' trip back.
+ */
+export class StepShadows {
+  /** Experts shadowed in the last forward (ascending). */
+  last: number[] = [];
+  /** This step's copies, by expert (scratch objects the Shadowing keeps; cleared every forward). */
+  private readonly copies = new Map<number, ExpertFFN>();
+
+  constructor(private readonly comm: MoEComm, private readonly name: string, private readonly experts: number) {}
+
+  /** This device's copy of expert `e` for this step, if it is shadowed and has no replica here. */
+  copy(e: number): ExpertFFN | undefined {
+    return this.copies.get(e);
+  }
+
+  /** This step's shadows, ascending: every device asks with the same routing matrix, so every device gets the same ones. */
+  choose(shadowing: Shadowing | undefined, routed: readonly Int32Array[], replicas: Replicas): number[] {
+    this.copies.clear();
+    if (!shadowing) return (this.last = []);
+    const E = this.experts;
+    const chosen = shadowing.choose(routed, replicas);
+    for (const e of chosen) if (!Number.isInteger(e) || e < 0 || e >= E) throw errors.badArgument(`${this.name} shadowing`, `chose expert ${e}; experts are 0…${E - 1}`);
+    return (this.last = [...new Set(chosen)].sort((a, b) => a - b));
+  }
+
+  /**
+   * Ships each shadowed expert's weights from its first replica to the devices holding none (one
+   * all-to-all per group of devices: each root sends the experts it roots), and returns the
+   * replicas to route by this step: a shadowed expert is held everywhere, so every token of it
+   * stays on its own device.
+   */
+  async ship(shadowing: Shadowing, shadows: readonly number[], replicas: Replicas, expert: (e: number) => ExpertFFN): Promise<Replicas> {
+    const { device: me, devices: D, collectives } = this.comm;
+    const rootOf = (e: number) => replicas[e]![0]!;
+    for (const { group, experts } of shadowBuckets(shadows, replicas, D, me)) {
+      const mine = experts.filter((e) => rootOf(e) === me).flatMap((e) => expert(e).parameters());
+      const got = (await collectives.allToAll(group.map(() => (mine.length ? packParameters(mine, 'value') : Tensor.zeros([0])) as F32), group)) as F32[];
+      group.forEach((src, i) => {
+        if (src === me) return;
+        const copies = experts.filter((e) => rootOf(e) === src).map((e) => {
+          const copy = shadowing.scratch(e);
+          this.copies.set(e, copy);
+          return copy;
+        });
+        const params = copies.flatMap((c) => c.parameters());
+        if (params.length) unpackParameters(params, got[i]!, 'value');
+        for (const p of params) p.zeroGrad();
+        collectives.release(got[i]!);
+      });
+    }
+    const everywhere = [...Array(D).keys()];
+    return replicas.map((r, e) => (shadows.includes(e) ? everywhere : r));
+  }
+
+  /**
+   * Sums the shadow copies' gradients into each shadowed expert's first replica (one all-reduce per
+   * group of devices); a root's own tokens' gradients are in its parameters already, so it adds zeros.
+   */
+  async returnGradients(shadows: readonly number[], replicas: Replicas, expert: (e: number) => ExpertFFN): Promise<void> {
+    const { device: me, devices: D, collectives } = this.comm;
+    for (const { group, experts } of shadowBuckets(shadows, replicas, D, me)) {
+      const params = experts.map((e) => expert(e).parameters());
+      const grads = Tensor.zeros([params.reduce((n, p) => n + parameterCount(p), 0)], params[0]![0]!.value.dtype) as F32;
+      let at = 0;
+      experts.forEach((e, j) => {
+        if (replicas[e]![0] !== me) packParameters(params[j]!, 'grad', grads, at);
+        at += parameterCount(params[j]!);
+      });
+      const sum = await collectives.allReduce(grads, group);
+      at = 0;
+      experts.forEach((e, j) => {
+        if (replicas[e]![0] === me) unpackParameters(params[j]!, sum, 'grad', at);
+        at += parameterCount(params[j]!);
+      });
+    }
+  }
+}
 
 /**
  * How many of source `s`'s `n` assignments to an expert held by `replicas` go to device `d`: all of
