@@ -15,7 +15,8 @@ const { reports, speedup } = simulate({ source, devices, slots: (2 * experts) / 
 // %% [markdown]
 // Mean step time per policy, and FlexMoE's speedups. `flexmoe` plans beside the steps from recent
 // load, as the paper's FlexMoE (and this project's live executor) does; `flexmoe-react` also plans
-// right after gating when an expert surges, and pays for that planning and the move in the step.
+// right after gating when an expert surges, and pays for that planning and the move in the step
+// (and shadows, within the step, experts its placement cannot absorb, as it does live).
 
 // %%
 display(barChart({ title: `mean step time (ms), ${devices} devices, Zipf 1.5 with drift`, labels: reports.map((r) => r.policy), values: reports.map((r) => r.meanStepMs) }));

@@ -11,7 +11,8 @@ export const simulateHelp = `flexmoe simulate (--trace FILE | --workload zipf:S[
                  [--profile cluster-a100|FILE.json] [--tokens T] [--seed S] [--json]
   Steps every policy through the same routing on simulated hardware and compares step times.
   flexmoe plans beside steps from recent load (as live training does); flexmoe-react also plans
-  after gating when an expert surges, holding that step (simulator only).`;
+  after gating when an expert surges, holding that step (simulator only), and shadows experts its
+  placement cannot absorb within the step (live too).`;
 
 function profileFrom(flags: Flags): CostProfile {
   const p = typeof flags.profile === 'string' ? flags.profile : 'cluster-a100';
