@@ -136,6 +136,21 @@ describe('live placement changes during training', function () {
     }
   });
 
+  it('shadowing on 4 devices with a replicated expert: weights go from its first replica to the devices without one, two groups at once', async () => {
+    const { clusterA100 } = await import('../src/sched/cost.js');
+    const top1 = { ...config, moe: { ...config.moe!, topk: 1 as const } };
+    const base = { devices: 4, config: top1, steps: 8, batch: 8, lr: 3e-3, corpusChars: chars, replicas: [[0, 1], [1], [2], [3]], slots: 3 };
+    const fixed = await trainDistributed(base);
+    const profile = { ...clusterA100, devicesPerNode: 4, dModel: config.dModel, dFF: config.dFF / 8 };
+    for (const policy of ['fastermoe', 'flexmoe-react']) {
+      const h = await trainDistributed({ ...base, policy, profile });
+      h.forEach((s, i) => assert.ok(Math.abs(s.loss - fixed[i]!.loss) <= 1e-5 * fixed[i]!.loss, `${policy}, step ${i}: ${s.loss} vs ${fixed[i]!.loss}`));
+      // Expert 0 (on devices 0 and 1) travels to 2 and 3 only; shadowed with expert 1 (on 1), to 0, 2 and 3 as well.
+      assert.ok(h.some((s) => s.shadows.some((l) => l.includes(0))), `${policy}: expert 0 shadowed`);
+      if (policy === 'flexmoe-react') assert.ok(h.some((s) => s.shadows.some((l) => l.length === 2)), 'two experts with different groups in one step');
+    }
+  });
+
   it('policies that cannot run live are refused with what to use instead', async () => {
     const base = { devices: 2, config, steps: 1, batch: 8, lr: 3e-3, corpusChars: chars };
     await assert.rejects(trainDistributed({ ...base, policy: 'oracle' }), /the oracle is a lower bound .* live training supports static, flexmoe, eplb, fastermoe, flexmoe-react/);
