@@ -6,6 +6,7 @@ import { balanceRatio, deviceLoads, Placement } from '../sched/placement.js';
 import { generate, trainCharLM } from '../train/lm.js';
 import { Trainer } from '../train/trainer.js';
 import { checkLivePolicy } from '../train/distributed.js';
+import { shadowingPolicies } from '../sched/policies/index.js';
 import { knownTasks, type TaskName } from '../models/tasks.js';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,7 +16,7 @@ import { intFlag, numberFlag, type Flags } from './args.js';
 
 export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|dense|NAME --module FILE] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
               [--layers N] [--heads H] [--experts E] [--topk 1|2] [--capacity-factor F] [--router-skew S]
-              [--devices N] [--policy static|flexmoe|eplb|fastermoe] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
+              [--devices N] [--policy static|flexmoe|eplb|fastermoe|flexmoe-react] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
               [--resume FILE] [--record-trace FILE] [--lr X] [--backend NAME] [--sample N] [--json]
   Trains a character-level GPT (Mixture-of-Experts by default) on the embedded corpus (Moby-Dick),
   then prints a sample. --module FILE loads a module that registers models of your own (registerTask);
@@ -115,16 +116,17 @@ async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransfor
     if (e.type === 'batch-end') {
       dropped += e.droppedTokens;
       if (e.shadows.some((l) => l.length)) shadowedSteps++;
-      // FasterMoE's shadows change every step: each step's line says which (per MoE layer).
-      const shadows = policy === 'fastermoe' ? { shadows: e.shadows } : {};
+      // Shadows change every step: each step's line says which (per MoE layer).
+      const shadows = shadowingPolicies.includes(policy) ? { shadows: e.shadows } : {};
       if (json) process.stdout.write(`${JSON.stringify({ step: e.step, loss: round(e.loss), tokensPerSec: Math.round(e.tokensPerSec), balanceRatio: round(e.balanceRatio), droppedTokens: e.droppedTokens, placementVersion: e.placementVersion, ...shadows })}\n`);
       else progress!.update(e, e.tokensPerSec);
     }
     if (e.type === 'train-end') {
-      const summary = { model, devices, policy, replans, firstLoss: round(e.firstLoss), lastLoss: round(e.lastLoss), evalLoss: e.evalLoss === undefined ? null : round(e.evalLoss), tokensPerSec: Math.round(e.tokensPerSec), steps: e.steps, droppedTokens: dropped, backend, ...(policy === 'fastermoe' ? { shadowedSteps } : {}) };
+      const summary = { model, devices, policy, replans, firstLoss: round(e.firstLoss), lastLoss: round(e.lastLoss), evalLoss: e.evalLoss === undefined ? null : round(e.evalLoss), tokensPerSec: Math.round(e.tokensPerSec), steps: e.steps, droppedTokens: dropped, backend, ...(shadowingPolicies.includes(policy) ? { shadowedSteps } : {}) };
       if (json) process.stdout.write(`${JSON.stringify({ summary, sample: e.sample })}\n`);
       else {
-        process.stderr.write(`loss ${summary.firstLoss} → ${summary.lastLoss} (held-out ${summary.evalLoss}), ${summary.tokensPerSec} tokens/s on ${devices} device(s)\n`);
+        const shadowed = shadowingPolicies.includes(policy) ? `, experts shadowed in ${shadowedSteps} of ${e.steps} steps` : '';
+        process.stderr.write(`loss ${summary.firstLoss} → ${summary.lastLoss} (held-out ${summary.evalLoss}), ${summary.tokensPerSec} tokens/s on ${devices} device(s)${shadowed}\n`);
         if (e.sample) process.stdout.write(`\n--- sample ---\nCall me Ishmael. ${e.sample}\n`);
       }
     }
