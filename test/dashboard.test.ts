@@ -63,6 +63,12 @@ describe('live dashboard in headless Chromium (end to end)', function () {
       await page.waitForSelector('td[data-cell="d1e0"].on', { timeout: 10_000 });
       assert.equal(await page.getAttribute('td[data-cell="d0e1"]', 'class'), '', 'expert 1 is not on device 0');
       assert.match((await page.textContent('#log'))!, /step 5, layer 0: expand e0@dev1 \(v1\)/);
+      // A step that shadowed expert 1 (FasterMoE, flexmoe-react): a copy on device 0, which holds none.
+      const step = { step: 6, loss: 3, auxLoss: 0, tokensPerSec: 1000, balanceRatio: 1.1, placementVersion: 1, shadows: [[1], []] };
+      events.next({ type: 'batch-end', ...step } as unknown as TrainEvent);
+      await page.waitForSelector('td[data-cell="d0e1"].shadow', { timeout: 10_000 });
+      assert.equal(await page.getAttribute('td[data-cell="d1e1"]', 'class'), 'on', 'device 1 holds expert 1 itself');
+      assert.equal(await page.textContent('#shadows'), 'e1');
     } finally {
       await browser.close();
       await dash.close();

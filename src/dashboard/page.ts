@@ -8,6 +8,7 @@ export const dashboardPage = `<!doctype html>
  .card b { display: block; font-size: 22px; }
  table.placement td { width: 28px; height: 22px; text-align: center; border: 1px solid #ccc; }
  td.on { background: #4c78a8; color: white; }
+ td.shadow { background: #f2cf5b; }
  #log { font-family: monospace; font-size: 12px; max-height: 220px; overflow: auto; background: #f7f7f7; padding: 8px; }
 </style></head>
 <body>
@@ -18,10 +19,11 @@ export const dashboardPage = `<!doctype html>
  <div class="card">tokens/s<b id="tps">–</b></div>
  <div class="card">balance ratio<b id="balance">–</b></div>
  <div class="card">placement version<b id="version">0</b></div>
+ <div class="card">shadowed this step (layer 0)<b id="shadows">–</b></div>
 </div>
 <h3>loss <span style="color:#1f77b4">━</span> and balance ratio <span style="color:#d62728">━</span> (each scaled to its own range)</h3>
 <svg id="chart" width="640" height="160" viewBox="0 0 640 160"><polyline id="lossLine" fill="none" stroke="#1f77b4" stroke-width="1.5"/><polyline id="brLine" fill="none" stroke="#d62728" stroke-width="1.5"/></svg>
-<h3>placement (devices × experts, layer 0)</h3>
+<h3>placement (devices × experts, layer 0; ◌ a shadow copy for this step)</h3>
 <table class="placement" id="placement"></table>
 <h3>events</h3>
 <div id="log"></div>
@@ -39,6 +41,14 @@ export const dashboardPage = `<!doctype html>
    for (let d = 0; d < devices; d++) html += '<tr><td>dev' + d + '</td>' + replicas.map((r, e) => '<td data-cell="d' + d + 'e' + e + '" class="' + (r.includes(d) ? 'on' : '') + '">' + (r.includes(d) ? '●' : '') + '</td>').join('') + '</tr>';
    $('placement').innerHTML = html;
  }
+ function shadows(experts) {
+   document.querySelectorAll('td.shadow').forEach((td) => { td.className = ''; td.textContent = ''; });
+   for (const td of document.querySelectorAll('td[data-cell]')) {
+     const [, e] = td.dataset.cell.slice(1).split('e').map(Number);
+     if (experts.includes(e) && !td.classList.contains('on')) { td.className = 'shadow'; td.textContent = '◌'; }
+   }
+   $('shadows').textContent = experts.length ? experts.map((e) => 'e' + e).join(' ') : '–';
+ }
  function log(text) { const p = document.createElement('div'); p.textContent = text; $('log').prepend(p); }
  const source = new EventSource('/events');
  source.addEventListener('state', (m) => { const s = JSON.parse(m.data); if (s.replicas) placement(s.replicas); });
@@ -47,6 +57,7 @@ export const dashboardPage = `<!doctype html>
    $('step').textContent = e.step; $('loss').textContent = e.loss.toFixed(3); $('tps').textContent = Math.round(e.tokensPerSec);
    $('balance').textContent = e.balanceRatio.toFixed(2); $('version').textContent = e.placementVersion;
    losses.push(e.loss); ratios.push(e.balanceRatio); line($('lossLine'), losses); line($('brLine'), ratios);
+   if (e.shadows) shadows(e.shadows[0] || []);
  });
  source.addEventListener('rebalance', (m) => {
    const e = JSON.parse(m.data);
