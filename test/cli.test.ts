@@ -36,6 +36,23 @@ describe('flexmoe command line', function () {
     assert.equal(lines[4].summary.shadowedSteps, lines.slice(0, 4).filter((l) => l.shadows[0].length).length);
   });
 
+  it('compare runs the live policies side by side on one model and says how they did against the first', async () => {
+    const { stdout } = await run('node', [bin, 'compare', '--policies', 'static,fastermoe', '--steps', '4', '--rounds', '2', '--d-model', '16', '--layers', '1', '--seq', '8', '--topk', '1', '--router-skew', '2', '--json']);
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, 5, 'a line per policy and round, then the summary');
+    // Round 0 runs static first, round 1 the other way round.
+    assert.deepEqual(lines.slice(0, 4).map((l) => `${l.round}:${l.policy}`), ['0:static', '0:fastermoe', '1:fastermoe', '1:static']);
+    const { summary } = lines[4];
+    assert.equal(summary.baseline, 'static');
+    assert.deepEqual(summary.policies.map((p: { policy: string }) => p.policy), ['static', 'fastermoe']);
+    const [st, fm] = summary.policies;
+    assert.equal(st.overBaseline, 1);
+    assert.ok(fm.tokensPerSec > 0 && fm.perRound.length === 2);
+    assert.ok(fm.lossRelDiff <= 1e-5, 'shadowing changes no loss');
+    await assert.rejects(run('node', [bin, 'compare', '--policies', 'static']), (e: { stderr: string }) => /--policies: name at least two policies to compare/.test(e.stderr));
+    await assert.rejects(run('node', [bin, 'compare', '--policies', 'static,oracle']), (e: { stderr: string }) => /the oracle is a lower bound/.test(e.stderr));
+  });
+
   it('an unknown command or backend fails with a message listing the known ones', async () => {
     await assert.rejects(run('node', [bin, 'fly']), (e: { stderr: string; code: number }) => {
       assert.match(e.stderr, /unknown command "fly"; known commands: train, simulate/);

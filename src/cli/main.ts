@@ -4,10 +4,12 @@ import { train, trainHelp } from './train.js';
 import { simulateCommand, simulateHelp } from './simulate.js';
 import { calibrateCommand, calibrateHelp } from './calibrate.js';
 import { notebookCommand, notebookHelp } from './notebook.js';
+import { compareCommand, compareHelp } from './compare.js';
 
 const commands: Record<string, { run: (flags: Flags, positional: string[]) => Promise<void>; help: string }> = {
   train: { run: train, help: trainHelp },
   simulate: { run: simulateCommand, help: simulateHelp },
+  compare: { run: compareCommand, help: compareHelp },
   calibrate: { run: calibrateCommand, help: calibrateHelp },
   notebook: { run: notebookCommand, help: notebookHelp },
 };

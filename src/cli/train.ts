@@ -7,32 +7,23 @@ import { generate, trainCharLM } from '../train/lm.js';
 import { Trainer } from '../train/trainer.js';
 import { checkLivePolicy } from '../train/distributed.js';
 import { shadowingPolicies } from '../sched/policies/index.js';
-import { knownTasks, type TaskName } from '../models/tasks.js';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import type { TaskName } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import { Progress } from '../train/progress.js';
-import { intFlag, numberFlag, type Flags } from './args.js';
+import { intFlag, type Flags } from './args.js';
+import { modelFromFlags } from './model-flags.js';
 
 export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|dense|NAME --module FILE] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
-              [--layers N] [--heads H] [--experts E] [--topk 1|2] [--capacity-factor F] [--router-skew S]
+              [--layers N] [--heads H] [--d-ff F] [--experts E] [--topk 1|2] [--capacity-factor F] [--router-skew S]
               [--devices N] [--policy static|flexmoe|eplb|fastermoe|flexmoe-react] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
               [--resume FILE] [--record-trace FILE] [--lr X] [--backend NAME] [--sample N] [--json]
   Trains a character-level GPT (Mixture-of-Experts by default) on the embedded corpus (Moby-Dick),
   then prints a sample. --module FILE loads a module that registers models of your own (registerTask);
   --model NAME then trains one of them on the devices, with the character-model flags as its config.`;
 
-const models = ['gpt-moe', 'bert-moe', 'vision-moe', 'dense'] as const;
-
 /** `flexmoe train`: the main job on its embedded default. */
 export async function train(flags: Flags): Promise<void> {
-  const model = typeof flags.model === 'string' ? flags.model : 'gpt-moe';
-  const modules = typeof flags.module === 'string' ? [pathToFileURL(resolve(flags.module)).href] : [];
-  for (const m of modules) await import(m);
-  const own = knownTasks().filter((t) => !(models as readonly string[]).includes(t));
-  if (!(models as readonly string[]).includes(model) && !own.includes(model)) {
-    throw errors.badArgument('--model', `unknown model "${model}"; known: ${[...models, ...own].join(', ')}${modules.length ? '' : ' (models of your own: --module FILE)'}`);
-  }
+  const { model, modules, own, text: config, config: modelConfig, batch, lr } = await modelFromFlags(flags);
   const devices = intFlag(flags, 'devices', 1, 1);
   if (devices > 1 && model === 'dense') throw errors.badArgument('--devices', 'the dense model trains on one device; several devices need MoE layers (--model gpt-moe, bert-moe or vision-moe)');
   const policy = typeof flags.policy === 'string' ? flags.policy : 'static';
@@ -43,25 +34,11 @@ export async function train(flags: Flags): Promise<void> {
   try {
     const json = flags.json === true;
     const corpus = new CharCorpus(mobyDick());
-    const dModel = intFlag(flags, 'd-model', 64, 4);
-    const experts = intFlag(flags, 'experts', 4, 1);
-    const config: CharTransformerConfig = {
-      vocab: corpus.vocab.size,
-      seq: intFlag(flags, 'seq', 32, 2),
-      dModel,
-      heads: intFlag(flags, 'heads', 4, 1),
-      dFF: model === 'dense' ? 4 * dModel : 2 * dModel,
-      layers: intFlag(flags, 'layers', 2, 1),
-      seed: intFlag(flags, 'seed', 1),
-      moe: model !== 'dense'
-        ? { experts, topk: intFlag(flags, 'topk', 2, 1) as 1 | 2, capacityFactor: numberFlag(flags, 'capacity-factor', 0), routerSkew: numberFlag(flags, 'router-skew', 0), auxCoef: 0.01 }
-        : undefined,
-    };
+    const experts = config.moe?.experts ?? 1;
     const steps = intFlag(flags, 'steps', model === 'dense' ? 300 : 200, 1);
-    const batch = intFlag(flags, 'batch', 16, 1);
-    if (model === 'bert-moe' || model === 'vision-moe') return await trainOnDevices(flags, model, taskConfig(model, flags, config), devices, steps, batch, be.name, policy);
-    if (own.includes(model)) return await trainOnDevices(flags, model, config, devices, steps, batch, be.name, policy, modules);
-    if (devices > 1 || flags.checkpoint || flags.resume || flags['record-trace']) return await trainOnDevices(flags, 'gpt-moe', config, devices, steps, batch, be.name, policy);
+    if (model === 'bert-moe' || model === 'vision-moe') return await trainOnDevices(flags, model, modelConfig, devices, steps, batch, lr, be.name, policy);
+    if (own) return await trainOnDevices(flags, model, config, devices, steps, batch, lr, be.name, policy, modules);
+    if (devices > 1 || flags.checkpoint || flags.resume || flags['record-trace']) return await trainOnDevices(flags, 'gpt-moe', config, devices, steps, batch, lr, be.name, policy);
     const net = new CharTransformer(be, config);
     const log = (s: string) => (json ? undefined : process.stderr.write(`${s}\n`));
     log(`flexmoe: ${model}, ${net.parameterCount()} parameters${config.moe ? ` (${experts} experts per layer, top-${config.moe.topk})` : ''}, vocab ${corpus.vocab.size}, backend ${be.name}`);
@@ -70,7 +47,7 @@ export async function train(flags: Flags): Promise<void> {
     const placement = Placement.roundRobin(Math.min(experts, 2), Math.ceil(experts / Math.min(experts, 2)), experts);
     let tokens = 0, ms = 0, dropped = 0;
     const { history, evalLoss } = await trainCharLM(be, net, corpus, {
-      steps, batch, lr: numberFlag(flags, 'lr', 8e-3), seed: config.seed,
+      steps, batch, lr, seed: config.seed,
       onStep: (s) => {
         tokens += batch * config.seq;
         ms += s.stepMs;
@@ -97,13 +74,13 @@ export async function train(flags: Flags): Promise<void> {
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
 /** `flexmoe train --devices N` (or with checkpoints): the Trainer on worker-thread devices. */
-async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransformerConfig | VisionMoEConfig, devices: number, steps: number, batch: number, backend: string, policy: string, modules: string[] = []): Promise<void> {
+async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransformerConfig | VisionMoEConfig, devices: number, steps: number, batch: number, lr: number, backend: string, policy: string, modules: string[] = []): Promise<void> {
   const json = flags.json === true;
   const experts = config.moe!.experts;
   const slots = intFlag(flags, 'slots', 2 * Math.ceil(experts / devices), 1);
   const vocab = 'vocab' in config ? config.vocab : config.classes;
   const model = task;
-  const trainer = new Trainer({ task, modules, config, devices, batch, lr: numberFlag(flags, 'lr', task === 'vision-moe' ? 1e-2 : 8e-3), policy, slots, backend });
+  const trainer = new Trainer({ task, modules, config, devices, batch, lr, policy, slots, backend });
   const progress = json ? null : new Progress(steps);
   let replans = 0, dropped = 0, shadowedSteps = 0;
   trainer.events$.subscribe((e) => {
@@ -140,8 +117,3 @@ async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransfor
   });
 }
 
-/** The config of BERT-MoE (vocabulary plus the mask character) or the vision MoE (MNIST), from the same flags. */
-function taskConfig(task: 'bert-moe' | 'vision-moe', flags: Flags, text: CharTransformerConfig): CharTransformerConfig | VisionMoEConfig {
-  if (task === 'bert-moe') return { ...text, vocab: text.vocab + 1 };
-  return { patch: intFlag(flags, 'patch', 4, 1), dModel: text.dModel, heads: text.heads, dFF: text.dFF, layers: text.layers, classes: 10, seed: text.seed, moe: text.moe! };
-}

@@ -1,0 +1,89 @@
+import { errors } from '../errors.js';
+import { defaultBackendName } from '../kernels/backend.js';
+import type { TaskName } from '../models/tasks.js';
+import { calibrate } from '../sched/calibrate.js';
+import { checkLivePolicy, trainDistributed, type DistributedStep } from '../train/distributed.js';
+import { intFlag, type Flags } from './args.js';
+import { modelFromFlags } from './model-flags.js';
+
+export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe|NAME --module FILE] [model flags as for train]
+                [--devices N] [--policies static,flexmoe,fastermoe,flexmoe-react] [--steps N] [--rounds R]
+                [--slots S] [--backend NAME] [--json]
+  Trains the same model from the same seed once per policy and round, live on worker-thread
+  devices, in a different order each round (this machine's speed drifts within a run), and compares
+  tokens/s (median step after warm-up; the median over rounds), re-plans, steps that shadowed
+  experts, and losses. The first policy is the baseline of the ratios.`;
+
+interface Run {
+  policy: string;
+  round: number;
+  tokensPerSec: number;
+  replans: number;
+  shadowedSteps: number;
+  lastLoss: number;
+  history: DistributedStep[];
+}
+
+/** `flexmoe compare`: the built-in live policies side by side on one model, on this machine. */
+export async function compareCommand(flags: Flags): Promise<void> {
+  const { model, modules, config, batch, lr } = await modelFromFlags(flags);
+  if (model === 'dense') throw errors.badArgument('--model', 'the dense model has no experts to place: compare needs an MoE model (gpt-moe, bert-moe, vision-moe or your own)');
+  const devices = intFlag(flags, 'devices', 2, 2);
+  const policies = (typeof flags.policies === 'string' ? flags.policies : 'static,flexmoe,fastermoe,flexmoe-react').split(',').filter(Boolean);
+  if (policies.length < 2) throw errors.badArgument('--policies', `name at least two policies to compare, got "${policies.join(',')}"`);
+  for (const p of policies) checkLivePolicy(p);
+  const steps = intFlag(flags, 'steps', 60, 4), rounds = intFlag(flags, 'rounds', 2, 1);
+  const warm = Math.min(10, Math.floor(steps / 4));
+  const experts = config.moe!.experts;
+  const slots = intFlag(flags, 'slots', 2 * Math.ceil(experts / devices), 1);
+  const backend = typeof flags.backend === 'string' ? flags.backend : await defaultBackendName();
+  const json = flags.json === true;
+  const log = (s: string) => (json ? undefined : process.stderr.write(`${s}\n`));
+  // One profile for every policy: the machine is the same, and so must be what they plan with.
+  const profile = policies.some((p) => p !== 'static') ? await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend }) : undefined;
+  const task = model as TaskName;
+  const runs: Run[] = [];
+  for (let round = 0; round < rounds; round++) {
+    // Rotated every other round and reversed in between (ABBA for two policies): no policy always runs first.
+    const rotated = policies.map((_, i) => policies[(i + Math.floor(round / 2)) % policies.length]!);
+    for (const policy of round % 2 ? rotated.reverse() : rotated) {
+      const history = await trainDistributed({ task, modules, devices, config, steps, batch, lr, slots, policy, profile: policy === 'static' ? undefined : profile, backend });
+      const sorted = history.slice(warm).map((s) => s.stepMs).sort((a, b) => a - b);
+      const tokensPerStep = history[0]!.tokensPerSec * history[0]!.stepMs / 1000;
+      const run: Run = {
+        policy, round, history,
+        tokensPerSec: Math.round((tokensPerStep * 1000) / sorted[sorted.length >> 1]!),
+        replans: new Set(history.filter((s) => s.replanMs > 0).map((s) => s.step)).size,
+        shadowedSteps: history.filter((s) => s.shadows.some((l) => l.length)).length,
+        lastLoss: history.at(-1)!.loss,
+      };
+      runs.push(run);
+      log(`round ${round}, ${policy}: ${run.tokensPerSec} tokens/s, ${run.replans} re-plans, ${run.shadowedSteps} steps shadowed, last loss ${run.lastLoss.toFixed(4)}`);
+      if (json) process.stdout.write(`${JSON.stringify({ round, policy, tokensPerSec: run.tokensPerSec, replans: run.replans, shadowedSteps: run.shadowedSteps, lastLoss: round4(run.lastLoss) })}\n`);
+    }
+  }
+  const base = policies[0]!;
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+    return s.length % 2 ? s[m]! : Math.round((s[m - 1]! + s[m]!) / 2);
+  };
+  const of = (p: string) => runs.filter((r) => r.policy === p);
+  const baseTps = median(of(base).map((r) => r.tokensPerSec));
+  const baseLosses = of(base)[0]!.history.map((s) => s.loss);
+  const rows = policies.map((p) => {
+    const mine = of(p), tps = median(mine.map((r) => r.tokensPerSec));
+    const lossDiff = Math.max(...mine[0]!.history.map((s, i) => Math.abs(s.loss - baseLosses[i]!) / baseLosses[i]!));
+    return { policy: p, tokensPerSec: tps, overBaseline: round4(tps / baseTps), perRound: mine.map((r) => r.tokensPerSec), replans: median(mine.map((r) => r.replans)), shadowedSteps: median(mine.map((r) => r.shadowedSteps)), lastLoss: round4(mine[0]!.lastLoss), lossRelDiff: lossDiff };
+  });
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ summary: { model, devices, steps, rounds, baseline: base, policies: rows } })}\n`);
+    return;
+  }
+  const header = ['policy', 'tokens/s', `÷ ${base}`, 'per round', 're-plans', 'steps shadowed', 'last loss', `loss vs ${base}`];
+  const table = rows.map((r) => [r.policy, String(r.tokensPerSec), r.overBaseline.toFixed(3), r.perRound.join(' / '), String(r.replans), String(r.shadowedSteps), r.lastLoss.toFixed(4), r.lossRelDiff.toExponential(1)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  process.stdout.write(`${model} on ${devices} devices, ${steps} steps × ${rounds} round(s), median step after ${warm} warm-up steps:\n${line(header)}\n${table.map(line).join('\n')}\n`);
+}
+
+const round4 = (x: number) => Math.round(x * 1e4) / 1e4;

@@ -1,0 +1,56 @@
+import { errors } from '../errors.js';
+import { CharCorpus, mobyDick } from '../data/corpus.js';
+import type { CharTransformerConfig } from '../models/char-transformer.js';
+import { knownTasks } from '../models/tasks.js';
+import type { VisionMoEConfig } from '../models/vision-moe.js';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { intFlag, numberFlag, type Flags } from './args.js';
+
+export const builtInModels = ['gpt-moe', 'bert-moe', 'vision-moe', 'dense'] as const;
+
+/** A model chosen by the command-line flags `train` and `compare` share. */
+export interface FlagModel {
+  /** gpt-moe, bert-moe, vision-moe, dense, or a model of your own. */
+  model: string;
+  /** Modules that register models of your own (file URLs), already imported here. */
+  modules: string[];
+  /** Whether `model` is one of your own (registerTask). */
+  own: boolean;
+  /** The character models' config (also the base of the vision model's). */
+  text: CharTransformerConfig;
+  /** The config of `model` itself. */
+  config: CharTransformerConfig | VisionMoEConfig;
+  batch: number;
+  lr: number;
+}
+
+/** Reads the model flags (`--model`, `--module`, sizes, MoE options); unknown models are named with the known ones. */
+export async function modelFromFlags(flags: Flags): Promise<FlagModel> {
+  const model = typeof flags.model === 'string' ? flags.model : 'gpt-moe';
+  const modules = typeof flags.module === 'string' ? [pathToFileURL(resolve(flags.module)).href] : [];
+  for (const m of modules) await import(m);
+  const own = knownTasks().filter((t) => !(builtInModels as readonly string[]).includes(t));
+  if (!(builtInModels as readonly string[]).includes(model) && !own.includes(model)) {
+    throw errors.badArgument('--model', `unknown model "${model}"; known: ${[...builtInModels, ...own].join(', ')}${modules.length ? '' : ' (models of your own: --module FILE)'}`);
+  }
+  const corpus = new CharCorpus(mobyDick());
+  const dModel = intFlag(flags, 'd-model', 64, 4);
+  const text: CharTransformerConfig = {
+    vocab: corpus.vocab.size,
+    seq: intFlag(flags, 'seq', 32, 2),
+    dModel,
+    heads: intFlag(flags, 'heads', 4, 1),
+    dFF: model === 'dense' ? 4 * dModel : intFlag(flags, 'd-ff', 2 * dModel, 1),
+    layers: intFlag(flags, 'layers', 2, 1),
+    seed: intFlag(flags, 'seed', 1),
+    moe: model !== 'dense'
+      ? { experts: intFlag(flags, 'experts', 4, 1), topk: intFlag(flags, 'topk', 2, 1) as 1 | 2, capacityFactor: numberFlag(flags, 'capacity-factor', 0), routerSkew: numberFlag(flags, 'router-skew', 0), auxCoef: 0.01 }
+      : undefined,
+  };
+  let config: CharTransformerConfig | VisionMoEConfig = text;
+  if (model === 'bert-moe') config = { ...text, vocab: text.vocab + 1 }; // the mask character
+  if (model === 'vision-moe') config = { patch: intFlag(flags, 'patch', 4, 1), dModel: text.dModel, heads: text.heads, dFF: text.dFF, layers: text.layers, classes: 10, seed: text.seed, moe: text.moe! };
+  const lr = numberFlag(flags, 'lr', model === 'vision-moe' ? 1e-2 : 8e-3);
+  return { model, modules, own: own.includes(model), text, config, batch: intFlag(flags, 'batch', 16, 1), lr };
+}
