@@ -128,8 +128,10 @@ describe('serving on devices', function () {
     }
   });
 
-  it('a device crash fails the requests in flight quickly, then the model recovers', async () => {
-    const model = await loadModel(gpt, { devices: 2, maxBatch: 2 });
+  for (const policy of ['static', 'fastermoe']) it(`a device crash fails the requests in flight quickly, then the model recovers (${policy})`, async () => {
+    const { clusterA100 } = await import('../src/sched/cost.js');
+    // Under fastermoe the rebuilt devices shadow again (their scratch copies are made anew).
+    const model = await loadModel(gpt, { devices: 2, maxBatch: 2, policy, profile: { ...clusterA100, dModel: 32, dFF: 8 } });
     try {
       const engine = model.engine as DeviceEngine;
       const recovered = firstValueFrom(model.events$.pipe(filter((e) => e.type === 'recovered')));
@@ -144,7 +146,9 @@ describe('serving on devices', function () {
       for (const f of failed) assert.doesNotMatch(f.reason.message, /timed out|no reply/);
       await recovered;
       assert.equal(engine.healthy, true);
+      const before = model.stats.shadowedPasses;
       assert.equal((await model.generate('The whale', { maxTokens: 3, seed: 1 })).length, 3, 'serves again after recovery');
+      if (policy === 'fastermoe') assert.ok(model.stats.shadowedPasses > before, 'and shadows again');
     } finally {
       await model.close();
     }
