@@ -99,14 +99,15 @@ describe('expert shadowing helpers', () => {
     }
   });
 
-  it('weights travel from the first replica to the devices holding none; the budget is the fewest free slots', async () => {
-    const { shadowBudget, shadowGroup, packParameters, unpackParameters } = await import('../src/moe/shadows.js');
+  it('weights travel from the first replica to the devices holding none, grouped by those devices', async () => {
+    const { shadowBuckets, shadowGroup, packParameters, unpackParameters } = await import('../src/moe/shadows.js');
     assert.deepEqual(shadowGroup([2], 4), [0, 1, 2, 3]);
     assert.deepEqual(shadowGroup([2, 0], 4), [1, 2, 3]);
     assert.deepEqual(shadowGroup([0, 1], 2), [0], 'held everywhere: nothing to ship');
-    assert.equal(shadowBudget([[0], [1], [0], [1]], 2, 4), 2);
-    assert.equal(shadowBudget([[0, 1], [1], [0], [1]], 2, 4), 1);
-    assert.equal(shadowBudget([[0], [0], [0], [1]], 2, 3), 0);
+    // Experts 0 and 2 (first replicas 1 and 0, the others held nowhere else) share devices 0-3; expert 1 is on 0 and 1.
+    const reps = [[1], [0, 1], [0], [2, 3]];
+    assert.deepEqual(shadowBuckets([0, 1, 2, 3], reps, 4, 0), [{ group: [0, 1, 2, 3], experts: [0, 2] }, { group: [0, 2, 3], experts: [1] }, { group: [0, 1, 2], experts: [3] }]);
+    assert.deepEqual(shadowBuckets([0, 1], reps, 4, 1), [{ group: [0, 1, 2, 3], experts: [0] }], 'device 1 holds expert 1 (not its first replica): not in its group');
     const { Parameter } = await import('../src/nn/parameter.js');
     const ps = [new Parameter('a', Tensor.from([1, 2, 3])), new Parameter('b', Tensor.from([4, 5]))];
     const packed = packParameters(ps, 'value');
@@ -117,5 +118,16 @@ describe('expert shadowing helpers', () => {
     qs[0]!.grad.data.fill(1);
     unpackParameters(qs, packed, 'grad');
     assert.deepEqual(qs.map((p) => [...p.grad.data]), [[2, 3, 4], [4, 5]], 'gradients are added to');
+  });
+
+  it('a shadowing choice out of range is an error naming the layer and the expert; duplicates collapse', async () => {
+    const { StepShadows } = await import('../src/moe/shadows.js');
+    const comm = { device: 0, devices: 2, collectives: null as never, replicas: () => [[0], [1], [0], [1]] };
+    const shadows = new StepShadows(comm, 'MoE layer block0.moe', 4);
+    const routed = [Int32Array.from([5, 0, 0, 0]), Int32Array.from([5, 0, 0, 0])];
+    const by = (chosen: number[]) => ({ choose: () => chosen, scratch: () => { throw new Error('not used'); } });
+    assert.throws(() => shadows.choose(by([7]), routed, comm.replicas()), /MoE layer block0.moe shadowing: chose expert 7; experts are 0…3/);
+    assert.deepEqual(shadows.choose(by([2, 0, 2]), routed, comm.replicas()), [0, 2]);
+    assert.deepEqual(shadows.choose(undefined, routed, comm.replicas()), [], 'no shadowing policy: none');
   });
 });

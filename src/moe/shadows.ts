@@ -64,7 +64,8 @@ export class StepShadows {
     const rootOf = (e: number) => replicas[e]![0]!;
     for (const { group, experts } of shadowBuckets(shadows, replicas, D, me)) {
       const mine = experts.filter((e) => rootOf(e) === me).flatMap((e) => expert(e).parameters());
-      const got = (await collectives.allToAll(group.map(() => (mine.length ? packParameters(mine, 'value') : Tensor.zeros([0])) as F32), group)) as F32[];
+      const out = (mine.length ? packParameters(mine, 'value') : Tensor.zeros([0])) as F32; // the same to every member
+      const got = (await collectives.allToAll(group.map(() => out), group)) as F32[];
       group.forEach((src, i) => {
         if (src === me) return;
         const copies = experts.filter((e) => rootOf(e) === src).map((e) => {
@@ -146,15 +147,6 @@ export function shadowBuckets(shadows: readonly number[], replicas: readonly (re
     buckets.set(key, b);
   }
   return [...buckets.values()];
-}
-
-/** Most experts a step may shadow: a shadow takes a slot on every device, so the fewest free slots on any device. */
-export function shadowBudget(replicas: readonly (readonly number[])[], devices: number, slots: number): number {
-  const used = new Int32Array(devices);
-  for (const r of replicas) for (const d of r) used[d]!++;
-  let free = Infinity;
-  for (let d = 0; d < devices; d++) free = Math.min(free, slots - used[d]!);
-  return Math.max(0, free);
 }
 
 export function parameterCount(params: readonly Parameter[]): number {
