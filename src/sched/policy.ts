@@ -18,6 +18,12 @@ export interface LoadView {
  * `dispatch` says how the step's tokens meet the experts. A policy object may keep state between
  * steps (a trigger's hysteresis, a re-plan interval), so create one per run.
  *
+ * Live, the devices split tokens as `split` with locality does; the built-ins whose `dispatch` can
+ * answer `shadow` (fastermoe, flexmoe-react) have it asked on every device after gating, with the
+ * step's routing matrix as `load.current` and nothing else, so it must depend on nothing more. A
+ * policy object passed to `trainDistributed` runs its `decide` live; its `dispatch` is the
+ * simulator's.
+ *
  * @example
  * const mine: Policy = {
  *   name: 'hottest-everywhere',
