@@ -17,7 +17,7 @@ import { MoEWiring, type MoEActors, type MoELayerSpec, type ShadowingArgs } from
 export interface MoEServerArgs {
   checkpoint: string;
   backend: string;
-  /** FasterMoE expert shadowing in every MoE layer, chosen each pass after gating (policy `fastermoe`). */
+  /** Expert shadowing in every MoE layer, chosen each pass after gating (fastermoe, flexmoe-react). */
   shadowing?: ShadowingArgs;
 }
 
@@ -34,7 +34,7 @@ export interface ForwardReport {
   logits: Float32Array;
   /** Per MoE layer, this device's assignments per expert. */
   counts: number[][];
-  /** Per MoE layer, the experts shadowed in this pass (the same on every device; policy fastermoe). */
+  /** Per MoE layer, the experts shadowed in this pass (the same on every device; fastermoe, flexmoe-react). */
   shadows: number[][];
   ms: number;
 }

@@ -31,7 +31,7 @@ export interface MoETrainerArgs {
   steps: number;
   lr: number;
   backend: string;
-  /** FasterMoE expert shadowing in every MoE layer, chosen each step after gating (policy `fastermoe`). */
+  /** Expert shadowing in every MoE layer, chosen each step after gating (fastermoe, flexmoe-react). */
   shadowing?: ShadowingArgs;
 }
 

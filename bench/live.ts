@@ -7,6 +7,7 @@ import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import type { CharTransformerConfig } from '../src/models/char-transformer.js';
 import { calibrate } from '../src/sched/calibrate.js';
 import { trainDistributed, type DistributedStep } from '../src/train/distributed.js';
+import { roundOrder } from '../src/cli/compare.js';
 import { median, round } from './harness.js';
 
 const flag = (name: string, def: number) => {
@@ -27,12 +28,8 @@ const tps = (h: DistributedStep[]) => (16 * config.seq * 1000) / median(h.slice(
 // static runs in a row), so each round runs the policies in another order (rotated, and reversed
 // every other round: ABBA for two) and each policy's tokens/s is the median over rounds.
 const results: Record<string, DistributedStep[][]> = Object.fromEntries(policies.map((p) => [p, []]));
-const orderOf = (r: number) => {
-  const rotated = policies.map((_, i) => policies[(i + Math.floor(r / 2)) % policies.length]!);
-  return r % 2 ? rotated.reverse() : rotated;
-};
 for (let r = 0; r < rounds; r++) {
-  for (const policy of orderOf(r)) {
+  for (const policy of roundOrder(policies, r)) {
     const h = await run(policy);
     results[policy]!.push(h);
     const normal = median(h.slice(warm).filter((s) => s.replanMs === 0).map((s) => s.stepMs));

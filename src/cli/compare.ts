@@ -44,16 +44,12 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const task = model as TaskName;
   const runs: Run[] = [];
   for (let round = 0; round < rounds; round++) {
-    // Rotated every other round and reversed in between (ABBA for two policies): no policy always runs first.
-    const rotated = policies.map((_, i) => policies[(i + Math.floor(round / 2)) % policies.length]!);
-    for (const policy of round % 2 ? rotated.reverse() : rotated) {
+    for (const policy of roundOrder(policies, round)) {
       const history = await trainDistributed({ task, modules, devices, config, steps, batch, lr, slots, policy, profile: policy === 'static' ? undefined : profile, backend });
-      const sorted = history.slice(warm).map((s) => s.stepMs).sort((a, b) => a - b);
-      const tokensPerStep = history[0]!.tokensPerSec * history[0]!.stepMs / 1000;
       const run: Run = {
         policy, round, history,
-        tokensPerSec: Math.round((tokensPerStep * 1000) / sorted[sorted.length >> 1]!),
-        replans: new Set(history.filter((s) => s.replanMs > 0).map((s) => s.step)).size,
+        tokensPerSec: Math.round(median(history.slice(warm).map((s) => s.tokensPerSec))),
+        replans: history.filter((s) => s.replanMs > 0).length,
         shadowedSteps: history.filter((s) => s.shadows.some((l) => l.length)).length,
         lastLoss: history.at(-1)!.loss,
       };
@@ -63,15 +59,11 @@ export async function compareCommand(flags: Flags): Promise<void> {
     }
   }
   const base = policies[0]!;
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
-    return s.length % 2 ? s[m]! : Math.round((s[m - 1]! + s[m]!) / 2);
-  };
   const of = (p: string) => runs.filter((r) => r.policy === p);
-  const baseTps = median(of(base).map((r) => r.tokensPerSec));
+  const baseTps = Math.round(median(of(base).map((r) => r.tokensPerSec)));
   const baseLosses = of(base)[0]!.history.map((s) => s.loss);
   const rows = policies.map((p) => {
-    const mine = of(p), tps = median(mine.map((r) => r.tokensPerSec));
+    const mine = of(p), tps = Math.round(median(mine.map((r) => r.tokensPerSec)));
     const lossDiff = Math.max(...mine[0]!.history.map((s, i) => Math.abs(s.loss - baseLosses[i]!) / baseLosses[i]!));
     return { policy: p, tokensPerSec: tps, overBaseline: round4(tps / baseTps), perRound: mine.map((r) => r.tokensPerSec), replans: median(mine.map((r) => r.replans)), shadowedSteps: median(mine.map((r) => r.shadowedSteps)), lastLoss: round4(mine[0]!.lastLoss), lossRelDiff: lossDiff };
   });
@@ -87,3 +79,17 @@ export async function compareCommand(flags: Flags): Promise<void> {
 }
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * The order the policies run in, round `round`: rotated every other round and reversed in between
+ * (ABBA for two), so no policy always runs first while the machine's speed drifts within a process.
+ */
+export function roundOrder<T>(policies: readonly T[], round: number): T[] {
+  const rotated = policies.map((_, i) => policies[(i + Math.floor(round / 2)) % policies.length]!);
+  return round % 2 ? rotated.reverse() : rotated;
+}

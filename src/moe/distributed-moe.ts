@@ -41,7 +41,6 @@ export interface MoEParts {
 
 export type { Shadowing };
 
-
 /** How to make a layer's parts exactly as the layer would: the seeds of their initialisation. */
 export interface MoEPartSeeds {
   name: string;

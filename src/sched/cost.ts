@@ -276,9 +276,8 @@ function syncMs(placement: Placement, reps: number[][], p: CostProfile, u: UnitC
   if (shadows?.size) {
     // A shadowed expert's weights go to every device and, in training, its gradients come back:
     // like a full-group all-reduce; serving ships the weights alone, half of one.
-    const all = [...Array(placement.devices).keys()];
-    const ms = allReduceMs(all, { ...p, training: true }, u) * (p.training ? 1 : 0.5);
-    for (const _ of shadows) for (const d of all) perDevice[d]! += ms;
+    const each = allReduceMs([...Array(placement.devices).keys()], { ...p, training: true }, u) * (p.training ? 1 : 0.5);
+    for (let d = 0; d < placement.devices; d++) perDevice[d]! += each * shadows.size;
   }
   let max = 0;
   for (const v of perDevice) max = Math.max(max, v);

@@ -42,7 +42,7 @@ export interface Policy {
    * before its tokens are dispatched; `null` when the policy did not plan. A plan made here holds
    * the step, so the simulator charges its planning (`cost.reactPlanMs`, also when it changed
    * nothing) and its state moves to that step. Live executors switch placements only at step
-   * boundaries and do not call it (yet): policies that use it run in the simulator.
+   * boundaries and do not call it: live, such a policy runs without its in-step plans.
    */
   react?(load: LoadView, placement: Placement, cost: CostProfile): PlacementOp[] | null;
 }

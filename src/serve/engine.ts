@@ -6,7 +6,7 @@ export interface ForwardResult {
   logits: Float32Array;
   /** Per MoE layer, assignments per expert in this forward pass (all devices). */
   counts: number[][];
-  /** Per MoE layer, the experts shadowed in this pass (policy fastermoe); absent or empty otherwise. */
+  /** Per MoE layer, the experts shadowed in this pass (fastermoe, flexmoe-react); absent or empty otherwise. */
   shadows?: number[][];
 }
 

@@ -4,6 +4,7 @@ import { CharVocab } from '../data/chars.js';
 import { IMAGE_PIXELS } from '../data/mnist.js';
 import { Rng } from '../nn/random.js';
 import type { CostProfile } from '../sched/cost.js';
+import { livePolicies } from '../sched/policies/index.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { describeModel, type ModelInfo } from './build.js';
 import { DeviceEngine } from './device-engine.js';
@@ -17,7 +18,7 @@ export interface ServeOptions {
   devices?: number;
   /**
    * Placement policy on live traffic, with devices ≥ 2: static (never moves), flexmoe or eplb
-   * (re-plan between passes), fastermoe (shadows hot experts within each pass).
+   * (re-plan between passes), fastermoe (shadows hot experts within each pass), flexmoe-react (both).
    */
   policy?: string;
   /** Cost profile the policy plans with (default: measured on this machine at load). */
@@ -252,9 +253,6 @@ function softmaxAnswer(logits: Float32Array): { label: number; probabilities: nu
   return { label: probabilities.indexOf(Math.max(...probabilities)), probabilities };
 }
 
-/** Policies a served model can run: the others (capacity, the oracle, in-step re-planning) exist in flexmoe simulate only. */
-export const servingPolicies = ['static', 'flexmoe', 'eplb', 'fastermoe', 'flexmoe-react'];
-
 /**
  * Loads a checkpoint for inference (parameters only; no optimizer state): GPT-MoE models generate,
  * vision MoE models classify. With `devices` ≥ 2 the experts spread over worker threads and
@@ -273,7 +271,7 @@ export async function loadModel(path: string, opts: ServeOptions = {}): Promise<
   const backend = opts.backend ?? (await defaultBackendName());
   const devices = opts.devices ?? 1;
   const policy = opts.policy ?? 'static';
-  if (!servingPolicies.includes(policy)) throw errors.badArgument('loadModel', `serving supports the policies ${servingPolicies.join(', ')} (got "${policy}")`);
+  if (!livePolicies.includes(policy)) throw errors.badArgument('loadModel', `serving supports the policies ${livePolicies.join(', ')} (got "${policy}")`);
   if (devices === 1 && opts.policy && opts.policy !== 'static') throw errors.badArgument('loadModel', `policy ${opts.policy} moves experts between devices: use devices ≥ 2`);
   const engine = devices === 1
     ? await LocalEngine.start(path, ckpt, info, backend)

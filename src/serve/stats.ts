@@ -23,7 +23,7 @@ export class ServeStats {
   passes = 0;
   rows = 0;
   replans = 0;
-  /** Forward passes in which some expert was shadowed (policy fastermoe). */
+  /** Forward passes in which some expert was shadowed (fastermoe, flexmoe-react). */
   shadowedPasses = 0;
   /** Per MoE layer, assignments per expert since the model was loaded. */
   readonly expertLoad: number[][];

@@ -16,7 +16,7 @@ import { TraceWriter } from '../sched/trace.js';
 import type { CostProfile } from '../sched/cost.js';
 import { Placement, type PlacementOp } from '../sched/placement.js';
 import type { LoadView, Policy } from '../sched/policy.js';
-import { schedulerPolicies, shadowingPolicies } from '../sched/policies/index.js';
+import { livePolicies, schedulerPolicies, shadowingPolicies } from '../sched/policies/index.js';
 
 const trainerModule = siblingModule('../../actors/moe-trainer', import.meta.url);
 const schedulerModule = siblingModule('../../actors/scheduler', import.meta.url);
@@ -43,7 +43,8 @@ export interface DistributedOptions {
   /**
    * Live placement policy (default: static): `flexmoe` or `eplb` run in the scheduler actor between
    * steps on the routing the gates reported; `fastermoe` keeps the placement and shadows hot experts
-   * within each step, on every device, after gating; a policy object's `decide` runs here between steps.
+   * within each step, on every device, after gating; `flexmoe-react` does both; a policy object's
+   * `decide` runs here between steps.
    */
   policy?: string | (() => Policy);
   /** Cost profile the policy plans with (this machine's, from `flexmoe calibrate`). */
@@ -80,7 +81,7 @@ export interface DistributedStep {
   sourceCounts: number[][][];
   /** Assignments dropped for capacity, over all devices and layers. */
   droppedTokens: number;
-  /** Per MoE layer, the experts shadowed this step (policy fastermoe; empty otherwise). */
+  /** Per MoE layer, the experts shadowed this step (fastermoe, flexmoe-react; empty otherwise). */
   shadows: number[][];
   stepMs: number;
   tokensPerSec: number;
@@ -264,16 +265,14 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   }
 }
 
-/** Built-in policies that run in live training; the others are refused with what to use instead. */
-export const livePolicies = ['static', 'flexmoe', 'eplb', 'fastermoe', 'flexmoe-react'] as const;
-
 const notLive: Record<string, string> = {
   capacity: 'capacity dropping is a gate option in live training: use static placement with a capacity factor (--capacity-factor F)',
   oracle: 'the oracle is a lower bound that no real placement reaches: it exists in flexmoe simulate only',
 };
 
+/** Refuses a policy live training cannot run (sched/policies `livePolicies`), saying what to use instead. */
 export function checkLivePolicy(policy: string): void {
-  if ((livePolicies as readonly string[]).includes(policy)) return;
+  if (livePolicies.includes(policy)) return;
   throw errors.badArgument('--policy', `${notLive[policy] ?? `unknown live policy "${policy}"`}; live training supports ${livePolicies.join(', ')}`);
 }
 

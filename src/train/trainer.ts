@@ -35,7 +35,7 @@ export interface TrainerOptions {
   devices?: number;
   batch?: number;
   lr?: number;
-  /** Live placement policy: static (default), flexmoe or eplb (re-plan between steps), fastermoe (shadows within each step). */
+  /** Live placement policy: static (default), flexmoe or eplb (re-plan between steps), fastermoe (shadows within each step), flexmoe-react (both). */
   policy?: string;
   /** Expert slots per device (default: twice what round-robin needs). */
   slots?: number;

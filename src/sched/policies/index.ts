@@ -33,3 +33,5 @@ export { capacityPolicy, eplbPolicy, fastermoePolicy, flexmoePolicy, oraclePolic
  */
 export const schedulerPolicies: readonly string[] = ['flexmoe', 'eplb', 'flexmoe-react'];
 export const shadowingPolicies: readonly string[] = ['fastermoe', 'flexmoe-react'];
+/** Every built-in that runs live (training and serving): static and the two kinds above. The others (capacity as a policy, the oracle) exist in flexmoe simulate only. */
+export const livePolicies: readonly string[] = ['static', 'flexmoe', 'eplb', 'fastermoe', 'flexmoe-react'];
