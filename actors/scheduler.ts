@@ -4,9 +4,9 @@
  * the plan. At the next step (or pass) boundary the driver tells it to carry the plans out, and it
  * does so through the runtime's placement primitives on the expert actors it was given: clone onto
  * devices that gain a replica, migrate where a replica moves, stop where one goes. Its balance
- * telemetry goes out as actor events (system.events$). Built-in policies are chosen by name; swap
- * one by passing another name (custom policy objects run on the main thread: see
- * trainDistributed's `policy`).
+ * telemetry goes out as actor events (system.events$). Policies are chosen by name: a built-in, or
+ * one of your own registered with `registerPolicy` in a module the devices load; policy objects
+ * passed as such run on the main thread instead (see trainDistributed's `policy`).
  */
 import { Actor, registerActor, type ActorContext } from '../src/runtime/actor.js';
 import { errors } from '../src/errors.js';

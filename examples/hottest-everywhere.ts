@@ -1,6 +1,6 @@
 // The policy of examples/06-your-own-policy.ts (and of docs/policies.md): copy the hottest expert
 // of the first step onto every device with a free slot, once.
-import { Placement, type Policy } from '../src/index.js';
+import { Placement, registerPolicy, type Policy } from '../src/index.js';
 
 export const hottestEverywhere: Policy = {
   name: 'hottest-everywhere',
@@ -15,3 +15,7 @@ export const hottestEverywhere: Policy = {
   },
   dispatch: () => ({ mode: 'split', locality: true }),
 };
+
+// Known by name wherever this module is loaded: `flexmoe simulate --module … --policies …,hottest-everywhere`,
+// and live, where the scheduler actor makes its policy on a device that loaded the module first.
+registerPolicy('hottest-everywhere', () => hottestEverywhere);

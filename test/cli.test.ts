@@ -27,6 +27,16 @@ describe('flexmoe command line', function () {
     assert.ok(lines.at(-1).summary.lastLoss > 0);
   });
 
+  it('simulate --module FILE compares a policy of your own by name', async () => {
+    const mod = new URL('../examples/hottest-everywhere.ts', import.meta.url).pathname;
+    const { stdout } = await run('node', [bin, 'simulate', '--module', mod, '--workload', 'zipf:2', '--experts', '16', '--devices', '4', '--slots', '8', '--steps', '20', '--policies', 'static,flexmoe,hottest-everywhere', '--json']);
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.slice(0, 3).map((l) => l.policy), ['static', 'flexmoe', 'hottest-everywhere']);
+    assert.equal(lines[2].replans, 1);
+    assert.ok(lines[3].speedup['flexmoe/hottest-everywhere'] > 0);
+    await assert.rejects(run('node', [bin, 'simulate', '--workload', 'zipf:2', '--policies', 'static,hottest-everywhere']), (e: { stderr: string }) => /unknown policy "hottest-everywhere".*registerPolicy in a module/.test(e.stderr));
+  });
+
   it('train --policy fastermoe says which experts each step shadowed', async () => {
     const { stdout } = await run('node', [bin, 'train', '--devices', '2', '--policy', 'fastermoe', '--router-skew', '2', '--steps', '4', '--d-model', '16', '--layers', '1', '--seq', '8', '--json']);
     const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));

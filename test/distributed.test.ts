@@ -252,6 +252,11 @@ describe('the scheduler actor and routing traces from live training', function (
     const trace = TraceSource.read(file);
     assert.equal(trace.steps, 8);
     assert.equal(trace.experts, 4);
+    // Per source device: two rows per step and layer, each a device's 8 × 16 top-1 assignments ÷ 2.
+    assert.equal(trace.header.sourceDevices, 2);
+    const step0 = trace.at(0, 2)[0]!;
+    assert.equal(step0.length, 2);
+    for (const row of step0) assert.equal(row.reduce((a, b) => a + b, 0), (8 / 2) * 16);
     const { reports } = simulate({ source: trace, devices: 2, slots: 4, profile, policies: ['static', 'flexmoe'] });
     assert.equal(reports.length, 2);
   });

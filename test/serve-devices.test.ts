@@ -11,6 +11,9 @@ import { Rng } from '../src/nn/random.js';
 import { loadModel } from '../src/serve/model.js';
 import type { DeviceEngine } from '../src/serve/device-engine.js';
 import { trainDistributed } from '../src/train/distributed.js';
+// Registers 'hottest-everywhere' in this copy of the registry (mocha runs this file as CommonJS;
+// loadModel's import of `modules` registers in the ECMAScript-module copy).
+import '../examples/hottest-everywhere.js';
 
 describe('serving on devices', function () {
   this.timeout(120_000);
@@ -101,7 +104,25 @@ describe('serving on devices', function () {
       await local.close();
       await model.close();
     }
-    await assert.rejects(loadModel(gpt, { devices: 2, policy: 'oracle' }), /serving supports the policies static, flexmoe, eplb, fastermoe, flexmoe-react \(got "oracle"\)/);
+    await assert.rejects(loadModel(gpt, { devices: 2, policy: 'oracle' }), /serving supports the policies static, flexmoe, eplb, fastermoe, flexmoe-react and policies of your own .*\(got "oracle"\)/);
+  });
+
+  it('a policy of your own (registerPolicy in a module the devices load) re-plans while serving; the answers stay', async () => {
+    const { clusterA100 } = await import('../src/sched/cost.js');
+    const local = await loadModel(gpt);
+    const model = await loadModel(gpt, { devices: 2, policy: 'hottest-everywhere', modules: [new URL('../examples/hottest-everywhere.ts', import.meta.url)], profile: clusterA100, maxBatch: 8 });
+    try {
+      const skewed = Array.from({ length: 8 }, (_, i) => 'e'.repeat(8 + (i % 5)));
+      const want = await Promise.all(skewed.map((p, i) => local.generate(p, { maxTokens: 4, seed: i })));
+      assert.deepEqual(await Promise.all(skewed.map((p, i) => model.generate(p, { maxTokens: 4, seed: i }))), want);
+      assert.equal(model.stats.replans, 2, 'one expand per MoE layer, once');
+      // Each layer's hottest expert of the first pass now has a replica on both devices.
+      const reps = (model.engine as DeviceEngine).replicas();
+      for (const layer of reps) assert.equal(layer.filter((r) => r.length === 2).length, 1, JSON.stringify(reps));
+    } finally {
+      await local.close();
+      await model.close();
+    }
   });
 
   it('classifies images on devices like in one thread; bad images are named', async () => {

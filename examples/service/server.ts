@@ -2,9 +2,10 @@
  * The example service, from the command line:
  *
  *   npx tsx examples/service/server.ts [--generate FILE] [--classify FILE] [--demo] [--port 8080]
- *        [--host 127.0.0.1] [--devices 2] [--policy flexmoe] [--max-batch 16] [--max-queue 64]
+ *        [--host 127.0.0.1] [--devices 2] [--policy flexmoe|NAME [--module FILE]] [--max-batch 16] [--max-queue 64]
  *
- * With --demo (or no model given) it trains the demo models first, into ./flexmoe-demo/.
+ * With --demo (or no model given) it trains the demo models first, into ./flexmoe-demo/. --module FILE
+ * loads a module that registers a placement policy of your own (registerPolicy) for --policy NAME.
  * Binds 127.0.0.1 unless told otherwise; SIGTERM or SIGINT drains in-flight requests and exits 0.
  */
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ const { values } = parseArgs({
   options: {
     generate: { type: 'string' }, classify: { type: 'string' }, demo: { type: 'boolean' },
     host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8080' },
-    devices: { type: 'string', default: '2' }, policy: { type: 'string', default: 'flexmoe' }, slots: { type: 'string' },
+    devices: { type: 'string', default: '2' }, policy: { type: 'string', default: 'flexmoe' }, module: { type: 'string' }, slots: { type: 'string' },
     'max-batch': { type: 'string', default: '16' }, 'max-queue': { type: 'string', default: '64' }, 'max-wait-ms': { type: 'string', default: '2' },
   },
 });
@@ -30,7 +31,7 @@ if (values.demo || (!generate && !classify)) {
   classify ??= await demoVisionCheckpoint(join('flexmoe-demo', 'vision-moe.ckpt'), 100, log);
 }
 const opts = {
-  devices: Number(values.devices), policy: values.policy, slots: values.slots ? Number(values.slots) : undefined,
+  devices: Number(values.devices), policy: values.policy, modules: values.module ? [values.module] : [], slots: values.slots ? Number(values.slots) : undefined,
   maxBatch: Number(values['max-batch']), maxQueue: Number(values['max-queue']), maxWaitMs: Number(values['max-wait-ms']),
 };
 const lm = generate ? await loadModel(generate, opts) : undefined;

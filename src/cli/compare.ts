@@ -12,7 +12,8 @@ export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe
   Trains the same model from the same seed once per policy and round, live on worker-thread
   devices, in a different order each round (this machine's speed drifts within a run), and compares
   tokens/s (median step after warm-up; the median over rounds), re-plans, steps that shadowed
-  experts, and losses. The first policy is the baseline of the ratios.`;
+  experts, and losses. The first policy is the baseline of the ratios. --module FILE may register
+  models (registerTask) and placement policies (registerPolicy) of your own to name here.`;
 
 interface Run {
   policy: string;

@@ -4,12 +4,14 @@ import { profileByName, type CostProfile } from '../sched/cost.js';
 import { simulate, type PolicyReport } from '../sched/simulate.js';
 import { TraceSource } from '../sched/trace.js';
 import { parseWorkload, SyntheticWorkload, type RoutingSource } from '../sched/workload.js';
+import { moduleUrls } from '../runtime/thread.js';
 import { intFlag, type Flags } from './args.js';
 
 export const simulateHelp = `flexmoe simulate (--trace FILE | --workload zipf:S[,drift][,burst][,transient] --experts E --topk k --steps N)
                  --devices D --slots S [--policies static,capacity,fastermoe,eplb,flexmoe,flexmoe-react,oracle]
-                 [--profile cluster-a100|FILE.json] [--tokens T] [--seed S] [--json]
+                 [--profile cluster-a100|FILE.json] [--tokens T] [--seed S] [--module FILE] [--json]
   Steps every policy through the same routing on simulated hardware and compares step times.
+  --module FILE loads a module that registers policies of your own (registerPolicy) to name in --policies.
   flexmoe plans beside steps from recent load (as live training does); flexmoe-react also plans
   after gating when an expert surges, holding that step (simulator only), and shadows experts its
   placement cannot absorb within the step (live too).`;
@@ -26,6 +28,8 @@ function profileFrom(flags: Flags): CostProfile {
 
 /** `flexmoe simulate`: the policy comparison, as a table or JSON lines. */
 export async function simulateCommand(flags: Flags): Promise<void> {
+  if (typeof flags.module === 'string') await import(moduleUrls([flags.module])[0]!);
+  else if (flags.module !== undefined) throw errors.badArgument('--module', 'expected a file that registers policies (registerPolicy)');
   let source: RoutingSource;
   if (typeof flags.trace === 'string') source = TraceSource.read(flags.trace);
   else {

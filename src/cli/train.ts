@@ -15,11 +15,12 @@ import { modelFromFlags } from './model-flags.js';
 
 export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|dense|NAME --module FILE] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
               [--layers N] [--heads H] [--d-ff F] [--experts E] [--topk 1|2] [--capacity-factor F] [--router-skew S]
-              [--devices N] [--policy static|flexmoe|eplb|fastermoe|flexmoe-react] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
+              [--devices N] [--policy static|flexmoe|eplb|fastermoe|flexmoe-react|NAME] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
               [--resume FILE] [--record-trace FILE] [--lr X] [--backend NAME] [--sample N] [--json]
   Trains a character-level GPT (Mixture-of-Experts by default) on the embedded corpus (Moby-Dick),
-  then prints a sample. --module FILE loads a module that registers models of your own (registerTask);
-  --model NAME then trains one of them on the devices, with the character-model flags as its config.`;
+  then prints a sample. --module FILE loads a module that registers models (registerTask) or placement
+  policies (registerPolicy) of your own, on the devices too; --model NAME then trains one of them on
+  the devices, with the character-model flags as its config, and --policy NAME plans with one.`;
 
 /** `flexmoe train`: the main job on its embedded default. */
 export async function train(flags: Flags): Promise<void> {
@@ -36,9 +37,9 @@ export async function train(flags: Flags): Promise<void> {
     const corpus = new CharCorpus(mobyDick());
     const experts = config.moe?.experts ?? 1;
     const steps = intFlag(flags, 'steps', model === 'dense' ? 300 : 200, 1);
-    if (model === 'bert-moe' || model === 'vision-moe') return await trainOnDevices(flags, model, modelConfig, devices, steps, batch, lr, be.name, policy);
+    if (model === 'bert-moe' || model === 'vision-moe') return await trainOnDevices(flags, model, modelConfig, devices, steps, batch, lr, be.name, policy, modules);
     if (own) return await trainOnDevices(flags, model, config, devices, steps, batch, lr, be.name, policy, modules);
-    if (devices > 1 || flags.checkpoint || flags.resume || flags['record-trace']) return await trainOnDevices(flags, 'gpt-moe', config, devices, steps, batch, lr, be.name, policy);
+    if (devices > 1 || flags.checkpoint || flags.resume || flags['record-trace']) return await trainOnDevices(flags, 'gpt-moe', config, devices, steps, batch, lr, be.name, policy, modules);
     const net = new CharTransformer(be, config);
     const log = (s: string) => (json ? undefined : process.stderr.write(`${s}\n`));
     log(`flexmoe: ${model}, ${net.parameterCount()} parameters${config.moe ? ` (${experts} experts per layer, top-${config.moe.topk})` : ''}, vocab ${corpus.vocab.size}, backend ${be.name}`);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
@@ -33,4 +33,9 @@ export function siblingModule(relativePath: string, base: string): URL {
   const ext = url.pathname.endsWith('.ts') ? '.ts' : '.js';
   url.search = '';
   return new URL(`${relativePath}${ext}`, url);
+}
+
+/** Module specifiers (paths, file URLs or URL objects) as the file URL strings `import()` and devices take. */
+export function moduleUrls(modules: readonly (string | URL)[]): string[] {
+  return modules.map((m) => (m instanceof URL ? m.href : m.startsWith('file:') ? m : pathToFileURL(resolve(m)).href));
 }

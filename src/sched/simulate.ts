@@ -64,7 +64,7 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
       const policy = make();
       return { policy, placement: policy.initial(D, S, source.experts), history: [] as Float64Array[] };
     });
-    return { name: layers[0]!.policy.name, layers, stepMs: [], balance: [], replanSteps: [], planMs: [], dropped: 0, assignments: 0, migratedBytes: 0 };
+    return { name: typeof p === 'string' ? p : layers[0]!.policy.name, layers, stepMs: [], balance: [], replanSteps: [], planMs: [], dropped: 0, assignments: 0, migratedBytes: 0 };
   });
   for (let step = 0; step < steps; step++) {
     const counts = source.at(step, D);

@@ -6,7 +6,7 @@ import type { CarriedOut, LayerPlan, SchedulerArgs, SchedulerMessage } from '../
 import { errors } from '../errors.js';
 import { calibrate } from '../sched/calibrate.js';
 import type { CostProfile } from '../sched/cost.js';
-import { schedulerPolicies, shadowingPolicies } from '../sched/policies/index.js';
+import { runsInScheduler, shadowingPolicies } from '../sched/policies/index.js';
 import type { ActorRef } from '../runtime/actor.js';
 import { ActorSystem } from '../runtime/system.js';
 import { siblingModule } from '../runtime/thread.js';
@@ -31,6 +31,8 @@ export interface DeviceEngineOptions {
   timeoutMs?: number;
   /** Restarts in a row after crashes before the engine gives up. */
   maxRestarts?: number;
+  /** Module URLs every device loads (policies of your own). */
+  modules?: string[];
 }
 
 /**
@@ -83,7 +85,7 @@ export class DeviceEngine implements Engine {
     const moving = o.policy !== 'static';
     const profile = moving ? (o.profile ?? (await calibrate({ dModel: info.dModel, dFF: info.dFF, devices: o.devices, backend: o.backend, allReduce: false }))) : null;
     // Defaults by `??`: an option passed as undefined (a flag not given) keeps its default.
-    const opts = { ...o, slots: o.slots ?? 2 * Math.ceil(info.experts / o.devices), timeoutMs: o.timeoutMs ?? 60_000, maxRestarts: o.maxRestarts ?? 3, profile };
+    const opts = { ...o, slots: o.slots ?? 2 * Math.ceil(info.experts / o.devices), timeoutMs: o.timeoutMs ?? 60_000, maxRestarts: o.maxRestarts ?? 3, modules: o.modules ?? [], profile };
     const engine = new DeviceEngine(path, info, opts);
     await engine.boot();
     return engine;
@@ -105,7 +107,7 @@ export class DeviceEngine implements Engine {
     this.generation++;
     this.arrived = [];
     const { devices, backend, policy, profile, slots } = this.opts;
-    const system = await ActorSystem.start({ devices, modules: [serverModule, schedulerModule, expertModule, gateModule], askTimeoutMs: this.opts.timeoutMs, maxRestarts: 0 });
+    const system = await ActorSystem.start({ devices, modules: [serverModule, schedulerModule, expertModule, gateModule, ...this.opts.modules], askTimeoutMs: this.opts.timeoutMs, maxRestarts: 0 });
     try {
       // FasterMoE (and flexmoe-react) shadow within each pass on the devices themselves; FlexMoE and EPLB plan in the scheduler actor.
       const shadowing = shadowingPolicies.includes(policy) && profile ? { policy, profile: { ...profile, training: false }, slots, topk: this.info.topk } : undefined;
@@ -115,7 +117,7 @@ export class DeviceEngine implements Engine {
       const specs = await system.ask<MoELayerSpec[]>(this.servers[0]!, { type: 'specs' });
       this.actors = await spawnMoEActors(system, specs, this.reps, { backend, checkpoint: this.path, localRouting: true });
       await Promise.all(this.servers.map((ref) => system.ask(ref, { type: 'attach', replicas: this.reps, actors: this.actors })));
-      const sched: SchedulerArgs | null = profile && schedulerPolicies.includes(policy) ? { policy, profile: { ...profile, training: false }, devices, slots, replicas: this.reps, topk: this.info.topk, actors: this.actors } : null;
+      const sched: SchedulerArgs | null = profile && runsInScheduler(policy) ? { policy, profile: { ...profile, training: false }, devices, slots, replicas: this.reps, topk: this.info.topk, actors: this.actors } : null;
       this.scheduler = sched ? await system.spawn('Scheduler', sched, { device: devices - 1 }) : null;
     } catch (e) {
       await system.stop();

@@ -4,7 +4,8 @@ import { CharVocab } from '../data/chars.js';
 import { IMAGE_PIXELS } from '../data/mnist.js';
 import { Rng } from '../nn/random.js';
 import type { CostProfile } from '../sched/cost.js';
-import { livePolicies } from '../sched/policies/index.js';
+import { isLivePolicy, livePolicies } from '../sched/policies/index.js';
+import { moduleUrls } from '../runtime/thread.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { describeModel, type ModelInfo } from './build.js';
 import { DeviceEngine } from './device-engine.js';
@@ -18,9 +19,12 @@ export interface ServeOptions {
   devices?: number;
   /**
    * Placement policy on live traffic, with devices ≥ 2: static (never moves), flexmoe or eplb
-   * (re-plan between passes), fastermoe (shadows hot experts within each pass), flexmoe-react (both).
+   * (re-plan between passes), fastermoe (shadows hot experts within each pass), flexmoe-react (both),
+   * or a policy of your own (`registerPolicy` in one of `modules`; it re-plans between passes).
    */
   policy?: string;
+  /** Modules the devices load first: those that register policies of your own (`registerPolicy`). */
+  modules?: (string | URL)[];
   /** Cost profile the policy plans with (default: measured on this machine at load). */
   profile?: CostProfile;
   /** Expert slots per device (devices ≥ 2). */
@@ -271,10 +275,12 @@ export async function loadModel(path: string, opts: ServeOptions = {}): Promise<
   const backend = opts.backend ?? (await defaultBackendName());
   const devices = opts.devices ?? 1;
   const policy = opts.policy ?? 'static';
-  if (!livePolicies.includes(policy)) throw errors.badArgument('loadModel', `serving supports the policies ${livePolicies.join(', ')} (got "${policy}")`);
+  const modules = moduleUrls(opts.modules ?? []);
+  for (const m of modules) await import(m); // registers the policies of your own here too
+  if (!isLivePolicy(policy)) throw errors.badArgument('loadModel', `serving supports the policies ${livePolicies.join(', ')} and policies of your own (registerPolicy in one of modules) (got "${policy}")`);
   if (devices === 1 && opts.policy && opts.policy !== 'static') throw errors.badArgument('loadModel', `policy ${opts.policy} moves experts between devices: use devices ≥ 2`);
   const engine = devices === 1
     ? await LocalEngine.start(path, ckpt, info, backend)
-    : await DeviceEngine.start(path, info, { devices, policy, profile: opts.profile, slots: opts.slots, backend });
+    : await DeviceEngine.start(path, info, { devices, policy, profile: opts.profile, slots: opts.slots, backend, modules });
   return new ServedModel(engine, info, vocab, opts);
 }

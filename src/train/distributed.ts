@@ -2,21 +2,20 @@ import { errors } from '../errors.js';
 import type { CharTransformerConfig } from '../models/char-transformer.js';
 import { ActorSystem } from '../runtime/system.js';
 import type { RuntimeEvent } from '../runtime/events.js';
-import { siblingModule } from '../runtime/thread.js';
+import { moduleUrls, siblingModule } from '../runtime/thread.js';
 import { defaultBackendName } from '../kernels/backend.js';
 import type { MoELayerSpec, MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-trainer.js';
 import { applyPlacement, spawnMoEActors, type PlacementMoves } from './moe-actors.js';
 import { adamWSettings } from './schedule.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { knownTasks, makeTask, type TaskName, type TaskSpec } from '../models/tasks.js';
-import { pathToFileURL } from 'node:url';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import type { CarriedOut, LayerPlan, SchedulerMessage } from '../../actors/scheduler.js';
 import { TraceWriter } from '../sched/trace.js';
 import type { CostProfile } from '../sched/cost.js';
 import { Placement, type PlacementOp } from '../sched/placement.js';
 import type { LoadView, Policy } from '../sched/policy.js';
-import { livePolicies, schedulerPolicies, shadowingPolicies } from '../sched/policies/index.js';
+import { isLivePolicy, livePolicies, runsInScheduler, shadowingPolicies } from '../sched/policies/index.js';
 
 const trainerModule = siblingModule('../../actors/moe-trainer', import.meta.url);
 const schedulerModule = siblingModule('../../actors/scheduler', import.meta.url);
@@ -43,8 +42,9 @@ export interface DistributedOptions {
   /**
    * Live placement policy (default: static): `flexmoe` or `eplb` run in the scheduler actor between
    * steps on the routing the gates reported; `fastermoe` keeps the placement and shadows hot experts
-   * within each step, on every device, after gating; `flexmoe-react` does both; a policy object's
-   * `decide` runs here between steps.
+   * within each step, on every device, after gating; `flexmoe-react` does both; a policy of your
+   * own registered by name (`registerPolicy` in one of `modules`) runs in the scheduler actor like
+   * flexmoe; a policy object's `decide` runs here between steps.
    */
   policy?: string | (() => Policy);
   /** Cost profile the policy plans with (this machine's, from `flexmoe calibrate`). */
@@ -57,7 +57,7 @@ export interface DistributedOptions {
   checkpointEvery?: number;
   /** Resume from this checkpoint (written on any number of devices); steps continue from its step. */
   resume?: string;
-  /** Record each step's routing (expert counts per layer) as a flexmoe-trace/1 file. */
+  /** Record each step's routing (per layer, a devices × experts matrix of what each device's gate routed) as a flexmoe-trace/1 file. */
   recordTrace?: string;
   /** Stop before this step (the schedule still spans `steps`): for interrupting a run on purpose. */
   until?: number;
@@ -125,7 +125,7 @@ export async function trainDistributed(opts: DistributedOptions): Promise<Distri
 export async function trainDistributedWithSample(opts: DistributedOptions): Promise<{ history: DistributedStep[]; sample: string }> {
   const { devices, config, batch } = opts;
   const task = opts.task ?? 'gpt-moe';
-  const modules = (opts.modules ?? []).map((m) => (m instanceof URL ? m.href : m.startsWith('file:') ? m : pathToFileURL(m).href));
+  const modules = moduleUrls(opts.modules ?? []);
   for (const m of modules) await import(m); // registers the models of your own here too
   if (!knownTasks().includes(task)) throw errors.badArgument('--model', `unknown model "${task}"; known: ${knownTasks().join(', ')}`);
   const experts = config.moe?.experts ?? 0;
@@ -160,12 +160,14 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     // static needs neither (it never changes the placement).
     const make = typeof opts.policy === 'function' ? opts.policy : null;
     const local = make ? placements.map(() => ({ policy: make(), history: [] as Float64Array[] })) : null;
-    trace = opts.recordTrace ? new TraceWriter(opts.recordTrace, { experts, layers, topk: config.moe.topk, sourceDevices: 1 }) : null;
+    // Per source device (what each device's gate routed): replayed on as many devices, the all-to-all
+    // volumes are the recorded ones; on others, each expert's total spreads evenly.
+    trace = opts.recordTrace ? new TraceWriter(opts.recordTrace, { experts, layers, topk: config.moe.topk, sourceDevices: devices }) : null;
     let applied = placements.map((p) => p.replicas());
     let actors = await spawnMoEActors(system, specs, applied, { backend: args.backend, optimizer: adamWSettings(opts.lr) });
     await Promise.all(trainers.map((t) => system.ask(t, { type: 'attach', replicas: applied, actors })));
     // A built-in policy runs in the scheduler actor (on the last device); a policy object runs here.
-    const scheduler = schedulerPolicies.includes(named)
+    const scheduler = runsInScheduler(named)
       ? await system.spawn('Scheduler', { policy: opts.policy, profile: opts.profile!, devices, slots, replicas: applied, topk: config.moe.topk, actors }, { device: devices - 1 })
       : null;
     let first = 0;
@@ -196,7 +198,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       // The policy sees this step's routing and may change the placement before the next step.
       let replanMs = 0;
       const changes: Rebalance[] = [];
-      counts.forEach((c, l) => trace?.record(step, l, c));
+      counts.forEach((_, l) => trace?.record(step, l, reports.map((r) => r.expertCounts[l]!)));
       if (scheduler) {
         // The scheduler plans beside the next step instead of before it (planning stays off the
         // critical path). The plans that have arrived are carried out at this boundary by the
@@ -272,8 +274,8 @@ const notLive: Record<string, string> = {
 
 /** Refuses a policy live training cannot run (sched/policies `livePolicies`), saying what to use instead. */
 export function checkLivePolicy(policy: string): void {
-  if (livePolicies.includes(policy)) return;
-  throw errors.badArgument('--policy', `${notLive[policy] ?? `unknown live policy "${policy}"`}; live training supports ${livePolicies.join(', ')}`);
+  if (isLivePolicy(policy)) return;
+  throw errors.badArgument('--policy', `${notLive[policy] ?? `unknown live policy "${policy}"`}; live training supports ${livePolicies.join(', ')} and policies of your own (registerPolicy in a module: --module FILE)`);
 }
 
 /** A checkpoint only loads into a model of the same kind and shape; the error names the first difference. */

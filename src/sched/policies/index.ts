@@ -18,10 +18,43 @@ export const policyFactories: Record<string, () => Policy> = {
   oracle: oraclePolicy,
 };
 
+/** Policies of your own, by name (`registerPolicy`): per thread, so a module the devices load registers them there too. */
+const registered = new Map<string, () => Policy>();
+
+/**
+ * Makes a policy of your own known by name, as the built-ins are: to `simulate`, `makePolicy`,
+ * live training (it runs in the scheduler actor, between steps) and serving. Call it at the top
+ * level of a module and list that module where the devices load modules (`modules` in
+ * trainDistributed / Trainer / loadModel, `--module FILE` on the command line): the scheduler
+ * actor makes its policy on a device, so the device must have run the registration too.
+ * Registering a name again replaces it (as registerTask does: a notebook re-running its cell, a
+ * module loaded twice).
+ */
+export function registerPolicy(name: string, factory: () => Policy): void {
+  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+    throw errors.badArgument('registerPolicy', `policy name ${JSON.stringify(name)}: use letters, digits, '.', '_' and '-' (not starting with one of the last three)`);
+  }
+  if (name in policyFactories) throw errors.badArgument('registerPolicy', `"${name}" is a built-in policy; give yours another name`);
+  if (typeof factory !== 'function') throw errors.badArgument('registerPolicy', `policy "${name}": expected a function that makes the policy, got ${typeof factory}`);
+  registered.set(name, factory);
+}
+
+/** The names of the policies registered with `registerPolicy` in this thread. */
+export function userPolicies(): string[] {
+  return [...registered.keys()];
+}
+
 export function makePolicy(name: string): Policy {
-  const f = policyFactories[name];
-  if (!f) throw errors.badArgument('policy', `unknown policy "${name}"; known: ${Object.keys(policyFactories).join(', ')}`);
-  return f();
+  const f = policyFactories[name] ?? registered.get(name);
+  if (!f) {
+    const known = [...Object.keys(policyFactories), ...registered.keys()].join(', ');
+    throw errors.badArgument('policy', `unknown policy "${name}"; known: ${known} (a policy of your own: registerPolicy in a module listed in modules / --module FILE)`);
+  }
+  const policy = f();
+  if (policyFactories[name]) return policy;
+  const missing = (['initial', 'decide', 'dispatch'] as const).filter((k) => typeof (policy as unknown as Record<string, unknown> | null)?.[k] !== 'function');
+  if (missing.length) throw errors.badArgument('policy', `policy "${name}" made an object without ${missing.join(', ')} (a Policy needs initial, decide and dispatch)`);
+  return policy;
 }
 
 export { capacityPolicy, eplbPolicy, fastermoePolicy, flexmoePolicy, oraclePolicy, staticPolicy };
@@ -35,3 +68,13 @@ export const schedulerPolicies: readonly string[] = ['flexmoe', 'eplb', 'flexmoe
 export const shadowingPolicies: readonly string[] = ['fastermoe', 'flexmoe-react'];
 /** Every built-in that runs live (training and serving): static and the two kinds above. The others (capacity as a policy, the oracle) exist in flexmoe simulate only. */
 export const livePolicies: readonly string[] = ['static', 'flexmoe', 'eplb', 'fastermoe', 'flexmoe-react'];
+
+/** Whether `name` re-plans in the scheduler actor live: a built-in that does, or a policy of your own. */
+export function runsInScheduler(name: string): boolean {
+  return schedulerPolicies.includes(name) || registered.has(name);
+}
+
+/** Whether live training and serving can run `name`: a live built-in or a policy of your own. */
+export function isLivePolicy(name: string): boolean {
+  return livePolicies.includes(name) || registered.has(name);
+}
