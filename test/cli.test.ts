@@ -47,7 +47,7 @@ describe('flexmoe command line', function () {
   });
 
   it('compare runs the live policies side by side on one model and says how they did against the first', async () => {
-    const { stdout } = await run('node', [bin, 'compare', '--policies', 'static,fastermoe', '--steps', '4', '--rounds', '2', '--d-model', '16', '--layers', '1', '--seq', '8', '--topk', '1', '--router-skew', '2', '--json']);
+    const { stdout } = await run('node', [bin, 'compare', '--policies', 'static,fastermoe', '--steps', '4', '--rounds', '2', '--d-model', '16', '--layers', '1', '--seq', '8', '--topk', '1', '--router-skew', '2', '--predict', '--json']);
     const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines.length, 5, 'a line per policy and round, then the summary');
     // Round 0 runs static first, round 1 the other way round.
@@ -59,6 +59,10 @@ describe('flexmoe command line', function () {
     assert.equal(st.overBaseline, 1);
     assert.ok(fm.tokensPerSec > 0 && fm.perRound.length === 2);
     assert.ok(fm.lossRelDiff <= 1e-5, 'shadowing changes no loss');
+    // --predict: the simulator's step times for the recorded routing, beside the measured ones.
+    assert.ok(st.stepMs > 0 && st.predictedStepMs > 0 && fm.predictedStepMs > 0, JSON.stringify(summary.policies));
+    assert.equal(st.predictedOverBaseline, 1);
+    assert.ok(Number.isFinite(fm.predictedOverBaseline));
     await assert.rejects(run('node', [bin, 'compare', '--policies', 'static']), (e: { stderr: string }) => /--policies: name at least two policies to compare/.test(e.stderr));
     await assert.rejects(run('node', [bin, 'compare', '--policies', 'static,oracle']), (e: { stderr: string }) => /the oracle is a lower bound/.test(e.stderr));
   });

@@ -3,22 +3,32 @@ import { defaultBackendName } from '../kernels/backend.js';
 import type { TaskName } from '../models/tasks.js';
 import { calibrate } from '../sched/calibrate.js';
 import { checkLivePolicy, trainDistributed, type DistributedStep } from '../train/distributed.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { CostProfile } from '../sched/cost.js';
+import { simulate } from '../sched/simulate.js';
+import { TraceSource } from '../sched/trace.js';
 import { intFlag, type Flags } from './args.js';
 import { modelFromFlags } from './model-flags.js';
 
 export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe|NAME --module FILE] [model flags as for train]
                 [--devices N] [--policies static,flexmoe,fastermoe,flexmoe-react] [--steps N] [--rounds R]
-                [--slots S] [--backend NAME] [--json]
+                [--slots S] [--backend NAME] [--predict] [--json]
   Trains the same model from the same seed once per policy and round, live on worker-thread
   devices, in a different order each round (this machine's speed drifts within a run), and compares
   tokens/s (median step after warm-up; the median over rounds), re-plans, steps that shadowed
   experts, and losses. The first policy is the baseline of the ratios. --module FILE may register
-  models (registerTask) and placement policies (registerPolicy) of your own to name here.`;
+  models (registerTask) and placement policies (registerPolicy) of your own to name here.
+  --predict also replays the routing the first run recorded in the simulator, under every policy
+  with the calibrated profile, and sets its predicted step times beside the measured ones.`;
 
 interface Run {
   policy: string;
   round: number;
   tokensPerSec: number;
+  /** Median step time after warm-up (ms). */
+  stepMs: number;
   replans: number;
   shadowedSteps: number;
   lastLoss: number;
@@ -41,14 +51,19 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const json = flags.json === true;
   const log = (s: string) => (json ? undefined : process.stderr.write(`${s}\n`));
   // One profile for every policy: the machine is the same, and so must be what they plan with.
-  const profile = policies.some((p) => p !== 'static') ? await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend }) : undefined;
+  const predict = flags.predict === true;
+  const profile = predict || policies.some((p) => p !== 'static') ? await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend }) : undefined;
   const task = model as TaskName;
   const runs: Run[] = [];
+  // Placement changes no math, so every run routes alike: the first run's routing stands for all.
+  const trace = predict ? join(mkdtempSync(join(tmpdir(), 'flexmoe-compare-')), 'routing.jsonl') : undefined;
   for (let round = 0; round < rounds; round++) {
     for (const policy of roundOrder(policies, round)) {
-      const history = await trainDistributed({ task, modules, devices, config, steps, batch, lr, slots, policy, profile: policy === 'static' ? undefined : profile, backend });
+      const recordTrace = runs.length === 0 ? trace : undefined;
+      const history = await trainDistributed({ task, modules, devices, config, steps, batch, lr, slots, policy, profile: policy === 'static' ? undefined : profile, backend, recordTrace });
       const run: Run = {
         policy, round, history,
+        stepMs: median(history.slice(warm).map((s) => s.stepMs)),
         tokensPerSec: Math.round(median(history.slice(warm).map((s) => s.tokensPerSec))),
         replans: history.filter((s) => s.replanMs > 0).length,
         shadowedSteps: history.filter((s) => s.shadows.some((l) => l.length)).length,
@@ -63,20 +78,34 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const of = (p: string) => runs.filter((r) => r.policy === p);
   const baseTps = Math.round(median(of(base).map((r) => r.tokensPerSec)));
   const baseLosses = of(base)[0]!.history.map((s) => s.loss);
+  const predicted = trace ? predictSteps(trace, devices, slots, profile!, policies, warm) : null;
+  if (trace) rmSync(dirname(trace), { recursive: true, force: true });
   const rows = policies.map((p) => {
     const mine = of(p), tps = Math.round(median(mine.map((r) => r.tokensPerSec)));
     const lossDiff = Math.max(...mine[0]!.history.map((s, i) => Math.abs(s.loss - baseLosses[i]!) / baseLosses[i]!));
-    return { policy: p, tokensPerSec: tps, overBaseline: round4(tps / baseTps), perRound: mine.map((r) => r.tokensPerSec), replans: median(mine.map((r) => r.replans)), shadowedSteps: median(mine.map((r) => r.shadowedSteps)), lastLoss: round4(mine[0]!.lastLoss), lossRelDiff: lossDiff };
+    const prediction = predicted ? { predictedStepMs: round4(predicted.get(p)!), predictedOverBaseline: round4(predicted.get(base)! / predicted.get(p)!) } : {};
+    return { policy: p, tokensPerSec: tps, overBaseline: round4(tps / baseTps), stepMs: round4(median(mine.map((r) => r.stepMs))), ...prediction, perRound: mine.map((r) => r.tokensPerSec), replans: median(mine.map((r) => r.replans)), shadowedSteps: median(mine.map((r) => r.shadowedSteps)), lastLoss: round4(mine[0]!.lastLoss), lossRelDiff: lossDiff };
   });
   if (json) {
     process.stdout.write(`${JSON.stringify({ summary: { model, devices, steps, rounds, baseline: base, policies: rows } })}\n`);
     return;
   }
-  const header = ['policy', 'tokens/s', `÷ ${base}`, 'per round', 're-plans', 'steps shadowed', 'last loss', `loss vs ${base}`];
-  const table = rows.map((r) => [r.policy, String(r.tokensPerSec), r.overBaseline.toFixed(3), r.perRound.join(' / '), String(r.replans), String(r.shadowedSteps), r.lastLoss.toFixed(4), r.lossRelDiff.toExponential(1)]);
+  const header = ['policy', 'tokens/s', `÷ ${base}`, 'step ms', ...(predicted ? ['predicted ms', `predicted ÷ ${base}`] : []), 'per round', 're-plans', 'steps shadowed', 'last loss', `loss vs ${base}`];
+  const table = rows.map((r) => [
+    r.policy, String(r.tokensPerSec), r.overBaseline.toFixed(3), r.stepMs.toFixed(1),
+    ...('predictedStepMs' in r ? [r.predictedStepMs!.toFixed(1), r.predictedOverBaseline!.toFixed(3)] : []),
+    r.perRound.join(' / '), String(r.replans), String(r.shadowedSteps), r.lastLoss.toFixed(4), r.lossRelDiff.toExponential(1),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   process.stdout.write(`${model} on ${devices} devices, ${steps} steps × ${rounds} round(s), median step after ${warm} warm-up steps:\n${line(header)}\n${table.map(line).join('\n')}\n`);
+  if (predicted) process.stdout.write('predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile (median step after the same warm-up)\n');
+}
+
+/** The simulator's median step time per policy, replaying a recorded routing trace after `warm` steps. */
+export function predictSteps(trace: string, devices: number, slots: number, profile: CostProfile, policies: string[], warm: number): Map<string, number> {
+  const { reports } = simulate({ source: TraceSource.read(trace), devices, slots, profile, policies });
+  return new Map(reports.map((r) => [r.policy, median(r.stepMs.slice(warm))]));
 }
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
