@@ -19,6 +19,8 @@ export interface MoEServerArgs {
   backend: string;
   /** Expert shadowing in every MoE layer, chosen each pass after gating (fastermoe, flexmoe-react). */
   shadowing?: ShadowingArgs;
+  /** Every hosted expert's buffer padded to the pass's largest expert (the static policy: DeepSpeed dropless). */
+  padMax?: boolean;
 }
 
 export type ServerMessage =
@@ -56,7 +58,7 @@ export class MoEServer extends Actor {
     this.be = await sharedBackend(this.args.backend);
     const ckpt = loadCheckpointShared(this.args.checkpoint);
     const { dModel } = describeModel(this.args.checkpoint, ckpt.meta);
-    this.moe = new MoEWiring(ctx, dModel, this.args.shadowing && { be: this.be, args: this.args.shadowing });
+    this.moe = new MoEWiring(ctx, dModel, this.args.shadowing && { be: this.be, args: this.args.shadowing }, this.args.padMax === true);
     this.model = buildServingModel(this.be, this.args.checkpoint, ckpt.meta, this.moe.makeMoE);
     // The MoE layers have no parts until the actors are attached: this loads the dense parameters.
     loadParameters(this.model, ckpt, this.args.checkpoint);

@@ -33,6 +33,8 @@ export interface MoETrainerArgs {
   backend: string;
   /** Expert shadowing in every MoE layer, chosen each step after gating (fastermoe, flexmoe-react). */
   shadowing?: ShadowingArgs;
+  /** Every hosted expert's buffer padded to the step's largest expert (the static policy: DeepSpeed dropless). */
+  padMax?: boolean;
 }
 
 export type TrainerMessage =
@@ -57,6 +59,8 @@ export interface StepReport {
   droppedTokens: number;
   /** Per MoE layer, the experts shadowed this step (the same on every device). */
   shadows: number[][];
+  /** Rows this device's experts computed in the step's forward, over its MoE layers, padding included. */
+  expertRows: number;
   computeMs: number;
   /** Of computeMs, the time spent in exchanges with other devices (moving data, waiting for them). */
   exchangeMs: number;
@@ -83,7 +87,7 @@ export class MoETrainer extends Actor {
     const { spec, backend } = this.args;
     this.be = await sharedBackend(backend);
     this.task = makeTask(spec);
-    this.moe = new MoEWiring(ctx, spec.config.dModel, this.args.shadowing && { be: this.be, args: this.args.shadowing });
+    this.moe = new MoEWiring(ctx, spec.config.dModel, this.args.shadowing && { be: this.be, args: this.args.shadowing }, this.args.padMax === true);
     this.model = this.task.build(this.be, this.moe.makeMoE);
     // Built before any gate or expert is attached, so this is exactly the dense parameters.
     this.optimizer = new AdamW(this.be, this.model.parameters(), adamWSettings(this.args.lr));
@@ -158,6 +162,7 @@ export class MoETrainer extends Actor {
       expertCounts: this.layers.map((l) => Array.from(l.lastRouting?.counts ?? [])),
       droppedTokens: this.layers.reduce((n, l) => n + (l.lastRouting?.dropped ?? 0), 0),
       shadows: this.layers.map((l) => [...l.lastShadows]),
+      expertRows: this.layers.reduce((n, l) => n + l.lastComputedRows, 0),
       computeMs: performance.now() - t0,
       exchangeMs: ctx.collectives.exchangeMs - x0,
     };

@@ -59,7 +59,7 @@ export class MoEWiring {
   /** Scratch copies of shadowed experts, by `layer:expert`, kept for reuse. */
   private readonly copies = new Map<string, ExpertFFN>();
 
-  constructor(private readonly ctx: ActorContext, private readonly dModel: number, private readonly shadow?: { be: Backend; args: ShadowingArgs }) {}
+  constructor(private readonly ctx: ActorContext, private readonly dModel: number, private readonly shadow?: { be: Backend; args: ShadowingArgs }, private readonly padMax = false) {}
 
   get devices(): number {
     return this.ctx.devices;
@@ -87,7 +87,7 @@ export class MoEWiring {
       const gate = this.gateActor(l);
       if (!gate) throw errors.badArgument('attach', `no gate actor of MoE layer ${l} on device ${me}`);
       for (const e of layer.hosted()) if (!this.expertActor(l, e)) throw errors.badArgument('attach', `the placement puts expert ${e} of MoE layer ${l} on device ${me}, but no expert actor of it lives here`);
-      layer.attach({ gate: gate.gate, expert: (e) => this.expertActor(l, e)?.ffn, shadowing: this.shadowing(l) });
+      layer.attach({ gate: gate.gate, expert: (e) => this.expertActor(l, e)?.ffn, shadowing: this.shadowing(l), padMax: this.padMax });
     });
   }
 

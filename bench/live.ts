@@ -1,8 +1,10 @@
 // Live rebalancing on this machine: GPT-MoE on 2 devices with a Zipf(1.5)-skewed router start,
-// static placement against FlexMoE, FasterMoE shadowing and flexmoe-react (both), same run, same seed. Prints tokens/s
-// (median step after warm-up), the re-plan step cost against a normal step, how many steps
-// shadowed, and whether the losses matched.
-// Usage: npx tsx bench/live.ts [--steps N] [--rounds R] [--d-ff F] [--experts E] [--policies static,flexmoe,fastermoe,flexmoe-react]
+// static placement (DeepSpeed's padded buffers, and without padding) against FlexMoE, FasterMoE
+// shadowing and flexmoe-react (both), same run, same seed. Prints tokens/s (median step after
+// warm-up), the re-plan step cost against a normal step, how many steps shadowed, and whether the
+// losses matched.
+// Usage: npx tsx bench/live.ts [--steps N] [--rounds R] [--d-ff F] [--experts E]
+//        [--policies static,static-unpadded,flexmoe,fastermoe,flexmoe-react]
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import type { CharTransformerConfig } from '../src/models/char-transformer.js';
 import { calibrate } from '../src/sched/calibrate.js';
@@ -17,7 +19,7 @@ const flag = (name: string, def: number) => {
 const steps = flag('--steps', 80), rounds = flag('--rounds', 4), dFF = flag('--d-ff', 128), experts = flag('--experts', 4);
 const warm = 10, devices = 2;
 const pi = process.argv.indexOf('--policies');
-const policies = pi > 0 ? process.argv[pi + 1]!.split(',') : ['static', 'flexmoe', 'fastermoe', 'flexmoe-react'];
+const policies = pi > 0 ? process.argv[pi + 1]!.split(',') : ['static', 'static-unpadded', 'flexmoe', 'fastermoe', 'flexmoe-react'];
 if (policies[0] !== 'static') throw new Error('--policies: static first (the baseline every ratio is against)');
 const corpus = new CharCorpus(mobyDick());
 const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 32, dModel: 64, heads: 4, dFF, layers: 2, seed: 1, moe: { experts, topk: 1, auxCoef: 0.01, routerSkew: 1.5 } };
@@ -54,6 +56,8 @@ for (const p of policies.slice(1)) {
   summary[`${p}OverStatic`] = round(medianTps(p) / medianTps('static'));
   summary[`${p}PerRound`] = results.static!.map((h, r) => round(tps(results[p]![r]!) / tps(h)));
   summary[`${p}LossRelDiff`] = { first20: diff(results[p]![0]!, 20), all: diff(results[p]![0]!, steps) };
+  // Against the stronger baseline too: the same placement computing exact rows (no padding).
+  if (results['static-unpadded'] && p !== 'static-unpadded') summary[`${p}OverStaticUnpadded`] = round(medianTps(p) / medianTps('static-unpadded'));
 }
 for (const p of ['flexmoe', 'flexmoe-react']) if (results[p] && results.fastermoe) summary[`${p}OverFastermoe`] = round(medianTps(p) / medianTps('fastermoe'));
 process.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -1,15 +1,16 @@
 // Serving under load: the example service on loopback, driven by autocannon with a skewed request
-// mix whose hot set shifts halfway, once with static placement and once with FlexMoE (and with
-// FasterMoE shadowing or flexmoe-react when asked), same run. Prints one JSON line per run and policy, then
-// {"serveSpeedup": flexmoe rps ÷ static rps} (and the other policies' ratios when they ran).
+// mix whose hot set shifts halfway, with static placement (DeepSpeed's padded buffers, and without
+// padding) and with FlexMoE (and FasterMoE shadowing or flexmoe-react when asked), same run. Prints one
+// JSON line per run and policy, then {"serveSpeedup": flexmoe rps ÷ static rps} (and the other ratios).
 // Usage: npx tsx bench/serve.ts [--checkpoint FILE] [--duration S] [--connections C] [--rounds R]
-//        [--devices D] [--slots S] [--max-tokens N] [--policies static,flexmoe,fastermoe]
+//        [--devices D] [--slots S] [--max-tokens N] [--policies static,static-unpadded,flexmoe,fastermoe]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { demoLanguageCheckpoint, demoLanguageConfig } from '../examples/service/demo.js';
+import { roundOrder } from '../src/cli/compare.js';
 import { median, round } from './harness.js';
 import { domains, measureDomains, pickShift } from './serve-traffic.js';
 
@@ -17,7 +18,7 @@ const { values } = parseArgs({
   options: {
     checkpoint: { type: 'string' }, duration: { type: 'string', default: '20' }, connections: { type: 'string', default: '16' },
     rounds: { type: 'string', default: '2' }, devices: { type: 'string', default: '2' }, slots: { type: 'string', default: '5' },
-    'max-tokens': { type: 'string', default: '8' }, 'max-batch': { type: 'string', default: '16' }, policies: { type: 'string', default: 'static,flexmoe' },
+    'max-tokens': { type: 'string', default: '8' }, 'max-batch': { type: 'string', default: '16' }, policies: { type: 'string', default: 'static,static-unpadded,flexmoe' },
   },
 });
 const policies = values.policies!.split(',');
@@ -98,7 +99,8 @@ async function run(policy: string): Promise<Run> {
 
 const runs: Run[] = [];
 for (let r = 0; r < Number(values.rounds); r++) {
-  for (const policy of policies) {
+  // A different order each round (as compare and the live bench do): this machine's speed drifts.
+  for (const policy of roundOrder(policies, r)) {
     const x = await run(policy);
     runs.push(x);
     process.stdout.write(`${JSON.stringify({ bench: 'serve', round: r, traffic: `${a.name}→${b.name}`, devices, maxTokens, ...x })}\n`);
@@ -107,5 +109,6 @@ for (let r = 0; r < Number(values.rounds); r++) {
 const rps = (p: string) => median(runs.filter((x) => x.policy === p).map((x) => x.rps));
 const also: Record<string, number> = {};
 for (const p of policies) if (p !== 'static' && p !== 'flexmoe') also[`${p}OverStatic`] = round(rps(p) / rps('static'));
+if (policies.includes('static-unpadded')) also.flexmoeOverStaticUnpadded = round(rps('flexmoe') / rps('static-unpadded'));
 if (policies.includes('fastermoe')) also.flexmoeOverFastermoe = round(rps('flexmoe') / rps('fastermoe'));
 process.stdout.write(`${JSON.stringify({ serveSpeedup: round(rps('flexmoe') / rps('static')), ...also })}\n`);

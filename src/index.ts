@@ -35,7 +35,7 @@ export { Placement, balanceRatio, deviceLoads, type PlacementOp } from './sched/
 export { clusterA100, profiles, stepCost, type CostProfile, type Dispatch, type StepCost } from './sched/cost.js';
 export { migrationMs, reactPlanMs } from './sched/plan-cost.js';
 export type { LoadView, Policy } from './sched/policy.js';
-export { makePolicy, registerPolicy, userPolicies, policyFactories, staticPolicy, capacityPolicy, fastermoePolicy, eplbPolicy, flexmoePolicy, oraclePolicy } from './sched/policies/index.js';
+export { makePolicy, registerPolicy, userPolicies, policyFactories, staticPolicy, staticUnpaddedPolicy, capacityPolicy, fastermoePolicy, eplbPolicy, flexmoePolicy, oraclePolicy } from './sched/policies/index.js';
 export { planFlexMoE } from './sched/planner.js';
 export { rebalanceExperts } from './sched/eplb.js';
 export { simulate, type PolicyReport, type SimulationOptions } from './sched/simulate.js';

@@ -75,6 +75,6 @@ describe('flexmoe command line', function () {
     });
     await assert.rejects(run('node', [bin, 'train', '--backend', 'tpu', '--steps', '1']), (e: { stderr: string }) => /unknown backend "tpu"; available: reference, wasm-simd, gpujs-webgpu/.test(e.stderr));
     await assert.rejects(run('node', [bin, 'train', '--model', 'gpt-7']), (e: { stderr: string }) => /unknown model "gpt-7"; known: gpt-moe, bert-moe, vision-moe, dense/.test(e.stderr));
-    await assert.rejects(run('node', [bin, 'train', '--devices', '2', '--policy', 'oracle']), (e: { stderr: string }) => /the oracle is a lower bound .*; live training supports static, flexmoe, eplb, fastermoe, flexmoe-react/.test(e.stderr));
+    await assert.rejects(run('node', [bin, 'train', '--devices', '2', '--policy', 'oracle']), (e: { stderr: string }) => /the oracle is a lower bound .*; live training supports static, static-unpadded, flexmoe, eplb, fastermoe, flexmoe-react/.test(e.stderr));
   });
 });

@@ -153,7 +153,7 @@ describe('live placement changes during training', function () {
 
   it('policies that cannot run live are refused with what to use instead', async () => {
     const base = { devices: 2, config, steps: 1, batch: 8, lr: 3e-3, corpusChars: chars };
-    await assert.rejects(trainDistributed({ ...base, policy: 'oracle' }), /the oracle is a lower bound .* live training supports static, flexmoe, eplb, fastermoe, flexmoe-react/);
+    await assert.rejects(trainDistributed({ ...base, policy: 'oracle' }), /the oracle is a lower bound .* live training supports static, static-unpadded, flexmoe, eplb, fastermoe, flexmoe-react/);
     await assert.rejects(trainDistributed({ ...base, policy: 'capacity' }), /--capacity-factor F/);
     await assert.rejects(trainDistributed({ ...base, policy: 'fastermoe' }), /a live policy needs a cost profile/);
   });

@@ -322,7 +322,7 @@ describe('flexmoe-react surge shadows', () => {
 
 describe('built-in policies', () => {
   it('unknown policy names list the known ones', () => {
-    assert.throws(() => makePolicy('magic'), /unknown policy "magic"; known: static, capacity, fastermoe, eplb, flexmoe, flexmoe-react, oracle/);
+    assert.throws(() => makePolicy('magic'), /unknown policy "magic"; known: static, static-unpadded, capacity, fastermoe, eplb, flexmoe, flexmoe-react, oracle/);
   });
 });
 

@@ -104,7 +104,7 @@ describe('serving on devices', function () {
       await local.close();
       await model.close();
     }
-    await assert.rejects(loadModel(gpt, { devices: 2, policy: 'oracle' }), /serving supports the policies static, flexmoe, eplb, fastermoe, flexmoe-react and policies of your own .*\(got "oracle"\)/);
+    await assert.rejects(loadModel(gpt, { devices: 2, policy: 'oracle' }), /serving supports the policies static, static-unpadded, flexmoe, eplb, fastermoe, flexmoe-react and policies of your own .*\(got "oracle"\)/);
   });
 
   it('a policy of your own (registerPolicy in a module the devices load) re-plans while serving; the answers stay', async () => {

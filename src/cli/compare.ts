@@ -3,6 +3,7 @@ import { defaultBackendName } from '../kernels/backend.js';
 import type { TaskName } from '../models/tasks.js';
 import { calibrate } from '../sched/calibrate.js';
 import { checkLivePolicy, trainDistributed, type DistributedStep } from '../train/distributed.js';
+import { isFixedPlacement } from '../sched/policies/index.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,7 +14,7 @@ import { intFlag, type Flags } from './args.js';
 import { modelFromFlags } from './model-flags.js';
 
 export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe|NAME --module FILE] [model flags as for train]
-                [--devices N] [--policies static,flexmoe,fastermoe,flexmoe-react] [--steps N] [--rounds R]
+                [--devices N] [--policies static,static-unpadded,flexmoe,fastermoe,flexmoe-react] [--steps N] [--rounds R]
                 [--slots S] [--backend NAME] [--predict] [--json]
   Trains the same model from the same seed once per policy and round, live on worker-thread
   devices, in a different order each round (this machine's speed drifts within a run), and compares
@@ -40,7 +41,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const { model, modules, config, batch, lr } = await modelFromFlags(flags);
   if (model === 'dense') throw errors.badArgument('--model', 'the dense model has no experts to place: compare needs an MoE model (gpt-moe, bert-moe, vision-moe or your own)');
   const devices = intFlag(flags, 'devices', 2, 2);
-  const policies = (typeof flags.policies === 'string' ? flags.policies : 'static,flexmoe,fastermoe,flexmoe-react').split(',').filter(Boolean);
+  const policies = (typeof flags.policies === 'string' ? flags.policies : 'static,static-unpadded,flexmoe,fastermoe,flexmoe-react').split(',').filter(Boolean);
   if (policies.length < 2) throw errors.badArgument('--policies', `name at least two policies to compare, got "${policies.join(',')}"`);
   for (const p of policies) checkLivePolicy(p);
   const steps = intFlag(flags, 'steps', 60, 4), rounds = intFlag(flags, 'rounds', 2, 1);
@@ -52,7 +53,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const log = (s: string) => (json ? undefined : process.stderr.write(`${s}\n`));
   // One profile for every policy: the machine is the same, and so must be what they plan with.
   const predict = flags.predict === true;
-  const profile = predict || policies.some((p) => p !== 'static') ? await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend }) : undefined;
+  const profile = predict || policies.some((p) => !isFixedPlacement(p)) ? await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend }) : undefined;
   const task = model as TaskName;
   const runs: Run[] = [];
   // Placement changes no math, so every run routes alike: the first run's routing stands for all.
@@ -60,7 +61,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     for (const policy of roundOrder(policies, round)) {
       const recordTrace = runs.length === 0 ? trace : undefined;
-      const history = await trainDistributed({ task, modules, devices, config, steps, batch, lr, slots, policy, profile: policy === 'static' ? undefined : profile, backend, recordTrace });
+      const history = await trainDistributed({ task, modules, devices, config, steps, batch, lr, slots, policy, profile: isFixedPlacement(policy) ? undefined : profile, backend, recordTrace });
       const run: Run = {
         policy, round, history,
         stepMs: median(history.slice(warm).map((s) => s.stepMs)),

@@ -6,7 +6,7 @@ import { balanceRatio, deviceLoads, Placement } from '../sched/placement.js';
 import { generate, trainCharLM } from '../train/lm.js';
 import { Trainer } from '../train/trainer.js';
 import { checkLivePolicy } from '../train/distributed.js';
-import { shadowingPolicies } from '../sched/policies/index.js';
+import { isFixedPlacement, shadowingPolicies } from '../sched/policies/index.js';
 import type { TaskName } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import { Progress } from '../train/progress.js';
@@ -15,7 +15,7 @@ import { modelFromFlags } from './model-flags.js';
 
 export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|dense|NAME --module FILE] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
               [--layers N] [--heads H] [--d-ff F] [--experts E] [--topk 1|2] [--capacity-factor F] [--router-skew S]
-              [--devices N] [--policy static|flexmoe|eplb|fastermoe|flexmoe-react|NAME] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
+              [--devices N] [--policy static|static-unpadded|flexmoe|eplb|fastermoe|flexmoe-react|NAME] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
               [--resume FILE] [--record-trace FILE] [--lr X] [--backend NAME] [--sample N] [--json]
   Trains a character-level GPT (Mixture-of-Experts by default) on the embedded corpus (Moby-Dick),
   then prints a sample. --module FILE loads a module that registers models (registerTask) or placement
@@ -28,7 +28,7 @@ export async function train(flags: Flags): Promise<void> {
   const devices = intFlag(flags, 'devices', 1, 1);
   if (devices > 1 && model === 'dense') throw errors.badArgument('--devices', 'the dense model trains on one device; several devices need MoE layers (--model gpt-moe, bert-moe or vision-moe)');
   const policy = typeof flags.policy === 'string' ? flags.policy : 'static';
-  if (policy !== 'static' && devices < 2) throw errors.badArgument('--policy', `placement policies move experts between devices: use --devices 2 or more with --policy ${policy}`);
+  if (!isFixedPlacement(policy) && devices < 2) throw errors.badArgument('--policy', `placement policies move experts between devices: use --devices 2 or more with --policy ${policy}`);
   checkLivePolicy(policy);
   const backendName = typeof flags.backend === 'string' ? flags.backend : await defaultBackendName();
   const be = await createBackend(backendName);

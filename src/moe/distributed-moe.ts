@@ -24,8 +24,10 @@ interface Exchange {
   sent: Int32Array[];
   /** received[s][e]: rows of expert e that source s sent here. */
   received: Int32Array[];
-  /** Per hosted expert, in index order: the rows it computed, gathered from every source in order. */
+  /** Per hosted expert, in index order: the rows it computed (padding included), gathered from every source in order. */
   hosted: { expert: number; rows: number }[];
+  /** Rows every hosted expert's buffer is padded to (0: no padding). */
+  pad: number;
   /** Per destination: the expert outputs that came back for `sent`. */
   outputs: F32[];
 }
@@ -37,6 +39,12 @@ export interface MoEParts {
   expert(e: number): ExpertFFN | undefined;
   /** Expert shadowing (FasterMoE, shadows.ts): which experts to shadow this step, and where a copy goes. */
   shadowing?: Shadowing;
+  /**
+   * DeepSpeed dropless (the static policy): every hosted expert computes a buffer padded to the
+   * step's largest expert load per replica, zero rows beyond its own tokens, as DeepSpeed's
+   * fixed-shape dispatch does with `drop_tokens=False`. The zero rows change no output or gradient.
+   */
+  padMax?: boolean;
 }
 
 export type { Shadowing };
@@ -79,6 +87,11 @@ export class DistributedMoELayer {
   /** Experts shadowed in the last forward (ascending; the same on every device). */
   get lastShadows(): readonly number[] {
     return this.shadows.last;
+  }
+
+  /** Rows this device's experts computed in the last forward, padding included. */
+  get lastComputedRows(): number {
+    return this.saved ? this.saved.ex.hosted.reduce((n, h) => n + h.rows, 0) : 0;
   }
 
   /** Uses these parts from now on (the gate and expert actors of the current placement). */
@@ -138,6 +151,7 @@ export class DistributedMoELayer {
       }
     }
     const received = Array.from({ length: D }, (_, s) => Int32Array.from({ length: E }, (_, e) => shareOf(routed[s]![e]!, reps[e]!, s, me)));
+    const pad = this.parts?.padMax ? padRows(routed, reps) : 0;
     const sent = toDest.map((s) => Int32Array.from(s));
     const rowsOf = (slots: Int32Array, src: F32, byToken: boolean) => {
       const out = Tensor.zeros([slots.length, d], src.dtype) as F32;
@@ -148,7 +162,7 @@ export class DistributedMoELayer {
       return out;
     };
     const inbound = (await collectives.allToAll(sent.map((s) => rowsOf(s, x, true)))) as F32[];
-    const { outputs: back, hosted } = await this.computeHosted(received, inbound, (e, xe) => this.expert(e).forward(xe));
+    const { outputs: back, hosted } = await this.computeHosted(received, inbound, pad, (e, xe) => this.expert(e).forward(xe));
     release(inbound);
     const outputs = (await collectives.allToAll(back)) as F32[];
     const y = Tensor.zeros([x.rows, d], x.dtype) as F32;
@@ -157,25 +171,28 @@ export class DistributedMoELayer {
       const t = Math.floor(slot / k), w = routing.weights[slot]!;
       for (let c = 0; c < d; c++) y.data[t * d + c]! += w * rows.data[i * d + c]!;
     }
-    this.saved = { x, routing, ex: { replicas: placed, shadows, sent, received, hosted, outputs } };
+    this.saved = { x, routing, ex: { replicas: placed, shadows, sent, received, hosted, outputs, pad } };
     return y;
   }
 
   /**
    * Runs `fn` for each hosted expert on the rows every source sent for it (sources in order), and
-   * lays the results back out per source, in the layout they arrived in.
+   * lays the results back out per source, in the layout they arrived in. With `pad`, every expert
+   * this device hosts runs on at least `pad` rows, zeros after its own (even with none of its own).
    */
-  private async computeHosted(received: Int32Array[], inbound: F32[], fn: (e: number, rows: F32) => Promise<F32>) {
+  private async computeHosted(received: Int32Array[], inbound: F32[], pad: number, fn: (e: number, rows: F32) => Promise<F32>) {
     const D = this.comm.devices, E = this.opts.experts, d = this.dModel;
     const dtype = inbound[0]?.dtype ?? 'f32';
     const outputs = inbound.map((t) => Tensor.zeros(t.shape, dtype) as F32);
     const offsets = received.map(() => 0);
     const hosted: { expert: number; rows: number }[] = [];
+    const here = pad ? new Set(this.hosted()) : null;
     for (let e = 0; e < E; e++) {
       let n = 0;
       for (let s = 0; s < D; s++) n += received[s]![e]!;
-      if (n === 0) continue;
-      const xe = Tensor.zeros([n, d], dtype) as F32;
+      const rows = here?.has(e) ? Math.max(n, pad) : n;
+      if (rows === 0) continue;
+      const xe = Tensor.zeros([rows, d], dtype) as F32;
       let at = 0;
       for (let s = 0; s < D; s++) {
         const m = received[s]![e]!;
@@ -190,7 +207,7 @@ export class DistributedMoELayer {
         offsets[s]! += m;
         at += m;
       }
-      hosted.push({ expert: e, rows: n });
+      hosted.push({ expert: e, rows });
     }
     return { outputs, hosted };
   }
@@ -203,7 +220,7 @@ export class DistributedMoELayer {
     const dOut = ex.sent.map((slots, g) => combineBackward(dy, ex.outputs[g]!, slots, routing.weights, k, dWeights));
     for (const t of ex.outputs.splice(0)) collectives.release(t);
     const inbound = (await collectives.allToAll(dOut)) as F32[];
-    const { outputs: back } = await this.computeHosted(ex.received, inbound, (e, dye) => this.expert(e).backward(dye));
+    const { outputs: back } = await this.computeHosted(ex.received, inbound, ex.pad, (e, dye) => this.expert(e).backward(dye));
     for (const t of inbound) collectives.release(t);
     const dxRows = (await collectives.allToAll(back)) as F32[];
     await this.shadows.returnGradients(ex.shadows, ex.replicas, (e) => this.expert(e));
@@ -225,6 +242,17 @@ export class DistributedMoELayer {
     if (!this.parts) return [];
     return [...this.gate.parameters(), ...this.hosted().flatMap((e) => this.expert(e).parameters())];
   }
+}
+
+/** DeepSpeed's dropless capacity: the largest expert load per replica this step (every device computes the same). */
+function padRows(routed: readonly Int32Array[], reps: readonly (readonly number[])[]): number {
+  let cap = 0;
+  for (let e = 0; e < reps.length; e++) {
+    let total = 0;
+    for (const row of routed) total += row[e]!;
+    cap = Math.max(cap, Math.ceil(total / reps[e]!.length));
+  }
+  return cap;
 }
 
 /** Rows that came back per destination, reordered by (expert, slot): a fixed summation order. */

@@ -6,7 +6,7 @@ import type { CarriedOut, LayerPlan, SchedulerArgs, SchedulerMessage } from '../
 import { errors } from '../errors.js';
 import { calibrate } from '../sched/calibrate.js';
 import type { CostProfile } from '../sched/cost.js';
-import { runsInScheduler, shadowingPolicies } from '../sched/policies/index.js';
+import { isFixedPlacement, padsToMax, runsInScheduler, shadowingPolicies } from '../sched/policies/index.js';
 import type { ActorRef } from '../runtime/actor.js';
 import { ActorSystem } from '../runtime/system.js';
 import { siblingModule } from '../runtime/thread.js';
@@ -82,7 +82,7 @@ export class DeviceEngine implements Engine {
   static async start(path: string, info: ModelInfo, o: DeviceEngineOptions): Promise<DeviceEngine> {
     if (!Number.isInteger(o.devices) || o.devices < 2) throw errors.badArgument('loadModel', `devices must be an integer ≥ 2 for device serving, got ${o.devices}`);
     if (o.devices > info.experts) throw errors.badArgument('loadModel', `${o.devices} devices for ${info.experts} experts: every device needs at least one expert`);
-    const moving = o.policy !== 'static';
+    const moving = !isFixedPlacement(o.policy);
     const profile = moving ? (o.profile ?? (await calibrate({ dModel: info.dModel, dFF: info.dFF, devices: o.devices, backend: o.backend, allReduce: false }))) : null;
     // Defaults by `??`: an option passed as undefined (a flag not given) keeps its default.
     const opts = { ...o, slots: o.slots ?? 2 * Math.ceil(info.experts / o.devices), timeoutMs: o.timeoutMs ?? 60_000, maxRestarts: o.maxRestarts ?? 3, modules: o.modules ?? [], profile };
@@ -111,7 +111,7 @@ export class DeviceEngine implements Engine {
     try {
       // FasterMoE (and flexmoe-react) shadow within each pass on the devices themselves; FlexMoE and EPLB plan in the scheduler actor.
       const shadowing = shadowingPolicies.includes(policy) && profile ? { policy, profile: { ...profile, training: false }, slots, topk: this.info.topk } : undefined;
-      const args: MoEServerArgs = { checkpoint: this.path, backend, shadowing };
+      const args: MoEServerArgs = { checkpoint: this.path, backend, shadowing, padMax: padsToMax(policy) };
       this.servers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoEServer', args, { device: d })));
       // Gates and experts are actors that read their weights from the checkpoint on their device.
       const specs = await system.ask<MoELayerSpec[]>(this.servers[0]!, { type: 'specs' });

@@ -4,7 +4,7 @@ import { CharVocab } from '../data/chars.js';
 import { IMAGE_PIXELS } from '../data/mnist.js';
 import { Rng } from '../nn/random.js';
 import type { CostProfile } from '../sched/cost.js';
-import { isLivePolicy, livePolicies } from '../sched/policies/index.js';
+import { isFixedPlacement, isLivePolicy, livePolicies } from '../sched/policies/index.js';
 import { moduleUrls } from '../runtime/thread.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { describeModel, type ModelInfo } from './build.js';
@@ -278,7 +278,7 @@ export async function loadModel(path: string, opts: ServeOptions = {}): Promise<
   const modules = moduleUrls(opts.modules ?? []);
   for (const m of modules) await import(m); // registers the policies of your own here too
   if (!isLivePolicy(policy)) throw errors.badArgument('loadModel', `serving supports the policies ${livePolicies.join(', ')} and policies of your own (registerPolicy in one of modules) (got "${policy}")`);
-  if (devices === 1 && opts.policy && opts.policy !== 'static') throw errors.badArgument('loadModel', `policy ${opts.policy} moves experts between devices: use devices ≥ 2`);
+  if (devices === 1 && opts.policy && !isFixedPlacement(opts.policy)) throw errors.badArgument('loadModel', `policy ${opts.policy} moves experts between devices: use devices ≥ 2`);
   const engine = devices === 1
     ? await LocalEngine.start(path, ckpt, info, backend)
     : await DeviceEngine.start(path, info, { devices, policy, profile: opts.profile, slots: opts.slots, backend, modules });

@@ -15,7 +15,7 @@ import { TraceWriter } from '../sched/trace.js';
 import type { CostProfile } from '../sched/cost.js';
 import { Placement, type PlacementOp } from '../sched/placement.js';
 import type { LoadView, Policy } from '../sched/policy.js';
-import { isLivePolicy, livePolicies, runsInScheduler, shadowingPolicies } from '../sched/policies/index.js';
+import { isFixedPlacement, isLivePolicy, livePolicies, padsToMax, runsInScheduler, shadowingPolicies } from '../sched/policies/index.js';
 
 const trainerModule = siblingModule('../../actors/moe-trainer', import.meta.url);
 const schedulerModule = siblingModule('../../actors/scheduler', import.meta.url);
@@ -89,6 +89,8 @@ export interface DistributedStep {
   deviceMs: number[];
   /** Of deviceMs, the milliseconds each device spent in exchanges (all-to-alls, all-reduces): data moving and waiting for peers. */
   deviceExchangeMs: number[];
+  /** Rows each device's experts computed in the forward, over the MoE layers: padding included (static pads to the largest expert). */
+  deviceExpertRows: number[];
   /** Version of the placement this step ran with (bumps when a plan is applied). */
   placementVersion: number;
   /** Milliseconds spent switching placement after this step (0 when nothing changed). */
@@ -139,7 +141,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   const hosts = Array.from({ length: devices }, (_, d) => replicas.flatMap((r, e) => (r.includes(d) ? [e] : [])));
   const slots = Math.max(opts.slots ?? 0, ...hosts.map((h) => h.length));
   if (typeof opts.policy === 'string') checkLivePolicy(opts.policy);
-  if (opts.policy && opts.policy !== 'static' && !opts.profile) throw errors.badArgument('trainDistributed', 'a live policy needs a cost profile (flexmoe calibrate)');
+  if (opts.policy && !(typeof opts.policy === 'string' && isFixedPlacement(opts.policy)) && !opts.profile) throw errors.badArgument('trainDistributed', 'a live policy needs a cost profile (flexmoe calibrate)');
   const system = await ActorSystem.start({ devices, modules: [trainerModule, schedulerModule, expertModule, gateModule, ...modules], askTimeoutMs: 120_000 });
   let trace: TraceWriter | null = null;
   const runtime = opts.onRuntimeEvent ? system.events$.subscribe(opts.onRuntimeEvent) : null;
@@ -149,7 +151,8 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     let vocab: string[] | null | undefined;
     const named = typeof opts.policy === 'string' ? opts.policy : 'static';
     const shadowing = shadowingPolicies.includes(named) ? { policy: named, profile: opts.profile!, slots, topk: config.moe.topk } : undefined;
-    const args: MoETrainerArgs = { spec, batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()), shadowing };
+    const padMax = typeof opts.policy !== 'function' && padsToMax(opts.policy ?? 'static');
+    const args: MoETrainerArgs = { spec, batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()), shadowing, padMax };
     const trainers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoETrainer', args, { device: d })));
     // Gates and experts are actors of their own, made from the seeds the trainers' models derive;
     // the model says how many MoE layers it has.
@@ -247,7 +250,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       for (const c of changes) opts.onRebalance?.(c);
       const s: DistributedStep = {
         step, loss: reports[0]!.loss, auxLoss: reports[0]!.auxLoss, expertCounts: counts, sourceCounts: counts.map((_, l) => reports.map((r) => r.expertCounts[l]!)), droppedTokens: reports.reduce((n, r) => n + r.droppedTokens, 0), shadows: reports[0]!.shadows, stepMs,
-        tokensPerSec: (batch * tokensPerSample * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), deviceExchangeMs: reports.map((r) => r.exchangeMs), placementVersion: version, replanMs,
+        tokensPerSec: (batch * tokensPerSample * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), deviceExchangeMs: reports.map((r) => r.exchangeMs), deviceExpertRows: reports.map((r) => r.expertRows), placementVersion: version, replanMs,
       };
       if ((opts.evalEvery && (step + 1) % opts.evalEvery === 0) || step + 1 === last) {
         s.evalLoss = (await Promise.all(trainers.map((t) => system.ask<number>(t, { type: 'eval', batches: opts.evalBatches ?? 2 }))))[0]!;

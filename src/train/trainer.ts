@@ -5,6 +5,7 @@ import type { RuntimeEvent } from '../runtime/events.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import type { CostProfile } from '../sched/cost.js';
 import { calibrate } from '../sched/calibrate.js';
+import { isFixedPlacement } from '../sched/policies/index.js';
 import { serveDashboard, type Dashboard } from '../dashboard/server.js';
 import { Placement, balanceRatio, deviceLoads, withShadows } from '../sched/placement.js';
 import { trainDistributedWithSample, type DistributedStep, type Rebalance } from './distributed.js';
@@ -93,7 +94,7 @@ export class Trainer {
     // The placement each MoE layer runs with now, for the balance ratio (max ÷ mean device load);
     // the model says how many MoE layers it has (a model of your own need not follow config.layers).
     const current: Placement[] = [];
-    const profile = policy === 'static' ? undefined : (this.options.profile ?? (await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend: this.options.backend })));
+    const profile = typeof policy === 'string' && isFixedPlacement(policy) ? undefined : (this.options.profile ?? (await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend: this.options.backend })));
     const subs = [
       opts.callbacks?.onBatchEnd && this.events$.subscribe((e) => e.type === 'batch-end' && opts.callbacks!.onBatchEnd!(e)),
       opts.callbacks?.onEpochEnd && this.events$.subscribe((e) => e.type === 'epoch-end' && opts.callbacks!.onEpochEnd!(e)),

@@ -5,11 +5,12 @@ import { eplbPolicy } from './eplb.js';
 import { fastermoePolicy } from './fastermoe.js';
 import { flexmoePolicy } from './flexmoe.js';
 import { oraclePolicy } from './oracle.js';
-import { staticPolicy } from './static.js';
+import { staticPolicy, staticUnpaddedPolicy } from './static.js';
 
 /** The built-in policies by name; each call makes a fresh instance (policies may keep state). */
 export const policyFactories: Record<string, () => Policy> = {
   static: staticPolicy,
+  'static-unpadded': staticUnpaddedPolicy,
   capacity: () => capacityPolicy(),
   fastermoe: fastermoePolicy,
   eplb: () => eplbPolicy(),
@@ -57,7 +58,7 @@ export function makePolicy(name: string): Policy {
   return policy;
 }
 
-export { capacityPolicy, eplbPolicy, fastermoePolicy, flexmoePolicy, oraclePolicy, staticPolicy };
+export { capacityPolicy, eplbPolicy, fastermoePolicy, flexmoePolicy, oraclePolicy, staticPolicy, staticUnpaddedPolicy };
 
 /**
  * How the built-ins run live (training and serving): those that re-plan between steps, in the
@@ -66,8 +67,18 @@ export { capacityPolicy, eplbPolicy, fastermoePolicy, flexmoePolicy, oraclePolic
  */
 export const schedulerPolicies: readonly string[] = ['flexmoe', 'eplb', 'flexmoe-react'];
 export const shadowingPolicies: readonly string[] = ['fastermoe', 'flexmoe-react'];
-/** Every built-in that runs live (training and serving): static and the two kinds above. The others (capacity as a policy, the oracle) exist in flexmoe simulate only. */
-export const livePolicies: readonly string[] = ['static', 'flexmoe', 'eplb', 'fastermoe', 'flexmoe-react'];
+/** Every built-in that runs live (training and serving): the two static ones and the two kinds above. The others (capacity as a policy, the oracle) exist in flexmoe simulate only. */
+export const livePolicies: readonly string[] = ['static', 'static-unpadded', 'flexmoe', 'eplb', 'fastermoe', 'flexmoe-react'];
+
+/** Whether `name` keeps the round-robin placement and needs no cost profile live (static, static-unpadded). */
+export function isFixedPlacement(name: string): boolean {
+  return name === 'static' || name === 'static-unpadded';
+}
+
+/** Whether `name` pads every hosted expert's buffer to the step's largest expert live (DeepSpeed dropless: static). */
+export function padsToMax(name: string): boolean {
+  return name === 'static';
+}
 
 /** Whether `name` re-plans in the scheduler actor live: a built-in that does, or a policy of your own. */
 export function runsInScheduler(name: string): boolean {
