@@ -31,8 +31,11 @@ export interface SchedulerArgs {
 }
 
 /**
- * One step's routing: `counts[layer][e]` assignments over all devices; `switchMs`, when the
- * previous answer carried a plan, is how long carrying it out took (measured by the executor).
+ * One step's routing: `counts[layer][e]` assignments over all devices; `switchMs`, once the
+ * executor has measured it, what carrying out the last plans cost: the switch itself and (training)
+ * the excess of the first step after it over a normal step. After carrying out plans the scheduler
+ * plans again only when that cost has arrived (or after two loads without it), so no plan is priced
+ * without knowing what the last one really cost.
  */
 export type SchedulerMessage =
   | { type: 'load'; step: number; counts: number[][]; switchMs?: number }
@@ -70,6 +73,8 @@ export class Scheduler extends Actor {
   /** Learned fixed cost of carrying out a plan (ms), and the predicted state move of the last plan. */
   private overheadMs: number | null = null;
   private lastMigrationMs: number | null = null;
+  /** Loads still to wait for the cost of plans just carried out before planning again. */
+  private awaitingCost = 0;
   /** The placement carried out (the plans answered run ahead of it until the next boundary). */
   private applied: number[][][];
   private pending: LayerPlan[] = [];
@@ -112,6 +117,7 @@ export class Scheduler extends Actor {
     const { actors, moves } = await applyPlacement(ctx, this.actors, this.applied, next);
     this.actors = actors;
     this.applied = next;
+    if (plans.length) this.awaitingCost = 2;
     return { replicas: next, actors, moves, plans };
   }
 
@@ -123,6 +129,8 @@ export class Scheduler extends Actor {
       this.overheadMs = this.overheadMs === null ? extra : 0.5 * this.overheadMs + 0.5 * extra;
       this.lastMigrationMs = null;
     }
+    const waiting = msg.switchMs === undefined && this.awaitingCost > 0;
+    this.awaitingCost = waiting ? this.awaitingCost - 1 : 0;
     const profile = { ...this.args.profile, planOverheadMs: this.overheadMs ?? this.args.profile.planOverheadMs };
     const plans: LayerPlan[] = [];
     msg.counts.forEach((counts, l) => {
@@ -133,6 +141,7 @@ export class Scheduler extends Actor {
       layer.history.push(totals);
       if (layer.history.length > 128) layer.history.shift();
       ctx.emit({ type: 'balance', step: msg.step, layer: l, ratio: balanceRatio(deviceLoads(totals, layer.placement)) });
+      if (waiting) return;
       const ops = layer.policy.decide(view, layer.placement, profile);
       if (!ops.length) return;
       const dispatch = layer.policy.dispatch(view, layer.placement, profile);

@@ -4,6 +4,7 @@ import type { TaskName } from '../models/tasks.js';
 import { calibrate } from '../sched/calibrate.js';
 import { checkLivePolicy, trainDistributed, type DistributedStep } from '../train/distributed.js';
 import { isFixedPlacement } from '../sched/policies/index.js';
+import { median } from '../stats.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -88,7 +89,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
     return { policy: p, tokensPerSec: tps, overBaseline: round4(tps / baseTps), stepMs: round4(median(mine.map((r) => r.stepMs))), ...prediction, perRound: mine.map((r) => r.tokensPerSec), replans: median(mine.map((r) => r.replans)), shadowedSteps: median(mine.map((r) => r.shadowedSteps)), lastLoss: round4(mine[0]!.lastLoss), lossRelDiff: lossDiff };
   });
   if (json) {
-    process.stdout.write(`${JSON.stringify({ summary: { model, devices, steps, rounds, baseline: base, policies: rows } })}\n`);
+    process.stdout.write(`${JSON.stringify({ summary: { model, devices, steps, rounds, baseline: base, policies: rows, ...(profile ? { profile: { expertTflops: round4(profile.expertTflops), channelGBps: round4(profile.intraNodeGBps), allReduceGBps: profile.allReduceGBps === undefined ? null : round4(profile.allReduceGBps) } } : {}) } })}\n`);
     return;
   }
   const header = ['policy', 'tokens/s', `÷ ${base}`, 'step ms', ...(predicted ? ['predicted ms', `predicted ÷ ${base}`] : []), 'per round', 're-plans', 'steps shadowed', 'last loss', `loss vs ${base}`];
@@ -101,6 +102,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   process.stdout.write(`${model} on ${devices} devices, ${steps} steps × ${rounds} round(s), median step after ${warm} warm-up steps:\n${line(header)}\n${table.map(line).join('\n')}\n`);
   if (predicted) process.stdout.write('predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile (median step after the same warm-up)\n');
+  if (profile) process.stdout.write(`calibrated: expert compute ${(profile.expertTflops * 1000).toFixed(1)} GFLOP/s, channels ${profile.intraNodeGBps.toFixed(2)} GB/s, gradient all-reduce ${profile.allReduceGBps?.toFixed(2) ?? '–'} GB/s\n`);
 }
 
 /** The simulator's median step time per policy, replaying a recorded routing trace after `warm` steps. */
@@ -111,10 +113,6 @@ export function predictSteps(trace: string, devices: number, slots: number, prof
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /**
  * The order the policies run in, round `round`: rotated every other round and reversed in between
