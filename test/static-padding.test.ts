@@ -30,6 +30,9 @@ describe('static (DeepSpeed dropless, padded) against static-unpadded', function
       assert.deepEqual(u.deviceExpertRows, real, `step ${u.step}: unpadded computes its own rows`);
       assert.ok(s.deviceExpertRows[0]! > u.deviceExpertRows[0]! || s.deviceExpertRows[1]! > u.deviceExpertRows[1]!, 'skewed routing: padding adds rows');
     }
+    // Named by no one, the policy is static-unpadded: padding is the baseline's, not a default.
+    const byDefault = await trainDistributed({ ...base, steps: 2 });
+    assert.deepEqual(byDefault.map((s) => s.deviceExpertRows), exact.slice(0, 2).map((s) => s.deviceExpertRows));
     const a = loadCheckpoint(join(dir, 'exact.ckpt')).tensors, b = loadCheckpoint(join(dir, 'padded.ckpt')).tensors;
     for (const [name, t] of a) {
       const u = b.get(name)!.data;

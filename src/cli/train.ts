@@ -6,7 +6,7 @@ import { balanceRatio, deviceLoads, Placement } from '../sched/placement.js';
 import { generate, trainCharLM } from '../train/lm.js';
 import { Trainer } from '../train/trainer.js';
 import { checkLivePolicy } from '../train/distributed.js';
-import { isFixedPlacement, shadowingPolicies } from '../sched/policies/index.js';
+import { defaultLivePolicy, isFixedPlacement, shadowingPolicies } from '../sched/policies/index.js';
 import type { TaskName } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import { Progress } from '../train/progress.js';
@@ -27,7 +27,7 @@ export async function train(flags: Flags): Promise<void> {
   const { model, modules, own, text: config, config: modelConfig, batch, lr } = await modelFromFlags(flags);
   const devices = intFlag(flags, 'devices', 1, 1);
   if (devices > 1 && model === 'dense') throw errors.badArgument('--devices', 'the dense model trains on one device; several devices need MoE layers (--model gpt-moe, bert-moe or vision-moe)');
-  const policy = typeof flags.policy === 'string' ? flags.policy : 'static';
+  const policy = typeof flags.policy === 'string' ? flags.policy : defaultLivePolicy;
   if (!isFixedPlacement(policy) && devices < 2) throw errors.badArgument('--policy', `placement policies move experts between devices: use --devices 2 or more with --policy ${policy}`);
   checkLivePolicy(policy);
   const backendName = typeof flags.backend === 'string' ? flags.backend : await defaultBackendName();

@@ -4,7 +4,7 @@ import { CharVocab } from '../data/chars.js';
 import { IMAGE_PIXELS } from '../data/mnist.js';
 import { Rng } from '../nn/random.js';
 import type { CostProfile } from '../sched/cost.js';
-import { isFixedPlacement, isLivePolicy, livePolicies } from '../sched/policies/index.js';
+import { defaultLivePolicy, isFixedPlacement, isLivePolicy, livePolicies } from '../sched/policies/index.js';
 import { moduleUrls } from '../runtime/thread.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { describeModel, type ModelInfo } from './build.js';
@@ -18,7 +18,8 @@ export interface ServeOptions {
   /** Worker-thread devices to spread the experts over (1: everything in the calling thread). */
   devices?: number;
   /**
-   * Placement policy on live traffic, with devices ≥ 2: static (never moves), flexmoe or eplb
+   * Placement policy on live traffic, with devices ≥ 2: static-unpadded (the default: never moves,
+   * each expert computes its own rows), static (never moves, DeepSpeed's padded buffers), flexmoe or eplb
    * (re-plan between passes), fastermoe (shadows hot experts within each pass), flexmoe-react (both),
    * or a policy of your own (`registerPolicy` in one of `modules`; it re-plans between passes).
    */
@@ -274,7 +275,7 @@ export async function loadModel(path: string, opts: ServeOptions = {}): Promise<
   batchingLimits(opts); // bad limits fail before any device starts
   const backend = opts.backend ?? (await defaultBackendName());
   const devices = opts.devices ?? 1;
-  const policy = opts.policy ?? 'static';
+  const policy = opts.policy ?? defaultLivePolicy;
   const modules = moduleUrls(opts.modules ?? []);
   for (const m of modules) await import(m); // registers the policies of your own here too
   if (!isLivePolicy(policy)) throw errors.badArgument('loadModel', `serving supports the policies ${livePolicies.join(', ')} and policies of your own (registerPolicy in one of modules) (got "${policy}")`);

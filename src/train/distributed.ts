@@ -16,7 +16,7 @@ import { TraceWriter } from '../sched/trace.js';
 import type { CostProfile } from '../sched/cost.js';
 import { Placement, type PlacementOp } from '../sched/placement.js';
 import type { LoadView, Policy } from '../sched/policy.js';
-import { isFixedPlacement, isLivePolicy, livePolicies, padsToMax, runsInScheduler, shadowingPolicies } from '../sched/policies/index.js';
+import { defaultLivePolicy, isFixedPlacement, isLivePolicy, livePolicies, padsToMax, runsInScheduler, shadowingPolicies } from '../sched/policies/index.js';
 
 const trainerModule = siblingModule('../../actors/moe-trainer', import.meta.url);
 const schedulerModule = siblingModule('../../actors/scheduler', import.meta.url);
@@ -41,8 +41,9 @@ export interface DistributedOptions {
   /** Expert slots per device (the budget a policy may fill); default: what the start placement uses. */
   slots?: number;
   /**
-   * Live placement policy (default: static): `flexmoe` or `eplb` run in the scheduler actor between
-   * steps on the routing the gates reported; `fastermoe` keeps the placement and shadows hot experts
+   * Live placement policy. Default `static-unpadded`: the fixed placement, each expert computing
+   * its own rows; `static` is DeepSpeed's, every expert buffer padded to the step's largest expert.
+   * `flexmoe` or `eplb` run in the scheduler actor between steps on the routing the gates reported; `fastermoe` keeps the placement and shadows hot experts
    * within each step, on every device, after gating; `flexmoe-react` does both; a policy of your
    * own registered by name (`registerPolicy` in one of `modules`) runs in the scheduler actor like
    * flexmoe; a policy object's `decide` runs here between steps.
@@ -150,9 +151,9 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     const spec: TaskSpec = { task, config, corpusChars: opts.corpusChars, imagesPerDigit: opts.imagesPerDigit };
     // The characters of the vocabulary, so a served model can encode prompts without the corpus.
     let vocab: string[] | null | undefined;
-    const named = typeof opts.policy === 'string' ? opts.policy : 'static';
+    const named = typeof opts.policy === 'string' ? opts.policy : defaultLivePolicy;
     const shadowing = shadowingPolicies.includes(named) ? { policy: named, profile: opts.profile!, slots, topk: config.moe.topk } : undefined;
-    const padMax = typeof opts.policy !== 'function' && padsToMax(opts.policy ?? 'static');
+    const padMax = padsToMax(named) && typeof opts.policy === 'string';
     const args: MoETrainerArgs = { spec, batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()), shadowing, padMax };
     const trainers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoETrainer', args, { device: d })));
     // Gates and experts are actors of their own, made from the seeds the trainers' models derive;

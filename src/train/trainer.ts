@@ -5,7 +5,7 @@ import type { RuntimeEvent } from '../runtime/events.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import type { CostProfile } from '../sched/cost.js';
 import { calibrate } from '../sched/calibrate.js';
-import { isFixedPlacement } from '../sched/policies/index.js';
+import { defaultLivePolicy, isFixedPlacement } from '../sched/policies/index.js';
 import { serveDashboard, type Dashboard } from '../dashboard/server.js';
 import { Placement, balanceRatio, deviceLoads, withShadows } from '../sched/placement.js';
 import { trainDistributedWithSample, type DistributedStep, type Rebalance } from './distributed.js';
@@ -36,7 +36,7 @@ export interface TrainerOptions {
   devices?: number;
   batch?: number;
   lr?: number;
-  /** Live placement policy: static (default), flexmoe or eplb (re-plan between steps), fastermoe (shadows within each step), flexmoe-react (both). */
+  /** Live placement policy: static-unpadded (default) or static (DeepSpeed's padded buffers), flexmoe or eplb (re-plan between steps), fastermoe (shadows within each step), flexmoe-react (both), or one of your own (registerPolicy). */
   policy?: string;
   /** Expert slots per device (default: twice what round-robin needs). */
   slots?: number;
@@ -87,7 +87,7 @@ export class Trainer {
     const devices = this.options.devices ?? 1;
     const stepsPerEpoch = opts.stepsPerEpoch ?? 100;
     const steps = opts.steps ?? (opts.epochs ?? 1) * stepsPerEpoch;
-    const policy = this.options.policy ?? 'static';
+    const policy = this.options.policy ?? defaultLivePolicy;
     const experts = config.moe?.experts ?? 1;
     const slots = this.options.slots ?? 2 * Math.ceil(experts / devices);
     const placement = Placement.roundRobin(devices, slots, experts);

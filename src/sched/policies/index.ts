@@ -70,6 +70,13 @@ export const shadowingPolicies: readonly string[] = ['fastermoe', 'flexmoe-react
 /** Every built-in that runs live (training and serving): the two static ones and the two kinds above. The others (capacity as a policy, the oracle) exist in flexmoe simulate only. */
 export const livePolicies: readonly string[] = ['static', 'static-unpadded', 'flexmoe', 'eplb', 'fastermoe', 'flexmoe-react'];
 
+/**
+ * The policy live training and serving run when none is named: the fixed placement computing
+ * exact rows. `static` (DeepSpeed's padded buffers) is the paper's baseline, there to be compared
+ * against, not a default: padded, a skewed step computes the hottest expert's rows on every expert.
+ */
+export const defaultLivePolicy = 'static-unpadded';
+
 /** Whether `name` keeps the round-robin placement and needs no cost profile live (static, static-unpadded). */
 export function isFixedPlacement(name: string): boolean {
   return name === 'static' || name === 'static-unpadded';
