@@ -5,8 +5,7 @@ import { CharTransformer, type CharTransformerConfig } from '../models/char-tran
 import { balanceRatio, deviceLoads, Placement } from '../sched/placement.js';
 import { generate, trainCharLM } from '../train/lm.js';
 import { Trainer } from '../train/trainer.js';
-import { checkLivePolicy } from '../train/distributed.js';
-import { defaultLivePolicy, isFixedPlacement, shadowingPolicies } from '../sched/policies/index.js';
+import { checkLivePolicy, defaultLivePolicy, isFixedPlacement, shadowingPolicies } from '../sched/policies/index.js';
 import type { TaskName } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import { Progress } from '../train/progress.js';

@@ -1,5 +1,8 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { errors } from '../errors.js';
+import type { TaskName } from '../models/tasks.js';
+import type { CharTransformerConfig } from '../models/char-transformer.js';
+import type { VisionMoEConfig } from '../models/vision-moe.js';
 
 /**
  * Checkpoint container (safetensors-like): 8-byte magic "FMOECKPT", a u32 header length, a JSON
@@ -117,4 +120,17 @@ export function loadCheckpointShared(path: string): LoadedCheckpoint {
   const ckpt = loadCheckpoint(path);
   perThread.set(path, { version, ckpt: new WeakRef(ckpt) });
   return ckpt;
+}
+
+/** A checkpoint only loads into a model of the same kind and shape; the error names the first difference. */
+export function checkCompatible(path: string, meta: Record<string, unknown>, task: TaskName, now: CharTransformerConfig | VisionMoEConfig): void {
+  const savedTask = (meta.task as string | undefined) ?? 'gpt-moe';
+  if (savedTask !== task) throw errors.checkpoint(path, `does not match this model: it holds ${savedTask}, this is ${task}`);
+  const saved = meta.config as Record<string, unknown>, cur = now as unknown as Record<string, unknown>;
+  for (const key of Object.keys(cur)) {
+    if (key === 'seed' || key === 'moe' || key === 'dtype') continue;
+    if (saved[key] !== cur[key]) throw errors.checkpoint(path, `does not match this model: it has ${key} ${saved[key]}, this model ${cur[key]}`);
+  }
+  const a = saved.moe as { experts?: number; topk?: number } | undefined, b = now.moe;
+  if (a?.experts !== b?.experts || a?.topk !== b?.topk) throw errors.checkpoint(path, `does not match this model: it has ${a?.experts} experts top-${a?.topk}, this model ${b?.experts} top-${b?.topk}`);
 }

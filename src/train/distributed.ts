@@ -8,7 +8,7 @@ import { defaultBackendName } from '../kernels/backend.js';
 import type { MoELayerSpec, MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-trainer.js';
 import { applyPlacement, spawnMoEActors, type PlacementMoves } from './moe-actors.js';
 import { adamWSettings } from './schedule.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { checkCompatible, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { knownTasks, makeTask, type TaskName, type TaskSpec } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import type { CarriedOut, LayerPlan, SchedulerMessage } from '../../actors/scheduler.js';
@@ -16,7 +16,7 @@ import { TraceWriter } from '../sched/trace.js';
 import type { CostProfile } from '../sched/cost.js';
 import { Placement, type PlacementOp } from '../sched/placement.js';
 import type { LoadView, Policy } from '../sched/policy.js';
-import { defaultLivePolicy, isFixedPlacement, isLivePolicy, livePolicies, padsToMax, runsInScheduler, shadowingPolicies } from '../sched/policies/index.js';
+import { checkLivePolicy, defaultLivePolicy, isFixedPlacement, padsToMax, runsInScheduler, shadowingPolicies } from '../sched/policies/index.js';
 
 const trainerModule = siblingModule('../../actors/moe-trainer', import.meta.url);
 const schedulerModule = siblingModule('../../actors/scheduler', import.meta.url);
@@ -285,28 +285,4 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     await trace?.close();
     await system.stop();
   }
-}
-
-const notLive: Record<string, string> = {
-  capacity: 'capacity dropping is a gate option in live training: use static placement with a capacity factor (--capacity-factor F)',
-  oracle: 'the oracle is a lower bound that no real placement reaches: it exists in flexmoe simulate only',
-};
-
-/** Refuses a policy live training cannot run (sched/policies `livePolicies`), saying what to use instead. */
-export function checkLivePolicy(policy: string): void {
-  if (isLivePolicy(policy)) return;
-  throw errors.badArgument('--policy', `${notLive[policy] ?? `unknown live policy "${policy}"`}; live training supports ${livePolicies.join(', ')} and policies of your own (registerPolicy in a module: --module FILE)`);
-}
-
-/** A checkpoint only loads into a model of the same kind and shape; the error names the first difference. */
-function checkCompatible(path: string, meta: Record<string, unknown>, task: TaskName, now: CharTransformerConfig | VisionMoEConfig): void {
-  const savedTask = (meta.task as string | undefined) ?? 'gpt-moe';
-  if (savedTask !== task) throw errors.checkpoint(path, `does not match this model: it holds ${savedTask}, this is ${task}`);
-  const saved = meta.config as Record<string, unknown>, cur = now as unknown as Record<string, unknown>;
-  for (const key of Object.keys(cur)) {
-    if (key === 'seed' || key === 'moe' || key === 'dtype') continue;
-    if (saved[key] !== cur[key]) throw errors.checkpoint(path, `does not match this model: it has ${key} ${saved[key]}, this model ${cur[key]}`);
-  }
-  const a = saved.moe as { experts?: number; topk?: number } | undefined, b = now.moe;
-  if (a?.experts !== b?.experts || a?.topk !== b?.topk) throw errors.checkpoint(path, `does not match this model: it has ${a?.experts} experts top-${a?.topk}, this model ${b?.experts} top-${b?.topk}`);
 }

@@ -96,3 +96,14 @@ export function runsInScheduler(name: string): boolean {
 export function isLivePolicy(name: string): boolean {
   return livePolicies.includes(name) || registered.has(name);
 }
+
+const notLive: Record<string, string> = {
+  capacity: 'capacity dropping is a gate option in live training: use static placement with a capacity factor (--capacity-factor F)',
+  oracle: 'the oracle is a lower bound that no real placement reaches: it exists in flexmoe simulate only',
+};
+
+/** Refuses a policy live training cannot run (`livePolicies` and policies of your own), saying what to use instead. */
+export function checkLivePolicy(policy: string): void {
+  if (isLivePolicy(policy)) return;
+  throw errors.badArgument('--policy', `${notLive[policy] ?? `unknown live policy "${policy}"`}; live training supports ${livePolicies.join(', ')} and policies of your own (registerPolicy in a module: --module FILE)`);
+}
