@@ -38,7 +38,8 @@ export interface SchedulerArgs {
  * without knowing what the last one really cost.
  */
 export type SchedulerMessage =
-  | { type: 'load'; step: number; counts: number[][]; switchMs?: number }
+  /** `stepMs`: the measured time of that step (or pass), sent for steps that neither switched nor followed a switch. */
+  | { type: 'load'; step: number; counts: number[][]; switchMs?: number; stepMs?: number }
   /**
    * Carry out the first `count` plans answered and not yet carried out (the ones that have reached
    * the driver; at a boundary, when no expert is computing); or, with `replicas`, switch to that
@@ -75,6 +76,8 @@ export class Scheduler extends Actor {
   private lastMigrationMs: number | null = null;
   /** Loads still to wait for the cost of plans just carried out before planning again. */
   private awaitingCost = 0;
+  /** Learned per-layer step time the cost model does not price (`unmodelledMs`), smoothed; null until a step is measured. */
+  private unmodelledMs: number | null = null;
   /** The placement carried out (the plans answered run ahead of it until the next boundary). */
   private applied: number[][][];
   private pending: LayerPlan[] = [];
@@ -131,7 +134,8 @@ export class Scheduler extends Actor {
     }
     const waiting = msg.switchMs === undefined && this.awaitingCost > 0;
     this.awaitingCost = waiting ? this.awaitingCost - 1 : 0;
-    const profile = { ...this.args.profile, planOverheadMs: this.overheadMs ?? this.args.profile.planOverheadMs };
+    if (msg.stepMs !== undefined) this.learnUnmodelled(msg.stepMs, msg.counts);
+    const profile = { ...this.args.profile, planOverheadMs: this.overheadMs ?? this.args.profile.planOverheadMs, unmodelledMs: this.unmodelledMs ?? this.args.profile.unmodelledMs };
     const plans: LayerPlan[] = [];
     msg.counts.forEach((counts, l) => {
       const layer = this.layers[l]!;
@@ -154,6 +158,22 @@ export class Scheduler extends Actor {
     if (plans.length) this.lastMigrationMs = Math.max(...plans.map((p) => p.migrationMs));
     this.pending.push(...plans);
     return plans;
+  }
+
+  /**
+   * What a measured step took beyond what the cost model predicts for it under the placement in
+   * force, per layer, smoothed (half the weight on the newest): the part of the step no placement
+   * changes, against which plans are judged.
+   */
+  private learnUnmodelled(stepMs: number, counts: number[][]): void {
+    const { devices: D, topk, profile } = this.args;
+    let predicted = 0;
+    counts.forEach((c, l) => {
+      const current = [...Array(D)].map(() => Float64Array.from(c, (v) => v / D));
+      predicted += stepCost(current, this.placementOf(this.applied[l]!), profile, { mode: 'split', locality: true }, topk).stepMs;
+    });
+    const perLayer = Math.max(0, stepMs - predicted) / Math.max(1, counts.length);
+    this.unmodelledMs = this.unmodelledMs === null ? perLayer : 0.5 * this.unmodelledMs + 0.5 * perLayer;
   }
 
   /** A scheduler is rebuilt from its arguments and the placement in force (its history refills within a window). */

@@ -40,6 +40,14 @@ export interface CostProfile {
    * prints them), so 5 ms errs against the policy that pays it.
    */
   reactPlanMs?: number;
+  /**
+   * Per MoE layer, step time this model does not price (ms): what a live step measures beyond the
+   * predicted one (attention, norms, head, optimizer and per-op overheads, which at small shapes
+   * are most of a step and which no placement changes). Live schedulers learn it; absent, 0. The
+   * planner judges a plan's gain against the whole step, so it does not move experts to shave a
+   * few percent off a part that is a tenth of the step.
+   */
+  unmodelledMs?: number;
 }
 
 /** 8 A100s per node (NVLink 300 GB/s), 12.5 GB/s between nodes, experts at 50% of 312 TFLOP/s, d 1024, f 4096, fp32. */

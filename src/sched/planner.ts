@@ -253,7 +253,8 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
   };
   const now = stateOf(original);
   const stay = objective(now.tr, now.sync);
-  let best: { ops: PlacementOp[]; value: number } = { ops: [], value: stay * (1 - minGain) };
+  // A plan must beat standing still by `minGain` of the whole step, the part no placement changes included.
+  let best: { ops: PlacementOp[]; value: number } = { ops: [], value: stay - minGain * (stay + (cost.unmodelledMs ?? 0)) };
   const reset = original.map((r) => [r[0]!]);
   const starts = original.every((r) => r.length === 1) ? [original] : [original, reset]; // no replicas: the reset is where we are
   const fresh = Placement.roundRobin(D, S, E).replicas();

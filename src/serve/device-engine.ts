@@ -63,6 +63,8 @@ export class DeviceEngine implements Engine {
   private generation = 0;
   /** The last switch's measured time, told to the scheduler with the next routing. */
   private lastSwitchMs: number | undefined;
+  /** The next pass runs right after a switch: its time is not a normal pass's. */
+  private afterSwitch = false;
   /**
    * Passes and placement switches take turns: a switch clones, moves and stops expert actors, which
    * must not happen under a pass that is using them.
@@ -142,6 +144,7 @@ export class DeviceEngine implements Engine {
 
   private async pass(inputs: Int32Array | Float32Array, rows: number, pick?: number[]): Promise<ForwardResult> {
     const D = this.opts.devices, w = this.info.inputWidth, out = this.info.outputs;
+    const t0 = performance.now();
     // Rows split evenly by position; a device with no rows computes one copy of row 0 (every
     // device must take part in the all-to-alls), and its answer is dropped.
     const share = (d: number) => [Math.floor((d * rows) / D), Math.floor(((d + 1) * rows) / D)] as const;
@@ -163,7 +166,7 @@ export class DeviceEngine implements Engine {
     });
     const counts = reports[0]!.counts.map((layer, l) => layer.map((_, e) => reports.reduce((s, r) => s + r.counts[l]![e]!, 0)));
     if (this.pinned) await this.applyPinned();
-    else if (this.scheduler) await this.rebalance(counts);
+    else if (this.scheduler) await this.rebalance(counts, performance.now() - t0);
     return { logits, counts, shadows: reports[0]!.shadows };
   }
 
@@ -199,15 +202,18 @@ export class DeviceEngine implements Engine {
    * before it (planning is off the critical path, as in FlexMoE's design), so a plan takes effect
    * one pass boundary after the routing that prompted it.
    */
-  private async rebalance(counts: number[][]): Promise<void> {
+  private async rebalance(counts: number[][], passMs: number): Promise<void> {
     const generation = this.generation;
+    // The pass's time tells the scheduler what its model leaves out, unless the pass followed a switch (new replicas' first work).
+    const stepMs = this.afterSwitch ? undefined : passMs;
+    this.afterSwitch = false;
     if (this.arrived.length) {
       const plans = this.arrived.splice(0);
       await this.switchTo(plans, () => this.system.ask<CarriedOut>(this.scheduler!, { type: 'carry-out', count: plans.length } satisfies SchedulerMessage));
     }
     const switchMs = this.lastSwitchMs;
     this.lastSwitchMs = undefined;
-    this.system.ask<LayerPlan[]>(this.scheduler!, { type: 'load', step: this.step++, counts, switchMs } satisfies SchedulerMessage).then(
+    this.system.ask<LayerPlan[]>(this.scheduler!, { type: 'load', step: this.step++, counts, switchMs, stepMs: switchMs === undefined ? stepMs : undefined } satisfies SchedulerMessage).then(
       (plans) => generation === this.generation && plans.length && this.arrived.push(...plans),
       () => {}, // a crash is reported by the pass that meets it
     );
@@ -228,6 +234,7 @@ export class DeviceEngine implements Engine {
     }
     const switchMs = performance.now() - t0;
     this.lastSwitchMs = switchMs;
+    this.afterSwitch = true;
     this.reps = next;
     const { dModel: d, dFF: f } = this.info;
     const total = moved * (2 * d * f + d + f) * 4; // weights of each expert copied or moved

@@ -206,13 +206,14 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       const stepMs = performance.now() - t0;
       const counts = reports[0]!.expertCounts.map((layer, l) => layer.map((_, e) => reports.reduce((s, r) => s + r.expertCounts[l]![e]!, 0)));
       const version = Math.max(...placements.map((p) => p.version));
-      let switchMs: number | undefined;
+      let switchMs: number | undefined, normalMs: number | undefined;
       if (switchCost !== null) {
         switchMs = switchCost + Math.max(0, stepMs - (normalSteps.length ? median(normalSteps) : stepMs));
         switchCost = null;
       } else {
         normalSteps.push(stepMs);
         if (normalSteps.length > 9) normalSteps.shift();
+        normalMs = stepMs;
       }
       // The policy sees this step's routing and may change the placement before the next step.
       let replanMs = 0;
@@ -237,7 +238,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
           }
         }
         if (changes.length) switchCost = replanMs;
-        inflight = system.ask<LayerPlan[]>(scheduler, { type: 'load', step, counts, switchMs } satisfies SchedulerMessage).then(
+        inflight = system.ask<LayerPlan[]>(scheduler, { type: 'load', step, counts, switchMs, stepMs: changes.length ? undefined : normalMs } satisfies SchedulerMessage).then(
           (plans) => void arrived.push(...plans),
           (e: Error) => void (planFailure ??= e),
         );
