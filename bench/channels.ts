@@ -12,9 +12,13 @@ const reps = quick ? 3 : 7;
 const workerUrl = new URL('./channels-worker.ts', import.meta.url);
 const sizes = process.env.SIZES ? process.env.SIZES.split(',').map(Number) : [4 << 10, 64 << 10, 1 << 20];
 
+/** Every transport moves frames untimed for this long first (channels-worker.ts says why). */
+const WARM_MS = Number(process.env.WARM_MS ?? 3000);
+
 function runPair(method: 'ring' | 'postMessage' | 'transfer', mode: 'throughput' | 'rtt', bytes: number, count: number) {
   const floats = bytes / 4;
-  const common = { method, mode, floats, count };
+  const stop = new SharedArrayBuffer(4);
+  const common = { method, mode, floats, count, warmMs: WARM_MS, stop };
   let a: object, b: object, transfer: [] | [MessageChannel['port1']] = [], transferB: [] | [MessageChannel['port2']] = [];
   if (method === 'ring') {
     // The ring the devices use (ActorSystem's default: room for eight 1 MiB frames), or eight frames if larger.
@@ -37,15 +41,17 @@ function runPair(method: 'ring' | 'postMessage' | 'transfer', mode: 'throughput'
     });
   const consumer = startThread(workerUrl, { workerData: b, transferList: transferB as never });
   const producer = startThread(workerUrl, { workerData: a, transferList: transfer as never });
-  type Result = { start?: number; end?: number; rtts?: number[] };
+  type Result = { start?: number; end?: number; frames?: number; rtts?: number[] };
   return Promise.all([next(producer), next(consumer)]).then(async () => {
-    const results = Promise.all([next<Result>(producer), next<Result>(consumer)]);
+    // The timing side answers (the consumer for throughput, the producer for round trips); the
+    // other may be waiting on it and is stopped with it.
+    const result = next<Result>(mode === 'rtt' ? producer : consumer);
     consumer.postMessage('go');
     producer.postMessage('go');
-    return results;
-  }).then(async ([p, c]) => {
+    return result;
+  }).then(async (r) => {
     await Promise.all([producer.terminate(), consumer.terminate()]);
-    return { gbps: (bytes * (count - 1 - Math.floor(count / 5))) / ((c.end! - c.start!) / 1000) / 1e9, rttUs: p.rtts && p.rtts.length ? median(p.rtts.slice(Math.floor(p.rtts.length / 5))) : NaN };
+    return { gbps: r.frames ? (bytes * r.frames) / ((r.end! - r.start!) / 1000) / 1e9 : NaN, rttUs: r.rtts && r.rtts.length ? median(r.rtts) : NaN };
   });
 }
 
@@ -60,13 +66,14 @@ function memcpyGbps(bytes: number): number {
 
 for (const bytes of sizes) {
   const mib = Number(process.env.MIB ?? (quick ? 128 : 512));
-  const count = Math.max(1000, Math.min(40_000, Math.floor((mib * (1 << 20)) / bytes)));
+  const count = Math.max(1000, Math.min(40_000, Math.floor((mib * (1 << 20)) / bytes)));  // frames timed, after the warm-up
   const rttCount = bytes >= 1 << 20 ? 200 : 1000;
   const samples: Record<string, { gbps: number[]; rtt: number[] }> = { ring: { gbps: [], rtt: [] }, postMessage: { gbps: [], rtt: [] }, transfer: { gbps: [], rtt: [] }, memcpy: { gbps: [], rtt: [] } };
   for (let rep = 0; rep < reps; rep++) {
     // Interleaved: every method once per repetition, so noise hits them alike.
     for (const method of ['ring', 'postMessage', 'transfer'] as const) {
       samples[method]!.gbps.push((await runPair(method, 'throughput', bytes, count)).gbps);
+      if (process.env.VERBOSE) process.stderr.write(`${method} ${bytes}: ${samples[method]!.gbps.at(-1)!.toFixed(2)} GB/s\n`);
       if (method !== 'transfer') samples[method]!.rtt.push((await runPair(method, 'rtt', bytes, rttCount)).rttUs);
     }
     samples.memcpy!.gbps.push(memcpyGbps(bytes));

@@ -1,11 +1,13 @@
-// The ring alone: one producer thread, one consumer thread, 20 000 frames of 64 KiB, non-blocking
-// (device) waits against blocking waits, interleaved. Prints one JSON line per mode (median GB/s).
+// The ring alone: one producer thread, one consumer thread, 64 KiB frames, non-blocking (device)
+// waits against blocking waits, interleaved. Timed over the last 40 000 of 120 000 frames: the ring's
+// hot path runs several times slower until the JIT has optimized it (bench/channels-worker.ts).
+// Prints one JSON line per mode (median GB/s).
 // Usage: npx tsx bench/ring.ts
 import { startThread } from '../src/runtime/thread.js';
 import { median, round } from './harness.js';
 
 const url = new URL('./ring-worker.ts', import.meta.url);
-const floats = 16384, n = 20_000, skip = 4000;
+const floats = 16384, n = 120_000, skip = 80_000;
 const samples: Record<string, number[]> = { async: [], sync: [] };
 for (let rep = 0; rep < 3; rep++) {
   for (const mode of ['async', 'sync'] as const) {

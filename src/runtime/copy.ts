@@ -26,3 +26,17 @@ export function copyBytes(dst: Uint8Array, src: Uint8Array, at = 0): void {
   }
   Buffer.from(dst.buffer, dst.byteOffset + at, n).fill(Buffer.from(src.buffer, src.byteOffset, n));
 }
+
+/**
+ * `copyBytes` into a Buffer view made once (a ring writer's whole data area), for a caller on a
+ * hot path: one view of the source per call instead of three views per copy.
+ */
+export function copyIntoBuffer(dst: Buffer, src: ArrayBufferView, at: number): void {
+  const n = src.byteLength;
+  if (at < 0 || at + n > dst.byteLength) throw errors.badArgument('copyIntoBuffer', `${n} bytes at ${at} do not fit in ${dst.byteLength}`);
+  if (n < FILL_MIN_BYTES || src.buffer === dst.buffer) {
+    dst.set(new Uint8Array(src.buffer, src.byteOffset, n), at); // small, or possibly overlapping (set handles overlap)
+    return;
+  }
+  dst.fill(Buffer.from(src.buffer, src.byteOffset, n), at, at + n);
+}

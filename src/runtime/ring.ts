@@ -1,5 +1,6 @@
 import { errors } from '../errors.js';
-import { copyBytes } from './copy.js';
+import { Buffer } from 'node:buffer';
+import { copyIntoBuffer } from './copy.js';
 import { align64, checksum, dtypeCodes, dtypeNames, HEADER_BYTES, MAX_DIMS, type Frame, type FrameInit } from './frame.js';
 import { MAX_SPIN_FACTOR, nextSpin, spinIterations } from './spin.js';
 
@@ -77,6 +78,8 @@ const WRITTEN: Promise<void> = Promise.resolve();
 
 export class RingWriter extends RingEnd {
   private w: number;
+  /** The data area as one Buffer, made once: payloads are copied in with Buffer#fill (a plain memcpy; copy.ts). */
+  private readonly buf: Buffer;
   fullWaits = 0;
   /** Frames after which the reader was parked and had to be woken (a futex wake each). */
   wakes = 0;
@@ -86,6 +89,7 @@ export class RingWriter extends RingEnd {
   constructor(sab: SharedArrayBuffer, name: string) {
     super(sab, name);
     this.w = Atomics.load(this.ctl, WRITE);
+    this.buf = Buffer.from(sab, CONTROL_BYTES, this.capacity);
   }
 
   private plan(payloadBytes: number): { total: number; need: number; pad: number } {
@@ -170,7 +174,7 @@ export class RingWriter extends RingEnd {
     for (let d = 0; d < MAX_DIMS; d++) i32[q + 8 + d] = f.shape[d] ?? 0;
     i32[q + 14] = f.aux ?? 0;
     i32[q + 15] = checksum(i32, q);
-    copyBytes(this.u8, new Uint8Array(f.payload.buffer, f.payload.byteOffset, f.payload.byteLength), pos + HEADER_BYTES);
+    copyIntoBuffer(this.buf, f.payload, pos + HEADER_BYTES);
     this.w = (this.w + need) | 0;
     Atomics.store(this.ctl, WRITE, this.w);
     if (Atomics.load(this.ctl, READER_WAITING)) {
