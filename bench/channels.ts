@@ -2,7 +2,7 @@
 // measured worker → worker in the same run; then all-reduce of 4 MiB across 2 devices against memcpy.
 // Usage: npx tsx bench/channels.ts [--quick]
 import { MessageChannel } from 'node:worker_threads';
-import { ringBytes } from '../src/runtime/ring.js';
+import { DEVICE_RING_BYTES, ringBytes } from '../src/runtime/ring.js';
 import { startThread } from '../src/runtime/thread.js';
 import { ActorSystem } from '../src/runtime/system.js';
 import { median, round } from './harness.js';
@@ -21,8 +21,8 @@ function runPair(method: 'ring' | 'postMessage' | 'transfer', mode: 'throughput'
   const common = { method, mode, floats, count, warmMs: WARM_MS, stop };
   let a: object, b: object, transfer: [] | [MessageChannel['port1']] = [], transferB: [] | [MessageChannel['port2']] = [];
   if (method === 'ring') {
-    // The ring the devices use (ActorSystem's default: room for eight 1 MiB frames), or eight frames if larger.
-    const data = new SharedArrayBuffer(ringBytes(Math.max(bytes, 1 << 20), 8)), back = new SharedArrayBuffer(ringBytes(64, 8));
+    // The ring the devices use (ActorSystem's default, DEVICE_RING_BYTES).
+    const data = new SharedArrayBuffer(DEVICE_RING_BYTES), back = new SharedArrayBuffer(ringBytes(64, 8));
     // Touched once, as a running device's rings are: a first-touch page fault per 4 KiB is slow on this VM kind.
     new Uint8Array(data).fill(0);
     a = { ...common, role: 'producer', data, back };

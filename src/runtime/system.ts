@@ -7,7 +7,7 @@ import { formatRef, type ActorClass, type ActorRef } from './actor.js';
 import { Device } from './device.js';
 import type { RuntimeEvent } from './events.js';
 import type { DeviceStats, FromDevice, PlaceRequest } from './messages.js';
-import { ringBytes } from './ring.js';
+import { DEVICE_RING_BYTES } from './ring.js';
 import { Supervisor, type Entry } from './supervisor.js';
 
 export interface SystemOptions {
@@ -15,7 +15,7 @@ export interface SystemOptions {
   devices?: number;
   /** Modules that register actor classes (paths or file URLs); every device imports them at start. */
   modules?: (string | URL)[];
-  /** Bytes per directed ring (default: room for eight 1 MiB frames). */
+  /** Bytes per directed ring (default `DEVICE_RING_BYTES`: 4 MiB of frames). */
   ringBytes?: number;
   askTimeoutMs?: number;
   /** Consecutive crashes of one device before it is declared failed (default 3). */
@@ -50,7 +50,7 @@ export class ActorSystem {
     this.options = {
       devices: opts.devices ?? availableParallelism(),
       modules: (opts.modules ?? []).map((m) => (m instanceof URL ? m.href : m.startsWith('file:') ? m : pathToFileURL(m).href)),
-      ringBytes: opts.ringBytes ?? ringBytes(1 << 20, 8),
+      ringBytes: opts.ringBytes ?? DEVICE_RING_BYTES,
       askTimeoutMs: opts.askTimeoutMs ?? 10_000,
       maxRestarts: opts.maxRestarts ?? 3,
       restartBackoffMs: opts.restartBackoffMs ?? 50,
