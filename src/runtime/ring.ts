@@ -41,9 +41,9 @@ const PAD = -1;
 /**
  * The ring between two devices: 4 MiB of frames, room for three 1 MiB frames in flight (larger
  * tensors travel in chunks, channels.ts). It had been 16 MiB ("eight 1 MiB frames" rounded up to a
- * power of two): a 64 KiB stream cycling through 16 MiB leaves the caches and ran at 25–31 GB/s warm,
- * against 36–38 GB/s through 4 MiB, with 1 MiB streams alike (19 GB/s); and rings grow with the
- * square of the device count (16 devices: 240 rings).
+ * power of two): a 64 KiB stream cycling through 16 MiB leaves the caches (bench/channels.ts, warm:
+ * 24.8–25.5 GB/s through 16 MiB, 29.6–30.3 through 4 MiB; 1 MiB frames 18–26 either way), and
+ * rings grow with the square of the device count (16 devices: 240 rings).
  */
 export const DEVICE_RING_BYTES = CONTROL_BYTES + (4 << 20);
 
