@@ -6,6 +6,11 @@ import { like } from './util.js';
  * The three batched products of multi-head attention. Forward: scores = QKᵀ·scale (causal mask),
  * softmax, context = P·V. Backward reuses them: dP = scores(dCtx, V) unscaled, dQ = apply(dS, K)·scale,
  * dK = applyT(dS, Q)·scale, dV = applyT(P, dCtx).
+ *
+ * With `causal`, apply and applyT take the weights above the diagonal as zero and skip them: they
+ * are, for P (the softmax of masked scores: exp(-1e9 - max) is 0 in any float) and for dS = P ⊙ (…).
+ * Skipping exact zeros at the end (apply) or start (applyT) of each in-order sum leaves every result
+ * bit-identical and halves the two products' work.
  */
 export const attentionScores: KernelConfig<'attentionScores'> = {
   kernel: 'attentionScores',
@@ -48,7 +53,7 @@ export const attentionApply: KernelConfig<'attentionApply'> = {
     // Output row i of a head: its row of P (stride 1) weights the head's rows of V.
     for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < S; i++) {
       const head = b * S * W + h * D;
-      weightedRows(out.data, head + i * W, p.data, ((b * H + h) * S + i) * S, 1, v.data, head, W, S, D);
+      weightedRows(out.data, head + i * W, p.data, ((b * H + h) * S + i) * S, 1, v.data, head, W, s.causal ? i + 1 : S, D);
     }
     return out;
   },
@@ -65,7 +70,9 @@ export const attentionApplyT: KernelConfig<'attentionApplyT'> = {
     // Output row j of a head: column j of P (stride S) weights the head's rows of X.
     for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let j = 0; j < S; j++) {
       const head = b * S * W + h * D;
-      weightedRows(out.data, head + j * W, p.data, (b * H + h) * S * S + j, S, x.data, head, W, S, D);
+      // Causal: column j of P is zero above row j, so the sum starts at row j.
+      const k0 = s.causal ? j : 0;
+      weightedRows(out.data, head + j * W, p.data, (b * H + h) * S * S + k0 * S + j, S, x.data, head + k0 * W, W, S - k0, D);
     }
     return out;
   },
@@ -75,7 +82,7 @@ type Floats = Float32Array | Float64Array | Int32Array;
 
 /**
  * One output row of a batched attention product: out[o + c] = Σ_k w[w0 + k·ws] · x[x0 + k·W + c]
- * for c < D, k < S. Four columns per sweep over k, so each weight is loaded once for four
+ * for c < D, k < S (the rows summed, fewer than the sequence under a causal mask). Four columns per sweep over k, so each weight is loaded once for four
  * products, while every column still sums over k in order (results identical to one at a time).
  */
 function weightedRows(od: Floats, o: number, wd: Floats, w0: number, ws: number, xd: Floats, x0: number, W: number, S: number, D: number): void {
