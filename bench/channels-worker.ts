@@ -100,9 +100,11 @@ async function run(job: Job): Promise<{ start?: number; end?: number; frames?: n
     const r = new RingReader(job.data!, 'bench'), back = new RingWriter(job.back!, 'bench-back');
     const ack = { kind: 1, tag: 0, dtype: 'u8' as const, shape: [0], payload: new Uint8Array(0) };
     const timer = new Timer(job.warmMs, count);
+    // Round trips: the producer times them and ends the run; this side stops reading when it does.
+    const signal = job.mode === 'rtt' ? { get stopped() { return stopped(); } } : undefined;
     let sink = 0;
     for (;;) {
-      const f = (await r.read(job.mode === 'rtt' ? { get stopped() { return stopped(); } } : undefined));
+      const f = await r.read(signal);
       if (!f) return {};
       sink += touch(new Float32Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength / 4)); // zero-copy view
       r.release(f);

@@ -1,11 +1,8 @@
 /** Shared timing for benchmarks: warm-up, then medians of batched samples (2 cores, noisy: never a lone time). */
-export const now = (): number => performance.now();
+import { median } from '../src/stats.js';
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+export { median };
+export const now = (): number => performance.now();
 
 /** Median milliseconds per call of `fn`, sampled until `minMs` and `minSamples` are both reached. */
 export async function timeAsync(fn: () => unknown, { warm = 2, minMs = 400, minSamples = 5, maxSamples = 200 } = {}): Promise<number> {

@@ -3,8 +3,7 @@ import { CharCorpus, mobyDick } from '../data/corpus.js';
 import type { CharTransformerConfig } from '../models/char-transformer.js';
 import { knownTasks } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { moduleUrls } from '../runtime/thread.js';
 import { intFlag, numberFlag, type Flags } from './args.js';
 
 export const builtInModels = ['gpt-moe', 'bert-moe', 'vision-moe', 'dense'] as const;
@@ -28,7 +27,7 @@ export interface FlagModel {
 /** Reads the model flags (`--model`, `--module`, sizes, MoE options); unknown models are named with the known ones. */
 export async function modelFromFlags(flags: Flags): Promise<FlagModel> {
   const model = typeof flags.model === 'string' ? flags.model : 'gpt-moe';
-  const modules = typeof flags.module === 'string' ? [pathToFileURL(resolve(flags.module)).href] : [];
+  const modules = typeof flags.module === 'string' ? moduleUrls([flags.module]) : [];
   for (const m of modules) await import(m);
   const own = knownTasks().filter((t) => !(builtInModels as readonly string[]).includes(t));
   if (!(builtInModels as readonly string[]).includes(model) && !own.includes(model)) {

@@ -18,13 +18,12 @@ const FILL_MIN_BYTES = 8192;
  * and read only after the reader has seen it, so no other thread touches them during the copy.
  */
 export function copyBytes(dst: Uint8Array, src: Uint8Array, at = 0): void {
-  const n = src.byteLength;
-  if (at < 0 || at + n > dst.byteLength) throw errors.badArgument('copyBytes', `${n} bytes at ${at} do not fit in ${dst.byteLength}`);
-  if (n < FILL_MIN_BYTES || !(dst.buffer instanceof SharedArrayBuffer || src.buffer instanceof SharedArrayBuffer) || dst.buffer === src.buffer) {
-    dst.set(src, at); // small, unshared, or possibly overlapping (set handles overlap)
+  if (dst.buffer instanceof SharedArrayBuffer || src.buffer instanceof SharedArrayBuffer) {
+    copyInto(Buffer.from(dst.buffer, dst.byteOffset, dst.byteLength), src, at, 'copyBytes');
     return;
   }
-  Buffer.from(dst.buffer, dst.byteOffset + at, n).fill(Buffer.from(src.buffer, src.byteOffset, n));
+  fits('copyBytes', src.byteLength, at, dst.byteLength);
+  dst.set(src, at); // unshared: set is a plain memcpy already
 }
 
 /**
@@ -32,11 +31,19 @@ export function copyBytes(dst: Uint8Array, src: Uint8Array, at = 0): void {
  * hot path: one view of the source per call instead of three views per copy.
  */
 export function copyIntoBuffer(dst: Buffer, src: ArrayBufferView, at: number): void {
+  copyInto(dst, src, at, 'copyIntoBuffer');
+}
+
+function copyInto(dst: Buffer, src: ArrayBufferView, at: number, op: string): void {
   const n = src.byteLength;
-  if (at < 0 || at + n > dst.byteLength) throw errors.badArgument('copyIntoBuffer', `${n} bytes at ${at} do not fit in ${dst.byteLength}`);
+  fits(op, n, at, dst.byteLength);
   if (n < FILL_MIN_BYTES || src.buffer === dst.buffer) {
     dst.set(new Uint8Array(src.buffer, src.byteOffset, n), at); // small, or possibly overlapping (set handles overlap)
     return;
   }
   dst.fill(Buffer.from(src.buffer, src.byteOffset, n), at, at + n);
+}
+
+function fits(op: string, n: number, at: number, size: number): void {
+  if (at < 0 || at + n > size) throw errors.badArgument(op, `${n} bytes at ${at} do not fit in ${size}`);
 }

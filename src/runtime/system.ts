@@ -1,5 +1,4 @@
 import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
 import { Subject, type Observable } from 'rxjs';
 import { errors } from '../errors.js';
@@ -9,6 +8,7 @@ import type { RuntimeEvent } from './events.js';
 import type { DeviceStats, FromDevice, PlaceRequest } from './messages.js';
 import { DEVICE_RING_BYTES } from './ring.js';
 import { Supervisor, type Entry } from './supervisor.js';
+import { moduleUrls } from './thread.js';
 
 export interface SystemOptions {
   /** Number of devices (worker threads); default: the machine's available parallelism. */
@@ -49,7 +49,7 @@ export class ActorSystem {
   private constructor(opts: SystemOptions) {
     this.options = {
       devices: opts.devices ?? availableParallelism(),
-      modules: (opts.modules ?? []).map((m) => (m instanceof URL ? m.href : m.startsWith('file:') ? m : pathToFileURL(m).href)),
+      modules: moduleUrls(opts.modules ?? []),
       ringBytes: opts.ringBytes ?? DEVICE_RING_BYTES,
       askTimeoutMs: opts.askTimeoutMs ?? 10_000,
       maxRestarts: opts.maxRestarts ?? 3,

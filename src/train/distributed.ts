@@ -153,8 +153,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     let vocab: string[] | null | undefined;
     const named = typeof opts.policy === 'string' ? opts.policy : defaultLivePolicy;
     const shadowing = shadowingPolicies.includes(named) ? { policy: named, profile: opts.profile!, slots, topk: config.moe.topk } : undefined;
-    const padMax = padsToMax(named) && typeof opts.policy === 'string';
-    const args: MoETrainerArgs = { spec, batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()), shadowing, padMax };
+    const args: MoETrainerArgs = { spec, batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()), shadowing, padMax: padsToMax(named) };
     const trainers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoETrainer', args, { device: d })));
     // Gates and experts are actors of their own, made from the seeds the trainers' models derive;
     // the model says how many MoE layers it has.
@@ -218,7 +217,8 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       // The policy sees this step's routing and may change the placement before the next step.
       let replanMs = 0;
       const changes: Rebalance[] = [];
-      counts.forEach((_, l) => trace?.record(step, l, reports.map((r) => r.expertCounts[l]!)));
+      const sourceCounts = counts.map((_, l) => reports.map((r) => r.expertCounts[l]!));
+      sourceCounts.forEach((c, l) => trace?.record(step, l, c));
       if (scheduler) {
         // The scheduler plans beside the next step instead of before it (planning stays off the
         // critical path). The plans that have arrived are carried out at this boundary by the
@@ -267,7 +267,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       }
       for (const c of changes) opts.onRebalance?.(c);
       const s: DistributedStep = {
-        step, loss: reports[0]!.loss, auxLoss: reports[0]!.auxLoss, expertCounts: counts, sourceCounts: counts.map((_, l) => reports.map((r) => r.expertCounts[l]!)), droppedTokens: reports.reduce((n, r) => n + r.droppedTokens, 0), shadows: reports[0]!.shadows, stepMs,
+        step, loss: reports[0]!.loss, auxLoss: reports[0]!.auxLoss, expertCounts: counts, sourceCounts, droppedTokens: reports.reduce((n, r) => n + r.droppedTokens, 0), shadows: reports[0]!.shadows, stepMs,
         tokensPerSec: (batch * tokensPerSample * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), deviceExchangeMs: reports.map((r) => r.exchangeMs), deviceExpertRows: reports.map((r) => r.expertRows), placementVersion: version, replanMs,
       };
       if ((opts.evalEvery && (step + 1) % opts.evalEvery === 0) || step + 1 === last) {

@@ -67,8 +67,10 @@ export { capacityPolicy, eplbPolicy, fastermoePolicy, flexmoePolicy, oraclePolic
  */
 export const schedulerPolicies: readonly string[] = ['flexmoe', 'eplb', 'flexmoe-react'];
 export const shadowingPolicies: readonly string[] = ['fastermoe', 'flexmoe-react'];
-/** Every built-in that runs live (training and serving): the two static ones and the two kinds above. The others (capacity as a policy, the oracle) exist in flexmoe simulate only. */
-export const livePolicies: readonly string[] = ['static', 'static-unpadded', 'flexmoe', 'eplb', 'fastermoe', 'flexmoe-react'];
+/** The built-ins that keep the round-robin placement (static pads as DeepSpeed does; static-unpadded does not). */
+export const fixedPolicies: readonly string[] = ['static', 'static-unpadded'];
+/** Every built-in that runs live (training and serving): the fixed ones and the two kinds above. The others (capacity as a policy, the oracle) exist in flexmoe simulate only. */
+export const livePolicies: readonly string[] = [...fixedPolicies, 'flexmoe', 'eplb', 'fastermoe', 'flexmoe-react'];
 
 /**
  * The policy live training and serving run when none is named: the fixed placement computing
@@ -79,7 +81,7 @@ export const defaultLivePolicy = 'static-unpadded';
 
 /** Whether `name` keeps the round-robin placement and needs no cost profile live (static, static-unpadded). */
 export function isFixedPlacement(name: string): boolean {
-  return name === 'static' || name === 'static-unpadded';
+  return fixedPolicies.includes(name);
 }
 
 /** Whether `name` pads every hosted expert's buffer to the step's largest expert live (DeepSpeed dropless: static). */
