@@ -61,6 +61,8 @@ export interface StepReport {
   shadows: number[][];
   /** Rows this device's experts computed in the step's forward, over its MoE layers, padding included. */
   expertRows: number;
+  /** Of computeMs, the time this device's experts spent computing (forward and backward, all MoE layers). */
+  expertMs: number;
   computeMs: number;
   /** Of computeMs, the time spent in exchanges with other devices (moving data, waiting for them). */
   exchangeMs: number;
@@ -163,6 +165,7 @@ export class MoETrainer extends Actor {
       droppedTokens: this.layers.reduce((n, l) => n + (l.lastRouting?.dropped ?? 0), 0),
       shadows: this.layers.map((l) => [...l.lastShadows]),
       expertRows: this.layers.reduce((n, l) => n + l.lastComputedRows, 0),
+      expertMs: this.layers.reduce((n, l) => n + l.expertMs, 0),
       computeMs: performance.now() - t0,
       exchangeMs: ctx.collectives.exchangeMs - x0,
     };

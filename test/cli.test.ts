@@ -59,6 +59,9 @@ describe('flexmoe command line', function () {
     assert.equal(st.overBaseline, 1);
     assert.ok(fm.tokensPerSec > 0 && fm.perRound.length === 2);
     assert.ok(fm.lossRelDiff <= 1e-5, 'shadowing changes no loss');
+    // The experts' compute time, and the imbalance a placement could remove from it.
+    for (const p of summary.policies) assert.ok(p.expertMs > 0 && p.imbalanceMs >= 0 && p.imbalanceMs <= p.expertMs, JSON.stringify(p));
+    assert.equal(summary.headroom, null, 'headroom is read from a static-unpadded run, and there was none');
     // --predict: the simulator's step times for the recorded routing, beside the measured ones.
     assert.ok(st.stepMs > 0 && st.predictedStepMs > 0 && fm.predictedStepMs > 0, JSON.stringify(summary.policies));
     assert.equal(st.predictedOverBaseline, 1);

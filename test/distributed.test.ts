@@ -33,6 +33,8 @@ describe('MoE training across devices (actors on worker threads)', function () {
       h.forEach((s, i) => assert.ok(Math.abs(s.loss - reference[i]!) <= 1e-5 * reference[i]!, `${name}, step ${i}: ${s.loss} vs ${reference[i]}`));
     }
     for (const s of runs['two devices']) s.deviceExchangeMs.forEach((x, d) => assert.ok(x > 0 && x <= s.deviceMs[d]!, `step ${s.step}: exchanges ${x} ms of ${s.deviceMs[d]} ms on device ${d}`));
+    // Expert compute is part of the busy time and apart from the exchanges.
+    for (const s of runs['two devices']) s.deviceExpertMs.forEach((x, d) => assert.ok(x > 0 && x + s.deviceExchangeMs[d]! <= s.deviceMs[d]!, `step ${s.step}: experts ${x} ms, exchanges ${s.deviceExchangeMs[d]} ms of ${s.deviceMs[d]} ms on device ${d}`));
     const last = runs['two devices, expert 0 on both'].at(-1)!;
     assert.equal(last.expertCounts.length, 2, 'counts per MoE layer');
     assert.equal(last.expertCounts[0]!.reduce((a, b) => a + b, 0), batch * config.seq * 2, 'every token routed twice, counted once');

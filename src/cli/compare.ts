@@ -20,7 +20,9 @@ export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe
   Trains the same model from the same seed once per policy and round, live on worker-thread
   devices, in a different order each round (this machine's speed drifts within a run), and compares
   tokens/s (median step after warm-up; the median over rounds), re-plans, steps that shadowed
-  experts, and losses. The first policy is the baseline of the ratios. --module FILE may register
+  experts, losses, and the experts' compute time: the busiest device's, and how far it is above the
+  devices' mean (all a perfect balance could save; with static-unpadded in the list, the headroom
+  any placement has on this model and machine is printed from it). The first policy is the baseline of the ratios. --module FILE may register
   models (registerTask) and placement policies (registerPolicy) of your own to name here.
   --predict also replays the routing the first run recorded in the simulator, under every policy
   with the calibrated profile, and sets its predicted step times beside the measured ones.`;
@@ -31,6 +33,9 @@ interface Run {
   tokensPerSec: number;
   /** Median step time after warm-up (ms). */
   stepMs: number;
+  /** Medians after warm-up of the busiest device's expert compute ms, and of its excess over the devices' mean. */
+  expertMs: number;
+  imbalanceMs: number;
   replans: number;
   shadowedSteps: number;
   lastLoss: number;
@@ -67,6 +72,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
         policy, round, history,
         stepMs: median(history.slice(warm).map((s) => s.stepMs)),
         tokensPerSec: Math.round(median(history.slice(warm).map((s) => s.tokensPerSec))),
+        ...expertTime(history.slice(warm)),
         replans: history.filter((s) => s.replanMs > 0).length,
         shadowedSteps: history.filter((s) => s.shadows.some((l) => l.length)).length,
         lastLoss: history.at(-1)!.loss,
@@ -86,21 +92,25 @@ export async function compareCommand(flags: Flags): Promise<void> {
     const mine = of(p), tps = Math.round(median(mine.map((r) => r.tokensPerSec)));
     const lossDiff = Math.max(...mine[0]!.history.map((s, i) => Math.abs(s.loss - baseLosses[i]!) / baseLosses[i]!));
     const prediction = predicted ? { predictedStepMs: round4(predicted.get(p)!), predictedOverBaseline: round4(predicted.get(base)! / predicted.get(p)!) } : {};
-    return { policy: p, tokensPerSec: tps, overBaseline: round4(tps / baseTps), stepMs: round4(median(mine.map((r) => r.stepMs))), ...prediction, perRound: mine.map((r) => r.tokensPerSec), replans: median(mine.map((r) => r.replans)), shadowedSteps: median(mine.map((r) => r.shadowedSteps)), lastLoss: round4(mine[0]!.lastLoss), lossRelDiff: lossDiff };
+    return { policy: p, tokensPerSec: tps, overBaseline: round4(tps / baseTps), stepMs: round4(median(mine.map((r) => r.stepMs))), expertMs: round4(median(mine.map((r) => r.expertMs))), imbalanceMs: round4(median(mine.map((r) => r.imbalanceMs))), ...prediction, perRound: mine.map((r) => r.tokensPerSec), replans: median(mine.map((r) => r.replans)), shadowedSteps: median(mine.map((r) => r.shadowedSteps)), lastLoss: round4(mine[0]!.lastLoss), lossRelDiff: lossDiff };
   });
+  const exact = rows.find((r) => r.policy === 'static-unpadded');
+  const headroom = exact ? { stepMs: exact.stepMs, imbalanceMs: exact.imbalanceMs, bound: round4(exact.stepMs / (exact.stepMs - exact.imbalanceMs)) } : null;
   if (json) {
-    process.stdout.write(`${JSON.stringify({ summary: { model, devices, steps, rounds, baseline: base, policies: rows, ...(profile ? { profile: { expertTflops: round4(profile.expertTflops), channelGBps: round4(profile.intraNodeGBps), allReduceGBps: profile.allReduceGBps === undefined ? null : round4(profile.allReduceGBps) } } : {}) } })}\n`);
+    process.stdout.write(`${JSON.stringify({ summary: { model, devices, steps, rounds, baseline: base, policies: rows, headroom, ...(profile ? { profile: { expertTflops: round4(profile.expertTflops), channelGBps: round4(profile.intraNodeGBps), allReduceGBps: profile.allReduceGBps === undefined ? null : round4(profile.allReduceGBps) } } : {}) } })}\n`);
     return;
   }
-  const header = ['policy', 'tokens/s', `÷ ${base}`, 'step ms', ...(predicted ? ['predicted ms', `predicted ÷ ${base}`] : []), 'per round', 're-plans', 'steps shadowed', 'last loss', `loss vs ${base}`];
+  const header = ['policy', 'tokens/s', `÷ ${base}`, 'step ms', 'experts ms', 'imbalance ms', ...(predicted ? ['predicted ms', `predicted ÷ ${base}`] : []), 'per round', 're-plans', 'steps shadowed', 'last loss', `loss vs ${base}`];
   const table = rows.map((r) => [
-    r.policy, String(r.tokensPerSec), r.overBaseline.toFixed(3), r.stepMs.toFixed(1),
+    r.policy, String(r.tokensPerSec), r.overBaseline.toFixed(3), r.stepMs.toFixed(1), r.expertMs.toFixed(1), r.imbalanceMs.toFixed(1),
     ...('predictedStepMs' in r ? [r.predictedStepMs!.toFixed(1), r.predictedOverBaseline!.toFixed(3)] : []),
     r.perRound.join(' / '), String(r.replans), String(r.shadowedSteps), r.lastLoss.toFixed(4), r.lossRelDiff.toExponential(1),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   process.stdout.write(`${model} on ${devices} devices, ${steps} steps × ${rounds} round(s), median step after ${warm} warm-up steps:\n${line(header)}\n${table.map(line).join('\n')}\n`);
+  process.stdout.write("experts ms: the busiest device's expert compute per step (forward and backward); imbalance ms: how far it is above the devices' mean\n");
+  if (headroom) process.stdout.write(`headroom: under static-unpadded the experts' imbalance is ${headroom.imbalanceMs.toFixed(1)} ms of a ${headroom.stepMs.toFixed(1)} ms step; balancing them perfectly at no cost would make it at most ${headroom.bound.toFixed(3)}× faster\n`);
   if (predicted) process.stdout.write('predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile (median step after the same warm-up)\n');
   if (profile) process.stdout.write(`calibrated: expert compute ${(profile.expertTflops * 1000).toFixed(1)} GFLOP/s, channels ${profile.intraNodeGBps.toFixed(2)} GB/s, gradient all-reduce ${profile.allReduceGBps?.toFixed(2) ?? '–'} GB/s\n`);
 }
@@ -112,6 +122,18 @@ export function predictSteps(trace: string, devices: number, slots: number, prof
 }
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+/**
+ * The experts' compute time in these steps (medians): the busiest device's, and its excess over the
+ * devices' mean. The excess is what a perfect, free balance would take off the step (devices meet
+ * in every MoE layer's all-to-all, so the busiest one sets the pace); the rest of the step no
+ * placement changes.
+ */
+export function expertTime(steps: readonly DistributedStep[]): { expertMs: number; imbalanceMs: number } {
+  if (!steps.length) return { expertMs: 0, imbalanceMs: 0 };
+  const max = (xs: number[]) => Math.max(...xs), mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return { expertMs: median(steps.map((s) => max(s.deviceExpertMs))), imbalanceMs: median(steps.map((s) => max(s.deviceExpertMs) - mean(s.deviceExpertMs))) };
+}
 
 
 /**

@@ -73,6 +73,11 @@ export class DistributedMoELayer {
   private parts: MoEParts | null = null;
   private saved: { x: F32; routing: Routing; ex: Exchange } | null = null;
   lastRouting: Routing | null = null;
+  /**
+   * Milliseconds this device's experts spent computing (forward and backward) since the last
+   * forward began: what a placement moves between devices, exchanges and padding rows' share included.
+   */
+  expertMs = 0;
   private readonly shadows: StepShadows;
 
   constructor(readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }, private readonly comm: MoEComm) {
@@ -120,6 +125,7 @@ export class DistributedMoELayer {
     const { device: me, devices: D, collectives } = this.comm;
     const routing = await this.gate.forward(x);
     this.lastRouting = routing;
+    this.expertMs = 0;
     const k = this.opts.topk, E = this.opts.experts, d = this.dModel;
     const perExpert: number[][] = Array.from({ length: E }, () => []);
     for (let t = 0; t < x.rows; t++) for (let j = 0; j < k; j++) if (routing.kept[t * k + j]) perExpert[routing.indices.data[t * k + j]!]!.push(t * k + j);
@@ -199,7 +205,9 @@ export class DistributedMoELayer {
         xe.data.set(inbound[s]!.data.subarray(offsets[s]! * d, (offsets[s]! + m) * d), at * d);
         at += m;
       }
+      const t0 = performance.now();
       const ye = await fn(e, xe);
+      this.expertMs += performance.now() - t0;
       at = 0;
       for (let s = 0; s < D; s++) {
         const m = received[s]![e]!;

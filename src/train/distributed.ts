@@ -93,6 +93,8 @@ export interface DistributedStep {
   deviceExchangeMs: number[];
   /** Rows each device's experts computed in the forward, over the MoE layers: padding included (static pads to the largest expert). */
   deviceExpertRows: number[];
+  /** Of deviceMs, the milliseconds each device's experts spent computing (forward and backward): the part a placement moves. */
+  deviceExpertMs: number[];
   /** Version of the placement this step ran with (bumps when a plan is applied). */
   placementVersion: number;
   /** Milliseconds spent switching placement after this step (0 when nothing changed). */
@@ -268,7 +270,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       for (const c of changes) opts.onRebalance?.(c);
       const s: DistributedStep = {
         step, loss: reports[0]!.loss, auxLoss: reports[0]!.auxLoss, expertCounts: counts, sourceCounts, droppedTokens: reports.reduce((n, r) => n + r.droppedTokens, 0), shadows: reports[0]!.shadows, stepMs,
-        tokensPerSec: (batch * tokensPerSample * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), deviceExchangeMs: reports.map((r) => r.exchangeMs), deviceExpertRows: reports.map((r) => r.expertRows), placementVersion: version, replanMs,
+        tokensPerSec: (batch * tokensPerSample * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), deviceExchangeMs: reports.map((r) => r.exchangeMs), deviceExpertRows: reports.map((r) => r.expertRows), deviceExpertMs: reports.map((r) => r.expertMs), placementVersion: version, replanMs,
       };
       if ((opts.evalEvery && (step + 1) % opts.evalEvery === 0) || step + 1 === last) {
         s.evalLoss = (await Promise.all(trainers.map((t) => system.ask<number>(t, { type: 'eval', batches: opts.evalBatches ?? 2 }))))[0]!;
