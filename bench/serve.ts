@@ -33,7 +33,7 @@ const routing = await measureDomains(checkpoint, all, devices);
 const [a, b] = pickShift(routing);
 log(`domains by static balance: ${routing.map((r) => `${r.name} ${r.staticBalance.toFixed(2)}`).join(', ')}; traffic ${a.name} → ${b.name}`);
 
-interface Run { policy: string; rps: number; p50Ms: number; p99Ms: number; errors: number; overloaded: number; replans: number; shadowedPasses: number; rssStartMiB: number; rssEndMiB: number; rssEvery10sMiB: number[] }
+interface Run { policy: string; rps: number; p50Ms: number; p99Ms: number; errors: number; overloaded: number; replans: number; shadowedPasses: number; rssStartMiB: number; rssEndMiB: number; rssEvery10sMiB: number[]; passSeconds: number; expertShare: number; imbalanceShare: number }
 
 async function startService(policy: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'examples/service/server.ts', '--generate', checkpoint, '--port', '0', '--devices', String(devices), '--policy', policy, '--slots', values.slots!, '--max-batch', values['max-batch']!, '--max-queue', '256'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -49,11 +49,14 @@ async function startService(policy: string): Promise<{ child: ChildProcess; url:
   return { child, url };
 }
 
+/** A metric's value, summed over its labels (0 when absent). */
 async function metric(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(name));
-  return line ? Number(line.split(' ').at(-1)) : 0;
+  return text.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`)).reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
 }
+
+/** The passes' time, the experts' (summed over devices) and the experts' imbalance, so far (seconds). */
+const passTimes = async (url: string) => ({ pass: await metric(url, 'flexmoe_pass_seconds_total'), expert: await metric(url, 'flexmoe_expert_seconds_total'), imbalance: await metric(url, 'flexmoe_expert_imbalance_seconds_total') });
 
 async function run(policy: string): Promise<Run> {
   const { child, url } = await startService(policy);
@@ -62,6 +65,7 @@ async function run(policy: string): Promise<Run> {
     // Warm-up: compile kernels and fill caches on every device, with the first domain's traffic.
     await Promise.all(all[a.name]!.slice(0, 8).map((p, i) => fetch(`${url}/v1/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(p, i) })));
     const rssStart = await metric(url, 'flexmoe_process_resident_memory_bytes');
+    const timesStart = await passTimes(url);
     let sent = 0, overloaded = 0, errors = 0;
     const t0 = Date.now();
     // Resident memory every 10 s, to see whether it levels off.
@@ -86,10 +90,14 @@ async function run(policy: string): Promise<Run> {
     const replans = await metric(url, 'flexmoe_replans_total');
     const shadowedPasses = await metric(url, 'flexmoe_shadowed_passes_total');
     const rssEnd = await metric(url, 'flexmoe_process_resident_memory_bytes');
+    const timesEnd = await passTimes(url);
+    const passSeconds = timesEnd.pass - timesStart.pass;
     const ok = result.requests.total - overloaded - errors;
     return {
       policy, rps: round(ok / duration), p50Ms: result.latency.p50, p99Ms: result.latency.p99, errors: errors + result.errors + result.timeouts, overloaded, replans, shadowedPasses,
       rssStartMiB: round(rssStart / 2 ** 20), rssEndMiB: round(rssEnd / 2 ** 20), rssEvery10sMiB: rssSamples,
+      // Of the passes' time: the experts' (a device's mean) and their imbalance (all a placement can win).
+      passSeconds: round(passSeconds), expertShare: round((timesEnd.expert - timesStart.expert) / devices / passSeconds), imbalanceShare: round((timesEnd.imbalance - timesStart.imbalance) / passSeconds),
     };
   } finally {
     child.kill('SIGTERM');
@@ -111,4 +119,6 @@ const also: Record<string, number> = {};
 for (const p of policies) if (p !== 'static' && p !== 'flexmoe') also[`${p}OverStatic`] = round(rps(p) / rps('static'));
 if (policies.includes('static-unpadded')) also.flexmoeOverStaticUnpadded = round(rps('flexmoe') / rps('static-unpadded'));
 if (policies.includes('fastermoe')) also.flexmoeOverFastermoe = round(rps('flexmoe') / rps('fastermoe'));
+// What any placement could win on this model and traffic: static-unpadded's expert imbalance, taken off its passes.
+if (policies.includes('static-unpadded')) also.headroomOverStaticUnpadded = round(1 / (1 - median(runs.filter((x) => x.policy === 'static-unpadded').map((x) => x.imbalanceShare))));
 process.stdout.write(`${JSON.stringify({ serveSpeedup: round(rps('flexmoe') / rps('static')), ...also })}\n`);

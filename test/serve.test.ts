@@ -3,7 +3,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
-import type { CharTransformerConfig } from '../src/models/char-transformer.js';
+import { createDefaultBackend } from '../src/kernels/backend.js';
+import { CharTransformer, type CharTransformerConfig } from '../src/models/char-transformer.js';
+import { Tensor } from '../src/tensor/tensor.js';
 import { loadModel } from '../src/serve/model.js';
 import { trainDistributed } from '../src/train/distributed.js';
 
@@ -15,6 +17,28 @@ describe('serving a trained model', function () {
     const corpus = new CharCorpus(mobyDick().slice(0, 50_000));
     const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 64, layers: 1, seed: 3, moe: { experts: 4, topk: 2 } };
     await trainDistributed({ devices: 2, config, steps: 20, batch: 8, lr: 5e-3, corpusChars: 50_000, checkpoint: file });
+  });
+
+  it('logits at picked positions equal those rows of the whole forward, dense or MoE', async () => {
+    const be = await createDefaultBackend();
+    try {
+      for (const moe of [undefined, { experts: 4, topk: 2 as const, capacityFactor: 0, noiseStd: 0 }]) {
+        const config: CharTransformerConfig = { vocab: 20, seq: 8, dModel: 16, heads: 2, dFF: 32, layers: 2, seed: 5, moe };
+        const net = new CharTransformer(be, config);
+        const batch = 3, ids = Tensor.ints(Array.from({ length: batch * config.seq }, (_, i) => (i * 7 + 3) % config.vocab));
+        const all = await net.forward(ids, batch), pick = [7, 0, 4];
+        const at = await net.forwardAt(ids, batch, pick);
+        assert.deepEqual(at.shape, [batch, config.vocab]);
+        pick.forEach((p, b) => {
+          const want = all.data.subarray((b * config.seq + p) * config.vocab, (b * config.seq + p + 1) * config.vocab);
+          const got = at.data.subarray(b * config.vocab, (b + 1) * config.vocab);
+          got.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) <= 1e-6 * (1 + Math.abs(want[i]!)), `${moe ? 'MoE' : 'dense'}, sequence ${b}, logit ${i}: ${v} vs ${want[i]}`));
+        });
+        await assert.rejects(net.forwardAt(ids, batch, [8, 0, 0]), /pick needs one position in \[0, 8\) per sequence/);
+      }
+    } finally {
+      be.dispose();
+    }
   });
 
   it('micro-batched answers equal unbatched ones for the same seeds', async () => {

@@ -56,6 +56,12 @@ describe('example service (node:http)', function () {
         'flexmoe_expert_load{model="generate",layer="0",expert="0"}', 'flexmoe_balance_ratio{model="generate",layer="0"}', 'flexmoe_process_resident_memory_bytes']) {
         assert.ok(metrics.includes(name), `metrics has ${name}`);
       }
+      // Where the passes' time went: each device's experts take part of it, unevenly at most by all of it.
+      const value = (re: RegExp) => [...metrics.matchAll(re)].map((m) => Number(m[1]));
+      const [pass] = value(/^flexmoe_pass_seconds_total\{model="generate"\} (\S+)$/gm), experts = value(/^flexmoe_expert_seconds_total\{model="generate",device="\d"\} (\S+)$/gm);
+      const [imbalance] = value(/^flexmoe_expert_imbalance_seconds_total\{model="generate"\} (\S+)$/gm);
+      assert.equal(experts.length, 2, 'expert time per device');
+      assert.ok(experts.every((x) => x > 0 && x < pass!) && imbalance! >= 0 && imbalance! <= Math.max(...experts), `pass ${pass} s, experts ${experts} s, imbalance ${imbalance} s`);
     } finally {
       await service.close();
     }

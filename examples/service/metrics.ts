@@ -45,6 +45,25 @@ export class ServiceMetrics {
         for (const [name, m] of models) this.set({ model: name }, m.stats.shadowedPasses);
       },
     });
+    // Where the passes' time goes: what placement can move (the experts) and how unevenly it lies.
+    new Gauge({
+      name: 'flexmoe_pass_seconds_total', help: 'Time spent in forward passes', labelNames: ['model'], registers: [this.registry],
+      collect() {
+        for (const [name, m] of models) this.set({ model: name }, m.stats.passMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'flexmoe_expert_seconds_total', help: 'Time each device spent computing experts in forward passes', labelNames: ['model', 'device'], registers: [this.registry],
+      collect() {
+        for (const [name, m] of models) m.stats.expertMs.forEach((ms, device) => this.set({ model: name, device }, ms / 1000));
+      },
+    });
+    new Gauge({
+      name: 'flexmoe_expert_imbalance_seconds_total', help: "Over the passes, the busiest device's expert time above the devices' mean: what a perfect balance would save", labelNames: ['model'], registers: [this.registry],
+      collect() {
+        for (const [name, m] of models) this.set({ model: name }, m.stats.expertImbalanceMs / 1000);
+      },
+    });
     new Gauge({
       name: 'flexmoe_overloaded_total', help: 'Requests refused because the queue was full', labelNames: ['model'], registers: [this.registry],
       collect() {

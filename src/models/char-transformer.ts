@@ -60,14 +60,35 @@ export class CharTransformer {
 
   /** ids: [batch·seq] token ids, row-major by sequence → logits [batch·seq, vocab]. */
   async forward(ids: I32, batch: number): Promise<F32> {
+    let x = await this.embed(ids, batch);
+    for (const b of this.blocks) x = await b.forward(x, batch);
+    return this.head.forward(await this.lnFinal.forward(x));
+  }
+
+  /** Token plus position embeddings of checked ids, [batch·seq, dModel]. */
+  private async embed(ids: I32, batch: number): Promise<F32> {
     if (ids.dtype !== 'i32') throw errors.dtypeMismatch('CharTransformer.forward', ids.dtype, 'i32 token ids');
     const { seq, vocab } = this.config;
     if (ids.size !== batch * seq) throw errors.badShape('CharTransformer.forward', ids.shape, `[batch·seq = ${batch}·${seq}]`);
     for (let i = 0; i < ids.size; i++) if (ids.data[i]! < 0 || ids.data[i]! >= vocab) throw errors.indexOutOfRange('CharTransformer.forward', ids.data[i]!, vocab, i);
     const pos = Tensor.zeros([batch * seq], 'i32');
     for (let i = 0; i < pos.size; i++) pos.data[i] = i % seq;
-    let x = await this.be.ops.add(await this.tokens.forward(ids), await this.positions.forward(pos));
-    for (const b of this.blocks) x = await b.forward(x, batch);
+    return this.be.ops.add(await this.tokens.forward(ids), await this.positions.forward(pos));
+  }
+
+  /**
+   * Logits at one position per sequence, `pick[b]` of sequence b, as [batch, vocab]: what sampling
+   * the next token reads. The same values as those rows of `forward`, for a fraction of the work:
+   * the last block, the final norm and the head run on the picked rows alone. Inference only.
+   */
+  async forwardAt(ids: I32, batch: number, pick: readonly number[]): Promise<F32> {
+    const { seq } = this.config;
+    if (pick.length !== batch || pick.some((p) => !Number.isInteger(p) || p < 0 || p >= seq)) throw errors.badArgument('CharTransformer.forwardAt', `pick needs one position in [0, ${seq}) per sequence (${batch}), got [${pick.join(', ')}]`);
+    const rows = pick.map((p, b) => b * seq + p);
+    let x = await this.embed(ids, batch);
+    const last = this.blocks.length - 1;
+    for (let i = 0; i < last; i++) x = await this.blocks[i]!.forward(x, batch);
+    x = await this.blocks[last]!.forwardRows(x, batch, rows);
     return this.head.forward(await this.lnFinal.forward(x));
   }
 

@@ -43,6 +43,17 @@ export class TransformerBlock {
     return ops.add(h, await this.ffn.forward(await this.ln2.forward(h)));
   }
 
+  /**
+   * The block's output at rows `rows` of x alone, for inference that reads only some positions
+   * (the last block of a language model sampling the next token). Attention still reads every
+   * position; all that follows it works row by row, so it runs on those rows only. No backward.
+   */
+  async forwardRows(x: F32, batch: number, rows: readonly number[]): Promise<F32> {
+    const { ops } = this.be;
+    const h = (await ops.add(x, await this.attn.forward(await this.ln1.forward(x), batch))).pickRows(rows) as F32;
+    return ops.add(h, await this.ffn.forward(await this.ln2.forward(h)));
+  }
+
   async backward(dy: F32): Promise<F32> {
     const { ops } = this.be;
     const dh = await ops.add(dy, await this.ln2.backward(await this.ffn.backward(dy)));

@@ -69,15 +69,8 @@ export function buildServingModel(be: Backend, path: string, meta: Record<string
   const net = new CharTransformer(be, { ...c, moe: c.moe ? { ...c.moe, capacityFactor: 0, noiseStd: 0 } : undefined }, makeMoE);
   return {
     kind: 'generate', inputWidth: c.seq, outputs: c.vocab, net,
-    forward: async (ids, rows, pick) => {
-      const logits = await net.forward(new Tensor('i32', [rows * c.seq], ids as Int32Array) as I32, rows);
-      const out = new Float32Array(rows * c.vocab);
-      for (let r = 0; r < rows; r++) {
-        const at = (r * c.seq + (pick?.[r] ?? c.seq - 1)) * c.vocab;
-        out.set(logits.data.subarray(at, at + c.vocab), r * c.vocab);
-      }
-      return out;
-    },
+    // Sampling reads one position per sequence: the last block and the head run on those rows only.
+    forward: async (ids, rows, pick) => (await net.forwardAt(new Tensor('i32', [rows * c.seq], ids as Int32Array) as I32, rows, pick ?? new Array(rows).fill(c.seq - 1))).data,
   };
 }
 

@@ -26,6 +26,8 @@ export interface DeviceEngineOptions {
   profile?: CostProfile;
   /** Expert slots per device; default: twice what an even spread needs. */
   slots?: number;
+  /** The scheduler sees routing summed over passes of at least this many ms (default 50; 0: every pass). */
+  loadWindowMs?: number;
   backend: string;
   /** A forward pass that takes longer than this fails (a hung device). */
   timeoutMs?: number;
@@ -65,6 +67,8 @@ export class DeviceEngine implements Engine {
   private lastSwitchMs: number | undefined;
   /** The next pass runs right after a switch: its time is not a normal pass's. */
   private afterSwitch = false;
+  /** Routing and time of the passes since the scheduler last heard (clean: none ran right after a switch). */
+  private window: { counts: number[][]; ms: number; clean: boolean } | null = null;
   /**
    * Passes and placement switches take turns: a switch clones, moves and stops expert actors, which
    * must not happen under a pass that is using them.
@@ -87,7 +91,7 @@ export class DeviceEngine implements Engine {
     const moving = !isFixedPlacement(o.policy);
     const profile = moving ? (o.profile ?? (await calibrate({ dModel: info.dModel, dFF: info.dFF, devices: o.devices, backend: o.backend, allReduce: false }))) : null;
     // Defaults by `??`: an option passed as undefined (a flag not given) keeps its default.
-    const opts = { ...o, slots: o.slots ?? 2 * Math.ceil(info.experts / o.devices), timeoutMs: o.timeoutMs ?? 60_000, maxRestarts: o.maxRestarts ?? 3, modules: o.modules ?? [], profile };
+    const opts = { ...o, slots: o.slots ?? 2 * Math.ceil(info.experts / o.devices), timeoutMs: o.timeoutMs ?? 60_000, loadWindowMs: o.loadWindowMs ?? 50, maxRestarts: o.maxRestarts ?? 3, modules: o.modules ?? [], profile };
     const engine = new DeviceEngine(path, info, opts);
     await engine.boot();
     return engine;
@@ -108,6 +112,7 @@ export class DeviceEngine implements Engine {
   private async boot(): Promise<void> {
     this.generation++;
     this.arrived = [];
+    this.window = null;
     const { devices, backend, policy, profile, slots } = this.opts;
     const system = await ActorSystem.start({ devices, modules: [serverModule, schedulerModule, expertModule, gateModule, ...this.opts.modules], askTimeoutMs: this.opts.timeoutMs, maxRestarts: 0 });
     try {
@@ -167,7 +172,7 @@ export class DeviceEngine implements Engine {
     const counts = reports[0]!.counts.map((layer, l) => layer.map((_, e) => reports.reduce((s, r) => s + r.counts[l]![e]!, 0)));
     if (this.pinned) await this.applyPinned();
     else if (this.scheduler) await this.rebalance(counts, performance.now() - t0);
-    return { logits, counts, shadows: reports[0]!.shadows };
+    return { logits, counts, shadows: reports[0]!.shadows, deviceExpertMs: reports.map((r) => r.expertMs) };
   }
 
   /**
@@ -198,22 +203,29 @@ export class DeviceEngine implements Engine {
 
   /**
    * Carries out the plans that have arrived (the scheduler actor does it, on the expert actors),
-   * then shows the routing to the scheduler. The scheduler plans beside the next pass instead of
-   * before it (planning is off the critical path, as in FlexMoE's design), so a plan takes effect
-   * one pass boundary after the routing that prompted it.
+   * then shows the routing to the scheduler: summed over a window of passes (`loadWindowMs`), or at
+   * once after a switch, whose cost the scheduler waits to hear. The scheduler plans beside the next
+   * passes instead of before them (planning is off the critical path, as in FlexMoE's design), so a
+   * plan takes effect at a pass boundary after the routing that prompted it.
    */
   private async rebalance(counts: number[][], passMs: number): Promise<void> {
     const generation = this.generation;
-    // The pass's time tells the scheduler what its model leaves out, unless the pass followed a switch (new replicas' first work).
-    const stepMs = this.afterSwitch ? undefined : passMs;
+    // A pass right after a switch (new replicas' first work) does not tell what the model leaves out.
+    const clean = !this.afterSwitch;
     this.afterSwitch = false;
     if (this.arrived.length) {
       const plans = this.arrived.splice(0);
       await this.switchTo(plans, () => this.system.ask<CarriedOut>(this.scheduler!, { type: 'carry-out', count: plans.length } satisfies SchedulerMessage));
     }
+    const w = (this.window ??= { counts: counts.map((l) => l.map(() => 0)), ms: 0, clean: true });
+    counts.forEach((l, i) => l.forEach((n, e) => (w.counts[i]![e]! += n)));
+    w.ms += passMs;
+    w.clean &&= clean;
     const switchMs = this.lastSwitchMs;
+    if (switchMs === undefined && w.ms < this.opts.loadWindowMs) return;
+    this.window = null;
     this.lastSwitchMs = undefined;
-    this.system.ask<LayerPlan[]>(this.scheduler!, { type: 'load', step: this.step++, counts, switchMs, stepMs: switchMs === undefined ? stepMs : undefined } satisfies SchedulerMessage).then(
+    this.system.ask<LayerPlan[]>(this.scheduler!, { type: 'load', step: this.step++, counts: w.counts, switchMs, stepMs: switchMs === undefined && w.clean ? w.ms : undefined } satisfies SchedulerMessage).then(
       (plans) => generation === this.generation && plans.length && this.arrived.push(...plans),
       () => {}, // a crash is reported by the pass that meets it
     );

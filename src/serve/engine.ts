@@ -8,6 +8,8 @@ export interface ForwardResult {
   counts: number[][];
   /** Per MoE layer, the experts shadowed in this pass (fastermoe, flexmoe-react); absent or empty otherwise. */
   shadows?: number[][];
+  /** Per device, the milliseconds its experts computed in this pass (devices only). */
+  deviceExpertMs?: number[];
 }
 
 /** What a served model reports besides answers: placement changes, crashes and recoveries. */

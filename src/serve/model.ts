@@ -30,6 +30,12 @@ export interface ServeOptions {
   profile?: CostProfile;
   /** Expert slots per device (devices ≥ 2). */
   slots?: number;
+  /**
+   * The scheduler sees the routing summed over passes of at least this many milliseconds (default
+   * 50; 0: every pass). A serving pass is small: planning after each one would cost the device the
+   * scheduler runs on a share of every pass, and plan from a handful of tokens.
+   */
+  loadWindowMs?: number;
   /** Rows (sequences or images) computed together in one forward pass, at most … */
   maxBatch?: number;
   /** … waiting at most this long for company when nothing is running (ms). */
@@ -208,8 +214,8 @@ export class ServedModel {
     for (const p of parts) p.inputs.forEach((row, i) => (inputs.set(row, (r++) * w), pick.push(p.pick[i]!)));
     const t0 = performance.now();
     const placement = this.engine.replicas();
-    const { logits, counts, shadows } = await this.engine.forward(inputs, rows, pick);
-    this.stats.pass(rows, performance.now() - t0, counts, placement, this.queue.length, shadows);
+    const { logits, counts, shadows, deviceExpertMs } = await this.engine.forward(inputs, rows, pick);
+    this.stats.pass(rows, performance.now() - t0, counts, placement, this.queue.length, shadows, deviceExpertMs);
     r = 0;
     const finished = new Set<Job>();
     for (const p of parts) {
@@ -282,6 +288,6 @@ export async function loadModel(path: string, opts: ServeOptions = {}): Promise<
   if (devices === 1 && opts.policy && !isFixedPlacement(opts.policy)) throw errors.badArgument('loadModel', `policy ${opts.policy} moves experts between devices: use devices ≥ 2`);
   const engine = devices === 1
     ? await LocalEngine.start(path, ckpt, info, backend)
-    : await DeviceEngine.start(path, info, { devices, policy, profile: opts.profile, slots: opts.slots, backend, modules });
+    : await DeviceEngine.start(path, info, { devices, policy, profile: opts.profile, slots: opts.slots, loadWindowMs: opts.loadWindowMs, backend, modules });
   return new ServedModel(engine, info, vocab, opts);
 }

@@ -10,6 +10,8 @@ export interface PassEvent {
   queue: number;
   /** Per MoE layer, max ÷ mean device expert load of this pass under the placement it ran with. */
   balanceRatio: number[];
+  /** Per device, the milliseconds its experts computed (devices only). */
+  expertMs?: number[];
 }
 
 /**
@@ -30,10 +32,20 @@ export class ServeStats {
   /** Per MoE layer, the balance ratio of the last pass. */
   balanceRatio: number[];
   readonly passes$ = new Subject<PassEvent>();
+  /** Milliseconds of forward passes, in all. */
+  passMs = 0;
+  /** Per device, milliseconds its experts computed, in all (devices only). */
+  readonly expertMs: number[];
+  /**
+   * Over the passes, the busiest device's expert time above the devices' mean, in all: what a
+   * perfect, free balance would have taken off the passes (devices meet in every MoE layer).
+   */
+  expertImbalanceMs = 0;
 
   constructor(info: ModelInfo, private readonly engine: Engine) {
     this.expertLoad = Array.from({ length: info.moeLayers }, () => new Array(info.experts).fill(0));
     this.balanceRatio = new Array(info.moeLayers).fill(1);
+    this.expertMs = new Array(engine.devices).fill(0);
     engine.events$.subscribe((e) => e.type === 'replan' && this.replans++);
   }
 
@@ -45,13 +57,18 @@ export class ServeStats {
     this.failures[op] = (this.failures[op] ?? 0) + 1;
   }
 
-  pass(rows: number, ms: number, counts: number[][], reps: number[][][], queue: number, shadows?: number[][]): void {
+  pass(rows: number, ms: number, counts: number[][], reps: number[][][], queue: number, shadows?: number[][], expertMs?: number[]): void {
     this.passes++;
     this.rows += rows;
+    this.passMs += ms;
+    if (expertMs?.length) {
+      expertMs.forEach((x, d) => (this.expertMs[d]! += x));
+      this.expertImbalanceMs += Math.max(...expertMs) - expertMs.reduce((a, b) => a + b, 0) / expertMs.length;
+    }
     if (shadows?.some((s) => s.length)) this.shadowedPasses++;
     counts.forEach((c, l) => c.forEach((n, e) => (this.expertLoad[l]![e]! += n)));
     // A shadowed expert ran on every device, each on its own rows (split evenly by position).
     this.balanceRatio = counts.map((c, l) => balanceRatio(deviceLoads(c, withShadows({ devices: this.engine.devices, replicas: () => reps[l]! }, shadows?.[l]))));
-    this.passes$.next({ rows, ms, queue, balanceRatio: this.balanceRatio });
+    this.passes$.next({ rows, ms, queue, balanceRatio: this.balanceRatio, expertMs });
   }
 }

@@ -96,6 +96,17 @@ export class Tensor<D extends DType = DType> {
     return new Tensor(this.dtype, shape, this.data);
   }
 
+  /** Rows `rows` of a matrix, in that order, as a new [rows.length, cols] tensor. */
+  pickRows(rows: readonly number[]): Tensor<D> {
+    const C = this.cols, R = this.rows;
+    const out = Tensor.empty([rows.length, C], this.dtype);
+    rows.forEach((r, i) => {
+      if (!Number.isInteger(r) || r < 0 || r >= R) throw errors.indexOutOfRange('pickRows', r, R, i);
+      out.data.set(this.data.subarray(r * C, r * C + C), i * C);
+    });
+    return out;
+  }
+
   clone(): Tensor<D> {
     return new Tensor(this.dtype, this.shape, this.data.slice() as TypedArrayOf<D>);
   }

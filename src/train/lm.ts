@@ -96,7 +96,7 @@ export async function evaluate(be: Backend, model: CharTransformer, corpus: Char
  * window (causal attention never looks right), so every call reuses the training shapes.
  */
 export async function generate(be: Backend, model: CharTransformer, corpus: CharCorpus, prompt: string, length: number, opts: { temperature?: number; seed?: number } = {}): Promise<string> {
-  const { seq, vocab } = model.config;
+  const { seq } = model.config;
   const rng = new Rng(opts.seed ?? 1);
   const temperature = opts.temperature ?? 0.8;
   const ids = Array.from(corpus.vocab.encode(prompt).data);
@@ -105,9 +105,9 @@ export async function generate(be: Backend, model: CharTransformer, corpus: Char
     const ctx = ids.slice(-seq);
     window.data.fill(0);
     window.data.set(ctx);
-    const logits = await be.ops.softmax(await be.ops.scale(await model.forward(window, 1), 1 / temperature));
-    const row = logits.data.subarray((ctx.length - 1) * vocab, ctx.length * vocab);
-    ids.push(rng.categorical(row));
+    // Only the last context position's logits are read: the last block and the head run on it alone.
+    const probs = await be.ops.softmax(await be.ops.scale(await model.forwardAt(window, 1, [ctx.length - 1]), 1 / temperature));
+    ids.push(rng.categorical(probs.data));
   }
   return corpus.vocab.decode(ids.slice(-length));
 }
