@@ -41,6 +41,7 @@ export class GateActor extends TrainableActor<GateArgs> {
   protected build(be: Backend, ctx: ActorContext): Parameter[] {
     const a = this.args;
     this.gate = new Gate(be, a.dModel, { ...a.options, name: a.name, rng: new Rng(a.seed), dtype: a.dtype, skipInit: this.overwritten });
+    this.gate.device = ctx.device;
     if (a.global !== false) this.gate.reduce = async (v) => Float64Array.from((await ctx.collectives.allReduce(Tensor.from(v) as F32)).data);
     return this.gate.parameters();
   }

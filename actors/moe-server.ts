@@ -39,8 +39,8 @@ export interface ForwardReport {
   /** Per MoE layer, the experts shadowed in this pass (the same on every device; fastermoe, flexmoe-react). */
   shadows: number[][];
   ms: number;
-  /** Of ms, the time this device's experts computed (all MoE layers). */
-  expertMs: number;
+  /** Of ms, the time this device's experts computed, per MoE layer. */
+  expertMs: number[];
 }
 
 export class MoEServer extends Actor {
@@ -74,7 +74,7 @@ export class MoEServer extends Actor {
     return this.arena.use(async () => {
       const logits = (await this.model.forward(msg.inputs, msg.rows, msg.pick)).slice();
       const layers = this.moe.layers;
-      return { logits, counts: layers.map((l) => Array.from(l.lastRouting?.counts ?? [])), shadows: layers.map((l) => [...l.lastShadows]), ms: performance.now() - t0, expertMs: layers.reduce((n, l) => n + l.expertMs, 0) };
+      return { logits, counts: layers.map((l) => Array.from(l.lastRouting?.counts ?? [])), shadows: layers.map((l) => [...l.lastShadows]), ms: performance.now() - t0, expertMs: layers.map((l) => l.forwardExpertMs) };
     });
   }
 

@@ -61,8 +61,8 @@ export interface StepReport {
   shadows: number[][];
   /** Rows this device's experts computed in the step's forward, over its MoE layers, padding included. */
   expertRows: number;
-  /** Of computeMs, the time this device's experts spent computing (forward and backward, all MoE layers). */
-  expertMs: number;
+  /** Of computeMs, the time this device's experts spent computing: per MoE layer, its forward then its backward. */
+  expertMs: number[];
   computeMs: number;
   /** Of computeMs, the time spent in exchanges with other devices (moving data, waiting for them). */
   exchangeMs: number;
@@ -140,6 +140,8 @@ export class MoETrainer extends Actor {
     // Every device draws the same global batch and trains on its share of the samples.
     const { inputs, targets } = this.task.sample(this.dataRng, batch, 'train');
     const per = batch / ctx.devices;
+    // Gates that route by a workload route by this step's (GateOptions.routing).
+    this.layers.forEach((_, l) => (this.moe.gateActor(l)!.gate.routingStep = step));
     const loss = new CrossEntropyLoss(this.be);
     const logits = await this.model.forward(this.shard(inputs, this.task.inputWidth, per, me), per);
     const localMean = await loss.forward(logits, this.shard(targets, this.task.targetWidth, per, me) as Tensor<'i32'>, `step ${step} loss on device ${me}`);
@@ -165,7 +167,7 @@ export class MoETrainer extends Actor {
       droppedTokens: this.layers.reduce((n, l) => n + (l.lastRouting?.dropped ?? 0), 0),
       shadows: this.layers.map((l) => [...l.lastShadows]),
       expertRows: this.layers.reduce((n, l) => n + l.lastComputedRows, 0),
-      expertMs: this.layers.reduce((n, l) => n + l.expertMs, 0),
+      expertMs: this.layers.flatMap((l) => [l.forwardExpertMs, l.backwardExpertMs]),
       computeMs: performance.now() - t0,
       exchangeMs: ctx.collectives.exchangeMs - x0,
     };

@@ -70,9 +70,9 @@ export class MoEWiring {
     const index = this.layers.length, ctx = this.ctx;
     const comm = { device: ctx.device, devices: ctx.devices, collectives: ctx.collectives, replicas: () => this.replicas[index]! };
     const layer = new DistributedMoELayer(this.dModel, o, comm);
-    const { experts, topk, auxCoef, zCoef, capacityFactor, noiseStd, routerSkew } = o;
+    const { experts, topk, auxCoef, zCoef, capacityFactor, noiseStd, routerSkew, routing, routingSteps } = o;
     // Unset options stay unset (an explicit undefined would override the gate's defaults).
-    const gate = Object.fromEntries(Object.entries({ auxCoef, zCoef, capacityFactor, noiseStd, routerSkew }).filter(([, v]) => v !== undefined));
+    const gate = Object.fromEntries(Object.entries({ auxCoef, zCoef, capacityFactor, noiseStd, routerSkew, routing, routingSteps }).filter(([, v]) => v !== undefined));
     this.specs.push({ seeds: layer.seeds, dModel: layer.dModel, dFF: o.dFF, gate: { experts, topk, ...gate }, dtype: o.dtype, outStd: o.outStd });
     this.layers.push(layer);
     return layer;

@@ -3,7 +3,7 @@
 // shadowing and flexmoe-react (both), same run, same seed. Prints tokens/s (median step after
 // warm-up), the re-plan step cost against a normal step, how many steps shadowed, and whether the
 // losses matched.
-// Usage: npx tsx bench/live.ts [--steps N] [--rounds R] [--d-ff F] [--experts E]
+// Usage: npx tsx bench/live.ts [--steps N] [--rounds R] [--d-ff F] [--experts E] [--routing zipf:S[,drift]]
 //        [--policies static,static-unpadded,flexmoe,fastermoe,flexmoe-react]
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import type { CharTransformerConfig } from '../src/models/char-transformer.js';
@@ -18,11 +18,14 @@ const flag = (name: string, def: number) => {
 };
 const steps = flag('--steps', 80), rounds = flag('--rounds', 4), dFF = flag('--d-ff', 128), experts = flag('--experts', 4);
 const warm = 10, devices = 2;
+const ri = process.argv.indexOf('--routing');
+// --routing: the gates route by a synthetic workload (GateOptions.routing) instead of their logits.
+const routing = ri > 0 ? process.argv[ri + 1]! : undefined;
 const pi = process.argv.indexOf('--policies');
 const policies = pi > 0 ? process.argv[pi + 1]!.split(',') : ['static', 'static-unpadded', 'flexmoe', 'fastermoe', 'flexmoe-react'];
 if (policies[0] !== 'static') throw new Error('--policies: static first (the baseline every ratio is against)');
 const corpus = new CharCorpus(mobyDick());
-const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 32, dModel: 64, heads: 4, dFF, layers: 2, seed: 1, moe: { experts, topk: 1, auxCoef: 0.01, routerSkew: 1.5 } };
+const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 32, dModel: 64, heads: 4, dFF, layers: 2, seed: 1, moe: { experts, topk: 1, auxCoef: 0.01, routerSkew: 1.5, routing } };
 const profile = await calibrate({ dModel: config.dModel, dFF: config.dFF, devices });
 const run = (policy: string) => trainDistributed({ devices, config, steps, batch: 16, lr: 8e-3, slots: 4, policy, profile });
 const roundAll = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round(v)]));
@@ -44,7 +47,7 @@ for (let r = 0; r < rounds; r++) {
     const ratio = (xs: number[]) => (xs.length ? round(median(xs) / normal) : null);
     const replanStepOverNormal = ratio(later.map((s) => s.stepMs + s.replanMs));
     const nextStepOverNormal = ratio(later.map((s) => h[s.step + 1]!.stepMs));
-    process.stdout.write(`${JSON.stringify({ bench: 'live', round: r, policy, devices, dFF, experts, routerSkew: 1.5, steps, tokensPerSec: Math.round(tps(h)), replans: replans.length, replansAfterWarmup: later.length, replanStepOverNormal, nextStepOverNormal, stepsShadowing: h.filter((s) => s.shadows.some((l) => l.length)).length, exchangeMs: round(median(h.slice(warm).map((s) => Math.max(...s.deviceExchangeMs)))), ...roundAll(expertTime(h.slice(warm))), lastLoss: round(h.at(-1)!.loss, 5) })}\n`);
+    process.stdout.write(`${JSON.stringify({ bench: 'live', round: r, policy, devices, dFF, experts, routerSkew: 1.5, routing, steps, tokensPerSec: Math.round(tps(h)), replans: replans.length, replansAfterWarmup: later.length, replanStepOverNormal, nextStepOverNormal, stepsShadowing: h.filter((s) => s.shadows.some((l) => l.length)).length, exchangeMs: round(median(h.slice(warm).map((s) => Math.max(...s.deviceExchangeMs)))), ...roundAll(expertTime(h.slice(warm))), lastLoss: round(h.at(-1)!.loss, 5) })}\n`);
   }
 }
 const medianTps = (p: string) => median(results[p]!.map(tps));

@@ -3,3 +3,22 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
+
+/**
+ * Devices that meet after every segment of work (an MoE layer's forward, its backward) wait for
+ * the slowest: Σ over segments of (max − mean) of `ms[device][segment]` is the time a perfect
+ * balance would save. Imbalances in opposite directions in two segments do not cancel.
+ */
+export function imbalanceMs(ms: readonly (readonly number[])[]): number {
+  if (!ms.length) return 0;
+  let total = 0;
+  for (let s = 0; s < ms[0]!.length; s++) {
+    let max = -Infinity, sum = 0;
+    for (const d of ms) {
+      max = Math.max(max, d[s]!);
+      sum += d[s]!;
+    }
+    total += max - sum / ms.length;
+  }
+  return total;
+}

@@ -47,7 +47,7 @@ describe('flexmoe command line', function () {
   });
 
   it('compare runs the live policies side by side on one model and says how they did against the first', async () => {
-    const { stdout } = await run('node', [bin, 'compare', '--policies', 'static,fastermoe', '--steps', '4', '--rounds', '2', '--d-model', '16', '--layers', '1', '--seq', '8', '--topk', '1', '--router-skew', '2', '--predict', '--json']);
+    const { stdout } = await run('node', [bin, 'compare', '--policies', 'static,fastermoe', '--steps', '4', '--rounds', '2', '--d-model', '16', '--layers', '1', '--seq', '8', '--topk', '1', '--routing', 'zipf:2,drift', '--predict', '--json']);
     const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines.length, 5, 'a line per policy and round, then the summary');
     // Round 0 runs static first, round 1 the other way round.
@@ -77,6 +77,7 @@ describe('flexmoe command line', function () {
       return true;
     });
     await assert.rejects(run('node', [bin, 'train', '--backend', 'tpu', '--steps', '1']), (e: { stderr: string }) => /unknown backend "tpu"; available: reference, wasm-simd, gpujs-webgpu/.test(e.stderr));
+    await assert.rejects(run('node', [bin, 'train', '--routing', 'zipf']), (e: { stderr: string }) => /--routing: "zipf" is not zipf:S\[,drift\]/.test(e.stderr));
     await assert.rejects(run('node', [bin, 'train', '--model', 'gpt-7']), (e: { stderr: string }) => /unknown model "gpt-7"; known: gpt-moe, bert-moe, vision-moe, dense/.test(e.stderr));
     await assert.rejects(run('node', [bin, 'train', '--devices', '2', '--policy', 'oracle']), (e: { stderr: string }) => /the oracle is a lower bound .*; live training supports static, static-unpadded, flexmoe, eplb, fastermoe, flexmoe-react/.test(e.stderr));
   });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { expertTime, roundOrder } from '../src/cli/compare.js';
 import type { DistributedStep } from '../src/train/distributed.js';
+import { imbalanceMs } from '../src/stats.js';
 
 describe('flexmoe compare: run order and the experts\' time', () => {
   it('rotates and reverses the policies so none always runs first (ABBA for two)', () => {
@@ -8,11 +9,17 @@ describe('flexmoe compare: run order and the experts\' time', () => {
     assert.deepEqual([0, 1, 2, 3].map((r) => roundOrder(['a', 'b', 'c'], r).join('')), ['abc', 'cba', 'bca', 'acb']);
   });
 
-  it('reads the busiest device\'s expert time and its excess over the mean, median over steps', () => {
-    const step = (deviceExpertMs: number[]) => ({ deviceExpertMs }) as DistributedStep;
-    // Excess over the mean per step: 1, 0, 3 → median 1; busiest: 4, 2, 6 → median 4.
-    assert.deepEqual(expertTime([step([4, 2]), step([2, 2]), step([6, 0])]), { expertMs: 4, imbalanceMs: 1 });
-    assert.deepEqual(expertTime([step([3, 3, 3])]), { expertMs: 3, imbalanceMs: 0 }, 'balanced: nothing to win');
+  it('an imbalance is summed over the segments devices meet after: opposite ones do not cancel', () => {
+    // Two devices, two layers: device 0 busy in layer 0, device 1 in layer 1; equal totals.
+    assert.equal(imbalanceMs([[3, 1], [1, 3]]), 2);
+    assert.equal(imbalanceMs([[2, 2], [2, 2]]), 0);
+    assert.equal(imbalanceMs([[6], [0], [3]]), 3, 'max 6 over a mean of 3');
+    assert.equal(imbalanceMs([]), 0);
+  });
+
+  it('reads the busiest device\'s expert time and the step\'s imbalance, median over steps', () => {
+    const step = (deviceExpertMs: number[], expertImbalanceMs: number) => ({ deviceExpertMs, expertImbalanceMs }) as DistributedStep;
+    assert.deepEqual(expertTime([step([4, 2], 1), step([2, 2], 0), step([6, 0], 3)]), { expertMs: 4, imbalanceMs: 1 });
     assert.deepEqual(expertTime([]), { expertMs: 0, imbalanceMs: 0 });
   });
 });

@@ -34,7 +34,10 @@ describe('MoE training across devices (actors on worker threads)', function () {
     }
     for (const s of runs['two devices']) s.deviceExchangeMs.forEach((x, d) => assert.ok(x > 0 && x <= s.deviceMs[d]!, `step ${s.step}: exchanges ${x} ms of ${s.deviceMs[d]} ms on device ${d}`));
     // Expert compute is part of the busy time and apart from the exchanges.
-    for (const s of runs['two devices']) s.deviceExpertMs.forEach((x, d) => assert.ok(x > 0 && x + s.deviceExchangeMs[d]! <= s.deviceMs[d]!, `step ${s.step}: experts ${x} ms, exchanges ${s.deviceExchangeMs[d]} ms of ${s.deviceMs[d]} ms on device ${d}`));
+    for (const s of runs['two devices']) {
+      s.deviceExpertMs.forEach((x, d) => assert.ok(x > 0 && x + s.deviceExchangeMs[d]! <= s.deviceMs[d]!, `step ${s.step}: experts ${x} ms, exchanges ${s.deviceExchangeMs[d]} ms of ${s.deviceMs[d]} ms on device ${d}`));
+      assert.ok(s.expertImbalanceMs >= 0 && s.expertImbalanceMs <= Math.max(...s.deviceExpertMs), `step ${s.step}: imbalance ${s.expertImbalanceMs} ms`);
+    }
     const last = runs['two devices, expert 0 on both'].at(-1)!;
     assert.equal(last.expertCounts.length, 2, 'counts per MoE layer');
     assert.equal(last.expertCounts[0]!.reduce((a, b) => a + b, 0), batch * config.seq * 2, 'every token routed twice, counted once');
@@ -42,6 +45,16 @@ describe('MoE training across devices (actors on worker threads)', function () {
     last.sourceCounts[0]!.forEach((c) => assert.equal(c.reduce((a, b) => a + b, 0), (batch / 2) * config.seq * 2, 'each device routes its half'));
     assert.deepEqual(last.expertCounts[0], last.sourceCounts[0]![0]!.map((c, e) => c + last.sourceCounts[0]![1]![e]!));
     assert.ok(reference.at(-1)! < reference[0]!, 'and the loss falls');
+  });
+
+  it('gates routing by a workload (--routing) keep it skewed across steps, placement-transparent', async () => {
+    const routed = { ...config, moe: { experts: 4, topk: 2 as const, routing: 'zipf:2,drift' } };
+    const plain = await trainDistributed({ devices: 2, config: routed, steps: 8, batch, lr, corpusChars: chars });
+    const moved = await trainDistributed({ devices: 2, config: routed, steps: 8, batch, lr, corpusChars: chars, replicas: [[0], [1], [0, 1], [1]] });
+    plain.forEach((s, i) => assert.ok(Math.abs(s.loss - moved[i]!.loss) <= 1e-5 * s.loss, `step ${i}: ${s.loss} vs ${moved[i]!.loss}`));
+    // Zipf(2) over 4 experts, top-2: the hottest expert is in nearly every token's pair, every step.
+    for (const s of plain) for (const c of s.expertCounts) assert.ok(Math.max(...c) > 0.4 * c.reduce((a, b) => a + b, 0), `step ${s.step}: ${c}`);
+    await assert.rejects(trainDistributed({ devices: 2, config: { ...config, moe: { experts: 4, topk: 2, routing: 'zipf' } }, steps: 1, batch, lr }), /routing: "zipf" is not zipf:S/);
   });
 
   it('bad layouts are refused with the reason', async () => {

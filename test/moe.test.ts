@@ -11,10 +11,10 @@ describe('MoE layer (one process)', () => {
   let be: Backend;
   before(async () => (be = await createBackend('reference')));
 
-  for (const topk of [1, 2] as const) {
-    it(`whole-layer gradient check, top-${topk}, with replicas, aux and z losses (float64)`, async () => {
+  for (const [topk, routing] of [[1, undefined], [2, undefined], [2, 'zipf:1.5']] as const) {
+    it(`whole-layer gradient check, top-${topk}, with replicas, aux and z losses${routing ? `, routed by the workload ${routing}` : ''} (float64)`, async () => {
       const rng = new Rng(11 + topk);
-      const layer = new MoELayer(be, 6, { experts: 4, topk, dFF: 8, auxCoef: 0.1, zCoef: 0.01, rng, dtype: 'f64' });
+      const layer = new MoELayer(be, 6, { experts: 4, topk, dFF: 8, auxCoef: 0.1, zCoef: 0.01, rng, dtype: 'f64', routing });
       layer.setReplicaCounts([2, 1, 3, 1]);
       const x = randn(rng, [7, 6], 1, 'f64'), r = randn(rng, [7, 6], 1, 'f64');
       const loss = async () => dot(await layer.forward(x), r) + layer.auxLoss();

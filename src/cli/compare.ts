@@ -124,15 +124,14 @@ export function predictSteps(trace: string, devices: number, slots: number, prof
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 /**
- * The experts' compute time in these steps (medians): the busiest device's, and its excess over the
- * devices' mean. The excess is what a perfect, free balance would take off the step (devices meet
- * in every MoE layer's all-to-all, so the busiest one sets the pace); the rest of the step no
- * placement changes.
+ * The experts' compute time in these steps (medians): the busiest device's, and the imbalance, how
+ * far the busiest device's expert time is above the devices' mean, summed over the MoE layers'
+ * forwards and backwards (`expertImbalanceMs`). The imbalance is what a perfect, free balance would
+ * take off the step; the rest of the step no placement changes.
  */
 export function expertTime(steps: readonly DistributedStep[]): { expertMs: number; imbalanceMs: number } {
   if (!steps.length) return { expertMs: 0, imbalanceMs: 0 };
-  const max = (xs: number[]) => Math.max(...xs), mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  return { expertMs: median(steps.map((s) => max(s.deviceExpertMs))), imbalanceMs: median(steps.map((s) => max(s.deviceExpertMs) - mean(s.deviceExpertMs))) };
+  return { expertMs: median(steps.map((s) => Math.max(...s.deviceExpertMs))), imbalanceMs: median(steps.map((s) => s.expertImbalanceMs)) };
 }
 
 

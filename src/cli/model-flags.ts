@@ -4,6 +4,7 @@ import type { CharTransformerConfig } from '../models/char-transformer.js';
 import { knownTasks } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import { moduleUrls } from '../runtime/thread.js';
+import { parseWorkload } from '../sched/workload.js';
 import { intFlag, numberFlag, type Flags } from './args.js';
 
 export const builtInModels = ['gpt-moe', 'bert-moe', 'vision-moe', 'dense'] as const;
@@ -22,6 +23,14 @@ export interface FlagModel {
   config: CharTransformerConfig | VisionMoEConfig;
   batch: number;
   lr: number;
+}
+
+/** `--routing SPEC`: the gates route by a synthetic workload (GateOptions.routing), checked here. */
+function routingFlag(flags: Flags): { routing?: string } {
+  if (flags.routing === undefined) return {};
+  if (typeof flags.routing !== 'string') throw errors.badArgument('--routing', 'expects a workload, e.g. zipf:1.5,drift');
+  parseWorkload(flags.routing, '--routing');
+  return { routing: flags.routing };
 }
 
 /** Reads the model flags (`--model`, `--module`, sizes, MoE options); unknown models are named with the known ones. */
@@ -44,7 +53,7 @@ export async function modelFromFlags(flags: Flags): Promise<FlagModel> {
     layers: intFlag(flags, 'layers', 2, 1),
     seed: intFlag(flags, 'seed', 1),
     moe: model !== 'dense'
-      ? { experts: intFlag(flags, 'experts', 4, 1), topk: intFlag(flags, 'topk', 2, 1) as 1 | 2, capacityFactor: numberFlag(flags, 'capacity-factor', 0), routerSkew: numberFlag(flags, 'router-skew', 0), auxCoef: 0.01 }
+      ? { experts: intFlag(flags, 'experts', 4, 1), topk: intFlag(flags, 'topk', 2, 1) as 1 | 2, capacityFactor: numberFlag(flags, 'capacity-factor', 0), routerSkew: numberFlag(flags, 'router-skew', 0), auxCoef: 0.01, ...routingFlag(flags) }
       : undefined,
   };
   let config: CharTransformerConfig | VisionMoEConfig = text;

@@ -14,12 +14,15 @@ import { modelFromFlags } from './model-flags.js';
 
 export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|dense|NAME --module FILE] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
               [--layers N] [--heads H] [--d-ff F] [--experts E] [--topk 1|2] [--capacity-factor F] [--router-skew S]
-              [--devices N] [--policy static|static-unpadded|flexmoe|eplb|fastermoe|flexmoe-react|NAME] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
+              [--routing zipf:S[,drift][,burst][,transient]] [--devices N] [--policy static|static-unpadded|flexmoe|eplb|fastermoe|flexmoe-react|NAME] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
               [--resume FILE] [--record-trace FILE] [--lr X] [--backend NAME] [--sample N] [--json]
   Trains a character-level GPT (Mixture-of-Experts by default) on the embedded corpus (Moby-Dick),
   then prints a sample. --module FILE loads a module that registers models (registerTask) or placement
   policies (registerPolicy) of your own, on the devices too; --model NAME then trains one of them on
-  the devices, with the character-model flags as its config, and --policy NAME plans with one.`;
+  the devices, with the character-model flags as its config, and --policy NAME plans with one.
+  --routing SPEC makes the gates route by a synthetic workload (the one flexmoe simulate steps
+  through) instead of their logits: a live run under a chosen, lasting skew and drift, for measuring
+  placement policies (combine weights still come from the gates, so the model still trains).`;
 
 /** `flexmoe train`: the main job on its embedded default. */
 export async function train(flags: Flags): Promise<void> {

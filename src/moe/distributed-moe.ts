@@ -74,10 +74,12 @@ export class DistributedMoELayer {
   private saved: { x: F32; routing: Routing; ex: Exchange } | null = null;
   lastRouting: Routing | null = null;
   /**
-   * Milliseconds this device's experts spent computing (forward and backward) since the last
-   * forward began: what a placement moves between devices, exchanges and padding rows' share included.
+   * Milliseconds this device's experts spent computing in the last forward and in its backward:
+   * what a placement moves between devices. Each is timed apart because devices meet in each one's
+   * all-to-alls (a device slow in the forward cannot make it up in the backward).
    */
-  expertMs = 0;
+  forwardExpertMs = 0;
+  backwardExpertMs = 0;
   private readonly shadows: StepShadows;
 
   constructor(readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }, private readonly comm: MoEComm) {
@@ -125,7 +127,7 @@ export class DistributedMoELayer {
     const { device: me, devices: D, collectives } = this.comm;
     const routing = await this.gate.forward(x);
     this.lastRouting = routing;
-    this.expertMs = 0;
+    this.forwardExpertMs = this.backwardExpertMs = 0;
     const k = this.opts.topk, E = this.opts.experts, d = this.dModel;
     const perExpert: number[][] = Array.from({ length: E }, () => []);
     for (let t = 0; t < x.rows; t++) for (let j = 0; j < k; j++) if (routing.kept[t * k + j]) perExpert[routing.indices.data[t * k + j]!]!.push(t * k + j);
@@ -168,7 +170,8 @@ export class DistributedMoELayer {
       return out;
     };
     const inbound = (await collectives.allToAll(sent.map((s) => rowsOf(s, x, true)))) as F32[];
-    const { outputs: back, hosted } = await this.computeHosted(received, inbound, pad, (e, xe) => this.expert(e).forward(xe));
+    const { outputs: back, hosted, ms } = await this.computeHosted(received, inbound, pad, (e, xe) => this.expert(e).forward(xe));
+    this.forwardExpertMs = ms;
     release(inbound);
     const outputs = (await collectives.allToAll(back)) as F32[];
     const y = Tensor.zeros([x.rows, d], x.dtype) as F32;
@@ -193,6 +196,7 @@ export class DistributedMoELayer {
     const offsets = received.map(() => 0);
     const hosted: { expert: number; rows: number }[] = [];
     const here = pad ? new Set(this.hosted()) : null;
+    let ms = 0;
     for (let e = 0; e < E; e++) {
       let n = 0;
       for (let s = 0; s < D; s++) n += received[s]![e]!;
@@ -207,7 +211,7 @@ export class DistributedMoELayer {
       }
       const t0 = performance.now();
       const ye = await fn(e, xe);
-      this.expertMs += performance.now() - t0;
+      ms += performance.now() - t0;
       at = 0;
       for (let s = 0; s < D; s++) {
         const m = received[s]![e]!;
@@ -217,7 +221,7 @@ export class DistributedMoELayer {
       }
       hosted.push({ expert: e, rows });
     }
-    return { outputs, hosted };
+    return { outputs, hosted, ms };
   }
 
   async backward(dy: F32, auxScale = 1): Promise<F32> {
@@ -228,7 +232,8 @@ export class DistributedMoELayer {
     const dOut = ex.sent.map((slots, g) => combineBackward(dy, ex.outputs[g]!, slots, routing.weights, k, dWeights));
     for (const t of ex.outputs.splice(0)) collectives.release(t);
     const inbound = (await collectives.allToAll(dOut)) as F32[];
-    const { outputs: back } = await this.computeHosted(ex.received, inbound, ex.pad, (e, dye) => this.expert(e).backward(dye));
+    const { outputs: back, ms } = await this.computeHosted(ex.received, inbound, ex.pad, (e, dye) => this.expert(e).backward(dye));
+    this.backwardExpertMs = ms;
     for (const t of inbound) collectives.release(t);
     const dxRows = (await collectives.allToAll(back)) as F32[];
     await this.shadows.returnGradients(ex.shadows, ex.replicas, (e) => this.expert(e));

@@ -4,6 +4,7 @@ import { Tensor, type F32, type I32 } from '../tensor/tensor.js';
 import { Linear } from '../nn/linear.js';
 import type { InitOptions, Parameter } from '../nn/parameter.js';
 import type { Rng } from '../nn/random.js';
+import { WorkloadRouting } from './workload-routing.js';
 
 export interface GateOptions {
   experts: number;
@@ -18,6 +19,15 @@ export interface GateOptions {
   noiseStd?: number;
   /** Initial gate bias making expert popularity start Zipf(skew)-distributed (0: uniform). */
   routerSkew?: number;
+  /**
+   * Route by a synthetic workload instead of the logits (`zipf:S[,drift][,burst][,transient]`, as
+   * `flexmoe simulate` takes): each token's experts are drawn from the workload's popularity at
+   * `routingStep`; combine weights and gradients still come from the gate's probabilities. For
+   * measuring placement under a chosen skew; see workload-routing.ts.
+   */
+  routing?: string;
+  /** The run's length, for a workload with a transient phase. */
+  routingSteps?: number;
 }
 
 /** The routing of one batch: which experts each token goes to, with what weight. */
@@ -53,10 +63,18 @@ export class Gate {
    */
   reduce: (v: Float64Array) => Promise<Float64Array> = async (v) => v;
 
+  /** With `routing`: the workload step to route by (trainers set it every step; see setRoutingStep). */
+  routingStep = 0;
+  /** With `routing`: the device this gate routes for (its tokens draw apart from other devices'). */
+  device = 0;
+  private readonly workload: WorkloadRouting | null;
+
   constructor(private readonly be: Backend, readonly dModel: number, opts: GateOptions & InitOptions & { name?: string }) {
     this.options = { auxCoef: 0.01, zCoef: 0, capacityFactor: 0, noiseStd: 0, routerSkew: 0, ...opts } as Required<GateOptions>;
     if (opts.topk !== 1 && opts.topk !== 2) throw errors.badArgument('Gate', `topk must be 1 or 2, got ${opts.topk}`);
     if (opts.topk > opts.experts) throw errors.badArgument('Gate', `topk ${opts.topk} > experts ${opts.experts}`);
+    // Seeded from the gate's own generator before initialisation draws from it: one-process and device gates agree.
+    this.workload = opts.routing ? new WorkloadRouting(opts.routing, opts.experts, opts.topk, opts.rng.position, opts.routingSteps ?? 0) : null;
     this.proj = new Linear(be, dModel, opts.experts, { ...opts, name: `${opts.name ?? 'gate'}.proj`, std: 0.02 });
     const bias = this.proj.bias!.value;
     for (let e = 0; e < opts.experts; e++) bias.data[e] = -this.options.routerSkew * Math.log(e + 1);
@@ -74,7 +92,7 @@ export class Gate {
     const logits = await this.proj.forward(x);
     if (noise && noiseStd > 0) for (let i = 0; i < logits.size; i++) logits.data[i]! += noise.normal() * noiseStd;
     const probs = await ops.softmax(logits);
-    const { indices } = await ops.topk(probs, k);
+    const indices = this.workload ? new Tensor('i32', [T, k], this.workload.choose(this.routingStep, this.device, T)) as I32 : (await ops.topk(probs, k)).indices;
     const weights = new Float64Array(T * k), kept = new Uint8Array(T * k).fill(1), counts = new Float64Array(E);
     for (let t = 0; t < T; t++) {
       let sum = 0;

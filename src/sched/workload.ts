@@ -25,10 +25,10 @@ export interface WorkloadSpec {
   transient: boolean;
 }
 
-/** Parses `zipf:S[,drift][,burst][,transient]`. */
-export function parseWorkload(spec: string): WorkloadSpec {
+/** Parses `zipf:S[,drift][,burst][,transient]`; an error names `what` (the flag or option it came from). */
+export function parseWorkload(spec: string, what = '--workload'): WorkloadSpec {
   const m = /^zipf:([0-9.]+)((?:,(?:drift|burst|transient))*)$/.exec(spec.trim());
-  if (!m) throw errors.badArgument('--workload', `"${spec}" is not zipf:S[,drift][,burst][,transient]`);
+  if (!m) throw errors.badArgument(what, `"${spec}" is not zipf:S[,drift][,burst][,transient]`);
   const flags = m[2]!.split(',').filter(Boolean);
   return { zipf: Number(m[1]), drift: flags.includes('drift'), burst: flags.includes('burst'), transient: flags.includes('transient') };
 }

@@ -10,6 +10,8 @@ export interface ForwardResult {
   shadows?: number[][];
   /** Per device, the milliseconds its experts computed in this pass (devices only). */
   deviceExpertMs?: number[];
+  /** Over the MoE layers, how far the busiest device's expert time was above the devices' mean (devices only). */
+  expertImbalanceMs?: number;
 }
 
 /** What a served model reports besides answers: placement changes, crashes and recoveries. */

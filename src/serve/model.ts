@@ -214,8 +214,8 @@ export class ServedModel {
     for (const p of parts) p.inputs.forEach((row, i) => (inputs.set(row, (r++) * w), pick.push(p.pick[i]!)));
     const t0 = performance.now();
     const placement = this.engine.replicas();
-    const { logits, counts, shadows, deviceExpertMs } = await this.engine.forward(inputs, rows, pick);
-    this.stats.pass(rows, performance.now() - t0, counts, placement, this.queue.length, shadows, deviceExpertMs);
+    const { logits, counts, shadows, deviceExpertMs, expertImbalanceMs } = await this.engine.forward(inputs, rows, pick);
+    this.stats.pass(rows, performance.now() - t0, counts, placement, this.queue.length, shadows, deviceExpertMs, expertImbalanceMs);
     r = 0;
     const finished = new Set<Job>();
     for (const p of parts) {

@@ -37,8 +37,8 @@ export class ServeStats {
   /** Per device, milliseconds its experts computed, in all (devices only). */
   readonly expertMs: number[];
   /**
-   * Over the passes, the busiest device's expert time above the devices' mean, in all: what a
-   * perfect, free balance would have taken off the passes (devices meet in every MoE layer).
+   * Over the passes and their MoE layers, the busiest device's expert time above the devices' mean,
+   * in all: what a perfect, free balance would have taken off the passes (devices meet in every MoE layer).
    */
   expertImbalanceMs = 0;
 
@@ -57,13 +57,13 @@ export class ServeStats {
     this.failures[op] = (this.failures[op] ?? 0) + 1;
   }
 
-  pass(rows: number, ms: number, counts: number[][], reps: number[][][], queue: number, shadows?: number[][], expertMs?: number[]): void {
+  pass(rows: number, ms: number, counts: number[][], reps: number[][][], queue: number, shadows?: number[][], expertMs?: number[], imbalanceMs = 0): void {
     this.passes++;
     this.rows += rows;
     this.passMs += ms;
     if (expertMs?.length) {
       expertMs.forEach((x, d) => (this.expertMs[d]! += x));
-      this.expertImbalanceMs += Math.max(...expertMs) - expertMs.reduce((a, b) => a + b, 0) / expertMs.length;
+      this.expertImbalanceMs += imbalanceMs;
     }
     if (shadows?.some((s) => s.length)) this.shadowedPasses++;
     counts.forEach((c, l) => c.forEach((n, e) => (this.expertLoad[l]![e]! += n)));

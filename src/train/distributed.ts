@@ -3,7 +3,7 @@ import type { CharTransformerConfig } from '../models/char-transformer.js';
 import { ActorSystem } from '../runtime/system.js';
 import type { RuntimeEvent } from '../runtime/events.js';
 import { moduleUrls, siblingModule } from '../runtime/thread.js';
-import { median } from '../stats.js';
+import { imbalanceMs, median } from '../stats.js';
 import { defaultBackendName } from '../kernels/backend.js';
 import type { MoELayerSpec, MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-trainer.js';
 import { applyPlacement, spawnMoEActors, type PlacementMoves } from './moe-actors.js';
@@ -13,6 +13,7 @@ import { knownTasks, makeTask, type TaskName, type TaskSpec } from '../models/ta
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import type { CarriedOut, LayerPlan, SchedulerMessage } from '../../actors/scheduler.js';
 import { TraceWriter } from '../sched/trace.js';
+import { parseWorkload } from '../sched/workload.js';
 import type { CostProfile } from '../sched/cost.js';
 import { Placement, type PlacementOp } from '../sched/placement.js';
 import type { LoadView, Policy } from '../sched/policy.js';
@@ -95,6 +96,12 @@ export interface DistributedStep {
   deviceExpertRows: number[];
   /** Of deviceMs, the milliseconds each device's experts spent computing (forward and backward): the part a placement moves. */
   deviceExpertMs: number[];
+  /**
+   * Summed over the MoE layers' forwards and backwards (devices meet in each one's all-to-alls), how
+   * far the busiest device's expert time is above the devices' mean: all a perfect, free balance
+   * could take off the step.
+   */
+  expertImbalanceMs: number;
   /** Version of the placement this step ran with (bumps when a plan is applied). */
   placementVersion: number;
   /** Milliseconds spent switching placement after this step (0 when nothing changed). */
@@ -129,7 +136,10 @@ export async function trainDistributed(opts: DistributedOptions): Promise<Distri
 }
 
 export async function trainDistributedWithSample(opts: DistributedOptions): Promise<{ history: DistributedStep[]; sample: string }> {
-  const { devices, config, batch } = opts;
+  const { devices, batch } = opts;
+  // A workload the gates route by (GateOptions.routing) runs over this run's steps.
+  const config = opts.config.moe?.routing ? { ...opts.config, moe: { ...opts.config.moe, routingSteps: opts.config.moe.routingSteps ?? opts.steps } } : opts.config;
+  if (config.moe?.routing) parseWorkload(config.moe.routing, 'routing');
   const task = opts.task ?? 'gpt-moe';
   const modules = moduleUrls(opts.modules ?? []);
   for (const m of modules) await import(m); // registers the models of your own here too
@@ -270,7 +280,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       for (const c of changes) opts.onRebalance?.(c);
       const s: DistributedStep = {
         step, loss: reports[0]!.loss, auxLoss: reports[0]!.auxLoss, expertCounts: counts, sourceCounts, droppedTokens: reports.reduce((n, r) => n + r.droppedTokens, 0), shadows: reports[0]!.shadows, stepMs,
-        tokensPerSec: (batch * tokensPerSample * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), deviceExchangeMs: reports.map((r) => r.exchangeMs), deviceExpertRows: reports.map((r) => r.expertRows), deviceExpertMs: reports.map((r) => r.expertMs), placementVersion: version, replanMs,
+        tokensPerSec: (batch * tokensPerSample * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), deviceExchangeMs: reports.map((r) => r.exchangeMs), deviceExpertRows: reports.map((r) => r.expertRows), deviceExpertMs: reports.map((r) => r.expertMs.reduce((a, b) => a + b, 0)), expertImbalanceMs: imbalanceMs(reports.map((r) => r.expertMs)), placementVersion: version, replanMs,
       };
       if ((opts.evalEvery && (step + 1) % opts.evalEvery === 0) || step + 1 === last) {
         s.evalLoss = (await Promise.all(trainers.map((t) => system.ask<number>(t, { type: 'eval', batches: opts.evalBatches ?? 2 }))))[0]!;

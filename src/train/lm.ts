@@ -1,6 +1,7 @@
 import type { Backend } from '../kernels/backend.js';
 import type { CharCorpus } from '../data/corpus.js';
 import { CharTransformer } from '../models/char-transformer.js';
+import { MoELayer } from '../moe/moe-layer.js';
 import { AdamW } from '../nn/adamw.js';
 import { CrossEntropyLoss } from '../nn/loss.js';
 import { Arena } from '../tensor/arena.js';
@@ -59,6 +60,8 @@ export async function trainCharLM(be: Backend, model: CharTransformer, corpus: C
   async function trainStep(step: number): Promise<StepStats> {
     const t0 = performance.now();
     const { inputs, targets } = corpus.sample(dataRng, opts.batch, seq);
+    // Gates that route by a workload route by this step's (GateOptions.routing).
+    for (const l of model.moeLayers()) if (l instanceof MoELayer) l.gate.routingStep = step;
     const logits = await model.forward(inputs, opts.batch);
     const value = await loss.forward(logits, targets, `step ${step} loss`);
     const layers = model.moeLayers();
