@@ -25,7 +25,9 @@ export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe
   any placement has on this model and machine is printed from it). The first policy is the baseline of the ratios. --module FILE may register
   models (registerTask) and placement policies (registerPolicy) of your own to name here.
   --predict also replays the routing the first run recorded in the simulator, under every policy
-  with the calibrated profile, and sets its predicted step times beside the measured ones.`;
+  with the calibrated profile, and sets its predicted step times beside the measured ones; the
+  anchored ratio adds to every prediction what the model misses of the first policy's measured step
+  (attention, norms, optimizer: the part no placement changes).`;
 
 interface Run {
   policy: string;
@@ -87,11 +89,14 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const baseTps = Math.round(median(of(base).map((r) => r.tokensPerSec)));
   const baseLosses = of(base)[0]!.history.map((s) => s.loss);
   const predicted = trace ? predictSteps(trace, devices, slots, profile!, policies, warm) : null;
+  // What the simulator misses of the baseline's measured step, taken as the same under every policy.
+  const baseStepMs = median(of(base).map((r) => r.stepMs));
+  const unmodelled = predicted ? baseStepMs - predicted.get(base)! : 0;
   if (trace) rmSync(dirname(trace), { recursive: true, force: true });
   const rows = policies.map((p) => {
     const mine = of(p), tps = Math.round(median(mine.map((r) => r.tokensPerSec)));
     const lossDiff = Math.max(...mine[0]!.history.map((s, i) => Math.abs(s.loss - baseLosses[i]!) / baseLosses[i]!));
-    const prediction = predicted ? { predictedStepMs: round4(predicted.get(p)!), predictedOverBaseline: round4(predicted.get(base)! / predicted.get(p)!) } : {};
+    const prediction = predicted ? { predictedStepMs: round4(predicted.get(p)!), predictedOverBaseline: round4(predicted.get(base)! / predicted.get(p)!), anchoredOverBaseline: round4(baseStepMs / (predicted.get(p)! + unmodelled)) } : {};
     return { policy: p, tokensPerSec: tps, overBaseline: round4(tps / baseTps), stepMs: round4(median(mine.map((r) => r.stepMs))), expertMs: round4(median(mine.map((r) => r.expertMs))), imbalanceMs: round4(median(mine.map((r) => r.imbalanceMs))), ...prediction, perRound: mine.map((r) => r.tokensPerSec), replans: median(mine.map((r) => r.replans)), shadowedSteps: median(mine.map((r) => r.shadowedSteps)), lastLoss: round4(mine[0]!.lastLoss), lossRelDiff: lossDiff };
   });
   const exact = rows.find((r) => r.policy === 'static-unpadded');
@@ -100,10 +105,10 @@ export async function compareCommand(flags: Flags): Promise<void> {
     process.stdout.write(`${JSON.stringify({ summary: { model, devices, steps, rounds, baseline: base, policies: rows, headroom, ...(profile ? { profile: { expertTflops: round4(profile.expertTflops), channelGBps: round4(profile.intraNodeGBps), allReduceGBps: profile.allReduceGBps === undefined ? null : round4(profile.allReduceGBps) } } : {}) } })}\n`);
     return;
   }
-  const header = ['policy', 'tokens/s', `÷ ${base}`, 'step ms', 'experts ms', 'imbalance ms', ...(predicted ? ['predicted ms', `predicted ÷ ${base}`] : []), 'per round', 're-plans', 'steps shadowed', 'last loss', `loss vs ${base}`];
+  const header = ['policy', 'tokens/s', `÷ ${base}`, 'step ms', 'experts ms', 'imbalance ms', ...(predicted ? ['predicted ms', `predicted ÷ ${base}`, 'anchored ÷'] : []), 'per round', 're-plans', 'steps shadowed', 'last loss', `loss vs ${base}`];
   const table = rows.map((r) => [
     r.policy, String(r.tokensPerSec), r.overBaseline.toFixed(3), r.stepMs.toFixed(1), r.expertMs.toFixed(1), r.imbalanceMs.toFixed(1),
-    ...('predictedStepMs' in r ? [r.predictedStepMs!.toFixed(1), r.predictedOverBaseline!.toFixed(3)] : []),
+    ...('predictedStepMs' in r ? [r.predictedStepMs!.toFixed(1), r.predictedOverBaseline!.toFixed(3), r.anchoredOverBaseline!.toFixed(3)] : []),
     r.perRound.join(' / '), String(r.replans), String(r.shadowedSteps), r.lastLoss.toFixed(4), r.lossRelDiff.toExponential(1),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
@@ -111,7 +116,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   process.stdout.write(`${model} on ${devices} devices, ${steps} steps × ${rounds} round(s), median step after ${warm} warm-up steps:\n${line(header)}\n${table.map(line).join('\n')}\n`);
   process.stdout.write("experts ms: the busiest device's expert compute per step (forward and backward); imbalance ms: how far it is above the devices' mean\n");
   if (headroom) process.stdout.write(`headroom: under static-unpadded the experts' imbalance is ${headroom.imbalanceMs.toFixed(1)} ms of a ${headroom.stepMs.toFixed(1)} ms step; balancing them perfectly at no cost would make it at most ${headroom.bound.toFixed(3)}× faster\n`);
-  if (predicted) process.stdout.write('predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile (median step after the same warm-up)\n');
+  if (predicted) process.stdout.write(`predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile (median step after the same warm-up); anchored: each prediction plus the ${unmodelled.toFixed(1)} ms of ${base}'s measured step the model does not price\n`);
   if (profile) process.stdout.write(`calibrated: expert compute ${(profile.expertTflops * 1000).toFixed(1)} GFLOP/s, channels ${profile.intraNodeGBps.toFixed(2)} GB/s, gradient all-reduce ${profile.allReduceGBps?.toFixed(2) ?? '–'} GB/s\n`);
 }
 
