@@ -7,6 +7,7 @@ import { createDefaultBackend } from '../src/kernels/backend.js';
 import { CharTransformer, type CharTransformerConfig } from '../src/models/char-transformer.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { loadModel } from '../src/serve/model.js';
+import { buildServingModel } from '../src/serve/build.js';
 import { trainDistributed } from '../src/train/distributed.js';
 
 describe('serving a trained model', function () {
@@ -36,6 +37,25 @@ describe('serving a trained model', function () {
         });
         await assert.rejects(net.forwardAt(ids, batch, [8, 0, 0]), /pick needs one position in \[0, 8\) per sequence/);
       }
+    } finally {
+      be.dispose();
+    }
+  });
+
+  it('a model trained routing by a workload is served routing by its gates (draws would depend on a token\'s place in its batch)', async () => {
+    const be = await createDefaultBackend();
+    try {
+      const config: CharTransformerConfig = { vocab: 20, seq: 8, dModel: 16, heads: 2, dFF: 32, layers: 1, seed: 5, moe: { experts: 4, topk: 2, routing: 'zipf:2' } };
+      const served = buildServingModel(be, 'routed.ckpt', { task: 'gpt-moe', config });
+      const learned = new CharTransformer(be, { ...config, moe: { experts: 4, topk: 2 } });
+      served.net.parameters().forEach((p, i) => p.value.data.set(learned.parameters()[i]!.value.data));
+      const ids = Tensor.ints(Array.from({ length: 2 * config.seq }, (_, i) => (i * 7 + 3) % config.vocab));
+      await served.forward(ids.data, 2);
+      await learned.forward(ids, 2);
+      // Same weights: the served gate picks what the logits pick (at the last position of each
+      // sequence, all a served pass runs its last block on).
+      const all = learned.moeLayers()[0]!.lastRouting!.indices.data, last = [config.seq - 1, 2 * config.seq - 1];
+      assert.deepEqual(Array.from(served.net.moeLayers()[0]!.lastRouting!.indices.data), last.flatMap((t) => [all[2 * t]!, all[2 * t + 1]!]));
     } finally {
       be.dispose();
     }

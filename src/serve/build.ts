@@ -55,18 +55,25 @@ export function describeModel(path: string, meta: Record<string, unknown>): Mode
  * dropped at inference) and no router noise, so every row's answer depends on that row alone.
  * Parameters are left to the caller (a device loads only the experts it hosts).
  */
+/**
+ * MoE options a served model overrides: no capacity limit and no router noise, and the gates route
+ * by their logits even if the model trained routing by a workload (GateOptions.routing, a benchmark
+ * device whose draws depend on a token's place in its batch).
+ */
+const inference = { capacityFactor: 0, noiseStd: 0, routing: undefined };
+
 export function buildServingModel(be: Backend, path: string, meta: Record<string, unknown>, makeMoE?: MakeMoE): ServingModel {
   const { kind } = describeModel(path, meta);
   if (kind === 'classify') {
     const c = meta.config as VisionMoEConfig;
-    const net = new VisionMoE(be, { ...c, moe: { ...c.moe, capacityFactor: 0, noiseStd: 0 } }, makeMoE);
+    const net = new VisionMoE(be, { ...c, moe: { ...c.moe, ...inference } }, makeMoE);
     return {
       kind: 'classify', inputWidth: IMAGE_PIXELS, outputs: c.classes, net,
       forward: async (pixels, rows) => (await net.forward(new Tensor('f32', [rows, IMAGE_PIXELS], pixels as Float32Array) as F32, rows)).data,
     };
   }
   const c = meta.config as CharTransformerConfig;
-  const net = new CharTransformer(be, { ...c, moe: c.moe ? { ...c.moe, capacityFactor: 0, noiseStd: 0 } : undefined }, makeMoE);
+  const net = new CharTransformer(be, { ...c, moe: c.moe ? { ...c.moe, ...inference } : undefined }, makeMoE);
   return {
     kind: 'generate', inputWidth: c.seq, outputs: c.vocab, net,
     // Sampling reads one position per sequence: the last block and the head run on those rows only.
