@@ -1,5 +1,6 @@
 // The policy comparison on simulated hardware (cluster-a100): skewed and uniform workloads at 8–64
-// devices, every policy on the same routing; then FlexMoE planning time at two scales, and how long
+// devices, every policy on the same routing, with two bounds: the oracle (a free perfect split) and
+// foresight (FlexMoE's planner on each step's own routing, moves free); then FlexMoE planning time at two scales, and how long
 // flexmoe-react's in-step plans take (the simulator charges each cost.reactPlanMs, 5 ms).
 // One JSON line per configuration, then summary lines. Usage: npx tsx bench/simulate.ts [--quick]
 import { clusterA100 } from '../src/sched/cost.js';
@@ -15,13 +16,15 @@ const quick = process.argv.includes('--quick');
 const steps = quick ? 60 : 200;
 const devicesList = quick ? [8, 16] : [8, 16, 32, 64];
 const skewed = quick ? ['zipf:1.5,drift'] : ['zipf:1,drift', 'zipf:1.5,drift', 'zipf:2,drift', 'zipf:1.5,drift,burst'];
-const policies = ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'flexmoe-react', 'oracle'];
+const policies = ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'flexmoe-react', 'foresight', 'oracle'];
 const experts = 64, topk = 2, tokens = 4096;
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const acc: Record<string, number[]> = { static: [], fastermoe: [], oracle: [], eplb: [], capacity: [], balance: [], uniform: [], steadyOracle: [], steadyBalance: [] };
+const acc: Record<string, number[]> = { static: [], fastermoe: [], oracle: [], eplb: [], capacity: [], foresight: [], balance: [], uniform: [], steadyOracle: [], steadyBalance: [] };
+// The foresight bound (FlexMoE's planner on each step's own routing, moves free) against the oracle.
+const bound: Record<string, number[]> = { oracle: [], balance: [] };
 // The same for flexmoe-react (FlexMoE that also plans after gating on a surge).
-const react: Record<string, number[]> = { static: [], fastermoe: [], oracle: [], eplb: [], flexmoe: [], balance: [], uniform: [] };
+const react: Record<string, number[]> = { static: [], fastermoe: [], oracle: [], eplb: [], flexmoe: [], foresight: [], balance: [], uniform: [] };
 
 for (const workload of [...skewed, 'zipf:0']) {
   for (const devices of devicesList) {
@@ -47,9 +50,12 @@ for (const workload of [...skewed, 'zipf:0']) {
       acc.uniform!.push(speedup['flexmoe/static']!);
       react.uniform!.push(speedup['flexmoe-react/static']!);
     } else {
-      for (const k of ['static', 'fastermoe', 'oracle', 'eplb', 'flexmoe']) react[k]!.push(speedup[`flexmoe-react/${k}`]!);
+      for (const k of ['static', 'fastermoe', 'oracle', 'eplb', 'flexmoe', 'foresight']) react[k]!.push(speedup[`flexmoe-react/${k}`]!);
+      const fs = reports.find((r) => r.policy === 'foresight')!;
+      bound.oracle!.push(oracle.meanStepMs / fs.meanStepMs);
+      bound.balance!.push(fs.balanceRatio);
       react.balance!.push(reports.find((r) => r.policy === 'flexmoe-react')!.balanceRatio);
-      for (const k of ['static', 'fastermoe', 'oracle', 'eplb', 'capacity']) acc[k]!.push(speedup[`flexmoe/${k}`]!);
+      for (const k of ['static', 'fastermoe', 'oracle', 'eplb', 'capacity', 'foresight']) acc[k]!.push(speedup[`flexmoe/${k}`]!);
       acc.balance!.push(flex.balanceRatio);
       acc.steadyOracle!.push(line.steadyFlexmoeOverOracle);
       acc.steadyBalance!.push(line.steadyFlexmoeBalanceRatio);
@@ -63,6 +69,9 @@ process.stdout.write(
     flexmoeOverFastermoe: { mean: round(mean(acc.fastermoe!)), max: round(Math.max(...acc.fastermoe!)), min: round(Math.min(...acc.fastermoe!)) },
     flexmoeOverEplb: { mean: round(mean(acc.eplb!)) },
     flexmoeOverOracle: { mean: round(mean(acc.oracle!)) },
+    flexmoeOverForesight: { mean: round(mean(acc.foresight!)), min: round(Math.min(...acc.foresight!)) },
+    foresightOverOracle: { mean: round(mean(bound.oracle!)), min: round(Math.min(...bound.oracle!)) },
+    foresightBalanceRatio: { mean: round(mean(bound.balance!)), max: round(Math.max(...bound.balance!)) },
     flexmoeBalanceRatio: { mean: round(mean(acc.balance!)), max: round(Math.max(...acc.balance!)) },
     steadyFlexmoeOverOracle: { mean: round(mean(acc.steadyOracle!)) },
     steadyFlexmoeBalanceRatio: { mean: round(mean(acc.steadyBalance!)) },
@@ -77,6 +86,7 @@ process.stdout.write(
     flexmoeReactOverEplb: { mean: round(mean(react.eplb!)) },
     flexmoeReactOverFlexmoe: { mean: round(mean(react.flexmoe!)), min: round(Math.min(...react.flexmoe!)) },
     flexmoeReactOverOracle: { mean: round(mean(react.oracle!)) },
+    flexmoeReactOverForesight: { mean: round(mean(react.foresight!)), min: round(Math.min(...react.foresight!)) },
     flexmoeReactBalanceRatio: { mean: round(mean(react.balance!)), max: round(Math.max(...react.balance!)) },
     uniformFlexmoeReactOverStatic: { min: round(Math.min(...react.uniform!)) },
   })}\n`,

@@ -10,13 +10,16 @@ import { simulate, SyntheticWorkload, parseWorkload, clusterA100, display, lineC
 const quick = process.env.FLEXMOE_QUICK === '1';
 const devices = quick ? 8 : 32, experts = 64, steps = quick ? 60 : 200;
 const source = new SyntheticWorkload(parseWorkload('zipf:1.5,drift'), experts, 2, steps, 4096, 1);
-const { reports, speedup } = simulate({ source, devices, slots: (2 * experts) / devices, profile: clusterA100, policies: ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'flexmoe-react', 'oracle'] });
+const { reports, speedup } = simulate({ source, devices, slots: (2 * experts) / devices, profile: clusterA100, policies: ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'flexmoe-react', 'foresight', 'oracle'] });
 
 // %% [markdown]
 // Mean step time per policy, and FlexMoE's speedups. `flexmoe` plans beside the steps from recent
 // load, as the paper's FlexMoE (and this project's live executor) does; `flexmoe-react` also plans
 // right after gating when an expert surges, and pays for that planning and the move in the step
-// (and shadows, within the step, experts its placement cannot absorb, as it does live).
+// (and shadows, within the step, experts its placement cannot absorb, as it does live). Two bounds
+// close the list: `foresight`, FlexMoE's planner run on each step's own routing with free moves
+// (the best a FlexMoE-style placement could do under this cost model), and `oracle`, a free
+// perfect split with no replicas to keep in sync.
 
 // %%
 display(barChart({ title: `mean step time (ms), ${devices} devices, Zipf 1.5 with drift`, labels: reports.map((r) => r.policy), values: reports.map((r) => r.meanStepMs) }));

@@ -41,6 +41,16 @@ describe('simulator', () => {
     assert.ok(free.speedup['flexmoe-react/flexmoe']! > 1.05, JSON.stringify(free.speedup));
   });
 
+  it('foresight: FlexMoE\'s planner on each step\'s own routing with free moves bounds the history-based policies, and stays out of live runs', async () => {
+    const { reports } = simulate({ source: workload('zipf:1.5,drift'), devices: 8, slots: 8, profile: clusterA100, policies: ['flexmoe', 'flexmoe-react', 'foresight'] });
+    const by = Object.fromEntries(reports.map((r) => [r.policy, r]));
+    assert.ok(by.foresight!.replans > by.flexmoe!.replans, 'it re-places far more often: its moves are free');
+    assert.ok(by.foresight!.migratedBytes > 0);
+    assert.ok(by.foresight!.meanStepMs < by.flexmoe!.meanStepMs && by.foresight!.meanStepMs < by['flexmoe-react']!.meanStepMs, JSON.stringify(reports.map((r) => [r.policy, r.meanStepMs])));
+    const { checkLivePolicy } = await import('../src/sched/policies/index.js');
+    assert.throws(() => checkLivePolicy('foresight'), /foresight plans from each step's own routing .* flexmoe simulate only/);
+  });
+
   it('uniform routing: flexmoe makes no plan and is no slower than static', () => {
     const { reports, speedup } = simulate({ source: workload('zipf:0'), devices: 8, slots: 8, profile: clusterA100, policies: ['static', 'flexmoe'] });
     assert.equal(reports.find((r) => r.policy === 'flexmoe')!.replans, 0);
@@ -80,11 +90,11 @@ describe('routing traces', () => {
     const bin = new URL('../bin/flexmoe.js', import.meta.url).pathname;
     const { stdout } = await promisify(execFile)('node', [bin, 'simulate', '--workload', 'zipf:1,drift', '--experts', '16', '--topk', '2', '--steps', '20', '--devices', '4', '--slots', '8', '--json']);
     const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines.slice(0, 7).map((l) => l.policy), ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'flexmoe-react', 'oracle']);
+    assert.deepEqual(lines.slice(0, 8).map((l) => l.policy), ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'flexmoe-react', 'foresight', 'oracle']);
     assert.deepEqual(Object.keys(lines[0]), ['policy', 'meanStepMs', 'p95StepMs', 'balanceRatio', 'droppedFraction', 'replans', 'migratedBytes', 'planMsMean', 'planMsMax']);
-    const flex = ['static', 'capacity', 'fastermoe', 'eplb', 'oracle'].map((p) => `flexmoe/${p}`);
-    const react = ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'oracle'].map((p) => `flexmoe-react/${p}`);
-    assert.deepEqual(Object.keys(lines[7].speedup), [...flex, ...react]);
+    const flex = ['static', 'capacity', 'fastermoe', 'eplb', 'foresight', 'oracle'].map((p) => `flexmoe/${p}`);
+    const react = ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'foresight', 'oracle'].map((p) => `flexmoe-react/${p}`);
+    assert.deepEqual(Object.keys(lines[8].speedup), [...flex, ...react]);
   });
 });
 

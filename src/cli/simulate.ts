@@ -8,13 +8,14 @@ import { moduleUrls } from '../runtime/thread.js';
 import { intFlag, type Flags } from './args.js';
 
 export const simulateHelp = `flexmoe simulate (--trace FILE | --workload zipf:S[,drift][,burst][,transient] --experts E --topk k --steps N)
-                 --devices D --slots S [--policies static,capacity,fastermoe,eplb,flexmoe,flexmoe-react,oracle]
+                 --devices D --slots S [--policies static,capacity,fastermoe,eplb,flexmoe,flexmoe-react,foresight,oracle]
                  [--profile cluster-a100|FILE.json] [--tokens T] [--seed S] [--module FILE] [--json]
   Steps every policy through the same routing on simulated hardware and compares step times.
   --module FILE loads a module that registers policies of your own (registerPolicy) to name in --policies.
   flexmoe plans beside steps from recent load (as live training does); flexmoe-react also plans
   after gating when an expert surges, holding that step (simulator only), and shadows experts its
-  placement cannot absorb within the step (live too).`;
+  placement cannot absorb within the step (live too). Two bounds: oracle (a free perfect split) and
+  foresight (FlexMoE's planner on each step's own routing, its moves free).`;
 
 function profileFrom(flags: Flags): CostProfile {
   const p = typeof flags.profile === 'string' ? flags.profile : 'cluster-a100';
@@ -38,7 +39,7 @@ export async function simulateCommand(flags: Flags): Promise<void> {
   }
   const devices = intFlag(flags, 'devices', 16, 1);
   const slots = intFlag(flags, 'slots', Math.max(2, Math.ceil(source.experts / devices) * 2), 1);
-  const policies = (typeof flags.policies === 'string' ? flags.policies : 'static,capacity,fastermoe,eplb,flexmoe,flexmoe-react,oracle').split(',');
+  const policies = (typeof flags.policies === 'string' ? flags.policies : 'static,capacity,fastermoe,eplb,flexmoe,flexmoe-react,foresight,oracle').split(',');
   const { reports, speedup } = simulate({ source, devices, slots, profile: profileFrom(flags), policies, steps: typeof flags.steps === 'string' ? intFlag(flags, 'steps', 0) : undefined });
   if (flags.json === true) {
     for (const r of reports) process.stdout.write(`${JSON.stringify(summary(r))}\n`);

@@ -45,6 +45,8 @@ export interface Policy {
    * boundaries and do not call it: live, such a policy runs without its in-step plans.
    */
   react?(load: LoadView, placement: Placement, cost: CostProfile): PlacementOp[] | null;
+  /** A bound rather than a policy: the simulator charges its moves and in-step planning nothing (the foresight bound). */
+  readonly free?: boolean;
 }
 
 /** Mean per-expert load over the last `window` steps of a history. */

@@ -76,9 +76,10 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
         const t0 = performance.now();
         const ops = layer.policy.decide(view, layer.placement, profile);
         run.planMs.push(performance.now() - t0);
+        const free = layer.policy.free === true;
         const apply = (ops: PlacementOp[]) => {
           if (!ops.length) return;
-          ms += migrationMs(ops, layer.placement, profile);
+          if (!free) ms += migrationMs(ops, layer.placement, profile);
           run.migratedBytes += ops.filter((o) => o.op !== 'shrink').length * u.paramBytes * (profile.training ? profile.stateBytesFactor : 1);
           layer.placement.applyBatch(ops);
           planned = true;
@@ -90,7 +91,7 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
           const reacted = layer.policy.react(view, layer.placement, profile);
           if (reacted) {
             run.planMs.push(performance.now() - t1);
-            ms += reactPlanMs(profile);
+            if (!free) ms += reactPlanMs(profile);
             apply(reacted);
           }
         }
