@@ -22,3 +22,19 @@ export async function timeAsync(fn: () => unknown, { warm = 2, minMs = 400, minS
 }
 
 export const round = (x: number, digits = 3): number => Number(x.toPrecision(digits));
+
+/**
+ * Times `fast` and `slow` in alternating rounds (this machine's speed drifts, so neither always
+ * runs in the better spell) and returns the median ms of each and the median of the per-round
+ * ratios slow ÷ fast.
+ */
+export async function interleaved(fast: () => unknown, slow: () => unknown, rounds: number): Promise<{ fastMs: number; slowMs: number; speedup: number }> {
+  const fastMs: number[] = [], slowMs: number[] = [], ratios: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const f = await timeAsync(fast), s = await timeAsync(slow);
+    fastMs.push(f);
+    slowMs.push(s);
+    ratios.push(s / f);
+  }
+  return { fastMs: median(fastMs), slowMs: median(slowMs), speedup: median(ratios) };
+}

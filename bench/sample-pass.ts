@@ -7,7 +7,7 @@ import { demoLanguageConfig } from '../examples/service/demo.js';
 import { createBackend, defaultBackendName } from '../src/kernels/backend.js';
 import { CharTransformer } from '../src/models/char-transformer.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { median, round, timeAsync } from './harness.js';
+import { interleaved, round } from './harness.js';
 
 const quick = process.argv.includes('--quick');
 const be = await createBackend(await defaultBackendName());
@@ -23,14 +23,8 @@ try {
       return pick.map((p, b) => logits.data.slice((b * config.seq + p) * config.vocab, (b * config.seq + p + 1) * config.vocab));
     };
     const at = () => net.forwardAt(ids, batch, pick);
-    const ratios: number[] = [], wholeMs: number[] = [], atMs: number[] = [];
-    for (let r = 0; r < (quick ? 3 : 7); r++) {
-      const w = await timeAsync(whole), a = await timeAsync(at);
-      wholeMs.push(w);
-      atMs.push(a);
-      ratios.push(w / a);
-    }
-    process.stdout.write(`${JSON.stringify({ bench: 'sample-pass', backend: be.name, batch, seq: config.seq, wholeForwardMs: round(median(wholeMs)), forwardAtMs: round(median(atMs)), speedup: round(median(ratios)) })}\n`);
+    const t = await interleaved(at, whole, quick ? 3 : 7);
+    process.stdout.write(`${JSON.stringify({ bench: 'sample-pass', backend: be.name, batch, seq: config.seq, wholeForwardMs: round(t.slowMs), forwardAtMs: round(t.fastMs), speedup: round(t.speedup) })}\n`);
   }
 } finally {
   be.dispose();

@@ -30,11 +30,14 @@ function cases(): Case[] {
   for (const T of rowCounts) {
     const x = randn(rng, [T, 24]), dy = randn(rng, [T, 24]), w = randn(rng, [24, 40], 0.2), dh = randn(rng, [T, 40]);
     const b = randn(rng, [24]), g = randn(rng, [24], 0.5);
+    const odd = new Rng(100 + T), x7 = randn(odd, [T, 7]), b7 = randn(odd, [7]);
     out.push(
       { name: `matmul nn T=${T}`, run: (be) => be.ops.matmul(x, w, 'nn') },
       { name: `matmul nt T=${T}`, run: (be) => be.ops.matmul(dh, w, 'nt') },
       { name: `matmul tn T=${T}`, run: (be) => be.ops.matmul(x, dh, 'tn') },
       { name: `biasAdd T=${T}`, run: (be) => be.ops.biasAdd(x, b) },
+      // A width that is no whole number of SIMD vectors takes the loop.
+      { name: `biasAdd T=${T}, width 7`, run: (be) => be.ops.biasAdd(x7, b7) },
       { name: `colSum T=${T}`, run: (be) => be.ops.colSum(dy) },
       { name: `add/scale T=${T}`, run: async (be) => be.ops.scale(await be.ops.add(x, dy), -0.5) },
       { name: `relu fwd/bwd T=${T}`, run: async (be) => ({ y: await be.ops.relu(x), dx: await be.ops.reluBackward(x, dy) }) },

@@ -6,6 +6,7 @@ import { gemmWasm } from './gemm-module.js';
 type GemmFn = (pa: number, pb: number, pc: number, M: number, K: number, N: number, panel: number, ldb: number) => void;
 type GeluFn = (px: number, po: number, n: number) => void;
 type GeluBackwardFn = (px: number, pd: number, po: number, n: number) => void;
+type BiasAddFn = (px: number, pb: number, po: number, rows: number, cols: number) => void;
 
 // The WebAssembly global as this file uses it (the TypeScript DOM lib is not loaded).
 interface WasmMemory {
@@ -32,6 +33,7 @@ export class WasmGemm {
   private readonly gemm: GemmFn;
   private readonly geluFn: GeluFn;
   private readonly geluBackwardFn: GeluBackwardFn;
+  private readonly biasAddFn: BiasAddFn;
 
   constructor() {
     const instance = new Wasm.Instance(new Wasm.Module(Buffer.from(gemmWasm, 'base64')));
@@ -39,6 +41,24 @@ export class WasmGemm {
     this.gemm = instance.exports.gemm as GemmFn;
     this.geluFn = instance.exports.gelu as GeluFn;
     this.geluBackwardFn = instance.exports.geluBackward as GeluBackwardFn;
+    this.biasAddFn = instance.exports.biasAdd as BiasAddFn;
+  }
+
+  /**
+   * x + bias on every row, four lanes at a time, in place in the module's memory: float32 [R, C]
+   * with C a multiple of 4 (the caller checks). A float32 sum is correctly rounded either way, so
+   * the result equals the loop's.
+   */
+  biasAdd(x: F32, bias: F32): F32 {
+    const R = x.rows, C = x.cols, n = R * C;
+    const out = Tensor.empty(x.shape) as F32;
+    if (n === 0) return out;
+    const mem = this.reserve((n + C) * 4);
+    mem.set(x.data as Float32Array, 0);
+    mem.set(bias.data as Float32Array, n);
+    this.biasAddFn(0, n * 4, 0, R, C);
+    out.data.set(mem.subarray(0, n));
+    return out;
   }
 
   /**

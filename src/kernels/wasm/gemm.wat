@@ -132,4 +132,22 @@
                   (f32x4.mul (f32x4.splat (f32.const 0.134145)) (f32x4.mul (local.get $v) (local.get $v)))))))))
       (local.set $off (i32.add (local.get $off) (i32.const 16)))
       (br $next))))
+
+  ;; out[r·N + c] = x[r·N + c] + b[c] for $R rows of $N floats ($N a multiple of 4); in place when $po = $px.
+  (func (export "biasAdd") (param $px i32) (param $pb i32) (param $po i32) (param $R i32) (param $N i32)
+    (local $r i32) (local $c i32) (local $row i32) (local $nb i32)
+    (local.set $nb (i32.shl (local.get $N) (i32.const 2)))
+    (block $done (loop $rows
+      (br_if $done (i32.ge_u (local.get $r) (local.get $R)))
+      (local.set $c (i32.const 0))
+      (block $rowDone (loop $cols
+        (br_if $rowDone (i32.ge_u (local.get $c) (local.get $nb)))
+        (v128.store (i32.add (local.get $po) (i32.add (local.get $row) (local.get $c)))
+          (f32x4.add (v128.load (i32.add (local.get $px) (i32.add (local.get $row) (local.get $c))))
+            (v128.load (i32.add (local.get $pb) (local.get $c)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $cols)))
+      (local.set $row (i32.add (local.get $row) (local.get $nb)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows))))
 )

@@ -13,13 +13,12 @@ import { gelu, geluBackward } from './elementwise.js';
 import type { WasmGemm } from './gemm.js';
 
 /**
- * The WebAssembly SIMD family: matmul in SIMD WebAssembly, GELU as a typed-array loop with a fast
- * tanh, and the reference loops for the ops where a gpu.js WebAssembly kernel's launch and input
+ * The WebAssembly SIMD family: matmul, GELU and the bias add in SIMD WebAssembly (gemm.wat), and the reference loops for the ops where a gpu.js WebAssembly kernel's launch and input
  * copies cost more than the arithmetic at a character model's sizes (measured per op in
  * docs/kernels.md). colSum and sumSquares stay on the gpu.js WebAssembly kernels, as fast there.
  */
 const loops = [
-  biasAdd, attentionScores, attentionApply, attentionApplyT, softmax, softmaxBackward,
+  attentionScores, attentionApply, attentionApplyT, softmax, softmaxBackward,
   layerNorm, layerNormBackward, add, scale, relu, reluBackward, embedding, embeddingBackward,
   crossEntropy, crossEntropyBackward, topk, topkBackward, adamw,
 ] as KernelConfig<any, any>[];
@@ -27,5 +26,10 @@ const loops = [
 export const wasmKernels: KernelConfig<any, any>[] = [
   { kernel: 'matmul', backend: 'wasm', run: (ctx: { gemm: WasmGemm }, a, b, form) => ctx.gemm.matmul(a, b, form) } as KernelConfig<'matmul', { gemm: WasmGemm }>,
   gelu, geluBackward,
+  {
+    kernel: 'biasAdd', backend: 'wasm',
+    // Four lanes at a time when rows are whole vectors of float32; the loop otherwise (f64 checks, odd widths).
+    run: (ctx: { gemm: WasmGemm }, x, bias) => (x.dtype === 'f32' && bias.dtype === 'f32' && x.cols % 4 === 0 && bias.size === x.cols ? ctx.gemm.biasAdd(x, bias) : biasAdd.run(ctx as never, x, bias)),
+  } as KernelConfig<'biasAdd', { gemm: WasmGemm }>,
   ...loops.map((k) => ({ ...k, backend: 'wasm' })),
 ];
