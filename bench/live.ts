@@ -11,6 +11,7 @@ import { calibrate } from '../src/sched/calibrate.js';
 import { trainDistributed, type DistributedStep } from '../src/train/distributed.js';
 import { expertTime, roundOrder } from '../src/cli/compare.js';
 import { median, round } from './harness.js';
+import { headroom } from '../src/stats.js';
 
 const flag = (name: string, def: number) => {
   const i = process.argv.indexOf(name);
@@ -68,6 +69,6 @@ for (const p of ['flexmoe', 'flexmoe-react']) if (results[p] && results.fastermo
 if (results['static-unpadded']) {
   const runs = results['static-unpadded']!.map((h) => ({ stepMs: median(h.slice(warm).map((s) => s.stepMs)), ...expertTime(h.slice(warm)) }));
   const stepMs = median(runs.map((r) => r.stepMs)), imbalanceMs = median(runs.map((r) => r.imbalanceMs));
-  summary.headroom = { stepMs: round(stepMs), expertMs: round(median(runs.map((r) => r.expertMs))), imbalanceMs: round(imbalanceMs), bound: round(stepMs / (stepMs - imbalanceMs)) };
+  summary.headroom = { stepMs: round(stepMs), expertMs: round(median(runs.map((r) => r.expertMs))), imbalanceMs: round(imbalanceMs), bound: round(headroom(stepMs, imbalanceMs)) };
 }
 process.stdout.write(`${JSON.stringify(summary)}\n`);

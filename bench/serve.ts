@@ -12,6 +12,7 @@ import autocannon from 'autocannon';
 import { demoLanguageCheckpoint, demoLanguageConfig } from '../examples/service/demo.js';
 import { roundOrder } from '../src/cli/compare.js';
 import { median, round } from './harness.js';
+import { headroom } from '../src/stats.js';
 import { domains, measureDomains, pickShift } from './serve-traffic.js';
 
 const { values } = parseArgs({
@@ -120,5 +121,5 @@ for (const p of policies) if (p !== 'static' && p !== 'flexmoe') also[`${p}OverS
 if (policies.includes('static-unpadded')) also.flexmoeOverStaticUnpadded = round(rps('flexmoe') / rps('static-unpadded'));
 if (policies.includes('fastermoe')) also.flexmoeOverFastermoe = round(rps('flexmoe') / rps('fastermoe'));
 // What any placement could win on this model and traffic: static-unpadded's expert imbalance, taken off its passes.
-if (policies.includes('static-unpadded')) also.headroomOverStaticUnpadded = round(1 / (1 - median(runs.filter((x) => x.policy === 'static-unpadded').map((x) => x.imbalanceShare))));
+if (policies.includes('static-unpadded')) also.headroomOverStaticUnpadded = round(headroom(1, median(runs.filter((x) => x.policy === 'static-unpadded').map((x) => x.imbalanceShare))));
 process.stdout.write(`${JSON.stringify({ serveSpeedup: round(rps('flexmoe') / rps('static')), ...also })}\n`);

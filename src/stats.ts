@@ -22,3 +22,13 @@ export function imbalanceMs(ms: readonly (readonly number[])[]): number {
   }
   return total;
 }
+
+/** Per device, the expert time over its segments, and the imbalance over them (`imbalanceMs`): what steps and passes report. */
+export function expertTimes(ms: readonly (readonly number[])[]): { deviceExpertMs: number[]; expertImbalanceMs: number } {
+  return { deviceExpertMs: ms.map((d) => d.reduce((a, b) => a + b, 0)), expertImbalanceMs: imbalanceMs(ms) };
+}
+
+/** The most a perfect, free balance could speed a step up: its time over its time less the imbalance. */
+export function headroom(stepMs: number, imbalance: number): number {
+  return stepMs / (stepMs - imbalance);
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { expertTime, roundOrder } from '../src/cli/compare.js';
 import type { DistributedStep } from '../src/train/distributed.js';
-import { imbalanceMs } from '../src/stats.js';
+import { expertTimes, headroom, imbalanceMs } from '../src/stats.js';
 
 describe('flexmoe compare: run order and the experts\' time', () => {
   it('rotates and reverses the policies so none always runs first (ABBA for two)', () => {
@@ -15,6 +15,9 @@ describe('flexmoe compare: run order and the experts\' time', () => {
     assert.equal(imbalanceMs([[2, 2], [2, 2]]), 0);
     assert.equal(imbalanceMs([[6], [0], [3]]), 3, 'max 6 over a mean of 3');
     assert.equal(imbalanceMs([]), 0);
+    assert.deepEqual(expertTimes([[3, 1], [1, 3]]), { deviceExpertMs: [4, 4], expertImbalanceMs: 2 }, 'even totals, uneven layers');
+    assert.equal(headroom(10, 2), 1.25, 'a 10 ms step with 2 ms of imbalance: at most 1.25x');
+    assert.equal(headroom(10, 0), 1);
   });
 
   it('reads the busiest device\'s expert time and the step\'s imbalance, median over steps', () => {

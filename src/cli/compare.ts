@@ -4,7 +4,7 @@ import type { TaskName } from '../models/tasks.js';
 import { calibrate } from '../sched/calibrate.js';
 import { trainDistributed, type DistributedStep } from '../train/distributed.js';
 import { checkLivePolicy, isFixedPlacement } from '../sched/policies/index.js';
-import { median } from '../stats.js';
+import { headroom as headroomOf, median } from '../stats.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -100,7 +100,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
     return { policy: p, tokensPerSec: tps, overBaseline: round4(tps / baseTps), stepMs: round4(median(mine.map((r) => r.stepMs))), expertMs: round4(median(mine.map((r) => r.expertMs))), imbalanceMs: round4(median(mine.map((r) => r.imbalanceMs))), ...prediction, perRound: mine.map((r) => r.tokensPerSec), replans: median(mine.map((r) => r.replans)), shadowedSteps: median(mine.map((r) => r.shadowedSteps)), lastLoss: round4(mine[0]!.lastLoss), lossRelDiff: lossDiff };
   });
   const exact = rows.find((r) => r.policy === 'static-unpadded');
-  const headroom = exact ? { stepMs: exact.stepMs, imbalanceMs: exact.imbalanceMs, bound: round4(exact.stepMs / (exact.stepMs - exact.imbalanceMs)) } : null;
+  const headroom = exact ? { stepMs: exact.stepMs, imbalanceMs: exact.imbalanceMs, bound: round4(headroomOf(exact.stepMs, exact.imbalanceMs)) } : null;
   if (json) {
     process.stdout.write(`${JSON.stringify({ summary: { model, devices, steps, rounds, baseline: base, policies: rows, headroom, ...(profile ? { profile: { expertTflops: round4(profile.expertTflops), channelGBps: round4(profile.intraNodeGBps), allReduceGBps: profile.allReduceGBps === undefined ? null : round4(profile.allReduceGBps) } } : {}) } })}\n`);
     return;

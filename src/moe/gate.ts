@@ -63,7 +63,7 @@ export class Gate {
    */
   reduce: (v: Float64Array) => Promise<Float64Array> = async (v) => v;
 
-  /** With `routing`: the workload step to route by (trainers set it every step; see setRoutingStep). */
+  /** With `routing`: the workload step to route by (the trainers set it before every step's forward). */
   routingStep = 0;
   /** With `routing`: the device this gate routes for (its tokens draw apart from other devices'). */
   device = 0;

@@ -41,8 +41,9 @@ export class WorkloadRouting {
         score[e] = logP[e]! - Math.log(-Math.log(u));
       }
       for (let j = 0; j < k; j++) {
-        let best = -1;
-        for (let e = 0; e < E; e++) if (score[e]! > -Infinity && (best < 0 || score[e]! > score[best]!)) best = e;
+        // Drawn experts are marked -Infinity; popularities are never 0, so the rest stay finite.
+        let best = 0;
+        for (let e = 1; e < E; e++) if (score[e]! > score[best]!) best = e;
         out[t * k + j] = best;
         score[best] = -Infinity;
       }

@@ -5,7 +5,7 @@ import { applyPlacement, spawnMoEActors, type PlacementMoves } from '../train/mo
 import type { CarriedOut, LayerPlan, SchedulerArgs, SchedulerMessage } from '../../actors/scheduler.js';
 import { errors } from '../errors.js';
 import { calibrate } from '../sched/calibrate.js';
-import { imbalanceMs } from '../stats.js';
+import { expertTimes } from '../stats.js';
 import type { CostProfile } from '../sched/cost.js';
 import { isFixedPlacement, padsToMax, runsInScheduler, shadowingPolicies } from '../sched/policies/index.js';
 import type { ActorRef } from '../runtime/actor.js';
@@ -173,7 +173,7 @@ export class DeviceEngine implements Engine {
     const counts = reports[0]!.counts.map((layer, l) => layer.map((_, e) => reports.reduce((s, r) => s + r.counts[l]![e]!, 0)));
     if (this.pinned) await this.applyPinned();
     else if (this.scheduler) await this.rebalance(counts, performance.now() - t0);
-    return { logits, counts, shadows: reports[0]!.shadows, deviceExpertMs: reports.map((r) => r.expertMs.reduce((a, b) => a + b, 0)), expertImbalanceMs: imbalanceMs(reports.map((r) => r.expertMs)) };
+    return { logits, counts, shadows: reports[0]!.shadows, ...expertTimes(reports.map((r) => r.expertMs)) };
   }
 
   /**

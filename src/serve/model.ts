@@ -214,8 +214,9 @@ export class ServedModel {
     for (const p of parts) p.inputs.forEach((row, i) => (inputs.set(row, (r++) * w), pick.push(p.pick[i]!)));
     const t0 = performance.now();
     const placement = this.engine.replicas();
-    const { logits, counts, shadows, deviceExpertMs, expertImbalanceMs } = await this.engine.forward(inputs, rows, pick);
-    this.stats.pass(rows, performance.now() - t0, counts, placement, this.queue.length, shadows, deviceExpertMs, expertImbalanceMs);
+    const result = await this.engine.forward(inputs, rows, pick);
+    const { logits } = result;
+    this.stats.pass(rows, performance.now() - t0, result, placement, this.queue.length);
     r = 0;
     const finished = new Set<Job>();
     for (const p of parts) {

@@ -1,7 +1,7 @@
 import { Subject } from 'rxjs';
 import { balanceRatio, deviceLoads, withShadows } from '../sched/placement.js';
 import type { ModelInfo } from './build.js';
-import type { Engine } from './engine.js';
+import type { Engine, ForwardResult } from './engine.js';
 
 /** One forward pass, as the service's metrics see it. */
 export interface PassEvent {
@@ -10,8 +10,6 @@ export interface PassEvent {
   queue: number;
   /** Per MoE layer, max ÷ mean device expert load of this pass under the placement it ran with. */
   balanceRatio: number[];
-  /** Per device, the milliseconds its experts computed (devices only). */
-  expertMs?: number[];
 }
 
 /**
@@ -57,18 +55,16 @@ export class ServeStats {
     this.failures[op] = (this.failures[op] ?? 0) + 1;
   }
 
-  pass(rows: number, ms: number, counts: number[][], reps: number[][][], queue: number, shadows?: number[][], expertMs?: number[], imbalanceMs = 0): void {
+  pass(rows: number, ms: number, { counts, shadows, deviceExpertMs, expertImbalanceMs }: ForwardResult, reps: number[][][], queue: number): void {
     this.passes++;
     this.rows += rows;
     this.passMs += ms;
-    if (expertMs?.length) {
-      expertMs.forEach((x, d) => (this.expertMs[d]! += x));
-      this.expertImbalanceMs += imbalanceMs;
-    }
+    deviceExpertMs?.forEach((x, d) => (this.expertMs[d]! += x));
+    this.expertImbalanceMs += expertImbalanceMs ?? 0;
     if (shadows?.some((s) => s.length)) this.shadowedPasses++;
     counts.forEach((c, l) => c.forEach((n, e) => (this.expertLoad[l]![e]! += n)));
     // A shadowed expert ran on every device, each on its own rows (split evenly by position).
     this.balanceRatio = counts.map((c, l) => balanceRatio(deviceLoads(c, withShadows({ devices: this.engine.devices, replicas: () => reps[l]! }, shadows?.[l]))));
-    this.passes$.next({ rows, ms, queue, balanceRatio: this.balanceRatio, expertMs });
+    this.passes$.next({ rows, ms, queue, balanceRatio: this.balanceRatio });
   }
 }
