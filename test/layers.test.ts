@@ -76,6 +76,20 @@ describe('layer gradients (float64 finite differences)', () => {
     await model.backward(await loss.backward());
     for (const p of model.parameters()) await gradcheck(p.name, p.value, p.grad.data, f, { samples: 4 });
   });
+
+  for (const topk of [1, 2] as const) {
+    it(`GPT-MoE end to end, top-${topk} with capacity 0.75 dropping assignments: every parameter`, async () => {
+      const moe = { experts: 4, topk, capacityFactor: 0.75, auxCoef: 0.1, zCoef: 0.01 };
+      const model = new CharTransformer(be, { vocab: 5, seq: 4, dModel: 8, heads: 2, dFF: 8, layers: 2, seed: 4, dtype: 'f64', moe });
+      const ids = randInts(rng, [8], 5), targets = randInts(rng, [8], 5);
+      const loss = new CrossEntropyLoss(be);
+      const f = async () => (await loss.forward(await model.forward(ids, 2), targets)) + model.auxLoss();
+      await f();
+      assert.ok(model.moeLayers().every((l) => l.lastRouting!.dropped > 0), 'capacity drops assignments in every MoE layer');
+      await model.backward(await loss.backward());
+      for (const p of model.parameters()) await gradcheck(p.name, p.value, p.grad.data, f, { samples: 4 });
+    });
+  }
 });
 
 describe('training numerics', () => {

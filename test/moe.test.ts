@@ -11,16 +11,28 @@ describe('MoE layer (one process)', () => {
   let be: Backend;
   before(async () => (be = await createBackend('reference')));
 
-  for (const [topk, routing] of [[1, undefined], [2, undefined], [2, 'zipf:1.5']] as const) {
-    it(`whole-layer gradient check, top-${topk}, with replicas, aux and z losses${routing ? `, routed by the workload ${routing}` : ''} (float64)`, async () => {
-      const rng = new Rng(11 + topk);
-      const layer = new MoELayer(be, 6, { experts: 4, topk, dFF: 8, auxCoef: 0.1, zCoef: 0.01, rng, dtype: 'f64', routing });
+  // Every option combination, not the defaults only: capacity dropping one of a token's two choices
+  // is where a router gradient went wrong once.
+  const combos: { topk: 1 | 2; capacityFactor: number; skew: number; routing?: string }[] = [];
+  for (const topk of [1, 2] as const) for (const capacityFactor of [0, 0.75, 1, 1.25]) for (const skew of [0, 2]) combos.push({ topk, capacityFactor, skew });
+  combos.push({ topk: 2, capacityFactor: 0, skew: 0, routing: 'zipf:1.5' }, { topk: 2, capacityFactor: 1, skew: 0, routing: 'zipf:1.5' });
+  for (const { topk, capacityFactor, skew, routing } of combos) {
+    const what = `top-${topk}, capacity ${capacityFactor || 'none'}, skew ${skew}${routing ? `, routed by the workload ${routing}` : ''}`;
+    it(`whole-layer gradient check, ${what}, with replicas, aux and z losses (float64)`, async () => {
+      const rng = new Rng(11 + topk + 10 * capacityFactor + skew);
+      const layer = new MoELayer(be, 6, { experts: 4, topk, dFF: 8, auxCoef: 0.1, zCoef: 0.01, capacityFactor, routerSkew: skew, rng, dtype: 'f64', routing });
       layer.setReplicaCounts([2, 1, 3, 1]);
-      const x = randn(rng, [7, 6], 1, 'f64'), r = randn(rng, [7, 6], 1, 'f64');
+      const x = randn(rng, [9, 6], 1, 'f64'), r = randn(rng, [9, 6], 1, 'f64');
       const loss = async () => dot(await layer.forward(x), r) + layer.auxLoss();
       await loss();
+      const routingSeen = layer.lastRouting!;
+      if (capacityFactor > 0 && capacityFactor < 1) assert.ok(routingSeen.dropped > 0, `${what}: the check must drop assignments`);
+      if (topk === 2 && capacityFactor > 0 && capacityFactor < 1 && skew === 0) {
+        const halfDropped = Array.from({ length: x.rows }, (_, t) => routingSeen.kept[2 * t]! + routingSeen.kept[2 * t + 1]!).filter((n) => n === 1).length;
+        assert.ok(halfDropped > 0, `${what}: some token must keep one of its two choices`);
+      }
       const dx = await layer.backward(r);
-      await gradcheck('dx', x, dx.data, loss);
+      await gradcheck('dx', x, dx.data, loss, { samples: 54 });
       for (const p of layer.parameters()) await gradcheck(p.name, p.value, p.grad.data, loss, { samples: 8 });
     });
   }

@@ -47,10 +47,14 @@ export interface Routing {
 
 /**
  * A softmax top-k router. Forward: logits = x·Wg (+ noise), probs = softmax(logits), top-k
- * choices, combine weights (top-1: the probability, as Switch; top-2: renormalised over the two,
- * as GShard), capacity dropping in token order, and the auxiliary losses:
- *   aux = coef · E · Σ_e f_e · P_e   (f_e: fraction of assignments to e, P_e: mean probability)
- *   z   = coef · mean_t logsumexp(logits_t)²
+ * choices, combine weights (top-1: the probability, as Switch; top-2: renormalised over both
+ * choices, as GShard), then capacity dropping in token order, which zeroes a dropped weight without
+ * renormalising the kept one. The auxiliary losses:
+ *   aux = coef · E · Σ_e f_e · P_e   (P_e: mean probability of e over tokens)
+ *     top-1: Switch Transformer's, f_e = fraction of tokens whose choice is e;
+ *     top-2: the both-choices form (Mixtral's; GShard counts first choices only), f_e = fraction of
+ *     all T·k assignments that go to e. Both count assignments before capacity drops any.
+ *   z   = coef · mean_t logsumexp(logits_t)²   (ST-MoE)
  * Backward takes d(loss)/d(weights) from the combine step and adds the auxiliary gradients.
  */
 export class Gate {
@@ -156,14 +160,18 @@ export class Gate {
     const T = probs.rows;
     const dProbs = Tensor.zeros([T, E], probs.dtype) as F32;
     for (let t = 0; t < T; t++) {
+      // top-2 weights are normalised over both choices before capacity zeroes a dropped one, so the
+      // dropped choice's probability still sits in the denominator of the kept weight.
       let sum = 0, dot = 0;
-      for (let j = 0; j < k; j++) if (routing.kept[t * k + j]) sum += probs.data[t * E + routing.indices.data[t * k + j]!]!;
+      for (let j = 0; j < k; j++) sum += probs.data[t * E + routing.indices.data[t * k + j]!]!;
       if (k > 1) for (let j = 0; j < k; j++) if (routing.kept[t * k + j]) dot += dWeights[t * k + j]! * routing.weights[t * k + j]!;
       for (let j = 0; j < k; j++) {
-        if (!routing.kept[t * k + j]) continue;
         const e = routing.indices.data[t * k + j]!;
-        // top-1: w = p; top-2: w_j = p_j / Σ p  ⇒  ∂/∂p_j = (dw_j − Σ_i dw_i·w_i) / Σ p
-        dProbs.data[t * E + e]! += k === 1 ? dWeights[t * k + j]! : (dWeights[t * k + j]! - dot) / sum;
+        // A dropped weight is the constant 0: no gradient of its own.
+        const dw = routing.kept[t * k + j] ? dWeights[t * k + j]! : 0;
+        if (k === 1) dProbs.data[t * E + e]! += dw;
+        // top-2: w_j = p_j / Σ_i p_i over both choices  ⇒  ∂/∂p_j = (dw_j − Σ_i dw_i·w_i) / Σ_i p_i
+        else dProbs.data[t * E + e]! += (dw - dot) / sum;
       }
     }
     if (auxCoef > 0 && T > 0) {
