@@ -28,6 +28,11 @@ export interface SchedulerArgs {
   topk: number;
   /** The gate and expert actors carrying out the placement (needed to carry out plans). */
   actors?: MoEActors;
+  /**
+   * Learn from measured times (default true): what carrying out a plan cost and the step time the
+   * cost model does not price. False: plan on `profile` as given, so plans depend on routing alone.
+   */
+  learn?: boolean;
 }
 
 /**
@@ -126,7 +131,8 @@ export class Scheduler extends Actor {
 
   private plan(msg: Extract<SchedulerMessage, { type: 'load' }>, ctx: ActorContext): LayerPlan[] {
     const { devices: D, topk } = this.args;
-    if (msg.switchMs !== undefined && this.lastMigrationMs !== null) {
+    const learn = this.args.learn !== false;
+    if (learn && msg.switchMs !== undefined && this.lastMigrationMs !== null) {
       // What carrying out the last plan cost beyond moving its state, smoothed: plans must pay for it.
       const extra = Math.max(0, msg.switchMs - this.lastMigrationMs);
       this.overheadMs = this.overheadMs === null ? extra : 0.5 * this.overheadMs + 0.5 * extra;
@@ -134,7 +140,7 @@ export class Scheduler extends Actor {
     }
     const waiting = msg.switchMs === undefined && this.awaitingCost > 0;
     this.awaitingCost = waiting ? this.awaitingCost - 1 : 0;
-    if (msg.stepMs !== undefined) this.learnUnmodelled(msg.stepMs, msg.counts);
+    if (learn && msg.stepMs !== undefined) this.learnUnmodelled(msg.stepMs, msg.counts);
     const profile = { ...this.args.profile, planOverheadMs: this.overheadMs ?? this.args.profile.planOverheadMs, unmodelledMs: this.unmodelledMs ?? this.args.profile.unmodelledMs };
     const plans: LayerPlan[] = [];
     msg.counts.forEach((counts, l) => {

@@ -47,11 +47,14 @@ describe('MoE training across devices (actors on worker threads)', function () {
     assert.ok(reference.at(-1)! < reference[0]!, 'and the loss falls');
   });
 
-  it('gates routing by a workload (--routing) keep it skewed across steps, placement-transparent', async () => {
+  it('gates routing by a workload (--routing) keep it skewed across steps, the same on 1 and 2 devices, placement-transparent', async () => {
     const routed = { ...config, moe: { experts: 4, topk: 2 as const, routing: 'zipf:2,drift' } };
+    const one = await trainDistributed({ devices: 1, config: routed, steps: 8, batch, lr, corpusChars: chars });
     const plain = await trainDistributed({ devices: 2, config: routed, steps: 8, batch, lr, corpusChars: chars });
     const moved = await trainDistributed({ devices: 2, config: routed, steps: 8, batch, lr, corpusChars: chars, replicas: [[0], [1], [0, 1], [1]] });
     plain.forEach((s, i) => assert.ok(Math.abs(s.loss - moved[i]!.loss) <= 1e-5 * s.loss, `step ${i}: ${s.loss} vs ${moved[i]!.loss}`));
+    // Draws hash a token's global position: the device count changes nothing.
+    plain.forEach((s, i) => assert.ok(Math.abs(s.loss - one[i]!.loss) <= 1e-5 * s.loss, `step ${i}: 2 devices ${s.loss} vs 1 device ${one[i]!.loss}`));
     // Zipf(2) over 4 experts, top-2: the hottest expert is in nearly every token's pair, every step.
     for (const s of plain) for (const c of s.expertCounts) assert.ok(Math.max(...c) > 0.4 * c.reduce((a, b) => a + b, 0), `step ${s.step}: ${c}`);
     await assert.rejects(trainDistributed({ devices: 2, config: { ...config, moe: { experts: 4, topk: 2, routing: 'zipf' } }, steps: 1, batch, lr }), /routing: "zipf" is not zipf:S/);
@@ -259,7 +262,7 @@ describe('the scheduler actor and routing traces from live training', function (
     const file = join(mkdtempSync(join(tmpdir(), 'flexmoe-trace-')), 'live.jsonl');
     const plans: import('../src/train/distributed.js').Rebalance[] = [];
     const profile = { ...clusterA100, devicesPerNode: 2, expertTflops: 0.002, denseTflops: 0.002, intraNodeGBps: 3, dModel: 32, dFF: 64 };
-    await trainDistributed({ devices: 2, config, steps: 8, batch: 8, lr: 3e-3, corpusChars: 100_000, slots: 4, policy: 'flexmoe', profile, recordTrace: file, onRebalance: (r) => plans.push(r) });
+    await trainDistributed({ devices: 2, config, steps: 8, batch: 8, lr: 3e-3, corpusChars: 100_000, slots: 4, policy: 'flexmoe', profile, reproducibleSchedule: true, recordTrace: file, onRebalance: (r) => plans.push(r) });
     assert.ok(plans.length > 0);
     assert.ok(plans.every((p) => p.predictedMsAfter! < p.predictedMsBefore! && p.migrationMs! >= 0), 'every plan predicts a faster step');
     // Carried out by the scheduler actor on the expert actors: each plan's expert changes were made.

@@ -52,6 +52,17 @@ describe('scheduler actor', () => {
     assert.ok(later.length > 0, 'without the measured cost the same shift is planned');
   });
 
+  it('judges plans against the measured step, unless told to plan on the profile alone (learn: false)', () => {
+    // A measured step of a minute: no placement gain is worth a switch against it.
+    const learner = start();
+    learner.receive({ type: 'load', step: 0, counts: hot(1), stepMs: 60_000 }, ctx);
+    assert.deepEqual(learner.receive({ type: 'load', step: 1, counts: hot(0), stepMs: 60_000 }, ctx), []);
+    const fixed = new Scheduler({ policy: 'flexmoe', profile, devices: 4, slots: 3, replicas: [[[0], [1], [2], [3]]], topk: 1, learn: false });
+    fixed.receive({ type: 'load', step: 0, counts: hot(1), stepMs: 60_000 }, ctx);
+    const plans = [fixed.receive({ type: 'load', step: 0, counts: hot(0), stepMs: 60_000 }, ctx)].flat();
+    assert.ok(plans.length > 0, 'routing alone decides');
+  });
+
   it('after carrying out plans, plans again only once their measured cost has arrived (or two loads later)', async () => {
     let next = 100;
     const placer = {

@@ -6,11 +6,12 @@ import { Rng } from '../src/nn/random.js';
 import { Tensor, type F32 } from '../src/tensor/tensor.js';
 
 describe('routing by a synthetic workload (GateOptions.routing)', () => {
-  it('draws distinct experts per token, as often as the step\'s popularity says, the same for the same step and device', () => {
+  it('draws distinct experts per token, as often as the step\'s popularity says, the same for the same step and token position', () => {
     const r = new WorkloadRouting('zipf:1.5', 4, 2, 7, 100);
     const a = r.choose(3, 0, 20_000);
     assert.deepEqual(r.choose(3, 0, 20_000), a, 'deterministic');
-    assert.notDeepEqual(r.choose(3, 1, 20_000), a, 'another device draws apart');
+    assert.notDeepEqual(r.choose(3, 1, 20_000), a, 'other positions draw apart');
+    assert.deepEqual(r.choose(3, 5_000, 10_000), a.slice(10_000, 30_000), 'a token draws by its global position, whatever range it is drawn in');
     assert.notDeepEqual(r.choose(4, 0, 20_000), a, 'another step draws apart');
     for (let t = 0; t < 20_000; t++) assert.notEqual(a[2 * t], a[2 * t + 1], `token ${t} drew one expert twice`);
     // First choices follow the popularity itself (Gumbel top-k: the first draw is a plain categorical one).
@@ -37,7 +38,7 @@ describe('routing by a synthetic workload (GateOptions.routing)', () => {
     gate.routingStep = 5;
     gate.device = 1;
     const r = await gate.forward(x), q = await plain.forward(x);
-    const want = new WorkloadRouting('zipf:2', 4, 2, new Rng(2).position, 0).choose(5, 1, 64);
+    const want = new WorkloadRouting('zipf:2', 4, 2, new Rng(2).position, 0).choose(5, 64, 64);
     assert.deepEqual(Array.from(r.indices.data), Array.from(want));
     assert.notDeepEqual(Array.from(r.indices.data), Array.from(q.indices.data), 'not what the logits choose');
     // Same parameters, so the same probabilities: the weights renormalise them over the drawn pair.

@@ -69,7 +69,11 @@ export class Gate {
 
   /** With `routing`: the workload step to route by (the trainers set it before every step's forward). */
   routingStep = 0;
-  /** With `routing`: the device this gate routes for (its tokens draw apart from other devices'). */
+  /**
+   * With `routing`: the device this gate routes for. Every device routes an equal share of the
+   * global batch, so its T tokens sit at global positions device·T … device·T + T − 1, and the
+   * draws, hashed from those positions, are the same on any device count.
+   */
   device = 0;
   private readonly workload: WorkloadRouting | null;
 
@@ -96,7 +100,7 @@ export class Gate {
     const logits = await this.proj.forward(x);
     if (noise && noiseStd > 0) for (let i = 0; i < logits.size; i++) logits.data[i]! += noise.normal() * noiseStd;
     const probs = await ops.softmax(logits);
-    const indices = this.workload ? new Tensor('i32', [T, k], this.workload.choose(this.routingStep, this.device, T)) as I32 : (await ops.topk(probs, k)).indices;
+    const indices = this.workload ? new Tensor('i32', [T, k], this.workload.choose(this.routingStep, this.device * T, T)) as I32 : (await ops.topk(probs, k)).indices;
     const weights = new Float64Array(T * k), kept = new Uint8Array(T * k).fill(1), counts = new Float64Array(E);
     for (let t = 0; t < T; t++) {
       let sum = 0;

@@ -7,8 +7,9 @@ import { parseWorkload, SyntheticWorkload } from '../sched/workload.js';
  * can be measured live, with real compute, all-to-alls, replicas and migrations, under the skew and
  * drift it is simulated with (the learned router of a small model evens itself out within a few
  * steps). Each token draws its k experts without replacement in proportion to the step's popularity
- * (Gumbel top-k). The draws come from a hash of (seed, step, device, token, expert), so they do not depend on
- * the placement, on the order anything runs in, or on the values the token carries.
+ * (Gumbel top-k). The draws come from a hash of (seed, step, token's position in the global batch,
+ * expert), so they do not depend on the placement, on the device count, on the order anything runs
+ * in, or on the values the token carries.
  */
 export class WorkloadRouting {
   private readonly workload: SyntheticWorkload;
@@ -25,16 +26,19 @@ export class WorkloadRouting {
     return this.workload.popularity(step);
   }
 
-  /** [T, k] experts for T tokens of `device` at `step`: distinct per token, in descending draw order. */
-  choose(step: number, device: number, T: number): Int32Array {
+  /**
+   * [T, k] experts for the T tokens at global batch positions firstToken … firstToken + T − 1 at
+   * `step`: distinct per token, in descending draw order.
+   */
+  choose(step: number, firstToken: number, T: number): Int32Array {
     const E = this.experts, k = this.topk;
     if (this.cached.step !== step) this.cached = { step, logP: this.popularity(step).map(Math.log) };
     const logP = this.cached.logP;
     const out = new Int32Array(T * k);
     const score = new Float64Array(E);
-    const base = mix(mix(this.seed, step), device);
+    const base = mix(this.seed, step);
     for (let t = 0; t < T; t++) {
-      const tok = mix(base, t);
+      const tok = mix(base, firstToken + t);
       for (let e = 0; e < E; e++) {
         // A uniform in (0, 1) from 32 hashed bits, then a Gumbel draw.
         const u = (mix(tok, e) + 0.5) / 4294967296;

@@ -52,6 +52,12 @@ export interface DistributedOptions {
   policy?: string | (() => Policy);
   /** Cost profile the policy plans with (this machine's, from `flexmoe calibrate`). */
   profile?: CostProfile;
+  /**
+   * Plans that depend on routing alone: the scheduler plans on `profile` as given, learning nothing
+   * from measured times, and each step's plan is awaited and carried out at the next boundary
+   * (planning then sits on the critical path). For tests and reproducible runs; default false.
+   */
+  reproducibleSchedule?: boolean;
   onRebalance?: (r: Rebalance) => void;
   /** The runtime's events (devices up/down, actors spawned, cloned, migrated, stopped, restored). */
   onRuntimeEvent?: (e: RuntimeEvent) => void;
@@ -184,7 +190,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     await Promise.all(trainers.map((t) => system.ask(t, { type: 'attach', replicas: applied, actors })));
     // A built-in policy runs in the scheduler actor (on the last device); a policy object runs here.
     const scheduler = runsInScheduler(named)
-      ? await system.spawn('Scheduler', { policy: opts.policy, profile: opts.profile!, devices, slots, replicas: applied, topk: config.moe.topk, actors }, { device: devices - 1 })
+      ? await system.spawn('Scheduler', { policy: opts.policy, profile: opts.profile!, devices, slots, replicas: applied, topk: config.moe.topk, actors, learn: !opts.reproducibleSchedule }, { device: devices - 1 })
       : null;
     let first = 0;
     if (opts.resume) {
@@ -254,6 +260,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
           (plans) => void arrived.push(...plans),
           (e: Error) => void (planFailure ??= e),
         );
+        if (opts.reproducibleSchedule) await inflight;
       } else {
         local?.forEach(({ policy, history }, l) => {
           const placement = placements[l]!;
@@ -283,7 +290,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
         tokensPerSec: (batch * tokensPerSample * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), deviceExchangeMs: reports.map((r) => r.exchangeMs), deviceExpertRows: reports.map((r) => r.expertRows), ...expertTimes(reports.map((r) => r.expertMs)), placementVersion: version, replanMs,
       };
       if ((opts.evalEvery && (step + 1) % opts.evalEvery === 0) || step + 1 === last) {
-        s.evalLoss = (await Promise.all(trainers.map((t) => system.ask<number>(t, { type: 'eval', batches: opts.evalBatches ?? 2 }))))[0]!;
+        s.evalLoss = (await Promise.all(trainers.map((t) => system.ask<number>(t, { type: 'eval', batches: opts.evalBatches ?? 4 }))))[0]!;
       }
       out.push(s);
       opts.onStep?.(s);
