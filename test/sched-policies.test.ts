@@ -4,6 +4,7 @@ import { allReduceMs, clusterA100, stepCost, unitCosts, type CostProfile } from 
 import { balanceRatio, deviceLoads, Placement, withShadows } from '../src/sched/placement.js';
 import { shadowSelection } from '../src/sched/policies/fastermoe.js';
 import { flexmoePolicy, makePolicy } from '../src/sched/policies/index.js';
+import { eplbPolicy } from '../src/sched/policies/eplb.js';
 import type { LoadView } from '../src/sched/policy.js';
 import { planFlexMoE } from '../src/sched/planner.js';
 import { trafficOf } from '../src/sched/traffic.js';
@@ -128,6 +129,22 @@ describe('DeepSeek EPLB port', () => {
     const layer1 = [20, 107, 104, 64, 19, 197, 187, 157, 172, 86, 16, 27];
     assert.deepEqual(rebalanceExperts(layer0, 16, 4, 2, 8).phy2log, [5, 6, 5, 7, 8, 4, 3, 4, 10, 9, 10, 2, 0, 1, 11, 1]);
     assert.deepEqual(rebalanceExperts(layer1, 16, 4, 2, 8).phy2log, [7, 10, 6, 8, 6, 11, 8, 9, 2, 4, 5, 1, 5, 0, 3, 1]);
+  });
+
+  it('as a policy: the global form unless the model has expert groups; groups are not the nodes', () => {
+    // 16 experts, 8 devices in 2 nodes, 3 slots each; the 4 hot experts all sit in the first half.
+    const weight = Float64Array.from({ length: 16 }, (_, e) => (e < 4 ? 100 : 10));
+    const view: LoadView = { step: 0, history: [weight], current: rows(...Array.from({ length: 8 }, () => Array.from(weight, (w) => w / 8))), topk: 2 };
+    const cost = { ...clusterA100, devicesPerNode: 4 };
+    const planned = (groups?: number) => {
+      const p = Placement.roundRobin(8, 3, 16);
+      p.applyBatch(eplbPolicy({ groups }).decide(view, p, cost));
+      return balanceRatio(deviceLoads(weight, p));
+    };
+    const global = planned(), byNodes = planned(2), sixteen = planned(16);
+    // Two groups over two nodes pins experts 0–7 to node 0, hot ones and all.
+    assert.ok(byNodes > 1.5, `groups = nodes: ${byNodes}`);
+    assert.ok(global < 1.15 && global <= sixteen && sixteen < byNodes, `global ${global}, 16 groups ${sixteen}, 2 groups ${byNodes}`);
   });
 
   it('replicates by load per replica and packs heaviest-first into the lightest pack with room', () => {

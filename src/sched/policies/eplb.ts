@@ -9,15 +9,22 @@ export interface EplbOptions {
   window?: number;
   /** Keep a token on its own device when that device holds a replica (as FlexMoE does, for a fair comparison). */
   locality?: boolean;
+  /**
+   * The model's expert groups (DeepSeek-V3's node-limited routing has them). Hierarchical balancing
+   * when they divide over the nodes, as the reference does; without groups, the global policy.
+   */
+  groups?: number;
 }
 
 /**
  * DeepSeek EPLB as a policy: every `interval` steps, fill all D × S slots by replicating the experts
- * with the highest load per replica, then pack replicas onto devices (hierarchically by node when
- * experts divide into node groups). Always spends the whole slot budget; no trigger, no migration
+ * with the highest load per replica, then pack replicas onto devices: hierarchically (groups onto
+ * nodes first) when the model has expert groups that divide over the nodes, otherwise globally, as
+ * DeepSeek EPLB, eplb.py, chooses. Expert groups are the model's, not the nodes: pinning expert e
+ * to node ⌊e / (E / nodes)⌋ would strand a hot block of experts on one node. Always spends the whole slot budget; no trigger, no migration
  * cost in its decision (the simulator still charges the moves).
  */
-export function eplbPolicy({ interval = 20, window = 20, locality = true }: EplbOptions = {}): Policy {
+export function eplbPolicy({ interval = 20, window = 20, locality = true, groups }: EplbOptions = {}): Policy {
   return {
     name: 'eplb',
     initial: (D, S, E) => Placement.roundRobin(D, S, E),
@@ -26,8 +33,8 @@ export function eplbPolicy({ interval = 20, window = 20, locality = true }: Eplb
       const { devices: D, slots: S, experts: E } = placement;
       const weight = Array.from(windowMean(load.history, window, E));
       const nodes = Math.max(1, Math.ceil(D / cost.devicesPerNode));
-      const hierarchical = nodes > 1 && D % nodes === 0 && E % nodes === 0;
-      const { phy2log } = rebalanceExperts(weight, D * S, hierarchical ? nodes : 1, hierarchical ? nodes : 1, D);
+      const hierarchical = groups !== undefined && nodes > 1 && D % nodes === 0 && E % groups === 0 && groups % nodes === 0;
+      const { phy2log } = rebalanceExperts(weight, D * S, hierarchical ? groups : 1, hierarchical ? nodes : 1, D);
       const hosts = Array.from({ length: D }, (_, d) => [...new Set(phy2log.slice(d * S, (d + 1) * S))]);
       return placement.diff(new Placement(D, S, E, hosts));
     },
