@@ -21,6 +21,7 @@ import { syncGradients } from '../src/train/grad-sync.js';
 import { generate } from '../src/train/lm.js';
 import { addToState, loadFromState, type OwnedParams, type TrainerState } from '../src/train/trainer-state.js';
 import { MoEWiring, type MoEActors, type MoELayerSpec, type ShadowingArgs } from './moe-wiring.js';
+import { untaped } from '../src/autograd/tape.js';
 
 export type { MoEActors, MoELayerSpec, TrainerState };
 
@@ -189,7 +190,7 @@ export class MoETrainer extends Actor {
     let sum = 0, count = 0;
     for (let i = 0; i < batches; i++) {
       const { inputs, targets } = this.task.sample(rng, batch, 'eval');
-      const logits = await this.model.forward(this.shard(inputs, this.task.inputWidth, per, me), per);
+      const logits = await untaped(() => this.model.forward(this.shard(inputs, this.task.inputWidth, per, me), per));
       sum += (await loss.forward(logits, this.shard(targets, this.task.targetWidth, per, me) as Tensor<'i32'>, 'eval loss')) * loss.count;
       count += loss.count;
     }

@@ -8,6 +8,10 @@ export { FlexMoEError, errors } from './errors.js';
 export { Backend, backendNames, createBackend, createDefaultBackend, defaultBackendName, type BackendName } from './kernels/backend.js';
 export { registerKernel, registeredKernels } from './kernels/registry.js';
 export type { AdamWHyper, AttentionShape, KernelConfig, KernelName, KernelSignatures, MatmulForm, Ops } from './kernels/types.js';
+// Autograd: layers write forward only
+export * as ad from './autograd/ops.js';
+export { LastPass, valueAndGrads } from './autograd/grad.js';
+export { Tape, untaped, type BackwardFn } from './autograd/tape.js';
 export { Rng } from './nn/random.js';
 export { Parameter, zeroGrads, type HasParameters, type ParamDType } from './nn/parameter.js';
 export { Linear } from './nn/linear.js';

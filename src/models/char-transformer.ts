@@ -11,6 +11,8 @@ import { MoELayer, type MoELayerOptions } from '../moe/moe-layer.js';
 import type { Routing } from '../moe/gate.js';
 import type { InitOptions } from '../nn/parameter.js';
 import type { FeedForward } from './transformer-block.js';
+import * as ad from '../autograd/ops.js';
+import { LastPass } from '../autograd/grad.js';
 
 /** A feed-forward layer that routes tokens (an MoE layer, in one process or across devices). */
 export interface RoutedFeedForward extends FeedForward {
@@ -36,6 +38,7 @@ export class CharTransformer {
   readonly blocks: TransformerBlock[];
   readonly lnFinal: LayerNorm;
   readonly head: Linear;
+  private readonly pass: LastPass;
 
   /**
    * `makeMoE` builds each block's MoE layer when given (e.g. the distributed layer on a device);
@@ -56,13 +59,16 @@ export class CharTransformer {
     });
     this.lnFinal = new LayerNorm(be, config.dModel, { name: 'lnFinal', dtype });
     this.head = new Linear(be, config.dModel, config.vocab, { rng: rng.fork(3), dtype, name: 'head', std: 0.02 });
+    this.pass = new LastPass(be, 'CharTransformer');
   }
 
   /** ids: [batch·seq] token ids, row-major by sequence → logits [batch·seq, vocab]. */
   async forward(ids: I32, batch: number): Promise<F32> {
-    let x = await this.embed(ids, batch);
-    for (const b of this.blocks) x = await b.forward(x, batch);
-    return this.head.forward(await this.lnFinal.forward(x));
+    return this.pass.run([], () => this.parameters(), async () => {
+      let x = await this.embed(ids, batch);
+      for (const b of this.blocks) x = await b.forward(x, batch);
+      return this.head.forward(await this.lnFinal.forward(x));
+    });
   }
 
   /** Token plus position embeddings of checked ids, [batch·seq, dModel]. */
@@ -73,7 +79,7 @@ export class CharTransformer {
     for (let i = 0; i < ids.size; i++) if (ids.data[i]! < 0 || ids.data[i]! >= vocab) throw errors.indexOutOfRange('CharTransformer.forward', ids.data[i]!, vocab, i);
     const pos = Tensor.zeros([batch * seq], 'i32');
     for (let i = 0; i < pos.size; i++) pos.data[i] = i % seq;
-    return this.be.ops.add(await this.tokens.forward(ids), await this.positions.forward(pos));
+    return ad.add(this.be, await this.tokens.forward(ids), await this.positions.forward(pos));
   }
 
   /**
@@ -92,11 +98,9 @@ export class CharTransformer {
     return this.head.forward(await this.lnFinal.forward(x));
   }
 
+  /** Gradients of the last forward's logits: every parameter's accumulates. */
   async backward(dLogits: F32): Promise<void> {
-    let d = await this.lnFinal.backward(await this.head.backward(dLogits));
-    for (let i = this.blocks.length - 1; i >= 0; i--) d = await this.blocks[i]!.backward(d);
-    await this.tokens.backward(d);
-    await this.positions.backward(d);
+    await this.pass.backward(dLogits);
   }
 
   /** The MoE layers, in depth order (empty for a dense model). */

@@ -9,6 +9,8 @@ import { MoELayer, type MoELayerOptions } from '../moe/moe-layer.js';
 import { checkImages, IMAGE_SIDE } from '../data/mnist.js';
 import { TransformerBlock } from './transformer-block.js';
 import type { RoutedFeedForward } from './char-transformer.js';
+import * as ad from '../autograd/ops.js';
+import { LastPass } from '../autograd/grad.js';
 
 export interface VisionMoEConfig {
   /** Patch side in pixels (28 must divide by it). */
@@ -35,7 +37,7 @@ export class VisionMoE {
   readonly lnFinal: LayerNorm;
   readonly head: Linear;
   readonly tokensPerImage: number;
-  private images = 0;
+  private readonly pass: LastPass;
 
   constructor(private readonly be: Backend, readonly config: VisionMoEConfig, makeMoE?: (block: number, opts: MoELayerOptions & InitOptions & { name: string; outStd: number }) => RoutedFeedForward) {
     const rng = new Rng(config.seed);
@@ -50,6 +52,7 @@ export class VisionMoE {
     );
     this.lnFinal = new LayerNorm(be, dModel, { name: 'lnFinal', dtype });
     this.head = new Linear(be, dModel, config.classes, { rng: rng.fork(3), dtype, name: 'head', std: 0.02 });
+    this.pass = new LastPass(be, 'VisionMoE');
   }
 
   /** Pixels [images, 784] → one row of 16 pixels per patch, images in order. */
@@ -66,27 +69,19 @@ export class VisionMoE {
   /** pixels [images, 784] → logits [images, classes]. */
   async forward(pixels: F32, images = pixels.rows): Promise<F32> {
     checkImages(pixels);
-    this.images = images;
-    const T = this.tokensPerImage, d = this.config.dModel;
+    const T = this.tokensPerImage;
     const pos = Tensor.zeros([images * T], 'i32');
     for (let i = 0; i < pos.size; i++) pos.data[i] = i % T;
-    let x = await this.be.ops.add(await this.patchEmbed.forward(this.patches(pixels)), await this.positions.forward(pos));
-    for (const b of this.blocks) x = await b.forward(x, images);
-    const h = await this.lnFinal.forward(x);
-    const pooled = Tensor.zeros([images, d], h.dtype) as F32;
-    for (let i = 0; i < images; i++) for (let t = 0; t < T; t++) for (let c = 0; c < d; c++) pooled.data[i * d + c]! += h.data[(i * T + t) * d + c]! / T;
-    return this.head.forward(pooled);
+    return this.pass.run([], () => this.parameters(), async () => {
+      let x = await ad.add(this.be, await this.patchEmbed.forward(this.patches(pixels)), await this.positions.forward(pos));
+      for (const b of this.blocks) x = await b.forward(x, images);
+      return this.head.forward(await ad.meanPool(await this.lnFinal.forward(x), T));
+    });
   }
 
+  /** Gradients of the last forward's logits: every parameter's accumulates. */
   async backward(dLogits: F32): Promise<void> {
-    const dPooled = await this.head.backward(dLogits);
-    const T = this.tokensPerImage, d = this.config.dModel;
-    const dh = Tensor.zeros([this.images * T, d], dPooled.dtype) as F32;
-    for (let i = 0; i < this.images; i++) for (let t = 0; t < T; t++) for (let c = 0; c < d; c++) dh.data[(i * T + t) * d + c] = dPooled.data[i * d + c]! / T;
-    let g = await this.lnFinal.backward(dh);
-    for (let i = this.blocks.length - 1; i >= 0; i--) g = await this.blocks[i]!.backward(g);
-    await this.positions.backward(g);
-    await this.patchEmbed.backward(g);
+    await this.pass.backward(dLogits);
   }
 
   moeLayers(): RoutedFeedForward[] {

@@ -1,25 +1,26 @@
 import type { Backend } from '../kernels/backend.js';
 import type { F32, I32 } from '../tensor/tensor.js';
 import { normalInit, Parameter, type InitOptions } from './parameter.js';
+import * as ad from '../autograd/ops.js';
+import { LastPass } from '../autograd/grad.js';
 
-/** A lookup table [vocab, dim]; backward scatter-adds into the rows that were read. */
+/** A lookup table [vocab, dim]. */
 export class Embedding {
   readonly table: Parameter;
-  private ids: I32 | null = null;
+  private readonly pass: LastPass;
 
   constructor(private readonly be: Backend, readonly vocab: number, readonly dim: number, opts: InitOptions & { name?: string; std?: number }) {
     this.table = new Parameter(`${opts.name ?? 'embedding'}.table`, normalInit([vocab, dim], opts.std ?? 0.02, opts));
+    this.pass = new LastPass(be, 'Embedding');
   }
 
   async forward(ids: I32): Promise<F32> {
-    this.ids = ids;
-    return this.be.ops.embedding(this.table.value, ids);
+    return this.pass.run([], () => this.parameters(), () => ad.embedding(this.be, this.table.value, ids));
   }
 
-  /** Embeddings are leaves: there is no input gradient to return. */
+  /** Embeddings are leaves: the table's gradient accumulates, and there is no input gradient. */
   async backward(dy: F32): Promise<void> {
-    const { ops } = this.be;
-    this.table.accumulate(await ops.embeddingBackward(this.ids!, dy, this.vocab));
+    await this.pass.backward(dy);
   }
 
   parameters(): Parameter[] {

@@ -2,6 +2,8 @@ import type { Backend } from '../kernels/backend.js';
 import { errors } from '../errors.js';
 import type { F32 } from '../tensor/tensor.js';
 import { constantInit, normalInit, Parameter, type InitOptions } from './parameter.js';
+import * as ad from '../autograd/ops.js';
+import { LastPass } from '../autograd/grad.js';
 
 export interface LinearOptions extends InitOptions {
   bias?: boolean;
@@ -9,14 +11,11 @@ export interface LinearOptions extends InitOptions {
   std?: number;
 }
 
-/**
- * y = x·W + b with W stored [in, out]. Forward keeps x; backward accumulates dW = xᵀ·dy and
- * db = Σ dy, and returns dx = dy·Wᵀ — the three matmul forms of an expert FFN.
- */
+/** y = x·W + b with W stored [in, out]. */
 export class Linear {
   readonly weight: Parameter;
   readonly bias: Parameter | null;
-  private input: F32 | null = null;
+  private pass: LastPass;
 
   constructor(
     private readonly be: Backend,
@@ -27,6 +26,7 @@ export class Linear {
     const name = opts.name ?? 'linear';
     this.weight = new Parameter(`${name}.weight`, normalInit([inFeatures, outFeatures], opts.std ?? 1 / Math.sqrt(inFeatures), opts));
     this.bias = opts.bias === false ? null : new Parameter(`${name}.bias`, constantInit([outFeatures], 0, opts.dtype));
+    this.pass = new LastPass(be, 'Linear');
   }
 
   /**
@@ -35,24 +35,21 @@ export class Linear {
    */
   replica(): Linear {
     const r = Object.create(Linear.prototype) as Linear;
-    Object.assign(r, { be: this.be, inFeatures: this.inFeatures, outFeatures: this.outFeatures, weight: this.weight, bias: this.bias, input: null });
+    Object.assign(r, { be: this.be, inFeatures: this.inFeatures, outFeatures: this.outFeatures, weight: this.weight, bias: this.bias, pass: new LastPass(this.be, 'Linear') });
     return r;
   }
 
   async forward(x: F32): Promise<F32> {
     if (x.rank !== 2 || x.cols !== this.inFeatures) throw errors.shapeMismatch('Linear.forward', 'input vs weight', x.shape, this.weight.value.shape);
-    this.input = x;
-    const y = await this.be.ops.matmul(x, this.weight.value, 'nn');
-    return this.bias ? this.be.ops.biasAdd(y, this.bias.value) : y;
+    return this.pass.run([x], () => this.parameters(), async () => {
+      const y = await ad.matmul(this.be, x, this.weight.value);
+      return this.bias ? ad.biasAdd(this.be, y, this.bias.value) : y;
+    });
   }
 
+  /** d(loss)/dx of the last forward; dW and db accumulate. */
   async backward(dy: F32): Promise<F32> {
-    const x = this.input;
-    if (!x) throw errors.badArgument('Linear.backward', 'called before forward');
-    const { ops } = this.be;
-    this.weight.accumulate(await ops.matmul(x, dy, 'tn'));
-    if (this.bias) this.bias.accumulate(await ops.colSum(dy));
-    return ops.matmul(dy, this.weight.value, 'nt');
+    return (await this.pass.backward(dy))[0]!;
   }
 
   parameters(): Parameter[] {

@@ -7,6 +7,7 @@ import { VisionMoE, type VisionMoEConfig } from '../models/vision-moe.js';
 import type { Parameter } from '../nn/parameter.js';
 import type { LoadedCheckpoint } from '../train/checkpoint.js';
 import { Tensor, type F32, type I32 } from '../tensor/tensor.js';
+import { untaped } from '../autograd/tape.js';
 
 /** The models a checkpoint can be served as. */
 export type ServedKind = 'generate' | 'classify';
@@ -69,7 +70,7 @@ export function buildServingModel(be: Backend, path: string, meta: Record<string
     const net = new VisionMoE(be, { ...c, moe: { ...c.moe, ...inference } }, makeMoE);
     return {
       kind: 'classify', inputWidth: IMAGE_PIXELS, outputs: c.classes, net,
-      forward: async (pixels, rows) => (await net.forward(new Tensor('f32', [rows, IMAGE_PIXELS], pixels as Float32Array) as F32, rows)).data,
+      forward: async (pixels, rows) => (await untaped(() => net.forward(new Tensor('f32', [rows, IMAGE_PIXELS], pixels as Float32Array) as F32, rows))).data,
     };
   }
   const c = meta.config as CharTransformerConfig;
@@ -77,7 +78,7 @@ export function buildServingModel(be: Backend, path: string, meta: Record<string
   return {
     kind: 'generate', inputWidth: c.seq, outputs: c.vocab, net,
     // Sampling reads one position per sequence: the last block and the head run on those rows only.
-    forward: async (ids, rows, pick) => (await net.forwardAt(new Tensor('i32', [rows * c.seq], ids as Int32Array) as I32, rows, pick ?? new Array(rows).fill(c.seq - 1))).data,
+    forward: async (ids, rows, pick) => (await untaped(() => net.forwardAt(new Tensor('i32', [rows * c.seq], ids as Int32Array) as I32, rows, pick ?? new Array(rows).fill(c.seq - 1)))).data,
   };
 }
 

@@ -9,6 +9,7 @@ import { Rng } from '../nn/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { learningRate } from './schedule.js';
 import { errors } from '../errors.js';
+import { untaped } from '../autograd/tape.js';
 
 export interface LMTrainOptions {
   steps: number;
@@ -89,7 +90,7 @@ export async function evaluate(be: Backend, model: CharTransformer, corpus: Char
   let sum = 0;
   for (let i = 0; i < batches; i++) {
     const { inputs, targets } = corpus.sample(rng, batch, model.config.seq, 'eval');
-    sum += await loss.forward(await model.forward(inputs, batch), targets, 'eval loss');
+    sum += await loss.forward(await untaped(() => model.forward(inputs, batch)), targets, 'eval loss');
   }
   return sum / batches;
 }
@@ -109,7 +110,7 @@ export async function generate(be: Backend, model: CharTransformer, corpus: Char
     window.data.fill(0);
     window.data.set(ctx);
     // Only the last context position's logits are read: the last block and the head run on it alone.
-    const probs = await be.ops.softmax(await be.ops.scale(await model.forwardAt(window, 1, [ctx.length - 1]), 1 / temperature));
+    const probs = await be.ops.softmax(await be.ops.scale(await untaped(() => model.forwardAt(window, 1, [ctx.length - 1])), 1 / temperature));
     ids.push(rng.categorical(probs.data));
   }
   return corpus.vocab.decode(ids.slice(-length));

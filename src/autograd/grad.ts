@@ -1,0 +1,69 @@
+import type { Backend } from '../kernels/backend.js';
+import { errors } from '../errors.js';
+import type { Parameter } from '../nn/parameter.js';
+import { Tensor, type F32 } from '../tensor/tensor.js';
+import { currentTape, gradientsOff, Tape } from './tape.js';
+
+/**
+ * tfjs's `variableGrads`, on parameters: runs `f` on a fresh tape, takes its scalar result as the
+ * loss, and adds d(loss)/d(p) into every parameter's `grad`. Returns the loss.
+ *
+ * ```ts
+ * const loss = await valueAndGrads(be, model.parameters(), async () => (await ad.crossEntropy(be, await model.forward(ids, batch), targets)).loss);
+ * ```
+ */
+export async function valueAndGrads(be: Backend, params: readonly Parameter[], f: () => Promise<F32>, seed = 1): Promise<number> {
+  const tape = new Tape(be);
+  tape.watch(...params.map((p) => p.value));
+  const loss = await tape.run(f);
+  if (loss.size !== 1) throw errors.badShape('valueAndGrads', loss.shape, 'a scalar loss ([1])');
+  const dLoss = Tensor.zeros(loss.shape, loss.dtype) as F32;
+  dLoss.data[0] = seed;
+  const grads = await tape.backward([[loss, dLoss]]);
+  accumulateInto(params, grads);
+  return loss.data[0]!;
+}
+
+function accumulateInto(params: readonly Parameter[], grads: Map<Tensor, F32>): void {
+  // A parameter listed twice (tied or shared) still gets its gradient once.
+  for (const p of new Set(params)) {
+    const g = grads.get(p.value);
+    if (g) p.accumulate(g);
+  }
+}
+
+/**
+ * The last forward of a layer, for layers used the old way (`forward(x)`, then `backward(dy)`):
+ * `run` records the forward on a tape of its own unless an outer tape is already recording it, and
+ * `backward` replays that tape, adding parameter gradients and returning the input's gradient.
+ * No layer writes its backward by hand: this is the same tape, driven one layer at a time.
+ */
+export class LastPass {
+  private last: { tape: Tape; inputs: F32[]; output: F32; params: Parameter[] } | null = null;
+
+  constructor(private readonly be: Backend, private readonly what: string) {}
+
+  /** `params` is asked for only when this layer's forward runs on a tape of its own. */
+  async run(inputs: F32[], params: () => Parameter[], f: () => Promise<F32>): Promise<F32> {
+    if (currentTape() || gradientsOff()) {
+      this.last = null;
+      return f();
+    }
+    const tape = new Tape(this.be);
+    const owned = params();
+    tape.watch(...inputs, ...owned.map((p) => p.value));
+    const output = await tape.run(f);
+    this.last = { tape, inputs, output, params: owned };
+    return output;
+  }
+
+  /** d(loss)/d(inputs) given d(loss)/d(output); parameter gradients accumulate. */
+  async backward(dy: F32): Promise<F32[]> {
+    const last = this.last;
+    if (!last) throw errors.badArgument(`${this.what}.backward`, 'called before forward (or its forward was recorded on an outer tape)');
+    this.last = null;
+    const grads = await last.tape.backward([[last.output, dy]]);
+    accumulateInto(last.params, grads);
+    return last.inputs.map((x) => grads.get(x) ?? (Tensor.zeros(x.shape, x.dtype) as F32));
+  }
+}

@@ -1,0 +1,113 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Backend } from '../kernels/backend.js';
+import { errors } from '../errors.js';
+import type { F32, Tensor } from '../tensor/tensor.js';
+
+/**
+ * Maps the gradients of an op's outputs to the gradients of its inputs. `needs[i]` says whether
+ * input i wants one (a parameter or anything computed from one); the rest may be null.
+ */
+export type BackwardFn = (dOutputs: readonly (F32 | null)[], needs: readonly boolean[]) => Promise<readonly (F32 | null)[]>;
+
+interface Entry {
+  inputs: readonly Tensor[];
+  outputs: readonly Tensor[];
+  backward: BackwardFn;
+}
+
+/**
+ * Reverse-mode autograd over backend ops, micrograd's idea on tensors: while a tape is current
+ * (`Tape.run`), every differentiable op (autograd/ops.ts) whose inputs include a watched tensor
+ * records its inputs, outputs and a closure that knows its backward. Ops run in an order that is
+ * already topological, so `backward` replays the entries newest first, summing each tensor's
+ * gradient over its uses. Tensors are keyed by identity. Intermediates live in the step's arena
+ * (tensor/arena.ts), so the tape holds them only until that arena resets.
+ */
+export class Tape {
+  private entries: Entry[] = [];
+  private readonly watched = new Set<Tensor>();
+  private done = false;
+
+  constructor(readonly be: Backend) {}
+
+  /** Gradients are wanted for `t` (a parameter's value, an input). */
+  watch(...ts: Tensor[]): void {
+    for (const t of ts) this.watched.add(t);
+  }
+
+  isWatched(t: Tensor): boolean {
+    return this.watched.has(t);
+  }
+
+  /** Records an op if any input is watched; its outputs are then watched too. */
+  record(inputs: readonly Tensor[], outputs: readonly Tensor[], backward: BackwardFn): void {
+    if (this.done) throw errors.badArgument('Tape.record', 'the tape has already run backward; start a new one');
+    if (!inputs.some((t) => this.watched.has(t))) return;
+    for (const o of outputs) this.watched.add(o);
+    this.entries.push({ inputs, outputs, backward });
+  }
+
+  /** Runs `fn` with this tape recording the ops it and the async work it starts run. */
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    return store.run(this, fn);
+  }
+
+  /**
+   * Seeds d(loss)/d(t) for each `[t, gradient]` and walks the tape back. Returns every watched
+   * tensor's gradient that the seeds reach. A tape runs backward once.
+   */
+  async backward(seeds: readonly (readonly [Tensor, F32])[]): Promise<Map<Tensor, F32>> {
+    if (this.done) throw errors.badArgument('Tape.backward', 'the tape has already run backward');
+    this.done = true;
+    const grads = new Map<Tensor, F32>();
+    for (const [t, g] of seeds) await this.accumulate(grads, t, g);
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const e = this.entries[i]!;
+      const dOut = e.outputs.map((o) => grads.get(o) ?? null);
+      if (dOut.every((g) => g === null)) continue;
+      const needs = e.inputs.map((t) => this.watched.has(t));
+      const dIn = await e.backward(dOut, needs);
+      for (let j = 0; j < e.inputs.length; j++) {
+        const g = dIn[j];
+        if (g && needs[j]) await this.accumulate(grads, e.inputs[j]!, g);
+      }
+    }
+    this.entries = [];
+    return grads;
+  }
+
+  private async accumulate(grads: Map<Tensor, F32>, t: Tensor, g: F32): Promise<void> {
+    const have = grads.get(t);
+    if (g.size !== t.size) throw errors.shapeMismatch('Tape.backward', 'gradient vs tensor', g.shape, t.shape);
+    // A backward may hand the same tensor to several inputs (add's does): never sum in place.
+    grads.set(t, have ? await this.be.ops.add(have, g) : g);
+  }
+}
+
+const store = new AsyncLocalStorage<Tape | null | undefined>();
+
+/** The tape recording the current async context, if any. */
+export function currentTape(): Tape | undefined {
+  return store.getStore() ?? undefined;
+}
+
+/**
+ * Runs `fn` with no tape recording and no layer keeping its last pass (torch's `no_grad`):
+ * inference, or a layer that drives its sublayers' backward itself.
+ */
+export function untaped<T>(fn: () => Promise<T>): Promise<T> {
+  return store.run(null, fn);
+}
+
+/**
+ * Runs `fn` outside any tape: layers in it record their passes on tapes of their own, as when no
+ * tape is running (a layer with a backward of its own drives its sublayers' backward this way).
+ */
+export function detached<T>(fn: () => Promise<T>): Promise<T> {
+  return store.run(undefined, fn);
+}
+
+/** Inside `untaped`: nothing records. */
+export function gradientsOff(): boolean {
+  return store.getStore() === null;
+}
