@@ -17,6 +17,7 @@ export { Parameter, zeroGrads, type HasParameters, type ParamDType } from './nn/
 export { Linear } from './nn/linear.js';
 export { ExpertFFN } from './nn/ffn.js';
 export { LayerNorm } from './nn/layernorm.js';
+export { RMSNorm } from './nn/rmsnorm.js';
 export { Embedding } from './nn/embedding.js';
 export { CausalSelfAttention } from './nn/attention.js';
 export { CrossEntropyLoss } from './nn/loss.js';

@@ -6,6 +6,7 @@ import { Tape } from '../src/autograd/tape.js';
 import { Parameter } from '../src/nn/parameter.js';
 import { Rng } from '../src/nn/random.js';
 import { CharTransformer } from '../src/models/char-transformer.js';
+import { RMSNorm } from '../src/nn/rmsnorm.js';
 import { Tensor, type F32 } from '../src/tensor/tensor.js';
 import { gradcheck } from './support/gradcheck.js';
 import { randInts, randn } from './support/numeric.js';
@@ -35,6 +36,19 @@ describe('autograd tape (float64 finite differences)', () => {
     const x = param('x', [3, 6]), r = randn(rng, [3, 6], 1, 'f64');
     for (let i = 0; i < x.value.size; i++) if (Math.abs(x.value.data[i]!) < 1e-3) x.value.data[i] = 0.5; // off relu's kink
     await check([x], async () => weighted(await ad.softmax(be, await ad.add(be, await ad.gelu(be, x.value), await ad.relu(be, x.value))), r));
+  });
+
+  it('mul, silu and sigmoid (the SwiGLU and sigmoid-router pieces)', async () => {
+    const a = param('a', [3, 5]), b = param('b', [3, 5]), r = randn(rng, [3, 5], 1, 'f64');
+    await check([a, b], async () => weighted(await ad.mul(be, await ad.silu(be, a.value), await ad.sigmoid(be, b.value)), r));
+  });
+
+  it('rmsNorm and the RMSNorm layer: input and scale', async () => {
+    const x = param('x', [4, 8], 2), g = param('gamma', [8]), r = randn(rng, [4, 8], 1, 'f64');
+    await check([x, g], async () => weighted(await ad.rmsNorm(be, x.value, g.value, 1e-5), r));
+    const norm = new RMSNorm(be, 8, { dtype: 'f64' });
+    for (let i = 0; i < 8; i++) norm.gamma.value.data[i] = 0.5 + i / 8;
+    await check([x, norm.gamma], async () => weighted(await norm.forward(x.value), r));
   });
 
   it('layerNorm: input, scale and shift', async () => {

@@ -31,6 +31,20 @@ describe('kernel gradients (float64 finite differences, reference backend)', () 
     });
   }
 
+  it('silu', async () => {
+    const x = f64([3, 8]), r = f64([3, 8]);
+    await gradcheck('dsilu', x, (await be.ops.siluBackward(x, r)).data, async () => dot(await be.ops.silu(x), r));
+  });
+
+  it('rmsNorm: x and gamma', async () => {
+    const x = f64([4, 10], 2), g = f64([10]), r = f64([4, 10]);
+    const f = await be.ops.rmsNorm(x, g, 1e-5);
+    const grads = await be.ops.rmsNormBackward(x, g, f.rstd, r);
+    const loss = async () => dot((await be.ops.rmsNorm(x, g, 1e-5)).y, r);
+    await gradcheck('dx', x, grads.dx.data, loss);
+    await gradcheck('dgamma', g, grads.dgamma.data, loss);
+  });
+
   it('softmax', async () => {
     const x = f64([3, 9]), r = f64([3, 9]);
     const y = await be.ops.softmax(x);

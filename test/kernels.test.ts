@@ -42,6 +42,14 @@ function cases(): Case[] {
       { name: `add/scale T=${T}`, run: async (be) => be.ops.scale(await be.ops.add(x, dy), -0.5) },
       { name: `relu fwd/bwd T=${T}`, run: async (be) => ({ y: await be.ops.relu(x), dx: await be.ops.reluBackward(x, dy) }) },
       { name: `gelu fwd/bwd T=${T}`, run: async (be) => ({ y: await be.ops.gelu(x), dx: await be.ops.geluBackward(x, dy) }) },
+      { name: `mul/silu fwd/bwd/sigmoid T=${T}`, run: async (be) => ({ m: await be.ops.mul(x, dy), y: await be.ops.silu(x), dx: await be.ops.siluBackward(x, dy), s: await be.ops.sigmoid(x) }) },
+      {
+        name: `rmsNorm fwd/bwd T=${T}`,
+        run: async (be) => {
+          const f = await be.ops.rmsNorm(x, g, 1e-5);
+          return { ...f, ...(await be.ops.rmsNormBackward(x, g, f.rstd, dy)) };
+        },
+      },
       { name: `softmax fwd/bwd T=${T}`, run: async (be) => { const y = await be.ops.softmax(x); return { y, dx: await be.ops.softmaxBackward(y, dy) }; } },
       {
         name: `layerNorm fwd/bwd T=${T}`,

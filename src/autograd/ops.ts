@@ -54,6 +54,31 @@ export async function relu(be: Backend, x: F32): Promise<F32> {
   return y;
 }
 
+/** Elementwise a ⊙ b. */
+export async function mul(be: Backend, a: F32, b: F32): Promise<F32> {
+  const y = await be.ops.mul(a, b);
+  record([a, b], [y], async ([dy], [da, db]) => [da ? await be.ops.mul(dy!, b) : null, db ? await be.ops.mul(dy!, a) : null]);
+  return y;
+}
+
+/** SiLU (swish), x·σ(x). */
+export async function silu(be: Backend, x: F32): Promise<F32> {
+  const y = await be.ops.silu(x);
+  record([x], [y], async ([dy]) => [await be.ops.siluBackward(x, dy!)]);
+  return y;
+}
+
+/** σ(x); its gradient is σ(1 − σ), computed from the output. */
+export async function sigmoid(be: Backend, x: F32): Promise<F32> {
+  const y = await be.ops.sigmoid(x);
+  record([x], [y], async ([dy]) => {
+    const dx = Tensor.zeros(x.shape, x.dtype) as F32;
+    for (let i = 0; i < dx.size; i++) dx.data[i] = dy!.data[i]! * y.data[i]! * (1 - y.data[i]!);
+    return [dx];
+  });
+  return y;
+}
+
 /** Softmax over the last dimension. */
 export async function softmax(be: Backend, x: F32): Promise<F32> {
   const y = await be.ops.softmax(x);
@@ -66,6 +91,15 @@ export async function layerNorm(be: Backend, x: F32, gamma: F32, beta: F32, eps:
   record([x, gamma, beta], [y], async ([dy]) => {
     const { dx, dgamma, dbeta } = await be.ops.layerNormBackward(x, gamma, mean, rstd, dy!);
     return [dx, dgamma, dbeta];
+  });
+  return y;
+}
+
+export async function rmsNorm(be: Backend, x: F32, gamma: F32, eps: number): Promise<F32> {
+  const { y, rstd } = await be.ops.rmsNorm(x, gamma, eps);
+  record([x, gamma], [y], async ([dy]) => {
+    const { dx, dgamma } = await be.ops.rmsNormBackward(x, gamma, rstd, dy!);
+    return [dx, dgamma];
   });
   return y;
 }

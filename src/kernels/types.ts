@@ -45,12 +45,22 @@ export interface KernelSignatures {
   /** GELU, tanh approximation (as in GPT-2). */
   gelu(x: F32): F32;
   geluBackward(x: F32, dy: F32): F32;
+  /** Elementwise a ⊙ b. */
+  mul(a: F32, b: F32): F32;
+  /** SiLU (swish), x·σ(x), as in SwiGLU. */
+  silu(x: F32): F32;
+  siluBackward(x: F32, dy: F32): F32;
+  /** σ(x) elementwise. */
+  sigmoid(x: F32): F32;
   /** Softmax over the last dimension. */
   softmax(x: F32): F32;
   /** Given y = softmax(x) and dy, returns dx. */
   softmaxBackward(y: F32, dy: F32): F32;
   layerNorm(x: F32, gamma: F32, beta: F32, eps: number): { y: F32; mean: F32; rstd: F32 };
   layerNormBackward(x: F32, gamma: F32, mean: F32, rstd: F32, dy: F32): { dx: F32; dgamma: F32; dbeta: F32 };
+  /** RMSNorm over the last dimension: x·rstd·γ, rstd = 1/√(mean(x²) + eps) per row. */
+  rmsNorm(x: F32, gamma: F32, eps: number): { y: F32; rstd: F32 };
+  rmsNormBackward(x: F32, gamma: F32, rstd: F32, dy: F32): { dx: F32; dgamma: F32 };
   /** Rows of table[V,C] picked by ids[T] → [T,C]. */
   embedding(table: F32, ids: I32): F32;
   /** Scatter-add of dy[T,C] into a zero [vocab,C] at ids. */
@@ -89,7 +99,8 @@ export interface KernelConfig<K extends KernelName = KernelName, Ctx = unknown> 
 
 export const kernelNames = [
   'matmul', 'biasAdd', 'colSum', 'add', 'scale', 'relu', 'reluBackward', 'gelu', 'geluBackward',
-  'softmax', 'softmaxBackward', 'layerNorm', 'layerNormBackward', 'embedding', 'embeddingBackward',
+  'mul', 'silu', 'siluBackward', 'sigmoid',
+  'softmax', 'softmaxBackward', 'layerNorm', 'layerNormBackward', 'rmsNorm', 'rmsNormBackward', 'embedding', 'embeddingBackward',
   'crossEntropy', 'crossEntropyBackward', 'topk', 'topkBackward', 'attentionScores', 'attentionApply',
   'attentionApplyT', 'sumSquares', 'adamw',
 ] as const satisfies readonly KernelName[];

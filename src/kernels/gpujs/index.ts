@@ -10,10 +10,13 @@ import { crossEntropy, crossEntropyBackward } from './crossentropy.js';
 import { topk, topkBackward } from './topk.js';
 import { attentionApply, attentionApplyT, attentionScores } from './attention.js';
 import { adamw, sumSquares } from './optimizer.js';
+import { mul, sigmoid, silu, siluBackward } from './gated.js';
+import { rmsNorm, rmsNormBackward } from './rmsnorm.js';
 
 /** gpu.js kernels, shared by every gpu.js mode (webgpu, headlessgl, webasm, cpu). */
 export const gpujsKernels: KernelConfig<any, any>[] = [
   matmul, biasAdd, colSum, add, scale, relu, reluBackward, gelu, geluBackward, softmax, softmaxBackward,
   layerNorm, layerNormBackward, embedding, embeddingBackward, crossEntropy, crossEntropyBackward,
   topk, topkBackward, attentionScores, attentionApply, attentionApplyT, sumSquares, adamw,
+  mul, silu, siluBackward, sigmoid, rmsNorm, rmsNormBackward,
 ];

@@ -9,6 +9,8 @@ import { layerNorm, layerNormBackward } from '../reference/layernorm.js';
 import { adamw } from '../reference/optimizer.js';
 import { softmax, softmaxBackward } from '../reference/softmax.js';
 import { topk, topkBackward } from '../reference/topk.js';
+import { mul, sigmoid, silu, siluBackward } from '../reference/gated.js';
+import { rmsNorm, rmsNormBackward } from '../reference/rmsnorm.js';
 import { gelu, geluBackward } from './elementwise.js';
 import type { WasmGemm } from './gemm.js';
 
@@ -21,6 +23,7 @@ const loops = [
   attentionScores, attentionApply, attentionApplyT, softmax, softmaxBackward,
   layerNorm, layerNormBackward, add, scale, relu, reluBackward, embedding, embeddingBackward,
   crossEntropy, crossEntropyBackward, topk, topkBackward, adamw,
+  mul, silu, siluBackward, sigmoid, rmsNorm, rmsNormBackward,
 ] as KernelConfig<any, any>[];
 
 export const wasmKernels: KernelConfig<any, any>[] = [
