@@ -1,5 +1,5 @@
 /**
- * The expert actor: one replica of one FFN expert of one MoE layer, hosted on a device. It owns its
+ * The expert actor: one replica of one expert of one MoE layer (any registered Expert class), hosted on a device. It owns its
  * parameters and their Adam moments (actors/trainable.ts), so a replica is made by `system.clone`
  * and moved by `system.migrate` (state shipped device to device over the channels), and dropped by
  * `system.stop`. The trainer on the same device calls it directly (`ctx.local`): forward, backward
@@ -7,7 +7,7 @@
  */
 import { registerActor } from '../src/runtime/actor.js';
 import type { Backend } from '../src/kernels/backend.js';
-import { ExpertFFN } from '../src/nn/ffn.js';
+import { makeExpert, type Expert } from '../src/moe/experts.js';
 import type { OwnedState } from '../src/moe/owned-state.js';
 import type { Parameter, ParamDType } from '../src/nn/parameter.js';
 import { Rng } from '../src/nn/random.js';
@@ -18,6 +18,8 @@ export interface ExpertArgs extends TrainableArgs {
   name: string;
   dModel: number;
   dFF: number;
+  /** The expert class's registered name (default `ffn`). */
+  kind?: string;
   /** Initialisation seed (DistributedMoELayer.seeds): the same expert starts the same anywhere. */
   seed: number;
   dtype?: ParamDType;
@@ -31,17 +33,17 @@ export type ExpertMessage =
 
 export class ExpertActor extends TrainableActor<ExpertArgs> {
   static override actorName = 'Expert';
-  ffn!: ExpertFFN;
+  expert!: Expert;
 
   protected build(be: Backend): Parameter[] {
     const a = this.args;
-    this.ffn = new ExpertFFN(be, a.dModel, a.dFF, { rng: new Rng(a.seed), dtype: a.dtype, name: a.name, outStd: a.outStd, skipInit: this.overwritten });
-    return this.ffn.parameters();
+    this.expert = makeExpert(be, a.kind, { name: a.name, dModel: a.dModel, dFF: a.dFF, rng: new Rng(a.seed), dtype: a.dtype, outStd: a.outStd, skipInit: this.overwritten });
+    return this.expert.parameters();
   }
 
   receive(msg: ExpertMessage): OwnedState | { name: string; step: number; parameters: number } {
     if (msg.type === 'state') return this.state();
-    return { name: this.args.name, step: this.optimizer?.step ?? 0, parameters: this.ffn.parameters().reduce((n, p) => n + p.value.size, 0) };
+    return { name: this.args.name, step: this.optimizer?.step ?? 0, parameters: this.expert.parameters().reduce((n, p) => n + p.value.size, 0) };
   }
 }
 registerActor(ExpertActor);

@@ -8,7 +8,7 @@
  */
 import { registerActor, type ActorContext } from '../src/runtime/actor.js';
 import type { Backend } from '../src/kernels/backend.js';
-import { Gate, type GateOptions } from '../src/moe/gate.js';
+import { makeGate, type Gate, type GateOptions } from '../src/moe/gates.js';
 import type { OwnedState } from '../src/moe/owned-state.js';
 import type { Parameter, ParamDType } from '../src/nn/parameter.js';
 import { Rng } from '../src/nn/random.js';
@@ -40,7 +40,7 @@ export class GateActor extends TrainableActor<GateArgs> {
 
   protected build(be: Backend, ctx: ActorContext): Parameter[] {
     const a = this.args;
-    this.gate = new Gate(be, a.dModel, { ...a.options, name: a.name, rng: new Rng(a.seed), dtype: a.dtype, skipInit: this.overwritten });
+    this.gate = makeGate(be, a.dModel, { ...a.options, name: a.name, rng: new Rng(a.seed), dtype: a.dtype, skipInit: this.overwritten });
     this.gate.device = ctx.device;
     if (a.global !== false) this.gate.reduce = async (v) => Float64Array.from((await ctx.collectives.allReduce(Tensor.from(v) as F32)).data);
     return this.gate.parameters();

@@ -60,7 +60,7 @@ export class MoEServer extends Actor {
     this.be = await sharedBackend(this.args.backend);
     const ckpt = loadCheckpointShared(this.args.checkpoint);
     const { dModel } = describeModel(this.args.checkpoint, ckpt.meta);
-    this.moe = new MoEWiring(ctx, dModel, this.args.shadowing && { be: this.be, args: this.args.shadowing }, this.args.padMax === true);
+    this.moe = new MoEWiring(ctx, this.be, dModel, this.args.shadowing, this.args.padMax === true);
     this.model = buildServingModel(this.be, this.args.checkpoint, ckpt.meta, this.moe.makeMoE);
     // The MoE layers have no parts until the actors are attached: this loads the dense parameters.
     loadParameters(this.model, ckpt, this.args.checkpoint);

@@ -90,7 +90,7 @@ export class MoETrainer extends Actor {
     const { spec, backend } = this.args;
     this.be = await sharedBackend(backend);
     this.task = makeTask(spec);
-    this.moe = new MoEWiring(ctx, spec.config.dModel, this.args.shadowing && { be: this.be, args: this.args.shadowing }, this.args.padMax === true);
+    this.moe = new MoEWiring(ctx, this.be, spec.config.dModel, this.args.shadowing, this.args.padMax === true);
     this.model = this.task.build(this.be, this.moe.makeMoE);
     // Built before any gate or expert is attached, so this is exactly the dense parameters.
     this.optimizer = new AdamW(this.be, this.model.parameters(), adamWSettings(this.args.lr));
@@ -130,7 +130,7 @@ export class MoETrainer extends Actor {
         const g = this.moe.gateActor(l)!;
         return { params: g.gate.parameters(), optimizer: g.optimizer!, expert: false, group: all };
       }),
-      ...this.moe.hosted().map(({ layer, expert, actor }) => ({ params: actor.ffn.parameters(), optimizer: actor.optimizer!, expert: true, group: this.moe.replicas[layer]![expert]! })),
+      ...this.moe.hosted().map(({ layer, expert, actor }) => ({ params: actor.expert.parameters(), optimizer: actor.optimizer!, expert: true, group: this.moe.replicas[layer]![expert]! })),
     ];
   }
 

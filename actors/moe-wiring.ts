@@ -11,7 +11,7 @@ import type { MakeMoE } from '../src/models/tasks.js';
 import { DistributedMoELayer, type MoEPartSeeds, type Shadowing } from '../src/moe/distributed-moe.js';
 import type { GateOptions } from '../src/moe/gate.js';
 import type { Backend } from '../src/kernels/backend.js';
-import { ExpertFFN } from '../src/nn/ffn.js';
+import { makeExpert, type Expert } from '../src/moe/experts.js';
 import type { ParamDType } from '../src/nn/parameter.js';
 import { Rng } from '../src/nn/random.js';
 import type { CostProfile } from '../src/sched/cost.js';
@@ -26,6 +26,9 @@ export interface MoELayerSpec {
   seeds: MoEPartSeeds;
   dModel: number;
   dFF: number;
+  /** The expert class's registered name (default `ffn`). */
+  expert?: string;
+  /** The gate's options, its class's registered name (`kind`) among them. */
   gate: GateOptions;
   dtype?: ParamDType;
   outStd?: number;
@@ -57,9 +60,9 @@ export class MoEWiring {
   replicas: number[][][] = [];
   private actors: MoEActors | null = null;
   /** Scratch copies of shadowed experts, by `layer:expert`, kept for reuse. */
-  private readonly copies = new Map<string, ExpertFFN>();
+  private readonly copies = new Map<string, Expert>();
 
-  constructor(private readonly ctx: ActorContext, private readonly dModel: number, private readonly shadow?: { be: Backend; args: ShadowingArgs }, private readonly padMax = false) {}
+  constructor(private readonly ctx: ActorContext, private readonly be: Backend, private readonly dModel: number, private readonly shadow?: ShadowingArgs, private readonly padMax = false) {}
 
   get devices(): number {
     return this.ctx.devices;
@@ -69,11 +72,11 @@ export class MoEWiring {
   readonly makeMoE: MakeMoE = (_block, o) => {
     const index = this.layers.length, ctx = this.ctx;
     const comm = { device: ctx.device, devices: ctx.devices, collectives: ctx.collectives, replicas: () => this.replicas[index]! };
-    const layer = new DistributedMoELayer(this.dModel, o, comm);
-    const { experts, topk, auxCoef, zCoef, capacityFactor, noiseStd, routerSkew, routing, routingSteps } = o;
+    const layer = new DistributedMoELayer(this.be, this.dModel, o, comm);
+    const { experts, topk, kind, auxCoef, zCoef, capacityFactor, noiseStd, routerSkew, routing, routingSteps, biasRate } = o;
     // Unset options stay unset (an explicit undefined would override the gate's defaults).
-    const gate = Object.fromEntries(Object.entries({ auxCoef, zCoef, capacityFactor, noiseStd, routerSkew, routing, routingSteps }).filter(([, v]) => v !== undefined));
-    this.specs.push({ seeds: layer.seeds, dModel: layer.dModel, dFF: o.dFF, gate: { experts, topk, ...gate }, dtype: o.dtype, outStd: o.outStd });
+    const gate = Object.fromEntries(Object.entries({ kind, auxCoef, zCoef, capacityFactor, noiseStd, routerSkew, routing, routingSteps, biasRate }).filter(([, v]) => v !== undefined));
+    this.specs.push({ seeds: layer.seeds, dModel: layer.dModel, dFF: o.dFF, expert: o.expert, gate: { experts, topk, ...gate }, dtype: o.dtype, outStd: o.outStd });
     this.layers.push(layer);
     return layer;
   };
@@ -87,13 +90,14 @@ export class MoEWiring {
       const gate = this.gateActor(l);
       if (!gate) throw errors.badArgument('attach', `no gate actor of MoE layer ${l} on device ${me}`);
       for (const e of layer.hosted()) if (!this.expertActor(l, e)) throw errors.badArgument('attach', `the placement puts expert ${e} of MoE layer ${l} on device ${me}, but no expert actor of it lives here`);
-      layer.attach({ gate: gate.gate, expert: (e) => this.expertActor(l, e)?.ffn, shadowing: this.shadowing(l), padMax: this.padMax });
+      layer.attach({ gate: gate.gate, expert: (e) => this.expertActor(l, e)?.expert, shadowing: this.shadowing(l), padMax: this.padMax });
     });
   }
 
   private shadowing(l: number): Shadowing | undefined {
-    if (!this.shadow) return undefined;
-    const { be, args } = this.shadow, D = this.ctx.devices;
+    const args = this.shadow;
+    if (!args) return undefined;
+    const be = this.be, D = this.ctx.devices;
     const policy = makePolicy(args.policy);
     return {
       choose: (routed, replicas) => {
@@ -108,7 +112,7 @@ export class MoEWiring {
         if (!copy) {
           const spec = this.specs[l]!;
           // Made during a step, kept across steps: its storage must not come from the step's arena.
-          copy = outsideArena(() => new ExpertFFN(be, spec.dModel, spec.dFF, { rng: new Rng(0), dtype: spec.dtype, outStd: spec.outStd, skipInit: true, name: `${spec.seeds.name}.expert${e}.shadow` }));
+          copy = outsideArena(() => makeExpert(be, spec.expert, { name: `${spec.seeds.name}.expert${e}.shadow`, dModel: spec.dModel, dFF: spec.dFF, rng: new Rng(0), dtype: spec.dtype, outStd: spec.outStd, skipInit: true }));
           this.copies.set(key, copy);
         }
         return copy;

@@ -49,7 +49,9 @@ export { TraceSource, TraceWriter, type TraceHeader } from './sched/trace.js';
 export * from './sched/operators/index.js';
 
 // Mixture of Experts: router, layers, models, training
-export { Gate, type GateOptions, type Routing } from './moe/gate.js';
+export { Gate, TopKGate, SigmoidGate, registerGate, makeGate, knownGates, type GateOptions, type GateInit, type Route, type Routing } from './moe/gates.js';
+export { Expert, FFNExpert, SwiGLUExpert, registerExpert, makeExpert, knownExperts, type ExpertSpec, type ExpertClass } from './moe/experts.js';
+export { chosenWeights, keepSlots } from './autograd/moe-ops.js';
 export { MoELayer, type MoELayerOptions } from './moe/moe-layer.js';
 export { DistributedMoELayer, type MoEComm, type MoEParts, type MoEPartSeeds } from './moe/distributed-moe.js';
 export { ExpertActor, type ExpertArgs, type ExpertMessage } from '../actors/expert.js';

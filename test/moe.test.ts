@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createBackend, type Backend } from '../src/kernels/backend.js';
-import { Gate } from '../src/moe/gate.js';
+import { TopKGate } from '../src/moe/gates.js';
 import { MoELayer } from '../src/moe/moe-layer.js';
 import { Rng } from '../src/nn/random.js';
 import { Tensor, type F32 } from '../src/tensor/tensor.js';
@@ -67,7 +67,7 @@ describe('gate: aux loss and capacity, by hand', () => {
   before(async () => (be = await createBackend('reference')));
 
   it('Switch aux loss = coef · E · Σ f_e · P_e, and capacity drops in token order', async () => {
-    const gate = new Gate(be, 2, { experts: 2, topk: 1, auxCoef: 1, capacityFactor: 1, rng: new Rng(1), dtype: 'f64' });
+    const gate = new TopKGate(be, 2, { experts: 2, topk: 1, auxCoef: 1, capacityFactor: 1, rng: new Rng(1), dtype: 'f64' });
     // Identity routing weights: logits = x, so probabilities are softmax(x).
     gate.proj.weight.value.data.set([1, 0, 0, 1]);
     gate.proj.bias!.value.data.fill(0);
@@ -84,13 +84,13 @@ describe('gate: aux loss and capacity, by hand', () => {
   });
 
   it('router skew makes popularity start Zipf-shaped', async () => {
-    const gate = new Gate(be, 4, { experts: 8, topk: 1, routerSkew: 1.5, rng: new Rng(2), dtype: 'f64' });
+    const gate = new TopKGate(be, 4, { experts: 8, topk: 1, routerSkew: 1.5, rng: new Rng(2), dtype: 'f64' });
     const r = await gate.forward(randn(new Rng(3), [400, 4], 0.1, 'f64'));
     assert.ok(r.counts[0]! > 3 * r.counts[7]!, `counts ${Array.from(r.counts)}`);
   });
 
   it('bad gate options are explained', () => {
-    assert.throws(() => new Gate(be, 4, { experts: 1, topk: 2, rng: new Rng(1) }), /topk 2 > experts 1/);
+    assert.throws(() => new TopKGate(be, 4, { experts: 1, topk: 2, rng: new Rng(1) }), /topk 2 > experts 1/);
   });
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createBackend } from '../src/kernels/backend.js';
-import { Gate } from '../src/moe/gate.js';
+import { TopKGate } from '../src/moe/gates.js';
 import { WorkloadRouting } from '../src/moe/workload-routing.js';
 import { Rng } from '../src/nn/random.js';
 import { Tensor, type F32 } from '../src/tensor/tensor.js';
@@ -31,8 +31,8 @@ describe('routing by a synthetic workload (GateOptions.routing)', () => {
 
   it('a gate that routes by a workload takes its experts from it and its combine weights from its own probabilities', async () => {
     const be = await createBackend('reference');
-    const gate = new Gate(be, 8, { experts: 4, topk: 2, rng: new Rng(2), routing: 'zipf:2' });
-    const plain = new Gate(be, 8, { experts: 4, topk: 2, rng: new Rng(2) });
+    const gate = new TopKGate(be, 8, { experts: 4, topk: 2, rng: new Rng(2), routing: 'zipf:2' });
+    const plain = new TopKGate(be, 8, { experts: 4, topk: 2, rng: new Rng(2) });
     const x = Tensor.zeros([64, 8]) as F32;
     for (let i = 0; i < x.size; i++) x.data[i] = Math.sin(i);
     gate.routingStep = 5;

@@ -131,6 +131,18 @@ export async function attentionApply(be: Backend, p: F32, v: F32, shape: Attenti
   return y;
 }
 
+/** The same values in another float dtype; the gradient goes back in the input's. */
+export async function cast(x: F32, dtype: 'f32' | 'f64'): Promise<F32> {
+  const y = Tensor.zeros(x.shape, dtype) as unknown as F32;
+  y.data.set(x.data);
+  record([x], [y], async ([dy]) => {
+    const dx = Tensor.zeros(x.shape, x.dtype) as F32;
+    dx.data.set(dy!.data);
+    return [dx];
+  });
+  return y;
+}
+
 /** The same values in another shape (shares storage). */
 export async function reshape(x: F32, shape: readonly number[]): Promise<F32> {
   const y = x.reshape(shape) as F32;

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Backend } from '../kernels/backend.js';
 import { errors } from '../errors.js';
-import type { F32, Tensor } from '../tensor/tensor.js';
+import { Tensor, type F32 } from '../tensor/tensor.js';
 
 /**
  * Maps the gradients of an op's outputs to the gradients of its inputs. `needs[i]` says whether
@@ -9,10 +9,19 @@ import type { F32, Tensor } from '../tensor/tensor.js';
  */
 export type BackwardFn = (dOutputs: readonly (F32 | null)[], needs: readonly boolean[]) => Promise<readonly (F32 | null)[]>;
 
+export interface RecordOptions {
+  /**
+   * Record and replay it whatever reaches it: a collective, which every device must run in the
+   * same order, gets zeros for outputs no gradient reached, and runs even when none did.
+   */
+  always?: boolean;
+}
+
 interface Entry {
   inputs: readonly Tensor[];
   outputs: readonly Tensor[];
   backward: BackwardFn;
+  always: boolean;
 }
 
 /**
@@ -21,11 +30,13 @@ interface Entry {
  * records its inputs, outputs and a closure that knows its backward. Ops run in an order that is
  * already topological, so `backward` replays the entries newest first, summing each tensor's
  * gradient over its uses. Tensors are keyed by identity. Intermediates live in the step's arena
- * (tensor/arena.ts), so the tape holds them only until that arena resets.
+ * (tensor/arena.ts), so the tape holds them only until that arena resets. Layers may add side
+ * losses (a router's auxiliary loss): `backward` seeds each with its weight.
  */
 export class Tape {
   private entries: Entry[] = [];
   private readonly watched = new Set<Tensor>();
+  private readonly losses: { t: F32; weight: number }[] = [];
   private done = false;
 
   constructor(readonly be: Backend) {}
@@ -39,12 +50,26 @@ export class Tape {
     return this.watched.has(t);
   }
 
-  /** Records an op if any input is watched; its outputs are then watched too. */
-  record(inputs: readonly Tensor[], outputs: readonly Tensor[], backward: BackwardFn): void {
+  /** Records an op if any input is watched (or `always`); its outputs are then watched too. */
+  record(inputs: readonly Tensor[], outputs: readonly Tensor[], backward: BackwardFn, opts: RecordOptions = {}): void {
     if (this.done) throw errors.badArgument('Tape.record', 'the tape has already run backward; start a new one');
-    if (!inputs.some((t) => this.watched.has(t))) return;
+    // An output that is also an input would get its own gradient added back to it.
+    for (const o of outputs) if (inputs.includes(o)) throw errors.badArgument('Tape.record', 'an op returned one of its inputs as an output; return a new tensor');
+    const always = opts.always ?? false;
+    if (!always && !inputs.some((t) => this.watched.has(t))) return;
     for (const o of outputs) this.watched.add(o);
-    this.entries.push({ inputs, outputs, backward });
+    this.entries.push({ inputs, outputs, backward, always });
+  }
+
+  /** Runs `fn` when the backward pass reaches this point (after everything recorded later has run backward). */
+  hook(fn: () => Promise<void>): void {
+    this.record([], [], async () => (await fn(), []), { always: true });
+  }
+
+  /** A scalar ([1]) that is part of the loss beside the one `backward` is seeded with. */
+  addLoss(t: F32, weight = 1): void {
+    if (t.size !== 1) throw errors.badShape('Tape.addLoss', t.shape, 'a scalar ([1])');
+    if (this.watched.has(t)) this.losses.push({ t, weight });
   }
 
   /** Runs `fn` with this tape recording the ops it and the async work it starts run. */
@@ -53,18 +78,24 @@ export class Tape {
   }
 
   /**
-   * Seeds d(loss)/d(t) for each `[t, gradient]` and walks the tape back. Returns every watched
-   * tensor's gradient that the seeds reach. A tape runs backward once.
+   * Seeds d(loss)/d(t) for each `[t, gradient]` (and each side loss with its weight) and walks the
+   * tape back. Returns every watched tensor's gradient that the seeds reach. A tape runs backward once.
    */
   async backward(seeds: readonly (readonly [Tensor, F32])[]): Promise<Map<Tensor, F32>> {
     if (this.done) throw errors.badArgument('Tape.backward', 'the tape has already run backward');
     this.done = true;
     const grads = new Map<Tensor, F32>();
     for (const [t, g] of seeds) await this.accumulate(grads, t, g);
+    for (const { t, weight } of this.losses) {
+      const g = Tensor.zeros(t.shape, t.dtype) as F32;
+      g.data[0] = weight;
+      await this.accumulate(grads, t, g);
+    }
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const e = this.entries[i]!;
-      const dOut = e.outputs.map((o) => grads.get(o) ?? null);
-      if (dOut.every((g) => g === null)) continue;
+      let dOut = e.outputs.map((o) => grads.get(o) ?? null);
+      if (e.always) dOut = dOut.map((g, j) => g ?? (Tensor.zeros(e.outputs[j]!.shape, e.outputs[j]!.dtype) as F32));
+      else if (dOut.every((g) => g === null)) continue;
       const needs = e.inputs.map((t) => this.watched.has(t));
       const dIn = await e.backward(dOut, needs);
       for (let j = 0; j < e.inputs.length; j++) {
@@ -84,7 +115,9 @@ export class Tape {
   }
 }
 
-const store = new AsyncLocalStorage<Tape | null | undefined>();
+// One store per thread even when this module is loaded twice (a test runner's or bundler's second
+// copy): ops of either copy must record on the same tape.
+const store: AsyncLocalStorage<Tape | null | undefined> = ((globalThis as Record<symbol, unknown>)[Symbol.for('flexmoe.tape')] ??= new AsyncLocalStorage()) as AsyncLocalStorage<Tape | null | undefined>;
 
 /** The tape recording the current async context, if any. */
 export function currentTape(): Tape | undefined {
@@ -93,7 +126,7 @@ export function currentTape(): Tape | undefined {
 
 /**
  * Runs `fn` with no tape recording and no layer keeping its last pass (torch's `no_grad`):
- * inference, or a layer that drives its sublayers' backward itself.
+ * inference, evaluation, sampling.
  */
 export function untaped<T>(fn: () => Promise<T>): Promise<T> {
   return store.run(null, fn);

@@ -1,10 +1,12 @@
 import type { Collectives } from '../runtime/collectives.js';
+import type { Backend } from '../kernels/backend.js';
 import { errors } from '../errors.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
-import type { ExpertFFN } from '../nn/ffn.js';
 import type { InitOptions, Parameter } from '../nn/parameter.js';
+import { LastPass } from '../autograd/grad.js';
+import { allToAll, combine, onBackward, regroupRows, type CombineTerm, type RowSource } from '../autograd/moe-ops.js';
+import type { Expert } from './expert.js';
 import type { Gate, Routing } from './gate.js';
-import { addGateGradient, combineBackward, routerLoss } from './rows.js';
 import type { MoELayerOptions } from './moe-layer.js';
 import { shareOf, StepShadows, type Shadowing } from './shadows.js';
 
@@ -16,27 +18,11 @@ export interface MoEComm {
   replicas: () => number[][];
 }
 
-interface Exchange {
-  /** The placement in force (not widened by shadows) and the experts shadowed. */
-  replicas: readonly (readonly number[])[];
-  shadows: number[];
-  /** Per destination: the local routing slots (t·k + j) sent there, experts in index order. */
-  sent: Int32Array[];
-  /** received[s][e]: rows of expert e that source s sent here. */
-  received: Int32Array[];
-  /** Per hosted expert, in index order: the rows it computed (padding included), gathered from every source in order. */
-  hosted: { expert: number; rows: number }[];
-  /** Rows every hosted expert's buffer is padded to (0: no padding). */
-  pad: number;
-  /** Per destination: the expert outputs that came back for `sent`. */
-  outputs: F32[];
-}
-
 /** A layer's router and this device's expert replicas: the gate and expert actors its device hosts. */
 export interface MoEParts {
   gate: Gate;
   /** This device's replica of expert `e`, or undefined when it holds none. */
-  expert(e: number): ExpertFFN | undefined;
+  expert(e: number): Expert | undefined;
   /** Expert shadowing (FasterMoE, shadows.ts): which experts to shadow this step, and where a copy goes. */
   shadowing?: Shadowing;
   /**
@@ -70,9 +56,12 @@ export interface MoEPartSeeds {
  */
 export class DistributedMoELayer {
   readonly seeds: MoEPartSeeds;
+  readonly recordsOnTape = true;
   private parts: MoEParts | null = null;
-  private saved: { x: F32; routing: Routing; ex: Exchange } | null = null;
+  private readonly pass: LastPass;
   lastRouting: Routing | null = null;
+  /** Rows this device's experts computed in the last forward, padding included. */
+  lastComputedRows = 0;
   /**
    * Milliseconds this device's experts spent computing in the last forward and in its backward:
    * what a placement moves between devices. Each is timed apart because devices meet in each one's
@@ -82,23 +71,19 @@ export class DistributedMoELayer {
   backwardExpertMs = 0;
   private readonly shadows: StepShadows;
 
-  constructor(readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }, private readonly comm: MoEComm) {
+  constructor(private readonly be: Backend, readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }, private readonly comm: MoEComm) {
     // Forked in the order the one-process MoELayer forks them, so parts made from these seeds
     // start exactly as its gate and experts do.
     const gate = opts.rng.fork(1);
     const experts = Array.from({ length: opts.experts }, (_, e) => opts.rng.fork(100 + e).position);
     this.seeds = { name: opts.name ?? 'moe', gate: gate.position, experts };
     this.shadows = new StepShadows(comm, `MoE layer ${this.seeds.name}`, opts.experts);
+    this.pass = new LastPass(be, 'DistributedMoELayer');
   }
 
   /** Experts shadowed in the last forward (ascending; the same on every device). */
   get lastShadows(): readonly number[] {
     return this.shadows.last;
-  }
-
-  /** Rows this device's experts computed in the last forward, padding included. */
-  get lastComputedRows(): number {
-    return this.saved ? this.saved.ex.hosted.reduce((n, h) => n + h.rows, 0) : 0;
   }
 
   /** Uses these parts from now on (the gate and expert actors of the current placement). */
@@ -112,7 +97,7 @@ export class DistributedMoELayer {
   }
 
   /** This device's replica of expert `e`; the placement says it is here, so its absence is a bug worth naming. */
-  private expert(e: number): ExpertFFN {
+  private expert(e: number): Expert {
     const x = this.shadows.copy(e) ?? this.parts?.expert(e);
     if (!x) throw errors.badArgument(`MoE layer ${this.seeds.name}`, `device ${this.comm.device} received rows for expert ${e} but hosts no replica of it`);
     return x;
@@ -124,6 +109,15 @@ export class DistributedMoELayer {
   }
 
   async forward(x: F32): Promise<F32> {
+    return this.pass.run([x], () => this.parameters(), () => this.route(x));
+  }
+
+  /** d(loss)/dx of the last forward (every device runs it in step: it meets the others in the all-to-alls). */
+  async backward(dy: F32): Promise<F32> {
+    return (await this.pass.backward(dy))[0]!;
+  }
+
+  private async route(x: F32): Promise<F32> {
     const { device: me, devices: D, collectives } = this.comm;
     const routing = await this.gate.forward(x);
     this.lastRouting = routing;
@@ -131,16 +125,12 @@ export class DistributedMoELayer {
     const k = this.opts.topk, E = this.opts.experts, d = this.dModel;
     const perExpert: number[][] = Array.from({ length: E }, () => []);
     for (let t = 0; t < x.rows; t++) for (let j = 0; j < k; j++) if (routing.kept[t * k + j]) perExpert[routing.indices.data[t * k + j]!]!.push(t * k + j);
-    // Received tensors go back to the channel pool as soon as they are used (the outputs after the
-    // backward, or at the next forward when there is none).
-    const release = (ts: readonly Tensor[]) => ts.forEach((t) => collectives.release(t));
-    if (this.saved) release(this.saved.ex.outputs.splice(0));
     // Every device learns the whole routing matrix (assignments per source and expert): what it
     // will receive follows from the split rule, and a shadowing choice is the same everywhere.
     const mine = new Tensor('i32', [E], Int32Array.from(perExpert, (s) => s.length));
     const gathered = await collectives.allToAll(Array.from({ length: D }, () => mine));
     const routed = gathered.map((t) => Int32Array.from(t.data));
-    release(gathered.filter((t) => t !== mine));
+    gathered.forEach((t) => t !== mine && collectives.release(t));
     const placed = this.comm.replicas();
     const shadowing = this.parts?.shadowing;
     const shadows = this.shadows.choose(shadowing, routed, placed);
@@ -161,93 +151,64 @@ export class DistributedMoELayer {
     const received = Array.from({ length: D }, (_, s) => Int32Array.from({ length: E }, (_, e) => shareOf(routed[s]![e]!, reps[e]!, s, me)));
     const pad = this.parts?.padMax ? padRows(routed, reps) : 0;
     const sent = toDest.map((s) => Int32Array.from(s));
-    const rowsOf = (slots: Int32Array, src: F32, byToken: boolean) => {
-      const out = Tensor.zeros([slots.length, d], src.dtype) as F32;
-      slots.forEach((s, i) => {
-        const row = byToken ? Math.floor(s / k) : i;
-        out.data.set(src.data.subarray(row * d, row * d + d), i * d);
-      });
-      return out;
-    };
-    const inbound = (await collectives.allToAll(sent.map((s) => rowsOf(s, x, true)))) as F32[];
-    const { outputs: back, hosted, ms } = await this.computeHosted(received, inbound, pad, (e, xe) => this.expert(e).forward(xe));
-    this.forwardExpertMs = ms;
-    release(inbound);
-    const outputs = (await collectives.allToAll(back)) as F32[];
-    const y = Tensor.zeros([x.rows, d], x.dtype) as F32;
+    const dispatch = await regroupRows([x], sent.map((slots) => ({ src: new Int32Array(slots.length), row: slots.map((s) => Math.floor(s / k)) })), d, x.dtype);
+    const inbound = await allToAll(collectives, dispatch);
+    const back = await this.computeHosted(received, inbound, pad, x.dtype);
+    const outputs = await allToAll(collectives, back);
     // Each token sums its experts' outputs in expert order, as in one process, whatever the placement.
-    for (const { slot, rows, i } of byExpert(sent, outputs, routing)) {
-      const t = Math.floor(slot / k), w = routing.weights[slot]!;
-      for (let c = 0; c < d; c++) y.data[t * d + c]! += w * rows.data[i * d + c]!;
-    }
-    this.saved = { x, routing, ex: { replicas: placed, shadows, sent, received, hosted, outputs, pad } };
-    return y;
+    const terms: CombineTerm[] = [];
+    sent.forEach((slots, g) => slots.forEach((slot, i) => terms.push({ slot, g, i })));
+    terms.sort((a, b) => routing.indices.data[a.slot]! - routing.indices.data[b.slot]! || a.slot - b.slot);
+    return combine(routing.weightTensor, outputs, terms, x.rows, k, d, x.dtype);
   }
 
   /**
-   * Runs `fn` for each hosted expert on the rows every source sent for it (sources in order), and
-   * lays the results back out per source, in the layout they arrived in. With `pad`, every expert
-   * this device hosts runs on at least `pad` rows, zeros after its own (even with none of its own).
+   * Runs each hosted expert on the rows every source sent for it (sources in order), and lays the
+   * results back out per source, in the layout they arrived in. With `pad`, every expert this device
+   * hosts runs on at least `pad` rows, zeros after its own (even with none of its own).
    */
-  private async computeHosted(received: Int32Array[], inbound: F32[], pad: number, fn: (e: number, rows: F32) => Promise<F32>) {
-    const D = this.comm.devices, E = this.opts.experts, d = this.dModel;
-    const dtype = inbound[0]?.dtype ?? 'f32';
-    const outputs = inbound.map((t) => Tensor.zeros(t.shape, dtype) as F32);
-    const offsets = received.map(() => 0);
-    const hosted: { expert: number; rows: number }[] = [];
+  private async computeHosted(received: Int32Array[], inbound: F32[], pad: number, dtype: F32['dtype']): Promise<F32[]> {
+    const D = this.comm.devices, E = this.opts.experts;
     const here = pad ? new Set(this.hosted()) : null;
-    let ms = 0;
+    // Where each expert's rows come from, and where each source's rows of it go back.
+    const inputs: RowSource[] = [], experts: number[] = [];
+    const backSrc = inbound.map((t) => new Int32Array(t.rows)), backRow = inbound.map((t) => new Int32Array(t.rows));
+    const offsets = received.map(() => 0);
+    let computed = 0;
     for (let e = 0; e < E; e++) {
       let n = 0;
       for (let s = 0; s < D; s++) n += received[s]![e]!;
       const rows = here?.has(e) ? Math.max(n, pad) : n;
       if (rows === 0) continue;
-      const xe = Tensor.zeros([rows, d], dtype) as F32;
+      const src = new Int32Array(rows).fill(-1), row = new Int32Array(rows);
       let at = 0;
       for (let s = 0; s < D; s++) {
-        const m = received[s]![e]!;
-        xe.data.set(inbound[s]!.data.subarray(offsets[s]! * d, (offsets[s]! + m) * d), at * d);
-        at += m;
+        for (let m = 0; m < received[s]![e]!; m++, at++) {
+          src[at] = s;
+          row[at] = offsets[s]!;
+          backSrc[s]![offsets[s]!] = experts.length;
+          backRow[s]![offsets[s]!] = at;
+          offsets[s]!++;
+        }
       }
-      const t0 = performance.now();
-      const ye = await fn(e, xe);
-      ms += performance.now() - t0;
-      at = 0;
-      for (let s = 0; s < D; s++) {
-        const m = received[s]![e]!;
-        outputs[s]!.data.set(ye.data.subarray(at * d, (at + m) * d), offsets[s]! * d);
-        offsets[s]! += m;
-        at += m;
-      }
-      hosted.push({ expert: e, rows });
+      inputs.push({ src, row });
+      experts.push(e);
+      computed += rows;
     }
-    return { outputs, hosted, ms };
-  }
-
-  async backward(dy: F32, auxScale = 1): Promise<F32> {
-    const { x, routing, ex } = this.saved!;
-    const { collectives } = this.comm;
-    const k = this.opts.topk, d = this.dModel;
-    const dWeights = new Float64Array(x.rows * k);
-    const dOut = ex.sent.map((slots, g) => combineBackward(dy, ex.outputs[g]!, slots, routing.weights, k, dWeights));
-    for (const t of ex.outputs.splice(0)) collectives.release(t);
-    const inbound = (await collectives.allToAll(dOut)) as F32[];
-    const { outputs: back, ms } = await this.computeHosted(ex.received, inbound, ex.pad, (e, dye) => this.expert(e).backward(dye));
-    this.backwardExpertMs = ms;
-    for (const t of inbound) collectives.release(t);
-    const dxRows = (await collectives.allToAll(back)) as F32[];
-    await this.shadows.returnGradients(ex.shadows, ex.replicas, (e) => this.expert(e));
-    const dx = Tensor.zeros(x.shape, x.dtype) as F32;
-    for (const { slot, rows, i } of byExpert(ex.sent, dxRows, routing)) {
-      const t = Math.floor(slot / k);
-      for (let c = 0; c < d; c++) dx.data[t * d + c]! += rows.data[i * d + c]!;
-    }
-    for (const t of dxRows) collectives.release(t);
-    return addGateGradient(this.gate, dx, dWeights, auxScale);
+    this.lastComputedRows = computed;
+    const xs = await regroupRows(inbound, inputs, this.dModel, dtype);
+    let t0 = 0;
+    onBackward(() => void (this.backwardExpertMs += performance.now() - t0));
+    const ys: F32[] = [];
+    const f0 = performance.now();
+    for (let i = 0; i < experts.length; i++) ys.push(await this.expert(experts[i]!).forward(xs[i]!));
+    this.forwardExpertMs += performance.now() - f0;
+    onBackward(() => void (t0 = performance.now()));
+    return regroupRows(ys, inbound.map((_, s) => ({ src: backSrc[s]!, row: backRow[s]! })), this.dModel, dtype);
   }
 
   auxLoss(): number {
-    return routerLoss(this.lastRouting);
+    return this.lastRouting ? this.lastRouting.auxLoss + this.lastRouting.zLoss : 0;
   }
 
   /** What this device trains: the gate and its hosted experts (nothing before parts are attached). */
@@ -266,11 +227,4 @@ function padRows(routed: readonly Int32Array[], reps: readonly (readonly number[
     cap = Math.max(cap, Math.ceil(total / reps[e]!.length));
   }
   return cap;
-}
-
-/** Rows that came back per destination, reordered by (expert, slot): a fixed summation order. */
-function byExpert(sent: Int32Array[], rows: F32[], routing: Routing): { slot: number; rows: F32; i: number }[] {
-  const all: { slot: number; rows: F32; i: number }[] = [];
-  sent.forEach((slots, g) => slots.forEach((slot, i) => all.push({ slot, rows: rows[g]!, i })));
-  return all.sort((a, b) => routing.indices.data[a.slot]! - routing.indices.data[b.slot]! || a.slot - b.slot);
 }

@@ -1,17 +1,21 @@
 import type { Backend } from '../kernels/backend.js';
 import { errors } from '../errors.js';
-import { Tensor, type F32, type I32 } from '../tensor/tensor.js';
-import { Linear } from '../nn/linear.js';
+import type { F32, I32 } from '../tensor/tensor.js';
+import { Linear, type LinearOptions } from '../nn/linear.js';
 import type { InitOptions, Parameter } from '../nn/parameter.js';
 import type { Rng } from '../nn/random.js';
-import { WorkloadRouting } from './workload-routing.js';
+import { currentTape } from '../autograd/tape.js';
+import { keepSlots } from '../autograd/moe-ops.js';
+import { cast } from '../autograd/ops.js';
 
 export interface GateOptions {
   experts: number;
-  topk: 1 | 2;
-  /** Switch/GShard auxiliary load-balancing loss coefficient (0: off). */
+  topk: number;
+  /** The gate class, by its registered name (`registerGate`); default `topk`, the softmax router. */
+  kind?: string;
+  /** Switch/GShard auxiliary load-balancing loss coefficient (0: off; softmax gate). */
   auxCoef?: number;
-  /** Router z-loss coefficient (ST-MoE; 0: off). */
+  /** Router z-loss coefficient (ST-MoE; 0: off; softmax gate). */
   zCoef?: number;
   /** Multiplicative capacity: ⌈factor · T · k / E⌉ slots per expert; overflow is dropped. 0: no dropping. */
   capacityFactor?: number;
@@ -23,19 +27,23 @@ export interface GateOptions {
    * Route by a synthetic workload instead of the logits (`zipf:S[,drift][,burst][,transient]`, as
    * `flexmoe simulate` takes): each token's experts are drawn from the workload's popularity at
    * `routingStep`; combine weights and gradients still come from the gate's probabilities. For
-   * measuring placement under a chosen skew; see workload-routing.ts.
+   * measuring placement under a chosen skew; see workload-routing.ts. Softmax gate.
    */
   routing?: string;
   /** The run's length, for a workload with a transient phase. */
   routingSteps?: number;
+  /** Sigmoid gate: how far each step nudges an expert's balancing bias (DeepSeek-V3's γ). */
+  biasRate?: number;
 }
 
 /** The routing of one batch: which experts each token goes to, with what weight. */
 export interface Routing {
-  /** [T, k] chosen experts (descending probability). */
+  /** [T, k] chosen experts. */
   indices: I32;
-  /** [T, k] combine weights; 0 for a dropped assignment. */
+  /** [T, k] combine weights; 0 for a dropped assignment (the values of `weightTensor`). */
   weights: Float64Array;
+  /** The same weights as a float64 tensor on the tape: the combine step's input. */
+  weightTensor: F32;
   /** [T, k] whether the assignment was kept (within capacity). */
   kept: Uint8Array;
   /** Assignments per expert before capacity. */
@@ -45,165 +53,144 @@ export interface Routing {
   zLoss: number;
 }
 
+/** What a gate's `route` returns: each token's experts, their combine weights, and any losses of its own. */
+export interface Route {
+  /** [T, k] experts per token. */
+  indices: I32;
+  /** [T, k] combine weights, computed with autograd ops from the gate's parameters. */
+  weights: F32;
+  /** A [1] auxiliary loss (load balancing), made with autograd ops: part of the training loss. */
+  aux?: F32;
+  /** A [1] router z-loss, likewise. */
+  z?: F32;
+}
+
+export type GateInit = GateOptions & InitOptions & { name?: string };
+
 /**
- * A softmax top-k router. Forward: logits = x·Wg (+ noise), probs = softmax(logits), top-k
- * choices, combine weights (top-1: the probability, as Switch; top-2: renormalised over both
- * choices, as GShard), then capacity dropping in token order, which zeroes a dropped weight without
- * renormalising the kept one. The auxiliary losses:
- *   aux = coef · E · Σ_e f_e · P_e   (P_e: mean probability of e over tokens)
- *     top-1: Switch Transformer's, f_e = fraction of tokens whose choice is e;
- *     top-2: the both-choices form (Mixtral's; GShard counts first choices only), f_e = fraction of
- *     all T·k assignments that go to e. Both count assignments before capacity drops any.
- *   z   = coef · mean_t logsumexp(logits_t)²   (ST-MoE)
- * Backward takes d(loss)/d(weights) from the combine step and adds the auxiliary gradients.
+ * A router: extend it, declare parameters in fields (`this.linear(...)`) and write `route`, which
+ * picks each token's `topk` experts and computes their combine weights (and, if it likes, an
+ * auxiliary loss) with the autograd ops, so its gradient comes from the tape. The base applies
+ * capacity, counts the assignments and adds the losses to the tape. Register the class by name
+ * (`registerGate`) so devices can build it.
+ *
+ * ```ts
+ * class MyGate extends Gate {
+ *   proj = this.linear('proj', this.dModel, this.options.experts);
+ *   async route(x: F32) {
+ *     const probs = await ad.softmax(this.be, await this.proj.forward(x));
+ *     const { indices } = await this.be.ops.topk(probs, this.options.topk);
+ *     return { indices, weights: await chosenWeights(probs, indices, true) };
+ *   }
+ * }
+ * registerGate('my-gate', MyGate);
+ * ```
  */
-export class Gate {
-  readonly proj: Linear;
+export abstract class Gate {
   readonly options: Required<GateOptions>;
-  private saved: { x: F32; logits: F32; probs: F32; routing: Routing; globalCounts: Float64Array; globalTokens: number } | null = null;
+  readonly name: string;
   /**
-   * Sums a vector over every device holding part of the batch (an all-reduce), so the auxiliary
-   * losses use global statistics and match a single-device run. Identity on one device.
+   * Sums a vector over every device holding part of the batch (an all-reduce), so statistics are
+   * global and match a single-device run. Identity on one device.
    */
   reduce: (v: Float64Array) => Promise<Float64Array> = async (v) => v;
-
-  /** With `routing`: the workload step to route by (the trainers set it before every step's forward). */
+  /** With workload routing: the step to route by (the trainers set it before every step's forward). */
   routingStep = 0;
   /**
-   * With `routing`: the device this gate routes for. Every device routes an equal share of the
-   * global batch, so its T tokens sit at global positions device·T … device·T + T − 1, and the
-   * draws, hashed from those positions, are the same on any device count.
+   * The device this gate routes for. Every device routes an equal share of the global batch, so
+   * its T tokens sit at global positions device·T … device·T + T − 1.
    */
   device = 0;
-  private readonly workload: WorkloadRouting | null;
+  private last: Routing | null = null;
 
-  constructor(private readonly be: Backend, readonly dModel: number, opts: GateOptions & InitOptions & { name?: string }) {
-    this.options = { auxCoef: 0.01, zCoef: 0, capacityFactor: 0, noiseStd: 0, routerSkew: 0, ...opts } as Required<GateOptions>;
-    if (opts.topk !== 1 && opts.topk !== 2) throw errors.badArgument('Gate', `topk must be 1 or 2, got ${opts.topk}`);
-    if (opts.topk > opts.experts) throw errors.badArgument('Gate', `topk ${opts.topk} > experts ${opts.experts}`);
-    // Seeded from the gate's own generator before initialisation draws from it: one-process and device gates agree.
-    this.workload = opts.routing ? new WorkloadRouting(opts.routing, opts.experts, opts.topk, opts.rng.position, opts.routingSteps ?? 0) : null;
-    this.proj = new Linear(be, dModel, opts.experts, { ...opts, name: `${opts.name ?? 'gate'}.proj`, std: 0.02 });
-    const bias = this.proj.bias!.value;
-    for (let e = 0; e < opts.experts; e++) bias.data[e] = -this.options.routerSkew * Math.log(e + 1);
+  constructor(protected readonly be: Backend, readonly dModel: number, protected readonly init: GateInit) {
+    this.options = { auxCoef: 0.01, zCoef: 0, capacityFactor: 0, noiseStd: 0, routerSkew: 0, routing: '', routingSteps: 0, kind: 'topk', biasRate: 1e-3, ...stripUndefined(init) } as Required<GateOptions>;
+    this.name = init.name ?? 'gate';
+    const { topk, experts } = this.options;
+    if (!Number.isInteger(topk) || topk < 1) throw errors.badArgument('Gate', `topk must be a positive integer, got ${topk}`);
+    if (topk > experts) throw errors.badArgument('Gate', `topk ${topk} > experts ${experts}`);
+  }
+
+  /** A Linear named `<gate name>.<name>`, initialised from the gate's generator. */
+  protected linear(name: string, inFeatures: number, outFeatures: number, opts: Omit<LinearOptions, keyof InitOptions> = {}): Linear {
+    const { rng, dtype, skipInit } = this.init;
+    return new Linear(this.be, inFeatures, outFeatures, { rng, dtype, skipInit, ...opts, name: `${this.name}.${name}` });
   }
 
   /** The routing of the last forward (its `counts` are this replica's assignments per expert). */
   get lastRouting(): Routing | null {
-    return this.saved?.routing ?? null;
+    return this.last;
   }
 
+  /** Picks experts and weights for each row of x [T, dModel]. */
+  abstract route(x: F32, noise?: Rng): Promise<Route>;
+
+  abstract parameters(): Parameter[];
+
+  /** Routes x, then drops assignments past capacity (token order, first choices first) and adds the gate's losses to the tape. */
   async forward(x: F32, noise?: Rng): Promise<Routing> {
-    const { ops } = this.be;
-    const { experts: E, topk: k, capacityFactor, noiseStd } = this.options;
+    const { experts: E, topk: k, capacityFactor } = this.options;
     const T = x.rows;
-    const logits = await this.proj.forward(x);
-    if (noise && noiseStd > 0) for (let i = 0; i < logits.size; i++) logits.data[i]! += noise.normal() * noiseStd;
-    const probs = await ops.softmax(logits);
-    const indices = this.workload ? new Tensor('i32', [T, k], this.workload.choose(this.routingStep, this.device * T, T)) as I32 : (await ops.topk(probs, k)).indices;
-    const weights = new Float64Array(T * k), kept = new Uint8Array(T * k).fill(1), counts = new Float64Array(E);
-    for (let t = 0; t < T; t++) {
-      let sum = 0;
-      for (let j = 0; j < k; j++) sum += probs.data[t * E + indices.data[t * k + j]!]!;
-      for (let j = 0; j < k; j++) {
-        const p = probs.data[t * E + indices.data[t * k + j]!]!;
-        weights[t * k + j] = k === 1 ? p : p / sum;
-      }
-    }
+    const route = await this.route(x, noise);
+    const { indices } = route;
+    if (indices.rows !== T || indices.cols !== k) throw errors.badShape(`${this.name}.route indices`, indices.shape, `[${T}, ${k}]`);
+    if (route.weights.size !== T * k) throw errors.badShape(`${this.name}.route weights`, route.weights.shape, `[${T}, ${k}]`);
+    const kept = new Uint8Array(T * k).fill(1), counts = new Float64Array(E);
     let dropped = 0;
     const capacity = capacityFactor > 0 ? Math.ceil((capacityFactor * T * k) / E) : Infinity;
     // Capacity in token order, first choices before second choices (GShard's priority).
     for (let j = 0; j < k; j++) {
       for (let t = 0; t < T; t++) {
         const e = indices.data[t * k + j]!;
+        if (!(e >= 0 && e < E)) throw errors.indexOutOfRange(`${this.name}.route`, e, E, t * k + j);
         counts[e]!++;
         if (counts[e]! > capacity) {
           kept[t * k + j] = 0;
-          weights[t * k + j] = 0;
           dropped++;
         }
       }
     }
-    // Global statistics: [counts (E), probability sums (E), Σ lse² , tokens]
-    const local = new Float64Array(2 * E + 2);
-    local.set(counts, 0);
-    for (let t = 0; t < T; t++) {
-      for (let e = 0; e < E; e++) local[E + e]! += probs.data[t * E + e]!;
-      if (this.options.zCoef > 0) local[2 * E]! += logSumExp(logits.data, t * E, E) ** 2;
-    }
-    local[2 * E + 1] = T;
-    const g = await this.reduce(local);
-    const globalCounts = g.slice(0, E), globalTokens = g[2 * E + 1]!;
-    const { auxLoss, zLoss } = this.auxLosses(g, globalTokens);
-    const routing: Routing = { indices, weights, kept, counts, dropped, auxLoss, zLoss };
-    this.saved = { x, logits, probs, routing, globalCounts, globalTokens };
+    // Weights in float64 whatever the model's dtype: the combine step sums in float64.
+    const weightTensor = await keepSlots(await asFloat64(route.weights), kept);
+    const tape = currentTape();
+    if (route.aux) tape?.addLoss(route.aux);
+    if (route.z) tape?.addLoss(route.z);
+    const routing: Routing = { indices, weights: weightTensor.data as unknown as Float64Array, weightTensor, kept, counts, dropped, auxLoss: route.aux?.data[0] ?? 0, zLoss: route.z?.data[0] ?? 0 };
+    this.last = routing;
     return routing;
   }
 
-  private auxLosses(g: Float64Array, T: number) {
-    const { experts: E, topk: k, auxCoef, zCoef } = this.options;
-    let auxLoss = 0, zLoss = 0;
-    if (T === 0) return { auxLoss, zLoss };
-    if (auxCoef > 0) {
-      for (let e = 0; e < E; e++) auxLoss += (g[e]! / (T * k)) * (g[E + e]! / T);
-      auxLoss *= auxCoef * E;
-    }
-    if (zCoef > 0) zLoss = (g[2 * E]! / T) * zCoef;
-    return { auxLoss, zLoss };
-  }
-
-  /**
-   * `dWeights[t·k + j]` = d(loss)/d(combine weight). Adds the auxiliary gradients (aux and z-loss
-   * scaled by `auxScale`, the weight of those losses in the total) and returns d(loss)/dx.
-   */
-  async backward(dWeights: Float64Array, auxScale = 1): Promise<F32> {
-    const s = this.saved;
-    if (!s) throw errors.badArgument('Gate.backward', 'called before forward');
-    const { experts: E, topk: k, auxCoef, zCoef } = this.options;
-    const { probs, logits, routing, globalCounts, globalTokens } = s;
-    const T = probs.rows;
-    const dProbs = Tensor.zeros([T, E], probs.dtype) as F32;
-    for (let t = 0; t < T; t++) {
-      // top-2 weights are normalised over both choices before capacity zeroes a dropped one, so the
-      // dropped choice's probability still sits in the denominator of the kept weight.
-      let sum = 0, dot = 0;
-      for (let j = 0; j < k; j++) sum += probs.data[t * E + routing.indices.data[t * k + j]!]!;
-      if (k > 1) for (let j = 0; j < k; j++) if (routing.kept[t * k + j]) dot += dWeights[t * k + j]! * routing.weights[t * k + j]!;
-      for (let j = 0; j < k; j++) {
-        const e = routing.indices.data[t * k + j]!;
-        // A dropped weight is the constant 0: no gradient of its own.
-        const dw = routing.kept[t * k + j] ? dWeights[t * k + j]! : 0;
-        if (k === 1) dProbs.data[t * E + e]! += dw;
-        // top-2: w_j = p_j / Σ_i p_i over both choices  ⇒  ∂/∂p_j = (dw_j − Σ_i dw_i·w_i) / Σ_i p_i
-        else dProbs.data[t * E + e]! += (dw - dot) / sum;
-      }
-    }
-    if (auxCoef > 0 && T > 0) {
-      for (let e = 0; e < E; e++) {
-        const g = (auxScale * auxCoef * E * (globalCounts[e]! / (globalTokens * k))) / globalTokens;
-        for (let t = 0; t < T; t++) dProbs.data[t * E + e]! += g;
-      }
-    }
-    const dLogits = await this.be.ops.softmaxBackward(probs, dProbs);
-    if (zCoef > 0 && T > 0) {
-      for (let t = 0; t < T; t++) {
-        const lse = logSumExp(logits.data, t * E, E);
-        const g = (auxScale * zCoef * 2 * lse) / globalTokens;
-        for (let e = 0; e < E; e++) dLogits.data[t * E + e]! += g * probs.data[t * E + e]!;
-      }
-    }
-    return this.proj.backward(dLogits);
-  }
-
-  parameters(): Parameter[] {
-    return this.proj.parameters();
+  toString(): string {
+    return `${this.constructor.name} ${this.name} (${this.options.experts} experts, top-${this.options.topk})`;
   }
 }
 
-function logSumExp(a: ArrayLike<number>, off: number, n: number): number {
-  let m = -Infinity;
-  for (let i = 0; i < n; i++) m = Math.max(m, a[off + i]!);
-  let s = 0;
-  for (let i = 0; i < n; i++) s += Math.exp(a[off + i]! - m);
-  return m + Math.log(s);
+async function asFloat64(w: F32): Promise<F32> {
+  return (w.dtype as string) === 'f64' ? w : cast(w, 'f64');
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export type GateClass = new (be: Backend, dModel: number, init: GateInit) => Gate;
+
+// One registry per thread, even when this module is loaded twice (see tasks.ts).
+const gates: Map<string, GateClass> = ((globalThis as Record<symbol, unknown>)[Symbol.for('flexmoe.gates')] ??= new Map()) as Map<string, GateClass>;
+
+/** Makes a gate class known by name, on this thread (register at module load; list the module in `modules`). */
+export function registerGate(name: string, cls: GateClass): void {
+  gates.set(name, cls);
+}
+
+export function knownGates(): string[] {
+  return [...gates.keys()];
+}
+
+/** Builds the gate `init.kind` names (default `topk`). */
+export function makeGate(be: Backend, dModel: number, init: GateInit): Gate {
+  const kind = init.kind ?? 'topk';
+  const cls = gates.get(kind);
+  if (!cls) throw errors.badArgument('gate', `unknown gate "${kind}"; known: ${knownGates().join(', ')} (register yours with registerGate in a module every device loads)`);
+  return new cls(be, dModel, init);
 }

@@ -1,95 +1,84 @@
 import type { Backend } from '../kernels/backend.js';
-import { Tensor, type F32 } from '../tensor/tensor.js';
-import { ExpertFFN } from '../nn/ffn.js';
+import type { F32 } from '../tensor/tensor.js';
 import type { InitOptions, Parameter } from '../nn/parameter.js';
 import type { Rng } from '../nn/random.js';
-import { Gate, type GateOptions, type Routing } from './gate.js';
-import { addGateGradient, combineBackward, routerLoss, scatterRows } from './rows.js';
+import { LastPass } from '../autograd/grad.js';
+import { combine, regroupRows, type CombineTerm, type RowSource } from '../autograd/moe-ops.js';
+import type { Gate, GateOptions, Routing } from './gate.js';
+import { makeGate } from './gates.js';
+import { makeExpert, type Expert } from './experts.js';
 
 export interface MoELayerOptions extends GateOptions {
   dFF: number;
-}
-
-/** The assignments one expert replica computes: rows of the batch and their routing slots. */
-interface Block {
-  expert: number;
-  replica: number;
-  /** (token·k + choice) of each row. */
-  slots: Int32Array;
-  out: F32 | null;
+  /** The expert class, by its registered name (`registerExpert`); default `ffn` (Linear → GELU → Linear). */
+  expert?: string;
 }
 
 /**
- * A Mixture-of-Experts FFN layer: y[t] = Σ_j w[t,j] · expert_{e(t,j)}(x[t]) over kept assignments
- * (dropped ones contribute nothing; the block's residual carries the token). An expert may have
- * several replicas: its assignments split into contiguous blocks, one per replica, and replicas share
- * parameters, so their gradients add up exactly as an all-reduce would. Each output row depends only
- * on its own input row, so replication never changes the forward values.
+ * A Mixture-of-Experts FFN layer in one process: y[t] = Σ_j w[t,j] · expert_{e(t,j)}(x[t]) over kept
+ * assignments (dropped ones contribute nothing; the block's residual carries the token). Written
+ * forward only: routing, gathering each expert's rows and combining are autograd ops. An expert may
+ * have several replicas: its assignments split into contiguous blocks, each computed by one call
+ * of the expert, and the tape sums their gradients as an all-reduce would. Each output row depends
+ * only on its own input row, so replication never changes the forward values.
  */
 export class MoELayer {
   readonly gate: Gate;
-  readonly experts: ExpertFFN[];
-  private replicas: ExpertFFN[][];
-  private saved: { x: F32; routing: Routing; blocks: Block[] } | null = null;
+  readonly experts: Expert[];
+  readonly recordsOnTape = true;
+  private replicaCounts: number[];
+  private readonly pass: LastPass;
   lastRouting: Routing | null = null;
 
-  constructor(be: Backend, readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }) {
+  constructor(private readonly be: Backend, readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }) {
     const name = opts.name ?? 'moe';
-    this.gate = new Gate(be, dModel, { ...opts, name: `${name}.gate`, rng: opts.rng.fork(1) });
-    this.experts = Array.from({ length: opts.experts }, (_, e) => new ExpertFFN(be, dModel, opts.dFF, { rng: opts.rng.fork(100 + e), dtype: opts.dtype, name: `${name}.expert${e}`, outStd: opts.outStd }));
-    this.replicas = this.experts.map((x) => [x]);
+    this.gate = makeGate(be, dModel, { ...opts, name: `${name}.gate`, rng: opts.rng.fork(1) });
+    this.experts = Array.from({ length: opts.experts }, (_, e) => makeExpert(be, opts.expert, { name: `${name}.expert${e}`, dModel, dFF: opts.dFF, rng: opts.rng.fork(100 + e), dtype: opts.dtype, outStd: opts.outStd }));
+    this.replicaCounts = this.experts.map(() => 1);
+    this.pass = new LastPass(be, 'MoELayer');
   }
 
   /** Sets how many replicas each expert has (placement, in one process). */
   setReplicaCounts(counts: readonly number[]): void {
-    this.replicas = this.experts.map((x, e) => Array.from({ length: Math.max(1, counts[e] ?? 1) }, (_, r) => (r === 0 ? x : x.replica())));
+    this.replicaCounts = this.experts.map((_, e) => Math.max(1, counts[e] ?? 1));
   }
 
   async forward(x: F32, noise?: Rng): Promise<F32> {
+    return this.pass.run([x], () => this.parameters(), () => this.route(x, noise));
+  }
+
+  private async route(x: F32, noise?: Rng): Promise<F32> {
     const routing = await this.gate.forward(x, noise);
     this.lastRouting = routing;
     const k = this.opts.topk, E = this.opts.experts, d = this.dModel;
-    // Assignments per expert in token order, first choices and second choices interleaved by token.
+    // Assignments per expert in token order.
     const perExpert: number[][] = Array.from({ length: E }, () => []);
     for (let t = 0; t < x.rows; t++) for (let j = 0; j < k; j++) if (routing.kept[t * k + j]) perExpert[routing.indices.data[t * k + j]!]!.push(t * k + j);
-    const blocks: Block[] = [];
-    const y = Tensor.zeros([x.rows, d], x.dtype) as F32;
+    const blocks: { expert: number; slots: number[] }[] = [];
     for (let e = 0; e < E; e++) {
-      const all = perExpert[e]!, reps = this.replicas[e]!;
-      for (let r = 0; r < reps.length; r++) {
-        const slots = Int32Array.from(all.slice(Math.floor((r * all.length) / reps.length), Math.floor(((r + 1) * all.length) / reps.length)));
-        if (!slots.length) continue;
-        const xe = Tensor.zeros([slots.length, d], x.dtype) as F32;
-        slots.forEach((s, i) => xe.data.set(x.data.subarray(Math.floor(s / k) * d, Math.floor(s / k) * d + d), i * d));
-        const out = await reps[r]!.forward(xe);
-        slots.forEach((s, i) => {
-          const t = Math.floor(s / k), w = routing.weights[s]!;
-          for (let c = 0; c < d; c++) y.data[t * d + c]! += w * out.data[i * d + c]!;
-        });
-        blocks.push({ expert: e, replica: r, slots, out });
+      const all = perExpert[e]!, r = this.replicaCounts[e]!;
+      for (let i = 0; i < r; i++) {
+        const slots = all.slice(Math.floor((i * all.length) / r), Math.floor(((i + 1) * all.length) / r));
+        if (slots.length) blocks.push({ expert: e, slots });
       }
     }
-    this.saved = { x, routing, blocks };
-    return y;
+    const sources: RowSource[] = blocks.map(({ slots }) => ({ src: new Int32Array(slots.length), row: Int32Array.from(slots, (s) => Math.floor(s / k)) }));
+    const inputs = await regroupRows([x], sources, d, x.dtype);
+    const outs: F32[] = [];
+    for (let b = 0; b < blocks.length; b++) outs.push(await this.experts[blocks[b]!.expert]!.forward(inputs[b]!));
+    // Each token sums its experts' outputs in expert order.
+    const terms: CombineTerm[] = blocks.flatMap(({ slots }, g) => slots.map((slot, i) => ({ slot, g, i })));
+    return combine(routing.weightTensor, outs, terms, x.rows, k, d, x.dtype);
   }
 
-  /** dy → dx; expert and gate parameter gradients accumulate; `auxScale` weighs the gate's auxiliary losses. */
-  async backward(dy: F32, auxScale = 1): Promise<F32> {
-    const { x, routing, blocks } = this.saved!;
-    const k = this.opts.topk;
-    const dx = Tensor.zeros(x.shape, x.dtype) as F32;
-    const dWeights = new Float64Array(x.rows * k);
-    // Each replica instance computed exactly one block, so its saved activations are that block's.
-    for (const { expert, replica, slots, out } of blocks) {
-      const dxe = await this.replicas[expert]![replica]!.backward(combineBackward(dy, out!, slots, routing.weights, k, dWeights));
-      scatterRows(dx, dxe, slots, k);
-    }
-    return addGateGradient(this.gate, dx, dWeights, auxScale);
+  /** d(loss)/dx of the last forward; gate and expert gradients accumulate, the router's auxiliary losses included. */
+  async backward(dy: F32): Promise<F32> {
+    return (await this.pass.backward(dy))[0]!;
   }
 
   /** The gate's auxiliary losses of the last forward (to add to the training loss). */
   auxLoss(): number {
-    return routerLoss(this.lastRouting);
+    return this.lastRouting ? this.lastRouting.auxLoss + this.lastRouting.zLoss : 0;
   }
 
   parameters(): Parameter[] {

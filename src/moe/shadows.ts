@@ -9,7 +9,8 @@
  */
 import { errors } from '../errors.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
-import type { ExpertFFN } from '../nn/ffn.js';
+import type { Expert } from './expert.js';
+import { currentTape } from '../autograd/tape.js';
 import type { Parameter } from '../nn/parameter.js';
 import type { MoEComm } from './distributed-moe.js';
 
@@ -21,7 +22,7 @@ export interface Shadowing {
    */
   choose(routed: readonly Int32Array[], replicas: readonly (readonly number[])[]): readonly number[];
   /** A scratch copy of expert `e` on this device (reused from step to step; its values are overwritten). */
-  scratch(e: number): ExpertFFN;
+  scratch(e: number): Expert;
 }
 
 type Replicas = readonly (readonly number[])[];
@@ -34,12 +35,12 @@ export class StepShadows {
   /** Experts shadowed in the last forward (ascending). */
   last: number[] = [];
   /** This step's copies, by expert (scratch objects the Shadowing keeps; cleared every forward). */
-  private readonly copies = new Map<number, ExpertFFN>();
+  private readonly copies = new Map<number, Expert>();
 
   constructor(private readonly comm: MoEComm, private readonly name: string, private readonly experts: number) {}
 
   /** This device's copy of expert `e` for this step, if it is shadowed and has no replica here. */
-  copy(e: number): ExpertFFN | undefined {
+  copy(e: number): Expert | undefined {
     return this.copies.get(e);
   }
 
@@ -59,7 +60,7 @@ export class StepShadows {
    * replicas to route by this step: a shadowed expert is held everywhere, so every token of it
    * stays on its own device.
    */
-  async ship(shadowing: Shadowing, shadows: readonly number[], replicas: Replicas, expert: (e: number) => ExpertFFN): Promise<Replicas> {
+  async ship(shadowing: Shadowing, shadows: readonly number[], replicas: Replicas, expert: (e: number) => Expert): Promise<Replicas> {
     const { device: me, devices: D, collectives } = this.comm;
     const rootOf = (e: number) => replicas[e]![0]!;
     for (const { group, experts } of shadowBuckets(shadows, replicas, D, me)) {
@@ -79,6 +80,20 @@ export class StepShadows {
         collectives.release(got[i]!);
       });
     }
+    // On the tape: the copies' parameters are this op's outputs, so their gradients reach it; its
+    // backward sums them into the first replicas (every device of a group joins, copies or not).
+    const tape = currentTape();
+    if (tape) {
+      const copyParams = [...this.copies.values()].flatMap((c) => c.parameters());
+      tape.record([], copyParams.map((p) => p.value), async (dOut) => {
+        copyParams.forEach((p, i) => {
+          p.zeroGrad();
+          p.accumulate(dOut[i]!);
+        });
+        await this.returnGradients(shadows, replicas, expert);
+        return [];
+      }, { always: true });
+    }
     const everywhere = [...Array(D).keys()];
     return replicas.map((r, e) => (shadows.includes(e) ? everywhere : r));
   }
@@ -87,7 +102,7 @@ export class StepShadows {
    * Sums the shadow copies' gradients into each shadowed expert's first replica (one all-reduce per
    * group of devices); a root's own tokens' gradients are in its parameters already, so it adds zeros.
    */
-  async returnGradients(shadows: readonly number[], replicas: Replicas, expert: (e: number) => ExpertFFN): Promise<void> {
+  async returnGradients(shadows: readonly number[], replicas: Replicas, expert: (e: number) => Expert): Promise<void> {
     const { device: me, devices: D, collectives } = this.comm;
     for (const { group, experts } of shadowBuckets(shadows, replicas, D, me)) {
       const params = experts.map((e) => expert(e).parameters());

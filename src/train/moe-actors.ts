@@ -36,7 +36,7 @@ export async function spawnMoEActors(system: ActorSystem, specs: MoELayerSpec[],
     return [first, ...(await Promise.all([...Array(D).keys()].slice(1).map((d) => system.clone(first, d))))];
   }));
   const experts = await Promise.all(specs.map((s, l) => Promise.all(s.seeds.experts.map(async (seed, e) => {
-    const args: ExpertArgs = { name: `${s.seeds.name}.expert${e}`, dModel: s.dModel, dFF: s.dFF, seed, dtype: s.dtype, outStd: s.outStd, backend: o.backend, optimizer: o.optimizer, checkpoint: o.checkpoint };
+    const args: ExpertArgs = { name: `${s.seeds.name}.expert${e}`, dModel: s.dModel, dFF: s.dFF, kind: s.expert, seed, dtype: s.dtype, outStd: s.outStd, backend: o.backend, optimizer: o.optimizer, checkpoint: o.checkpoint };
     const [home, ...more] = replicas[l]![e]!;
     const first = await system.spawn('Expert', args, { device: home });
     return [first, ...(await Promise.all(more.map((d) => system.clone(first, d))))];
