@@ -22,6 +22,7 @@ import { generate } from '../src/train/lm.js';
 import { addToState, loadFromState, type OwnedParams, type TrainerState } from '../src/train/trainer-state.js';
 import { MoEWiring, type MoEActors, type MoELayerSpec, type ShadowingArgs } from './moe-wiring.js';
 import { untaped } from '../src/autograd/tape.js';
+import { valueAndGrads } from '../src/autograd/grad.js';
 
 export type { MoEActors, MoELayerSpec, TrainerState };
 
@@ -143,16 +144,21 @@ export class MoETrainer extends Actor {
     const per = batch / ctx.devices;
     // Gates that route by a workload route by this step's (GateOptions.routing).
     this.layers.forEach((_, l) => (this.moe.gateActor(l)!.gate.routingStep = step));
-    const loss = new CrossEntropyLoss(this.be);
-    const logits = await this.model.forward(this.shard(inputs, this.task.inputWidth, per, me), per);
-    const localMean = await loss.forward(logits, this.shard(targets, this.task.targetWidth, per, me) as Tensor<'i32'>, `step ${step} loss on device ${me}`);
+    const localTargets = this.shard(targets, this.task.targetWidth, per, me) as Tensor<'i32'>;
     // The loss is a mean over every scored target of the global batch (masked LM scores only some).
-    const scored = (await ctx.collectives.allReduce(Tensor.from([loss.count]) as F32)).data[0]!;
-    this.layers.forEach((l, i) => {
-      const a = l.auxLoss();
-      if (!Number.isFinite(a)) throw errors.nonFinite(`step ${step}, MoE layer ${i} router loss on device ${me}`, a);
+    let mine = 0;
+    for (let i = 0; i < localTargets.size; i++) if (localTargets.data[i]! >= 0) mine++;
+    const scored = (await ctx.collectives.allReduce(Tensor.from([mine]) as F32)).data[0]!;
+    const loss = new CrossEntropyLoss(this.be);
+    const localMean = await valueAndGrads(this.be, this.model.parameters(), async () => {
+      const logits = await this.model.forward(this.shard(inputs, this.task.inputWidth, per, me), per);
+      await loss.forward(logits, localTargets, `step ${step} loss on device ${me}`, scored ? 1 / scored : 0);
+      this.layers.forEach((l, i) => {
+        const a = l.auxLoss();
+        if (!Number.isFinite(a)) throw errors.nonFinite(`step ${step}, MoE layer ${i} router loss on device ${me}`, a);
+      });
+      return loss.tensor;
     });
-    await this.model.backward(await loss.backward(scored ? 1 / scored : 0));
     const owned = this.owned();
     // Gates are data parallel like the dense parts: their gradients go in the same bucket.
     const norm = await syncGradients(ctx.collectives, me, owned.filter((o) => !o.expert).flatMap((o) => o.params), owned.filter((o) => o.expert));

@@ -58,7 +58,8 @@ export { ExpertActor, type ExpertArgs, type ExpertMessage } from '../actors/expe
 export { GateActor, type GateArgs, type GateMessage } from '../actors/gate.js';
 export { TrainableActor, type TrainableArgs } from '../actors/trainable.js';
 export { VisionMoE, type VisionMoEConfig } from './models/vision-moe.js';
-export { knownTasks, makeTask, registerTask, taskNames, type MakeMoE, type Task, type TaskModel, type TaskName, type TaskSpec } from './models/tasks.js';
+export { knownTasks, makeTask, registerTask, languageTask, taskNames, type LanguageConfig, type MakeMoE, type Task, type TaskModel, type TaskName, type TaskSpec } from './models/tasks.js';
+export { Model, type ModelConfig } from './models/model.js';
 export type { FeedForward } from './models/transformer-block.js';
 export type { RoutedFeedForward } from './models/char-transformer.js';
 export { MnistDigits } from './data/mnist.js';

@@ -1,5 +1,6 @@
 import type { Backend } from '../kernels/backend.js';
 import type { AttentionShape } from '../kernels/types.js';
+import { errors } from '../errors.js';
 import { Tensor, type F32, type I32 } from '../tensor/tensor.js';
 import { currentTape, detached, type BackwardFn } from './tape.js';
 
@@ -178,9 +179,10 @@ export async function meanPool(x: F32, T: number): Promise<F32> {
 
 /**
  * Mean cross-entropy over the rows whose target is ≥ 0, as a [1] tensor, and the rows counted.
- * `scale` overrides the backward's 1/count (devices sharing a batch scale by the global count).
+ * `scale` overrides the backward's 1/count (devices sharing a batch scale by the global count). A
+ * NaN or infinite loss is an error naming `where`.
  */
-export async function crossEntropy(be: Backend, logits: F32, targets: I32, scale?: number): Promise<{ loss: F32; count: number }> {
+export async function crossEntropy(be: Backend, logits: F32, targets: I32, opts: { scale?: number; where?: string } = {}): Promise<{ loss: F32; count: number }> {
   const { loss, probs } = await be.ops.crossEntropy(logits, targets);
   let sum = 0, count = 0;
   for (let i = 0; i < targets.size; i++) {
@@ -188,9 +190,12 @@ export async function crossEntropy(be: Backend, logits: F32, targets: I32, scale
     sum += loss.data[i]!;
     count++;
   }
+  const value = count === 0 ? 0 : sum / count;
+  if (!Number.isFinite(value)) throw errors.nonFinite(opts.where ?? 'loss', value);
   const mean = Tensor.zeros([1], logits.dtype) as F32;
-  mean.data[0] = count === 0 ? 0 : sum / count;
-  record([logits], [mean], async ([d]) => [await be.ops.crossEntropyBackward(probs, targets, d!.data[0]! * (scale ?? (count === 0 ? 0 : 1 / count)))]);
+  mean.data[0] = value;
+  const scale = opts.scale ?? (count === 0 ? 0 : 1 / count);
+  record([logits], [mean], async ([d]) => [await be.ops.crossEntropyBackward(probs, targets, d!.data[0]! * scale)]);
   return { loss: mean, count };
 }
 

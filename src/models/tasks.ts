@@ -15,10 +15,9 @@ export type TaskName = (typeof taskNames)[number] | (string & {});
 
 export type MakeMoE = (block: number, opts: MoELayerOptions & InitOptions & { name: string; outStd: number }) => RoutedFeedForward;
 
-/** What a trainer needs of a model. */
+/** What a trainer needs of a model: a forward written with autograd ops (trainers differentiate it on a tape). */
 export interface TaskModel {
   forward(inputs: Tensor, batch: number): Promise<F32>;
-  backward(dLogits: F32): Promise<void>;
   parameters(): Parameter[];
   moeLayers(): RoutedFeedForward[];
   auxLoss(): number;
@@ -50,6 +49,36 @@ export interface TaskSpec {
   corpusChars?: number;
   /** Images per digit (vision; absent: all). */
   imagesPerDigit?: number;
+}
+
+/** A composed language model's config: the vocabulary (filled in from the corpus) and the context length, beside anything the model takes. */
+export interface LanguageConfig {
+  vocab: number;
+  seq: number;
+  dModel: number;
+  seed: number;
+}
+
+/**
+ * A character language model of your own on Moby-Dick, for `registerTask`: `build` makes the model
+ * from the config, whose `vocab` is set to the corpus's unless given. The task generates text when served.
+ *
+ * ```ts
+ * registerTask('mixtral', languageTask((be, config, makeMoE) => new Mixtral(be, config, makeMoE)));
+ * ```
+ */
+export function languageTask<C extends LanguageConfig>(build: (be: Backend, config: C, makeMoE?: MakeMoE) => TaskModel): (spec: TaskSpec) => Task {
+  return (spec) => {
+    const corpus = new CharCorpus(spec.corpusChars ? mobyDick().slice(0, spec.corpusChars) : mobyDick());
+    const given = (spec.config as unknown as C).vocab;
+    // A vocabulary size given (a checkpoint's, served with its own characters) is kept.
+    const config = { ...(spec.config as unknown as C), vocab: given > 0 ? given : corpus.vocab.size };
+    return {
+      name: spec.task, inputWidth: config.seq, targetWidth: config.seq, config: config as unknown as CharTransformerConfig, corpus,
+      build: (be, makeMoE) => build(be, config, makeMoE),
+      sample: (rng, batch, split) => corpus.sample(rng, batch, config.seq, split),
+    };
+  };
 }
 
 /** The mask character BERT-MoE puts in place of hidden characters (never in the corpus). */

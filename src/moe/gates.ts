@@ -5,7 +5,7 @@ import type { Linear } from '../nn/linear.js';
 import type { Rng } from '../nn/random.js';
 import * as ad from '../autograd/ops.js';
 import { balanceLoss, chosenWeights, logSumExp, routerZLoss } from '../autograd/moe-ops.js';
-import { currentTape } from '../autograd/tape.js';
+import { gradientsOff } from '../autograd/tape.js';
 import { Gate, registerGate, type GateInit, type Route } from './gate.js';
 import { WorkloadRouting } from './workload-routing.js';
 
@@ -70,7 +70,7 @@ export class TopKGate extends Gate {
  * DeepSeek-V3's auxiliary-loss-free router: scores s = σ(x·Wg); each token takes the k experts with
  * the highest s + b, where b is a per-expert balancing bias outside the gradient; combine weights
  * are the chosen scores normalised over the k (top-1: the score itself, so the router still learns).
- * After every training forward, each expert's bias moves by `biasRate` toward balance: up when the
+ * After every training forward (any forward not under `untaped`), each expert's bias moves by `biasRate` toward balance: up when the
  * expert got fewer than the mean of the assignments over all devices, down when more.
  * The bias travels with the gate's parameters (clones, checkpoints) but has no gradient.
  */
@@ -99,8 +99,8 @@ export class SigmoidGate extends Gate {
     const local = new Float64Array(E);
     for (let i = 0; i < T * k; i++) local[indices.data[i]!]!++;
     const counts = await this.reduce(local);
-    // Training only (a tape records): evaluation and serving leave the bias alone.
-    if (currentTape()) {
+    // Training only: evaluation, sampling and serving run untaped and leave the bias alone.
+    if (!gradientsOff()) {
       const mean = counts.reduce((a, b) => a + b, 0) / E;
       for (let e = 0; e < E; e++) this.balance.value.data[e]! += biasRate * Math.sign(mean - counts[e]!);
     }

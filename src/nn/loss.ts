@@ -1,42 +1,32 @@
 import type { Backend } from '../kernels/backend.js';
-import { errors } from '../errors.js';
 import type { F32, I32 } from '../tensor/tensor.js';
+import * as ad from '../autograd/ops.js';
 
 /**
  * Mean cross-entropy over the rows whose target is ≥ 0 (a negative target marks a position to
  * ignore, as masked language models need). A NaN or Inf loss is an error naming where it arose.
+ * Forward only: under a tape (`valueAndGrads`) its gradient comes from `ad.crossEntropy`, which
+ * this calls; `tensor` is the last loss as the [1] tensor a tape differentiates.
  */
 export class CrossEntropyLoss {
-  private saved: { probs: F32; targets: I32; count: number } | null = null;
+  private last: { loss: F32; count: number } | null = null;
 
   constructor(private readonly be: Backend) {}
 
-  async forward(logits: F32, targets: I32, where = 'loss'): Promise<number> {
-    const { loss, probs } = await this.be.ops.crossEntropy(logits, targets);
-    let sum = 0, count = 0;
-    for (let i = 0; i < targets.size; i++) {
-      if (targets.data[i]! < 0) continue;
-      sum += loss.data[i]!;
-      count++;
-    }
-    this.saved = { probs, targets, count };
-    const mean = count === 0 ? 0 : sum / count;
-    if (!Number.isFinite(mean)) throw errors.nonFinite(where, mean);
-    return mean;
+  /** The mean loss; `scale` replaces 1/count in its gradient (devices sharing a batch scale by the global count). */
+  async forward(logits: F32, targets: I32, where = 'loss', scale?: number): Promise<number> {
+    this.last = await ad.crossEntropy(this.be, logits, targets, { scale, where });
+    return this.last.loss.data[0]!;
   }
 
   /** Rows counted in the last forward (targets ≥ 0). */
   get count(): number {
-    return this.saved?.count ?? 0;
+    return this.last?.count ?? 0;
   }
 
-  /**
-   * d(mean loss)/d(logits). `scale` overrides 1/count: with the batch split over devices each
-   * device scales by 1/(global count), so the summed gradients are those of the global mean.
-   */
-  async backward(scale?: number): Promise<F32> {
-    const s = this.saved;
-    if (!s) throw errors.badArgument('CrossEntropyLoss.backward', 'called before forward');
-    return this.be.ops.crossEntropyBackward(s.probs, s.targets, scale ?? (s.count === 0 ? 0 : 1 / s.count));
+  /** The last forward's loss as a [1] tensor. */
+  get tensor(): F32 {
+    if (!this.last) throw new Error('CrossEntropyLoss.tensor: no forward yet');
+    return this.last.loss;
   }
 }

@@ -2,7 +2,8 @@ import type { Backend } from '../kernels/backend.js';
 import { errors } from '../errors.js';
 import { IMAGE_PIXELS } from '../data/mnist.js';
 import { CharTransformer, type CharTransformerConfig, type RoutedFeedForward } from '../models/char-transformer.js';
-import type { MakeMoE } from '../models/tasks.js';
+import { knownTasks, makeTask, type MakeMoE } from '../models/tasks.js';
+import type { MoELayerOptions } from '../moe/moe-layer.js';
 import { VisionMoE, type VisionMoEConfig } from '../models/vision-moe.js';
 import type { Parameter } from '../nn/parameter.js';
 import type { LoadedCheckpoint } from '../train/checkpoint.js';
@@ -39,7 +40,7 @@ export interface ModelInfo {
 
 export function describeModel(path: string, meta: Record<string, unknown>): ModelInfo {
   const task = (meta.task as string | undefined) ?? 'gpt-moe';
-  if (task !== 'gpt-moe' && task !== 'vision-moe') throw errors.checkpoint(path, `holds ${task}; flexmoe serves gpt-moe (generate) and vision-moe (classify)`);
+  if (task !== 'gpt-moe' && task !== 'vision-moe') return describeComposed(path, task, meta);
   const c = meta.config as (CharTransformerConfig | VisionMoEConfig) & { dModel: number; dFF: number; layers: number };
   if (!c.moe) throw errors.checkpoint(path, 'holds a model without MoE layers');
   const vision = task === 'vision-moe';
@@ -49,6 +50,24 @@ export function describeModel(path: string, meta: Record<string, unknown>): Mode
     outputs: vision ? (c as VisionMoEConfig).classes : (c as CharTransformerConfig).vocab,
     moeLayers: c.layers, experts: c.moe.experts, topk: c.moe.topk, dModel: c.dModel, dFF: c.dFF,
   };
+}
+
+/**
+ * A model of your own (registerTask, its module imported first): built once with stand-in MoE
+ * layers to read what its MoE layers are. Language tasks (`languageTask`) generate.
+ */
+function describeComposed(path: string, task: string, meta: Record<string, unknown>): ModelInfo {
+  if (!knownTasks().includes(task)) throw errors.checkpoint(path, `holds the model "${task}", which no loaded module registers (the checkpoint names ${JSON.stringify(meta.modules ?? [])}); known: ${knownTasks().join(', ')}`);
+  const t = makeTask({ task, config: meta.config as CharTransformerConfig });
+  if (!t.corpus) throw errors.checkpoint(path, `holds ${task}, which is not a language model: flexmoe serves models of your own that generate text (languageTask)`);
+  const layers: (MoELayerOptions & { dModel?: number })[] = [];
+  const stub = { forward: async (x: F32) => x, backward: async (d: F32) => d, parameters: () => [], lastRouting: null, auxLoss: () => 0 };
+  t.build(null as unknown as Backend, (_, o) => (layers.push(o), stub));
+  if (!layers.length) throw errors.checkpoint(path, `holds ${task}, a model without MoE layers`);
+  const [first] = layers;
+  if (layers.some((l) => l.experts !== first!.experts || l.topk !== first!.topk)) throw errors.checkpoint(path, `holds ${task}, whose MoE layers differ in experts or top-k: serving places one expert count per layer`);
+  const c = t.config as CharTransformerConfig;
+  return { kind: 'generate', inputWidth: c.seq, outputs: c.vocab, moeLayers: layers.length, experts: first!.experts, topk: first!.topk, dModel: c.dModel, dFF: first!.dFF };
 }
 
 /**
@@ -65,12 +84,31 @@ const inference = { capacityFactor: 0, noiseStd: 0, routing: undefined };
 
 export function buildServingModel(be: Backend, path: string, meta: Record<string, unknown>, makeMoE?: MakeMoE): ServingModel {
   const { kind } = describeModel(path, meta);
+  const task = (meta.task as string | undefined) ?? 'gpt-moe';
   if (kind === 'classify') {
     const c = meta.config as VisionMoEConfig;
     const net = new VisionMoE(be, { ...c, moe: { ...c.moe, ...inference } }, makeMoE);
     return {
       kind: 'classify', inputWidth: IMAGE_PIXELS, outputs: c.classes, net,
       forward: async (pixels, rows) => (await untaped(() => net.forward(new Tensor('f32', [rows, IMAGE_PIXELS], pixels as Float32Array) as F32, rows))).data,
+    };
+  }
+  if (task !== 'gpt-moe') {
+    const c = meta.config as CharTransformerConfig;
+    const net = makeTask({ task, config: { ...c, moe: c.moe ? { ...c.moe, ...inference } : undefined } as CharTransformerConfig }).build(be, makeMoE);
+    const V = c.vocab;
+    return {
+      kind: 'generate', inputWidth: c.seq, outputs: V, net,
+      // A model of your own has no forwardAt: the whole window runs, and the picked rows are read.
+      forward: async (ids, rows, pick) => {
+        const logits = await untaped(() => net.forward(new Tensor('i32', [rows * c.seq], ids as Int32Array) as I32, rows));
+        const out = new Float32Array(rows * V);
+        for (let r = 0; r < rows; r++) {
+          const at = (r * c.seq + (pick?.[r] ?? c.seq - 1)) * V;
+          out.set(logits.data.subarray(at, at + V), r * V);
+        }
+        return out;
+      },
     };
   }
   const c = meta.config as CharTransformerConfig;

@@ -272,6 +272,15 @@ function softmaxAnswer(logits: Float32Array): { label: number; probabilities: nu
  */
 export async function loadModel(path: string, opts: ServeOptions = {}): Promise<ServedModel> {
   const ckpt = loadCheckpoint(path);
+  // A model of your own comes back from the modules its checkpoint names (imported here and on every device).
+  const saved = Array.isArray(ckpt.meta.modules) ? (ckpt.meta.modules as string[]) : [];
+  for (const m of saved) {
+    try {
+      await import(m);
+    } catch (e) {
+      throw errors.checkpoint(path, `names the module ${m}, which failed to import: ${(e as Error).message}`);
+    }
+  }
   const info = describeModel(path, ckpt.meta);
   let vocab: CharVocab | null = null;
   if (info.kind === 'generate') {
@@ -283,7 +292,7 @@ export async function loadModel(path: string, opts: ServeOptions = {}): Promise<
   const backend = opts.backend ?? (await defaultBackendName());
   const devices = opts.devices ?? 1;
   const policy = opts.policy ?? defaultLivePolicy;
-  const modules = moduleUrls(opts.modules ?? []);
+  const modules = [...saved, ...moduleUrls(opts.modules ?? [])];
   for (const m of modules) await import(m); // registers the policies of your own here too
   if (!isLivePolicy(policy)) throw errors.badArgument('loadModel', `serving supports the policies ${livePolicies.join(', ')} and policies of your own (registerPolicy in one of modules) (got "${policy}")`);
   if (devices === 1 && opts.policy && !isFixedPlacement(opts.policy)) throw errors.badArgument('loadModel', `policy ${opts.policy} moves experts between devices: use devices ≥ 2`);

@@ -167,6 +167,9 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   const runtime = opts.onRuntimeEvent ? system.events$.subscribe(opts.onRuntimeEvent) : null;
   try {
     const spec: TaskSpec = { task, config, corpusChars: opts.corpusChars, imagesPerDigit: opts.imagesPerDigit };
+    // The config as the model sees it (a language model of your own fills in its vocabulary): what
+    // checkpoints record and resumes compare.
+    const resolved = task === 'vision-moe' || task === 'gpt-moe' || task === 'bert-moe' ? config : makeTask(spec).config;
     // The characters of the vocabulary, so a served model can encode prompts without the corpus.
     let vocab: string[] | null | undefined;
     const named = typeof opts.policy === 'string' ? opts.policy : defaultLivePolicy;
@@ -195,7 +198,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     let first = 0;
     if (opts.resume) {
       const ckpt = loadCheckpoint(opts.resume);
-      checkCompatible(opts.resume, ckpt.meta, task, config);
+      checkCompatible(opts.resume, ckpt.meta, task, resolved);
       const state: TrainerState = { tensors: Object.fromEntries(ckpt.tensors), optimizerStep: ckpt.meta.optimizerStep as number, dataRng: ckpt.meta.dataRng as number };
       await Promise.all(trainers.map((t) => system.ask(t, { type: 'load', state })));
       first = ckpt.meta.step as number;
@@ -205,7 +208,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       const parts = await Promise.all(trainers.map((t) => system.ask<TrainerState>(t, { type: 'state' })));
       const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
       for (const p of parts) for (const [k, v] of Object.entries(p.tensors)) tensors.set(k, v);
-      saveCheckpoint(opts.checkpoint!, { task, config, vocab, step, optimizerStep: parts[0]!.optimizerStep, dataRng: parts[0]!.dataRng, devices, placement: placements.map((p) => p.replicas()) }, tensors);
+      saveCheckpoint(opts.checkpoint!, { task, config: resolved, modules, vocab, step, optimizerStep: parts[0]!.optimizerStep, dataRng: parts[0]!.dataRng, devices, placement: placements.map((p) => p.replicas()) }, tensors);
     };
     const out: DistributedStep[] = [];
     const last = Math.min(opts.steps, opts.until ?? opts.steps);

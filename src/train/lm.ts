@@ -4,6 +4,7 @@ import { CharTransformer } from '../models/char-transformer.js';
 import { MoELayer } from '../moe/moe-layer.js';
 import { AdamW } from '../nn/adamw.js';
 import { CrossEntropyLoss } from '../nn/loss.js';
+import { valueAndGrads } from '../autograd/grad.js';
 import { Arena } from '../tensor/arena.js';
 import { Rng } from '../nn/random.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -63,14 +64,15 @@ export async function trainCharLM(be: Backend, model: CharTransformer, corpus: C
     const { inputs, targets } = corpus.sample(dataRng, opts.batch, seq);
     // Gates that route by a workload route by this step's (GateOptions.routing).
     for (const l of model.moeLayers()) if (l instanceof MoELayer) l.gate.routingStep = step;
-    const logits = await model.forward(inputs, opts.batch);
-    const value = await loss.forward(logits, targets, `step ${step} loss`);
     const layers = model.moeLayers();
-    layers.forEach((l, i) => {
-      const a = l.auxLoss();
-      if (!Number.isFinite(a)) throw errors.nonFinite(`step ${step}, MoE layer ${i} router loss`, a);
+    const value = await valueAndGrads(be, model.parameters(), async () => {
+      await loss.forward(await model.forward(inputs, opts.batch), targets, `step ${step} loss`);
+      layers.forEach((l, i) => {
+        const a = l.auxLoss();
+        if (!Number.isFinite(a)) throw errors.nonFinite(`step ${step}, MoE layer ${i} router loss`, a);
+      });
+      return loss.tensor;
     });
-    await model.backward(await loss.backward());
     const lr = learningRate(step, opts.steps, opts.lr, warmup);
     await optimizer.update(lr);
     const stepMs = performance.now() - t0;
