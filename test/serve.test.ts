@@ -20,6 +20,31 @@ describe('serving a trained model', function () {
     await trainDistributed({ devices: 2, config, steps: 20, batch: 8, lr: 5e-3, corpusChars: 50_000, checkpoint: file });
   });
 
+  it('streaming yields the same text as generate for the same seed; an abort stops a generation and frees its slot', async () => {
+    const model = await loadModel(file, { maxBatch: 2 });
+    try {
+      const whole = await model.generate('Call me ', { maxTokens: 30, seed: 4 });
+      let streamed = '';
+      for await (const ch of model.generateStream('Call me ', { maxTokens: 30, seed: 4 })) streamed += ch;
+      assert.equal(streamed, whole);
+      // Abort after a few characters: the promise fails naming the abort, and the slot is free again.
+      const stop = new AbortController();
+      let seen = 0;
+      const long = model.generateStream('Call me ', { maxTokens: 4000, seed: 4, signal: stop.signal });
+      await assert.rejects((async () => {
+        for await (const _ of long) if (++seen === 5) stop.abort();
+      })(), /generate: aborted after [5-9] tokens/);
+      // Breaking out of the loop stops it too.
+      let taken = 0;
+      for await (const _ of model.generateStream('Call me ', { maxTokens: 4000 })) if (++taken === 3) break;
+      await assert.rejects(model.generate('Call me ', { maxTokens: 4000, signal: AbortSignal.abort() }), /aborted after 0 tokens/);
+      assert.equal(model.queueDepth, 0);
+      assert.equal(await model.generate('Call me ', { maxTokens: 30, seed: 4 }), whole, 'the model serves on as before');
+    } finally {
+      await model.close();
+    }
+  });
+
   it('logits at picked positions equal those rows of the whole forward, dense or MoE', async () => {
     const be = await createDefaultBackend();
     try {

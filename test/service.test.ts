@@ -21,6 +21,26 @@ describe('example service (node:http)', function () {
   const post = (s: Service, path: string, body: unknown, type = 'application/json') =>
     fetch(`${s.url}${path}`, { method: 'POST', headers: { 'content-type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
+  it('streams a generation as server-sent events when asked: the same text as the plain answer', async () => {
+    const service = await startService({ generate: await loadModel(file), maxTokens: 64 });
+    try {
+      const plain = ((await (await post(service, '/v1/generate', { prompt: 'Call me', maxTokens: 12, seed: 2 })).json()) as { text: string }).text;
+      const r = await post(service, '/v1/generate', { prompt: 'Call me', maxTokens: 12, seed: 2, stream: true });
+      assert.equal(r.status, 200);
+      assert.match(r.headers.get('content-type') ?? '', /text\/event-stream/);
+      const events = (await r.text()).trim().split('\n\n');
+      const tokens = events.filter((e) => e.startsWith('data: ')).map((e) => (JSON.parse(e.slice(6)) as { token: string }).token);
+      assert.equal(tokens.length, 12);
+      assert.equal(tokens.join(''), plain);
+      const done = events.at(-1)!;
+      assert.match(done, /^event: done\ndata: /);
+      assert.equal((JSON.parse(done.split('data: ')[1]!) as { text: string }).text, plain);
+      assert.equal((await post(service, '/v1/generate', { prompt: 'hi', stream: 'yes' })).status, 400);
+    } finally {
+      await service.close();
+    }
+  });
+
   it('generates, reports health and Prometheus metrics, and refuses bad input with what is wrong', async () => {
     const service = await startService({ generate: await loadModel(file, { devices: 2, policy: 'flexmoe', slots: 4 }), maxTokens: 64 });
     try {

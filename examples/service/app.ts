@@ -43,10 +43,12 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   if (o.classify) metrics.watch('classify', o.classify);
   let closing = false;
 
-  const routes: Record<string, { method: string; handle: (req: IncomingMessage) => Promise<{ status?: number; body: unknown; type?: string }> }> = {
+  // A handler answers with a body, or with `streamed` once it has written a streamed answer itself.
+  type Answer = { status?: number; body: unknown; type?: string } | { streamed: true };
+  const routes: Record<string, { method: string; handle: (req: IncomingMessage, res: ServerResponse) => Promise<Answer> }> = {
     '/v1/generate': {
       method: 'POST',
-      handle: async (req) => {
+      handle: async (req, res) => {
         const model = need(o.generate, 'no language model is loaded (start the service with --generate FILE)');
         const body = await readJson(req, o.maxBodyBytes);
         const prompt = body.prompt;
@@ -57,9 +59,23 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         const seed = optionalInt(body, 'seed', 0, 2 ** 31 - 1);
         const temperature = body.temperature ?? 0.8;
         if (typeof temperature !== 'number' || !(temperature >= 0 && temperature <= 10)) throw new Refusal(400, '"temperature" must be a number in [0, 10]');
+        const stream = body.stream ?? false;
+        if (typeof stream !== 'boolean') throw new Refusal(400, '"stream" must be true or false');
         const t0 = performance.now();
-        const text = await model.generate(prompt, { maxTokens, temperature, seed });
-        return { body: { text, ms: Math.round((performance.now() - t0) * 100) / 100 } };
+        const ms = () => Math.round((performance.now() - t0) * 100) / 100;
+        // A client that goes away stops its generation (its batch slot frees at the next pass).
+        const gone = new AbortController();
+        res.once('close', () => gone.abort());
+        if (!stream) return { body: { text: await model.generate(prompt, { maxTokens, temperature, seed, signal: gone.signal }), ms: ms() } };
+        // Server-sent events: one `data` event per character, then `done` with the whole text.
+        let text = '';
+        for await (const token of model.generateStream(prompt, { maxTokens, temperature, seed, signal: gone.signal })) {
+          if (!res.headersSent) res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+          text += token;
+          res.write(`data: ${JSON.stringify({ token })}\n\n`);
+        }
+        res.end(`event: done\ndata: ${JSON.stringify({ text, ms: ms() })}\n\n`);
+        return { streamed: true };
       },
     },
     '/v1/classify': {
@@ -99,9 +115,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     if (!route) return reply(404, { error: `no route ${path}; routes: ${Object.keys(routes).join(', ')}` });
     if (req.method !== route.method) return reply(405, { error: `${path} takes ${route.method}` }, undefined, { allow: route.method });
     if (closing && route.method === 'POST') return reply(503, { error: 'the service is shutting down' }, undefined, { connection: 'close' });
-    route.handle(req).then(
-      (r) => reply(r.status ?? 200, r.body, r.type),
+    route.handle(req, res).then(
+      (r) => {
+        if (!('streamed' in r)) return reply(r.status ?? 200, r.body, r.type);
+        metrics.requests.inc({ route: label, status: 200 });
+        metrics.latency.observe({ route: label }, (performance.now() - t0) / 1000);
+      },
       (e: Error) => {
+        // A stream that failed after it began can only end; its status is sent already.
+        if (res.headersSent) return void res.end(`event: error\ndata: ${JSON.stringify({ error: e.message })}\n\n`);
         if (e instanceof Refusal) return reply(e.status, { error: e.message }, undefined, e.headers);
         const code = e instanceof FlexMoEError ? e.code : '';
         if (code === 'E_OVERLOADED') return reply(503, { error: e.message, overloaded: true }, undefined, { 'retry-after': '1' });

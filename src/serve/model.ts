@@ -50,6 +50,8 @@ export interface GenerateOptions {
   maxTokens?: number;
   temperature?: number;
   seed?: number;
+  /** Stops the generation: it leaves its batch slot at the next pass and its promise rejects (E_ABORTED). */
+  signal?: AbortSignal;
 }
 
 /** A request in flight: rows it still needs computed, and what to do with each row's logits. */
@@ -59,6 +61,8 @@ interface Job {
   /** Takes the logits of the rows `next` gave; true when the request is complete. */
   take(logits: Float32Array[]): boolean;
   reject(e: Error): void;
+  /** Why it must stop before its next pass (an abort), or null to go on. */
+  stopped?(): Error | null;
 }
 
 /**
@@ -97,28 +101,63 @@ export class ServedModel {
 
   /** Generates `maxTokens` characters after `prompt` (language models). */
   generate(prompt: string, opts: GenerateOptions = {}): Promise<string> {
-    return this.submit<string>('generate', (resolve, reject) => {
-      if (!this.vocab) throw errors.badArgument('generate', 'this model classifies images; use classify');
-      if (typeof prompt !== 'string' || !prompt.length) throw errors.badArgument('generate', 'the prompt is empty');
-      const ids = Array.from(this.vocab.encode(prompt).data);
-      const maxTokens = opts.maxTokens ?? 32, temperature = opts.temperature ?? 0.8;
-      if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 4096) throw errors.badArgument('generate', `maxTokens must be an integer in [1, 4096], got ${maxTokens}`);
-      if (!(temperature >= 0) || temperature > 100) throw errors.badArgument('generate', `temperature must be in [0, 100], got ${temperature}`);
-      const rng = new Rng(opts.seed ?? 1), seq = this.info.inputWidth, out: number[] = [];
-      const vocab = this.vocab;
-      return {
-        next: () => ({ inputs: [padRight(ids.slice(-seq), seq)], pick: [Math.min(ids.length, seq) - 1] }),
-        take: ([row]) => {
-          const id = sample(row!, temperature, rng);
-          ids.push(id);
-          out.push(id);
-          if (out.length < maxTokens) return false;
-          resolve(vocab.decode(out));
-          return true;
-        },
-        reject,
-      };
-    });
+    return this.submit<string>('generate', (resolve, reject) => this.generation(prompt, opts, () => {}, resolve, reject));
+  }
+
+  /**
+   * The same generation as `generate` (the same text for the same seed), yielded a character at a
+   * time as each pass samples it. Breaking out of the loop, or `opts.signal`, stops it and frees
+   * its batch slot.
+   *
+   * ```ts
+   * for await (const ch of model.generateStream('Call me ', { maxTokens: 40 })) process.stdout.write(ch);
+   * ```
+   */
+  async *generateStream(prompt: string, opts: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
+    const stop = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+    const pending: string[] = [];
+    let wake: (() => void) | null = null, finished = false, failure: Error | null = null;
+    const poke = () => (wake?.(), (wake = null));
+    const done = this.submit<string>('generate', (resolve, reject) => this.generation(prompt, { ...opts, signal }, (ch) => (pending.push(ch), poke()), resolve, reject));
+    done.then(() => ((finished = true), poke()), (e: Error) => ((failure = e), poke()));
+    try {
+      for (;;) {
+        while (pending.length) yield pending.shift()!;
+        if (failure) throw failure;
+        if (finished) return;
+        await new Promise<void>((r) => (wake = r));
+      }
+    } finally {
+      // The consumer stopped early (break, return, throw): the generation stops too.
+      if (!finished && !failure) stop.abort();
+      await done.catch(() => {});
+    }
+  }
+
+  private generation(prompt: string, opts: GenerateOptions, onToken: (ch: string) => void, resolve: (text: string) => void, reject: (e: Error) => void): Job {
+    if (!this.vocab) throw errors.badArgument('generate', 'this model classifies images; use classify');
+    if (typeof prompt !== 'string' || !prompt.length) throw errors.badArgument('generate', 'the prompt is empty');
+    const ids = Array.from(this.vocab.encode(prompt).data);
+    const maxTokens = opts.maxTokens ?? 32, temperature = opts.temperature ?? 0.8;
+    if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 4096) throw errors.badArgument('generate', `maxTokens must be an integer in [1, 4096], got ${maxTokens}`);
+    if (!(temperature >= 0) || temperature > 100) throw errors.badArgument('generate', `temperature must be in [0, 100], got ${temperature}`);
+    const rng = new Rng(opts.seed ?? 1), seq = this.info.inputWidth, out: number[] = [];
+    const vocab = this.vocab;
+    return {
+      next: () => ({ inputs: [padRight(ids.slice(-seq), seq)], pick: [Math.min(ids.length, seq) - 1] }),
+      take: ([row]) => {
+        const id = sample(row!, temperature, rng);
+        ids.push(id);
+        out.push(id);
+        onToken(vocab.decode([id]));
+        if (out.length < maxTokens) return false;
+        resolve(vocab.decode(out));
+        return true;
+      },
+      reject,
+      stopped: () => (opts.signal?.aborted ? errors.aborted('generate', out.length) : null),
+    };
   }
 
   /**
@@ -186,12 +225,14 @@ export class ServedModel {
         rows += p.inputs.length;
         parts.push({ job, ...p });
       };
+      this.dropStopped();
       for (const job of this.active) if (rows < maxBatch) take(job);
       while (rows < maxBatch && this.queue.length) {
         const job = this.queue.shift()!;
         this.active.push(job);
         take(job);
       }
+      if (!rows) continue;
       try {
         await this.pass(parts, rows);
       } catch (e) {
@@ -204,6 +245,18 @@ export class ServedModel {
       // requests are accepted and join the next pass, and health checks get answered.
       if (this.active.length) await new Promise((r) => setImmediate(r));
     }
+  }
+
+  /** Requests stopped since the last pass (aborted) leave the queue and the batch, and fail. */
+  private dropStopped(): void {
+    const keep = (job: Job) => {
+      const why = job.stopped?.();
+      if (why) job.reject(why);
+      return !why;
+    };
+    this.active = this.active.filter(keep);
+    const queued = this.queue.filter(keep);
+    this.queue.splice(0, this.queue.length, ...queued);
   }
 
   private async pass(parts: { job: Job; inputs: ArrayLike<number>[]; pick: number[] }[], rows: number): Promise<void> {
