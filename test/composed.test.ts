@@ -11,7 +11,7 @@ import { Rng } from '../src/nn/random.js';
 import { balanceRatio } from '../src/sched/placement.js';
 import { clusterA100 } from '../src/sched/cost.js';
 import { trainDistributed } from '../src/train/distributed.js';
-import { loadModel } from '../src/serve/model.js';
+import { loadModel } from '../src/serve/load.js';
 import { Placement, type Policy } from '../src/index.js';
 import { Mixtral, type MixtralConfig } from '../examples/mixtral.js';
 import '../examples/own-parts.js';

@@ -8,7 +8,7 @@ import type { CharTransformerConfig } from '../src/models/char-transformer.js';
 import type { VisionMoEConfig } from '../src/models/vision-moe.js';
 import { MnistDigits } from '../src/data/mnist.js';
 import { Rng } from '../src/nn/random.js';
-import { loadModel } from '../src/serve/model.js';
+import { loadModel } from '../src/serve/load.js';
 import type { DeviceEngine } from '../src/serve/device-engine.js';
 import { trainDistributed } from '../src/train/distributed.js';
 // Registers 'hottest-everywhere' in this copy of the registry (mocha runs this file as CommonJS;

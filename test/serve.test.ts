@@ -6,7 +6,7 @@ import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import { createDefaultBackend } from '../src/kernels/backend.js';
 import { CharTransformer, type CharTransformerConfig } from '../src/models/char-transformer.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { loadModel } from '../src/serve/model.js';
+import { loadModel } from '../src/serve/load.js';
 import { buildServingModel } from '../src/serve/build.js';
 import { trainDistributed } from '../src/train/distributed.js';
 

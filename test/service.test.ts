@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import type { CharTransformerConfig } from '../src/models/char-transformer.js';
-import { loadModel } from '../src/serve/model.js';
+import { loadModel } from '../src/serve/load.js';
 import { trainDistributed } from '../src/train/distributed.js';
 import { startService, type Service } from '../examples/service/app.js';
 

@@ -12,6 +12,7 @@ import { DeviceEngine } from './device-engine.js';
 import type { Engine } from './engine.js';
 import { LocalEngine } from './local-engine.js';
 import { ServeStats } from './stats.js';
+import { padRight, sample, softmaxAnswer } from './sampling.js';
 
 export interface ServeOptions {
   backend?: string;
@@ -288,7 +289,7 @@ export class ServedModel {
 }
 
 /** The batching limits with defaults filled in (`??`: an option passed as undefined keeps its default). */
-function batchingLimits(opts: ServeOptions): ServedModel['options'] {
+export function batchingLimits(opts: ServeOptions): ServedModel['options'] {
   const limits = { maxBatch: opts.maxBatch ?? 8, maxWaitMs: opts.maxWaitMs ?? 5, maxQueue: opts.maxQueue ?? 64, maxImages: opts.maxImages ?? 64 };
   const least = { maxBatch: 1, maxWaitMs: 0, maxQueue: 0, maxImages: 1 };
   for (const [k, v] of Object.entries(limits)) {
@@ -296,61 +297,4 @@ function batchingLimits(opts: ServeOptions): ServedModel['options'] {
     if (!Number.isInteger(v) || v < min) throw errors.badArgument('loadModel', `${k} must be an integer ≥ ${min}, got ${v}`);
   }
   return limits;
-}
-
-function padRight(ids: number[], seq: number): number[] {
-  return ids.length >= seq ? ids : [...ids, ...new Array(seq - ids.length).fill(0)];
-}
-
-function sample(logits: Float32Array, temperature: number, rng: Rng): number {
-  let max = -Infinity, arg = 0;
-  logits.forEach((v, i) => v > max && ((max = v), (arg = i)));
-  if (temperature === 0) return arg;
-  const w = Array.from(logits, (v) => Math.exp((v - max) / temperature));
-  return rng.categorical(w);
-}
-
-function softmaxAnswer(logits: Float32Array): { label: number; probabilities: number[] } {
-  const max = Math.max(...logits);
-  const e = Array.from(logits, (v) => Math.exp(v - max));
-  const sum = e.reduce((a, b) => a + b, 0);
-  const probabilities = e.map((v) => v / sum);
-  return { label: probabilities.indexOf(Math.max(...probabilities)), probabilities };
-}
-
-/**
- * Loads a checkpoint for inference (parameters only; no optimizer state): GPT-MoE models generate,
- * vision MoE models classify. With `devices` ≥ 2 the experts spread over worker threads and
- * `policy` rebalances them under live traffic.
- */
-export async function loadModel(path: string, opts: ServeOptions = {}): Promise<ServedModel> {
-  const ckpt = loadCheckpoint(path);
-  // A model of your own comes back from the modules its checkpoint names (imported here and on every device).
-  const saved = Array.isArray(ckpt.meta.modules) ? (ckpt.meta.modules as string[]) : [];
-  for (const m of saved) {
-    try {
-      await import(m);
-    } catch (e) {
-      throw errors.checkpoint(path, `names the module ${m}, which failed to import: ${(e as Error).message}`);
-    }
-  }
-  const info = describeModel(path, ckpt.meta);
-  let vocab: CharVocab | null = null;
-  if (info.kind === 'generate') {
-    const chars = ckpt.meta.vocab as string[] | undefined;
-    if (!chars) throw errors.checkpoint(path, 'has no vocabulary (written by an older flexmoe); re-save it');
-    vocab = new CharVocab(chars);
-  }
-  batchingLimits(opts); // bad limits fail before any device starts
-  const backend = opts.backend ?? (await defaultBackendName());
-  const devices = opts.devices ?? 1;
-  const policy = opts.policy ?? defaultLivePolicy;
-  const modules = [...saved, ...moduleUrls(opts.modules ?? [])];
-  for (const m of modules) await import(m); // registers the policies of your own here too
-  if (!isLivePolicy(policy)) throw errors.badArgument('loadModel', `serving supports the policies ${livePolicies.join(', ')} and policies of your own (registerPolicy in one of modules) (got "${policy}")`);
-  if (devices === 1 && opts.policy && !isFixedPlacement(opts.policy)) throw errors.badArgument('loadModel', `policy ${opts.policy} moves experts between devices: use devices ≥ 2`);
-  const engine = devices === 1
-    ? await LocalEngine.start(path, ckpt, info, backend)
-    : await DeviceEngine.start(path, info, { devices, policy, profile: opts.profile, slots: opts.slots, loadWindowMs: opts.loadWindowMs, backend, modules });
-  return new ServedModel(engine, info, vocab, opts);
 }
