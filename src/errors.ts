@@ -66,6 +66,8 @@ export const errors = {
   overloaded: (waiting: number, limit: number) =>
     new FlexMoEError('E_OVERLOADED', `overloaded: ${waiting} requests are waiting (limit ${limit}); try again later`),
   modelClosed: (op: string) => new FlexMoEError('E_CLOSED', `${op}: the model is closed`),
+  deviceFailedToStart: (device: number, why: string) => new FlexMoEError('E_MODULE', `device ${device} could not start: ${why}`),
+  moduleFailed: (path: string, why: string) => new FlexMoEError('E_MODULE', `module ${path} failed to import: ${why.split('\n')[0]}`),
   aborted: (op: string, done: number) => new FlexMoEError('E_ABORTED', `${op}: aborted after ${done} tokens`),
   servingFailed: (why: string) => new FlexMoEError('E_SERVING', `serving failed: ${why}; the model is recovering`),
 } as const;

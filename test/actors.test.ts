@@ -101,3 +101,19 @@ describe('actors on devices', function () {
     assert.deepEqual(stats[0]!.channels.map((c) => c.peer), [1]);
   });
 });
+
+describe('modules devices load', function () {
+  this.timeout(30_000);
+  it('a module that fails to import stops the start at once, naming the device, the module and the error', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { ActorSystem } = await import('../src/runtime/system.js');
+    const dir = mkdtempSync(join(tmpdir(), 'flexmoe-module-'));
+    writeFileSync(join(dir, 'broken.ts'), "throw new Error('broken on purpose');\n");
+    const t0 = performance.now();
+    await assert.rejects(ActorSystem.start({ devices: 2, modules: [join(dir, 'broken.ts')] }), /device \d could not start: module .*broken\.ts failed to import: broken on purpose/);
+    assert.ok(performance.now() - t0 < 5_000, 'not a start timeout');
+    await assert.rejects(ActorSystem.start({ devices: 1, modules: [join(dir, 'missing.ts')] }), /module .*missing\.ts failed to import: no such file/);
+  });
+});

@@ -6,6 +6,7 @@ import type { VisionMoEConfig } from '../models/vision-moe.js';
 import { moduleUrls } from '../runtime/thread.js';
 import { parseWorkload } from '../sched/workload.js';
 import { intFlag, numberFlag, type Flags } from './args.js';
+import { importUserModule } from '../runtime/modules.js';
 
 export const builtInModels = ['gpt-moe', 'bert-moe', 'vision-moe', 'dense'] as const;
 
@@ -37,7 +38,7 @@ function routingFlag(flags: Flags): { routing?: string } {
 export async function modelFromFlags(flags: Flags): Promise<FlagModel> {
   const model = typeof flags.model === 'string' ? flags.model : 'gpt-moe';
   const modules = typeof flags.module === 'string' ? moduleUrls([flags.module]) : [];
-  for (const m of modules) await import(m);
+  for (const m of modules) await importUserModule(m);
   const own = knownTasks().filter((t) => !(builtInModels as readonly string[]).includes(t));
   if (!(builtInModels as readonly string[]).includes(model) && !own.includes(model)) {
     throw errors.badArgument('--model', `unknown model "${model}"; known: ${[...builtInModels, ...own].join(', ')}${modules.length ? '' : ' (models of your own: --module FILE)'}`);

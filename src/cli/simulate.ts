@@ -6,6 +6,7 @@ import { TraceSource } from '../sched/trace.js';
 import { parseWorkload, SyntheticWorkload, type RoutingSource } from '../sched/workload.js';
 import { moduleUrls } from '../runtime/thread.js';
 import { intFlag, type Flags } from './args.js';
+import { importUserModule } from '../runtime/modules.js';
 
 export const simulateHelp = `flexmoe simulate (--trace FILE | --workload zipf:S[,drift][,burst][,transient] --experts E --topk k --steps N)
                  --devices D --slots S [--policies static,capacity,fastermoe,eplb,flexmoe,flexmoe-react,foresight,oracle]
@@ -29,7 +30,7 @@ function profileFrom(flags: Flags): CostProfile {
 
 /** `flexmoe simulate`: the policy comparison, as a table or JSON lines. */
 export async function simulateCommand(flags: Flags): Promise<void> {
-  if (typeof flags.module === 'string') await import(moduleUrls([flags.module])[0]!);
+  if (typeof flags.module === 'string') await importUserModule(moduleUrls([flags.module])[0]!);
   else if (flags.module !== undefined) throw errors.badArgument('--module', 'expected a file that registers policies (registerPolicy)');
   let source: RoutingSource;
   if (typeof flags.trace === 'string') source = TraceSource.read(flags.trace);

@@ -5,6 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { actorClass, type Actor, type ActorContext, type ActorRef } from './actor.js';
 import { DeviceChannels } from './channels.js';
+import { importUserModule } from './modules.js';
 import { Collectives } from './collectives.js';
 import { arrayTensor, decode, envelope, joinState, packState, splitState, unpackState, type Envelope } from './codec.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -101,7 +102,13 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined): Pro
       channels = new DeviceChannels(device);
       collectives = new Collectives(channels, device, devices);
       connectRings(shared ?? [], [...Array(devices).keys()].filter((d) => d !== device));
-      for (const mod of m.modules) await import(mod);
+      try {
+        for (const mod of m.modules) await importUserModule(mod);
+      } catch (e) {
+        // Named at once to whoever starts the device, instead of a device that never comes up.
+        post({ type: 'init-failed', device, error: (e as Error).message });
+        return;
+      }
       post({ type: 'ready', device });
       return;
     }

@@ -58,6 +58,9 @@ export class Device {
           clearTimeout(timer);
           this.state = 'up';
           resolve();
+        } else if (m.type === 'init-failed') {
+          clearTimeout(timer);
+          reject(errors.deviceFailedToStart(this.index, m.error));
         } else if (m.type === 'reply') this.settle(m.req, m.ok, m.value, m.error);
         else this.opts.onMessage(m);
       });

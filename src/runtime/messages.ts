@@ -35,6 +35,8 @@ export type PlaceRequest =
 
 export type FromDevice =
   | { type: 'ready'; device: number }
+  /** A module the device had to load failed: the device cannot host its actors. */
+  | { type: 'init-failed'; device: number; error: string }
   | { type: 'reply'; req: number; ok: boolean; value?: unknown; error?: string }
   | { type: 'tell'; target: ActorRef; payload: unknown }
   | { type: 'ask'; req: number; target: ActorRef; payload: unknown; timeoutMs: number }

@@ -8,6 +8,7 @@ import { describeModel } from './build.js';
 import { DeviceEngine } from './device-engine.js';
 import { LocalEngine } from './local-engine.js';
 import { batchingLimits, ServedModel, type ServeOptions } from './model.js';
+import { importUserModule } from '../runtime/modules.js';
 
 /**
  * Loads a checkpoint for inference (parameters only; no optimizer state): GPT-MoE models generate,
@@ -20,9 +21,9 @@ export async function loadModel(path: string, opts: ServeOptions = {}): Promise<
   const saved = Array.isArray(ckpt.meta.modules) ? (ckpt.meta.modules as string[]) : [];
   for (const m of saved) {
     try {
-      await import(m);
+      await importUserModule(m);
     } catch (e) {
-      throw errors.checkpoint(path, `names the module ${m}, which failed to import: ${(e as Error).message}`);
+      throw errors.checkpoint(path, `names a module that failed: ${(e as Error).message}`);
     }
   }
   const info = describeModel(path, ckpt.meta);
@@ -37,7 +38,7 @@ export async function loadModel(path: string, opts: ServeOptions = {}): Promise<
   const devices = opts.devices ?? 1;
   const policy = opts.policy ?? defaultLivePolicy;
   const modules = [...saved, ...moduleUrls(opts.modules ?? [])];
-  for (const m of modules) await import(m); // registers the policies of your own here too
+  for (const m of modules) await importUserModule(m); // registers the policies of your own here too
   if (!isLivePolicy(policy)) throw errors.badArgument('loadModel', `serving supports the policies ${livePolicies.join(', ')} and policies of your own (registerPolicy in one of modules) (got "${policy}")`);
   if (devices === 1 && opts.policy && !isFixedPlacement(opts.policy)) throw errors.badArgument('loadModel', `policy ${opts.policy} moves experts between devices: use devices ≥ 2`);
   const engine = devices === 1

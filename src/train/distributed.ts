@@ -18,6 +18,7 @@ import type { CostProfile } from '../sched/cost.js';
 import { Placement, type PlacementOp } from '../sched/placement.js';
 import type { LoadView, Policy } from '../sched/policy.js';
 import { checkLivePolicy, defaultLivePolicy, isFixedPlacement, padsToMax, runsInScheduler, shadowingPolicies } from '../sched/policies/index.js';
+import { importUserModule } from '../runtime/modules.js';
 
 const trainerModule = siblingModule('../../actors/moe-trainer', import.meta.url);
 const schedulerModule = siblingModule('../../actors/scheduler', import.meta.url);
@@ -148,7 +149,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   if (config.moe?.routing) parseWorkload(config.moe.routing, 'routing');
   const task = opts.task ?? 'gpt-moe';
   const modules = moduleUrls(opts.modules ?? []);
-  for (const m of modules) await import(m); // registers the models of your own here too
+  for (const m of modules) await importUserModule(m); // registers the models of your own here too
   if (!knownTasks().includes(task)) throw errors.badArgument('--model', `unknown model "${task}"; known: ${knownTasks().join(', ')}`);
   const experts = config.moe?.experts ?? 0;
   if (!config.moe) throw errors.badArgument('trainDistributed', 'the model has no MoE layers (config.moe)');

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const root = new URL('..', import.meta.url).pathname;
+
+// What a user of the published package does: install the packed tarball into a project of their
+// own, compose a model in a .ts module, train it on devices, serve its checkpoint. No build step
+// on their side: TypeScript modules load through tsx on every device.
+describe('the packed package, installed into a project of its own', function () {
+  this.timeout(300_000);
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'flexmoe-consumer-'));
+    await run('npm', ['pack', '--pack-destination', dir], { cwd: root, maxBuffer: 1 << 26 });
+    const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', type: 'module', private: true }));
+    // The packages come from the cache `npm ci` filled; the registry only for what it lacks.
+    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, tarball)], { cwd: dir, maxBuffer: 1 << 26 });
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a .ts module composing a model trains on 2 devices, its checkpoint is served, and a module that fails to import is named at once', async () => {
+    writeFileSync(join(dir, 'tiny.ts'), `
+import { ad, Model, Tensor, languageTask, registerTask } from 'flexmoe';
+import type { F32, I32, LanguageConfig } from 'flexmoe';
+interface TinyConfig extends LanguageConfig { moe: { experts: number; topk: number } }
+export class Tiny extends Model<TinyConfig> {
+  readonly tokens = this.embedding('tokens', this.config.vocab, this.config.dModel);
+  readonly norm = this.rmsNorm('norm', this.config.dModel);
+  readonly experts = this.moeLayer('moe', { ...this.config.moe, dModel: this.config.dModel, dFF: 2 * this.config.dModel, expert: 'swiglu' });
+  readonly head = this.linear('head', this.config.dModel, this.config.vocab);
+  async forward(ids: Tensor): Promise<F32> {
+    const x = await this.tokens.forward(ids as I32);
+    return this.head.forward(await ad.add(this.be, x, await this.experts.forward(await this.norm.forward(x))));
+  }
+}
+registerTask('tiny', languageTask((be, config: TinyConfig, makeMoE) => new Tiny(be, config, makeMoE)));
+`);
+    writeFileSync(join(dir, 'broken.ts'), `throw new Error('this module is broken');\n`);
+    writeFileSync(join(dir, 'run.mjs'), `
+import { trainDistributed, loadModel } from 'flexmoe';
+const modules = [new URL('./tiny.ts', import.meta.url)];
+const ckpt = new URL('./tiny.ckpt', import.meta.url).pathname;
+const config = { vocab: 0, seq: 8, dModel: 16, seed: 1, moe: { experts: 4, topk: 2 } };
+const history = await trainDistributed({ task: 'tiny', modules, devices: 2, config, steps: 3, batch: 4, lr: 3e-3, corpusChars: 20000, checkpoint: ckpt });
+const model = await loadModel(ckpt, { devices: 2 });
+const text = await model.generate('Call me ', { maxTokens: 8 });
+await model.close();
+const t0 = performance.now();
+let error = '';
+try {
+  await trainDistributed({ task: 'tiny', modules: [...modules, new URL('./broken.ts', import.meta.url)], devices: 2, config, steps: 1, batch: 4, lr: 3e-3 });
+} catch (e) {
+  error = e.message;
+}
+console.log(JSON.stringify({ losses: history.map((s) => s.loss), text, error, ms: performance.now() - t0 }));
+`);
+    const { stdout } = await run('node', ['run.mjs'], { cwd: dir, maxBuffer: 1 << 24 });
+    const out = JSON.parse(stdout.trim().split('\n').at(-1)!) as { losses: number[]; text: string; error: string; ms: number };
+    assert.equal(out.losses.length, 3);
+    assert.ok(out.losses.every(Number.isFinite));
+    assert.equal(out.text.length, 8);
+    assert.match(out.error, /module .*broken\.ts failed to import: this module is broken/);
+    assert.ok(out.ms < 1000, `named after ${out.ms} ms`);
+  });
+});
