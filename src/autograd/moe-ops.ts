@@ -21,31 +21,41 @@ export interface RowSource {
  * all this one op; its backward scatter-adds every output's gradient rows into its sources.
  */
 export async function regroupRows(inputs: readonly F32[], groups: readonly RowSource[], cols: number, dtype: F32['dtype']): Promise<F32[]> {
+  const from = inputs.map((t) => t.data);
   const outputs = groups.map(({ src, row }) => {
     const out = Tensor.zeros([src.length, cols], dtype) as F32;
-    for (let i = 0; i < src.length; i++) {
-      const s = src[i]!;
-      if (s < 0) continue;
-      const r = row[i]!;
-      out.data.set(inputs[s]!.data.subarray(r * cols, r * cols + cols), i * cols);
-    }
+    gatherRows(out.data, from, src, row, cols);
     return out;
   });
   currentTape()?.record(inputs, outputs, async (dOut, needs) => {
     const dIn = inputs.map((t, s) => (needs[s] ? (Tensor.zeros(t.shape, t.dtype) as F32) : null));
+    const into = dIn.map((d) => d?.data ?? null);
     groups.forEach(({ src, row }, g) => {
       const dy = dOut[g];
-      if (!dy) return;
-      for (let i = 0; i < src.length; i++) {
-        const d = dIn[src[i]!];
-        if (!d) continue;
-        const o = row[i]! * cols, p = i * cols;
-        for (let c = 0; c < cols; c++) d.data[o + c]! += dy.data[p + c]!;
-      }
+      if (dy) scatterAddRows(into, dy.data, src, row, cols);
     });
     return dIn;
   });
   return outputs;
+}
+
+function gatherRows(out: Floats, from: Floats[], src: Int32Array, row: Int32Array, cols: number): void {
+  for (let i = 0; i < src.length; i++) {
+    const s = src[i]!;
+    if (s < 0) continue;
+    const f = from[s]!, at = row[i]! * cols, to = i * cols;
+    for (let c = 0; c < cols; c++) out[to + c] = f[at + c]!;
+  }
+}
+
+function scatterAddRows(into: (Floats | null)[], dy: Floats, src: Int32Array, row: Int32Array, cols: number): void {
+  for (let i = 0; i < src.length; i++) {
+    const s = src[i]!;
+    const d = s < 0 ? null : into[s];
+    if (!d) continue;
+    const at = row[i]! * cols, p = i * cols;
+    for (let c = 0; c < cols; c++) d[at + c]! += dy[p + c]!;
+  }
 }
 
 /**
@@ -59,7 +69,9 @@ export async function allToAll(collectives: Collectives, tensors: readonly F32[]
     const got = (await collectives.allToAll([...ts], group ? [...group] : undefined)) as F32[];
     // Always a tensor of its own, even this device's part: an op's output must never be its input.
     return got.map((t) => {
-      const own = t.clone() as F32;
+      // Into the pass's arena (a plain clone would be fresh memory every pass).
+      const own = Tensor.empty(t.shape, t.dtype) as F32;
+      own.data.set(t.data);
       if (!ts.includes(t)) collectives.release(t);
       return own;
     });
@@ -69,40 +81,79 @@ export async function allToAll(collectives: Collectives, tensors: readonly F32[]
   return received;
 }
 
-/** One combine term: token slot `slot` (t·k + j) takes row `i` of output tensor `g`. */
-export interface CombineTerm {
-  slot: number;
-  g: number;
-  i: number;
+/**
+ * Where each routing slot's expert output is: slot t·k + j's row is row `i[slot]` of output tensor
+ * `g[slot]` (g −1: dropped, no term).
+ */
+export interface CombinePlan {
+  g: Int32Array;
+  i: Int32Array;
 }
 
 /**
- * y[t] = Σ w[slot]·outs[g][i] over `terms`, in the order given (a fixed summation order makes any
- * placement give the same values). Backward: d(outs[g][i]) = w[slot]·dy[t], dw[slot] = dy[t]·outs[g][i].
+ * y[t] = Σ_j w[t·k + j]·outs[g][i] over token t's kept slots, summed in ascending expert order
+ * (`indices`), so any placement gives the same values. Backward: d(outs[g][i]) = w·dy[t] and
+ * dw[slot] = dy[t]·outs[g][i].
  */
-export async function combine(weights: F32, outs: readonly F32[], terms: readonly CombineTerm[], tokens: number, k: number, cols: number, dtype: F32['dtype']): Promise<F32> {
-  const y = Tensor.zeros([tokens, cols], dtype) as F32;
-  const w = weights.data;
-  for (const { slot, g, i } of terms) {
-    const t = Math.floor(slot / k), ws = w[slot]!, o = outs[g]!.data;
-    for (let c = 0; c < cols; c++) y.data[t * cols + c]! += ws * o[i * cols + c]!;
-  }
+export async function combine(weights: F32, outs: readonly F32[], plan: CombinePlan, indices: I32, cols: number, dtype: F32['dtype']): Promise<F32> {
+  const T = indices.rows, k = indices.cols;
+  const order = slotOrder(indices.data, T, k);
+  const y = Tensor.zeros([T, cols], dtype) as F32;
+  const w = weights.data as unknown as Float64Array, od = outs.map((o) => o.data);
+  combineRows(y.data, w, od, plan.g, plan.i, order, k, cols);
   currentTape()?.record([weights, ...outs], [y], async ([dy], needs) => {
     const dw = needs[0] ? (Tensor.zeros(weights.shape, weights.dtype) as F32) : null;
     const dOuts = outs.map((o, g) => (needs[g + 1] ? (Tensor.zeros(o.shape, o.dtype) as F32) : null));
-    for (const { slot, g, i } of terms) {
-      const t = Math.floor(slot / k), ws = w[slot]!, o = outs[g]!.data, d = dOuts[g];
-      let dot = 0;
-      for (let c = 0; c < cols; c++) {
-        const gy = dy!.data[t * cols + c]!;
-        dot += gy * o[i * cols + c]!;
-        if (d) d.data[i * cols + c] = ws * gy;
-      }
-      if (dw) dw.data[slot] = dot;
-    }
+    combineRowsBackward(dy!.data, w, od, plan.g, plan.i, dw?.data ?? null, dOuts.map((d) => d?.data ?? null), k, cols);
     return [dw, ...dOuts];
   });
   return y;
+}
+
+type Floats = Float32Array | Float64Array;
+
+// The loops over plain typed arrays, apart from the tensors: they stay monomorphic, whatever
+// objects the tensors are.
+function combineRows(yd: Floats, w: Float64Array, od: Floats[], pg: Int32Array, pi: Int32Array, order: Int32Array, k: number, cols: number): void {
+  for (let n = 0; n < order.length; n++) {
+    const slot = order[n]!, g = pg[slot]!;
+    if (g < 0) continue;
+    const ws = w[slot]!, o = od[g]!, at = Math.floor(slot / k) * cols, from = pi[slot]! * cols;
+    for (let c = 0; c < cols; c++) yd[at + c]! += ws * o[from + c]!;
+  }
+}
+
+function combineRowsBackward(gd: Floats, w: Float64Array, od: Floats[], pg: Int32Array, pi: Int32Array, dw: Floats | null, dOuts: (Floats | null)[], k: number, cols: number): void {
+  for (let slot = 0; slot < pg.length; slot++) {
+    const g = pg[slot]!;
+    if (g < 0) continue;
+    const ws = w[slot]!, o = od[g]!, d = dOuts[g], at = Math.floor(slot / k) * cols, from = pi[slot]! * cols;
+    let dot = 0;
+    for (let c = 0; c < cols; c++) {
+      const gy = gd[at + c]!;
+      dot += gy * o[from + c]!;
+      if (d) d[from + c] = ws * gy;
+    }
+    if (dw) dw[slot] = dot;
+  }
+}
+
+/** Every slot t·k + j, token by token, each token's slots in ascending order of their expert. */
+function slotOrder(e: Int32Array, T: number, k: number): Int32Array {
+  const order = new Int32Array(T * k);
+  for (let t = 0; t < T; t++) {
+    const base = t * k;
+    for (let j = 0; j < k; j++) {
+      // Insertion sort of k ≤ a few slots by expert.
+      let at = base + j;
+      while (at > base && e[order[at - 1]!]! > e[base + j]!) {
+        order[at] = order[at - 1]!;
+        at--;
+      }
+      order[at] = base + j;
+    }
+  }
+  return order;
 }
 
 /**

@@ -1,7 +1,7 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Backend } from '../kernels/backend.js';
 import { errors } from '../errors.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
+import { passContext, withContext } from '../tensor/context.js';
 
 /**
  * Maps the gradients of an op's outputs to the gradients of its inputs. `needs[i]` says whether
@@ -74,7 +74,7 @@ export class Tape {
 
   /** Runs `fn` with this tape recording the ops it and the async work it starts run. */
   run<T>(fn: () => Promise<T>): Promise<T> {
-    return store.run(this, fn);
+    return withContext({ tape: this }, fn);
   }
 
   /**
@@ -115,13 +115,9 @@ export class Tape {
   }
 }
 
-// One store per thread even when this module is loaded twice (a test runner's or bundler's second
-// copy): ops of either copy must record on the same tape.
-const store: AsyncLocalStorage<Tape | null | undefined> = ((globalThis as Record<symbol, unknown>)[Symbol.for('flexmoe.tape')] ??= new AsyncLocalStorage()) as AsyncLocalStorage<Tape | null | undefined>;
-
 /** The tape recording the current async context, if any. */
 export function currentTape(): Tape | undefined {
-  return store.getStore() ?? undefined;
+  return passContext.getStore()?.tape ?? undefined;
 }
 
 /**
@@ -129,7 +125,7 @@ export function currentTape(): Tape | undefined {
  * inference, evaluation, sampling.
  */
 export function untaped<T>(fn: () => Promise<T>): Promise<T> {
-  return store.run(null, fn);
+  return withContext({ tape: null }, fn);
 }
 
 /**
@@ -137,10 +133,10 @@ export function untaped<T>(fn: () => Promise<T>): Promise<T> {
  * tape is running (a layer with a backward of its own drives its sublayers' backward this way).
  */
 export function detached<T>(fn: () => Promise<T>): Promise<T> {
-  return store.run(undefined, fn);
+  return withContext({ tape: undefined }, fn);
 }
 
 /** Inside `untaped`: nothing records. */
 export function gradientsOff(): boolean {
-  return store.getStore() === null;
+  return passContext.getStore()?.tape === null;
 }

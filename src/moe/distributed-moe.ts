@@ -4,7 +4,7 @@ import { errors } from '../errors.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
 import type { InitOptions, Parameter } from '../nn/parameter.js';
 import { LastPass } from '../autograd/grad.js';
-import { allToAll, combine, onBackward, regroupRows, type CombineTerm, type RowSource } from '../autograd/moe-ops.js';
+import { allToAll, combine, onBackward, regroupRows, type RowSource } from '../autograd/moe-ops.js';
 import type { Expert } from './expert.js';
 import type { Gate, Routing } from './gate.js';
 import type { MoELayerOptions } from './moe-layer.js';
@@ -156,10 +156,11 @@ export class DistributedMoELayer {
     const back = await this.computeHosted(received, inbound, pad, x.dtype);
     const outputs = await allToAll(collectives, back);
     // Each token sums its experts' outputs in expert order, as in one process, whatever the placement.
-    const terms: CombineTerm[] = [];
-    sent.forEach((slots, g) => slots.forEach((slot, i) => terms.push({ slot, g, i })));
-    terms.sort((a, b) => routing.indices.data[a.slot]! - routing.indices.data[b.slot]! || a.slot - b.slot);
-    return combine(routing.weightTensor, outputs, terms, x.rows, k, d, x.dtype);
+    // Where each slot's output came back; the combine sums each token's experts in expert order,
+    // as in one process, whatever the placement.
+    const plan = { g: new Int32Array(x.rows * k).fill(-1), i: new Int32Array(x.rows * k) };
+    sent.forEach((slots, g) => slots.forEach((slot, i) => ((plan.g[slot] = g), (plan.i[slot] = i))));
+    return combine(routing.weightTensor, outputs, plan, routing.indices, d, x.dtype);
   }
 
   /**

@@ -3,7 +3,7 @@ import type { F32 } from '../tensor/tensor.js';
 import type { InitOptions, Parameter } from '../nn/parameter.js';
 import type { Rng } from '../nn/random.js';
 import { LastPass } from '../autograd/grad.js';
-import { combine, regroupRows, type CombineTerm, type RowSource } from '../autograd/moe-ops.js';
+import { combine, regroupRows, type RowSource } from '../autograd/moe-ops.js';
 import type { Gate, GateOptions, Routing } from './gate.js';
 import { makeGate } from './gates.js';
 import { makeExpert, type Expert } from './experts.js';
@@ -66,9 +66,10 @@ export class MoELayer {
     const inputs = await regroupRows([x], sources, d, x.dtype);
     const outs: F32[] = [];
     for (let b = 0; b < blocks.length; b++) outs.push(await this.experts[blocks[b]!.expert]!.forward(inputs[b]!));
-    // Each token sums its experts' outputs in expert order.
-    const terms: CombineTerm[] = blocks.flatMap(({ slots }, g) => slots.map((slot, i) => ({ slot, g, i })));
-    return combine(routing.weightTensor, outs, terms, x.rows, k, d, x.dtype);
+    // Where each slot's output is; the combine sums each token's experts in expert order.
+    const plan = { g: new Int32Array(x.rows * k).fill(-1), i: new Int32Array(x.rows * k) };
+    blocks.forEach(({ slots }, g) => slots.forEach((slot, i) => ((plan.g[slot] = g), (plan.i[slot] = i))));
+    return combine(routing.weightTensor, outs, plan, routing.indices, d, x.dtype);
   }
 
   /** d(loss)/dx of the last forward; gate and expert gradients accumulate, the router's auxiliary losses included. */

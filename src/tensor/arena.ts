@@ -1,5 +1,5 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { TensorPool } from './pool.js';
+import { passContext, withContext } from './context.js';
 import type { DType, Tensor } from './tensor.js';
 
 /**
@@ -25,7 +25,7 @@ export class Arena {
 
   /** Runs `fn` with this arena serving every tensor allocation of its async context. */
   run<T>(fn: () => Promise<T>): Promise<T> {
-    return store.run(this, fn);
+    return withContext({ arena: this }, fn);
   }
 
   /** `run`, then `reset` however `fn` ends. */
@@ -44,14 +44,13 @@ export class Arena {
   }
 }
 
-const store = new AsyncLocalStorage<Arena>();
 
 /** The arena serving the current async context, if any. */
 export function currentArena(): Arena | undefined {
-  return store.getStore();
+  return passContext.getStore()?.arena;
 }
 
 /** Runs `fn` outside any arena: for tensors made during a pass that must outlive it. */
 export function outsideArena<T>(fn: () => T): T {
-  return store.exit(fn);
+  return withContext({ arena: undefined }, fn);
 }
