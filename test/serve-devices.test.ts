@@ -178,6 +178,32 @@ describe('serving on devices', function () {
     }
   });
 
+  it('a bad request fails alone: pixels that would overflow are refused, and an answer that is not finite fails only its own request', async () => {
+    const { loadCheckpoint, saveCheckpoint } = await import('../src/train/checkpoint.js');
+    // Patch weights of 3e38 for pixels 0 and 1: an image with both lit overflows float32 inside the
+    // model, one with them dark computes as before (rows are computed apart).
+    const ckpt = loadCheckpoint(vision);
+    const tensors = new Map([...ckpt.tensors].map(([k, t]) => [k, { shape: [...t.shape], data: Float32Array.from(t.data) }]));
+    tensors.get('patchEmbed.weight')!.data.fill(3e38, 0, 32);
+    const poisoned = vision.replace(/\.ckpt$/, '-poisoned.ckpt');
+    saveCheckpoint(poisoned, ckpt.meta, tensors);
+    const dark = Array.from({ length: 784 }, (_, i) => (i < 2 ? 0 : (i % 7) / 7)), lit = dark.map((v, i) => (i < 2 ? 1 : v));
+    for (const devices of [1, 2]) {
+      const model = await loadModel(poisoned, { devices, maxBatch: 4, maxWaitMs: 20 });
+      try {
+        const [a, b, c, d] = await Promise.allSettled([model.classify([dark]), model.classify([lit]), model.classify([dark.map((v, i) => (i === 5 ? 1e39 : v))]), model.classify([dark])]);
+        assert.equal(a.status, 'fulfilled', `${devices} device(s): the dark image is answered`);
+        assert.equal(d.status, 'fulfilled');
+        assert.match(String((b as PromiseRejectedResult).reason), /the model's output for this request \(row 0\) is (NaN|-?Infinity): not answered/);
+        assert.match(String((c as PromiseRejectedResult).reason), /classify: image 0, pixel 5 is 1e\+39, outside \[−10000, 10000\]/);
+        assert.equal(model.engine.state, 'ok', 'no device went down');
+        assert.equal((await model.classify([dark]))[0]!.label, (a as PromiseFulfilledResult<{ label: number }[]>).value[0]!.label);
+      } finally {
+        await model.close();
+      }
+    }
+  });
+
   for (const policy of ['static', 'fastermoe']) it(`a device crash fails the requests in flight quickly, then the model recovers (${policy})`, async () => {
     const { clusterA100 } = await import('../src/sched/cost.js');
     // Under fastermoe the rebuilt devices shadow again (their scratch copies are made anew).

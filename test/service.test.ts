@@ -41,6 +41,42 @@ describe('example service (node:http)', function () {
     }
   });
 
+  it('/healthz sees a device thread die while idle within a second, and says "failed" for a model that will not come back', async () => {
+    const { copyFileSync, rmSync } = await import('node:fs');
+    const own = file.replace(/\.ckpt$/, '-health.ckpt');
+    copyFileSync(file, own);
+    const model = await loadModel(own, { devices: 2 });
+    const service = await startService({ generate: model });
+    const health = async () => {
+      const r = await fetch(`${service.url}/healthz`);
+      return { code: r.status, body: (await r.json()) as { status: string } };
+    };
+    const until = async (want: (h: { code: number; body: { status: string } }) => boolean, limitMs: number) => {
+      const t0 = performance.now();
+      for (;;) {
+        const h = await health();
+        if (want(h)) return performance.now() - t0;
+        if (performance.now() - t0 > limitMs) throw new Error(`/healthz still answers ${h.code} ${JSON.stringify(h.body)} after ${limitMs} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      assert.equal((await health()).code, 200);
+      (model.engine as unknown as { crashDevice(d: number, how: string): void }).crashDevice(1, 'exit');
+      const seen = await until((h) => h.code === 503, 1000);
+      assert.ok(seen < 1000, `503 after ${seen} ms`);
+      await until((h) => h.code === 200 && h.body.status === 'ok', 30_000);
+      assert.equal((await post(service, '/v1/generate', { prompt: 'Call me', maxTokens: 3 })).status, 200, 'serving again after the rebuild');
+      // Without its checkpoint the devices cannot be rebuilt: after its retries the model is failed.
+      rmSync(own);
+      (model.engine as unknown as { crashDevice(d: number, how: string): void }).crashDevice(0, 'exit');
+      await until((h) => h.code === 503 && h.body.status === 'failed', 30_000);
+      assert.equal((await post(service, '/v1/generate', { prompt: 'Call me', maxTokens: 3 })).status, 503);
+    } finally {
+      await service.close();
+    }
+  });
+
   it('generates, reports health and Prometheus metrics, and refuses bad input with what is wrong', async () => {
     const service = await startService({ generate: await loadModel(file, { devices: 2, policy: 'flexmoe', slots: 4 }), maxTokens: 64 });
     try {
@@ -70,7 +106,7 @@ describe('example service (node:http)', function () {
       assert.equal((await fetch(`${service.url}/nope`)).status, 404);
       const health = await fetch(`${service.url}/healthz`);
       assert.equal(health.status, 200);
-      assert.deepEqual(await health.json(), { status: 'ok', models: { generate: { devices: 2, healthy: true, queue: 0 } } });
+      assert.deepEqual(await health.json(), { status: 'ok', models: { generate: { devices: 2, healthy: true, state: 'ok', queue: 0 } } });
       const metrics = await (await fetch(`${service.url}/metrics`)).text();
       for (const name of ['flexmoe_requests_total{route="/v1/generate",status="200"} 1', 'flexmoe_request_duration_seconds_bucket', 'flexmoe_batch_rows_bucket', 'flexmoe_queue_depth{model="generate"} 0',
         'flexmoe_expert_load{model="generate",layer="0",expert="0"}', 'flexmoe_balance_ratio{model="generate",layer="0"}', 'flexmoe_process_resident_memory_bytes']) {

@@ -91,9 +91,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     '/healthz': {
       method: 'GET',
       handle: async () => {
-        const models = Object.fromEntries(Object.entries({ generate: o.generate, classify: o.classify }).filter(([, m]) => m).map(([k, m]) => [k, { devices: m!.engine.devices, healthy: m!.engine.healthy, queue: m!.queueDepth }]));
+        const models = Object.fromEntries(Object.entries({ generate: o.generate, classify: o.classify }).filter(([, m]) => m).map(([k, m]) => [k, { devices: m!.engine.devices, healthy: m!.engine.healthy, state: m!.engine.state, queue: m!.queueDepth }]));
         const ok = !closing && Object.values(models).every((m) => m.healthy);
-        return { status: ok ? 200 : 503, body: { status: closing ? 'closing' : ok ? 'ok' : 'recovering', models } };
+        // `failed`: a model that will not come back (restart the service); `recovering`: rebuilding.
+        const status = closing ? 'closing' : ok ? 'ok' : Object.values(models).some((m) => m.state === 'failed') ? 'failed' : 'recovering';
+        return { status: ok ? 200 : 503, body: { status, models } };
       },
     },
     '/metrics': {

@@ -57,6 +57,8 @@ export class DeviceEngine implements Engine {
   private step = 0;
   private recovering: Promise<void> | null = null;
   private failed: Error | null = null;
+  /** Why the devices went down, when the runtime reported it before a pass did. */
+  private crashCause: Error | null = null;
   private closed = false;
   private busy = false;
   private pinned: number[][][] | null = null;
@@ -106,12 +108,17 @@ export class DeviceEngine implements Engine {
     return !this.recovering && !this.failed && !this.closed;
   }
 
+  get state(): 'ok' | 'recovering' | 'failed' {
+    return this.failed ? 'failed' : this.recovering ? 'recovering' : 'ok';
+  }
+
   replicas(): number[][][] {
     return this.reps.map((l) => l.map((r) => [...r]));
   }
 
   private async boot(): Promise<void> {
     this.generation++;
+    this.crashCause = null;
     this.arrived = [];
     this.window = null;
     const { devices, backend, policy, profile, slots } = this.opts;
@@ -132,6 +139,14 @@ export class DeviceEngine implements Engine {
       throw e;
     }
     this.system = system;
+    // A device thread that dies while the engine is idle starts recovery at once, so health checks
+    // see it without waiting for a request to hit the dead device.
+    system.events$.subscribe((e) => {
+      if (e.type !== 'device-down' || this.system !== system || this.closed || this.recovering) return;
+      // Passes in flight fail with this cause, not with the stop that the rebuild begins with.
+      this.crashCause = errors.deviceCrashed(e.device, e.reason);
+      void this.crashed(this.crashCause);
+    });
   }
 
   async forward(inputs: Int32Array | Float32Array, rows: number, pick?: number[]): Promise<ForwardResult> {
@@ -163,7 +178,7 @@ export class DeviceEngine implements Engine {
     try {
       reports = await Promise.all(asks);
     } catch (e) {
-      throw this.crashed(e as Error);
+      throw this.crashed(this.crashCause ?? (e as Error));
     }
     const logits = new Float32Array(rows * out);
     reports.forEach((r, d) => {
@@ -243,7 +258,7 @@ export class DeviceEngine implements Engine {
       moved = done.moves.reduce((n, m) => n + m.cloned + m.migrated, 0);
       await Promise.all(this.servers.map((ref) => this.system.ask(ref, { type: 'attach', replicas: next, actors: done.actors })));
     } catch (e) {
-      throw this.crashed(e as Error);
+      throw this.crashed(this.crashCause ?? (e as Error));
     }
     const switchMs = performance.now() - t0;
     this.lastSwitchMs = switchMs;

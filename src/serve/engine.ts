@@ -30,8 +30,10 @@ export type ServeEvent =
 export interface Engine {
   readonly devices: number;
   readonly events$: Observable<ServeEvent>;
-  /** False while the engine rebuilds after a crash. */
+  /** False while the engine rebuilds after a crash, or when it cannot come back. */
   readonly healthy: boolean;
+  /** `ok`, `recovering` (rebuilding after a crash) or `failed` (it will not come back; close it). */
+  readonly state: 'ok' | 'recovering' | 'failed';
   /** replicas[layer][e] = devices holding expert e. */
   replicas(): number[][][];
   forward(inputs: Int32Array | Float32Array, rows: number, pick?: number[]): Promise<ForwardResult>;

@@ -9,6 +9,7 @@ import type { Engine, ForwardResult, ServeEvent } from './engine.js';
 export class LocalEngine implements Engine {
   readonly devices = 1;
   readonly healthy = true;
+  readonly state = 'ok' as const;
   readonly events$ = new Subject<ServeEvent>();
   private readonly arena = new Arena();
 

@@ -55,6 +55,9 @@ export interface GenerateOptions {
   signal?: AbortSignal;
 }
 
+/** The largest pixel magnitude classify takes. */
+const MAX_PIXEL = 1e4;
+
 /** A request in flight: rows it still needs computed, and what to do with each row's logits. */
 interface Job {
   /** Rows to put in the next pass (inputs of `width` each, and the position to read for language models). */
@@ -172,7 +175,12 @@ export class ServedModel {
       if (images.length > this.options.maxImages) throw errors.badArgument('classify', `${images.length} images in one call (limit ${this.options.maxImages})`);
       images.forEach((img, i) => {
         if (img?.length !== IMAGE_PIXELS) throw errors.badArgument('classify', `image ${i} has ${img?.length ?? 0} pixels, expected ${IMAGE_PIXELS} (28×28)`);
-        for (let p = 0; p < IMAGE_PIXELS; p++) if (!Number.isFinite(img[p])) throw errors.badArgument('classify', `image ${i}, pixel ${p} is ${img[p]}, not a finite number`);
+        for (let p = 0; p < IMAGE_PIXELS; p++) {
+          const v = img[p]!;
+          if (!Number.isFinite(v)) throw errors.badArgument('classify', `image ${i}, pixel ${p} is ${v}, not a finite number`);
+          // Grey levels are in [0, 1]; values far outside overflow float32 inside the model.
+          if (Math.abs(v) > MAX_PIXEL) throw errors.badArgument('classify', `image ${i}, pixel ${p} is ${v}, outside [−${MAX_PIXEL}, ${MAX_PIXEL}] (grey levels are in [0, 1])`);
+        }
       });
       const answers: { label: number; probabilities: number[] }[] = [];
       let given = 0;
@@ -275,7 +283,12 @@ export class ServedModel {
     const finished = new Set<Job>();
     for (const p of parts) {
       const mine = p.inputs.map(() => logits.subarray((r++) * out, r * out));
-      if (p.job.take(mine)) finished.add(p.job);
+      // Rows are computed apart: a request whose answer is not finite fails alone.
+      const bad = mine.findIndex((row) => row.some((v) => !Number.isFinite(v)));
+      if (bad >= 0) {
+        p.job.reject(errors.nonFiniteAnswer(`the model's output for this request (row ${bad})`, mine[bad]!.find((v) => !Number.isFinite(v))!));
+        finished.add(p.job);
+      } else if (p.job.take(mine)) finished.add(p.job);
     }
     this.active = this.active.filter((j) => !finished.has(j));
   }
