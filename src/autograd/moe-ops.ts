@@ -67,12 +67,13 @@ function scatterAddRows(into: (Floats | null)[], dy: Floats, src: Int32Array, ro
 export async function allToAll(collectives: Collectives, tensors: readonly F32[], group?: readonly number[]): Promise<F32[]> {
   const exchange = async (ts: readonly F32[]) => {
     const got = (await collectives.allToAll([...ts], group ? [...group] : undefined)) as F32[];
-    // Always a tensor of its own, even this device's part: an op's output must never be its input.
     return got.map((t) => {
-      // Into the pass's arena (a plain clone would be fresh memory every pass).
+      // This device's own part: a new tensor on the same storage (an op's output must never be its input).
+      if (ts.includes(t)) return new Tensor(t.dtype, t.shape, t.data) as F32;
+      // A peer's: into the pass's arena, so the channel's pool gets its storage back at once.
       const own = Tensor.empty(t.shape, t.dtype) as F32;
       own.data.set(t.data);
-      if (!ts.includes(t)) collectives.release(t);
+      collectives.release(t);
       return own;
     });
   };
