@@ -37,8 +37,8 @@ export const errors = {
     new FlexMoEError('E_NONFINITE', `${where}: value is ${value} (NaN or Inf); stopping rather than training a broken model`),
   nonFiniteAnswer: (what: string, value: number) => new FlexMoEError('E_NONFINITE', `${what} is ${value}: not answered (the other requests of its pass are unaffected)`),
   poolReleaseForeign: (what: string) => new FlexMoEError('E_POOL', `pool: ${what}`),
-  unknownCommand: (name: string, known: readonly string[]) =>
-    new FlexMoEError('E_CLI', `unknown command "${name}"; known commands: ${known.join(', ')}`),
+  unknownCommand: (name: string, known: readonly string[], near?: string | null) =>
+    new FlexMoEError('E_CLI', `unknown command "${name}"; known commands: ${known.join(', ')}${near ? ` (did you mean "${near}"?)` : ''}`),
   corpusMissing: (what: string) => new FlexMoEError('E_DATA', `corpus: ${what}`),
 
   // runtime: channels, devices, actors

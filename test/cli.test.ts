@@ -72,10 +72,31 @@ describe('flexmoe command line', function () {
     await assert.rejects(run('node', [bin, 'compare', '--policies', 'static,oracle']), (e: { stderr: string }) => /the oracle is a lower bound/.test(e.stderr));
   });
 
+  it('flags are strict: an unknown or misspelt flag is refused with the nearest known one, a missing value is named, each command has its help, and --version works', async () => {
+    const fails = async (args: string[], message: RegExp) => {
+      await assert.rejects(run('node', [bin, ...args]), (e: { stderr: string; code: number }) => {
+        assert.match(e.stderr, message);
+        assert.equal(e.stderr.trim().split('\n').length, 1, `one line: ${e.stderr}`);
+        assert.equal(e.code, 2);
+        return true;
+      });
+    };
+    await fails(['train', '--checkpiont', 'x'], /^flexmoe: train: unknown flag --checkpiont; did you mean --checkpoint\?/);
+    await fails(['train', '--steps'], /train: --steps needs a value/);
+    await fails(['simulate', '--json=yes'], /simulate: --json takes no value/);
+    await fails(['train', 'extra'], /train: unexpected argument "extra"/);
+    await fails(['trian'], /unknown command "trian".*did you mean "train"/);
+    const help = await run('node', [bin, 'simulate', '--help']);
+    assert.match(help.stdout, /^usage: flexmoe simulate/);
+    assert.doesNotMatch(help.stdout, /flexmoe train/, 'only its own help');
+    const version = await run('node', [bin, '--version']);
+    assert.match(version.stdout, /^flexmoe \d+\.\d+\.\d+/);
+  });
+
   it('an unknown command or backend fails with a message listing the known ones', async () => {
     await assert.rejects(run('node', [bin, 'fly']), (e: { stderr: string; code: number }) => {
       assert.match(e.stderr, /unknown command "fly"; known commands: train, simulate/);
-      assert.equal(e.code, 1);
+      assert.equal(e.code, 2, "a user error exits 2");
       return true;
     });
     await assert.rejects(run('node', [bin, 'train', '--backend', 'tpu', '--steps', '1']), (e: { stderr: string }) => /unknown backend "tpu"; available: reference, wasm-simd, gpujs-webgpu/.test(e.stderr));
