@@ -86,6 +86,11 @@ describe('flexmoe command line', function () {
     await fails(['simulate', '--json=yes'], /simulate: --json takes no value/);
     await fails(['train', 'extra'], /train: unexpected argument "extra"/);
     await fails(['trian'], /unknown command "trian".*did you mean "train"/);
+    // Sizes and paths are checked before anything is allocated or trained.
+    await fails(['train', '--devices', '1e9'], /--devices: expected an integer in \[1, 64\], got "1e9"/);
+    await fails(['train', '--d-model', '1000000'], /model size: .* need about \d+(\.\d)? GiB .*the limit here is/);
+    await fails(['simulate', '--trace', '/no/such/trace.jsonl', '--devices', '2', '--slots', '2'], /trace: cannot read \/no\/such\/trace.jsonl: ENOENT/);
+    await fails(['notebook', '/no/such/notebook.ts', '--run-all'], /notebook: no such file: \/no\/such\/notebook.ts/);
     const help = await run('node', [bin, 'simulate', '--help']);
     assert.match(help.stdout, /^usage: flexmoe simulate/);
     assert.doesNotMatch(help.stdout, /flexmoe train/, 'only its own help');

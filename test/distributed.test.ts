@@ -209,6 +209,8 @@ describe('checkpoints', function () {
     assert.throws(() => loadCheckpoint(join(dir, 'text.ckpt')), /text.ckpt is not a flexmoe checkpoint \(bad magic\)/);
     assert.throws(() => loadCheckpoint(join(dir, 'missing.ckpt')), /missing.ckpt cannot be read \(ENOENT\)/);
     await assert.rejects(trainDistributed({ ...base, config: { ...config, dModel: 16 }, devices: 1, resume: file }), /does not match this model: it has dModel 32, this model 16/);
+    await assert.rejects(trainDistributed({ ...base, devices: 1, steps: 1, resume: file }), /ok.ckpt is at step 1; 1 steps leave nothing to train/);
+    await assert.rejects(trainDistributed({ ...base, devices: 1, checkpoint: join(dir, 'no-such-dir', 'x.ckpt') }), /checkpoint: cannot write .*x.ckpt: ENOENT \(checked before training starts\)/);
     assert.ok(!readdirSync(dir).some((f) => f.includes('.tmp-')), 'no temporary files left behind');
   });
 });

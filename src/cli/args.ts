@@ -61,11 +61,11 @@ function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-export function intFlag(flags: Flags, name: string, fallback: number, min = 0): number {
+export function intFlag(flags: Flags, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const v = flags[name];
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw errors.badArgument(`--${name}`, `expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < min || n > max) throw errors.badArgument(`--${name}`, `expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
   return n;
 }
 

@@ -48,7 +48,7 @@ interface Run {
 export async function compareCommand(flags: Flags): Promise<void> {
   const { model, modules, config, batch, lr } = await modelFromFlags(flags);
   if (model === 'dense') throw errors.badArgument('--model', 'the dense model has no experts to place: compare needs an MoE model (gpt-moe, bert-moe, vision-moe or your own)');
-  const devices = intFlag(flags, 'devices', 2, 2);
+  const devices = intFlag(flags, 'devices', 2, 2, 64);
   const policies = (typeof flags.policies === 'string' ? flags.policies : 'static,static-unpadded,flexmoe,fastermoe,flexmoe-react').split(',').filter(Boolean);
   if (policies.length < 2) throw errors.badArgument('--policies', `name at least two policies to compare, got "${policies.join(',')}"`);
   for (const p of policies) checkLivePolicy(p);

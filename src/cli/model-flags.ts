@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import { errors } from '../errors.js';
 import { CharCorpus, mobyDick } from '../data/corpus.js';
 import type { CharTransformerConfig } from '../models/char-transformer.js';
@@ -61,5 +62,25 @@ export async function modelFromFlags(flags: Flags): Promise<FlagModel> {
   if (model === 'bert-moe') config = { ...text, vocab: text.vocab + 1 }; // the mask character
   if (model === 'vision-moe') config = { patch: intFlag(flags, 'patch', 4, 1), dModel: text.dModel, heads: text.heads, dFF: text.dFF, layers: text.layers, classes: 10, seed: text.seed, moe: text.moe! };
   const lr = numberFlag(flags, 'lr', model === 'vision-moe' ? 1e-2 : 8e-3);
-  return { model, modules, own: own.includes(model), text, config, batch: intFlag(flags, 'batch', 16, 1), lr };
+  const batch = intFlag(flags, 'batch', 16, 1);
+  checkMemory(text, batch);
+  return { model, modules, own: own.includes(model), text, config, batch, lr };
+}
+
+/**
+ * Refuses sizes whose training state cannot fit, before anything is allocated: parameters with
+ * their gradients and Adam moments (4 floats each), and a step's activations (a rough 24 floats
+ * per token, layer and width, with the attention scores).
+ */
+function checkMemory(c: CharTransformerConfig, batch: number): void {
+  const d = c.dModel, f = c.dFF, E = c.moe?.experts ?? 1;
+  const perLayer = 4 * d * d + 4 * d + (c.moe ? E * (2 * d * f + d + f) + d * E : 2 * d * f + d + f) + 4 * d;
+  const params = (c.vocab + c.seq) * d + c.layers * perLayer + d * c.vocab + 2 * d;
+  const tokens = batch * c.seq;
+  const activations = c.layers * tokens * (24 * d + 2 * c.heads * c.seq) + tokens * c.vocab * 3;
+  const bytes = (4 * params + activations) * 4;
+  const limit = Math.min(8 * 2 ** 30, totalmem() / 2);
+  if (bytes > limit) {
+    throw errors.badArgument('model size', `--d-model ${d}, --d-ff ${f}, --layers ${c.layers}, --experts ${E}, --seq ${c.seq}, --batch ${batch} need about ${(bytes / 2 ** 30).toFixed(1)} GiB (parameters, gradients, Adam moments and a step's activations); the limit here is ${(limit / 2 ** 30).toFixed(1)} GiB`);
+  }
 }

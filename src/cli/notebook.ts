@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import { existsSync } from 'node:fs';
 import { errors } from '../errors.js';
 import { Notebook, type CellResult } from '../notebook/runner.js';
 import type { Flags } from './args.js';
@@ -15,6 +16,7 @@ function show(r: CellResult): void {
 export async function notebookCommand(flags: Flags, positional: string[]): Promise<void> {
   const file = positional[0];
   if (!file) throw errors.badArgument('notebook', 'give the example file: flexmoe notebook examples/NN-name.ts');
+  if (!existsSync(file)) throw errors.badArgument('notebook', `no such file: ${file}`);
   const nb = new Notebook(file);
   try {
     const interactive = flags['run-all'] !== true && typeof flags.render !== 'string' && process.stdin.isTTY;

@@ -27,7 +27,7 @@ export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|den
 /** `flexmoe train`: the main job on its embedded default. */
 export async function train(flags: Flags): Promise<void> {
   const { model, modules, own, text: config, config: modelConfig, batch, lr } = await modelFromFlags(flags);
-  const devices = intFlag(flags, 'devices', 1, 1);
+  const devices = intFlag(flags, 'devices', 1, 1, 64);
   if (devices > 1 && model === 'dense') throw errors.badArgument('--devices', 'the dense model trains on one device; several devices need MoE layers (--model gpt-moe, bert-moe or vision-moe)');
   const policy = typeof flags.policy === 'string' ? flags.policy : defaultLivePolicy;
   if (!isFixedPlacement(policy) && devices < 2) throw errors.badArgument('--policy', `placement policies move experts between devices: use --devices 2 or more with --policy ${policy}`);

@@ -65,7 +65,13 @@ export class TraceSource implements RoutingSource {
   }
 
   static read(path: string): TraceSource {
-    return TraceSource.parse(readFileSync(path, 'utf8'), path);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw errors.badArgument('trace', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    return TraceSource.parse(text, path);
   }
 
   /**

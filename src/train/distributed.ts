@@ -8,6 +8,8 @@ import { defaultBackendName } from '../kernels/backend.js';
 import type { MoELayerSpec, MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-trainer.js';
 import { applyPlacement, spawnMoEActors, type PlacementMoves } from './moe-actors.js';
 import { adamWSettings } from './schedule.js';
+import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { checkCompatible, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { knownTasks, makeTask, type TaskName, type TaskSpec } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
@@ -148,6 +150,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   const config = opts.config.moe?.routing ? { ...opts.config, moe: { ...opts.config.moe, routingSteps: opts.config.moe.routingSteps ?? opts.steps } } : opts.config;
   if (config.moe?.routing) parseWorkload(config.moe.routing, 'routing');
   const task = opts.task ?? 'gpt-moe';
+  if (opts.checkpoint) checkWritable(opts.checkpoint);
   const modules = moduleUrls(opts.modules ?? []);
   for (const m of modules) await importUserModule(m); // registers the models of your own here too
   if (!knownTasks().includes(task)) throw errors.badArgument('--model', `unknown model "${task}"; known: ${knownTasks().join(', ')}`);
@@ -203,6 +206,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       const state: TrainerState = { tensors: Object.fromEntries(ckpt.tensors), optimizerStep: ckpt.meta.optimizerStep as number, dataRng: ckpt.meta.dataRng as number };
       await Promise.all(trainers.map((t) => system.ask(t, { type: 'load', state })));
       first = ckpt.meta.step as number;
+      if (first >= opts.steps) throw errors.badArgument('resume', `${opts.resume} is at step ${first}; ${opts.steps} steps leave nothing to train (ask for more steps)`);
     }
     const save = async (step: number) => {
       vocab ??= task === 'vision-moe' ? null : (makeTask(spec).corpus?.vocab.chars ?? null);
@@ -308,5 +312,16 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     runtime?.unsubscribe();
     await trace?.close();
     await system.stop();
+  }
+}
+
+/** A checkpoint path is checked before step 1: its folder must exist and be writable (and the file, if there). */
+function checkWritable(path: string): void {
+  const dir = dirname(resolve(path));
+  try {
+    accessSync(dir, fsConstants.W_OK);
+    if (existsSync(path)) accessSync(path, fsConstants.W_OK);
+  } catch (e) {
+    throw errors.badArgument('checkpoint', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (checked before training starts)`);
   }
 }
