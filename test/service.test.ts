@@ -21,6 +21,35 @@ describe('example service (node:http)', function () {
   const post = (s: Service, path: string, body: unknown, type = 'application/json') =>
     fetch(`${s.url}${path}`, { method: 'POST', headers: { 'content-type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
+  it('the server refuses bad flags, missing files and a busy port in one line before loading any model', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { createServer } = await import('node:net');
+    const run = promisify(execFile);
+    const server = new URL('../examples/service/server.ts', import.meta.url).pathname;
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = String((busy.address() as { port: number }).port);
+    try {
+      for (const [args, message] of [
+        [['--prot', '9000'], /unknown flag --prot; did you mean --port\?/],
+        [['--port', '99999'], /--port: expected an integer in \[0, 65535\], got "99999"/],
+        [['--devices', 'x', '--generate', file], /--devices: expected an integer in \[1, 64\]/],
+        [['--generate', '/no/such/model.ckpt'], /--generate: no such file: \/no\/such\/model.ckpt/],
+        [['--generate', file, '--port', port], /cannot listen on 127.0.0.1:\d+: EADDRINUSE/],
+      ] as [string[], RegExp][]) {
+        await assert.rejects(run('node', ['--import', 'tsx', server, ...args], { timeout: 60_000 }), (e: { stderr: string; code: number }) => {
+          assert.match(e.stderr, message);
+          assert.equal(e.stderr.trim().split('\n').length, 1, `one line: ${e.stderr}`);
+          assert.equal(e.code, 2);
+          return true;
+        });
+      }
+    } finally {
+      busy.close();
+    }
+  });
+
   it('streams a generation as server-sent events when asked: the same text as the plain answer', async () => {
     const service = await startService({ generate: await loadModel(file), maxTokens: 64 });
     try {
