@@ -66,6 +66,7 @@ console.log(JSON.stringify({ losses: history.map((s) => s.loss), text, error, ms
     assert.ok(out.losses.every(Number.isFinite));
     assert.equal(out.text.length, 8);
     assert.match(out.error, /module .*broken\.ts failed to import: this module is broken/);
-    assert.ok(out.ms < 1000, `named after ${out.ms} ms`);
+    // Before any device starts (milliseconds here); the bound only catches a start timeout.
+    assert.ok(out.ms < 10_000, `named after ${out.ms} ms`);
   });
 });
