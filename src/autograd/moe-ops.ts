@@ -1,4 +1,3 @@
-import type { Backend } from '../kernels/backend.js';
 import type { Collectives } from '../runtime/collectives.js';
 import { Tensor, type F32, type I32 } from '../tensor/tensor.js';
 import { currentTape } from './tape.js';
@@ -255,4 +254,3 @@ export function onBackward(fn: () => void | Promise<void>): void {
   currentTape()?.hook(async () => void (await fn()));
 }
 
-export type { Backend };

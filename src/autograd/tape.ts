@@ -46,10 +46,6 @@ export class Tape {
     for (const t of ts) this.watched.add(t);
   }
 
-  isWatched(t: Tensor): boolean {
-    return this.watched.has(t);
-  }
-
   /** Records an op if any input is watched (or `always`); its outputs are then watched too. */
   record(inputs: readonly Tensor[], outputs: readonly Tensor[], backward: BackwardFn, opts: RecordOptions = {}): void {
     if (this.done) throw errors.badArgument('Tape.record', 'the tape has already run backward; start a new one');

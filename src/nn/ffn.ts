@@ -9,7 +9,7 @@ import { LastPass } from '../autograd/grad.js';
 export class ExpertFFN {
   readonly up: Linear;
   readonly down: Linear;
-  private pass: LastPass;
+  private readonly pass: LastPass;
   readonly recordsOnTape = true;
 
   constructor(private readonly be: Backend, readonly dModel: number, readonly dFF: number, opts: InitOptions & { name?: string; outStd?: number }) {
@@ -17,13 +17,6 @@ export class ExpertFFN {
     this.up = new Linear(be, dModel, dFF, { ...opts, name: `${name}.up` });
     this.down = new Linear(be, dFF, dModel, { ...opts, name: `${name}.down`, std: opts.outStd });
     this.pass = new LastPass(be, 'ExpertFFN');
-  }
-
-  /** A replica sharing this expert's parameters (see Linear.replica). */
-  replica(): ExpertFFN {
-    const r = Object.create(ExpertFFN.prototype) as ExpertFFN;
-    Object.assign(r, { be: this.be, dModel: this.dModel, dFF: this.dFF, up: this.up.replica(), down: this.down.replica(), pass: new LastPass(this.be, 'ExpertFFN') });
-    return r;
   }
 
   async forward(x: F32): Promise<F32> {

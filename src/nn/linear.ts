@@ -15,7 +15,7 @@ export interface LinearOptions extends InitOptions {
 export class Linear {
   readonly weight: Parameter;
   readonly bias: Parameter | null;
-  private pass: LastPass;
+  private readonly pass: LastPass;
 
   constructor(
     private readonly be: Backend,
@@ -27,16 +27,6 @@ export class Linear {
     this.weight = new Parameter(`${name}.weight`, normalInit([inFeatures, outFeatures], opts.std ?? 1 / Math.sqrt(inFeatures), opts));
     this.bias = opts.bias === false ? null : new Parameter(`${name}.bias`, constantInit([outFeatures], 0, opts.dtype));
     this.pass = new LastPass(be, 'Linear');
-  }
-
-  /**
-   * Another view of the same layer: shares the Parameter objects (so gradients of both accumulate
-   * into one, like an all-reduce) but keeps its own saved input. Expert replicas are made this way.
-   */
-  replica(): Linear {
-    const r = Object.create(Linear.prototype) as Linear;
-    Object.assign(r, { be: this.be, inFeatures: this.inFeatures, outFeatures: this.outFeatures, weight: this.weight, bias: this.bias, pass: new LastPass(this.be, 'Linear') });
-    return r;
   }
 
   async forward(x: F32): Promise<F32> {
