@@ -1,16 +1,19 @@
-// Causal attention's three batched products, forward and backward as the attention layer issues
-// them, on the default backend: with the causal mask's zero weights skipped (what the kernels do
-// now) against the same calls with P·V and its transposes summing every row (what they did before:
-// the same inputs, `causal: false` for those two products only). Interleaved rounds, medians.
-// Prints one JSON line per shape. Usage: npx tsx bench/attention.ts [--quick]
+// Causal multi-head attention forward and backward, as the attention layer issues its kernel calls
+// (scores, softmax, P·V; then dP, the softmax backward, dQ, dK, dV), on the default backend against
+// the same attention built from tfjs-backend-wasm ops with tf.grads, in the same process, in
+// alternating rounds. GFLOP/s counts the six S×S×D products of a step in full (12·B·H·S²·D), for
+// both sides, so the ratio is the speed ratio. One JSON line per shape.
+// Usage: npx tsx bench/attention.ts [--quick]
 import { createBackend, defaultBackendName } from '../src/kernels/backend.js';
 import type { AttentionShape } from '../src/kernels/types.js';
 import { Rng } from '../src/nn/random.js';
 import { Tensor, type F32 } from '../src/tensor/tensor.js';
 import { median, round, timeAsync } from './harness.js';
+import { tfjsAnchor } from './tfjs-anchor.js';
 
 const quick = process.argv.includes('--quick');
 const be = await createBackend(await defaultBackendName());
+const tfjs = await tfjsAnchor();
 const rng = new Rng(1);
 const rand = (shape: number[]) => {
   const t = Tensor.zeros(shape) as F32;
@@ -24,25 +27,27 @@ const shapes: AttentionShape[] = [
 ];
 try {
   for (const s of shapes) {
-    const W = 64, rows = s.batch * s.seq;
+    const W = 64, D = W / s.heads, rows = s.batch * s.seq;
     const q = rand([rows, W]), k = rand([rows, W]), v = rand([rows, W]), dCtx = rand([rows, W]);
     const ops = be.ops;
-    const step = (skip: boolean) => async () => {
-      const full = skip ? s : { ...s, causal: false };
+    const ours = async () => {
       const p = await ops.softmax(await ops.attentionScores(q, k, s));
-      await ops.attentionApply(p, v, full);
+      await ops.attentionApply(p, v, s);
       const dS = await ops.softmaxBackward(p, await ops.attentionScores(dCtx, v, { ...s, causal: false, scale: 1 }));
-      await ops.attentionApply(dS, k, full);
-      await ops.attentionApplyT(dS, q, full);
-      await ops.attentionApplyT(p, dCtx, full);
+      await ops.scale(await ops.attentionApply(dS, k, s), s.scale);
+      await ops.scale(await ops.attentionApplyT(dS, q, s), s.scale);
+      await ops.attentionApplyT(p, dCtx, s);
     };
-    const skipped: number[] = [], summed: number[] = [];
+    const anchor = tfjs.attentionStep(s.batch, s.seq, s.heads, D);
+    const a: number[] = [], b: number[] = [];
     for (let r = 0; r < (quick ? 3 : 7); r++) {
-      skipped.push(await timeAsync(step(true), { minMs: quick ? 100 : 300 }));
-      summed.push(await timeAsync(step(false), { minMs: quick ? 100 : 300 }));
+      a.push(await timeAsync(ours, { minMs: quick ? 100 : 300 }));
+      b.push(await timeAsync(anchor, { minMs: quick ? 100 : 300 }));
     }
-    const a = median(skipped), b = median(summed);
-    process.stdout.write(`${JSON.stringify({ bench: 'attention', backend: be.name, ...s, skipZerosMs: round(a), sumAllMs: round(b), speedup: round(b / a) })}\n`);
+    const flop = 12 * s.batch * s.heads * s.seq * s.seq * D;
+    const ms = median(a), tfMs = median(b);
+    const line = { bench: 'attention', backend: be.name, batch: s.batch, seq: s.seq, heads: s.heads, headDim: D, causal: s.causal, ms: round(ms), gflops: round(flop / ms / 1e6), tfjsWasmMs: round(tfMs), tfjsWasmGflops: round(flop / tfMs / 1e6), ratio: round(tfMs / ms) };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
   }
 } finally {
   be.dispose();

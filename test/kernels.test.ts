@@ -94,14 +94,27 @@ function cases(): Case[] {
       return { p, m, v };
     },
   });
-  for (const s of [{ batch: 2, seq: 5, heads: 2, causal: true, scale: 0.5 }, { batch: 1, seq: 8, heads: 3, causal: false, scale: 1 }] as AttentionShape[]) {
-    const W = s.heads * 4, q = randn(rng, [s.batch * s.seq, W]), k = randn(rng, [s.batch * s.seq, W]), v = randn(rng, [s.batch * s.seq, W]);
+  // Head sizes of whole and partial 8-column tiles, sequences of whole and partial 4-row tiles.
+  const attention: [AttentionShape, number][] = [
+    [{ batch: 2, seq: 5, heads: 2, causal: true, scale: 0.5 }, 4],
+    [{ batch: 1, seq: 8, heads: 3, causal: false, scale: 1 }, 4],
+    [{ batch: 2, seq: 13, heads: 2, causal: true, scale: 0.25 }, 16],
+    [{ batch: 1, seq: 32, heads: 4, causal: true, scale: 0.25 }, 16],
+    [{ batch: 3, seq: 9, heads: 1, causal: false, scale: 0.4 }, 6],
+  ];
+  for (const [s, D] of attention) {
+    const W = s.heads * D, q = randn(rng, [s.batch * s.seq, W]), k = randn(rng, [s.batch * s.seq, W]), v = randn(rng, [s.batch * s.seq, W]);
+    // Weights with values above the diagonal: under a causal mask both products must ignore them.
+    const dense = randn(rng, [s.batch * s.heads * s.seq, s.seq]);
     out.push({
-      name: `attention B=${s.batch} S=${s.seq} H=${s.heads} causal=${s.causal}`,
+      name: `attention B=${s.batch} S=${s.seq} H=${s.heads} D=${D} causal=${s.causal}`,
       run: async (be) => {
         const scores = await be.ops.attentionScores(q, k, s);
         const p = await be.ops.softmax(scores);
-        return { scores, apply: await be.ops.attentionApply(p, v, s), applyT: await be.ops.attentionApplyT(p, v, s) };
+        return {
+          scores, apply: await be.ops.attentionApply(p, v, s), applyT: await be.ops.attentionApplyT(p, v, s),
+          applyDense: await be.ops.attentionApply(dense, v, s), applyTDense: await be.ops.attentionApplyT(dense, v, s),
+        };
       },
     });
   }

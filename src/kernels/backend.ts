@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { errors } from '../errors.js';
 import { findKernel, getKernel } from './registry.js';
-import { WasmGemm } from './wasm/gemm.js';
+import { WasmModule } from './wasm/memory.js';
 import { kernelNames, type KernelName, type Ops } from './types.js';
 import { GpuJsContext } from './gpujs/context.js';
 import type { GpuMode } from './gpujs/gpujs.js';
@@ -65,8 +65,8 @@ export async function createBackend(name: string): Promise<Backend> {
   const n = name as BackendName;
   if (n === 'reference') return new Backend(n, [['reference', null]]);
   if (n === 'wasm-simd') {
-    if (!WasmGemm.supported()) throw errors.backendUnavailable(n, 'this engine has no WebAssembly SIMD');
-    return new Backend(n, [['wasm', { gemm: new WasmGemm() }], ['gpujs', new GpuJsContext('webasm')]]);
+    if (!WasmModule.supported()) throw errors.backendUnavailable(n, 'this engine has no WebAssembly SIMD');
+    return new Backend(n, [['wasm', { wasm: new WasmModule() }]]);
   }
   const mode = n.slice('gpujs-'.length) as GpuMode;
   if (mode === 'webgpu') {
@@ -106,7 +106,7 @@ export async function defaultBackendName(env: NodeJS.ProcessEnv = process.env): 
   if ((await installWebGPU()) === null) return 'gpujs-webgpu';
   if (await headlessGLWorks()) return 'gpujs-headlessgl';
   // On CPUs the SIMD matmul measured 3–5× gpu.js's best WebAssembly form (bench/kernels.ts).
-  return WasmGemm.supported() ? 'wasm-simd' : 'gpujs-webasm';
+  return WasmModule.supported() ? 'wasm-simd' : 'gpujs-webasm';
 }
 
 export async function createDefaultBackend(): Promise<Backend> {

@@ -27,3 +27,9 @@ export function expectScores(op: string, p: F32, s: AttentionShape): void {
     throw errors.badShape(op, p.shape, `[batch*heads*seq=${s.batch * s.heads * s.seq}, seq=${s.seq}]`);
   }
 }
+
+/** One target per logits row, each below the class count (negative targets are ignored rows). */
+export function checkTargets(op: string, rows: number, cols: number, targets: { size: number; data: Int32Array; shape: readonly number[] }, shape: readonly number[]): void {
+  if (targets.size !== rows) throw errors.shapeMismatch(op, 'targets vs logits rows', targets.shape, shape);
+  for (let i = 0; i < rows; i++) if (targets.data[i]! >= cols) throw errors.indexOutOfRange(op, targets.data[i]!, cols, i);
+}

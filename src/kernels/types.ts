@@ -75,9 +75,9 @@ export interface KernelSignatures {
   topkBackward(indices: I32, dValues: F32, cols: number): F32;
   /** scores[(b*H+h)*S+i, j] = scale·q_i·k_j per head; −1e9 where causal and j > i. */
   attentionScores(q: F32, k: F32, shape: AttentionShape): F32;
-  /** out[b*S+i, h*D+c] = Σ_j p[(b*H+h)*S+i, j]·v[b*S+j, h*D+c] */
+  /** out[b*S+i, h*D+c] = Σ_j p[(b*H+h)*S+i, j]·v[b*S+j, h*D+c]; with `causal`, weights above the diagonal (j > i) are taken as zero. */
   attentionApply(p: F32, v: F32, shape: AttentionShape): F32;
-  /** out[b*S+j, h*D+c] = Σ_i p[(b*H+h)*S+i, j]·x[b*S+i, h*D+c] (the transposed apply, for backward) */
+  /** out[b*S+j, h*D+c] = Σ_i p[(b*H+h)*S+i, j]·x[b*S+i, h*D+c] (the transposed apply, for backward; causal as attentionApply) */
   attentionApplyT(p: F32, x: F32, shape: AttentionShape): F32;
   sumSquares(x: F32): number;
   adamw(param: F32, grad: F32, m: F32, v: F32, hyper: AdamWHyper): void;

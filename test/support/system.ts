@@ -23,3 +23,12 @@ export function nextEvent(system: ActorSystem, pred: (e: RuntimeEvent) => boolea
     });
   });
 }
+
+/** Resolves once `cond()` holds, checking every few milliseconds; rejects naming `what` after `timeoutMs`. */
+export async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

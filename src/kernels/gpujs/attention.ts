@@ -6,6 +6,7 @@ import { unpack, type GpuJsContext } from './context.js';
 /**
  * The three batched attention products, one thread per output cell with 2-D indexing (exact past
  * 2^24 elements). Row y of the scores is ((b·H + h)·S + i); tokens are rows b·S + i of [B·S, H·D].
+ * Under a causal mask the products skip the weights above the diagonal, as every backend does.
  */
 const SCORES = `function (q, k) {
   const S = this.constants.S; const H = this.constants.H; const D = this.constants.D;
@@ -21,7 +22,7 @@ const APPLY = `function (p, v) {
   const i = this.thread.y % S; const b = Math.floor(this.thread.y / S);
   const h = Math.floor(this.thread.x / D);
   let s = 0;
-  for (let j = 0; j < S; j++) { s += p[(b * H + h) * S + i][j] * v[b * S + j][this.thread.x]; }
+  for (let j = 0; j < S; j++) { if (this.constants.causal > 0 && j > i) { break; } s += p[(b * H + h) * S + i][j] * v[b * S + j][this.thread.x]; }
   return s;
 }`;
 const APPLY_T = `function (p, x) {
@@ -29,7 +30,7 @@ const APPLY_T = `function (p, x) {
   const j = this.thread.y % S; const b = Math.floor(this.thread.y / S);
   const h = Math.floor(this.thread.x / D);
   let s = 0;
-  for (let i = 0; i < S; i++) { s += p[(b * H + h) * S + i][j] * x[b * S + i][this.thread.x]; }
+  for (let i = 0; i < S; i++) { if (this.constants.causal === 0 || i >= j) { s += p[(b * H + h) * S + i][j] * x[b * S + i][this.thread.x]; } }
   return s;
 }`;
 

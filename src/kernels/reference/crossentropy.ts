@@ -1,12 +1,7 @@
 import type { KernelConfig } from '../types.js';
-import { errors } from '../../errors.js';
 import { expectDType } from '../../tensor/check.js';
+import { checkTargets } from '../shapes.js';
 import { like } from './util.js';
-
-function checkTargets(op: string, rows: number, cols: number, targets: { size: number; data: Int32Array; shape: readonly number[] }, shape: readonly number[]) {
-  if (targets.size !== rows) throw errors.shapeMismatch(op, 'targets vs logits rows', targets.shape, shape);
-  for (let i = 0; i < rows; i++) if (targets.data[i]! >= cols) throw errors.indexOutOfRange(op, targets.data[i]!, cols, i);
-}
 
 /** Cross-entropy from logits (per-row loss and the softmax it used) and its backward. */
 export const crossEntropy: KernelConfig<'crossEntropy'> = {

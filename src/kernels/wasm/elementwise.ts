@@ -1,57 +1,114 @@
-import type { KernelConfig } from '../types.js';
-import { expectSameShape } from '../../tensor/check.js';
 import { Tensor, type F32 } from '../../tensor/tensor.js';
-import type { WasmGemm } from './gemm.js';
+import { expectDType, expectSameShape } from '../../tensor/check.js';
+import { errors } from '../../errors.js';
+import * as act from '../reference/activations.js';
+import * as arith from '../reference/arith.js';
+import * as bias from '../reference/bias.js';
+import * as gated from '../reference/gated.js';
+import * as opt from '../reference/optimizer.js';
+import * as emb from '../reference/embedding.js';
+import { checkIds } from '../reference/util.js';
+import type { WasmModule } from './memory.js';
+import { simd } from './simd-kernel.js';
 
 /**
- * GELU and its backward for the wasm-simd family, the activation an expert runs between its two
- * matmuls. tanh is a [13/6] rational function of the clamped input (the form and coefficients
- * Eigen uses for float tanh, MathFunctionsImpl.h): within 3e-7 of Math.tanh everywhere, NaN in gives
- * NaN out. GELU over 131 072 values: 0.93 ms, against 1.56 ms through Math.exp and 2.0 ms with
- * Math.tanh.
+ * Elementwise kernels (simd/elementwise.ts): inputs copied in, four lanes at a time, the result
+ * copied out. GELU's tanh and the sigmoid's exp are the four-lane polynomials of simd/math.ts.
  */
-const C0 = Math.sqrt(2 / Math.PI);
-const C1 = 0.044715;
-const CLAMP = 7.90531110763549805;
-const [A1, A3, A5, A7, A9, A11, A13] = [4.89352455891786e-3, 6.37261928875436e-4, 1.48572235717979e-5, 5.12229709037114e-8, -8.60467152213735e-11, 2.00018790482477e-13, -2.76076847742355e-16];
-const [B0, B2, B4, B6] = [4.89352518554385e-3, 2.268434632439e-3, 1.18534705686654e-4, 1.19825839466702e-6];
-
-export function tanh(u: number): number {
-  const x = u > CLAMP ? CLAMP : u < -CLAMP ? -CLAMP : u;
-  const x2 = x * x;
-  const p = x * (A1 + x2 * (A3 + x2 * (A5 + x2 * (A7 + x2 * (A9 + x2 * (A11 + x2 * A13))))));
-  return p / (B0 + x2 * (B2 + x2 * (B4 + x2 * B6)));
+function unary(m: WasmModule, fn: string, x: F32, ...extra: number[]): F32 {
+  const out = Tensor.empty(x.shape) as F32;
+  if (x.size === 0) return out;
+  const [px, po] = m.frame(x.size, x.size);
+  m.put(px!, x.data);
+  m.fn[fn]!(px!, po!, x.size, ...extra);
+  out.data.set(m.f32(po!, x.size));
+  return out;
 }
 
-export const gelu: KernelConfig<'gelu', { gemm?: WasmGemm }> = {
-  kernel: 'gelu',
-  backend: 'wasm',
-  run(ctx, x) {
-    // float32 goes to the SIMD version in gemm.wat; other dtypes (f64 checks) take this loop.
-    if (x.dtype === 'f32' && ctx?.gemm) return ctx.gemm.gelu(x as F32);
-    const out = Tensor.empty(x.shape, x.dtype) as F32;
-    const xd = x.data, od = out.data;
-    for (let i = 0; i < xd.length; i++) {
-      const v = xd[i]!;
-      od[i] = 0.5 * v * (1 + tanh(C0 * (v + C1 * v * v * v)));
-    }
-    return out;
-  },
-};
+function binary(m: WasmModule, op: string, fn: string, a: F32, b: F32): F32 {
+  expectSameShape(op, a, b);
+  const out = Tensor.empty(b.shape) as F32;
+  if (a.size === 0) return out;
+  const [pa, pb, po] = m.frame(a.size, a.size, a.size);
+  m.put(pa!, a.data);
+  m.put(pb!, b.data);
+  m.fn[fn]!(pa!, pb!, po!, a.size);
+  out.data.set(m.f32(po!, a.size));
+  return out;
+}
 
-export const geluBackward: KernelConfig<'geluBackward', { gemm?: WasmGemm }> = {
-  kernel: 'geluBackward',
-  backend: 'wasm',
-  run(ctx, x, dy) {
-    expectSameShape('geluBackward', x, dy);
-    if (x.dtype === 'f32' && dy.dtype === 'f32' && ctx?.gemm) return ctx.gemm.geluBackward(x as F32, dy as F32);
-    const out = Tensor.empty(dy.shape, dy.dtype) as F32;
-    const xd = x.data, dd = dy.data, od = out.data;
-    for (let i = 0; i < xd.length; i++) {
-      const v = xd[i]!;
-      const t = tanh(C0 * (v + C1 * v * v * v));
-      od[i] = dd[i]! * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * C0 * (1 + 3 * C1 * v * v));
-    }
-    return out;
-  },
-};
+export const add = simd(arith.add, (m, a, b) => binary(m, 'add', 'add', a, b));
+export const mul = simd(gated.mul, (m, a, b) => binary(m, 'mul', 'mul', a, b));
+export const scale = simd(arith.scale, (m, x, s) => unary(m, 'scale', x, s));
+export const relu = simd(act.relu, (m, x) => unary(m, 'relu', x));
+export const reluBackward = simd(act.reluBackward, (m, x, dy) => binary(m, 'reluBackward', 'reluBackward', x, dy));
+export const gelu = simd(act.gelu, (m, x) => unary(m, 'gelu', x));
+export const geluBackward = simd(act.geluBackward, (m, x, dy) => binary(m, 'geluBackward', 'geluBackward', x, dy));
+export const silu = simd(gated.silu, (m, x) => unary(m, 'silu', x));
+export const siluBackward = simd(gated.siluBackward, (m, x, dy) => binary(m, 'siluBackward', 'siluBackward', x, dy));
+export const sigmoid = simd(gated.sigmoid, (m, x) => unary(m, 'sigmoid', x));
+
+export const biasAdd = simd(bias.biasAdd, (m, x, b) => {
+  const C = x.cols, R = x.rows;
+  if (b.size !== C) throw errors.shapeMismatch('biasAdd', 'bias length vs last dimension', x.shape, b.shape);
+  const out = Tensor.empty(x.shape) as F32;
+  if (x.size === 0) return out;
+  const [px, pb, po] = m.frame(x.size, C, x.size);
+  m.put(px!, x.data);
+  m.put(pb!, b.data);
+  m.fn.biasAdd!(px!, pb!, po!, R, C);
+  out.data.set(m.f32(po!, x.size));
+  return out;
+});
+
+export const colSum = simd(bias.colSum, (m, dy) => {
+  const C = dy.cols, R = dy.rows;
+  const out = Tensor.empty([C]) as F32;
+  const [px, po] = m.frame(dy.size, C);
+  m.put(px!, dy.data);
+  m.fn.colSum!(px!, po!, R, C);
+  out.data.set(m.f32(po!, C));
+  return out;
+});
+
+export const sumSquares = simd(opt.sumSquares, (m, x) => {
+  if (x.size === 0) return 0;
+  const [px] = m.frame(x.size);
+  m.put(px!, x.data);
+  return m.fn.sumSquares!(px!, x.size);
+});
+
+/** AdamW in place: parameter, gradient and both moments in, parameter and moments back out. */
+export const adamw = simd(opt.adamw, (m, param, grad, mo, v, h) => {
+  expectSameShape('adamw', param, grad);
+  expectSameShape('adamw', param, mo);
+  expectSameShape('adamw', param, v);
+  const n = param.size;
+  if (n === 0) return;
+  const [pp, pg, pm, pv] = m.frame(n, n, n, n);
+  m.put(pp!, param.data);
+  m.put(pg!, grad.data);
+  m.put(pm!, mo.data);
+  m.put(pv!, v.data);
+  const ib1 = 1 / (1 - h.beta1 ** h.step), ib2 = 1 / (1 - h.beta2 ** h.step);
+  m.fn.adamw!(pp!, pg!, pm!, pv!, n, h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, ib1, ib2, h.gradScale);
+  param.data.set(m.f32(pp!, n));
+  mo.data.set(m.f32(pm!, n));
+  v.data.set(m.f32(pv!, n));
+});
+
+/** The embedding's gradient: a scatter-add of dy's rows into a zeroed [vocab, C]. */
+export const embeddingBackward = simd(emb.embeddingBackward, (m, ids, dy, vocab) => {
+  expectDType('embeddingBackward', ids, 'i32');
+  const C = dy.cols;
+  if (dy.rows !== ids.size) throw errors.shapeMismatch('embeddingBackward', 'ids vs dy rows', ids.shape, dy.shape);
+  checkIds('embeddingBackward', ids, vocab);
+  const out = Tensor.empty([vocab, C]) as F32;
+  if (out.size === 0) return out;
+  const [pi, pd, po] = m.frame(ids.size, dy.size, out.size);
+  m.put(pi!, ids.data);
+  m.put(pd!, dy.data);
+  m.fn.embeddingBackward!(pi!, pd!, po!, ids.size, C, vocab);
+  out.data.set(m.f32(po!, out.size));
+  return out;
+});

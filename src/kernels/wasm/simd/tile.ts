@@ -1,0 +1,66 @@
+// AssemblyScript: the register tiles every product in this folder is built from (no FMA in
+// WebAssembly SIMD: multiply, then add). A is read as scalars broadcast to four lanes, with row
+// stride `lda` and step `astep` along the summed dimension (both in bytes), so a transposed A is
+// read in place; B as 8-column rows, `ldb` bytes apart; C rows `ldc` bytes apart.
+
+/** C[4×8] = A[4×kc]·B[kc×8]: 8 accumulators, per k 2 vector loads of B, 4 broadcasts of A, 64 flops. */
+// @ts-ignore: decorator
+@inline export function tile4x8(a: usize, lda: usize, astep: usize, b: usize, ldb: usize, kc: i32, c: usize, ldc: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let a0 = a, a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda;
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(b), b1 = v128.load(b, 16);
+    let x = v128.load32_splat(a0);
+    c00 = f32x4.add(c00, f32x4.mul(x, b0));
+    c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    x = v128.load32_splat(a1);
+    c10 = f32x4.add(c10, f32x4.mul(x, b0));
+    c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    x = v128.load32_splat(a2);
+    c20 = f32x4.add(c20, f32x4.mul(x, b0));
+    c21 = f32x4.add(c21, f32x4.mul(x, b1));
+    x = v128.load32_splat(a3);
+    c30 = f32x4.add(c30, f32x4.mul(x, b0));
+    c31 = f32x4.add(c31, f32x4.mul(x, b1));
+    a0 += astep;
+    a1 += astep;
+    a2 += astep;
+    a3 += astep;
+    b += ldb;
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  c += ldc;
+  v128.store(c, c10);
+  v128.store(c, c11, 16);
+  c += ldc;
+  v128.store(c, c20);
+  v128.store(c, c21, 16);
+  c += ldc;
+  v128.store(c, c30);
+  v128.store(c, c31, 16);
+}
+
+/** C[1×8] = A[1×kc]·B[kc×8], for the rows a 4-row tile leaves over (and single-token calls). */
+// @ts-ignore: decorator
+@inline export function tile1x8(a: usize, astep: usize, b: usize, ldb: usize, kc: i32, c: usize): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const x = v128.load32_splat(a);
+    c0 = f32x4.add(c0, f32x4.mul(x, v128.load(b)));
+    c1 = f32x4.add(c1, f32x4.mul(x, v128.load(b, 16)));
+    a += astep;
+    b += ldb;
+  }
+  v128.store(c, c0);
+  v128.store(c, c1, 16);
+}
+
+/** C[r, 0..8) += a·B[k, 0..8): one more term of a sum, for the triangles a causal mask leaves. */
+// @ts-ignore: decorator
+@inline export function axpy8(a: usize, b: usize, c: usize): void {
+  const x = v128.load32_splat(a);
+  v128.store(c, f32x4.add(v128.load(c), f32x4.mul(x, v128.load(b))));
+  v128.store(c, f32x4.add(v128.load(c, 16), f32x4.mul(x, v128.load(b, 16))), 16);
+}
