@@ -1,11 +1,12 @@
 // AssemblyScript: C[M,N] = A[M,K]·B[K,N] in float32 over the register tiles of tile.ts.
-import { tile1x8, tile4x8 } from './tile';
+import { tile1x32, tile1x8, tile4x8 } from './tile';
 
 /**
  * A is read with row stride `lda` and step `astep` bytes (row-major: K·4 and 4; a transposed [K,M]
  * operand: 4 and M·4). B is read as panels of 8 columns: panel p at pb + p·panel bytes, its row k
  * at + k·ldb (row-major B with N a multiple of 8: panel 32, ldb 4N; packed panels: panel 32K,
- * ldb 32). C is row-major [M, N] with N a multiple of 8. Rows past the last whole 4 take the 1-row tile.
+ * ldb 32). C is row-major [M, N] with N a multiple of 8. Rows past the last whole 4 take the 1-row
+ * tiles, 32 columns at a time where they fit.
  */
 export function gemm(pa: usize, pb: usize, pc: usize, M: i32, K: i32, N: i32, lda: usize, astep: usize, panel: usize, ldb: usize): void {
   const ldc = <usize>N << 2;
@@ -16,7 +17,9 @@ export function gemm(pa: usize, pb: usize, pc: usize, M: i32, K: i32, N: i32, ld
   }
   for (; i < M; i++) {
     const a = pa + <usize>i * lda, c = pc + <usize>i * ldc;
-    for (let p = 0; p < N; p += 8) tile1x8(a, astep, pb + <usize>(p >> 3) * panel, ldb, K, c + (<usize>p << 2));
+    let p = 0;
+    for (; p + 32 <= N; p += 32) tile1x32(a, astep, pb + <usize>(p >> 3) * panel, panel, ldb, K, c + (<usize>p << 2));
+    for (; p < N; p += 8) tile1x8(a, astep, pb + <usize>(p >> 3) * panel, ldb, K, c + (<usize>p << 2));
   }
 }
 

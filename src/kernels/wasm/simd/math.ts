@@ -2,11 +2,12 @@
 
 /**
  * tanh as the [13/6] rational function of the clamped input, the float form Eigen uses
- * (MathFunctionsImpl.h). min/max keep NaN, so NaN in gives NaN out.
+ * (MathFunctionsImpl.h). The clamp is pmin/pmax (one instruction each, where min/max take
+ * several for their NaN and −0 rules) with the input first, so NaN in gives NaN out.
  */
 // @ts-ignore: decorator
 @inline export function tanh4(u: v128): v128 {
-  const x = f32x4.max(f32x4.splat(-7.90531110763549805), f32x4.min(f32x4.splat(7.90531110763549805), u));
+  const x = f32x4.pmax(f32x4.pmin(u, f32x4.splat(7.90531110763549805)), f32x4.splat(-7.90531110763549805));
   const x2 = f32x4.mul(x, x);
   let p = f32x4.splat(-2.76076847742355e-16);
   p = f32x4.add(f32x4.splat(2.00018790482477e-13), f32x4.mul(x2, p));
@@ -30,7 +31,7 @@
  */
 // @ts-ignore: decorator
 @inline export function exp4(v: v128): v128 {
-  const x = f32x4.max(f32x4.splat(-86.6), f32x4.min(f32x4.splat(88.72283), v));
+  const x = f32x4.pmax(f32x4.pmin(v, f32x4.splat(88.72283)), f32x4.splat(-86.6));
   const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
   const r = f32x4.sub(f32x4.sub(x, f32x4.mul(fx, f32x4.splat(0.693359375))), f32x4.mul(fx, f32x4.splat(-2.12194440e-4)));
   let p = f32x4.splat(1.9875691500e-4);
