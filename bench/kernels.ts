@@ -24,12 +24,13 @@ const defaultName = await defaultBackendName();
 const tfjs = await tfjsAnchor();
 const rng = new Rng(1);
 for (const [T, d, f] of shapes) {
-  const x = rand(rng, [T, d]), w1 = rand(rng, [d, f]), w2 = rand(rng, [f, d]), dy = rand(rng, [T, d]), dh = rand(rng, [T, f]);
+  const x = rand(rng, [T, d]), w1In = rand(rng, [d, f]), w2In = rand(rng, [f, d]), dy = rand(rng, [T, d]), dh = rand(rng, [T, f]);
   const flop = 2 * T * d * f;
   const budget = { minMs: quick ? 150 : 600, minSamples: 3 };
   for (const name of backends) {
     const be = await createBackend(name);
     try {
+      const w1 = be.resident(w1In), w2 = be.resident(w2In); // parameters live in the backend's memory
       const gflops = async (fn: () => unknown, flops: number) => flops / (await timeAsync(fn, budget)) / 1e6;
       const nn = await gflops(() => be.ops.matmul(x, w1, 'nn'), flop);
       const nt = await gflops(() => be.ops.matmul(dh, w1, 'nt'), flop);
@@ -44,12 +45,13 @@ for (const [T, d, f] of shapes) {
   }
 }
 
-// Per-call overhead: one X[T,128]·W[128,512] call at small T, where fixed costs dominate.
+// Per-call overhead: one X[T,128]·W[128,512] call at small T (a decode step's expert matmul), where fixed costs dominate.
 for (const name of backends) {
   const be = await createBackend(name);
   try {
     for (const T of [1, 8, 64]) {
-      const x = rand(rng, [T, 128]), w = rand(rng, [128, 512]);
+      // The weight as a model holds it: a parameter, resident in the backend's memory (tfjs keeps its tensors in its own).
+      const x = rand(rng, [T, 128]), w = be.resident(rand(rng, [128, 512]));
       const us = (await timeAsync(() => be.ops.matmul(x, w, 'nn'), { minMs: 200 })) * 1000;
       const anchorUs = (await timeAsync(tfjs.matmulNN(T, 128, 512), { minMs: 200 })) * 1000;
       process.stdout.write(`${JSON.stringify({ bench: 'kernels-call', backend: name, T, shape: [T, 128, 512], us: round(us), tfjsWasmUs: round(anchorUs), ratio: round(anchorUs / us) })}\n`);

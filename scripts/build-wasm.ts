@@ -1,5 +1,6 @@
 // Compiles the wasm-simd backend's kernels (AssemblyScript, src/kernels/wasm/simd/) into
-// src/kernels/wasm/simd-module.ts (the bytes, base64), so the runtime needs no compiler.
+// src/kernels/wasm/simd-module.ts (the bytes, base64), so the runtime needs no compiler. The memory
+// is imported and shared (kernels/wasm/memory.ts: growing it never detaches a tensor's view).
 // Run after editing a kernel: npx tsx scripts/build-wasm.ts
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +9,7 @@ import asc from 'assemblyscript/asc';
 const dir = new URL('../src/kernels/wasm/', import.meta.url);
 let bytes: Uint8Array | undefined;
 const { error, stderr } = await asc.main(
-  [fileURLToPath(new URL('simd/index.ts', dir)), '--runtime', 'stub', '-O3', '--noAssert', '--enable', 'simd', '--outFile', 'simd.wasm'],
+  [fileURLToPath(new URL('simd/index.ts', dir)), '--runtime', 'stub', '-O3', '--noAssert', '--enable', 'simd', '--enable', 'threads', '--importMemory', '--sharedMemory', '--maximumMemory', '65536', '--outFile', 'simd.wasm'],
   { writeFile: (name: string, contents: Uint8Array | string) => void (name.endsWith('.wasm') && (bytes = contents as Uint8Array)) },
 );
 if (error || !bytes) throw new Error(`asc failed: ${error?.message ?? 'no output'}\n${stderr.toString()}`);

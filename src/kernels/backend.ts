@@ -3,6 +3,7 @@ import { errors } from '../errors.js';
 import { findKernel, getKernel } from './registry.js';
 import { WasmModule } from './wasm/memory.js';
 import { kernelNames, type KernelName, type Ops } from './types.js';
+import type { F32 } from '../tensor/tensor.js';
 import { GpuJsContext } from './gpujs/context.js';
 import type { GpuMode } from './gpujs/gpujs.js';
 import './register.js';
@@ -44,6 +45,17 @@ export class Backend {
   }
 
   private readonly contexts: unknown[];
+
+  /**
+   * `t`'s values where this backend's kernels read them without copying (the kernel module's memory
+   * on wasm-simd), for tensors that live long and are read every step: parameters and optimizer
+   * moments. Other backends, and tensors that are not float32, get `t` itself. Write into the
+   * returned tensor, never into `t`, from then on.
+   */
+  resident<T extends F32>(t: T): T {
+    const wasm = (this.contexts[0] as { wasm?: WasmModule } | null)?.wasm;
+    return wasm ? (wasm.resident(t) as T) : t;
+  }
 
   /** Kernels compiled so far (gpu.js backends); a steady state means sizes are bucketed well. */
   get compiledKernels(): number {

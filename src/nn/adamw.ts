@@ -78,7 +78,8 @@ export class AdamW {
   moments(p: Parameter): { m: F32; v: F32 } {
     let mv = this.momentsOf.get(p);
     // Made on first use, often inside a step: kept outside any arena, they live as long as the parameter.
-    if (!mv) this.momentsOf.set(p, (mv = outsideArena(() => ({ m: Tensor.zeros(p.value.shape, p.value.dtype) as F32, v: Tensor.zeros(p.value.shape, p.value.dtype) as F32 }))));
+    // Resident where the backend has such memory (Backend.resident): the update then runs in place.
+    if (!mv) this.momentsOf.set(p, (mv = outsideArena(() => ({ m: this.be.resident(Tensor.zeros(p.value.shape, p.value.dtype) as F32), v: this.be.resident(Tensor.zeros(p.value.shape, p.value.dtype) as F32) }))));
     return mv;
   }
 
@@ -96,7 +97,7 @@ export class AdamW {
     this.stepCount = state.step;
     for (const p of this.params) {
       const mv = state.moments[p.name];
-      if (mv) this.momentsOf.set(p, mv);
+      if (mv) this.momentsOf.set(p, { m: this.be.resident(mv.m), v: this.be.resident(mv.v) });
     }
   }
 }

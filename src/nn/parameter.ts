@@ -1,3 +1,4 @@
+import type { Backend } from '../kernels/backend.js';
 import { expectSameShape } from '../tensor/check.js';
 import { Tensor, type DType, type F32 } from '../tensor/tensor.js';
 import type { Rng } from './random.js';
@@ -34,6 +35,14 @@ export class Parameter {
   toString(): string {
     return `Parameter ${this.name} ${this.value}`;
   }
+}
+
+/**
+ * `t` in the backend's resident memory (Backend.resident), where kernels read it without copying;
+ * `t` itself without a backend (a model built only to be described).
+ */
+export function residentOn(be: Backend | null | undefined, t: F32): F32 {
+  return be ? be.resident(t) : t;
 }
 
 export interface InitOptions {

@@ -16,11 +16,10 @@ export const attentionScores = simd(ref.attentionScores, (m, q, k, s) => {
   const { batch: B, seq: S, heads: H } = s;
   const out = Tensor.empty([B * H * S, S]) as F32;
   if (out.size === 0 || D === 0) return out.size ? (Tensor.zeros(out.shape) as F32) : out;
-  const [pq, pk, po, ws] = m.frame(q.size, k.size, out.size, workspace(S, D));
-  m.put(pq!, q.data);
-  m.put(pk!, k.data);
-  m.fn.attentionScores!(pq!, pk!, po!, ws!, B, S, H, D, s.causal ? 1 : 0, s.scale);
-  out.data.set(m.f32(po!, out.size));
+  m.begin();
+  const pq = m.input(q.data), pk = m.input(k.data), po = m.space(out.size), ws = m.space(workspace(S, D));
+  m.fn.attentionScores!(pq, pk, po, ws, B, S, H, D, s.causal ? 1 : 0, s.scale);
+  out.data.set(m.f32(po, out.size));
   return out;
 });
 
@@ -31,11 +30,10 @@ function applyKernel(name: 'attentionApply' | 'attentionApplyT') {
     const { batch: B, seq: S, heads: H } = s;
     const out = Tensor.empty(x.shape) as F32;
     if (out.size === 0) return out;
-    const [pp, px, po, ws] = m.frame(p.size, x.size, out.size, workspace(S, D));
-    m.put(pp!, p.data);
-    m.put(px!, x.data);
-    m.fn[name]!(pp!, px!, po!, ws!, B, S, H, D, s.causal ? 1 : 0);
-    out.data.set(m.f32(po!, out.size));
+    m.begin();
+    const pp = m.input(p.data), px = m.input(x.data), po = m.space(out.size), ws = m.space(workspace(S, D));
+    m.fn[name]!(pp, px, po, ws, B, S, H, D, s.causal ? 1 : 0);
+    out.data.set(m.f32(po, out.size));
     return out;
   });
 }

@@ -18,10 +18,10 @@ import { simd } from './simd-kernel.js';
 function unary(m: WasmModule, fn: string, x: F32, ...extra: number[]): F32 {
   const out = Tensor.empty(x.shape) as F32;
   if (x.size === 0) return out;
-  const [px, po] = m.frame(x.size, x.size);
-  m.put(px!, x.data);
-  m.fn[fn]!(px!, po!, x.size, ...extra);
-  out.data.set(m.f32(po!, x.size));
+  m.begin();
+  const px = m.input(x.data), po = m.space(x.size);
+  m.fn[fn]!(px, po, x.size, ...extra);
+  out.data.set(m.f32(po, x.size));
   return out;
 }
 
@@ -29,11 +29,10 @@ function binary(m: WasmModule, op: string, fn: string, a: F32, b: F32): F32 {
   expectSameShape(op, a, b);
   const out = Tensor.empty(b.shape) as F32;
   if (a.size === 0) return out;
-  const [pa, pb, po] = m.frame(a.size, a.size, a.size);
-  m.put(pa!, a.data);
-  m.put(pb!, b.data);
-  m.fn[fn]!(pa!, pb!, po!, a.size);
-  out.data.set(m.f32(po!, a.size));
+  m.begin();
+  const pa = m.input(a.data), pb = m.input(b.data), po = m.space(a.size);
+  m.fn[fn]!(pa, pb, po, a.size);
+  out.data.set(m.f32(po, a.size));
   return out;
 }
 
@@ -53,48 +52,45 @@ export const biasAdd = simd(bias.biasAdd, (m, x, b) => {
   if (b.size !== C) throw errors.shapeMismatch('biasAdd', 'bias length vs last dimension', x.shape, b.shape);
   const out = Tensor.empty(x.shape) as F32;
   if (x.size === 0) return out;
-  const [px, pb, po] = m.frame(x.size, C, x.size);
-  m.put(px!, x.data);
-  m.put(pb!, b.data);
-  m.fn.biasAdd!(px!, pb!, po!, R, C);
-  out.data.set(m.f32(po!, x.size));
+  m.begin();
+  const px = m.input(x.data), pb = m.input(b.data), po = m.space(x.size);
+  m.fn.biasAdd!(px, pb, po, R, C);
+  out.data.set(m.f32(po, x.size));
   return out;
 });
 
 export const colSum = simd(bias.colSum, (m, dy) => {
   const C = dy.cols, R = dy.rows;
   const out = Tensor.empty([C]) as F32;
-  const [px, po] = m.frame(dy.size, C);
-  m.put(px!, dy.data);
-  m.fn.colSum!(px!, po!, R, C);
-  out.data.set(m.f32(po!, C));
+  m.begin();
+  const px = m.input(dy.data), po = m.space(C);
+  m.fn.colSum!(px, po, R, C);
+  out.data.set(m.f32(po, C));
   return out;
 });
 
 export const sumSquares = simd(opt.sumSquares, (m, x) => {
   if (x.size === 0) return 0;
-  const [px] = m.frame(x.size);
-  m.put(px!, x.data);
-  return m.fn.sumSquares!(px!, x.size);
+  m.begin();
+  const px = m.input(x.data);
+  return m.fn.sumSquares!(px, x.size);
 });
 
-/** AdamW in place: parameter, gradient and both moments in, parameter and moments back out. */
+/**
+ * AdamW in place. Resident parameters and moments (memory.ts) are updated where they live; others
+ * are copied in and back out.
+ */
 export const adamw = simd(opt.adamw, (m, param, grad, mo, v, h) => {
   expectSameShape('adamw', param, grad);
   expectSameShape('adamw', param, mo);
   expectSameShape('adamw', param, v);
   const n = param.size;
   if (n === 0) return;
-  const [pp, pg, pm, pv] = m.frame(n, n, n, n);
-  m.put(pp!, param.data);
-  m.put(pg!, grad.data);
-  m.put(pm!, mo.data);
-  m.put(pv!, v.data);
+  m.begin();
+  const pp = m.input(param.data), pg = m.input(grad.data), pm = m.input(mo.data), pv = m.input(v.data);
   const ib1 = 1 / (1 - h.beta1 ** h.step), ib2 = 1 / (1 - h.beta2 ** h.step);
-  m.fn.adamw!(pp!, pg!, pm!, pv!, n, h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, ib1, ib2, h.gradScale);
-  param.data.set(m.f32(pp!, n));
-  mo.data.set(m.f32(pm!, n));
-  v.data.set(m.f32(pv!, n));
+  m.fn.adamw!(pp, pg, pm, pv, n, h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, ib1, ib2, h.gradScale);
+  for (const [t, at] of [[param, pp], [mo, pm], [v, pv]] as const) if (!m.isResident(t.data)) t.data.set(m.f32(at, n));
 });
 
 /** The embedding's gradient: a scatter-add of dy's rows into a zeroed [vocab, C]. */
@@ -105,10 +101,9 @@ export const embeddingBackward = simd(emb.embeddingBackward, (m, ids, dy, vocab)
   checkIds('embeddingBackward', ids, vocab);
   const out = Tensor.empty([vocab, C]) as F32;
   if (out.size === 0) return out;
-  const [pi, pd, po] = m.frame(ids.size, dy.size, out.size);
-  m.put(pi!, ids.data);
-  m.put(pd!, dy.data);
-  m.fn.embeddingBackward!(pi!, pd!, po!, ids.size, C, vocab);
-  out.data.set(m.f32(po!, out.size));
+  m.begin();
+  const pi = m.input(ids.data), pd = m.input(dy.data), po = m.space(out.size);
+  m.fn.embeddingBackward!(pi, pd, po, ids.size, C, vocab);
+  out.data.set(m.f32(po, out.size));
   return out;
 });

@@ -15,10 +15,10 @@ import { simd } from './simd-kernel.js';
 export const softmax = simd(sm.softmax, (m, x) => {
   const out = Tensor.empty(x.shape) as F32;
   if (x.size === 0) return out;
-  const [px, po] = m.frame(x.size, x.size);
-  m.put(px!, x.data);
-  m.fn.softmax!(px!, po!, x.rows, x.cols);
-  out.data.set(m.f32(po!, x.size));
+  m.begin();
+  const px = m.input(x.data), po = m.space(x.size);
+  m.fn.softmax!(px, po, x.rows, x.cols);
+  out.data.set(m.f32(po, x.size));
   return out;
 });
 
@@ -26,11 +26,10 @@ export const softmaxBackward = simd(sm.softmaxBackward, (m, y, dy) => {
   expectSameShape('softmaxBackward', y, dy);
   const out = Tensor.empty(dy.shape) as F32;
   if (y.size === 0) return out;
-  const [py, pd, po] = m.frame(y.size, y.size, y.size);
-  m.put(py!, y.data);
-  m.put(pd!, dy.data);
-  m.fn.softmaxBackward!(py!, pd!, po!, y.rows, y.cols);
-  out.data.set(m.f32(po!, y.size));
+  m.begin();
+  const py = m.input(y.data), pd = m.input(dy.data), po = m.space(y.size);
+  m.fn.softmaxBackward!(py, pd, po, y.rows, y.cols);
+  out.data.set(m.f32(po, y.size));
   return out;
 });
 
@@ -40,12 +39,11 @@ export const crossEntropy = simd(ce.crossEntropy, (m, logits, targets) => {
   checkTargets('crossEntropy', R, C, targets, logits.shape);
   const probs = Tensor.empty(logits.shape) as F32, loss = Tensor.empty([R]) as F32;
   if (logits.size === 0) return { loss: Tensor.zeros([R]) as F32, probs };
-  const [px, pt, pp, pl] = m.frame(logits.size, R, logits.size, R);
-  m.put(px!, logits.data);
-  m.put(pt!, targets.data);
-  m.fn.crossEntropy!(px!, pt!, pp!, pl!, R, C);
-  probs.data.set(m.f32(pp!, logits.size));
-  loss.data.set(m.f32(pl!, R));
+  m.begin();
+  const px = m.input(logits.data), pt = m.input(targets.data), pp = m.space(logits.size), pl = m.space(R);
+  m.fn.crossEntropy!(px, pt, pp, pl, R, C);
+  probs.data.set(m.f32(pp, logits.size));
+  loss.data.set(m.f32(pl, R));
   return { loss, probs };
 });
 
@@ -55,11 +53,10 @@ export const crossEntropyBackward = simd(ce.crossEntropyBackward, (m, probs, tar
   checkTargets('crossEntropyBackward', R, C, targets, probs.shape);
   const out = Tensor.empty(probs.shape) as F32;
   if (probs.size === 0) return out;
-  const [pp, pt, po] = m.frame(probs.size, R, probs.size);
-  m.put(pp!, probs.data);
-  m.put(pt!, targets.data);
-  m.fn.crossEntropyBackward!(pp!, pt!, po!, R, C, scale);
-  out.data.set(m.f32(po!, probs.size));
+  m.begin();
+  const pp = m.input(probs.data), pt = m.input(targets.data), po = m.space(probs.size);
+  m.fn.crossEntropyBackward!(pp, pt, po, R, C, scale);
+  out.data.set(m.f32(po, probs.size));
   return out;
 });
 
@@ -68,14 +65,12 @@ export const layerNorm = simd(ln.layerNorm, (m, x, gamma, beta, eps) => {
   if (gamma.size !== C || beta.size !== C) throw errors.shapeMismatch('layerNorm', 'gamma/beta vs last dimension', x.shape, gamma.shape);
   const y = Tensor.empty(x.shape) as F32, mean = Tensor.empty([R]) as F32, rstd = Tensor.empty([R]) as F32;
   if (x.size === 0) return { y, mean: Tensor.zeros([R]) as F32, rstd: Tensor.zeros([R]) as F32 };
-  const [px, pg, pb, py, pm, pr] = m.frame(x.size, C, C, x.size, R, R);
-  m.put(px!, x.data);
-  m.put(pg!, gamma.data);
-  m.put(pb!, beta.data);
-  m.fn.layerNorm!(px!, pg!, pb!, py!, pm!, pr!, R, C, eps);
-  y.data.set(m.f32(py!, x.size));
-  mean.data.set(m.f32(pm!, R));
-  rstd.data.set(m.f32(pr!, R));
+  m.begin();
+  const px = m.input(x.data), pg = m.input(gamma.data), pb = m.input(beta.data), py = m.space(x.size), pm = m.space(R), pr = m.space(R);
+  m.fn.layerNorm!(px, pg, pb, py, pm, pr, R, C, eps);
+  y.data.set(m.f32(py, x.size));
+  mean.data.set(m.f32(pm, R));
+  rstd.data.set(m.f32(pr, R));
   return { y, mean, rstd };
 });
 
@@ -83,16 +78,12 @@ export const layerNormBackward = simd(ln.layerNormBackward, (m, x, gamma, mean, 
   expectSameShape('layerNormBackward', x, dy);
   const C = x.cols, R = x.rows;
   const dx = Tensor.empty(x.shape) as F32, dgamma = Tensor.empty([C]) as F32, dbeta = Tensor.empty([C]) as F32;
-  const [px, pg, pm, pr, pd, pdx, pdg, pdb] = m.frame(x.size, C, R, R, x.size, x.size, C, C);
-  m.put(px!, x.data);
-  m.put(pg!, gamma.data);
-  m.put(pm!, mean.data);
-  m.put(pr!, rstd.data);
-  m.put(pd!, dy.data);
-  m.fn.layerNormBackward!(px!, pg!, pm!, pr!, pd!, pdx!, pdg!, pdb!, R, C);
-  dx.data.set(m.f32(pdx!, x.size));
-  dgamma.data.set(m.f32(pdg!, C));
-  dbeta.data.set(m.f32(pdb!, C));
+  m.begin();
+  const px = m.input(x.data), pg = m.input(gamma.data), pm = m.input(mean.data), pr = m.input(rstd.data), pd = m.input(dy.data), pdx = m.space(x.size), pdg = m.space(C), pdb = m.space(C);
+  m.fn.layerNormBackward!(px, pg, pm, pr, pd, pdx, pdg, pdb, R, C);
+  dx.data.set(m.f32(pdx, x.size));
+  dgamma.data.set(m.f32(pdg, C));
+  dbeta.data.set(m.f32(pdb, C));
   return { dx, dgamma, dbeta };
 });
 
@@ -101,12 +92,11 @@ export const rmsNorm = simd(rms.rmsNorm, (m, x, gamma, eps) => {
   if (gamma.size !== C) throw errors.shapeMismatch('rmsNorm', 'gamma vs last dimension', x.shape, gamma.shape);
   const y = Tensor.empty(x.shape) as F32, rstd = Tensor.empty([R]) as F32;
   if (x.size === 0) return { y, rstd: Tensor.zeros([R]) as F32 };
-  const [px, pg, py, pr] = m.frame(x.size, C, x.size, R);
-  m.put(px!, x.data);
-  m.put(pg!, gamma.data);
-  m.fn.rmsNorm!(px!, pg!, py!, pr!, R, C, eps);
-  y.data.set(m.f32(py!, x.size));
-  rstd.data.set(m.f32(pr!, R));
+  m.begin();
+  const px = m.input(x.data), pg = m.input(gamma.data), py = m.space(x.size), pr = m.space(R);
+  m.fn.rmsNorm!(px, pg, py, pr, R, C, eps);
+  y.data.set(m.f32(py, x.size));
+  rstd.data.set(m.f32(pr, R));
   return { y, rstd };
 });
 
@@ -114,13 +104,10 @@ export const rmsNormBackward = simd(rms.rmsNormBackward, (m, x, gamma, rstd, dy)
   expectSameShape('rmsNormBackward', x, dy);
   const C = x.cols, R = x.rows;
   const dx = Tensor.empty(x.shape) as F32, dgamma = Tensor.empty([C]) as F32;
-  const [px, pg, pr, pd, pdx, pdg] = m.frame(x.size, C, R, x.size, x.size, C);
-  m.put(px!, x.data);
-  m.put(pg!, gamma.data);
-  m.put(pr!, rstd.data);
-  m.put(pd!, dy.data);
-  m.fn.rmsNormBackward!(px!, pg!, pr!, pd!, pdx!, pdg!, R, C);
-  dx.data.set(m.f32(pdx!, x.size));
-  dgamma.data.set(m.f32(pdg!, C));
+  m.begin();
+  const px = m.input(x.data), pg = m.input(gamma.data), pr = m.input(rstd.data), pd = m.input(dy.data), pdx = m.space(x.size), pdg = m.space(C);
+  m.fn.rmsNormBackward!(px, pg, pr, pd, pdx, pdg, R, C);
+  dx.data.set(m.f32(pdx, x.size));
+  dgamma.data.set(m.f32(pdg, C));
   return { dx, dgamma };
 });
