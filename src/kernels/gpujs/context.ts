@@ -1,4 +1,4 @@
-import { GPU, input, type GpuKernel, type GpuMode } from './gpujs.js';
+import { gpujs, input, type GpuInstance, type GpuKernel, type GpuMode } from './gpujs.js';
 import { Tensor, type F32 } from '../../tensor/tensor.js';
 
 /**
@@ -23,7 +23,7 @@ interface KernelSettings {
 
 /** One gpu.js instance and its compiled kernels (LRU; evicted kernels are destroyed, not leaked). */
 export class GpuJsContext {
-  readonly gpu: InstanceType<typeof GPU>;
+  readonly gpu: GpuInstance;
   readonly mode: GpuMode;
   private readonly kernels = new Map<string, GpuKernel>();
   private readonly scratchBuffers = new Map<string, Float32Array>();
@@ -33,7 +33,7 @@ export class GpuJsContext {
   constructor(mode: GpuMode) {
     this.mode = mode;
     // The mode is always explicit: left to itself gpu.js prefers headlessgl whenever `gl` loads.
-    this.gpu = new GPU({ mode });
+    this.gpu = new (gpujs().GPU)({ mode });
   }
 
   /** The kernel for `key`, compiled from `source` on first use. */
