@@ -19,7 +19,7 @@ import { Tensor, type F32 } from '../src/tensor/tensor.js';
 import { adamWSettings, learningRate } from '../src/train/schedule.js';
 import { syncGradients } from '../src/train/grad-sync.js';
 import { generate } from '../src/train/lm.js';
-import { addToState, loadFromState, type OwnedParams, type TrainerState } from '../src/train/trainer-state.js';
+import { addToState, checkState, loadFromState, type OwnedParams, type TrainerState } from '../src/train/trainer-state.js';
 import { MoEWiring, type MoEActors, type MoELayerSpec, type ShadowingArgs } from './moe-wiring.js';
 import { untaped } from '../src/autograd/tape.js';
 import { valueAndGrads } from '../src/autograd/grad.js';
@@ -102,7 +102,7 @@ export class MoETrainer extends Actor {
     return this.moe.layers;
   }
 
-  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | MoELayerSpec[] | { layers: number; tokensPerSample: number } | string | number | void> {
+  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | MoELayerSpec[] | { layers: number; tokensPerSample: number } | { needed: string[]; problems: string[] } | string | number | void> {
     if (msg.type === 'specs') return this.moe.specs;
     if (msg.type === 'shape') return { layers: this.layers.length, tokensPerSample: this.task.tokensPerSample ?? this.task.inputWidth };
     if (msg.type === 'attach') return this.moe.attach(msg.replicas, msg.actors);
@@ -214,11 +214,16 @@ export class MoETrainer extends Actor {
     return { tensors, optimizerStep: this.optimizer.step, dataRng: this.dataRng.position };
   }
 
-  /** Restores parameters, Adam moments, optimizer steps and the data position from a checkpoint. */
-  private load(state: TrainerState): number {
-    const loaded = this.owned().reduce((n, part) => n + loadFromState(state, part), 0);
+  /**
+   * Restores parameters, Adam moments, optimizer steps and the data position from a checkpoint,
+   * unless a tensor is missing or of another size: then nothing changes, and the answer says what.
+   */
+  private load(state: TrainerState): { needed: string[]; problems: string[] } {
+    const parts = this.owned(), checked = checkState(state, parts);
+    if (checked.problems.length) return checked;
+    for (const part of parts) loadFromState(state, part);
     this.dataRng.position = state.dataRng;
-    return loaded;
+    return checked;
   }
 
   /** A trainer holds a model, not plain data: it is rebuilt from its arguments, never migrated. */

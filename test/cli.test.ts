@@ -91,6 +91,16 @@ describe('flexmoe command line', function () {
     await fails(['train', '--d-model', '1000000'], /model size: .* need about \d+(\.\d)? GiB .*the limit here is/);
     await fails(['simulate', '--trace', '/no/such/trace.jsonl', '--devices', '2', '--slots', '2'], /trace: cannot read \/no\/such\/trace.jsonl: ENOENT/);
     await fails(['notebook', '/no/such/notebook.ts', '--run-all'], /notebook: no such file: \/no\/such\/notebook.ts/);
+    // File inputs are checked as structure: a trace that routes nothing, a profile with a typo.
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'flexmoe-cli-'));
+    const head = JSON.stringify({ format: 'flexmoe-trace/1', experts: 4, layers: 1, topk: 1, sourceDevices: 1 });
+    writeFileSync(join(dir, 'zero.jsonl'), `${head}\n{"step":0,"layer":0,"counts":[0,0,0,0]}\n`);
+    await fails(['simulate', '--trace', join(dir, 'zero.jsonl'), '--devices', '2', '--slots', '2', '--policies', 'static,flexmoe'], /simulate: the ratio flexmoe\/static came out NaN/);
+    writeFileSync(join(dir, 'typo.json'), '{"intraNodeGbps": 5}');
+    await fails(['simulate', '--workload', 'zipf:1', '--experts', '8', '--devices', '2', '--slots', '4', '--profile', join(dir, 'typo.json')], /--profile: .*typo.json: unknown field "intraNodeGbps"/);
     const help = await run('node', [bin, 'simulate', '--help']);
     assert.match(help.stdout, /^usage: flexmoe simulate/);
     assert.doesNotMatch(help.stdout, /flexmoe train/, 'only its own help');

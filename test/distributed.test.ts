@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainDistributed } from '../src/train/distributed.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
 
 describe('MoE training across devices (actors on worker threads)', function () {
   this.timeout(240_000);
@@ -212,6 +212,45 @@ describe('checkpoints', function () {
     await assert.rejects(trainDistributed({ ...base, devices: 1, steps: 1, resume: file }), /ok.ckpt is at step 1; 1 steps leave nothing to train/);
     await assert.rejects(trainDistributed({ ...base, devices: 1, checkpoint: join(dir, 'no-such-dir', 'x.ckpt') }), /checkpoint: cannot write .*x.ckpt: ENOENT \(checked before training starts\)/);
     assert.ok(!readdirSync(dir).some((f) => f.includes('.tmp-')), 'no temporary files left behind');
+  });
+
+  it('a checkpoint whose checksum holds but whose structure does not is refused, naming what is wrong', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmoe-ckpt-'));
+    const file = join(dir, 'ok.ckpt');
+    await trainDistributed({ ...base, devices: 1, until: 1, checkpoint: file });
+    // Rewrites the header (the blob and its checksum stay valid).
+    const bytes = readFileSync(file), len = bytes.readUInt32LE(8);
+    const header = JSON.parse(bytes.toString('utf8', 12, 12 + len));
+    const blob = bytes.subarray(12 + len + ((8 - ((12 + len) % 8)) % 8));
+    const withHeader = (name: string, edit: (h: { tensors: { name: string; shape: number[]; offset: number; length: number }[] }) => void) => {
+      const h = structuredClone(header);
+      edit(h);
+      const json = Buffer.from(JSON.stringify(h));
+      const lead = Buffer.alloc(12);
+      lead.write('FMOECKPT', 0, 'latin1');
+      lead.writeUInt32LE(json.byteLength, 8);
+      writeFileSync(join(dir, name), Buffer.concat([lead, json, Buffer.alloc((8 - ((12 + json.byteLength) % 8)) % 8), blob]));
+      return join(dir, name);
+    };
+    assert.throws(() => loadCheckpoint(withHeader('offset.ckpt', (h) => (h.tensors[0]!.offset = 1e9))), /offset.ckpt is corrupt: tensor \S+ at byte 1000000000 .* lies outside the \d+-byte blob/);
+    assert.throws(() => loadCheckpoint(withHeader('length.ckpt', (h) => (h.tensors[1]!.length += 1))), /length.ckpt is corrupt: tensor \S+ has length \d+ for shape/);
+    assert.throws(() => loadCheckpoint(withHeader('overlap.ckpt', (h) => (h.tensors[1]!.offset = h.tensors[0]!.offset))), /overlap.ckpt is corrupt: tensors \S+ and \S+ overlap/);
+    assert.throws(() => loadCheckpoint(withHeader('twice.ckpt', (h) => h.tensors.push(h.tensors[0]!))), /twice.ckpt is corrupt: tensor \S+ is listed twice/);
+    assert.throws(() => loadCheckpoint(withHeader('shape.ckpt', (h) => (h.tensors[0]!.shape = [-1]))), /shape.ckpt is corrupt: tensor \S+ has shape \[-1\]/);
+    // Valid files, wrong contents: a tensor left out, one too many, one of another size.
+    const ckpt = loadCheckpoint(file);
+    const edited = (name: string, edit: (t: Map<string, { shape: number[]; data: Float32Array }>) => void) => {
+      const t = new Map(ckpt.tensors);
+      edit(t);
+      saveCheckpoint(join(dir, name), ckpt.meta, t);
+      return join(dir, name);
+    };
+    const some = [...ckpt.tensors.keys()].find((k) => k.includes('expert') && !k.includes('#'))!;
+    await assert.rejects(trainDistributed({ ...base, devices: 1, resume: edited('less.ckpt', (t) => t.delete(some)) }), new RegExp(`less.ckpt does not fit this model: it lacks ${some.replace(/[.]/g, '\\.')}`));
+    await assert.rejects(trainDistributed({ ...base, devices: 1, resume: edited('more.ckpt', (t) => t.set('stray.weight', { shape: [2], data: new Float32Array(2) })) }), /more.ckpt holds 1 tensor\(s\) this model does not have: stray\.weight/);
+    const { loadModel } = await import('../src/serve/load.js');
+    await assert.rejects(loadModel(join(dir, 'more.ckpt')), /more.ckpt holds 1 tensor\(s\) this model does not have: stray\.weight/);
+    await assert.rejects(trainDistributed({ ...base, devices: 1, resume: edited('size.ckpt', (t) => t.set(some, { shape: [3], data: new Float32Array(3) })) }), new RegExp(`size.ckpt does not fit this model: it has ${some.replace(/[.]/g, '\\.')} of shape \\[3\\]`));
   });
 });
 

@@ -81,9 +81,37 @@ describe('routing traces', () => {
 
   it('names the line of a bad trace', () => {
     const head = JSON.stringify({ format: 'flexmoe-trace/1', experts: 2, layers: 1, topk: 1, sourceDevices: 1 });
-    assert.throws(() => TraceSource.parse(`${head}\n{"step":0,"layer":0,"counts":[1,2,3]}`), /line 2: counts must be 2 non-negative numbers or a 1×2 matrix/);
+    assert.throws(() => TraceSource.parse(`${head}\n{"step":0,"layer":0,"counts":[1,2,3]}`), /line 2: counts must be 2 finite, non-negative numbers up to 2\^53 or a 1×2 matrix/);
     assert.throws(() => TraceSource.parse('{"format":"x"}'), /line 1: unknown format "x"/);
+    assert.throws(() => TraceSource.parse('7'), /line 1: unknown format undefined/);
     assert.throws(() => TraceSource.parse(`${head}\nnot json`), /line 2 is not JSON/);
+    assert.throws(() => TraceSource.parse(`${head}\nnull`), /line 2: step and layer must be integers/);
+    // JSON's 1e400 is Infinity: refused, never a table of Infinity.
+    assert.throws(() => TraceSource.parse(`${head}\n{"step":0,"layer":0,"counts":[1e400,2]}`), /line 2: counts must be 2 finite/);
+    // Sizes are bounded before anything is allocated from them.
+    const big = (f: object) => JSON.stringify({ format: 'flexmoe-trace/1', experts: 2, layers: 1, topk: 1, sourceDevices: 1, ...f });
+    assert.throws(() => TraceSource.parse(big({ experts: 1e9 })), /header field "experts" must be an integer from 1 to 65536 \(got 1000000000\)/);
+    assert.throws(() => TraceSource.parse(big({ topk: 3 })), /topk 3 is more than the 2 experts/);
+    assert.throws(() => TraceSource.parse(`${head}\n{"step":1e9,"layer":0,"counts":[1,2]}`), /step < 1048576/);
+  });
+
+  it('reads a cost profile file field by field: unknown fields, wrong types and non-finite values are named', async () => {
+    const { readProfileFile } = await import('../src/sched/profile-file.js');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'flexmoe-profile-'));
+    const file = (name: string, body: string) => (writeFileSync(join(dir, name), body), join(dir, name));
+    const ok = readProfileFile(file('ok.json', JSON.stringify({ name: 'here', expertTflops: 0.02, intraNodeGBps: 5, training: false })));
+    assert.equal(ok.expertTflops, 0.02);
+    assert.equal(ok.dModel, clusterA100.dModel, 'unset fields keep cluster-a100');
+    assert.throws(() => readProfileFile(file('typo.json', '{"expertTflop": 1}')), /typo.json: unknown field "expertTflop"; known: name, devicesPerNode/);
+    assert.throws(() => readProfileFile(file('zero.json', '{"intraNodeGBps": 0}')), /zero.json: "intraNodeGBps" is 0; expected a positive, finite bandwidth/);
+    assert.throws(() => readProfileFile(file('inf.json', '{"expertTflops": 1e400}')), /"expertTflops" is Infinity; expected a positive, finite throughput/);
+    assert.throws(() => readProfileFile(file('str.json', '{"dModel": "64"}')), /"dModel" is "64"; expected a whole width/);
+    assert.throws(() => readProfileFile(file('list.json', '[1]')), /must hold a JSON object of profile fields/);
+    assert.throws(() => readProfileFile(file('bad.json', '{')), /bad.json is not JSON/);
+    assert.throws(() => readProfileFile(join(dir, 'none.json')), /cannot read .*none.json: ENOENT/);
   });
 
   it('flexmoe simulate --json prints one line per policy and the speedups', async () => {

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { errors } from '../errors.js';
 import { profileByName, type CostProfile } from '../sched/cost.js';
+import { readProfileFile } from '../sched/profile-file.js';
 import { simulate, type PolicyReport } from '../sched/simulate.js';
 import { TraceSource } from '../sched/trace.js';
 import { parseWorkload, SyntheticWorkload, type RoutingSource } from '../sched/workload.js';
@@ -21,11 +21,7 @@ export const simulateHelp = `flexmoe simulate (--trace FILE | --workload zipf:S[
 function profileFrom(flags: Flags): CostProfile {
   const p = typeof flags.profile === 'string' ? flags.profile : 'cluster-a100';
   if (!p.endsWith('.json')) return profileByName(p);
-  try {
-    return { ...profileByName('cluster-a100'), ...(JSON.parse(readFileSync(p, 'utf8')) as Partial<CostProfile>) };
-  } catch (e) {
-    throw errors.badArgument('--profile', `cannot read ${p}: ${(e as Error).message}`);
-  }
+  return readProfileFile(p);
 }
 
 /** `flexmoe simulate`: the policy comparison, as a table or JSON lines. */
@@ -42,6 +38,9 @@ export async function simulateCommand(flags: Flags): Promise<void> {
   const slots = intFlag(flags, 'slots', Math.max(2, Math.ceil(source.experts / devices) * 2), 1);
   const policies = (typeof flags.policies === 'string' ? flags.policies : 'static,capacity,fastermoe,eplb,flexmoe,flexmoe-react,foresight,oracle').split(',');
   const { reports, speedup } = simulate({ source, devices, slots, profile: profileFrom(flags), policies, steps: typeof flags.steps === 'string' ? intFlag(flags, 'steps', 0) : undefined });
+  // A ratio of Infinity or NaN means an input priced a step at 0 or ∞: an error, not a table cell.
+  for (const [k, v] of Object.entries(speedup)) if (!Number.isFinite(v)) throw errors.badArgument('simulate', `the ratio ${k} came out ${v}: a step was priced at ${v === Infinity ? '0' : 'no finite'} ms; check the trace's counts and the profile`);
+  for (const r of reports) if (!Number.isFinite(r.meanStepMs)) throw errors.badArgument('simulate', `policy ${r.policy}'s mean step came out ${r.meanStepMs} ms; check the trace's counts and the profile`);
   if (flags.json === true) {
     for (const r of reports) process.stdout.write(`${JSON.stringify(summary(r))}\n`);
     process.stdout.write(`${JSON.stringify({ speedup: roundAll(speedup) })}\n`);

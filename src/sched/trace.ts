@@ -2,6 +2,11 @@ import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { errors } from '../errors.js';
 import type { Counts, RoutingSource } from './workload.js';
 
+/** Bounds on what a trace may declare (read before anything is sized from it). */
+const MAX_EXPERTS = 1 << 16, MAX_LAYERS = 1 << 12, MAX_DEVICES = 1 << 16, MAX_STEPS = 1 << 20;
+/** A token count: finite (JSON's 1e400 parses as Infinity), non-negative, exact in a double. */
+const isCount = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
+
 /**
  * Routing traces, JSON Lines: a header `{"format":"flexmoe-trace/1","experts":E,"layers":L,"topk":k,"sourceDevices":D}`,
  * then one line per step and layer `{"step":s,"layer":l,"counts":C}`, C either E numbers
@@ -42,20 +47,23 @@ export class TraceSource implements RoutingSource {
     };
     if (!lines.length) throw errors.badArgument(file, 'empty trace');
     const h = json(0) as TraceHeader;
-    if (h.format !== 'flexmoe-trace/1') throw errors.badArgument(file, `line 1: unknown format ${JSON.stringify(h.format)}; expected "flexmoe-trace/1"`);
-    for (const k of ['experts', 'layers', 'topk', 'sourceDevices'] as const) {
-      if (!Number.isInteger(h[k]) || h[k] < 1) throw errors.badArgument(file, `line 1: header field "${k}" must be a positive integer`);
+    if (h?.format !== 'flexmoe-trace/1') throw errors.badArgument(file, `line 1: unknown format ${JSON.stringify(h?.format)}; expected "flexmoe-trace/1"`);
+    // Bounded before anything is allocated from them: a header of 1e9 experts would exhaust memory.
+    for (const [k, max] of [['experts', MAX_EXPERTS], ['layers', MAX_LAYERS], ['topk', MAX_EXPERTS], ['sourceDevices', MAX_DEVICES]] as const) {
+      if (!Number.isInteger(h[k]) || h[k] < 1 || h[k] > max) throw errors.badArgument(file, `line 1: header field "${k}" must be an integer from 1 to ${max} (got ${typeof h[k] === 'number' ? String(h[k]) : JSON.stringify(h[k])})`);
     }
+    if (h.topk > h.experts) throw errors.badArgument(file, `line 1: topk ${h.topk} is more than the ${h.experts} experts`);
+    if (lines.length - 1 > MAX_STEPS * h.layers) throw errors.badArgument(file, `holds ${lines.length - 1} rows; at most ${MAX_STEPS} steps of ${h.layers} layers are read`);
     const rows: (number[] | number[][])[][] = [];
     for (let i = 1; i < lines.length; i++) {
-      const r = json(i) as { step: number; layer: number; counts: number[] | number[][] };
-      if (!Number.isInteger(r.step) || r.step < 0 || !Number.isInteger(r.layer) || r.layer < 0 || r.layer >= h.layers) {
-        throw errors.badArgument(file, `line ${i + 1}: step and layer must be integers, layer < ${h.layers}`);
+      const r = (json(i) ?? {}) as { step: number; layer: number; counts: number[] | number[][] };
+      if (!Number.isInteger(r.step) || r.step < 0 || r.step >= MAX_STEPS || !Number.isInteger(r.layer) || r.layer < 0 || r.layer >= h.layers) {
+        throw errors.badArgument(file, `line ${i + 1}: step and layer must be integers, step < ${MAX_STEPS}, layer < ${h.layers}`);
       }
       const c = r.counts;
-      const ok = Array.isArray(c) && (c.length === h.experts && c.every((v) => typeof v === 'number' && v >= 0)
-        || c.length === h.sourceDevices && c.every((row) => Array.isArray(row) && row.length === h.experts && row.every((v: unknown) => typeof v === 'number' && v >= 0)));
-      if (!ok) throw errors.badArgument(file, `line ${i + 1}: counts must be ${h.experts} non-negative numbers or a ${h.sourceDevices}×${h.experts} matrix`);
+      const ok = Array.isArray(c) && (c.length === h.experts && c.every(isCount)
+        || c.length === h.sourceDevices && c.every((row) => Array.isArray(row) && row.length === h.experts && row.every(isCount)));
+      if (!ok) throw errors.badArgument(file, `line ${i + 1}: counts must be ${h.experts} finite, non-negative numbers up to 2^53 or a ${h.sourceDevices}×${h.experts} matrix of them`);
       (rows[r.step] ??= [])[r.layer] = c;
     }
     for (let s = 0; s < rows.length; s++) {

@@ -6,7 +6,7 @@ import { knownTasks, makeTask, type MakeMoE } from '../models/tasks.js';
 import type { MoELayerOptions } from '../moe/moe-layer.js';
 import { VisionMoE, type VisionMoEConfig } from '../models/vision-moe.js';
 import type { Parameter } from '../nn/parameter.js';
-import type { LoadedCheckpoint } from '../train/checkpoint.js';
+import { checkTensorNames, type LoadedCheckpoint } from '../train/checkpoint.js';
 import { Tensor, type F32, type I32 } from '../tensor/tensor.js';
 import { untaped } from '../autograd/tape.js';
 
@@ -126,13 +126,15 @@ export function buildServingModel(be: Backend, path: string, meta: Record<string
  * unnoticed.
  */
 export function loadParameters(model: ServingModel, ckpt: LoadedCheckpoint, path: string, absent: ReadonlySet<Parameter> = new Set()): void {
-  for (const p of model.net.parameters()) {
-    if (absent.has(p)) {
-      p.value.data.fill(NaN);
-      continue;
-    }
-    const t = ckpt.tensors.get(p.name);
-    if (!t) throw errors.checkpoint(path, `lacks parameter ${p.name}`);
-    p.value.data.set(t.data);
+  const params = model.net.parameters();
+  // Every parameter there and of its size, nothing else but Adam moments, before anything is set.
+  checkTensorNames(path, ckpt.tensors.keys(), params.map((p) => p.name), (name) => /#[mv]$/.test(name));
+  for (const p of params) {
+    const t = ckpt.tensors.get(p.name)!;
+    if (t.data.length !== p.value.size) throw errors.checkpoint(path, `has ${p.name} of shape [${t.shape.join(',')}], this model's is [${p.value.shape.join(',')}]`);
+  }
+  for (const p of params) {
+    if (absent.has(p)) p.value.data.fill(NaN);
+    else p.value.data.set(ckpt.tensors.get(p.name)!.data);
   }
 }

@@ -88,7 +88,8 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
   } catch {
     throw errors.checkpoint(path, 'is corrupt: its header is not valid JSON');
   }
-  if (header.format !== CHECKPOINT_FORMAT) throw errors.checkpoint(path, `has format ${JSON.stringify(header.format)}, expected ${CHECKPOINT_FORMAT}`);
+  if (header?.format !== CHECKPOINT_FORMAT) throw errors.checkpoint(path, `has format ${JSON.stringify(header?.format)}, expected ${CHECKPOINT_FORMAT}`);
+  checkHeader(path, header);
   const start = 12 + headerBytes + ((8 - ((12 + headerBytes) % 8)) % 8);
   if (buf.byteLength < start + header.blobBytes) throw errors.checkpoint(path, `is truncated: expected ${start + header.blobBytes} bytes, found ${buf.byteLength}`);
   const blob = new Uint8Array(buf.buffer, buf.byteOffset + start, header.blobBytes);
@@ -97,6 +98,49 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const t of header.tensors) tensors.set(t.name, { shape: t.shape, data: new Float32Array(aligned.buffer, t.offset, t.length) });
   return { meta: header.meta, tensors };
+}
+
+const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
+/**
+ * The header's structure, before any tensor is read: a checksum proves the blob unchanged, not
+ * that the header describing it is sane. Every tensor has a unique name, a shape of whole sizes, a
+ * length equal to its shape's size and a 4-byte-aligned place inside the blob, and no two overlap.
+ */
+function checkHeader(path: string, h: CheckpointHeader): void {
+  const bad = (what: string) => errors.checkpoint(path, `is corrupt: ${what}`);
+  if (!h.meta || typeof h.meta !== 'object' || Array.isArray(h.meta)) throw bad('its header has no meta object');
+  if (!Array.isArray(h.tensors)) throw bad('its header has no tensor list');
+  if (!isCount(h.blobBytes)) throw bad(`blobBytes ${JSON.stringify(h.blobBytes)} is not a byte count`);
+  if (typeof h.checksum !== 'string') throw bad('its header has no checksum');
+  const names = new Set<string>();
+  const spans: [number, number, string][] = [];
+  for (const [i, t] of h.tensors.entries()) {
+    if (!t || typeof t.name !== 'string' || t.name === '') throw bad(`tensor ${i} has no name`);
+    if (names.has(t.name)) throw bad(`tensor ${t.name} is listed twice`);
+    names.add(t.name);
+    if (!Array.isArray(t.shape) || !t.shape.every(isCount)) throw bad(`tensor ${t.name} has shape ${JSON.stringify(t.shape)}`);
+    const size = t.shape.reduce((a, b) => a * b, 1);
+    if (!isCount(t.length) || t.length !== size) throw bad(`tensor ${t.name} has length ${JSON.stringify(t.length)} for shape [${t.shape.join(',')}] (${size} values)`);
+    if (!isCount(t.offset) || t.offset % 4 !== 0 || t.offset + 4 * t.length > h.blobBytes) throw bad(`tensor ${t.name} at byte ${JSON.stringify(t.offset)} (${4 * t.length} bytes) lies outside the ${h.blobBytes}-byte blob or off 4-byte alignment`);
+    spans.push([t.offset, t.offset + 4 * t.length, t.name]);
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < spans.length; i++) if (spans[i]![0] < spans[i - 1]![1]) throw bad(`tensors ${spans[i - 1]![2]} and ${spans[i]![2]} overlap`);
+}
+
+/**
+ * Checks that `names` (what a model reads from the checkpoint) are all there, and that the
+ * checkpoint holds nothing else: a tensor left out would leave a parameter at its initial value,
+ * an extra one means the checkpoint is of another model. `optional(name)` marks names a reader may
+ * skip (serving skips Adam moments).
+ */
+export function checkTensorNames(path: string, held: Iterable<string>, names: Iterable<string>, optional: (name: string) => boolean = () => false): void {
+  const want = new Set(names), have = new Set(held);
+  const missing = [...want].filter((n) => !have.has(n));
+  if (missing.length) throw errors.checkpoint(path, `lacks ${missing.length} tensor(s) this model needs: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`);
+  const extra = [...have].filter((n) => !want.has(n) && !optional(n));
+  if (extra.length) throw errors.checkpoint(path, `holds ${extra.length} tensor(s) this model does not have: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', …' : ''}`);
 }
 
 const perThread = new Map<string, { version: string; ckpt: WeakRef<LoadedCheckpoint> }>();

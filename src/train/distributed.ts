@@ -10,7 +10,7 @@ import { applyPlacement, spawnMoEActors, type PlacementMoves } from './moe-actor
 import { adamWSettings } from './schedule.js';
 import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { checkCompatible, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { checkCompatible, checkTensorNames, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { knownTasks, makeTask, type TaskName, type TaskSpec } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import type { CarriedOut, LayerPlan, SchedulerMessage } from '../../actors/scheduler.js';
@@ -204,7 +204,10 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       const ckpt = loadCheckpoint(opts.resume);
       checkCompatible(opts.resume, ckpt.meta, task, resolved);
       const state: TrainerState = { tensors: Object.fromEntries(ckpt.tensors), optimizerStep: ckpt.meta.optimizerStep as number, dataRng: ckpt.meta.dataRng as number };
-      await Promise.all(trainers.map((t) => system.ask(t, { type: 'load', state })));
+      const checked = await Promise.all(trainers.map((t) => system.ask<{ needed: string[]; problems: string[] }>(t, { type: 'load', state })));
+      const problems = [...new Set(checked.flatMap((c) => c.problems))];
+      if (problems.length) throw errors.checkpoint(opts.resume, `does not fit this model: it ${problems.slice(0, 4).join('; ')}${problems.length > 4 ? `; and ${problems.length - 4} more` : ''}`);
+      checkTensorNames(opts.resume, ckpt.tensors.keys(), checked.flatMap((c) => c.needed));
       first = ckpt.meta.step as number;
       if (first >= opts.steps) throw errors.badArgument('resume', `${opts.resume} is at step ${first}; ${opts.steps} steps leave nothing to train (ask for more steps)`);
     }

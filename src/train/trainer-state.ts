@@ -24,18 +24,34 @@ export function addToState(tensors: TrainerState['tensors'], { params, optimizer
   }
 }
 
-/** Sets what the checkpoint holds for these parameters and the optimizer step; returns how many were found. */
-export function loadFromState(state: TrainerState, { params, optimizer }: OwnedParams): number {
-  let loaded = 0;
+/**
+ * What these parameters need from a checkpoint share (each value and its two moments, by logical
+ * name) and what is wrong with it: a tensor missing or of another size. Nothing is loaded here.
+ */
+export function checkState(state: TrainerState, parts: OwnedParams[]): { needed: string[]; problems: string[] } {
+  const needed: string[] = [], problems: string[] = [];
+  for (const { params } of parts) {
+    for (const p of params) {
+      for (const name of [p.name, `${p.name}#m`, `${p.name}#v`]) {
+        needed.push(name);
+        const t = state.tensors[name];
+        if (!t) problems.push(`lacks ${name}`);
+        else if (t.data.length !== p.value.size || t.shape.length !== p.value.shape.length || t.shape.some((d, i) => d !== p.value.shape[i])) {
+          problems.push(`has ${name} of shape [${t.shape.join(',')}], this model's is [${p.value.shape.join(',')}]`);
+        }
+      }
+    }
+  }
+  return { needed, problems };
+}
+
+/** Sets parameters and Adam moments from a checkpoint share checked by `checkState`, and the optimizer step. */
+export function loadFromState(state: TrainerState, { params, optimizer }: OwnedParams): void {
   for (const p of params) {
-    const v = state.tensors[p.name];
-    if (!v) continue;
-    p.value.data.set(v.data);
+    p.value.data.set(state.tensors[p.name]!.data);
     const mv = optimizer.moments(p);
     mv.m.data.set(state.tensors[`${p.name}#m`]!.data);
     mv.v.data.set(state.tensors[`${p.name}#v`]!.data);
-    loaded++;
   }
   optimizer.restore({ step: state.optimizerStep, moments: {} });
-  return loaded;
 }
