@@ -62,8 +62,9 @@ export class MoEServer extends Actor {
     const { dModel } = describeModel(this.args.checkpoint, ckpt.meta);
     this.moe = new MoEWiring(ctx, this.be, dModel, this.args.shadowing, this.args.padMax === true);
     this.model = buildServingModel(this.be, this.args.checkpoint, ckpt.meta, this.moe.makeMoE);
-    // The MoE layers have no parts until the actors are attached: this loads the dense parameters.
-    loadParameters(this.model, ckpt, this.args.checkpoint);
+    // The MoE layers have no parts until the actors are attached: this loads the dense parameters
+    // (the gate and expert actors load theirs).
+    loadParameters(this.model, ckpt, this.args.checkpoint, undefined, /\.(expert\d+|gate)\./);
   }
 
   async receive(msg: ServerMessage): Promise<ForwardReport | MoELayerSpec[] | void> {

@@ -125,10 +125,11 @@ export function buildServingModel(be: Backend, path: string, meta: Record<string
  * (experts a device does not host) are filled with NaN instead: using one by mistake cannot go
  * unnoticed.
  */
-export function loadParameters(model: ServingModel, ckpt: LoadedCheckpoint, path: string, absent: ReadonlySet<Parameter> = new Set()): void {
+export function loadParameters(model: ServingModel, ckpt: LoadedCheckpoint, path: string, absent: ReadonlySet<Parameter> = new Set(), elsewhere?: RegExp): void {
   const params = model.net.parameters();
-  // Every parameter there and of its size, nothing else but Adam moments, before anything is set.
-  checkTensorNames(path, ckpt.tensors.keys(), params.map((p) => p.name), (name) => /#[mv]$/.test(name));
+  // Every parameter there and of its size, nothing else but Adam moments and what other actors
+  // load (`elsewhere`: a device server's experts live in expert actors), before anything is set.
+  checkTensorNames(path, ckpt.tensors.keys(), params.map((p) => p.name), (name) => /#[mv]$/.test(name) || (elsewhere?.test(name) ?? false));
   for (const p of params) {
     const t = ckpt.tensors.get(p.name)!;
     if (t.data.length !== p.value.size) throw errors.checkpoint(path, `has ${p.name} of shape [${t.shape.join(',')}], this model's is [${p.value.shape.join(',')}]`);
