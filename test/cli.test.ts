@@ -16,6 +16,25 @@ describe('flexmoe command line', function () {
     assert.equal(lines[3].summary.model, 'gpt-moe');
     assert.equal(lines[3].summary.steps, 3);
     assert.equal([...lines[3].sample].length, 10);
+    // The main job runs on as many devices as there are cores (up to the experts), with FlexMoE.
+    const { availableParallelism } = await import('node:os');
+    const devices = Math.min(availableParallelism(), 4, 8);
+    assert.equal(lines[3].summary.devices, devices);
+    if (devices > 1) {
+      assert.equal(lines[3].summary.policy, 'flexmoe');
+      assert.ok(lines[3].summary.balanceFirst >= 1 && lines[3].summary.headroom >= 1, JSON.stringify(lines[3].summary));
+    }
+  });
+
+  it("the run's summary says what the scheduler saw and did, or why it did nothing", async () => {
+    const { schedulerSummary } = await import('../src/cli/train.js');
+    const steps = (balance: number, imbalanceMs: number) => ({ balance: Array(20).fill(balance), stepMs: Array(20).fill(20), imbalanceMs: Array(20).fill(imbalanceMs) });
+    const even = schedulerSummary(steps(1.02, 0.2), 'flexmoe', 0);
+    assert.equal(even.headroom, 1.0101);
+    assert.match(even.text, /max\/mean 1\.02 .*headroom 1\.010× .*no re-plan: a perfect balance could win back under 5% of a step/);
+    assert.match(schedulerSummary(steps(1.8, 5), 'flexmoe', 0).text, /headroom 1\.333× .*no re-plan: no plan's predicted gain beat the cost of moving its experts/);
+    assert.match(schedulerSummary(steps(1.8, 5), 'flexmoe', 3).text, /; 3 re-plan\(s\)$/);
+    assert.match(schedulerSummary(steps(1.8, 5), 'static-unpadded', 0).text, /no re-plan: static-unpadded keeps its placement/);
   });
 
   it('train --module FILE --model NAME trains a model of your own on devices', async () => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { createBackend, defaultBackendName } from '../kernels/backend.js';
 import { errors } from '../errors.js';
 import { CharCorpus, mobyDick } from '../data/corpus.js';
@@ -10,6 +11,7 @@ import type { TaskName } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import { Progress } from '../train/progress.js';
 import { intFlag, type Flags } from './args.js';
+import { headroom, median } from '../stats.js';
 import { modelFromFlags } from './model-flags.js';
 
 export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|dense|NAME --module FILE] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
@@ -27,9 +29,12 @@ export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|den
 /** `flexmoe train`: the main job on its embedded default. */
 export async function train(flags: Flags): Promise<void> {
   const { model, modules, own, text: config, config: modelConfig, batch, lr } = await modelFromFlags(flags);
-  const devices = intFlag(flags, 'devices', 1, 1, 64);
+  // The main job: an MoE model on as many devices as the machine has cores (up to its experts and
+  // 8), placed by the FlexMoE scheduler. --devices 1 trains in this thread, without actors.
+  const defaultDevices = model === 'dense' ? 1 : Math.max(1, Math.min(availableParallelism(), config.moe?.experts ?? 1, 8));
+  const devices = intFlag(flags, 'devices', defaultDevices, 1, 64);
   if (devices > 1 && model === 'dense') throw errors.badArgument('--devices', 'the dense model trains on one device; several devices need MoE layers (--model gpt-moe, bert-moe or vision-moe)');
-  const policy = typeof flags.policy === 'string' ? flags.policy : defaultLivePolicy;
+  const policy = typeof flags.policy === 'string' ? flags.policy : devices > 1 ? 'flexmoe' : defaultLivePolicy;
   if (!isFixedPlacement(policy) && devices < 2) throw errors.badArgument('--policy', `placement policies move experts between devices: use --devices 2 or more with --policy ${policy}`);
   checkLivePolicy(policy);
   const backendName = typeof flags.backend === 'string' ? flags.backend : await defaultBackendName();
@@ -86,6 +91,7 @@ async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransfor
   const trainer = new Trainer({ task, modules, config, devices, batch, lr, policy, slots, backend });
   const progress = json ? null : new Progress(steps);
   let replans = 0, dropped = 0, shadowedSteps = 0;
+  const seen: SchedulerView = { balance: [], stepMs: [], imbalanceMs: [] };
   trainer.events$.subscribe((e) => {
     if (e.type === 'train-begin' && !json) process.stderr.write(`flexmoe: ${model} on ${devices} device(s) (worker threads), ${experts} experts per layer, policy ${policy}, ${slots} expert slots per device, ${task === 'vision-moe' ? 'classes' : 'vocab'} ${vocab}, backend ${backend}\n`);
     if (e.type === 'rebalance') {
@@ -95,6 +101,9 @@ async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransfor
     }
     if (e.type === 'batch-end') {
       dropped += e.droppedTokens;
+      seen.balance.push(e.balanceRatio);
+      seen.stepMs.push(e.stepMs);
+      seen.imbalanceMs.push(e.expertImbalanceMs);
       if (e.shadows.some((l) => l.length)) shadowedSteps++;
       // Shadows change every step: each step's line says which (per MoE layer).
       const shadows = shadowingPolicies.includes(policy) ? { shadows: e.shadows } : {};
@@ -102,11 +111,13 @@ async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransfor
       else progress!.update(e, e.tokensPerSec);
     }
     if (e.type === 'train-end') {
-      const summary = { model, devices, policy, replans, firstLoss: round(e.firstLoss), lastLoss: round(e.lastLoss), evalLoss: e.evalLoss === undefined ? null : round(e.evalLoss), tokensPerSec: Math.round(e.tokensPerSec), steps: e.steps, droppedTokens: dropped, backend, ...(shadowingPolicies.includes(policy) ? { shadowedSteps } : {}) };
+      const scheduler = schedulerSummary(seen, policy, replans);
+      const summary = { model, devices, policy, replans, firstLoss: round(e.firstLoss), lastLoss: round(e.lastLoss), evalLoss: e.evalLoss === undefined ? null : round(e.evalLoss), tokensPerSec: Math.round(e.tokensPerSec), steps: e.steps, droppedTokens: dropped, backend, ...(shadowingPolicies.includes(policy) ? { shadowedSteps } : {}), balanceFirst: scheduler.balanceFirst, balanceLast: scheduler.balanceLast, headroom: scheduler.headroom };
       if (json) process.stdout.write(`${JSON.stringify({ summary, sample: e.sample })}\n`);
       else {
         const shadowed = shadowingPolicies.includes(policy) ? `, experts shadowed in ${shadowedSteps} of ${e.steps} steps` : '';
         process.stderr.write(`loss ${summary.firstLoss} → ${summary.lastLoss} (held-out ${summary.evalLoss}), ${summary.tokensPerSec} tokens/s on ${devices} device(s)${shadowed}\n`);
+        if (devices > 1) process.stderr.write(`${scheduler.text}\n`);
         if (e.sample) process.stdout.write(`\n--- sample ---\nCall me Ishmael. ${e.sample}\n`);
       }
     }
@@ -120,3 +131,32 @@ async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransfor
   });
 }
 
+
+interface SchedulerView {
+  /** Per step: the busiest device's expert load over the devices' mean. */
+  balance: number[];
+  stepMs: number[];
+  /** Per step: how far the busiest device's expert time is above the mean (all a perfect balance could save). */
+  imbalanceMs: number[];
+}
+
+/**
+ * What the placement saw and did, for the end of a run: balance at the start and the end (medians
+ * of the first and last tenth of the steps), the headroom (how much faster a perfect, free balance
+ * of the experts could make a step), and the re-plans, or why there were none.
+ */
+export function schedulerSummary(v: SchedulerView, policy: string, replans: number): { balanceFirst: number; balanceLast: number; headroom: number; text: string } {
+  const n = v.balance.length, tenth = Math.max(1, Math.floor(n / 10));
+  const balanceFirst = round(median(v.balance.slice(0, tenth))), balanceLast = round(median(v.balance.slice(-tenth)));
+  const stepMs = median(v.stepMs.slice(tenth)), imbalanceMs = median(v.imbalanceMs.slice(tenth));
+  const bound = n > tenth && stepMs > imbalanceMs ? round(headroom(stepMs, imbalanceMs)) : 1;
+  const saw = `scheduler (${policy}): expert load max/mean ${balanceFirst.toFixed(2)} over the first steps, ${balanceLast.toFixed(2)} over the last; headroom ${bound.toFixed(3)}× (the experts' imbalance is ${imbalanceMs.toFixed(1)} ms of a ${stepMs.toFixed(1)} ms step)`;
+  const did = replans > 0
+    ? `${replans} re-plan(s)`
+    : isFixedPlacement(policy)
+      ? `no re-plan: ${policy} keeps its placement`
+      : bound < 1.05
+        ? 'no re-plan: a perfect balance could win back under 5% of a step, less than moving experts costs'
+        : "no re-plan: no plan's predicted gain beat the cost of moving its experts";
+  return { balanceFirst, balanceLast, headroom: bound, text: `${saw}; ${did}` };
+}
