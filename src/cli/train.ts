@@ -19,7 +19,9 @@ export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|den
               [--routing zipf:S[,drift][,burst][,transient]] [--devices N] [--policy static|static-unpadded|flexmoe|eplb|fastermoe|flexmoe-react|NAME] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
               [--resume FILE] [--record-trace FILE] [--lr X] [--backend NAME] [--sample N] [--json]
   Trains a character-level GPT (Mixture-of-Experts by default) on the embedded corpus (Moby-Dick),
-  then prints a sample. --module FILE loads a module that registers models (registerTask) or placement
+  then prints a sample. By default on one device (worker thread) per core, up to the model's experts
+  and 8, with the FlexMoE scheduler, and ends by saying what the scheduler saw and did; --devices 1
+  trains in this thread. --module FILE loads a module that registers models (registerTask) or placement
   policies (registerPolicy) of your own, on the devices too; --model NAME then trains one of them on
   the devices, with the character-model flags as its config, and --policy NAME plans with one.
   --routing SPEC makes the gates route by a synthetic workload (the one flexmoe simulate steps
