@@ -60,6 +60,21 @@ describe('simulator', () => {
   it('workload specs parse, and bad ones are explained', () => {
     assert.deepEqual(parseWorkload('zipf:1.5,drift,burst'), { zipf: 1.5, drift: true, burst: true, transient: false });
     assert.throws(() => parseWorkload('pareto:2'), /"pareto:2" is not zipf:S\[,drift\]\[,burst\]\[,transient\]/);
+    assert.throws(() => new SyntheticWorkload(parseWorkload('zipf:1'), 4, 5, 10, 64, 1), /topk 5 must be an integer from 1 to the 4 experts/);
+  });
+
+  it('routing that can happen: under top-k no expert gets more than 1/k of the assignments, on any source', () => {
+    for (const [spec, k] of [['zipf:2,drift,burst', 2], ['zipf:3', 2], ['zipf:2,transient', 1], ['zipf:3,burst', 4]] as const) {
+      const w = new SyntheticWorkload(parseWorkload(spec), 16, k, 60, 512, 3);
+      let top = 0;
+      for (let step = 0; step < 60; step++) {
+        const p = w.popularity(step);
+        assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-9, 'shares sum to 1');
+        top = Math.max(top, ...p);
+        for (const row of w.at(step, 3)[0]!) assert.ok(Math.max(...row) <= 512, `${spec}: a source routed ${Math.max(...row)} of 512 tokens to one expert`);
+      }
+      assert.ok(top <= 1 / k + 1e-12 && (k === 1 || top > 0.9 / k), `${spec}, top-${k}: hottest share ${top}`);
+    }
   });
 });
 

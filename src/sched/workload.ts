@@ -34,8 +34,27 @@ export function parseWorkload(spec: string, what = '--workload'): WorkloadSpec {
 }
 
 /**
+ * Caps every share of `p` (summing to 1) at `cap`, in place, handing the excess to the uncapped
+ * shares in proportion until none is over: with top-k routing a token's k choices are distinct
+ * experts, so no expert can receive more than 1/k of the assignments (GShard, Switch, Mixtral).
+ */
+export function capShares(p: Float64Array, cap: number): Float64Array {
+  for (let round = 0; round < p.length; round++) {
+    let excess = 0, free = 0;
+    for (const v of p) {
+      if (v > cap) excess += v - cap;
+      else if (v < cap) free += v;
+    }
+    if (excess <= 1e-12 || free <= 0) break;
+    for (let e = 0; e < p.length; e++) p[e] = p[e]! >= cap ? cap : p[e]! + (excess * p[e]!) / free;
+  }
+  return p;
+}
+
+/**
  * A synthetic, seeded routing workload: Zipf(S) expert popularity over a random ranking, per-source
- * multiplicative noise, and optional drift, bursts and a transient phase. Deterministic for a seed.
+ * multiplicative noise, and optional drift, bursts and a transient phase, with no expert above 1/k of
+ * the assignments (capShares). Deterministic for a seed.
  */
 export class SyntheticWorkload implements RoutingSource {
   readonly layers = 1;
@@ -50,6 +69,7 @@ export class SyntheticWorkload implements RoutingSource {
     readonly tokensPerDevice: number,
     readonly seed: number,
   ) {
+    if (!Number.isInteger(topk) || topk < 1 || topk > experts) throw errors.badArgument('workload', `topk ${topk} must be an integer from 1 to the ${experts} experts`);
     const rng = new Rng(seed);
     this.baseRank = [...Array(experts).keys()];
     for (let i = experts - 1; i > 0; i--) {
@@ -88,7 +108,7 @@ export class SyntheticWorkload implements RoutingSource {
     let total = 0;
     for (let e = 0; e < E; e++) total += p[e]!;
     for (let e = 0; e < E; e++) p[e]! /= total;
-    return p;
+    return capShares(p, 1 / this.topk);
   }
 
   at(step: number, devices: number): Counts[] {
@@ -104,7 +124,10 @@ export class SyntheticWorkload implements RoutingSource {
         row[e] = p[e]! * Math.exp(noise * rng.normal());
         sum += row[e]!;
       }
-      for (let e = 0; e < this.experts; e++) row[e] = Math.round((row[e]! / sum) * total);
+      for (let e = 0; e < this.experts; e++) row[e]! /= sum;
+      // Each of a device's tokens picks k distinct experts: no expert gets more than its token count.
+      capShares(row, 1 / this.topk);
+      for (let e = 0; e < this.experts; e++) row[e] = Math.min(this.tokensPerDevice, Math.round(row[e]! * total));
       counts.push(row);
     }
     return [counts];
