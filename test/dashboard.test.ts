@@ -74,4 +74,41 @@ describe('live dashboard in headless Chromium (end to end)', function () {
       await dash.close();
     }
   });
+
+  it('a viewer who opens the page late sees the run from its first step: placement, charts with axes, device time, log', async function () {
+    const { existsSync } = await import('node:fs');
+    const executablePath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+    if (!executablePath) this.skip();
+    const { chromium } = await import('playwright-core');
+    const events = new Subject<TrainEvent>();
+    const dash = await serveDashboard(events);
+    // Twelve steps happen before anyone looks.
+    events.next({ type: 'train-begin', devices: 2, steps: 20, policy: 'flexmoe', replicas: [[0], [1], [0], [1]] });
+    for (let step = 0; step < 12; step++) {
+      events.next({ type: 'batch-end', step, loss: 4 - step * 0.1, auxLoss: 0, tokensPerSec: 1000, balanceRatio: 1.5 - step * 0.02, placementVersion: 0, shadows: [[], []], deviceExpertMs: [3 + step * 0.1, 2] } as unknown as TrainEvent);
+    }
+    const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(dash.url);
+      await page.waitForFunction("document.getElementById('step').textContent === '11'", undefined, { timeout: 10_000 });
+      // The placement from the start, before any re-plan.
+      assert.equal(await page.getAttribute('td[data-cell="d0e0"]', 'class'), 'on');
+      assert.equal(await page.getAttribute('td[data-cell="d1e0"]', 'class'), '');
+      // Both charts hold all twelve steps, with labelled axes: the loss range 2.9–4 and steps 0 to 11.
+      const points = await page.getAttribute('#lossChart polyline', 'points');
+      assert.equal(points!.trim().split(' ').length, 12);
+      const labels = await page.$$eval('#lossChart text', (ts) => ts.map((t) => t.textContent));
+      for (const want of ['4.00', '2.90', '0', '11']) assert.ok(labels.includes(want), `loss axis labels ${labels.join(' ')}`);
+      assert.equal(await page.$$eval('#balanceChart polyline', (ps) => ps.length), 1);
+      assert.match((await page.textContent('#deviceTime'))!, /dev0 +4\.1 ms.*dev1 +2\.0 ms/s);
+      assert.match((await page.textContent('#log'))!, /training on 2 device\(s\), 20 steps, policy flexmoe/);
+      // And it goes on live.
+      events.next({ type: 'batch-end', step: 12, loss: 2.8, auxLoss: 0, tokensPerSec: 1000, balanceRatio: 1.2, placementVersion: 0, shadows: [[], []], deviceExpertMs: [3, 2] } as unknown as TrainEvent);
+      await page.waitForFunction("document.getElementById('step').textContent === '12'", undefined, { timeout: 10_000 });
+    } finally {
+      await browser.close();
+      await dash.close();
+    }
+  });
 });

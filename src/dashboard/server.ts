@@ -9,24 +9,36 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
+/** Events kept for late viewers (a long run keeps its latest). */
+const MAX_HISTORY = 20_000;
+
 /**
  * Serves the live dashboard: `GET /` the page, `GET /events` a server-sent event stream of the
- * training events (a late client first gets the current placement). Bound to 127.0.0.1 unless
+ * training events. A late client first gets every event so far (the latest 20 000), then the
+ * placement in force, then the live stream. Bound to 127.0.0.1 unless
  * `host` says otherwise; a port in use is an error naming it.
  */
 export async function serveDashboard(events$: Observable<TrainEvent>, { port = 0, host = '127.0.0.1' }: { port?: number; host?: string } = {}): Promise<Dashboard> {
   const clients = new Set<ServerResponse>();
   let replicas: number[][] | undefined;
-  const send = (res: ServerResponse, type: string, data: unknown) => res.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+  // Everything sent so far, so a viewer who opens the page late sees the run from its first step.
+  const history: { type: string; data: string }[] = [];
+  const send = (res: ServerResponse, type: string, data: string) => res.write(`event: ${type}\ndata: ${data}\n\n`);
   const sub = events$.subscribe((e) => {
+    if (e.type === 'train-begin' && e.replicas) replicas = e.replicas;
     if (e.type === 'rebalance' && e.layer === 0) replicas = e.replicas;
-    const { expertCounts: _drop, ...light } = e as TrainEvent & { expertCounts?: unknown };
-    for (const c of clients) send(c, e.type, light);
+    // The per-expert count matrices are large and the page does not draw them.
+    const { expertCounts: _counts, sourceCounts: _sources, ...light } = e as TrainEvent & { expertCounts?: unknown; sourceCounts?: unknown };
+    const data = JSON.stringify(light);
+    history.push({ type: e.type, data });
+    if (history.length > MAX_HISTORY) history.splice(0, history.length - MAX_HISTORY);
+    for (const c of clients) send(c, e.type, data);
   });
   const server = createServer((req, res) => {
     if (req.url === '/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-      send(res, 'state', { replicas });
+      for (const h of history) send(res, h.type, h.data);
+      send(res, 'state', JSON.stringify({ replicas }));
       clients.add(res);
       req.on('close', () => clients.delete(res));
       return;

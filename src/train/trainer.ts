@@ -12,7 +12,8 @@ import { trainDistributedWithSample, type DistributedStep, type Rebalance } from
 
 /** Everything a training run reports, in order: the one stream progress output, callbacks and dashboards read. */
 export type TrainEvent =
-  | { type: 'train-begin'; devices: number; steps: number; policy: string }
+  /** `replicas`: layer 0's placement at the start (expert → devices holding it), when it is known. */
+  | { type: 'train-begin'; devices: number; steps: number; policy: string; replicas?: number[][] }
   | ({ type: 'batch-end'; balanceRatio: number } & DistributedStep)
   | { type: 'epoch-end'; epoch: number; step: number; loss: number; evalLoss?: number }
   | ({ type: 'rebalance' } & Rebalance)
@@ -100,7 +101,7 @@ export class Trainer {
       opts.callbacks?.onEpochEnd && this.events$.subscribe((e) => e.type === 'epoch-end' && opts.callbacks!.onEpochEnd!(e)),
       opts.callbacks?.onRebalance && this.events$.subscribe((e) => e.type === 'rebalance' && opts.callbacks!.onRebalance!(e)),
     ];
-    this.events.next({ type: 'train-begin', devices, steps, policy });
+    this.events.next({ type: 'train-begin', devices, steps, policy, replicas: placement.replicas() });
     let tokens = 0, ms = 0;
     try {
       const { history, sample } = await trainDistributedWithSample({
