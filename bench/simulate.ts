@@ -16,15 +16,15 @@ const quick = process.argv.includes('--quick');
 const steps = quick ? 60 : 200;
 const devicesList = quick ? [8, 16] : [8, 16, 32, 64];
 const skewed = quick ? ['zipf:1.5,drift'] : ['zipf:1,drift', 'zipf:1.5,drift', 'zipf:2,drift', 'zipf:1.5,drift,burst'];
-const policies = ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'flexmoe-react', 'foresight', 'oracle'];
+const policies = ['static', 'static-unpadded', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'flexmoe-react', 'foresight', 'oracle'];
 const experts = 64, topk = 2, tokens = 4096;
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const acc: Record<string, number[]> = { static: [], fastermoe: [], oracle: [], eplb: [], capacity: [], foresight: [], balance: [], uniform: [], steadyOracle: [], steadyBalance: [] };
+const acc: Record<string, number[]> = { static: [], 'static-unpadded': [], fastermoe: [], oracle: [], eplb: [], capacity: [], foresight: [], balance: [], uniform: [], steadyOracle: [], steadyBalance: [] };
 // The foresight bound (FlexMoE's planner on each step's own routing, moves free) against the oracle.
 const bound: Record<string, number[]> = { oracle: [], balance: [] };
 // The same for flexmoe-react (FlexMoE that also plans after gating on a surge).
-const react: Record<string, number[]> = { static: [], fastermoe: [], oracle: [], eplb: [], flexmoe: [], foresight: [], balance: [], uniform: [] };
+const react: Record<string, number[]> = { static: [], 'static-unpadded': [], fastermoe: [], oracle: [], eplb: [], flexmoe: [], foresight: [], balance: [], uniform: [] };
 
 for (const workload of [...skewed, 'zipf:0']) {
   for (const devices of devicesList) {
@@ -47,15 +47,15 @@ for (const workload of [...skewed, 'zipf:0']) {
     };
     process.stdout.write(`${JSON.stringify(line)}\n`);
     if (workload === 'zipf:0') {
-      acc.uniform!.push(speedup['flexmoe/static']!);
-      react.uniform!.push(speedup['flexmoe-react/static']!);
+      acc.uniform!.push(speedup['flexmoe/static-unpadded']!);
+      react.uniform!.push(speedup['flexmoe-react/static-unpadded']!);
     } else {
-      for (const k of ['static', 'fastermoe', 'oracle', 'eplb', 'flexmoe', 'foresight']) react[k]!.push(speedup[`flexmoe-react/${k}`]!);
+      for (const k of ['static', 'static-unpadded', 'fastermoe', 'oracle', 'eplb', 'flexmoe', 'foresight']) react[k]!.push(speedup[`flexmoe-react/${k}`]!);
       const fs = reports.find((r) => r.policy === 'foresight')!;
       bound.oracle!.push(oracle.meanStepMs / fs.meanStepMs);
       bound.balance!.push(fs.balanceRatio);
       react.balance!.push(reports.find((r) => r.policy === 'flexmoe-react')!.balanceRatio);
-      for (const k of ['static', 'fastermoe', 'oracle', 'eplb', 'capacity', 'foresight']) acc[k]!.push(speedup[`flexmoe/${k}`]!);
+      for (const k of ['static', 'static-unpadded', 'fastermoe', 'oracle', 'eplb', 'capacity', 'foresight']) acc[k]!.push(speedup[`flexmoe/${k}`]!);
       acc.balance!.push(flex.balanceRatio);
       acc.steadyOracle!.push(line.steadyFlexmoeOverOracle);
       acc.steadyBalance!.push(line.steadyFlexmoeBalanceRatio);
@@ -65,9 +65,10 @@ for (const workload of [...skewed, 'zipf:0']) {
 process.stdout.write(
   `${JSON.stringify({
     bench: 'simulate-summary', skewedRuns: acc.static!.length,
+    flexmoeOverStaticUnpadded: { mean: round(mean(acc['static-unpadded']!)), min: round(Math.min(...acc['static-unpadded']!)), max: round(Math.max(...acc['static-unpadded']!)) },
     flexmoeOverStatic: { mean: round(mean(acc.static!)), max: round(Math.max(...acc.static!)) },
     flexmoeOverFastermoe: { mean: round(mean(acc.fastermoe!)), max: round(Math.max(...acc.fastermoe!)), min: round(Math.min(...acc.fastermoe!)) },
-    flexmoeOverEplb: { mean: round(mean(acc.eplb!)) },
+    flexmoeOverEplb: { mean: round(mean(acc.eplb!)), min: round(Math.min(...acc.eplb!)) },
     flexmoeOverOracle: { mean: round(mean(acc.oracle!)) },
     flexmoeOverForesight: { mean: round(mean(acc.foresight!)), min: round(Math.min(...acc.foresight!)) },
     foresightOverOracle: { mean: round(mean(bound.oracle!)), min: round(Math.min(...bound.oracle!)) },
@@ -75,20 +76,21 @@ process.stdout.write(
     flexmoeBalanceRatio: { mean: round(mean(acc.balance!)), max: round(Math.max(...acc.balance!)) },
     steadyFlexmoeOverOracle: { mean: round(mean(acc.steadyOracle!)) },
     steadyFlexmoeBalanceRatio: { mean: round(mean(acc.steadyBalance!)) },
-    uniformFlexmoeOverStatic: { min: round(Math.min(...acc.uniform!)) },
+    uniformFlexmoeOverStaticUnpadded: { min: round(Math.min(...acc.uniform!)) },
   })}\n`,
 );
 process.stdout.write(
   `${JSON.stringify({
     bench: 'simulate-summary-react', skewedRuns: react.static!.length,
+    flexmoeReactOverStaticUnpadded: { mean: round(mean(react['static-unpadded']!)), min: round(Math.min(...react['static-unpadded']!)) },
     flexmoeReactOverStatic: { mean: round(mean(react.static!)) },
     flexmoeReactOverFastermoe: { mean: round(mean(react.fastermoe!)), min: round(Math.min(...react.fastermoe!)) },
-    flexmoeReactOverEplb: { mean: round(mean(react.eplb!)) },
+    flexmoeReactOverEplb: { mean: round(mean(react.eplb!)), min: round(Math.min(...react.eplb!)) },
     flexmoeReactOverFlexmoe: { mean: round(mean(react.flexmoe!)), min: round(Math.min(...react.flexmoe!)) },
     flexmoeReactOverOracle: { mean: round(mean(react.oracle!)) },
     flexmoeReactOverForesight: { mean: round(mean(react.foresight!)), min: round(Math.min(...react.foresight!)) },
     flexmoeReactBalanceRatio: { mean: round(mean(react.balance!)), max: round(Math.max(...react.balance!)) },
-    uniformFlexmoeReactOverStatic: { min: round(Math.min(...react.uniform!)) },
+    uniformFlexmoeReactOverStaticUnpadded: { min: round(Math.min(...react.uniform!)) },
   })}\n`,
 );
 

@@ -68,12 +68,11 @@ describe('simulator', () => {
       const w = new SyntheticWorkload(parseWorkload(spec), 16, k, 60, 512, 3);
       let top = 0;
       for (let step = 0; step < 60; step++) {
-        const p = w.popularity(step);
-        assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-9, 'shares sum to 1');
-        top = Math.max(top, ...p);
-        for (const row of w.at(step, 3)[0]!) assert.ok(Math.max(...row) <= 512, `${spec}: a source routed ${Math.max(...row)} of 512 tokens to one expert`);
+        const rows = w.at(step, 3)[0]!, totals = rows[0]!.map((_, e) => rows.reduce((a, r) => a + r[e]!, 0));
+        top = Math.max(top, Math.max(...totals) / totals.reduce((a, b) => a + b, 0));
+        for (const row of rows) assert.ok(Math.max(...row) <= 512, `${spec}: a source routed ${Math.max(...row)} of 512 tokens to one expert`);
       }
-      assert.ok(top <= 1 / k + 1e-12 && (k === 1 || top > 0.9 / k), `${spec}, top-${k}: hottest share ${top}`);
+      assert.ok(top <= 1 / k + 1e-3 && (k === 1 || top > 0.9 / k), `${spec}, top-${k}: hottest share ${top}`);
     }
   });
 });

@@ -53,8 +53,8 @@ export function capShares(p: Float64Array, cap: number): Float64Array {
 
 /**
  * A synthetic, seeded routing workload: Zipf(S) expert popularity over a random ranking, per-source
- * multiplicative noise, and optional drift, bursts and a transient phase, with no expert above 1/k of
- * the assignments (capShares). Deterministic for a seed.
+ * multiplicative noise, and optional drift, bursts and a transient phase; its counts give no expert
+ * more than 1/k of the assignments (capShares). Deterministic for a seed.
  */
 export class SyntheticWorkload implements RoutingSource {
   readonly layers = 1;
@@ -108,11 +108,16 @@ export class SyntheticWorkload implements RoutingSource {
     let total = 0;
     for (let e = 0; e < E; e++) total += p[e]!;
     for (let e = 0; e < E; e++) p[e]! /= total;
-    return capShares(p, 1 / this.topk);
+    return p;
   }
 
+  /**
+   * Assignments per source device and expert at `step`. Popularity is how often an expert would be
+   * a token's pick; a token's k picks are distinct experts, so the assignment shares are capped at
+   * 1/k (capShares). Live routing by the same workload samples k distinct experts per token instead.
+   */
   at(step: number, devices: number): Counts[] {
-    const p = this.popularity(step);
+    const p = capShares(this.popularity(step), 1 / this.topk);
     const noise = this.spec.transient && step < this.steps * 0.3 ? 0.3 : 0.1;
     const total = this.tokensPerDevice * this.topk;
     const counts: Counts = [];
