@@ -212,6 +212,22 @@ describe('checkpoints', function () {
     await assert.rejects(trainDistributed({ ...base, devices: 1, steps: 1, resume: file }), /ok.ckpt is at step 1; 1 steps leave nothing to train/);
     await assert.rejects(trainDistributed({ ...base, devices: 1, checkpoint: join(dir, 'no-such-dir', 'x.ckpt') }), /checkpoint: cannot write .*x.ckpt: ENOENT \(checked before training starts\)/);
     assert.ok(!readdirSync(dir).some((f) => f.includes('.tmp-')), 'no temporary files left behind');
+    // Every path is checked before a device starts: what a run reads and what it writes.
+    await assert.rejects(trainDistributed({ ...base, devices: 1, resume: join(dir, 'nope.ckpt') }), /resume: cannot read .*nope.ckpt: ENOENT \(checked before training starts\)/);
+    await assert.rejects(trainDistributed({ ...base, devices: 1, recordTrace: join(dir, 'no-such-dir', 't.jsonl') }), /record-trace: cannot write .*t.jsonl: ENOENT \(checked before training starts\)/);
+  });
+
+  it("a killed run's temporary checkpoint files are removed; a live process's are left alone", async () => {
+    const { removeStaleTemps } = await import('../src/train/checkpoint.js');
+    const dir = mkdtempSync(join(tmpdir(), 'flexmoe-ckpt-'));
+    const file = join(dir, 'run.ckpt');
+    // Pids far above any this machine hands out stand for killed runs; the parent process is alive.
+    for (const pid of [2 ** 30 + 1, 2 ** 30 + 2, process.ppid]) writeFileSync(`${file}.tmp-${pid}`, 'half a checkpoint');
+    writeFileSync(join(dir, 'other.ckpt.tmp-1073741825'), 'another file');
+    assert.equal(removeStaleTemps(file), 2);
+    assert.deepEqual(readdirSync(dir).sort(), ['other.ckpt.tmp-1073741825', `run.ckpt.tmp-${process.ppid}`].sort());
+    await trainDistributed({ ...base, devices: 1, until: 1, checkpoint: file });
+    assert.ok(readdirSync(dir).includes('run.ckpt'));
   });
 
   it('a checkpoint whose checksum holds but whose structure does not is refused, naming what is wrong', async () => {

@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { errors } from '../errors.js';
 import type { TaskName } from '../models/tasks.js';
 import type { CharTransformerConfig } from '../models/char-transformer.js';
@@ -36,7 +37,44 @@ export function fnv1a(bytes: Uint8Array): string {
   return (h >>> 0).toString(16).padStart(8, '0');
 }
 
+/**
+ * Removes temporary files a killed run left beside `path` (`<name>.tmp-<pid>` of a process that is
+ * gone); returns how many. Files of live processes (a run writing now) are left alone.
+ */
+export function removeStaleTemps(path: string): number {
+  const dir = dirname(path), prefix = `${basename(path)}.tmp-`;
+  let removed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
+    try {
+      unlinkSync(`${dir}/${name}`);
+      removed++;
+    } catch {
+      // Gone already, or not ours to remove: nothing to do.
+    }
+  }
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function saveCheckpoint(path: string, meta: Record<string, unknown>, tensors: Map<string, { shape: number[]; data: Float32Array }>): number {
+  removeStaleTemps(path);
   const entries: CheckpointTensor[] = [];
   let offset = 0;
   for (const [name, t] of [...tensors.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {

@@ -10,7 +10,7 @@ import { applyPlacement, spawnMoEActors, type PlacementMoves } from './moe-actor
 import { adamWSettings } from './schedule.js';
 import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { checkCompatible, checkTensorNames, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { checkCompatible, checkTensorNames, loadCheckpoint, removeStaleTemps, saveCheckpoint } from './checkpoint.js';
 import { knownTasks, makeTask, type TaskName, type TaskSpec } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import type { CarriedOut, LayerPlan, SchedulerMessage } from '../../actors/scheduler.js';
@@ -150,7 +150,13 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   const config = opts.config.moe?.routing ? { ...opts.config, moe: { ...opts.config.moe, routingSteps: opts.config.moe.routingSteps ?? opts.steps } } : opts.config;
   if (config.moe?.routing) parseWorkload(config.moe.routing, 'routing');
   const task = opts.task ?? 'gpt-moe';
-  if (opts.checkpoint) checkWritable(opts.checkpoint);
+  // Paths first, before any device starts: what a run writes and what it reads.
+  if (opts.checkpoint) {
+    checkWritable(opts.checkpoint, 'checkpoint');
+    removeStaleTemps(opts.checkpoint);
+  }
+  if (opts.recordTrace) checkWritable(opts.recordTrace, 'record-trace');
+  if (opts.resume) checkReadable(opts.resume, 'resume');
   const modules = moduleUrls(opts.modules ?? []);
   for (const m of modules) await importUserModule(m); // registers the models of your own here too
   if (!knownTasks().includes(task)) throw errors.badArgument('--model', `unknown model "${task}"; known: ${knownTasks().join(', ')}`);
@@ -319,12 +325,20 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
 }
 
 /** A checkpoint path is checked before step 1: its folder must exist and be writable (and the file, if there). */
-function checkWritable(path: string): void {
+function checkWritable(path: string, what: string): void {
   const dir = dirname(resolve(path));
   try {
     accessSync(dir, fsConstants.W_OK);
     if (existsSync(path)) accessSync(path, fsConstants.W_OK);
   } catch (e) {
-    throw errors.badArgument('checkpoint', `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (checked before training starts)`);
+    throw errors.badArgument(what, `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (checked before training starts)`);
+  }
+}
+
+function checkReadable(path: string, what: string): void {
+  try {
+    accessSync(path, fsConstants.R_OK);
+  } catch (e) {
+    throw errors.badArgument(what, `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (checked before training starts)`);
   }
 }
