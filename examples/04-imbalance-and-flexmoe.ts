@@ -67,19 +67,26 @@ display(heatMap({
 //
 // The learned router above evens itself out within a few steps, so there is little left for a
 // placement to fix. Here the gates route by the simulator's workload instead (`routing`): Zipf(2)
-// popularity, hot set moving every 25 steps, combine weights still from the gates. Every step also
+// popularity, hot set moving every 25 steps, combine weights still from the gates; FlexMoE's
+// re-plans are printed as it makes them. Every step also
 // reports each device's expert time and the imbalance: how far the busiest device is above the
 // devices' mean, summed over the MoE layers' forward and backward (devices meet after each). Under
 // the static placement that imbalance is all any placement could take off a step: the headroom.
 
 // %%
-const routed: CharTransformerConfig = { ...config, dFF: 256, moe: { ...config.moe!, experts: 8, routing: 'zipf:2,drift' } };
+// Experts of width 2048, so that they are a fair share of the step and moving one can pay; enough
+// steps, even at the quick size, for the window to fill and a plan to land.
+const lastingSteps = quick ? 40 : 80;
+const routed: CharTransformerConfig = { ...config, dFF: 2048, moe: { ...config.moe!, experts: 8, routing: 'zipf:2,drift' } };
 const lasting: Record<string, Extract<TrainEvent, { type: 'batch-end' }>[]> = {};
 for (const policy of ['static-unpadded', 'flexmoe']) {
-  const trainer = new Trainer({ config: routed, devices: 2, batch: 8, lr: 5e-3, policy, slots: 5 });
+  const trainer = new Trainer({ config: routed, devices: 2, batch: 8, lr: 5e-3, policy, slots: 8 });
   lasting[policy] = [];
-  trainer.events$.subscribe((e) => e.type === 'batch-end' && lasting[policy]!.push(e));
-  await trainer.fit({ steps });
+  trainer.events$.subscribe((e) => {
+    if (e.type === 'batch-end') lasting[policy]!.push(e);
+    if (e.type === 'rebalance') console.log(`${policy}, step ${e.step}: ${e.ops.map((o) => (o.op === 'migrate' ? `migrate e${o.expert} ${o.from}→${o.to}` : `${o.op} e${o.expert} on dev${o.device}`)).join(', ')}`);
+  });
+  await trainer.fit({ steps: lastingSteps });
 }
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 display(lineChart({ title: "experts' imbalance per step (ms)", series: Object.entries(lasting).map(([p, h]) => ({ name: p, values: h.map((s) => s.expertImbalanceMs) })), xLabel: 'step' }));
@@ -90,7 +97,6 @@ display(table(['policy', 'median step ms', 'median expert ms (busiest device)', 
 
 // %% [markdown]
 // The static row's headroom is the most any placement could win on this model and machine; the
-// FlexMoE row shows how much imbalance it left. Most of a small model's step is attention, norms,
-// the head and Adam, which no placement touches. `npx flexmoe compare --routing zipf:2,drift --d-ff
-// 2048 --experts 8 --topk 1` compares the policies, in rounds, on a model whose experts are a larger
-// share of its step (docs/benchmarks.md).
+// FlexMoE row shows how much imbalance it left. Much of a small model's step is still attention,
+// norms, the head and Adam, which no placement touches. `npx flexmoe compare --routing zipf:2,drift
+// --d-ff 2048 --experts 8 --topk 1` compares the policies in interleaved rounds (docs/benchmarks.md).
