@@ -50,4 +50,31 @@ describe('notebook runner', function () {
     writeFileSync(join(dir, 'empty.ts'), 'const x = 1;\n');
     assert.throws(() => new Notebook(join(dir, 'empty.ts')), /empty\.ts has no cells/);
   });
+
+  it('a long cell reports that it is running, and stops reporting when it is done', async () => {
+    const file = join(dir, 'slow.ts');
+    writeFileSync(file, '// %%\nawait new Promise((r) => setTimeout(r, 120));\nconsole.log("done");\n');
+    const nb = new Notebook(file);
+    const seen: number[] = [];
+    nb.onProgress = (cell, s) => seen.push(cell.index * 1000 + Math.round(s * 1000));
+    nb.progressEveryMs = 20;
+    try {
+      const r = await nb.step();
+      assert.deepEqual(r!.outputs, ['done']);
+      assert.ok(seen.length >= 2 && seen.every((v) => Math.floor(v / 1000) === 1), `progress ${seen}`);
+      const after = seen.length;
+      await new Promise((r) => setTimeout(r, 60));
+      assert.equal(seen.length, after, 'no report once the cell is done');
+    } finally {
+      nb.close();
+    }
+  });
+
+  it('charts show as sparklines in a terminal: one line per series on a shared scale, range, last value and markers', async () => {
+    const { lineChart } = await import('../src/notebook/charts.js');
+    const { asText } = await import('../src/notebook/display.js');
+    const chart = lineChart({ title: 'balance', series: [{ name: 'static', values: [1, 2, 3, 4] }, { name: 'flexmoe', values: [1, 1, 1, 1] }], markers: [2] });
+    assert.equal(asText(chart), 'balance (4 points)\n  static  ▁▃▆█  1.00–4.00, last 4.00\n  flexmoe ▁▁▁▁  1.00–1.00, last 1.00\n            ^   re-plans at 2');
+    assert.equal(asText({ mime: 'image/svg+xml', data: '<svg/>', name: 'plain' }), '[plain: SVG, 6 bytes]');
+  });
 });

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline';
 import { existsSync } from 'node:fs';
 import { errors } from '../errors.js';
 import { Notebook, type CellResult } from '../notebook/runner.js';
+import { asText } from '../notebook/display.js';
 import type { Flags } from './args.js';
 
 export const notebookHelp = `flexmoe notebook FILE.ts [--run-all] [--render FILE.md]
@@ -9,7 +10,7 @@ export const notebookHelp = `flexmoe notebook FILE.ts [--run-all] [--render FILE
   cell and fails on the first error, naming the cell; --render writes Markdown with the outputs.`;
 
 function show(r: CellResult): void {
-  for (const o of r.outputs) process.stdout.write(`${typeof o === 'string' ? o : o.mime === 'text/markdown' ? o.data : `[${o.name ?? 'chart'}: SVG, ${o.data.length} bytes]`}\n`);
+  for (const o of r.outputs) process.stdout.write(`${asText(o)}\n`);
   if (r.error) process.stdout.write(`✗ cell ${r.cell.index} failed: ${r.error}\n`);
 }
 
@@ -18,14 +19,22 @@ export async function notebookCommand(flags: Flags, positional: string[]): Promi
   if (!file) throw errors.badArgument('notebook', 'give the example file: flexmoe notebook examples/NN-name.ts');
   if (!existsSync(file)) throw errors.badArgument('notebook', `no such file: ${file}`);
   const nb = new Notebook(file);
+  // A long cell says it is alive (on stderr, so outputs stay clean).
+  nb.onProgress = (cell, s) => process.stderr.write(`… cell ${cell.index} (line ${cell.line}) running, ${s.toFixed(0)} s\n`);
   try {
     const interactive = flags['run-all'] !== true && typeof flags.render !== 'string' && process.stdin.isTTY;
     if (!interactive) {
       const t0 = performance.now();
+      const printing = flags['run-all'] === true && typeof flags.render !== 'string';
       try {
-        await nb.runAll();
+        // Each cell's outputs as it finishes; the first failure stops the run, naming the cell.
+        while (!nb.finished) {
+          const r = await nb.step();
+          if (!r) break;
+          if (printing) show(r);
+          if (r.error) throw errors.badArgument('notebook', `${file}: cell ${r.cell.index} (line ${r.cell.line}) failed: ${r.error.split('\n')[0]}`);
+        }
       } finally {
-        if (flags['run-all'] === true && typeof flags.render !== 'string') for (const r of nb.results) show(r);
         if (typeof flags.render === 'string') nb.render(flags.render);
       }
       process.stderr.write(`${nb.results.length} cells ran in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);

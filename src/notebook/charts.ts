@@ -33,7 +33,32 @@ export function lineChart(opts: { title: string; series: { name: string; values:
     inner += `<rect x="${W - R + 10}" y="${T + 16 * k}" width="10" height="10" fill="${palette[k % palette.length]}"/><text x="${W - R + 24}" y="${T + 16 * k + 9}">${esc(s.name)}</text>`;
   });
   if (opts.markers?.length) inner += `<text x="${W - R + 10}" y="${T + 16 * opts.series.length + 9}" fill="#777">- - re-plan</text>`;
-  return { mime: 'image/svg+xml', data: frame(opts.title, inner), name: opts.title };
+  return { mime: 'image/svg+xml', data: frame(opts.title, inner), name: opts.title, text: sparklines(opts.title, opts.series, lo, hi, opts.markers) };
+}
+
+const TICKS = '▁▂▃▄▅▆▇█';
+
+/**
+ * The chart as text for a terminal: a sparkline per series on the shared scale (at most 60
+ * columns, each the mean of its steps), its range and last value, and where the markers fall.
+ */
+export function sparklines(title: string, series: { name: string; values: number[] }[], lo: number, hi: number, markers: number[] = []): string {
+  const n = Math.max(1, ...series.map((s) => s.values.length)), cols = Math.min(60, n);
+  const width = Math.max(...series.map((s) => s.name.length));
+  const bucket = (values: number[], c: number) => {
+    const part = values.slice(Math.floor((c * n) / cols), Math.max(Math.floor((c * n) / cols) + 1, Math.floor(((c + 1) * n) / cols))).filter(Number.isFinite);
+    return part.length ? part.reduce((a, b) => a + b, 0) / part.length : NaN;
+  };
+  const lines = series.map((s) => {
+    const marks = Array.from({ length: cols }, (_, c) => {
+      const v = bucket(s.values, c);
+      return Number.isFinite(v) ? TICKS[Math.min(7, Math.max(0, Math.round((7 * (v - lo)) / (hi - lo))))]! : ' ';
+    }).join('');
+    const finite = s.values.filter(Number.isFinite);
+    return `  ${s.name.padEnd(width)} ${marks}  ${finite.length ? `${num(Math.min(...finite))}–${num(Math.max(...finite))}, last ${num(finite.at(-1)!)}` : 'no values'}`;
+  });
+  if (markers.length) lines.push(`  ${''.padEnd(width)} ${Array.from({ length: cols }, (_, c) => (markers.some((m) => Math.floor((m * cols) / n) === c) ? '^' : ' ')).join('')}  re-plans at ${markers.join(', ')}`);
+  return `${title} (${n} points)\n${lines.join('\n')}`;
 }
 
 export function barChart(opts: { title: string; labels: string[]; values: number[]; yLabel?: string }): Displayable {

@@ -1,5 +1,12 @@
 /** What a cell can show besides console output: text, or an SVG picture. */
-export type Displayable = string | { mime: 'image/svg+xml'; data: string; name?: string } | { mime: 'text/markdown'; data: string };
+export type Displayable = string | { mime: 'image/svg+xml'; data: string; name?: string; text?: string } | { mime: 'text/markdown'; data: string };
+
+/** How a terminal shows a value: text as is, a chart as its text form (sparklines) when it has one. */
+export function asText(value: Displayable): string {
+  if (typeof value === 'string') return value;
+  if (value.mime === 'text/markdown') return value.data;
+  return value.text ?? `[${value.name ?? 'chart'}: SVG, ${value.data.length} bytes]`;
+}
 
 const SINK = Symbol.for('flexmoe.notebook.display');
 
@@ -13,7 +20,7 @@ const SINK = Symbol.for('flexmoe.notebook.display');
 export function display(value: Displayable): void {
   const sink = (globalThis as Record<symbol, ((v: Displayable) => void) | undefined>)[SINK];
   if (sink) return sink(value);
-  process.stdout.write(`${typeof value === 'string' ? value : value.mime === 'image/svg+xml' ? `[svg ${value.name ?? 'chart'}, ${value.data.length} bytes]` : value.data}\n`);
+  process.stdout.write(`${asText(value)}\n`);
 }
 
 export function setDisplaySink(sink: ((v: Displayable) => void) | undefined): void {

@@ -27,6 +27,13 @@ export class Notebook {
   private iterator: AsyncGenerator<number> | null = null;
   private done = false;
 
+  /**
+   * Called every `progressEveryMs` while a cell runs (and the event loop is free to notice), so a
+   * long cell is seen to be alive: the cell and the seconds so far.
+   */
+  onProgress?: (cell: Cell, seconds: number) => void;
+  progressEveryMs = 5_000;
+
   constructor(readonly file: string) {
     this.cells = parseCells(readFileSync(file, 'utf8'), file);
     const { module, codeCells } = compileCells(this.cells);
@@ -51,6 +58,9 @@ export class Notebook {
     const outputs: Displayable[] = [];
     const restore = capture(outputs);
     const t0 = performance.now();
+    const progress = this.onProgress;
+    const ticker = progress ? setInterval(() => progress(cell, (performance.now() - t0) / 1000), this.progressEveryMs) : null;
+    ticker?.unref();
     let error: string | undefined;
     try {
       if (!this.iterator) {
@@ -67,6 +77,7 @@ export class Notebook {
       error = (e as Error).stack ?? String(e);
       this.done = true;
     } finally {
+      if (ticker) clearInterval(ticker);
       restore();
     }
     const result: CellResult = { cell, outputs, error, ms: performance.now() - t0 };
