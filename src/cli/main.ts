@@ -22,7 +22,7 @@ const commands: Record<string, Command> = {
   },
   simulate: {
     run: simulateCommand, help: simulateHelp,
-    flags: { values: ['trace', 'workload', 'experts', 'topk', 'steps', 'tokens', 'seed', 'devices', 'slots', 'policies', 'profile', 'module'], switches: ['json'] },
+    flags: { values: ['trace', 'workload', 'experts', 'topk', 'steps', 'tokens', 'seed', 'devices', 'slots', 'policies', 'profile', 'module', 'threads'], switches: ['json'] },
   },
   compare: {
     run: compareCommand, help: compareHelp,

@@ -1,17 +1,21 @@
 import { errors } from '../errors.js';
 import { profileByName, type CostProfile } from '../sched/cost.js';
 import { readProfileFile } from '../sched/profile-file.js';
-import { simulate, type PolicyReport } from '../sched/simulate.js';
-import { TraceSource } from '../sched/trace.js';
-import { parseWorkload, SyntheticWorkload, type RoutingSource } from '../sched/workload.js';
+import { sourceOf, type SimJob } from '../sched/simulate-job.js';
+import { simulateJobs } from '../sched/simulate-pool.js';
+import { availableParallelism } from 'node:os';
+import { speedups, type PolicyReport } from '../sched/simulate.js';
+import { makePolicy } from '../sched/policies/index.js';
+import { parseWorkload } from '../sched/workload.js';
 import { moduleUrls } from '../runtime/thread.js';
 import { intFlag, type Flags } from './args.js';
 import { importUserModule } from '../runtime/modules.js';
 
 export const simulateHelp = `flexmoe simulate (--trace FILE | --workload zipf:S[,drift][,burst][,transient] --experts E --topk k --steps N)
                  --devices D --slots S [--policies static,capacity,fastermoe,eplb,flexmoe,flexmoe-react,foresight,oracle]
-                 [--profile cluster-a100|FILE.json] [--tokens T] [--seed S] [--module FILE] [--json]
-  Steps every policy through the same routing on simulated hardware and compares step times.
+                 [--profile cluster-a100|FILE.json] [--tokens T] [--seed S] [--module FILE] [--threads N] [--json]
+  Steps every policy through the same routing on simulated hardware and compares step times;
+  --threads N runs one policy per task on a pool of N worker threads (default 1: in this thread).
   --module FILE loads a module that registers policies of your own (registerPolicy) to name in --policies.
   flexmoe plans beside steps from recent load (as live training does); flexmoe-react also plans
   after gating when an expert surges, holding that step (simulator only), and shadows experts its
@@ -28,16 +32,27 @@ function profileFrom(flags: Flags): CostProfile {
 export async function simulateCommand(flags: Flags): Promise<void> {
   if (typeof flags.module === 'string') await importUserModule(moduleUrls([flags.module])[0]!);
   else if (flags.module !== undefined) throw errors.badArgument('--module', 'expected a file that registers policies (registerPolicy)');
-  let source: RoutingSource;
-  if (typeof flags.trace === 'string') source = TraceSource.read(flags.trace);
+  let routing: SimJob['routing'];
+  if (typeof flags.trace === 'string') routing = { trace: flags.trace };
   else {
     if (typeof flags.workload !== 'string') throw errors.badArgument('simulate', 'give --trace FILE or --workload SPEC');
-    source = new SyntheticWorkload(parseWorkload(flags.workload), intFlag(flags, 'experts', 64, 1), intFlag(flags, 'topk', 2, 1), intFlag(flags, 'steps', 200, 1), intFlag(flags, 'tokens', 4096, 1), intFlag(flags, 'seed', 1));
+    parseWorkload(flags.workload);
+    routing = { workload: flags.workload, experts: intFlag(flags, 'experts', 64, 1, 1 << 16), topk: intFlag(flags, 'topk', 2, 1, 1 << 16), steps: intFlag(flags, 'steps', 200, 1, 1 << 20), tokens: intFlag(flags, 'tokens', 4096, 1, 1 << 24), seed: intFlag(flags, 'seed', 1) };
   }
-  const devices = intFlag(flags, 'devices', 16, 1);
+  // Read here first: a bad trace or workload is refused before any thread starts.
+  const source = sourceOf({ routing } as SimJob);
+  const devices = intFlag(flags, 'devices', 16, 1, 1 << 16);
   const slots = intFlag(flags, 'slots', Math.max(2, Math.ceil(source.experts / devices) * 2), 1);
   const policies = (typeof flags.policies === 'string' ? flags.policies : 'static,capacity,fastermoe,eplb,flexmoe,flexmoe-react,foresight,oracle').split(',');
-  const { reports, speedup } = simulate({ source, devices, slots, profile: profileFrom(flags), policies, steps: typeof flags.steps === 'string' ? intFlag(flags, 'steps', 0) : undefined });
+  for (const p of policies) makePolicy(p); // an unknown name is an error here, naming the known ones
+  // With --threads N > 1, one policy per task on a pool of N worker threads. Not the default: a
+  // single comparison is bound by its slowest policy, and starting workers costs about what the
+  // others save (bench/simulate-pool.ts measures the pool on a whole suite).
+  const profile = profileFrom(flags), steps = typeof flags.steps === 'string' ? intFlag(flags, 'steps', 0) : undefined;
+  const modules = typeof flags.module === 'string' ? moduleUrls([flags.module]) : [];
+  const jobs = policies.map((p): SimJob => ({ routing, devices, slots, profile, policies: [p], steps, modules }));
+  const reports = (await simulateJobs(jobs, intFlag(flags, 'threads', 1, 1, Math.max(1, availableParallelism() * 4)))).flat();
+  const speedup = speedups(reports);
   // A ratio of Infinity or NaN means an input priced a step at 0 or ∞: an error, not a table cell.
   for (const [k, v] of Object.entries(speedup)) if (!Number.isFinite(v)) throw errors.badArgument('simulate', `the ratio ${k} came out ${v}: a step was priced at ${v === Infinity ? '0' : 'no finite'} ms; check the trace's counts and the profile`);
   for (const r of reports) if (!Number.isFinite(r.meanStepMs)) throw errors.badArgument('simulate', `policy ${r.policy}'s mean step came out ${r.meanStepMs} ms; check the trace's counts and the profile`);

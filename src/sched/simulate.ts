@@ -126,12 +126,17 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
       replanSteps: r.replanSteps,
     };
   });
+  return { reports, speedup: speedups(reports) };
+}
+
+/** FlexMoE's and flexmoe-react's mean step against every other policy's (`flexmoe/static`: how many times faster). */
+export function speedups(reports: readonly PolicyReport[]): Record<string, number> {
   const speedup: Record<string, number> = {};
   for (const name of ['flexmoe', 'flexmoe-react']) {
     const flex = reports.find((r) => r.policy === name);
     if (flex) for (const r of reports) if (r !== flex && r.policy !== 'flexmoe-react') speedup[`${name}/${r.policy}`] = r.meanStepMs / flex.meanStepMs;
   }
-  return { reports, speedup };
+  return speedup;
 }
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
