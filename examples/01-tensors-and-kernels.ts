@@ -5,8 +5,8 @@
 // on WebGPU where a GPU exists, and `reference`, a float64 oracle the others are tested against.
 
 // %%
-import { createBackend, defaultBackendName, Tensor, display, table } from '../src/index.js';
-import type { F32 } from '../src/index.js';
+import { createBackend, defaultBackendName, Tensor, display, table } from 'flexmoe';
+import type { F32 } from 'flexmoe';
 
 const name = await defaultBackendName();
 const be = await createBackend(name);

@@ -5,8 +5,8 @@
 // SharedArrayBuffer rings, never through the main thread.
 
 // %%
-import { ActorSystem, display, table } from '../src/index.js';
-import type { RuntimeEvent } from '../src/index.js';
+import { ActorSystem, display, table } from 'flexmoe';
+import type { RuntimeEvent } from 'flexmoe';
 import { LoadBook } from './load-book.js';
 import { Reducer } from './reducer.js';
 

@@ -9,7 +9,7 @@
 // Run it: `npx tsx examples/03-your-own-moe.ts` (set FLEXMOE_QUICK=1 for a short run).
 
 // %%
-import { AdamW, CharCorpus, CrossEntropyLoss, Rng, createBackend, loadModel, mobyDick, trainDistributed, valueAndGrads, clusterA100 } from '../src/index.js';
+import { AdamW, CharCorpus, CrossEntropyLoss, Rng, createBackend, loadModel, mobyDick, trainDistributed, valueAndGrads, clusterA100 } from 'flexmoe';
 import { Mixtral, type MixtralConfig } from './mixtral.js';
 
 const quick = process.env.FLEXMOE_QUICK === '1';

@@ -6,8 +6,8 @@
 // with FlexMoE re-planning live between steps; same seed, so the losses match.
 
 // %%
-import { Trainer, CharCorpus, mobyDick, display, lineChart, heatMap, table } from '../src/index.js';
-import type { CharTransformerConfig, TrainEvent } from '../src/index.js';
+import { Trainer, CharCorpus, mobyDick, display, lineChart, heatMap, table } from 'flexmoe';
+import type { CharTransformerConfig, TrainEvent } from 'flexmoe';
 
 const quick = process.env.FLEXMOE_QUICK === '1';
 const corpus = new CharCorpus(mobyDick());

@@ -5,7 +5,7 @@
 // 8 GPUs per node, NVLink inside, 12.5 GB/s between nodes) and prices each step with the cost model.
 
 // %%
-import { simulate, SyntheticWorkload, parseWorkload, clusterA100, display, lineChart, barChart, table } from '../src/index.js';
+import { simulate, SyntheticWorkload, parseWorkload, clusterA100, display, lineChart, barChart, table } from 'flexmoe';
 
 const quick = process.env.FLEXMOE_QUICK === '1';
 const devices = quick ? 8 : 32, experts = 64, steps = quick ? 60 : 200;

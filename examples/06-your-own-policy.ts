@@ -5,7 +5,7 @@
 // experts. This one copies the hottest expert everywhere it can, once.
 
 // %%
-import { simulate, SyntheticWorkload, parseWorkload, clusterA100, display, table, trainDistributed, CharCorpus, mobyDick } from '../src/index.js';
+import { simulate, SyntheticWorkload, parseWorkload, clusterA100, display, table, trainDistributed, CharCorpus, mobyDick } from 'flexmoe';
 import { hottestEverywhere } from './hottest-everywhere.js';
 
 // The policy, from examples/hottest-everywhere.ts:

@@ -5,8 +5,8 @@
 // Experts, mean pooling, ten classes; trained on 2 devices.
 
 // %%
-import { Trainer, display, lineChart } from '../src/index.js';
-import type { VisionMoEConfig } from '../src/index.js';
+import { Trainer, display, lineChart } from 'flexmoe';
+import type { VisionMoEConfig } from 'flexmoe';
 
 const quick = process.env.FLEXMOE_QUICK === '1';
 const config: VisionMoEConfig = { patch: 4, dModel: 32, heads: 2, dFF: 64, layers: 1, classes: 10, seed: 1, moe: { experts: 4, topk: 2 } };

@@ -1,6 +1,6 @@
 // The policy of examples/06-your-own-policy.ts (and of docs/policies.md): copy the hottest expert
 // of the first step onto every device with a free slot, once.
-import { Placement, registerPolicy, type Policy } from '../src/index.js';
+import { Placement, registerPolicy, type Policy } from 'flexmoe';
 
 export const hottestEverywhere: Policy = {
   name: 'hottest-everywhere',

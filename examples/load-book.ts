@@ -1,5 +1,5 @@
 // An actor used by examples/03-your-own-moe.ts: it adds up expert loads it is told about.
-import { Actor, registerActor } from '../src/index.js';
+import { Actor, registerActor } from 'flexmoe';
 
 export class LoadBook extends Actor {
   static override actorName = 'LoadBook';

@@ -2,8 +2,8 @@
 // Mixture-of-Experts of SwiGLU experts behind a softmax top-2 gate, in every block. Positions are
 // learned embeddings (flexmoe has no rotary embeddings yet). Registered as the task "mixtral", so
 // trainers, checkpoints and `loadModel` can build it on any device that loads this module.
-import { ad, Model, Tensor, languageTask, registerTask } from '../src/index.js';
-import type { Backend, F32, I32, LanguageConfig, MakeMoE, MoELayerOptions } from '../src/index.js';
+import { ad, Model, Tensor, languageTask, registerTask } from 'flexmoe';
+import type { Backend, F32, I32, LanguageConfig, MakeMoE, MoELayerOptions } from 'flexmoe';
 
 export interface MixtralConfig extends LanguageConfig { heads: number; layers: number; dFF: number; moe: Omit<MoELayerOptions, 'dFF'> }
 

@@ -3,8 +3,8 @@
 // layer is a `MoELayer`; on devices it is the layer the trainer hands in, whose gate and experts are
 // actors. Registered as the task "my-moe", so `trainDistributed({ task: 'my-moe', modules: [this
 // file] })` and `flexmoe train --module examples/my-moe.ts --model my-moe` train it.
-import { ad, languageTask, Model, registerTask, Tensor, TransformerBlock } from '../src/index.js';
-import type { CharTransformerConfig, F32, I32 } from '../src/index.js';
+import { ad, languageTask, Model, registerTask, Tensor, TransformerBlock } from 'flexmoe';
+import type { CharTransformerConfig, F32, I32 } from 'flexmoe';
 
 export class MyMoE extends Model<CharTransformerConfig> {
   readonly tokens = this.embedding('tokens', this.config.vocab, this.config.dModel);

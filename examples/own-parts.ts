@@ -1,8 +1,8 @@
 // An expert and a gate of your own, registered by name so that every device can build them: list
 // this module in `modules` and name them in the MoE options (`expert: 'squared-relu'`,
 // `kind: 'sharp-softmax'`). Both are written forward only; the tape gives their gradients.
-import { ad, chosenWeights, Expert, Gate, registerExpert, registerGate } from '../src/index.js';
-import type { F32, Parameter, Route } from '../src/index.js';
+import { ad, chosenWeights, Expert, Gate, registerExpert, registerGate } from 'flexmoe';
+import type { F32, Parameter, Route } from 'flexmoe';
 
 /** Primer's squared-ReLU FFN: down(relu(up·x)²). */
 export class SquaredReLUExpert extends Expert {

@@ -1,6 +1,6 @@
 // An actor used by examples/02-actors-and-channels.ts: sums a vector with its peers over the channels.
-import { Actor, registerActor, Tensor, type ActorContext } from '../src/index.js';
-import type { F32 } from '../src/index.js';
+import { Actor, registerActor, Tensor, type ActorContext } from 'flexmoe';
+import type { F32 } from 'flexmoe';
 
 export class Reducer extends Actor {
   static override actorName = 'Reducer';

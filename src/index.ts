@@ -81,3 +81,5 @@ export { loadModel } from './serve/load.js';
 export { ServeStats, type PassEvent } from './serve/stats.js';
 export type { Engine, ServeEvent, ForwardResult } from './serve/engine.js';
 export type { ModelInfo, ServedKind } from './serve/build.js';
+/** The closest of some names to a misspelt one, for did-you-mean messages (the CLI's and the example server's). */
+export { nearest } from './cli/args.js';

@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FlexMoEError, type ServedModel } from '../../src/index.js';
+import { FlexMoEError, type ServedModel } from 'flexmoe';
 import { ServiceMetrics } from './metrics.js';
 
 export interface ServiceOptions {

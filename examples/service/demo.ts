@@ -5,7 +5,7 @@
  * 0.001 (ST-MoE's coefficient), which leaves routing as skewed as real routers often are.
  */
 import { existsSync } from 'node:fs';
-import { CharCorpus, mobyDick, trainDistributed, type CharTransformerConfig, type VisionMoEConfig } from '../../src/index.js';
+import { CharCorpus, mobyDick, trainDistributed, type CharTransformerConfig, type VisionMoEConfig } from 'flexmoe';
 
 export function demoLanguageConfig(): CharTransformerConfig {
   const vocab = new CharCorpus(mobyDick()).vocab.size;

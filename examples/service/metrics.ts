@@ -4,7 +4,7 @@
  * process's own (memory, event-loop lag) from prom-client's default collectors.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ServedModel } from '../../src/index.js';
+import type { ServedModel } from 'flexmoe';
 
 export class ServiceMetrics {
   readonly registry = new Registry();

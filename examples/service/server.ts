@@ -12,8 +12,7 @@ import { join } from 'node:path';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
-import { FlexMoEError, loadModel, type ServedModel } from '../../src/index.js';
-import { nearest } from '../../src/cli/args.js';
+import { FlexMoEError, loadModel, nearest, type ServedModel } from 'flexmoe';
 import { startService } from './app.js';
 import { demoLanguageCheckpoint, demoVisionCheckpoint } from './demo.js';
 
