@@ -148,4 +148,17 @@ describe('a user-written policy (examples/hottest-everywhere.ts, as in docs/poli
     assert.equal(mine.replans, 1);
     assert.ok(mine.meanStepMs < reports[0]!.meanStepMs);
   });
+
+  it('plans run a step after they are made, as live (planLag 1); planLag 0 is the idealised executor', async () => {
+    const { hottestEverywhere } = await import('../examples/hottest-everywhere.js');
+    const run = (planLag: 0 | 1) => simulate({ source: workload('zipf:2'), devices: 8, slots: 8, profile: clusterA100, policies: [() => hottestEverywhere, 'foresight'], planLag }).reports;
+    const [lagged, boundLagged] = run(1), [eager, boundEager] = run(0);
+    // Decided before step 1 from step 0's routing: carried out at step 2 live-like, at step 1 ideally.
+    assert.deepEqual(lagged!.replanSteps, [2]);
+    assert.deepEqual(eager!.replanSteps, [1]);
+    assert.ok(lagged!.stepMs[1]! > eager!.stepMs[1]!, 'the idealised executor already runs step 1 on the new placement');
+    assert.deepEqual(lagged!.stepMs.slice(3), eager!.stepMs.slice(3), 'then the two run the same placement');
+    // Bounds are never lagged.
+    assert.deepEqual(boundLagged!.stepMs, boundEager!.stepMs);
+  });
 });

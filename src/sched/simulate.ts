@@ -16,6 +16,15 @@ export interface SimulationOptions {
   steps?: number;
   /** Steps of per-expert history kept for policies. */
   historyLimit?: number;
+  /**
+   * Steps between a plan and the step it first runs in (default 1, as live). Live, the scheduler
+   * plans from step k's routing beside step k+1 and the plan is carried out at the boundary after
+   * it: in force from step k+2. Here a policy deciding before step s has seen steps up to s−1, so
+   * a lag of 1 puts its plan in force from s+1. 0 is the idealised executor that carries a plan
+   * out before the very step it was planned for. Bounds (`free`) and in-step plans (`react`) are
+   * never lagged.
+   */
+  planLag?: 0 | 1;
 }
 
 export interface PolicyReport {
@@ -36,7 +45,8 @@ export interface PolicyReport {
 
 interface Run {
   name: string;
-  layers: { policy: Policy; placement: Placement; history: Float64Array[] }[];
+  /** `placement`: what the policy plans from (its plans applied at once); `executed`: what runs (plans applied after the lag). */
+  layers: { policy: Policy; placement: Placement; executed: Placement; pending: PlacementOp[]; history: Float64Array[] }[];
   stepMs: number[];
   balance: number[];
   replanSteps: number[];
@@ -57,12 +67,14 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
   const { source, devices: D, slots: S, profile } = opts;
   const steps = opts.steps ?? source.steps;
   const historyLimit = opts.historyLimit ?? 128;
+  const lag = opts.planLag ?? 1;
   const u = unitCosts(profile);
   const runs: Run[] = opts.policies.map((p) => {
     const make = typeof p === 'string' ? () => makePolicy(p) : p;
     const layers = Array.from({ length: source.layers }, () => {
       const policy = make();
-      return { policy, placement: policy.initial(D, S, source.experts), history: [] as Float64Array[] };
+      const placement = policy.initial(D, S, source.experts);
+      return { policy, placement, executed: placement.clone(), pending: [] as PlacementOp[], history: [] as Float64Array[] };
     });
     return { name: typeof p === 'string' ? p : layers[0]!.policy.name, layers, stepMs: [], balance: [], replanSteps: [], planMs: [], dropped: 0, assignments: 0, migratedBytes: 0 };
   });
@@ -73,29 +85,39 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
       run.layers.forEach((layer, l) => {
         const current = counts[l]!;
         const view: LoadView = { step, history: layer.history, current, topk: source.topk };
+        const free = layer.policy.free === true;
+        // Carries ops out on what runs: the move is charged to this step.
+        const carryOut = (ops: PlacementOp[]) => {
+          if (!ops.length) return;
+          if (!free) ms += migrationMs(ops, layer.executed, profile);
+          run.migratedBytes += ops.filter((o) => o.op !== 'shrink').length * u.paramBytes * (profile.training ? profile.stateBytesFactor : 1);
+          layer.executed.applyBatch(ops);
+          planned = true;
+        };
+        // The plan made a step ago reaches this step's boundary.
+        carryOut(layer.pending);
+        layer.pending = [];
         const t0 = performance.now();
         const ops = layer.policy.decide(view, layer.placement, profile);
         run.planMs.push(performance.now() - t0);
-        const free = layer.policy.free === true;
-        const apply = (ops: PlacementOp[]) => {
-          if (!ops.length) return;
-          if (!free) ms += migrationMs(ops, layer.placement, profile);
-          run.migratedBytes += ops.filter((o) => o.op !== 'shrink').length * u.paramBytes * (profile.training ? profile.stateBytesFactor : 1);
+        if (ops.length) {
           layer.placement.applyBatch(ops);
-          planned = true;
-        };
-        apply(ops);
+          if (lag === 0 || free) carryOut(ops);
+          else layer.pending = ops;
+        }
         if (layer.policy.react) {
-          // After gating, on the critical path: the step waits for this plan.
+          // After gating, on the critical path: the step waits for this plan, made on what runs.
           const t1 = performance.now();
-          const reacted = layer.policy.react(view, layer.placement, profile);
+          const reacted = layer.policy.react(view, layer.executed, profile);
           if (reacted) {
             run.planMs.push(performance.now() - t1);
             if (!free) ms += reactPlanMs(profile);
-            apply(reacted);
+            carryOut(reacted);
+            layer.placement = layer.executed.clone();
+            layer.pending = [];
           }
         }
-        const c = stepCost(current, layer.placement, profile, layer.policy.dispatch(view, layer.placement, profile), source.topk);
+        const c = stepCost(current, layer.executed, profile, layer.policy.dispatch(view, layer.executed, profile), source.topk);
         ms += c.stepMs;
         br = Math.max(br, c.balanceRatio);
         run.dropped += c.droppedTokens;
