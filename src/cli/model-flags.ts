@@ -58,6 +58,8 @@ export async function modelFromFlags(flags: Flags): Promise<FlagModel> {
       ? { experts: intFlag(flags, 'experts', 4, 1), topk: intFlag(flags, 'topk', 2, 1) as 1 | 2, capacityFactor: numberFlag(flags, 'capacity-factor', 0), routerSkew: numberFlag(flags, 'router-skew', 0), auxCoef: 0.01, ...routingFlag(flags) }
       : undefined,
   };
+  if (dModel % text.heads !== 0) throw errors.badArgument('--heads', `--d-model ${dModel} does not split into ${text.heads} heads (it must be a multiple of --heads)`);
+  if (text.moe && text.moe.topk > text.moe.experts) throw errors.badArgument('--topk', `top-${text.moe.topk} needs at least ${text.moe.topk} experts (--experts ${text.moe.experts})`);
   let config: CharTransformerConfig | VisionMoEConfig = text;
   if (model === 'bert-moe') config = { ...text, vocab: text.vocab + 1 }; // the mask character
   if (model === 'vision-moe') config = { patch: intFlag(flags, 'patch', 4, 1), dModel: text.dModel, heads: text.heads, dFF: text.dFF, layers: text.layers, classes: 10, seed: text.seed, moe: text.moe! };

@@ -12,6 +12,8 @@ import type { VisionMoEConfig } from '../models/vision-moe.js';
 import { Progress } from '../train/progress.js';
 import { intFlag, type Flags } from './args.js';
 import { headroom, median } from '../stats.js';
+import { checkReadable, checkWritable } from '../train/paths.js';
+import { loadCheckpoint } from '../train/checkpoint.js';
 import { modelFromFlags } from './model-flags.js';
 
 export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|dense|NAME --module FILE] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
@@ -35,6 +37,15 @@ export async function train(flags: Flags): Promise<void> {
   // 8), placed by the FlexMoE scheduler. --devices 1 trains in this thread, without actors.
   const defaultDevices = model === 'dense' ? 1 : Math.max(1, Math.min(availableParallelism(), config.moe?.experts ?? 1, 8));
   const devices = intFlag(flags, 'devices', defaultDevices, 1, 64);
+  // What the run reads and writes, before anything starts or prints.
+  if (typeof flags.checkpoint === 'string') checkWritable(flags.checkpoint, 'checkpoint');
+  if (typeof flags['record-trace'] === 'string') checkWritable(flags['record-trace'], 'record-trace');
+  if (typeof flags.resume === 'string') {
+    checkReadable(flags.resume, 'resume');
+    loadCheckpoint(flags.resume); // its magic, structure and checksum, before any device starts
+  }
+  const experts = config.moe?.experts ?? 1;
+  if (devices > experts) throw errors.badArgument('--devices', `${devices} devices for ${experts} experts: every device needs at least one expert (use more experts or fewer devices)`);
   if (devices > 1 && model === 'dense') throw errors.badArgument('--devices', 'the dense model trains on one device; several devices need MoE layers (--model gpt-moe, bert-moe or vision-moe)');
   const policy = typeof flags.policy === 'string' ? flags.policy : devices > 1 ? 'flexmoe' : defaultLivePolicy;
   if (!isFixedPlacement(policy) && devices < 2) throw errors.badArgument('--policy', `placement policies move experts between devices: use --devices 2 or more with --policy ${policy}`);
@@ -44,7 +55,6 @@ export async function train(flags: Flags): Promise<void> {
   try {
     const json = flags.json === true;
     const corpus = new CharCorpus(mobyDick());
-    const experts = config.moe?.experts ?? 1;
     const steps = intFlag(flags, 'steps', model === 'dense' ? 300 : 200, 1);
     if (model === 'bert-moe' || model === 'vision-moe') return await trainOnDevices(flags, model, modelConfig, devices, steps, batch, lr, be.name, policy, modules);
     if (own) return await trainOnDevices(flags, model, config, devices, steps, batch, lr, be.name, policy, modules);

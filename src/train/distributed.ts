@@ -8,9 +8,8 @@ import { defaultBackendName } from '../kernels/backend.js';
 import type { MoELayerSpec, MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-trainer.js';
 import { applyPlacement, spawnMoEActors, type PlacementMoves } from './moe-actors.js';
 import { adamWSettings } from './schedule.js';
-import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { checkCompatible, checkTensorNames, loadCheckpoint, removeStaleTemps, saveCheckpoint } from './checkpoint.js';
+import { checkReadable, checkWritable } from './paths.js';
 import { knownTasks, makeTask, type TaskName, type TaskSpec } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import type { CarriedOut, LayerPlan, SchedulerMessage } from '../../actors/scheduler.js';
@@ -325,20 +324,3 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
 }
 
 /** A checkpoint path is checked before step 1: its folder must exist and be writable (and the file, if there). */
-function checkWritable(path: string, what: string): void {
-  const dir = dirname(resolve(path));
-  try {
-    accessSync(dir, fsConstants.W_OK);
-    if (existsSync(path)) accessSync(path, fsConstants.W_OK);
-  } catch (e) {
-    throw errors.badArgument(what, `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (checked before training starts)`);
-  }
-}
-
-function checkReadable(path: string, what: string): void {
-  try {
-    accessSync(path, fsConstants.R_OK);
-  } catch (e) {
-    throw errors.badArgument(what, `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (checked before training starts)`);
-  }
-}
