@@ -10,6 +10,8 @@ import { flexmoePolicy } from '../src/sched/policies/index.js';
 import { expertTotals } from '../src/sched/policy.js';
 import { simulate } from '../src/sched/simulate.js';
 import { parseWorkload, SyntheticWorkload } from '../src/sched/workload.js';
+import { TraceSource } from '../src/sched/trace.js';
+import { fileURLToPath } from 'node:url';
 import { median, round } from './harness.js';
 
 const quick = process.argv.includes('--quick');
@@ -93,6 +95,22 @@ process.stdout.write(
     uniformFlexmoeReactOverStaticUnpadded: { min: round(Math.min(...react.uniform!)) },
   })}\n`,
 );
+
+// Routing recorded from live training of the built-in GPT-MoE (8 experts, top-2, 2 devices, 200
+// steps; `flexmoe train --record-trace`), learned router, unskewed and skewed at the start
+// (--router-skew 2): replayed at 2, 4 and 8 devices, every policy on it.
+for (const name of ['gpt-moe-8x2', 'gpt-moe-8x2-skew2']) {
+  const trace = TraceSource.read(fileURLToPath(new URL(`traces/${name}.jsonl`, import.meta.url)));
+  for (const devices of quick ? [4] : [2, 4, 8]) {
+    const { reports, speedup } = simulate({ source: trace, devices, slots: 2 * (8 / devices), profile: clusterA100, policies });
+    const flex = reports.find((r) => r.policy === 'flexmoe')!, unpadded = reports.find((r) => r.policy === 'static-unpadded')!;
+    process.stdout.write(`${JSON.stringify({
+      bench: 'simulate-trace', trace: name, devices, experts: 8, topk: 2,
+      staticUnpaddedBalanceRatio: round(unpadded.balanceRatio), flexmoeBalanceRatio: round(flex.balanceRatio), flexmoeReplans: flex.replans,
+      speedup: Object.fromEntries(['flexmoe/static-unpadded', 'flexmoe/fastermoe', 'flexmoe/eplb', 'flexmoe/foresight', 'flexmoe-react/foresight'].map((k) => [k, round(speedup[k]!)])),
+    })}\n`);
+  }
+}
 
 // Planning time: a first FlexMoE plan from round-robin (one climb), and a re-plan after the hot set
 // moved from the placement that plan made (replicas everywhere: all three climbs). A scheduler
