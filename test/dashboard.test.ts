@@ -44,16 +44,22 @@ describe('live dashboard', function () {
   });
 });
 
+/** Headless Chromium (Debian's, driven by playwright-core), or null where it is not installed. */
+async function launchChromium() {
+  const { existsSync } = await import('node:fs');
+  const executablePath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+  if (!executablePath) return null;
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'] });
+}
+
 describe('live dashboard in headless Chromium (end to end)', function () {
   this.timeout(60_000);
   it('the page shows a placement change after the scheduler acts', async function () {
-    const { existsSync } = await import('node:fs');
-    const executablePath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-    if (!executablePath) this.skip();
-    const { chromium } = await import('playwright-core');
+    const browser = await launchChromium();
+    if (!browser) this.skip();
     const events = new Subject<TrainEvent>();
     const dash = await serveDashboard(events);
-    const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'] });
     try {
       const page = await browser.newPage();
       await page.goto(dash.url);
@@ -76,10 +82,8 @@ describe('live dashboard in headless Chromium (end to end)', function () {
   });
 
   it('a viewer who opens the page late sees the run from its first step: placement, charts with axes, device time, log', async function () {
-    const { existsSync } = await import('node:fs');
-    const executablePath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-    if (!executablePath) this.skip();
-    const { chromium } = await import('playwright-core');
+    const browser = await launchChromium();
+    if (!browser) this.skip();
     const events = new Subject<TrainEvent>();
     const dash = await serveDashboard(events);
     // Twelve steps happen before anyone looks.
@@ -87,7 +91,6 @@ describe('live dashboard in headless Chromium (end to end)', function () {
     for (let step = 0; step < 12; step++) {
       events.next({ type: 'batch-end', step, loss: 4 - step * 0.1, auxLoss: 0, tokensPerSec: 1000, balanceRatio: 1.5 - step * 0.02, placementVersion: 0, shadows: [[], []], deviceExpertMs: [3 + step * 0.1, 2] } as unknown as TrainEvent);
     }
-    const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'] });
     try {
       const page = await browser.newPage();
       await page.goto(dash.url);
