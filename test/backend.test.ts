@@ -43,7 +43,7 @@ describe('kernel registry and backend selection', () => {
     await assert.rejects(defaultBackendName({ FLEXMOE_BACKEND: 'nope' }), /unknown backend "nope"; available: reference/);
   });
 
-  it('FLEXMOE_BACKEND overrides the choice; without it a CPU machine gets gpu.js WebAssembly', async () => {
+  it('FLEXMOE_BACKEND overrides the choice; without it a CPU machine gets wasm-simd', async () => {
     assert.equal(await defaultBackendName({ FLEXMOE_BACKEND: 'gpujs-cpu' }), 'gpujs-cpu');
     const name = await defaultBackendName({});
     assert.ok(['gpujs-webgpu', 'gpujs-headlessgl', 'wasm-simd'].includes(name), name);
