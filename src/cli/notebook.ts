@@ -28,12 +28,7 @@ export async function notebookCommand(flags: Flags, positional: string[]): Promi
       const printing = flags['run-all'] === true && typeof flags.render !== 'string';
       try {
         // Each cell's outputs as it finishes; the first failure stops the run, naming the cell.
-        while (!nb.finished) {
-          const r = await nb.step();
-          if (!r) break;
-          if (printing) show(r);
-          if (r.error) throw errors.badArgument('notebook', `${file}: cell ${r.cell.index} (line ${r.cell.line}) failed: ${r.error.split('\n')[0]}`);
-        }
+        await nb.runAll(printing ? show : undefined);
       } finally {
         if (typeof flags.render === 'string') nb.render(flags.render);
       }

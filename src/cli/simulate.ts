@@ -40,7 +40,7 @@ export async function simulateCommand(flags: Flags): Promise<void> {
     routing = { workload: flags.workload, experts: intFlag(flags, 'experts', 64, 1, 1 << 16), topk: intFlag(flags, 'topk', 2, 1, 1 << 16), steps: intFlag(flags, 'steps', 200, 1, 1 << 20), tokens: intFlag(flags, 'tokens', 4096, 1, 1 << 24), seed: intFlag(flags, 'seed', 1) };
   }
   // Read here first: a bad trace or workload is refused before any thread starts.
-  const source = sourceOf({ routing } as SimJob);
+  const source = sourceOf(routing);
   const devices = intFlag(flags, 'devices', 16, 1, 1 << 16);
   const slots = intFlag(flags, 'slots', Math.max(2, Math.ceil(source.experts / devices) * 2), 1);
   const policies = (typeof flags.policies === 'string' ? flags.policies : 'static,capacity,fastermoe,eplb,flexmoe,flexmoe-react,foresight,oracle').split(',');
@@ -50,8 +50,11 @@ export async function simulateCommand(flags: Flags): Promise<void> {
   // others save (bench/simulate-pool.ts measures the pool on a whole suite).
   const profile = profileFrom(flags), steps = typeof flags.steps === 'string' ? intFlag(flags, 'steps', 0) : undefined;
   const modules = typeof flags.module === 'string' ? moduleUrls([flags.module]) : [];
-  const jobs = policies.map((p): SimJob => ({ routing, devices, slots, profile, policies: [p], steps, modules }));
-  const reports = (await simulateJobs(jobs, intFlag(flags, 'threads', 1, 1, Math.max(1, availableParallelism() * 4)))).flat();
+  const threads = intFlag(flags, 'threads', 1, 1, Math.max(1, availableParallelism() * 4));
+  const job = (p: string[]): SimJob => ({ routing, devices, slots, profile, policies: p, steps, modules });
+  // In this thread every policy steps through one routing source together; on a pool, one each.
+  const jobs = threads > 1 ? policies.map((p) => job([p])) : [job(policies)];
+  const reports = (await simulateJobs(jobs, threads)).flat();
   const speedup = speedups(reports);
   // A ratio of Infinity or NaN means an input priced a step at 0 or ∞: an error, not a table cell.
   for (const [k, v] of Object.entries(speedup)) if (!Number.isFinite(v)) throw errors.badArgument('simulate', `the ratio ${k} came out ${v}: a step was priced at ${v === Infinity ? '0' : 'no finite'} ms; check the trace's counts and the profile`);

@@ -86,10 +86,11 @@ export class Notebook {
     return result;
   }
 
-  /** Runs every remaining cell; throws at the first failing one, naming it. */
-  async runAll(): Promise<CellResult[]> {
+  /** Runs every remaining cell, handing each result to `onCell` as it finishes; throws at the first failing one, naming it. */
+  async runAll(onCell?: (r: CellResult) => void): Promise<CellResult[]> {
     while (!this.done) {
       const r = await this.step();
+      if (r) onCell?.(r);
       if (r?.error) throw errors.badArgument('notebook', `${this.file}: cell ${r.cell.index} (line ${r.cell.line}) failed: ${r.error.split('\n')[0]}`);
     }
     return this.results;

@@ -20,15 +20,14 @@ export interface SimJob {
   modules?: string[];
 }
 
-export function sourceOf(job: SimJob): RoutingSource {
-  const r = job.routing;
+export function sourceOf(r: SimJob['routing']): RoutingSource {
   return 'trace' in r ? TraceSource.read(r.trace) : new SyntheticWorkload(parseWorkload(r.workload), r.experts, r.topk, r.steps, r.tokens, r.seed);
 }
 
 /** Runs one job (here, or as a piscina task: this is the pool's worker module). */
 export async function runSimJob(job: SimJob): Promise<PolicyReport[]> {
   for (const m of job.modules ?? []) await importUserModule(m);
-  return simulate({ source: sourceOf(job), devices: job.devices, slots: job.slots, profile: job.profile, policies: job.policies, steps: job.steps }).reports;
+  return simulate({ source: sourceOf(job.routing), devices: job.devices, slots: job.slots, profile: job.profile, policies: job.policies, steps: job.steps }).reports;
 }
 
 export default runSimJob;

@@ -8,7 +8,7 @@ import { defaultBackendName } from '../kernels/backend.js';
 import type { MoELayerSpec, MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-trainer.js';
 import { applyPlacement, spawnMoEActors, type PlacementMoves } from './moe-actors.js';
 import { adamWSettings } from './schedule.js';
-import { checkCompatible, checkTensorNames, loadCheckpoint, removeStaleTemps, saveCheckpoint } from './checkpoint.js';
+import { checkCompatible, checkTensorNames, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { checkReadable, checkWritable } from './paths.js';
 import { knownTasks, makeTask, type TaskName, type TaskSpec } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
@@ -150,10 +150,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   if (config.moe?.routing) parseWorkload(config.moe.routing, 'routing');
   const task = opts.task ?? 'gpt-moe';
   // Paths first, before any device starts: what a run writes and what it reads.
-  if (opts.checkpoint) {
-    checkWritable(opts.checkpoint, 'checkpoint');
-    removeStaleTemps(opts.checkpoint);
-  }
+  if (opts.checkpoint) checkWritable(opts.checkpoint, 'checkpoint');
   if (opts.recordTrace) checkWritable(opts.recordTrace, 'record-trace');
   if (opts.resume) checkReadable(opts.resume, 'resume');
   const modules = moduleUrls(opts.modules ?? []);

@@ -24,8 +24,8 @@ export function nextEvent(system: ActorSystem, pred: (e: RuntimeEvent) => boolea
   });
 }
 
-/** Resolves once `cond()` holds, checking every few milliseconds; rejects naming `what` after `timeoutMs`. */
-export async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+/** Resolves once `cond()` holds, checking every few milliseconds; rejects naming `what` after `timeoutMs` (a bound that only catches a hang). */
+export async function until(cond: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!cond()) {
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
