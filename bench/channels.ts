@@ -10,7 +10,8 @@ import { median, round } from './harness.js';
 const quick = process.argv.includes('--quick');
 const reps = quick ? 3 : 7;
 const workerUrl = new URL('./channels-worker.ts', import.meta.url);
-const sizes = process.env.SIZES ? process.env.SIZES.split(',').map(Number) : [4 << 10, 64 << 10, 1 << 20];
+// SIZES=none skips the ring transports and runs only the all-reduce.
+const sizes = process.env.SIZES === 'none' ? [] : process.env.SIZES ? process.env.SIZES.split(',').map(Number) : [4 << 10, 64 << 10, 1 << 20];
 
 /** Every transport moves frames untimed for this long first (channels-worker.ts says why). */
 const WARM_MS = Number(process.env.WARM_MS ?? 3000);
@@ -91,15 +92,29 @@ for (const bytes of sizes) {
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 
-// All-reduce of 4 MiB across 2 devices (actors on device threads), against copying 4 MiB once.
+// All-reduce of 4 MiB across 2 devices (actors on device threads), against copying 4 MiB once, in
+// the same run: over shared memory (a tensor of its own; and one staged in the shared region, as the
+// gradient sync does) and over the channels (the rings), paths interleaved so noise hits them alike.
 const system = await ActorSystem.start({ devices: 2, modules: [new URL('../src/sched/allreduce-probe.ts', import.meta.url)] });
 try {
   const actors = await Promise.all([0, 1].map((d) => system.spawn('AllReduceProbe', {}, { device: d })));
-  const bytes = 4 << 20, iterations = quick ? 10 : 30;
-  const perOp = await Promise.all(actors.map((a) => system.ask<number[]>(a, { floats: bytes / 4, iterations }, { timeoutMs: 120_000 })));
-  const ms = median(perOp[0]!.slice(2));
-  const memcpyMs = (bytes / memcpyGbps(bytes) / 1e9) * 1000;
-  process.stdout.write(`${JSON.stringify({ bench: 'allreduce', bytes, devices: 2, ms: round(ms), gbps: round(bytes / (ms / 1000) / 1e9), memcpyMs: round(memcpyMs), timesMemcpy: round(ms / memcpyMs) })}\n`);
+  const bytes = 4 << 20, iterations = quick ? 10 : 20;
+  const paths = ['shared', 'staged', 'channels'] as const;
+  const times: Record<string, number[]> = { shared: [], staged: [], channels: [], memcpy: [] };
+  for (let rep = 0; rep < reps; rep++) {
+    for (const path of paths) {
+      const perOp = await Promise.all(actors.map((a) => system.ask<number[]>(a, { floats: bytes / 4, iterations, path }, { timeoutMs: 120_000 })));
+      times[path]!.push(...perOp[0]!.slice(2));
+    }
+    times.memcpy!.push((bytes / memcpyGbps(bytes) / 1e9) * 1000);
+  }
+  const memcpyMs = median(times.memcpy!);
+  const line: Record<string, unknown> = { bench: 'allreduce', bytes, devices: 2, memcpyMs: round(memcpyMs) };
+  for (const path of paths) {
+    const ms = median(times[path]!);
+    line[path] = { ms: round(ms), gbps: round(bytes / (ms / 1000) / 1e9), timesMemcpy: round(ms / memcpyMs) };
+  }
+  process.stdout.write(`${JSON.stringify(line)}\n`);
 } finally {
   await system.stop();
 }

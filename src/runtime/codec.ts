@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
 import { errors } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
+import type { ReduceShared } from './shared-reduce.js';
 
 /**
  * Control-plane encoding: msgpackr with typed arrays kept as typed arrays (`moreTypes`) and no
@@ -22,11 +23,16 @@ export function decode<T>(bytes: Uint8Array): T {
 export interface Envelope {
   bytes: Uint8Array;
   shared?: SharedArrayBuffer[];
+  /** With `init`: the memory and signal table of the shared-memory all-reduce (shared-reduce.ts). */
+  reduce?: ReduceShared;
 }
 
-export function envelope(message: unknown, shared?: SharedArrayBuffer[]): { env: Envelope; transfer: ArrayBuffer[] } {
+export function envelope(message: unknown, shared?: SharedArrayBuffer[], reduce?: ReduceShared): { env: Envelope; transfer: ArrayBuffer[] } {
   const bytes = encode(message);
-  return { env: shared ? { bytes, shared } : { bytes }, transfer: [bytes.buffer as ArrayBuffer] };
+  const env: Envelope = { bytes };
+  if (shared) env.shared = shared;
+  if (reduce) env.reduce = reduce;
+  return { env, transfer: [bytes.buffer as ArrayBuffer] };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { errors } from '../errors.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
 import type { DeviceChannels } from './channels.js';
+import type { SharedReduce } from './shared-reduce.js';
 
 /**
  * Collectives over the shared-memory channels. Every participant calls the same collectives in
@@ -16,7 +17,26 @@ export class Collectives {
    */
   exchangeMs = 0;
 
-  constructor(private readonly channels: DeviceChannels, readonly device: number, readonly devices: number) {}
+  constructor(
+    private readonly channels: DeviceChannels,
+    readonly device: number,
+    readonly devices: number,
+    private readonly shared?: SharedReduce,
+  ) {}
+
+  /**
+   * A vector of `n` floats already in this device's shared all-reduce region (null when it does not
+   * fit, or there is no such region): fill it and pass it to `allReduce` to skip copying it in. It
+   * is valid until this device's next all-reduce.
+   */
+  staging(n: number): F32 | null {
+    return n >= SPLIT_FLOATS ? (this.shared?.staging(n) ?? null) : null;
+  }
+
+  /** A peer device was rebuilt: calls waiting on its old incarnation fail, and its signals restart. */
+  peerRestarted(peer: number): void {
+    this.shared?.peerRestarted(peer);
+  }
 
   /**
    * Gives a tensor received from an exchange back to the channel pool once it is no longer needed
@@ -68,10 +88,14 @@ export class Collectives {
 
   /**
    * Sums `x` over the group, in place (as NCCL and torch.distributed do), and returns it: a
-   * reduce-scatter (member i receives everyone's i-th slice and sums it) then an all-gather of the
-   * sums, so each device adds 1/n of the vector instead of all of it, and sends and receives the
-   * same bytes as an all-to-all of whole vectors would. Each slice is summed by one member, adding
-   * the parts in ascending device order, so every member gets bit-identical float32 results.
+   * reduce-scatter (member i sums everyone's i-th slice) then an all-gather of the sums, so each
+   * device adds 1/n of the vector instead of all of it. Large vectors are reduced over shared
+   * memory, each member reading the others' regions (shared-reduce.ts); without that region, and
+   * with an explicit tag, over the channels. Each slice is summed by one member, adding the parts in
+   * ascending device order, so every member gets bit-identical float32 results.
+   *
+   * Every member of a pair of devices must make the large all-reduces they share in the same order
+   * (one region per device serves them one at a time).
    */
   async allReduce(x: F32, group: readonly number[] = this.all(), tag?: number): Promise<F32> {
     const g = this.checkGroup(group, 'allReduce');
@@ -79,6 +103,14 @@ export class Collectives {
     const n = g.length, me = g.indexOf(this.device), len = x.size;
     // Small vectors: one exchange of whole vectors beats two rounds (a round costs a synchronisation).
     if (len < SPLIT_FLOATS) return this.allReduceWhole(x, g, tag);
+    if (this.shared && tag === undefined) {
+      const t0 = performance.now();
+      try {
+        return await this.shared.allReduce(x, g);
+      } finally {
+        this.exchangeMs += performance.now() - t0;
+      }
+    }
     const at = (i: number) => Math.floor((i * len) / n);
     const slice = (i: number) => new Tensor('f32', [at(i + 1) - at(i)], x.data.subarray(at(i), at(i + 1))) as F32;
     const parts = await this.allToAll(g.map((_, i) => slice(i)), g, tag);

@@ -7,6 +7,7 @@ import { actorClass, type Actor, type ActorContext, type ActorRef } from './acto
 import { DeviceChannels } from './channels.js';
 import { importUserModule } from './modules.js';
 import { Collectives } from './collectives.js';
+import { SharedReduce, type ReduceShared } from './shared-reduce.js';
 import { arrayTensor, decode, envelope, joinState, packState, splitState, unpackState, type Envelope } from './codec.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { DeviceStats, FromDevice, ToDevice } from './messages.js';
@@ -94,13 +95,13 @@ function enqueue<T>(id: string, fn: (h: Hosted) => T | Promise<T>): Promise<T> {
   return run;
 }
 
-async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined): Promise<void> {
+async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined, reduce?: ReduceShared): Promise<void> {
   switch (m.type) {
     case 'init': {
       device = m.device;
       devices = m.devices;
       channels = new DeviceChannels(device);
-      collectives = new Collectives(channels, device, devices);
+      collectives = new Collectives(channels, device, devices, reduce && devices > 1 ? new SharedReduce(reduce, device, devices) : undefined);
       connectRings(shared ?? [], [...Array(devices).keys()].filter((d) => d !== device));
       try {
         for (const mod of m.modules) await importUserModule(mod);
@@ -202,6 +203,9 @@ function connectRings(shared: SharedArrayBuffer[], peers: number[]): void {
 
 port.on('message', (env: Envelope) => {
   const m = decode<ToDevice>(env.bytes);
-  if (m.type === 'rings') return connectRings(env.shared ?? [], m.peers);
-  void handle(m, env.shared).catch((e: Error) => post({ type: 'event', actor: { id: '-', device, incarnation: 0 }, data: { error: e.message } }));
+  if (m.type === 'rings') {
+    for (const p of m.peers) collectives.peerRestarted(p);
+    return connectRings(env.shared ?? [], m.peers);
+  }
+  void handle(m, env.shared, env.reduce).catch((e: Error) => post({ type: 'event', actor: { id: '-', device, incarnation: 0 }, data: { error: e.message } }));
 });

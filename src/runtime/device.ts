@@ -3,6 +3,7 @@ import { siblingModule, startThread } from './thread.js';
 import { errors } from '../errors.js';
 import { decode, envelope, type Envelope } from './codec.js';
 import type { FromDevice, ToDevice } from './messages.js';
+import type { ReduceShared } from './shared-reduce.js';
 
 type Request = ToDevice extends infer M ? (M extends unknown ? ('req' extends keyof M ? Omit<M, 'req'> : never) : never) : never;
 
@@ -34,8 +35,11 @@ export class Device {
     this.index = opts.index;
   }
 
-  /** Starts the thread with its ring buffers ([out to each peer..., in from each peer...]) and waits until it is ready. */
-  start(rings: SharedArrayBuffer[], timeoutMs = 30_000): Promise<void> {
+  /**
+   * Starts the thread with its ring buffers ([out to each peer..., in from each peer...]) and the
+   * shared all-reduce memory, and waits until it is ready.
+   */
+  start(rings: SharedArrayBuffer[], reduce: ReduceShared, timeoutMs = 30_000): Promise<void> {
     this.incarnation++;
     this.state = 'starting';
     this.exiting = false;
@@ -70,13 +74,13 @@ export class Device {
         clearTimeout(timer);
         reject(errors.deviceCrashed(this.index, `exited with code ${code} while starting${lastError ? `: ${lastError}` : ''}`));
       });
-      this.post({ type: 'init', device: this.index, devices: this.opts.devices, modules: this.opts.modules, incarnation: this.incarnation }, rings);
+      this.post({ type: 'init', device: this.index, devices: this.opts.devices, modules: this.opts.modules, incarnation: this.incarnation }, rings, reduce);
     });
   }
 
-  post(message: ToDevice, shared?: SharedArrayBuffer[]): void {
+  post(message: ToDevice, shared?: SharedArrayBuffer[], reduce?: ReduceShared): void {
     if (!this.worker) throw errors.deviceCrashed(this.index, 'not running');
-    const { env, transfer } = envelope(message, shared);
+    const { env, transfer } = envelope(message, shared, reduce);
     this.worker.postMessage(env, transfer);
   }
 

@@ -2,6 +2,7 @@ import { errors } from '../errors.js';
 import { formatRef, type ActorRef } from './actor.js';
 import type { RuntimeEvent } from './events.js';
 import type { ActorSystem } from './system.js';
+import { resetReduceSignals } from './shared-reduce.js';
 
 export interface PendingAsk {
   resolve: (v: unknown) => void;
@@ -139,8 +140,9 @@ export class Supervisor {
       if (peer.state === 'up') peer.post({ type: 'rings', peers: [index] }, [this.ring(p, index), this.ring(index, p)]);
     }
     c.restartedAt = Date.now();
+    resetReduceSignals(this.system.reduce, this.system.options.devices, index);
     try {
-      await device.start(rings);
+      await device.start(rings, this.system.reduce);
     } catch {
       return; // its exit was reported again and handled by another pass of this method
     }

@@ -8,6 +8,7 @@ import type { RuntimeEvent } from './events.js';
 import type { DeviceStats, FromDevice, PlaceRequest } from './messages.js';
 import { DEVICE_RING_BYTES } from './ring.js';
 import { Supervisor, type Entry } from './supervisor.js';
+import { makeReduceShared, REDUCE_REGION_BYTES, type ReduceShared } from './shared-reduce.js';
 import { moduleUrls } from './thread.js';
 
 export interface SystemOptions {
@@ -22,6 +23,8 @@ export interface SystemOptions {
   maxRestarts?: number;
   restartBackoffMs?: number;
   resourceLimits?: ResourceLimits;
+  /** Bytes of each device's region for all-reduces over shared memory (default 8 MiB; larger vectors go in chunks). */
+  reduceBytes?: number;
 }
 
 /**
@@ -38,6 +41,8 @@ export interface SystemOptions {
 export class ActorSystem {
   readonly devices: Device[] = [];
   readonly options: Required<Omit<SystemOptions, 'resourceLimits' | 'modules'>> & { modules: string[]; resourceLimits?: ResourceLimits };
+  /** @internal what every device shares for all-reduces over shared memory */
+  readonly reduce: ReduceShared;
   private readonly events = new Subject<RuntimeEvent>();
   readonly events$: Observable<RuntimeEvent> = this.events.asObservable();
   private readonly directory = new Map<string, Entry>();
@@ -55,7 +60,9 @@ export class ActorSystem {
       maxRestarts: opts.maxRestarts ?? 3,
       restartBackoffMs: opts.restartBackoffMs ?? 50,
       resourceLimits: opts.resourceLimits,
+      reduceBytes: opts.reduceBytes ?? REDUCE_REGION_BYTES,
     };
+    this.reduce = makeReduceShared(this.options.devices, this.options.reduceBytes);
     this.supervisor = new Supervisor(this, this.directory, (e) => this.events.next(e));
   }
 
@@ -72,7 +79,7 @@ export class ActorSystem {
       );
     }
     try {
-      await Promise.all(system.devices.map((d) => d.start(system.supervisor.ringsFor(d.index))));
+      await Promise.all(system.devices.map((d) => d.start(system.supervisor.ringsFor(d.index), system.reduce)));
     } catch (e) {
       await system.stop();
       throw e;

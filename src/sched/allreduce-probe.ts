@@ -6,14 +6,21 @@ import { Tensor, type F32 } from '../tensor/tensor.js';
 
 export class AllReduceProbe extends Actor {
   static override actorName = 'AllReduceProbe';
-  async receive(msg: { floats: number; iterations: number }, ctx: ActorContext): Promise<number[]> {
-    const x = Tensor.zeros([msg.floats]) as F32;
+  /**
+   * `path`: `shared` (default) reduces a tensor of its own over shared memory, `staged` one written
+   * straight into the device's shared region, `channels` one sent over the rings.
+   */
+  async receive(msg: { floats: number; iterations: number; path?: 'shared' | 'staged' | 'channels' }, ctx: ActorContext): Promise<number[]> {
+    const staged = msg.path === 'staged' ? ctx.collectives.staging(msg.floats) : null;
+    if (msg.path === 'staged' && !staged) throw errors.collective(`all-reduce probe: ${msg.floats} floats do not fit the shared region`);
+    const x = staged ?? (Tensor.zeros([msg.floats]) as F32);
+    const tag = msg.path === 'channels' ? 1000 : undefined;
     const expected = (ctx.devices * (ctx.devices + 1)) / 2;
     const times: number[] = [];
     for (let i = 0; i < msg.iterations; i++) {
       x.data.fill(ctx.device + 1); // all-reduce is in place
       const t0 = performance.now();
-      const y = await ctx.collectives.allReduce(x);
+      const y = await ctx.collectives.allReduce(x, undefined, tag);
       times.push(performance.now() - t0);
       if (y.data[0] !== expected) throw errors.collective(`all-reduce probe: got ${y.data[0]}, expected ${expected}`);
     }

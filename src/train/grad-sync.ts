@@ -8,9 +8,10 @@ export interface ExpertGroup {
   group: number[];
 }
 
-function flatten(params: Parameter[]): F32 {
+/** The gradients end to end, written straight into this device's shared all-reduce region when they fit. */
+function flatten(collectives: Collectives, params: Parameter[]): F32 {
   const n = params.reduce((a, p) => a + p.grad.size, 0);
-  const flat = Tensor.zeros([n]) as F32;
+  const flat = collectives.staging(n) ?? (Tensor.zeros([n]) as F32);
   let at = 0;
   for (const p of params) {
     flat.data.set(p.grad.data, at);
@@ -59,11 +60,11 @@ export async function syncGradients(collectives: Collectives, device: number, de
   }
   if (D > 1) {
     const all = [...dense, ...everywhere];
-    unflatten(await collectives.allReduce(flatten(all)), all);
+    unflatten(await collectives.allReduce(flatten(collectives, all)), all);
   }
   for (const key of [...buckets.keys()].sort()) {
     const { group, params } = buckets.get(key)!;
-    unflatten(await collectives.allReduce(flatten(params), group), params);
+    unflatten(await collectives.allReduce(flatten(collectives, params), group), params);
   }
   let expertSq = 0;
   for (const { params, group } of experts) if (group.includes(device) && Math.min(...group) === device) expertSq += sumSquares(params);
