@@ -4,6 +4,9 @@ import { TensorPool } from '../tensor/pool.js';
 import { RingReader, RingWriter } from './ring.js';
 import { copyBytes } from './copy.js';
 
+/** The tag of actor messages between devices (mail.ts); above every collective and ship tag. */
+export const MAIL_TAG = 0x7ffffff0;
+
 const WHOLE = 0; // a message in one frame
 const CHUNK = 1; // a chunk with more to follow
 const LAST = 2; // the final chunk
@@ -134,8 +137,12 @@ export class DeviceChannels {
 
   private deliver(peer: number, tag: number, t: Tensor): void {
     this.received.set(peer, (this.received.get(peer) ?? 0) + 1);
+    if (tag === MAIL_TAG && this.onMail) return this.onMail(peer, t);
     this.inbox.put(`${peer}:${tag}`, t);
   }
+
+  /** Receives actor messages (tag MAIL_TAG) as they arrive, instead of filing them (the device's Mailroom). */
+  onMail?: (peer: number, t: Tensor) => void;
 
   /** Sends `t` to `peer`; resolves once it is in the ring (waits while the ring is full). */
   send(peer: number, tag: number, t: Tensor): Promise<void> {

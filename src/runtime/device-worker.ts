@@ -8,6 +8,7 @@ import { DeviceChannels } from './channels.js';
 import { importUserModule } from './modules.js';
 import { Collectives } from './collectives.js';
 import { SharedReduce, type ReduceShared } from './shared-reduce.js';
+import { Mailroom } from './mail.js';
 import { arrayTensor, decode, envelope, joinState, packState, splitState, unpackState, type Envelope } from './codec.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { DeviceStats, FromDevice, ToDevice } from './messages.js';
@@ -28,6 +29,7 @@ let device = -1;
 let devices = 0;
 let channels: DeviceChannels;
 let collectives: Collectives;
+let mailroom: Mailroom;
 let busyMs = 0;
 let nextAsk = 1;
 const asks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -60,8 +62,8 @@ function contextFor(ref: ActorRef): ActorContext {
     self: ref,
     device,
     devices,
-    tell: (target, message) => post({ type: 'tell', target, payload: message }),
-    ask: (target, message, timeoutMs = 10_000) => request((req) => ({ type: 'ask', req, target, payload: message, timeoutMs })),
+    tell: (target, message) => mailroom.tell(target, message),
+    ask: (target, message, timeoutMs = 10_000) => mailroom.ask(target, message, timeoutMs),
     send: (peer, tag, tensor) => channels.send(peer, tag, tensor),
     recv: (peer, tag) => channels.recv(peer, tag),
     collectives,
@@ -95,6 +97,23 @@ function enqueue<T>(id: string, fn: (h: Hosted) => T | Promise<T>): Promise<T> {
   return run;
 }
 
+/**
+ * Hands `payload` to actor `id`'s mailbox (from the main thread, a peer device or an actor here);
+ * `answer` gets the handler's result for an ask. A tell whose handler fails is reported as an event.
+ */
+function deliver(id: string, payload: unknown, answer?: (ok: boolean, value?: unknown, error?: string) => void): void {
+  const work = enqueue(id, async (h) => {
+    const t0 = performance.now();
+    try {
+      return await h.actor.receive(payload, contextFor(h.ref));
+    } finally {
+      busyMs += performance.now() - t0;
+    }
+  });
+  if (answer) work.then((v) => answer(true, v), (e: Error) => answer(false, undefined, e?.message ?? String(e)));
+  else work.catch((e: Error) => post({ type: 'event', actor: actors.get(id)?.ref ?? { id, device, incarnation: 0 }, data: { error: e.message } }));
+}
+
 async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined, reduce?: ReduceShared): Promise<void> {
   switch (m.type) {
     case 'init': {
@@ -102,6 +121,7 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined, redu
       devices = m.devices;
       channels = new DeviceChannels(device);
       collectives = new Collectives(channels, device, devices, reduce && devices > 1 ? new SharedReduce(reduce, device, devices) : undefined);
+      mailroom = new Mailroom(device, channels, deliver);
       connectRings(shared ?? [], [...Array(devices).keys()].filter((d) => d !== device));
       try {
         for (const mod of m.modules) await importUserModule(mod);
@@ -125,34 +145,27 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined, redu
         return m.ref;
       });
     case 'deliver': {
-      const work = enqueue(m.ref.id, async (h) => {
-        const t0 = performance.now();
-        try {
-          return await h.actor.receive(m.payload, contextFor(h.ref));
-        } finally {
-          busyMs += performance.now() - t0;
-        }
-      });
-      if (m.req !== undefined) {
-        const req = m.req;
-        return reply(req, () => work);
-      }
-      work.catch((e: Error) => post({ type: 'event', actor: m.ref, data: { error: e.message } }));
-      return;
+      const req = m.req;
+      if (req === undefined) return deliver(m.ref.id, m.payload);
+      return deliver(m.ref.id, m.payload, (ok, value, error) => post({ type: 'reply', req, ok, value, error }));
     }
+    case 'directory':
+      return reply(m.req, () => mailroom.apply(m.ops));
     case 'snapshot':
       return reply(m.req, () => enqueue(m.id, (h) => h.actor.snapshot()));
     case 'ship':
-      return reply(m.req, () =>
-        enqueue(m.id, async (h) => {
+      return reply(m.req, async () => {
+        // Whatever peers sent the actor before they held its messages is in its mailbox first.
+        if (m.move !== undefined) await mailroom.marksFrom(m.move, m.marks ?? 0);
+        return enqueue(m.id, async (h) => {
           if (m.leaving) h.leaving = true;
           // The skeleton first, then each large array as a tensor of its own, on one (peer, tag) FIFO.
           const { skeleton, arrays } = splitState(h.actor.snapshot());
           const head = packState({ skeleton, count: arrays.length });
           await Promise.all([channels.send(m.to, m.tag, head), ...arrays.map((a) => channels.send(m.to, m.tag, arrayTensor(a)))]);
           return head.data.byteLength + arrays.reduce((n, a) => n + a.byteLength, 0);
-        }),
-      );
+        });
+      });
     case 'adopt':
       return reply(m.req, async () => {
         const head = await channels.recv(m.from, m.tag);
@@ -172,7 +185,7 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined, redu
       return reply(m.req, (): DeviceStats => {
         // In a worker thread these are the thread's own isolate's figures (rss is the process's).
         const mem = process.memoryUsage();
-        return { device, busyMs, actors: actors.size, channels: channels.stats(), heapUsedBytes: mem.heapUsed, arrayBufferBytes: mem.arrayBuffers };
+        return { device, busyMs, actors: actors.size, mail: { sent: mailroom.sent, received: mailroom.received }, channels: channels.stats(), heapUsedBytes: mem.heapUsed, arrayBufferBytes: mem.arrayBuffers };
       });
     case 'ask-reply': {
       const a = asks.get(m.req);

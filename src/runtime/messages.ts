@@ -4,8 +4,36 @@ import type { ActorRef } from './actor.js';
  * The one catalog of control-plane messages between the main thread and device threads.
  * A discriminated union, `type` first. Requests carry `req`; the device answers with `reply`.
  */
+/** An actor as every device's directory knows it. */
+export interface DirectoryRecord {
+  ref: ActorRef;
+  className: string;
+  status: 'active' | 'held' | 'failed';
+  failure?: string;
+}
+
+/**
+ * A change to the devices' directories, published by the main thread to every device (and
+ * answered) before the change it describes is visible to anyone.
+ * - `active`: the actor is (again) reachable at `ref`; held messages go there.
+ * - `hold`: hold messages to it (it is moving, or its device died); with `move`, each device first
+ *   writes a mark for that move into its ring to the actor's device.
+ * - `down`: `device` died; asks waiting on it fail.
+ * - `failed`: it will not come back; `reason` says why.
+ * - `removed`: it was stopped.
+ * - `load`: the whole directory (a device that has just started).
+ */
+export type DirectoryOp =
+  | { op: 'active'; ref: ActorRef; className: string }
+  | { op: 'hold'; id: string; move?: number }
+  | { op: 'down'; device: number }
+  | { op: 'failed'; id: string; reason: string }
+  | { op: 'removed'; id: string }
+  | { op: 'load'; records: DirectoryRecord[] };
+
 export type ToDevice =
   | { type: 'init'; device: number; devices: number; modules: string[]; incarnation: number }
+  | { type: 'directory'; req: number; ops: DirectoryOp[] }
   | { type: 'spawn'; req: number; ref: ActorRef; className: string; args: unknown }
   | { type: 'restore'; req: number; ref: ActorRef; className: string; snapshot: unknown }
   | { type: 'deliver'; ref: ActorRef; payload: unknown; req?: number }
@@ -13,9 +41,10 @@ export type ToDevice =
   | { type: 'stop'; req: number; id: string }
   /**
    * Snapshot actor `id` (after its mailbox drains) and send the state to device `to` over their
-   * channel with `tag`; with `leaving` the actor stops taking local calls (it is migrating).
+   * channel with `tag`; with `leaving` the actor stops taking local calls (it is migrating), and
+   * the snapshot waits for the marks of `marks` peers for `move` (what they sent before it is handled first).
    */
-  | { type: 'ship'; req: number; id: string; to: number; tag: number; leaving: boolean }
+  | { type: 'ship'; req: number; id: string; to: number; tag: number; leaving: boolean; move?: number; marks?: number }
   /** Receive a state shipped from device `from` with `tag` and host it as `ref`. */
   | { type: 'adopt'; req: number; ref: ActorRef; className: string; from: number; tag: number }
   /** Bring back an actor whose move failed (undoes `leaving`). */
@@ -38,8 +67,6 @@ export type FromDevice =
   /** A module the device had to load failed: the device cannot host its actors. */
   | { type: 'init-failed'; device: number; error: string }
   | { type: 'reply'; req: number; ok: boolean; value?: unknown; error?: string }
-  | { type: 'tell'; target: ActorRef; payload: unknown }
-  | { type: 'ask'; req: number; target: ActorRef; payload: unknown; timeoutMs: number }
   | { type: 'place'; req: number; request: PlaceRequest }
   | { type: 'event'; actor: ActorRef; data: unknown };
 
@@ -47,6 +74,8 @@ export interface DeviceStats {
   device: number;
   busyMs: number;
   actors: number;
+  /** Actor messages this device sent to and received from other devices over the rings. */
+  mail: { sent: number; received: number };
   channels: { peer: number; sentFrames: number; receivedFrames: number; fullWaits: number; usedBytes: number }[];
   /** This device thread's JavaScript heap in use, and its ArrayBuffers (tensors, pools, kernel memory). */
   heapUsedBytes: number;

@@ -33,6 +33,7 @@ export class Supervisor {
   private readonly rings = new Map<string, SharedArrayBuffer>();
   private readonly crashes = new Map<number, { count: number; restartedAt: number }>();
   private closed = false;
+  private nextMove = 1;
   stableMs = 2_000;
 
   constructor(
@@ -91,16 +92,23 @@ export class Supervisor {
     const source = this.system.device(from.device);
     e.status = 'moving';
     const to: ActorRef = { id: e.ref.id, device: target, incarnation: from.incarnation + 1 };
+    // Devices hold their messages to it from here on, and each marks its ring to the source; the
+    // ship request waits for the marks and queues behind the actor's mailbox, so everything sent
+    // before the move is handled first.
+    const move = this.nextMove++;
+    const marks = this.system.devices.filter((d) => d.state === 'up' && d.index !== from.device).length;
+    await this.system.publish([{ op: 'hold', id: from.id, move }]);
     try {
-      // The ship request queues behind the actor's mailbox, so everything sent before the move is handled first.
-      await this.system.ship(e, to, true);
+      await this.system.ship(e, to, true, { move, count: marks });
     } catch (err) {
       if (source.state === 'up') await source.request({ type: 'stay', id: from.id }, timeout, `migrate ${formatRef(from, e.className)}`).catch(() => undefined);
+      await this.system.publish([{ op: 'active', ref: from, className: e.className }]);
       this.activate(e);
       throw err;
     }
     e.ref = to;
     await source.request({ type: 'stop', id: from.id }, timeout, `migrate ${formatRef(from, e.className)}`).catch(() => undefined);
+    await this.system.publish([{ op: 'active', ref: to, className: e.className }]);
     const stashed = e.stash.length;
     this.activate(e);
     this.emit({ type: 'actor-migrated', ref: { ...to }, from, stashed });
@@ -115,6 +123,7 @@ export class Supervisor {
     device.failPending(errors.deviceCrashed(index, reason));
     const lost = [...this.directory.values()].filter((e) => e.ref.device === index);
     for (const e of lost) e.status = 'lost';
+    await this.system.publish([{ op: 'down', device: index }, ...lost.map((e) => ({ op: 'hold' as const, id: e.ref.id }))]);
 
     const now = Date.now();
     const c = this.crashes.get(index) ?? { count: 0, restartedAt: 0 };
@@ -127,6 +136,7 @@ export class Supervisor {
         e.status = 'failed';
         for (const s of e.stash.splice(0)) s.ask?.reject(errors.deviceFailed(index, c.count - 1, reason));
       }
+      await this.system.publish(lost.map((e) => ({ op: 'failed' as const, id: e.ref.id, reason: errors.deviceFailed(index, c.count - 1, `${formatRef(e.ref, e.className)} is unreachable`).message })));
       return;
     }
     await new Promise((r) => setTimeout(r, this.system.options.restartBackoffMs * 2 ** (c.count - 1)));
@@ -143,6 +153,7 @@ export class Supervisor {
     resetReduceSignals(this.system.reduce, this.system.options.devices, index);
     try {
       await device.start(rings, this.system.reduce);
+      await this.system.publish([{ op: 'load', records: this.system.directoryRecords() }], [device]);
     } catch {
       return; // its exit was reported again and handled by another pass of this method
     }
@@ -178,6 +189,7 @@ export class Supervisor {
       }
     }
     e.ref = ref;
+    await this.system.publish([{ op: 'active', ref, className: e.className }]);
     this.activate(e);
     this.emit({ type: 'actor-restored', ref: { ...ref }, source });
   }

@@ -5,7 +5,7 @@ import { errors } from '../errors.js';
 import { formatRef, type ActorClass, type ActorRef } from './actor.js';
 import { Device } from './device.js';
 import type { RuntimeEvent } from './events.js';
-import type { DeviceStats, FromDevice, PlaceRequest } from './messages.js';
+import type { DeviceStats, DirectoryOp, DirectoryRecord, FromDevice, PlaceRequest } from './messages.js';
 import { DEVICE_RING_BYTES } from './ring.js';
 import { Supervisor, type Entry } from './supervisor.js';
 import { makeReduceShared, REDUCE_REGION_BYTES, type ReduceShared } from './shared-reduce.js';
@@ -124,6 +124,7 @@ export class ActorSystem {
       this.directory.delete(id);
       throw e;
     }
+    await this.publish([{ op: 'active', ref, className }]);
     this.supervisor.activate(entry);
     this.events.next({ type: 'actor-spawned', ref: { ...ref }, className });
     return { ...ref };
@@ -167,6 +168,7 @@ export class ActorSystem {
       this.directory.delete(id);
       throw e;
     }
+    await this.publish([{ op: 'active', ref: newRef, className: src.className }]);
     this.supervisor.activate(entry);
     this.events.next({ type: 'actor-cloned', ref: { ...newRef }, from: { ...src.ref } });
     return { ...newRef };
@@ -176,7 +178,7 @@ export class ActorSystem {
    * Sends `src`'s state to `to.device` and hosts it there as `to`: device to device when they differ.
    * @internal the supervisor's and the placement primitives' transport
    */
-  async ship(src: Entry, to: ActorRef, leaving: boolean): Promise<void> {
+  async ship(src: Entry, to: ActorRef, leaving: boolean, marks?: { move: number; count: number }): Promise<void> {
     const timeout = this.options.askTimeoutMs, what = `${leaving ? 'migrate' : 'clone'} ${formatRef(src.ref, src.className)} to device ${to.device}`;
     const from = this.device(src.ref.device);
     if (from.index === to.device) {
@@ -186,7 +188,7 @@ export class ActorSystem {
     }
     const tag = (1 << 23) + (this.nextShip++ & 0x7fffff);
     await Promise.all([
-      from.request({ type: 'ship', id: src.ref.id, to: to.device, tag, leaving }, timeout, what),
+      from.request({ type: 'ship', id: src.ref.id, to: to.device, tag, leaving, move: marks?.move, marks: marks?.count }, timeout, what),
       this.device(to.device).request({ type: 'adopt', ref: to, className: src.className, from: from.index, tag }, timeout, what),
     ]);
   }
@@ -209,6 +211,7 @@ export class ActorSystem {
     const e = this.entry(ref);
     await this.device(e.ref.device).request({ type: 'stop', id: e.ref.id }, this.options.askTimeoutMs, `stop ${formatRef(e.ref, e.className)}`);
     this.directory.delete(e.ref.id);
+    await this.publish([{ op: 'removed', id: e.ref.id }]);
     for (const s of e.stash) s.ask?.reject(errors.unknownActor(formatRef(e.ref, e.className)));
     this.events.next({ type: 'actor-stopped', ref: { ...e.ref } });
   }
@@ -236,19 +239,16 @@ export class ActorSystem {
     this.device(device).post({ type: 'crash', how });
   }
 
+  /**
+   * Control messages received from devices (placement requests, telemetry events). Actor messages
+   * between devices never come here: they go over the rings (mail.ts).
+   */
+  controlReceived = 0;
+
   private onDeviceMessage(device: number, m: FromDevice): void {
     if (this.stopped) return;
-    if (m.type === 'tell') {
-      const e = this.directory.get(m.target.id);
-      if (e) this.supervisor.deliver(e, m.payload);
-    } else if (m.type === 'ask') {
-      const e = this.directory.get(m.target.id);
-      const answer = (ok: boolean, value?: unknown, error?: string) => {
-        if (this.devices[device]?.state === 'up') this.devices[device]!.post({ type: 'ask-reply', req: m.req, ok, value, error });
-      };
-      if (!e) return answer(false, undefined, errors.unknownActor(m.target.id).message);
-      this.supervisor.deliver(e, m.payload, { resolve: (v) => answer(true, v), reject: (err) => answer(false, undefined, err.message), timeoutMs: m.timeoutMs });
-    } else if (m.type === 'place') {
+    this.controlReceived++;
+    if (m.type === 'place') {
       const answer = (ok: boolean, value?: unknown, error?: string) => {
         if (this.devices[device]?.state === 'up') this.devices[device]!.post({ type: 'ask-reply', req: m.req, ok, value, error });
       };
@@ -262,6 +262,22 @@ export class ActorSystem {
     if (r.op === 'clone') return this.clone(r.target.id, r.device);
     if (r.op === 'migrate') return this.migrate(r.target.id, r.device);
     return this.stop(r.target.id);
+  }
+
+  /**
+   * Publishes a directory change to every running device and waits until each has applied it, so
+   * the change is everywhere before anyone learns of it. A device that dies meanwhile is skipped:
+   * it loads the whole directory when it is rebuilt.
+   * @internal
+   */
+  async publish(ops: DirectoryOp[], devices: Device[] = this.devices): Promise<void> {
+    const up = devices.filter((d) => d.state === 'up');
+    await Promise.all(up.map((d) => d.request({ type: 'directory', ops }, this.options.askTimeoutMs, 'update the actor directory').catch(() => undefined)));
+  }
+
+  /** @internal the whole directory, as a device that has just started loads it */
+  directoryRecords(): DirectoryRecord[] {
+    return [...this.directory.values()].map((e) => ({ ref: { ...e.ref }, className: e.className, status: e.status === 'active' ? 'active' : e.status === 'failed' ? 'failed' : 'held' }));
   }
 
   private live(what: string): void {

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import type { ActorSystem } from '../src/runtime/system.js';
+import { Recorder, Relay } from './fixtures/actors.js';
+import { nextEvent, startSystem } from './support/system.js';
+
+describe('actor messages between devices', function () {
+  this.timeout(60_000);
+  let system: ActorSystem;
+  before(async () => {
+    system = await startSystem({ devices: 3 });
+  });
+  after(() => system?.stop());
+
+  it('a tell from device 0 to an actor on device 1 goes over the ring, never through the main thread', async () => {
+    const relay = await system.spawn(Relay, {}, { device: 0 });
+    const target = await system.spawn(Recorder, {}, { device: 1 });
+    const [before] = await system.stats();
+    const control = system.controlReceived;
+    assert.equal(await system.ask(relay, { tell: target, count: 500 }), 500);
+    const got = await system.ask<{ seen: number[] }>(relay, { ask: target, payload: { get: true } });
+    assert.deepEqual(got.seen, [...Array(500).keys()], 'every tell once, in order');
+    assert.equal(system.controlReceived, control, 'the main thread received no control message for them');
+    const [after] = await system.stats();
+    assert.equal(after!.mail.sent - before!.mail.sent, 501, '500 tells and one ask left device 0 over its rings');
+    assert.equal(after!.mail.received - before!.mail.received, 1, 'and one reply came back');
+  });
+
+  it('an ask to an actor on the same device is handed over without a copy', async () => {
+    const relay = await system.spawn(Relay, {}, { device: 2 });
+    const here = await system.spawn(Recorder, {}, { device: 2 });
+    const there = await system.spawn(Recorder, {}, { device: 0 });
+    assert.equal(await system.ask(relay, { mutate: here }), 42, 'the target wrote into the sender\'s own array');
+    assert.equal(await system.ask(relay, { mutate: there }), 0, 'across devices the message is a copy');
+  });
+
+  it('migration under continuous traffic from another device: every message once, in order', async () => {
+    const relay = await system.spawn(Relay, {}, { device: 0 });
+    const target = await system.spawn(Recorder, {}, { device: 1 });
+    await system.ask(relay, { pump: target });
+    for (let hop = 0; hop < 6; hop++) await system.migrate(target, [2, 0, 1][hop % 3]!);
+    const sent = await system.ask<number>(relay, { stop: true });
+    const got = await system.ask<{ seen: number[] }>(relay, { ask: target, payload: { get: true } });
+    assert.ok(sent > 0);
+    assert.deepEqual(got.seen, [...Array(sent).keys()], `all ${sent} messages once, in order, across 6 moves (one onto the sender's device)`);
+  });
+
+  it('failures are named: a handler that throws, an unknown actor, a device that dies mid-ask', async () => {
+    const relay = await system.spawn(Relay, {}, { device: 0 });
+    const target = await system.spawn(Recorder, {}, { device: 1 });
+    await assert.rejects(system.ask(relay, { ask: target, payload: { fail: 'bad 7' } }), /Recorder#a\d+@dev1 on device 1 failed: bad 7/);
+    await assert.rejects(system.ask(relay, { ask: { id: 'a9999', device: 1, incarnation: 1 }, payload: {} }), /unknown actor/);
+    const pending = system.ask(relay, { ask: target, payload: { slow: 5_000 } });
+    const down = nextEvent(system, (e) => e.type === 'device-down' && e.device === 1);
+    system.crashDevice(1, 'exit');
+    await down;
+    await assert.rejects(pending, /device 1 crashed/);
+    await nextEvent(system, (e) => e.type === 'actor-restored' && e.ref.id === target.id, 30_000);
+    assert.equal(await system.ask(relay, { ask: target, payload: { n: 1 } }), 1, 'the restored actor answers again');
+  });
+});
