@@ -6,7 +6,7 @@
  * the trainer calls the co-located ones directly (`ctx.local`) and learns of placement changes as
  * new actor refs.
  */
-import { Actor, registerActor, type ActorContext } from '../src/runtime/actor.js';
+import { Actor, registerActor, type ActorContext, type ActorRef } from '../src/runtime/actor.js';
 import { errors } from '../src/errors.js';
 import { sharedBackend, type Backend } from '../src/kernels/backend.js';
 import type { CharTransformer } from '../src/models/char-transformer.js';
@@ -49,7 +49,7 @@ export type TrainerMessage =
   /** MoE layers and tokens per sample of this model. */
   | { type: 'shape' }
   /** The gate and expert actors to use (after spawning, and after every placement change). */
-  | { type: 'attach'; replicas: number[][][]; actors: MoEActors };
+  | { type: 'attach'; replicas: number[][][]; actors: MoEActors; scheduler?: ActorRef };
 
 export interface StepReport {
   step: number;
@@ -81,6 +81,8 @@ export class MoETrainer extends Actor {
   /** The dense parts' optimizer; gates and experts carry their own (their moments move with them). */
   private optimizer!: AdamW;
   private dataRng!: Rng;
+  /** The scheduler actor the gates report their routing to (none: a fixed placement, or a policy run by the driver). */
+  private scheduler: ActorRef | null = null;
 
   constructor(args: MoETrainerArgs) {
     super();
@@ -105,7 +107,10 @@ export class MoETrainer extends Actor {
   async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | MoELayerSpec[] | { layers: number; tokensPerSample: number } | { needed: string[]; problems: string[] } | string | number | void> {
     if (msg.type === 'specs') return this.moe.specs;
     if (msg.type === 'shape') return { layers: this.layers.length, tokensPerSample: this.task.tokensPerSample ?? this.task.inputWidth };
-    if (msg.type === 'attach') return this.moe.attach(msg.replicas, msg.actors);
+    if (msg.type === 'attach') {
+      this.scheduler = msg.scheduler ?? null;
+      return this.moe.attach(msg.replicas, msg.actors);
+    }
     if (msg.type === 'state') return this.state(ctx);
     if (msg.type === 'eval') return this.evaluate(msg.batches, ctx);
     if (msg.type === 'load') return this.load(msg.state);
@@ -159,6 +164,8 @@ export class MoETrainer extends Actor {
       });
       return loss.tensor;
     });
+    // The gates tell the scheduler what they routed, while this device goes on to sync and update.
+    if (this.scheduler) this.layers.forEach((_, l) => this.moe.gateActor(l)!.publish(this.scheduler!, step, l));
     const owned = this.owned();
     // Gates are data parallel like the dense parts: their gradients go in the same bucket.
     const norm = await syncGradients(ctx.collectives, me, owned.filter((o) => !o.expert).flatMap((o) => o.params), owned.filter((o) => o.expert));

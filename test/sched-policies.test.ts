@@ -5,10 +5,14 @@ import { balanceRatio, deviceLoads, Placement, withShadows } from '../src/sched/
 import { shadowSelection } from '../src/sched/policies/fastermoe.js';
 import { flexmoePolicy, makePolicy } from '../src/sched/policies/index.js';
 import { eplbPolicy } from '../src/sched/policies/eplb.js';
-import type { LoadView } from '../src/sched/policy.js';
+import type { LoadView, Policy } from '../src/sched/policy.js';
+import { LayerScheduler } from '../src/sched/pipeline.js';
 import { planFlexMoE } from '../src/sched/planner.js';
 import { trafficOf } from '../src/sched/traffic.js';
 import { calibrate } from '../src/sched/calibrate.js';
+
+/** One view through the scheduling pipeline (estimate, trigger, decide), as the simulator and the scheduler actor run it. */
+const once = (policy: Policy, view: LoadView, placement: Placement, cost: CostProfile) => new LayerScheduler(policy, () => placement, () => cost).next(view);
 
 const rows = (...r: number[][]) => r.map((x) => Float64Array.from(x));
 
@@ -138,7 +142,7 @@ describe('DeepSeek EPLB port', () => {
     const cost = { ...clusterA100, devicesPerNode: 4 };
     const planned = (groups?: number) => {
       const p = Placement.roundRobin(8, 3, 16);
-      p.applyBatch(eplbPolicy({ groups }).decide(view, p, cost));
+      p.applyBatch(once(eplbPolicy({ groups }), view, p, cost));
       return balanceRatio(deviceLoads(weight, p));
     };
     const global = planned(), byNodes = planned(2), sixteen = planned(16);
@@ -219,7 +223,7 @@ describe('FlexMoE policy', () => {
     const flat = Float64Array.from([1000, 1000, 1000, 1000]), hot = Float64Array.from([5000, 1000, 1000, 1000]);
     const history = [flat, flat, flat, flat, hot];
     const cost = { ...clusterA100, devicesPerNode: 4 };
-    const plan = (riseFactor: number, h = history) => flexmoePolicy({ riseFactor }).decide({ step: 5, history: h, current: [], topk: 1 }, Placement.roundRobin(4, 2, 4), cost);
+    const plan = (riseFactor: number, h = history) => once(flexmoePolicy({ riseFactor }), { step: 5, history: h, current: [], topk: 1 }, Placement.roundRobin(4, 2, 4), cost);
     assert.ok(plan(1.5).some((o) => o.op === 'expand' && o.expert === 0), JSON.stringify(plan(1.5)));
     assert.deepEqual(plan(Infinity), [], 'the mean over 5 steps (1800) is not worth a plan yet');
     // 5000 after four steps at 4000 is noise, not a jump: the mean (4200) is the estimate.
@@ -232,7 +236,7 @@ describe('FlexMoE policy', () => {
     const cost = { ...clusterA100, devicesPerNode: 4 };
     const old = Float64Array.from([8000, 4000, 2667, 2000]), shifted = Float64Array.from([4000, 2667, 2000, 8000]);
     const history = [old, old, old, old, shifted];
-    const ops = flexmoePolicy().decide({ step: 5, history, current: [], topk: 1 }, Placement.roundRobin(4, 2, 4), cost);
+    const ops = once(flexmoePolicy(), { step: 5, history, current: [], topk: 1 }, Placement.roundRobin(4, 2, 4), cost);
     assert.ok(ops.length > 0);
     assert.deepEqual(ops, planFlexMoE(shifted, Placement.roundRobin(4, 2, 4), cost, { horizon: 25 }));
     // The blended estimate (the 5-step mean, the surging expert taken at once) plans otherwise.
@@ -247,7 +251,7 @@ describe('FlexMoE policy', () => {
       const p = Placement.roundRobin(4, 2, 4);
       const history = Array.from({ length: 5 }, () => Float64Array.from(before));
       const load: LoadView = { step: 5, history, current: [Float64Array.from(current)], topk: 1 };
-      return { decided: policy.decide(load, p, cost), reacted: policy.react!(load, p, cost) };
+      return { decided: once(policy, load, p, cost), reacted: policy.react!(load, p, cost) };
     };
     const surge = react([6000, 1000, 1000, 1000]);
     assert.deepEqual(surge.decided, [], 'history alone says balanced');
@@ -266,31 +270,33 @@ describe('FlexMoE policy', () => {
   it('no-ops when balanced', () => {
     const policy = flexmoePolicy();
     const p = Placement.roundRobin(4, 2, 8);
+    const sched = new LayerScheduler(policy, () => p, () => clusterA100);
     const flat = Float64Array.from({ length: 8 }, () => 1000);
-    for (let s = 0; s < 10; s++) assert.deepEqual(policy.decide(view(s, [flat]), p, clusterA100), []);
+    for (let s = 0; s < 10; s++) assert.deepEqual(sched.next(view(s, [flat])), []);
   });
 
   it('hysteresis: arms above the threshold, stays quiet between release and threshold', () => {
     const policy = flexmoePolicy({ threshold: 1.5, release: 1.2, horizon: 1e9 }); // huge horizon: moves are cheap
     const p = Placement.roundRobin(2, 2, 2);
+    const sched = new LayerScheduler(policy, () => p, () => clusterA100);
     const load = (a: number) => [Float64Array.from([a, 1000])];
-    assert.deepEqual(policy.decide(view(0, load(1300)), p, clusterA100), [], 'ratio 1.13 < threshold');
-    assert.deepEqual(policy.decide(view(1, load(1900)), p, clusterA100), [], 'ratio 1.31 still below 1.5: no flapping into a plan');
-    assert.ok(policy.decide(view(2, load(4000)), p, clusterA100).length > 0, 'ratio 1.6 arms and plans');
+    assert.deepEqual(sched.next(view(0, load(1300))), [], 'ratio 1.13 < threshold');
+    assert.deepEqual(sched.next(view(1, load(1900))), [], 'ratio 1.31 still below 1.5: no flapping into a plan');
+    assert.ok(sched.next(view(2, load(4000))).length > 0, 'ratio 1.6 arms and plans');
   });
 
   it('a router whose favourite flips every step is not chased: the horizon shrinks to how long the favourite stays', () => {
     const profile = { ...clusterA100, devicesPerNode: 2, intraNodeGBps: 50 };
     const run = (flip: boolean, adaptiveHorizon: boolean) => {
-      const policy = flexmoePolicy({ adaptiveHorizon });
       const placement = Placement.roundRobin(2, 3, 4);
+      const sched = new LayerScheduler(flexmoePolicy({ adaptiveHorizon }), () => placement, () => profile);
       const history: Float64Array[] = [];
       let plans = 0;
       for (let step = 0; step < 20; step++) {
         const t = new Float64Array(4).fill(100);
         t[flip ? step % 2 : 0] = 4000;
         history.push(t);
-        const ops = policy.decide(view(step + 1, history), placement, profile);
+        const ops = sched.next(view(step + 1, history));
         if (ops.length) (plans++, placement.applyBatch(ops));
       }
       return plans;

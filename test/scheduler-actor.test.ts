@@ -97,4 +97,22 @@ describe('scheduler actor', () => {
     // Measured close to the model: the same plan.
     assert.equal(start().receive({ type: 'load', step: 0, counts: hot(0), stepMs: gain.predictedMsBefore }, ctx).length, 1);
   });
+
+  it('plans from the gates\' own load messages once every source and the measurement are in, in any order, as from the summed load', async () => {
+    const summed = start().receive({ type: 'load', step: 0, counts: hot(0) }, ctx);
+    const s = start();
+    const rows = [[100_000, 250, 250, 250], [100_000, 250, 250, 250], [100_000, 250, 250, 250], [100_000, 250, 250, 250]];
+    s.receive({ type: 'gate-load', step: 0, layer: 0, source: 2, counts: rows[2]! }, ctx);
+    const answer = s.receive({ type: 'measured', step: 0 }, ctx);
+    for (const source of [0, 3, 1]) s.receive({ type: 'gate-load', step: 0, layer: 0, source, counts: rows[source]! }, ctx);
+    const plans = await answer;
+    assert.deepEqual(plans.map((p) => p.ops), summed.map((p) => p.ops), 'the same plan as from the summed routing');
+  });
+
+  it('emits each decision as an event', () => {
+    const events: { type: string }[] = [];
+    const s = start();
+    s.receive({ type: 'load', step: 0, counts: hot(0) }, { emit: (e: { type: string }) => events.push(e) } as unknown as ActorContext);
+    assert.deepEqual(events.map((e) => e.type), ['balance', 'decision']);
+  });
 });

@@ -120,9 +120,10 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined, redu
       device = m.device;
       devices = m.devices;
       channels = new DeviceChannels(device);
-      collectives = new Collectives(channels, device, devices, reduce && devices > 1 ? new SharedReduce(reduce, device, devices) : undefined);
+      // A service device (index past the compute devices) takes no part in collectives.
+      collectives = new Collectives(channels, device, devices, reduce && devices > 1 && device < devices ? new SharedReduce(reduce, device, devices) : undefined);
       mailroom = new Mailroom(device, channels, deliver);
-      connectRings(shared ?? [], [...Array(devices).keys()].filter((d) => d !== device));
+      connectRings(shared ?? [], [...Array(m.threads).keys()].filter((d) => d !== device));
       try {
         for (const mod of m.modules) await importUserModule(mod);
       } catch (e) {

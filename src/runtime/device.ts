@@ -12,6 +12,8 @@ const workerFile = siblingModule('./device-worker', import.meta.url);
 export interface DeviceOptions {
   index: number;
   devices: number;
+  /** Compute devices plus service devices. */
+  threads: number;
   modules: string[];
   resourceLimits?: ResourceLimits;
   onMessage: (m: FromDevice) => void;
@@ -74,7 +76,7 @@ export class Device {
         clearTimeout(timer);
         reject(errors.deviceCrashed(this.index, `exited with code ${code} while starting${lastError ? `: ${lastError}` : ''}`));
       });
-      this.post({ type: 'init', device: this.index, devices: this.opts.devices, modules: this.opts.modules, incarnation: this.incarnation }, rings, reduce);
+      this.post({ type: 'init', device: this.index, devices: this.opts.devices, threads: this.opts.threads, modules: this.opts.modules, incarnation: this.incarnation }, rings, reduce);
     });
   }
 

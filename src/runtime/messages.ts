@@ -32,7 +32,8 @@ export type DirectoryOp =
   | { op: 'load'; records: DirectoryRecord[] };
 
 export type ToDevice =
-  | { type: 'init'; device: number; devices: number; modules: string[]; incarnation: number }
+  /** `devices`: the compute devices (collectives span them); `threads`: all devices, service ones after them (rings connect all). */
+  | { type: 'init'; device: number; devices: number; threads: number; modules: string[]; incarnation: number }
   | { type: 'directory'; req: number; ops: DirectoryOp[] }
   | { type: 'spawn'; req: number; ref: ActorRef; className: string; args: unknown }
   | { type: 'restore'; req: number; ref: ActorRef; className: string; snapshot: unknown }

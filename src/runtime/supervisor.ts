@@ -50,7 +50,7 @@ export class Supervisor {
   }
 
   private peersOf(device: number): number[] {
-    return [...Array(this.system.options.devices).keys()].filter((d) => d !== device);
+    return [...Array(this.system.devices.length).keys()].filter((d) => d !== device);
   }
 
   /** [out to each peer..., in from each peer...] for `device`, in ascending peer order. */
@@ -150,7 +150,7 @@ export class Supervisor {
       if (peer.state === 'up') peer.post({ type: 'rings', peers: [index] }, [this.ring(p, index), this.ring(index, p)]);
     }
     c.restartedAt = Date.now();
-    resetReduceSignals(this.system.reduce, this.system.options.devices, index);
+    if (index < this.system.options.devices) resetReduceSignals(this.system.reduce, this.system.options.devices, index);
     try {
       await device.start(rings, this.system.reduce);
       await this.system.publish([{ op: 'load', records: this.system.directoryRecords() }], [device]);

@@ -14,6 +14,12 @@ import { moduleUrls } from './thread.js';
 export interface SystemOptions {
   /** Number of devices (worker threads); default: the machine's available parallelism. */
   devices?: number;
+  /**
+   * Service devices (default 0): worker threads numbered after the devices, hosting actors that
+   * must not share a compute device's event loop (the scheduler). They message every device over
+   * rings like any device, and take no part in collectives (`ctx.devices` counts compute devices).
+   */
+  serviceDevices?: number;
   /** Modules that register actor classes (paths or file URLs); every device imports them at start. */
   modules?: (string | URL)[];
   /** Bytes per directed ring (default `DEVICE_RING_BYTES`: 4 MiB of frames). */
@@ -54,6 +60,7 @@ export class ActorSystem {
   private constructor(opts: SystemOptions) {
     this.options = {
       devices: opts.devices ?? availableParallelism(),
+      serviceDevices: opts.serviceDevices ?? 0,
       modules: moduleUrls(opts.modules ?? []),
       ringBytes: opts.ringBytes ?? DEVICE_RING_BYTES,
       askTimeoutMs: opts.askTimeoutMs ?? 10_000,
@@ -68,11 +75,11 @@ export class ActorSystem {
 
   static async start(opts: SystemOptions = {}): Promise<ActorSystem> {
     const system = new ActorSystem(opts);
-    const n = system.options.devices;
-    for (let i = 0; i < n; i++) {
+    const n = system.options.devices, threads = n + system.options.serviceDevices;
+    for (let i = 0; i < threads; i++) {
       system.devices.push(
         new Device({
-          index: i, devices: n, modules: system.options.modules, resourceLimits: system.options.resourceLimits,
+          index: i, devices: n, threads, modules: system.options.modules, resourceLimits: system.options.resourceLimits,
           onMessage: (m) => system.onDeviceMessage(i, m),
           onExit: (reason) => void system.supervisor.deviceExited(i, reason),
         }),

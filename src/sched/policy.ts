@@ -1,6 +1,7 @@
 import type { CostProfile, Dispatch } from './cost.js';
 import type { Placement, PlacementOp } from './placement.js';
 import type { Counts } from './workload.js';
+import type { Estimator } from './operators/window-load.js';
 
 /** What a policy sees of the routing. */
 export interface LoadView {
@@ -10,11 +11,30 @@ export interface LoadView {
   /** This step's counts [source][expert], for policies that act after gating (FasterMoE, the oracle). */
   current: Counts;
   topk: number;
+  /** The scheduling pipeline's per-expert load estimate (`Policy.schedule.estimator`), when `decide` is called by it. */
+  estimate?: Float64Array;
+}
+
+/**
+ * How the scheduling pipeline (sched/pipeline.ts) feeds a policy: windowLoad → balance → trigger
+ * → decide. Absent, every step with a history reaches `decide`, with the last step as the estimate.
+ */
+export interface PolicySchedule {
+  /** How the history becomes the estimate `decide` plans from (default: the last step). */
+  estimator?: Estimator;
+  /** Plan only while the estimate's balance ratio is armed (hysteresis); a plan with no ops disarms it. */
+  trigger?: { threshold: number; release: number };
+  /** Consider planning every this many steps (default 1). */
+  checkEvery?: number;
+  /** How an estimate falls on devices for the balance ratio (default: split evenly over replicas). */
+  loads?: (estimate: Float64Array, placement: Placement, cost: CostProfile) => Float64Array;
 }
 
 /**
  * A placement policy. `decide` returns the placement changes to make before a step and must be
  * deterministic (the same code runs in the simulator, in live training and in a serving process);
+ * it is called by the scheduling pipeline (sched/pipeline.ts), which estimates the load and applies
+ * the trigger that `schedule` asks for;
  * `dispatch` says how the step's tokens meet the experts. A policy object may keep state between
  * steps (a trigger's hysteresis, a re-plan interval), so create one per run.
  *
@@ -35,6 +55,10 @@ export interface LoadView {
 export interface Policy {
   readonly name: string;
   initial(devices: number, slots: number, experts: number): Placement;
+  /** How the scheduling pipeline feeds `decide` (estimate, trigger); see PolicySchedule. */
+  readonly schedule?: PolicySchedule;
+  /** Sees every step the pipeline considers, triggered or not (before the trigger). */
+  observe?(load: LoadView): void;
   decide(load: LoadView, placement: Placement, cost: CostProfile): PlacementOp[];
   dispatch(load: LoadView, placement: Placement, cost: CostProfile): Dispatch;
   /**

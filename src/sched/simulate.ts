@@ -3,6 +3,7 @@ import { migrationMs, reactPlanMs } from './plan-cost.js';
 import type { Placement, PlacementOp } from './placement.js';
 import { makePolicy } from './policies/index.js';
 import { expertTotals, type LoadView, type Policy } from './policy.js';
+import { LayerScheduler } from './pipeline.js';
 import type { RoutingSource } from './workload.js';
 
 export interface SimulationOptions {
@@ -46,7 +47,7 @@ export interface PolicyReport {
 interface Run {
   name: string;
   /** `placement`: what the policy plans from (its plans applied at once); `executed`: what runs (plans applied after the lag). */
-  layers: { policy: Policy; placement: Placement; executed: Placement; pending: PlacementOp[]; history: Float64Array[] }[];
+  layers: { policy: Policy; scheduler: LayerScheduler; placement: Placement; executed: Placement; pending: PlacementOp[]; history: Float64Array[] }[];
   stepMs: number[];
   balance: number[];
   replanSteps: number[];
@@ -74,7 +75,10 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
     const layers = Array.from({ length: source.layers }, () => {
       const policy = make();
       const placement = policy.initial(D, S, source.experts);
-      return { policy, placement, executed: placement.clone(), pending: [] as PlacementOp[], history: [] as Float64Array[] };
+      const layer = { policy, scheduler: null as unknown as LayerScheduler, placement, executed: placement.clone(), pending: [] as PlacementOp[], history: [] as Float64Array[] };
+      // The live scheduler's pipeline; it plans from whatever placement the layer holds now.
+      layer.scheduler = new LayerScheduler(policy, () => layer.placement, () => profile);
+      return layer;
     });
     return { name: typeof p === 'string' ? p : layers[0]!.policy.name, layers, stepMs: [], balance: [], replanSteps: [], planMs: [], dropped: 0, assignments: 0, migratedBytes: 0 };
   });
@@ -98,7 +102,7 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
         carryOut(layer.pending);
         layer.pending = [];
         const t0 = performance.now();
-        const ops = layer.policy.decide(view, layer.placement, profile);
+        const ops = layer.scheduler.next(view);
         run.planMs.push(performance.now() - t0);
         if (ops.length) {
           layer.placement.applyBatch(ops);
@@ -110,6 +114,7 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
           const t1 = performance.now();
           const reacted = layer.policy.react(view, layer.executed, profile);
           if (reacted) {
+            if (reacted.length) layer.scheduler.arm(); // the next steps refine the plan from history as usual
             run.planMs.push(performance.now() - t1);
             if (!free) ms += reactPlanMs(profile);
             carryOut(reacted);

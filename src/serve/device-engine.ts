@@ -122,7 +122,9 @@ export class DeviceEngine implements Engine {
     this.arrived = [];
     this.window = null;
     const { devices, backend, policy, profile, slots } = this.opts;
-    const system = await ActorSystem.start({ devices, modules: [serverModule, schedulerModule, expertModule, gateModule, ...this.opts.modules], askTimeoutMs: this.opts.timeoutMs, maxRestarts: 0 });
+    // The scheduler, when the policy has one, runs on a service device of its own (never beside a pass).
+    const planning = profile !== undefined && runsInScheduler(policy);
+    const system = await ActorSystem.start({ devices, serviceDevices: planning ? 1 : 0, modules: [serverModule, schedulerModule, expertModule, gateModule, ...this.opts.modules], askTimeoutMs: this.opts.timeoutMs, maxRestarts: 0 });
     try {
       // FasterMoE (and flexmoe-react) shadow within each pass on the devices themselves; FlexMoE and EPLB plan in the scheduler actor.
       const shadowing = shadowingPolicies.includes(policy) && profile ? { policy, profile: { ...profile, training: false }, slots, topk: this.info.topk } : undefined;
@@ -132,8 +134,8 @@ export class DeviceEngine implements Engine {
       const specs = await system.ask<MoELayerSpec[]>(this.servers[0]!, { type: 'specs' });
       this.actors = await spawnMoEActors(system, specs, this.reps, { backend, checkpoint: this.path, localRouting: true });
       await Promise.all(this.servers.map((ref) => system.ask(ref, { type: 'attach', replicas: this.reps, actors: this.actors })));
-      const sched: SchedulerArgs | null = profile && runsInScheduler(policy) ? { policy, profile: { ...profile, training: false }, devices, slots, replicas: this.reps, topk: this.info.topk, actors: this.actors } : null;
-      this.scheduler = sched ? await system.spawn('Scheduler', sched, { device: devices - 1 }) : null;
+      const sched: SchedulerArgs | null = profile && planning ? { policy, profile: { ...profile, training: false }, devices, slots, replicas: this.reps, topk: this.info.topk, actors: this.actors } : null;
+      this.scheduler = sched ? await system.spawn('Scheduler', sched, { device: devices }) : null;
     } catch (e) {
       await system.stop();
       throw e;

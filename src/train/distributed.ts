@@ -12,12 +12,13 @@ import { checkCompatible, checkTensorNames, loadCheckpoint, saveCheckpoint } fro
 import { checkReadable, checkWritable } from './paths.js';
 import { knownTasks, makeTask, type TaskName, type TaskSpec } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
-import type { CarriedOut, LayerPlan, SchedulerMessage } from '../../actors/scheduler.js';
+import type { CarriedOut, LayerPlan, SchedulerArgs, SchedulerMessage } from '../../actors/scheduler.js';
 import { TraceWriter } from '../sched/trace.js';
 import { parseWorkload } from '../sched/workload.js';
 import type { CostProfile } from '../sched/cost.js';
 import { Placement, type PlacementOp } from '../sched/placement.js';
 import type { LoadView, Policy } from '../sched/policy.js';
+import { LayerScheduler } from '../sched/pipeline.js';
 import { checkLivePolicy, defaultLivePolicy, isFixedPlacement, padsToMax, runsInScheduler, shadowingPolicies } from '../sched/policies/index.js';
 import { importUserModule } from '../runtime/modules.js';
 
@@ -60,6 +61,11 @@ export interface DistributedOptions {
    * (planning then sits on the critical path). For tests and reproducible runs; default false.
    */
   reproducibleSchedule?: boolean;
+  /**
+   * Where the scheduler actor runs: `own` (default), a service device of its own, so planning never
+   * shares a training device's event loop; `last`, the last training device (to measure what that costs).
+   */
+  schedulerThread?: 'own' | 'last';
   onRebalance?: (r: Rebalance) => void;
   /** The runtime's events (devices up/down, actors spawned, cloned, migrated, stopped, restored). */
   onRuntimeEvent?: (e: RuntimeEvent) => void;
@@ -168,7 +174,10 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   const slots = Math.max(opts.slots ?? 0, ...hosts.map((h) => h.length));
   if (typeof opts.policy === 'string') checkLivePolicy(opts.policy);
   if (opts.policy && !(typeof opts.policy === 'string' && isFixedPlacement(opts.policy)) && !opts.profile) throw errors.badArgument('trainDistributed', 'a live policy needs a cost profile (flexmoe calibrate)');
-  const system = await ActorSystem.start({ devices, modules: [trainerModule, schedulerModule, expertModule, gateModule, ...modules], askTimeoutMs: 120_000 });
+  const named = typeof opts.policy === 'string' ? opts.policy : defaultLivePolicy;
+  const ownThread = runsInScheduler(named) && opts.schedulerThread !== 'last';
+  const system = await ActorSystem.start({ devices, serviceDevices: ownThread ? 1 : 0, modules: [trainerModule, schedulerModule, expertModule, gateModule, ...modules], askTimeoutMs: 120_000 });
+  const schedulerDevice = ownThread ? devices : devices - 1;
   let trace: TraceWriter | null = null;
   const runtime = opts.onRuntimeEvent ? system.events$.subscribe(opts.onRuntimeEvent) : null;
   try {
@@ -178,7 +187,6 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     const resolved = task === 'vision-moe' || task === 'gpt-moe' || task === 'bert-moe' ? config : makeTask(spec).config;
     // The characters of the vocabulary, so a served model can encode prompts without the corpus.
     let vocab: string[] | null | undefined;
-    const named = typeof opts.policy === 'string' ? opts.policy : defaultLivePolicy;
     const shadowing = shadowingPolicies.includes(named) ? { policy: named, profile: opts.profile!, slots, topk: config.moe.topk } : undefined;
     const args: MoETrainerArgs = { spec, batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()), shadowing, padMax: padsToMax(named) };
     const trainers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoETrainer', args, { device: d })));
@@ -190,17 +198,19 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     // A policy object runs here, one instance per layer; a built-in name runs in the scheduler actor;
     // static needs neither (it never changes the placement).
     const make = typeof opts.policy === 'function' ? opts.policy : null;
-    const local = make ? placements.map(() => ({ policy: make(), history: [] as Float64Array[] })) : null;
+    // The same scheduling pipeline as the scheduler actor's, one per layer, on this thread.
+    const local = make ? placements.map((p) => ({ scheduler: new LayerScheduler(make(), () => p, () => opts.profile!), history: [] as Float64Array[] })) : null;
     // Per source device (what each device's gate routed): replayed on as many devices, the all-to-all
     // volumes are the recorded ones; on others, each expert's total spreads evenly.
     trace = opts.recordTrace ? new TraceWriter(opts.recordTrace, { experts, layers, topk: config.moe.topk, sourceDevices: devices }) : null;
     let applied = placements.map((p) => p.replicas());
     let actors = await spawnMoEActors(system, specs, applied, { backend: args.backend, optimizer: adamWSettings(opts.lr) });
-    await Promise.all(trainers.map((t) => system.ask(t, { type: 'attach', replicas: applied, actors })));
-    // A built-in policy runs in the scheduler actor (on the last device); a policy object runs here.
+    // A built-in policy runs in the scheduler actor (on a device of its own); a policy object runs here.
     const scheduler = runsInScheduler(named)
-      ? await system.spawn('Scheduler', { policy: opts.policy, profile: opts.profile!, devices, slots, replicas: applied, topk: config.moe.topk, actors, learn: !opts.reproducibleSchedule }, { device: devices - 1 })
+      ? await system.spawn('Scheduler', { policy: named, profile: opts.profile!, devices, slots, replicas: applied, topk: config.moe.topk, actors, learn: !opts.reproducibleSchedule } satisfies SchedulerArgs, { device: schedulerDevice })
       : null;
+    const attach = () => Promise.all(trainers.map((t) => system.ask(t, { type: 'attach', replicas: applied, actors, scheduler: scheduler ?? undefined })));
+    await attach();
     let first = 0;
     if (opts.resume) {
       const ckpt = loadCheckpoint(opts.resume);
@@ -261,7 +271,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
           const done = await system.ask<CarriedOut>(scheduler, { type: 'carry-out', count: arrived.splice(0).length } satisfies SchedulerMessage);
           actors = done.actors;
           applied = done.replicas;
-          await Promise.all(trainers.map((t) => system.ask(t, { type: 'attach', replicas: applied, actors })));
+          await attach();
           replanMs = performance.now() - t1;
           for (const p of done.plans) {
             placements[p.layer]!.applyBatch(p.ops);
@@ -269,18 +279,20 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
           }
         }
         if (changes.length) switchCost = replanMs;
-        inflight = system.ask<LayerPlan[]>(scheduler, { type: 'load', step, counts, switchMs, stepMs: changes.length ? undefined : normalMs } satisfies SchedulerMessage).then(
+        // The gates have told the scheduler this step's routing themselves; this is the step's measurement.
+        inflight = system.ask<LayerPlan[]>(scheduler, { type: 'measured', step, switchMs, stepMs: changes.length ? undefined : normalMs } satisfies SchedulerMessage).then(
           (plans) => void arrived.push(...plans),
           (e: Error) => void (planFailure ??= e),
         );
         if (opts.reproducibleSchedule) await inflight;
       } else {
-        local?.forEach(({ policy, history }, l) => {
+        local?.forEach(({ scheduler: layerScheduler, history }, l) => {
           const placement = placements[l]!;
           const totals = Float64Array.from(counts[l]!);
-          const view: LoadView = { step: step + 1, history, current: [...Array(devices)].map(() => totals.map((v) => v / devices)), topk: config.moe!.topk };
           history.push(totals);
-          const ops = policy.decide(view, placement, opts.profile!);
+          if (history.length > 128) history.shift();
+          const view: LoadView = { step: step + 1, history: [...history], current: sourceCounts[l]!.map((r) => Float64Array.from(r)), topk: config.moe!.topk };
+          const ops = layerScheduler.next(view);
           if (!ops.length) return;
           placement.applyBatch(ops);
           changes.push({ step, layer: l, ops, version: placement.version, replicas: placement.replicas() });
@@ -293,7 +305,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
           actors = applying.actors;
           applied = next;
           for (const c of changes) c.moves = applying.moves[c.layer];
-          await Promise.all(trainers.map((t) => system.ask(t, { type: 'attach', replicas: applied, actors })));
+          await attach();
           replanMs = performance.now() - t1;
         }
       }
@@ -320,4 +332,3 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   }
 }
 
-/** A checkpoint path is checked before step 1: its folder must exist and be writable (and the file, if there). */

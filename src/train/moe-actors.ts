@@ -29,7 +29,7 @@ export interface PlacementMoves {
  * exactly as the one-process model's.
  */
 export async function spawnMoEActors(system: ActorSystem, specs: MoELayerSpec[], replicas: number[][][], o: PartOptions): Promise<MoEActors> {
-  const D = system.devices.length;
+  const D = system.options.devices;
   const gates = await Promise.all(specs.map(async (s) => {
     const args: GateArgs = { name: `${s.seeds.name}.gate`, dModel: s.dModel, options: s.gate, seed: s.seeds.gate, dtype: s.dtype, backend: o.backend, optimizer: o.optimizer, checkpoint: o.checkpoint, global: !o.localRouting };
     const first = await system.spawn('Gate', args, { device: 0 });

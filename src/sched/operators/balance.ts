@@ -12,14 +12,15 @@ export interface BalanceSample extends LoadEstimate {
 
 /**
  * The balance of each estimate under the placement in force (read at emission time, so a new
- * placement version counts from the next estimate on).
+ * placement version counts from the next estimate on). `loadsOf` says how an expert's load falls
+ * on devices (default: split evenly over its replicas).
  *
  * @example
  * estimates$.pipe(balance(() => table.current(layer)))
  */
-export function balance(placementOf: (layer: number) => Placement): OperatorFunction<LoadEstimate, BalanceSample> {
+export function balance(placementOf: (layer: number) => Placement, loadsOf: (load: Float64Array, placement: Placement) => Float64Array = deviceLoads): OperatorFunction<LoadEstimate, BalanceSample> {
   return map((est) => {
-    const loads = deviceLoads(est.load, placementOf(est.layer));
+    const loads = loadsOf(est.load, placementOf(est.layer));
     const ratio = balanceRatio(loads);
     return { ...est, ratio, utilization: 1 / ratio, deviceLoads: loads };
   });

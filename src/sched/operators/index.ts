@@ -1,5 +1,5 @@
 export { foldSteps, type LoadEvent, type StepLoad } from './fold-steps.js';
-export { windowLoad, type Estimator, type LoadEstimate } from './window-load.js';
+export { loadViews } from './load-views.js';
+export { windowLoad, estimateLoad, riseEstimate, surging, type Estimator, type LayerLoad, type LoadEstimate } from './window-load.js';
 export { balance, type BalanceSample } from './balance.js';
-export { trigger } from './trigger.js';
-export { replan } from './replan.js';
+export { trigger, type TriggerState } from './trigger.js';

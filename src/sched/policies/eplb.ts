@@ -28,10 +28,11 @@ export function eplbPolicy({ interval = 20, window = 20, locality = true, groups
   return {
     name: 'eplb',
     initial: (D, S, E) => Placement.roundRobin(D, S, E),
+    // Every `interval` steps, from the mean load of the last `window` (the scheduling pipeline's).
+    schedule: { estimator: { kind: 'mean', window }, checkEvery: interval },
     decide(load, placement, cost) {
-      if (load.step % interval !== 0 || load.history.length === 0) return [];
       const { devices: D, slots: S, experts: E } = placement;
-      const weight = Array.from(windowMean(load.history, window, E));
+      const weight = Array.from(load.estimate ?? windowMean(load.history, window, E));
       const nodes = Math.max(1, Math.ceil(D / cost.devicesPerNode));
       const hierarchical = groups !== undefined && nodes > 1 && D % nodes === 0 && E % groups === 0 && groups % nodes === 0;
       const { phy2log } = rebalanceExperts(weight, D * S, hierarchical ? groups : 1, hierarchical ? nodes : 1, D);

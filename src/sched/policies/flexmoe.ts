@@ -4,7 +4,9 @@ import { balanceRatio, Placement } from '../placement.js';
 import { planFlexMoE } from '../planner.js';
 import { surgeShadows } from '../surge-shadows.js';
 import { trafficOf } from '../traffic.js';
-import { expertTotals, windowMean, type Policy } from '../policy.js';
+import { expertTotals, type Policy } from '../policy.js';
+import { riseEstimate, surging } from '../operators/window-load.js';
+import { errors } from '../../errors.js';
 
 export interface FlexMoEOptions {
   /** Re-plan when the estimated balance ratio (max ÷ mean device load) exceeds this … */
@@ -53,10 +55,11 @@ export interface FlexMoEOptions {
  * current placement crosses the threshold, plan expand / shrink / migrate greedily under the cost
  * model (planner.ts), charging migration. Tokens of a replicated expert split evenly over the
  * replicas nearest their source (topology-aware; `locality: false` splits over all of them).
+ * The estimate and the trigger are the scheduling pipeline's (sched/pipeline.ts): `schedule` asks
+ * for the `rise` estimator and hysteresis on the traffic-aware balance ratio; `decide` plans.
  */
 export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
   const { threshold = 1.1, release = 1.05, window = 5, checkEvery = 1, horizon = 25, locality = true, riseFactor = 1.5, react = false, adaptiveHorizon = true } = opts;
-  let armed = false;
   // Steps at which the hottest expert last changed, for how long a plan can expect to last.
   const changes: number[] = [];
   let hottest = -1;
@@ -65,49 +68,30 @@ export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
     const gap = (changes.at(-1)! - changes[0]!) / (changes.length - 1);
     return gap > 3 ? horizon : Math.min(horizon, Math.max(1, gap, step - changes.at(-1)!));
   };
-  const estimateOf = (history: readonly Float64Array[], experts: number) => {
-    const estimate = windowMean(history, window, experts);
-    const last = history.at(-1);
-    if (last) for (let e = 0; e < experts; e++) if (last[e]! > riseFactor * estimate[e]!) estimate[e] = last[e]!;
-    return estimate;
-  };
-  /**
-   * Whether some expert's load in `now` exceeds `riseFactor` × `before` and, split over its
-   * replicas, one device's fair share of the total: a surge its replicas cannot absorb.
-   */
-  const surging = (now: Float64Array, before: Float64Array, placement: Placement) => {
-    let total = 0;
-    for (const v of now) total += v;
-    const fair = total / placement.devices;
-    for (let e = 0; e < placement.experts; e++) if (now[e]! > riseFactor * before[e]! && now[e]! / placement.replicasOf(e).length > fair) return true;
-    return false;
-  };
-  const ratioOf = (estimate: Float64Array, placement: Placement, devicesPerNode: number) =>
-    balanceRatio(trafficOf(estimate, placement.replicas(), { devices: placement.devices, devicesPerNode, locality }).load);
+  const trafficLoads = (estimate: Float64Array, placement: Placement, devicesPerNode: number) =>
+    trafficOf(estimate, placement.replicas(), { devices: placement.devices, devicesPerNode, locality }).load;
   const policy: Policy = {
     name: react ? 'flexmoe-react' : 'flexmoe',
     initial: (D, S, E) => Placement.roundRobin(D, S, E),
-    decide(load, placement, cost) {
-      if (load.history.length === 0 || load.step % checkEvery !== 0) return [];
-      const E = placement.experts, last = load.history.at(-1)!;
-      // A surge in the last step is a new regime: a window mean would blend it with the old one
-      // and plan for neither (the rest of the ranking usually shifted too), so plan from that step.
-      const regime = load.history.length > 1 && surging(last, windowMean(load.history.slice(0, -1), window, E), placement);
+    schedule: {
+      estimator: { kind: 'rise', window, riseFactor },
+      trigger: { threshold, release },
+      checkEvery,
+      loads: (estimate, placement, cost) => trafficLoads(estimate, placement, cost.devicesPerNode),
+    },
+    observe(load) {
+      const last = load.history.at(-1)!;
       let top = 0;
-      for (let e = 1; e < E; e++) if (last[e]! > last[top]!) top = e;
+      for (let e = 1; e < last.length; e++) if (last[e]! > last[top]!) top = e;
       if (top !== hottest) {
         if (hottest >= 0) changes.push(load.step);
         if (changes.length > 5) changes.shift();
         hottest = top;
       }
-      const estimate = regime ? Float64Array.from(last) : estimateOf(load.history, E);
-      const ratio = ratioOf(estimate, placement, cost.devicesPerNode);
-      if (!armed && ratio > threshold) armed = true;
-      else if (armed && ratio < release) armed = false;
-      if (!armed) return [];
-      const ops = planFlexMoE(estimate, placement, cost, { horizon: lifetime(load.step), locality });
-      if (ops.length === 0) armed = false; // nothing pays for itself: stand down until the load moves
-      return ops;
+    },
+    decide(load, placement, cost) {
+      if (!load.estimate) throw errors.badArgument('flexmoe', 'decide needs the scheduling pipeline\'s estimate (run the policy through schedule / LayerScheduler, sched/pipeline.ts)');
+      return planFlexMoE(load.estimate, placement, cost, { horizon: lifetime(load.step), locality });
     },
     dispatch(load, placement, cost) {
       // flexmoe-react also shadows, within the step, experts the placement cannot absorb (live too).
@@ -122,10 +106,10 @@ export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
       let total = 0;
       for (let e = 0; e < E; e++) total += now[e]!;
       // With no history yet, the placement stands for even load: a first step's hot expert is a surge too.
-      const before = load.history.length ? estimateOf(load.history, E) : new Float64Array(E).fill(total / E);
+      const before = load.history.length ? riseEstimate(load.history, window, riseFactor) : new Float64Array(E).fill(total / E);
       // Only a surge its replicas cannot absorb is worth holding the step for; smaller rises wait
       // for the next plan beside a step. The plan is made from this step's own counts.
-      if (!surging(now, before, placement)) return null;
+      if (!surging(now, before, placement, riseFactor)) return null;
       const tr = trafficOf(now, placement.replicas(), { devices: placement.devices, devicesPerNode: cost.devicesPerNode, locality });
       if (balanceRatio(tr.load) <= threshold) return null;
       // Holding the step must be able to pay: even a perfect plan saves at most the busiest
@@ -135,9 +119,7 @@ export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
       for (const v of tr.load) [busiest, sum] = [Math.max(busiest, v), sum + v];
       const bound = (busiest - sum / placement.devices) * u.expertMsPerToken + (cost.training ? 4 : 2) * tr.a2aMs(u);
       if (bound <= reactPlanMs(cost)) return null;
-      const ops = planFlexMoE(now, placement, cost, { horizon, locality });
-      if (ops.length) armed = true; // the next steps refine the plan from history as usual
-      return ops;
+      return planFlexMoE(now, placement, cost, { horizon, locality });
     };
   }
   return policy;
