@@ -22,9 +22,17 @@ import { generate } from '../src/train/lm.js';
 import { addToState, checkState, loadFromState, type OwnedParams, type TrainerState } from '../src/train/trainer-state.js';
 import { MoEWiring, type MoEActors, type MoELayerSpec, type ShadowingArgs } from './moe-wiring.js';
 import { untaped } from '../src/autograd/tape.js';
+import { SnapshotStore, type HeldShare, type SnapshotMessage } from './trainer-snapshots.js';
 import { valueAndGrads } from '../src/autograd/grad.js';
 
 export type { MoEActors, MoELayerSpec, TrainerState };
+
+interface TrainerSnapshot {
+  args: MoETrainerArgs;
+  dense: TrainerState;
+  lastStep: number;
+  rngAtStart: number;
+}
 
 export interface MoETrainerArgs {
   /** The model and its data (built on the device from this plain data). */
@@ -41,6 +49,11 @@ export interface MoETrainerArgs {
 
 export type TrainerMessage =
   | { type: 'step'; step: number }
+  /** How many optimizer steps this trainer has taken (after a crash: did the failed step land?). */
+  | { type: 'progress' }
+  /** Load every device's in-memory share of `step` (gathered from `holders`, by device) and go on from there. */
+  | { type: 'rollback'; step: number; holders: ActorRef[] }
+  | SnapshotMessage
   | { type: 'state' }
   | { type: 'eval'; batches: number }
   | { type: 'load'; state: TrainerState }
@@ -68,6 +81,8 @@ export interface StepReport {
   computeMs: number;
   /** Of computeMs, the time spent in exchanges with other devices (moving data, waiting for them). */
   exchangeMs: number;
+  /** Optimizer steps taken, this one included. */
+  optimizerStep: number;
 }
 
 export class MoETrainer extends Actor {
@@ -83,6 +98,12 @@ export class MoETrainer extends Actor {
   private dataRng!: Rng;
   /** The scheduler actor the gates report their routing to (none: a fixed placement, or a policy run by the driver). */
   private scheduler: ActorRef | null = null;
+  /** The last step started and the data position before it: a step run again draws the same batch. */
+  private lastStep = -1;
+  private rngAtStart = 0;
+  private readonly snapshots = new SnapshotStore();
+  /** Set by `restore` (a trainer rebuilt from a data-parallel peer): put in place once the model is built. */
+  private restoring: TrainerSnapshot | null = null;
 
   constructor(args: MoETrainerArgs) {
     super();
@@ -98,13 +119,19 @@ export class MoETrainer extends Actor {
     // Built before any gate or expert is attached, so this is exactly the dense parameters.
     this.optimizer = new AdamW(this.be, this.model.parameters(), adamWSettings(this.args.lr));
     this.dataRng = new Rng(spec.config.seed ^ 0x5eed);
+    if (this.restoring) {
+      const r = this.restoring;
+      loadFromState(r.dense, this.dense());
+      [this.dataRng.position, this.lastStep, this.rngAtStart] = [r.dense.dataRng, r.lastStep, r.rngAtStart];
+      this.restoring = null;
+    }
   }
 
   private get layers() {
     return this.moe.layers;
   }
 
-  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | MoELayerSpec[] | { layers: number; tokensPerSample: number } | { needed: string[]; problems: string[] } | string | number | void> {
+  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | MoELayerSpec[] | { layers: number; tokensPerSample: number } | { needed: string[]; problems: string[] } | HeldShare | string | number | void> {
     if (msg.type === 'specs') return this.moe.specs;
     if (msg.type === 'shape') return { layers: this.layers.length, tokensPerSample: this.task.tokensPerSample ?? this.task.inputWidth };
     if (msg.type === 'attach') {
@@ -114,6 +141,18 @@ export class MoETrainer extends Actor {
     if (msg.type === 'state') return this.state(ctx);
     if (msg.type === 'eval') return this.evaluate(msg.batches, ctx);
     if (msg.type === 'load') return this.load(msg.state);
+    if (msg.type === 'progress') return this.optimizer.step;
+    if (msg.type === 'hold') {
+      return this.snapshots.hold({ step: msg.step, device: ctx.device, state: this.state(ctx) }, msg.buddy, ctx);
+    }
+    if (msg.type === 'keep') return this.snapshots.keep(msg.share);
+    if (msg.type === 'held') return this.snapshots.held(msg.device, msg.step);
+    if (msg.type === 'rollback') {
+      const checked = this.load(await this.snapshots.gather(msg.step, ctx.devices, msg.holders, ctx));
+      if (checked.problems.length) throw errors.badArgument('rollback', `the snapshot of step ${msg.step} does not fit: it ${checked.problems.slice(0, 3).join('; ')}`);
+      this.lastStep = -1;
+      return;
+    }
     // Generation runs on every device in lockstep on the same text, so the MoE all-to-alls meet.
     if (msg.type === 'generate') {
       if (!this.task.corpus || this.task.name !== 'gpt-moe') throw errors.badArgument('generate', `${this.task.name} does not generate text`);
@@ -124,6 +163,11 @@ export class MoETrainer extends Actor {
     return this.arena.use(() => this.step(msg.step, ctx));
   }
 
+  /** The dense parts (everything but gates and experts) and their optimizer. */
+  private dense(): OwnedParams {
+    return { params: this.optimizer.parameters, optimizer: this.optimizer };
+  }
+
   /**
    * Everything this device trains, each with its optimizer and the devices holding a copy: the dense
    * parts and each layer's gate (every device: data parallel), each hosted expert (its replicas).
@@ -131,7 +175,7 @@ export class MoETrainer extends Actor {
   private owned(): (OwnedParams & { expert: boolean; group: number[] })[] {
     const all = [...Array(this.moe.devices).keys()];
     return [
-      { params: this.optimizer.parameters, optimizer: this.optimizer, expert: false, group: all },
+      { ...this.dense(), expert: false, group: all },
       ...this.layers.map((_, l) => {
         const g = this.moe.gateActor(l)!;
         return { params: g.gate.parameters(), optimizer: g.optimizer!, expert: false, group: all };
@@ -145,6 +189,9 @@ export class MoETrainer extends Actor {
     const { batch, steps, lr } = this.args;
     const me = ctx.device;
     // Every device draws the same global batch and trains on its share of the samples.
+    // A step run again (its first run failed with a device) draws the batch it drew the first time.
+    if (step === this.lastStep) this.dataRng.position = this.rngAtStart;
+    [this.lastStep, this.rngAtStart] = [step, this.dataRng.position];
     const { inputs, targets } = this.task.sample(this.dataRng, batch, 'train');
     const per = batch / ctx.devices;
     // Gates that route by a workload route by this step's (GateOptions.routing).
@@ -169,10 +216,12 @@ export class MoETrainer extends Actor {
     const owned = this.owned();
     // Gates are data parallel like the dense parts: their gradients go in the same bucket.
     const norm = await syncGradients(ctx.collectives, me, owned.filter((o) => !o.expert).flatMap((o) => o.params), owned.filter((o) => o.expert));
+    // The last exchange of the step comes before any update: a device lost before it fails the
+    // step everywhere with nothing updated; after it, every survivor completes the step.
+    const lossSum = await ctx.collectives.allReduce(Tensor.from([localMean * loss.count]) as F32);
     const warmup = Math.max(1, Math.floor(steps / 20));
     const rate = learningRate(step, steps, lr, warmup);
     for (const { optimizer } of owned) await optimizer.update(rate, { gradNorm: norm });
-    const lossSum = await ctx.collectives.allReduce(Tensor.from([localMean * loss.count]) as F32);
     return {
       step: step,
       loss: scored ? lossSum.data[0]! / scored : 0,
@@ -184,6 +233,7 @@ export class MoETrainer extends Actor {
       expertMs: this.layers.flatMap((l) => [l.forwardExpertMs, l.backwardExpertMs]),
       computeMs: performance.now() - t0,
       exchangeMs: ctx.collectives.exchangeMs - x0,
+      optimizerStep: this.optimizer.step,
     };
   }
 
@@ -233,9 +283,22 @@ export class MoETrainer extends Actor {
     return checked;
   }
 
-  /** A trainer holds a model, not plain data: it is rebuilt from its arguments, never migrated. */
-  override snapshot(): unknown {
-    return { args: this.args };
+  /**
+   * A trainer is a data-parallel replica: its snapshot is its arguments and the dense state (values,
+   * Adam moments, optimizer step, data position), so a device rebuilt after a crash gets it from a
+   * live peer. Gates and experts are actors of their own and come back separately.
+   */
+  override snapshot(): TrainerSnapshot {
+    const dense: TrainerState = { tensors: {}, optimizerStep: this.optimizer.step, dataRng: this.dataRng.position };
+    addToState(dense.tensors, this.dense());
+    return { args: this.args, dense, lastStep: this.lastStep, rngAtStart: this.rngAtStart };
+  }
+
+  static override restore(snapshot: unknown): Actor {
+    const s = snapshot as TrainerSnapshot;
+    const t = new MoETrainer(s.args);
+    t.restoring = s;
+    return t;
   }
 }
 registerActor(MoETrainer);

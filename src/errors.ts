@@ -55,6 +55,8 @@ export const errors = {
   deviceCrashed: (device: number, why: string) => new FlexMoEError('E_DEVICE', `device ${device} crashed: ${why}`),
   deviceFailed: (device: number, restarts: number, why: string) =>
     new FlexMoEError('E_DEVICE', `device ${device} failed permanently after ${restarts} restarts in a row: ${why}`),
+  crashLoop: (step: number, times: number, last: string) =>
+    new FlexMoEError('E_DEVICE', `step ${step} failed ${times} times with a crashed device (the last: ${last}); training stops`),
   unknownActor: (id: string) => new FlexMoEError('E_ACTOR', `unknown actor ${id}`),
   unknownActorClass: (name: string, known: readonly string[]) =>
     new FlexMoEError('E_ACTOR', `unknown actor class "${name}"; registered: ${known.join(', ') || 'none'}`),

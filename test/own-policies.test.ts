@@ -67,7 +67,7 @@ describe('a policy of your own, live', function () {
     });
     live.forEach((s, i) => assert.ok(Math.abs(s.loss - fixed[i]!.loss) <= 1e-5 * fixed[i]!.loss, `step ${i}: ${s.loss} vs ${fixed[i]!.loss}`));
     assert.deepEqual(changes, ['1:0:expand:1', '1:1:expand:1'], 'one expand per MoE layer, carried out as one clone each');
-    assert.equal(runtime.length, 4, 'each layer\'s gate cloned onto device 1 at the start, then each layer\'s hot expert');
+    assert.equal(runtime.length, 5, 'the trainer and each layer\'s gate cloned onto device 1 at the start, then each layer\'s hot expert');
     assert.equal(live.at(-1)!.placementVersion, 1);
   });
 

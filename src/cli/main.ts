@@ -18,7 +18,7 @@ interface Command {
 const commands: Record<string, Command> = {
   train: {
     run: train, help: trainHelp,
-    flags: { values: [...modelFlagNames, 'steps', 'devices', 'policy', 'slots', 'checkpoint', 'checkpoint-every', 'resume', 'record-trace', 'backend', 'sample'], switches: ['json'] },
+    flags: { values: [...modelFlagNames, 'steps', 'devices', 'policy', 'slots', 'checkpoint', 'checkpoint-every', 'snapshot-every', 'resume', 'record-trace', 'backend', 'sample'], switches: ['json'] },
   },
   simulate: {
     run: simulateCommand, help: simulateHelp,

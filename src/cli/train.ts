@@ -19,7 +19,7 @@ import { modelFromFlags } from './model-flags.js';
 export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|dense|NAME --module FILE] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
               [--layers N] [--heads H] [--d-ff F] [--experts E] [--topk 1|2] [--capacity-factor F] [--router-skew S]
               [--routing zipf:S[,drift][,burst][,transient]] [--devices N] [--policy static|static-unpadded|flexmoe|eplb|fastermoe|flexmoe-react|NAME] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
-              [--resume FILE] [--record-trace FILE] [--lr X] [--backend NAME] [--sample N] [--json]
+              [--snapshot-every N] [--resume FILE] [--record-trace FILE] [--lr X] [--backend NAME] [--sample N] [--json]
   Trains a character-level GPT (Mixture-of-Experts by default) on the embedded corpus (Moby-Dick),
   then prints a sample. By default on one device (worker thread) per core, up to the model's experts
   and 8, with the FlexMoE scheduler, and ends by saying what the scheduler saw and did; --devices 1
@@ -28,7 +28,10 @@ export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|den
   the devices, with the character-model flags as its config, and --policy NAME plans with one.
   --routing SPEC makes the gates route by a synthetic workload (the one flexmoe simulate steps
   through) instead of their logits: a live run under a chosen, lasting skew and drift, for measuring
-  placement policies (combine weights still come from the gates, so the model still trains).`;
+  placement policies (combine weights still come from the gates, so the model still trains).
+  A device thread that dies mid-step is rebuilt and training goes on: the step runs again when a
+  live replica holds everything it had, otherwise every device rolls back to its in-memory snapshot
+  (taken every --snapshot-every N steps, default 10; 0: none) and runs the steps since again.`;
 
 /** `flexmoe train`: the main job on its embedded default. */
 export async function train(flags: Flags): Promise<void> {
@@ -111,6 +114,15 @@ async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransfor
       const why = e.predictedMsBefore === undefined ? '' : `; predicted ${e.predictedMsBefore.toFixed(2)} → ${e.predictedMsAfter!.toFixed(2)} ms per step, move ${e.migrationMs!.toFixed(2)} ms`;
       if (!json) process.stderr.write(`\nre-plan after step ${e.step}, layer ${e.layer}: ${e.ops.map((o) => (o.op === 'migrate' ? `migrate ${o.expert} ${o.from}→${o.to}` : `${o.op} ${o.expert}@${o.device}`)).join(', ')} (v${e.version}${why})\n`);
     }
+    if (e.type === 'recovery') {
+      const rebuilt = e.restored.map((r) => `${r.id} from ${r.source === 'replica' ? 'a live replica' : 'its arguments'}`).join(', ');
+      const how = e.action === 'rollback' ? `every device rolled back to its snapshot before step ${e.resumedAt}; steps ${e.rerun[0]}–${e.rerun.at(-1)} run again` : e.action === 'rerun' ? `step ${e.step} runs again` : `step ${e.step} had completed everywhere else and stands`;
+      if (json) process.stdout.write(`${JSON.stringify({ recovery: { step: e.step, crashed: e.crashed, action: e.action, resumedAt: e.resumedAt, rerun: e.rerun, restored: e.restored, ms: Math.round(e.ms) } })}
+`);
+      else process.stderr.write(`
+device ${e.crashed.map((c) => `${c.device} crashed (${c.reason})`).join(', ')} during step ${e.step}; rebuilt in ${Math.round(e.ms)} ms (${rebuilt}); ${how}
+`);
+    }
     if (e.type === 'batch-end') {
       dropped += e.droppedTokens;
       seen.balance.push(e.balanceRatio);
@@ -138,6 +150,7 @@ async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransfor
     steps, sample: task === 'gpt-moe' ? intFlag(flags, 'sample', 200) : 0,
     checkpoint: typeof flags.checkpoint === 'string' ? flags.checkpoint : undefined,
     checkpointEvery: intFlag(flags, 'checkpoint-every', 0),
+    snapshotEvery: intFlag(flags, 'snapshot-every', 10, 0),
     resume: typeof flags.resume === 'string' ? flags.resume : undefined,
     recordTrace: typeof flags['record-trace'] === 'string' ? flags['record-trace'] : undefined,
   });

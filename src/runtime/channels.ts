@@ -70,6 +70,17 @@ export class Inbox {
     for (const q of this.waiting.values()) for (const w of q) w.reject(e);
     this.waiting.clear();
   }
+
+  /** Drops arrived tensors and fails receivers whose tag matches (a collective epoch that ended). */
+  drop(tagMatches: (tag: number) => boolean, e: Error): void {
+    const tagOf = (key: string) => Number(key.slice(key.indexOf(':') + 1));
+    for (const key of [...this.ready.keys()]) if (tagMatches(tagOf(key))) this.ready.delete(key);
+    for (const [key, q] of [...this.waiting]) {
+      if (!tagMatches(tagOf(key))) continue;
+      for (const w of q) w.reject(e);
+      this.waiting.delete(key);
+    }
+  }
 }
 
 /**
@@ -164,6 +175,16 @@ export class DeviceChannels {
       const end = Math.min(bytes.byteLength, off + max);
       await w.write({ kind: end === bytes.byteLength ? LAST : CHUNK, tag, dtype, shape: t.shape, payload: bytes.subarray(off, end), aux: off });
     }
+  }
+
+  /** `peer` died: receivers waiting on it fail now (not when it is rebuilt, which may never happen). */
+  peerDown(peer: number): void {
+    this.inbox.failPeer(peer, errors.collective(`device ${peer} went down; data it was sending to device ${this.device} is lost`));
+  }
+
+  /** Drops what arrived under tags `tagMatches` accepts, failing receivers waiting on them (collectives.reset). */
+  drop(tagMatches: (tag: number) => boolean, e: Error): void {
+    this.inbox.drop(tagMatches, e);
   }
 
   recv(peer: number, tag: number): Promise<Tensor> {

@@ -33,6 +33,18 @@ export class Collectives {
     return n >= SPLIT_FLOATS ? (this.shared?.staging(n) ?? null) : null;
   }
 
+  /**
+   * Starts a new epoch of collectives, on every device at once, when none is in flight (after a
+   * crash, before training goes on): the calls cut short by it left tag counters, arrived parts and
+   * shared-memory signals that no longer pair up between devices. Everything of the old epoch is
+   * dropped and counting starts again.
+   */
+  reset(): void {
+    this.counters.clear();
+    this.channels.drop((tag) => tag >= AUTO_TAG, errors.collective(`device ${this.device}: the collectives were reset (a device was rebuilt)`));
+    this.shared?.reset();
+  }
+
   /** A peer device was rebuilt: calls waiting on its old incarnation fail, and its signals restart. */
   peerRestarted(peer: number): void {
     this.shared?.peerRestarted(peer);
@@ -53,7 +65,7 @@ export class Collectives {
     const n = (this.counters.get(key) ?? 0) + 1;
     this.counters.set(key, n);
     // Auto tags live above 2^24; explicit tags below it.
-    return (1 << 24) + ((hash(key) & 0x3f) << 18) + (n & 0x3ffff);
+    return AUTO_TAG + ((hash(key) & 0x3f) << 18) + (n & 0x3ffff);
   }
 
   private checkGroup(group: readonly number[], op: string): number[] {
@@ -178,6 +190,9 @@ function sumInOrder(out: Float32Array, parts: readonly Tensor[]): Float32Array {
  * 0.23 ms, 4 MiB 3.1 vs 2.0 ms (whole vs split).
  */
 export const SPLIT_FLOATS = 1 << 16;
+
+/** Tags from here up are counted per group (`tag`); explicit tags stay below. */
+const AUTO_TAG = 1 << 24;
 
 function hash(s: string): number {
   let h = 0x811c9dc5;

@@ -151,7 +151,11 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined, redu
       return deliver(m.ref.id, m.payload, (ok, value, error) => post({ type: 'reply', req, ok, value, error }));
     }
     case 'directory':
-      return reply(m.req, () => mailroom.apply(m.ops));
+      return reply(m.req, () => {
+        mailroom.apply(m.ops);
+        // Collectives waiting on a device that died fail at once, whether or not it comes back.
+        for (const op of m.ops) if (op.op === 'down') (channels.peerDown(op.device), collectives.peerRestarted(op.device));
+      });
     case 'snapshot':
       return reply(m.req, () => enqueue(m.id, (h) => h.actor.snapshot()));
     case 'ship':
@@ -178,6 +182,8 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined, redu
         await host(m.ref, m.className, actorClass(m.className).restore(joinState(skeleton, arrays.map((t) => t.data))));
         return m.ref;
       });
+    case 'reset-collectives':
+      return reply(m.req, () => collectives.reset());
     case 'stay':
       return reply(m.req, () => enqueue(m.id, (h) => void (h.leaving = false)));
     case 'stop':

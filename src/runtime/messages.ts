@@ -51,6 +51,8 @@ export type ToDevice =
   /** Bring back an actor whose move failed (undoes `leaving`). */
   | { type: 'stay'; req: number; id: string }
   | { type: 'stats'; req: number }
+  /** Start a new epoch of collectives (every device at once, none in flight): Collectives.reset. */
+  | { type: 'reset-collectives'; req: number }
   | { type: 'ask-reply'; req: number; ok: boolean; value?: unknown; error?: string }
   | { type: 'crash'; how: 'throw' | 'exit' | 'oom' }
   /** New rings with `peers` (one restarted); like `init`, the SharedArrayBuffers travel beside the message. */

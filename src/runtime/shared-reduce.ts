@@ -107,6 +107,15 @@ export class SharedReduce {
     Atomics.store(this.control, this.device * this.devices + peer, 0);
   }
 
+  /** Every signal this device sent and counted starts again from zero (its peers do the same at the same idle point). */
+  reset(): void {
+    for (let p = 0; p < this.devices; p++) {
+      this.consumed[p] = 0;
+      this.generation[p]!++;
+      Atomics.store(this.control, this.device * this.devices + p, 0);
+    }
+  }
+
   /** Sums `x` over `group` (ascending, containing this device) in place; bit-identical on every member. */
   allReduce(x: F32, group: readonly number[]): Promise<F32> {
     const run = this.lock.then(() => this.run(x, group));

@@ -112,6 +112,11 @@ export class ActorSystem {
     return { ...this.entry(ref).ref };
   }
 
+  /** The actors whose home is `device` now (lost ones included, until they are restored), and their status. */
+  actorsOn(device: number): { ref: ActorRef; className: string; status: Entry['status'] }[] {
+    return [...this.directory.values()].filter((e) => e.ref.device === device).map((e) => ({ ref: { ...e.ref }, className: e.className, status: e.status }));
+  }
+
   /** Refs of every live actor in `ref`'s replica group (itself and its clones). */
   replicasOf(ref: ActorRef): ActorRef[] {
     const group = this.entry(ref).group;
@@ -239,6 +244,15 @@ export class ActorSystem {
       this.busyAtLastStep.set(s.device, s.busyMs);
       this.events.next({ type: 'device-busy', step, device: s.device, busyMs: s.busyMs - prev });
     }
+  }
+
+  /**
+   * Starts a new epoch of collectives on every compute device (Collectives.reset). Call it when no
+   * collective is in flight anywhere: after a crash cut some short, before the survivors meet again.
+   */
+  async resetCollectives(): Promise<void> {
+    const up = this.devices.filter((d) => d.state === 'up' && d.index < this.options.devices);
+    await Promise.all(up.map((d) => d.request({ type: 'reset-collectives' }, this.options.askTimeoutMs, 'reset the collectives')));
   }
 
   /** Fault injection for tests and drills: makes a device fail the way real ones do. */

@@ -7,6 +7,7 @@ import { expertTimes, median } from '../stats.js';
 import { defaultBackendName } from '../kernels/backend.js';
 import type { MoELayerSpec, MoETrainerArgs, StepReport, TrainerState } from '../../actors/moe-trainer.js';
 import { applyPlacement, spawnMoEActors, type PlacementMoves } from './moe-actors.js';
+import { CrashRecovery, currentRefs, survivorsReports, withLastGood, type RecoveryReport } from './recovery.js';
 import { adamWSettings } from './schedule.js';
 import { checkCompatible, checkTensorNames, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { checkReadable, checkWritable } from './paths.js';
@@ -78,6 +79,18 @@ export interface DistributedOptions {
   recordTrace?: string;
   /** Stop before this step (the schedule still spans `steps`): for interrupting a run on purpose. */
   until?: number;
+  /**
+   * In-memory snapshots for crash recovery (default 10): at the boundary before every this many
+   * steps (and before the first) every device keeps its share of the state and sends a copy to its
+   * buddy device. A device lost mid-step is rebuilt; when all it held has a live replica the step
+   * runs again, otherwise every device rolls back to the last snapshot. 0: no snapshots (such a
+   * crash then stops the run).
+   */
+  snapshotEvery?: number;
+  /** What each crash was and how training went on (the runtime's own events carry the details). */
+  onRecovery?: (r: RecoveryReport) => void;
+  /** Fault drills: make `device` fail mid-step at `step` (the way real devices fail), once each. */
+  faults?: { step: number; device: number; how?: 'exit' | 'throw' }[];
   /** Held-out loss every this many steps and at the end (0: only at the end). */
   evalEvery?: number;
   evalBatches?: number;
@@ -189,7 +202,10 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     let vocab: string[] | null | undefined;
     const shadowing = shadowingPolicies.includes(named) ? { policy: named, profile: opts.profile!, slots, topk: config.moe.topk } : undefined;
     const args: MoETrainerArgs = { spec, batch, steps: opts.steps, lr: opts.lr, backend: opts.backend ?? (await defaultBackendName()), shadowing, padMax: padsToMax(named) };
-    const trainers = await Promise.all([...Array(devices).keys()].map((d) => system.spawn('MoETrainer', args, { device: d })));
+    // Trainers are data-parallel replicas of one another: one spawned, the others its clones, so a
+    // rebuilt device gets its trainer's state from a live peer.
+    const firstTrainer = await system.spawn('MoETrainer', args, { device: 0 });
+    const trainers = [firstTrainer, ...(await Promise.all([...Array(devices).keys()].slice(1).map((d) => system.clone(firstTrainer, d))))];
     // Gates and experts are actors of their own, made from the seeds the trainers' models derive;
     // the model says how many MoE layers it has.
     const specs = await system.ask<MoELayerSpec[]>(trainers[0]!, { type: 'specs' });
@@ -223,9 +239,10 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       first = ckpt.meta.step as number;
       if (first >= opts.steps) throw errors.badArgument('resume', `${opts.resume} is at step ${first}; ${opts.steps} steps leave nothing to train (ask for more steps)`);
     }
-    const save = async (step: number) => {
+    /** Writes a checkpoint of `step` from the trainers' states, or from `given` (the last in-memory snapshot). */
+    const save = async (step: number, given?: TrainerState) => {
       vocab ??= task === 'vision-moe' ? null : (makeTask(spec).corpus?.vocab.chars ?? null);
-      const parts = await Promise.all(trainers.map((t) => system.ask<TrainerState>(t, { type: 'state' })));
+      const parts = given ? [given] : await Promise.all(trainers.map((t) => system.ask<TrainerState>(t, { type: 'state' })));
       const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
       for (const p of parts) for (const [k, v] of Object.entries(p.tensors)) tensors.set(k, v);
       saveCheckpoint(opts.checkpoint!, { task, config: resolved, modules, vocab, step, optimizerStep: parts[0]!.optimizerStep, dataRng: parts[0]!.dataRng, devices, placement: placements.map((p) => p.replicas()) }, tensors);
@@ -240,9 +257,38 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     // that neither switched nor followed a switch.
     let switchCost: number | null = null;
     const normalSteps: number[] = [];
+    const recovery = devices > 1 ? new CrashRecovery(system, trainers, { snapshotEvery: opts.snapshotEvery ?? 10, maxRecoveries: 3 }) : null;
+    const faults = [...(opts.faults ?? [])];
+    let expected = await system.ask<number>(trainers[0]!, { type: 'progress' });
+    let traced = first - 1;
     for (let step = first; step < last; step++) {
-      const t0 = performance.now();
-      const reports = await Promise.all(trainers.map((t) => system.ask<StepReport>(t, { type: 'step', step })));
+      if (recovery && (step === first || recovery.due(step))) recovery.snapshot(step);
+      const t0 = performance.now(), mark = recovery?.mark() ?? 0;
+      const asks = trainers.map((t) => system.ask<StepReport>(t, { type: 'step', step }));
+      const fault = faults.findIndex((f) => f.step === step);
+      if (fault >= 0) system.crashDevice(faults[fault]!.device, faults.splice(fault, 1)[0]!.how ?? 'exit');
+      const settled = await Promise.allSettled(asks);
+      let reports: StepReport[];
+      const failure = settled.find((s) => s.status === 'rejected');
+      if (!failure) reports = settled.map((s) => (s as PromiseFulfilledResult<StepReport>).value);
+      else {
+        if (!recovery || recovery.crashedSince(mark).length === 0) throw failure.reason;
+        let outcome: Omit<RecoveryReport, 'ms'>;
+        try {
+          outcome = await recovery.recover(step, mark, expected, () => ((actors = currentRefs(system, actors)), attach()));
+        } catch (e) {
+          throw await withLastGood(e as Error, recovery, opts.checkpoint ? (s) => save(s.step, s.state) : null);
+        }
+        expected = await system.ask<number>(trainers[0]!, { type: 'progress' });
+        opts.onRecovery?.({ ...outcome, ms: performance.now() - t0 });
+        if (outcome.action !== 'kept') {
+          out.splice(outcome.resumedAt - first);
+          step = outcome.resumedAt - 1;
+          continue;
+        }
+        reports = survivorsReports(settled);
+      }
+      expected = reports[0]!.optimizerStep;
       const stepMs = performance.now() - t0;
       const counts = reports[0]!.expertCounts.map((layer, l) => layer.map((_, e) => reports.reduce((s, r) => s + r.expertCounts[l]![e]!, 0)));
       const version = Math.max(...placements.map((p) => p.version));
@@ -259,7 +305,8 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       let replanMs = 0;
       const changes: Rebalance[] = [];
       const sourceCounts = counts.map((_, l) => reports.map((r) => r.expertCounts[l]!));
-      sourceCounts.forEach((c, l) => trace?.record(step, l, c));
+      if (step > traced) sourceCounts.forEach((c, l) => trace?.record(step, l, c));
+      traced = Math.max(traced, step);
       if (scheduler) {
         // The scheduler plans beside the next step instead of before it (planning stays off the
         // critical path). The plans that have arrived are carried out at this boundary by the
@@ -269,7 +316,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
         if (arrived.length) {
           const t1 = performance.now();
           const done = await system.ask<CarriedOut>(scheduler, { type: 'carry-out', count: arrived.splice(0).length } satisfies SchedulerMessage);
-          actors = done.actors;
+          actors = currentRefs(system, done.actors);
           applied = done.replicas;
           await attach();
           replanMs = performance.now() - t1;

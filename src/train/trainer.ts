@@ -9,6 +9,7 @@ import { defaultLivePolicy, isFixedPlacement } from '../sched/policies/index.js'
 import { serveDashboard, type Dashboard } from '../dashboard/server.js';
 import { Placement, balanceRatio, deviceLoads, withShadows } from '../sched/placement.js';
 import { trainDistributedWithSample, type DistributedStep, type Rebalance } from './distributed.js';
+import type { RecoveryReport } from './recovery.js';
 
 /** Everything a training run reports, in order: the one stream progress output, callbacks and dashboards read. */
 export type TrainEvent =
@@ -19,6 +20,8 @@ export type TrainEvent =
   | ({ type: 'rebalance' } & Rebalance)
   /** A placement or lifecycle event of the runtime (a device up or down; an actor spawned, cloned, migrated, stopped, restored). */
   | { type: 'runtime'; event: RuntimeEvent }
+  /** A step failed with a crashed device, and how training went on (re-run, kept, or rolled back to a snapshot). */
+  | ({ type: 'recovery' } & RecoveryReport)
   | { type: 'train-end'; steps: number; firstLoss: number; lastLoss: number; evalLoss?: number; tokensPerSec: number; sample: string };
 
 export interface FitCallbacks {
@@ -55,6 +58,8 @@ export interface FitOptions {
   callbacks?: FitCallbacks;
   checkpoint?: string;
   checkpointEvery?: number;
+  /** In-memory snapshots for crash recovery every this many steps (default 10; 0: none). */
+  snapshotEvery?: number;
   resume?: string;
   evalEvery?: number;
   /** Record the routing of every step as a flexmoe-trace/1 file (replay it with flexmoe simulate --trace). */
@@ -108,11 +113,12 @@ export class Trainer {
         task: this.options.task, modules: this.options.modules, imagesPerDigit: this.options.imagesPerDigit,
         devices, config, steps, batch: this.options.batch ?? 16, lr: this.options.lr ?? 8e-3, backend: this.options.backend,
         corpusChars: this.options.corpusChars, replicas: placement.replicas(), slots, policy, profile,
-        recordTrace: opts.recordTrace, checkpoint: opts.checkpoint, checkpointEvery: opts.checkpointEvery, resume: opts.resume, evalEvery: opts.evalEvery ?? stepsPerEpoch,
+        recordTrace: opts.recordTrace, checkpoint: opts.checkpoint, checkpointEvery: opts.checkpointEvery, snapshotEvery: opts.snapshotEvery, resume: opts.resume, evalEvery: opts.evalEvery ?? stepsPerEpoch,
         sample: opts.sample ? { prompt: 'Call me Ishmael. ', length: opts.sample, seed: config.seed } : undefined,
         onRuntimeEvent: (event) => {
           if (lifecycle.has(event.type)) this.events.next({ type: 'runtime', event });
         },
+        onRecovery: (r) => this.events.next({ type: 'recovery', ...r }),
         onRebalance: (r) => {
           current[r.layer] = fromReplicas(r.replicas, devices, slots);
           this.events.next({ type: 'rebalance', ...r });
