@@ -22,7 +22,10 @@ import { generate } from '../src/train/lm.js';
 import { addToState, checkState, loadFromState, type OwnedParams, type TrainerState } from '../src/train/trainer-state.js';
 import { MoEWiring, type MoEActors, type MoELayerSpec, type ShadowingArgs } from './moe-wiring.js';
 import { untaped } from '../src/autograd/tape.js';
-import { SnapshotStore, type HeldShare, type SnapshotMessage } from './trainer-snapshots.js';
+import { packShare, SnapshotStore, type SnapshotMessage } from './trainer-snapshots.js';
+import { writeCheckpointFile } from '../src/train/checkpoint.js';
+import { loadTensors, type ShardEntry } from '../src/train/sharded-checkpoint.js';
+import { basename } from 'node:path';
 import { valueAndGrads } from '../src/autograd/grad.js';
 
 export type { MoEActors, MoELayerSpec, TrainerState };
@@ -51,8 +54,12 @@ export type TrainerMessage =
   | { type: 'step'; step: number }
   /** How many optimizer steps this trainer has taken (after a crash: did the failed step land?). */
   | { type: 'progress' }
-  /** Load every device's in-memory share of `step` (gathered from `holders`, by device) and go on from there. */
-  | { type: 'rollback'; step: number; holders: ActorRef[] }
+  /** Write this device's share of a checkpoint to `file` (a shard; the driver writes the manifest). */
+  | { type: 'save-shard'; file: string; meta: Record<string, unknown> }
+  /** Resume from the checkpoint at `path`, reading here only the shards holding what this device trains. */
+  | { type: 'load-from'; path: string }
+  /** Load every device's in-memory share of `step` (stashed by `trainers`, one per device) and go on from there. */
+  | { type: 'rollback'; step: number; trainers: ActorRef[] }
   | SnapshotMessage
   | { type: 'state' }
   | { type: 'eval'; batches: number }
@@ -131,7 +138,7 @@ export class MoETrainer extends Actor {
     return this.moe.layers;
   }
 
-  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | MoELayerSpec[] | { layers: number; tokensPerSample: number } | { needed: string[]; problems: string[] } | HeldShare | string | number | void> {
+  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | MoELayerSpec[] | { layers: number; tokensPerSample: number } | { needed: string[]; problems: string[] } | ShardEntry | string | number | void> {
     if (msg.type === 'specs') return this.moe.specs;
     if (msg.type === 'shape') return { layers: this.layers.length, tokensPerSample: this.task.tokensPerSample ?? this.task.inputWidth };
     if (msg.type === 'attach') {
@@ -142,13 +149,23 @@ export class MoETrainer extends Actor {
     if (msg.type === 'eval') return this.evaluate(msg.batches, ctx);
     if (msg.type === 'load') return this.load(msg.state);
     if (msg.type === 'progress') return this.optimizer.step;
-    if (msg.type === 'hold') {
-      return this.snapshots.hold({ step: msg.step, device: ctx.device, state: this.state(ctx) }, msg.buddy, ctx);
+    if (msg.type === 'save-shard') {
+      const state = this.state(ctx);
+      const tensors = new Map(Object.entries(state.tensors));
+      const { bytes, checksum } = writeCheckpointFile(msg.file, { ...msg.meta, shard: ctx.device }, tensors);
+      return { file: basename(msg.file), device: ctx.device, checksum, bytes, tensors: [...tensors.keys()] } satisfies ShardEntry;
     }
-    if (msg.type === 'keep') return this.snapshots.keep(msg.share);
-    if (msg.type === 'held') return this.snapshots.held(msg.device, msg.step);
+    if (msg.type === 'load-from') {
+      const needed = checkState({ tensors: {}, optimizerStep: 0, dataRng: 0 }, this.owned()).needed;
+      const ckpt = loadTensors(msg.path, needed);
+      return this.load({ tensors: Object.fromEntries(ckpt.tensors), optimizerStep: ckpt.meta.optimizerStep as number, dataRng: ckpt.meta.dataRng as number });
+    }
+    if (msg.type === 'hold') {
+      const mine = this.owned().filter((part) => Math.min(...part.group) === ctx.device);
+      return this.snapshots.hold(packShare(msg.step, ctx.device, mine, { optimizerStep: this.optimizer.step, dataRng: this.dataRng.position }), ctx);
+    }
     if (msg.type === 'rollback') {
-      const checked = this.load(await this.snapshots.gather(msg.step, ctx.devices, msg.holders, ctx));
+      const checked = this.load(await this.snapshots.gather(msg.step, msg.trainers, ctx));
       if (checked.problems.length) throw errors.badArgument('rollback', `the snapshot of step ${msg.step} does not fit: it ${checked.problems.slice(0, 3).join('; ')}`);
       this.lastStep = -1;
       return;

@@ -1,70 +1,94 @@
 /**
  * A trainer's in-memory snapshots, for crash recovery without checkpoint files. At a step boundary
- * every trainer takes its share of the training state (the parts it is the lowest-numbered holder
- * of, as in a checkpoint, values copied), keeps it, and sends a copy to its buddy device's trainer
- * over the rings. After a crash the buddy still has the lost device's share: every trainer gathers
- * all shares of the same step device to device (`ctx.ask`) and loads what it hosts now, whatever
- * the placement has become since.
+ * every trainer packs its share of the training state (the parts it is the lowest-numbered holder
+ * of, as in a checkpoint: values and Adam moments) into a SharedArrayBuffer and stashes it
+ * (`ctx.stash`): the main thread holds the buffer by reference, so it outlives the device thread and
+ * no byte is copied anywhere else. Two keys alternate, so a snapshot cut short by a crash leaves the
+ * one before it whole. After a crash every trainer reads every device's share of the same step
+ * from the stashes and loads what it hosts now, whatever the placement has become since.
  */
 import { errors } from '../src/errors.js';
 import type { ActorContext, ActorRef } from '../src/runtime/actor.js';
-import type { TrainerState } from '../src/train/trainer-state.js';
+import type { OwnedParams, TrainerState } from '../src/train/trainer-state.js';
 
-export interface HeldShare {
+/** What is stashed beside a share's buffer: which step, and where each tensor lies in it. */
+export interface ShareMeta {
   step: number;
   device: number;
-  state: TrainerState;
+  index: { name: string; shape: number[]; offset: number; length: number }[];
+  optimizerStep: number;
+  dataRng: number;
 }
 
 export type SnapshotMessage =
-  /** Take this device's share at the boundary before `step` and send a copy to `buddy`. */
-  | { type: 'hold'; step: number; buddy: ActorRef }
-  /** A copy of `share` to keep for the device it came from. */
-  | { type: 'keep'; share: HeldShare }
-  /** The share of `device` at `step`, if this trainer holds it. */
-  | { type: 'held'; device: number; step: number };
+  /** Take this device's share at the boundary before `step`. */
+  { type: 'hold'; step: number };
+
+const KEYS = ['snapshot-0', 'snapshot-1'] as const;
+
+/**
+ * Packs parameters and their Adam moments into one shared buffer, named as checkpoints name them
+ * (one copy of every value, straight from the live tensors).
+ */
+export function packShare(step: number, device: number, parts: OwnedParams[], progress: { optimizerStep: number; dataRng: number }): { meta: ShareMeta; buffer: SharedArrayBuffer } {
+  const index: ShareMeta['index'] = [];
+  const sources: Float32Array[] = [];
+  let n = 0;
+  for (const { params, optimizer } of parts) {
+    for (const p of params) {
+      const mv = optimizer.moments(p);
+      for (const [name, data] of [[p.name, p.value.data], [`${p.name}#m`, mv.m.data], [`${p.name}#v`, mv.v.data]] as const) {
+        index.push({ name, shape: [...p.value.shape], offset: n, length: data.length });
+        sources.push(data as Float32Array);
+        n += data.length;
+      }
+    }
+  }
+  const buffer = new SharedArrayBuffer(4 * n);
+  const blob = new Float32Array(buffer);
+  index.forEach((e, i) => blob.set(sources[i]!, e.offset));
+  return { meta: { step, device, index, ...progress }, buffer };
+}
+
+/** One device's shares, as views of their stashed buffers. */
+function unpack(meta: ShareMeta, buffer: SharedArrayBuffer, into: TrainerState['tensors']): void {
+  const blob = new Float32Array(buffer);
+  for (const e of meta.index) into[e.name] = { shape: e.shape, data: blob.subarray(e.offset, e.offset + e.length) };
+}
 
 export class SnapshotStore {
-  /**
-   * Shares by device: this device's own and the copies it keeps for others, the two latest of each
-   * (a snapshot cut short by a crash must not leave a device without the complete one before it).
-   */
-  private readonly shares = new Map<number, HeldShare[]>();
+  private taken = 0;
 
-  /** Keeps this device's share and sends the buddy its copy (encoded now, so later steps cannot tear it). */
-  hold(share: HeldShare, buddy: ActorRef, ctx: ActorContext): void {
-    this.keep(share);
-    if (buddy.device !== ctx.device) ctx.tell(buddy, { type: 'keep', share } satisfies SnapshotMessage);
+  /** Stashes this device's share under the key the last snapshot did not use. */
+  async hold(share: { meta: ShareMeta; buffer: SharedArrayBuffer }, ctx: ActorContext): Promise<void> {
+    await ctx.stash(KEYS[this.taken++ % 2]!, share.buffer, share.meta);
   }
 
-  keep(share: HeldShare): void {
-    const list = (this.shares.get(share.device) ?? []).filter((s) => s.step !== share.step);
-    list.push(share);
-    list.sort((a, b) => a.step - b.step);
-    this.shares.set(share.device, list.slice(-2));
+  /** Every device's share at `step`, read from the stashes of `trainers` (one per device, in device order). */
+  async gather(step: number, trainers: ActorRef[], ctx: ActorContext): Promise<TrainerState> {
+    const shares = await Promise.all(trainers.map((t, d) => findShare(step, d, t.id, ctx)));
+    return mergeShares(shares);
   }
+}
 
-  held(device: number, step: number): HeldShare {
-    const s = this.find(device, step);
-    if (!s) throw errors.badArgument('snapshot', `no share of device ${device} at step ${step} here (held: ${this.shares.get(device)?.map((x) => `step ${x.step}`).join(', ') || 'none'})`);
-    return s;
+async function findShare(step: number, device: number, id: string, ctx: ActorContext): Promise<{ meta: ShareMeta; buffer: SharedArrayBuffer }> {
+  for (const key of KEYS) {
+    const s = await ctx.unstash<ShareMeta>(key, id);
+    if (s?.meta.step === step) return s;
   }
+  throw errors.badArgument('snapshot', `device ${device} kept no share of step ${step}`);
+}
 
-  private find(device: number, step: number): HeldShare | undefined {
-    return this.shares.get(device)?.find((s) => s.step === step);
-  }
+/** Every device's share as one state (each tensor is in exactly one share). */
+export function mergeShares(shares: { meta: ShareMeta; buffer: SharedArrayBuffer }[]): TrainerState {
+  const state: TrainerState = { tensors: {}, optimizerStep: shares[0]!.meta.optimizerStep, dataRng: shares[0]!.meta.dataRng };
+  for (const s of shares) unpack(s.meta, s.buffer, state.tensors);
+  return state;
+}
 
-  /** Every device's share at `step`, from here where held, else from the trainer in `holders` that holds it. */
-  async gather(step: number, devices: number, holders: ActorRef[], ctx: ActorContext): Promise<TrainerState> {
-    const shares = await Promise.all(
-      [...Array(devices).keys()].map((d) => {
-        const mine = this.find(d, step);
-        if (mine) return mine;
-        return ctx.ask<HeldShare>(holders[d]!, { type: 'held', device: d, step } satisfies SnapshotMessage, 60_000);
-      }),
-    );
-    const union: TrainerState = { tensors: {}, optimizerStep: shares[0]!.state.optimizerStep, dataRng: shares[0]!.state.dataRng };
-    for (const s of shares) Object.assign(union.tensors, s.state.tensors);
-    return union;
-  }
+/** The same, read on the main thread from the stashes it holds (to save the last good state when a run must stop). */
+export function stashedShares(step: number, trainerIds: string[], stashed: (id: string, key: string) => { buffer: SharedArrayBuffer; meta: unknown } | undefined): TrainerState | null {
+  const shares = trainerIds.map((id) => KEYS.map((k) => stashed(id, k)).find((s) => (s?.meta as ShareMeta | undefined)?.step === step));
+  if (shares.some((s) => !s)) return null;
+  return mergeShares(shares as { meta: ShareMeta; buffer: SharedArrayBuffer }[]);
 }

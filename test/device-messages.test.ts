@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { ActorSystem } from '../src/runtime/system.js';
-import { Recorder, Relay } from './fixtures/actors.js';
+import { Recorder, Relay, Stasher } from './fixtures/actors.js';
 import { nextEvent, startSystem } from './support/system.js';
 
 describe('actor messages between devices', function () {
@@ -56,5 +56,20 @@ describe('actor messages between devices', function () {
     await assert.rejects(pending, /device 1 crashed/);
     await nextEvent(system, (e) => e.type === 'actor-restored' && e.ref.id === target.id, 30_000);
     assert.equal(await system.ask(relay, { ask: target, payload: { n: 1 } }), 1, 'the restored actor answers again');
+  });
+
+  it('a stashed buffer outlives its device thread: the restored actor, and any other, reads it back', async () => {
+    const a = await system.spawn(Stasher, {}, { device: 2 });
+    const b = await system.spawn(Stasher, {}, { device: 0 });
+    assert.equal(await system.ask(a, { read: true }), null, 'nothing stashed yet');
+    await system.ask(a, { stash: [1.5, 2.5, 3.5] });
+    const restored = nextEvent(system, (e) => e.type === 'actor-restored' && e.ref.id === a.id, 30_000);
+    system.crashDevice(2, 'exit');
+    await restored;
+    const want = { values: [1.5, 2.5, 3.5], meta: { n: 3 } };
+    assert.deepEqual(await system.ask(a, { read: true }), want, 'its own, after its thread died');
+    assert.deepEqual(await system.ask(b, { read: a.id }), want, 'another actor, by id');
+    await system.stop(a);
+    assert.equal(system.stashed(a.id, 'k'), undefined, 'stopping the actor drops what it stashed');
   });
 });

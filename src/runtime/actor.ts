@@ -34,6 +34,15 @@ export interface ActorContext {
    * plan on expert actors): the same semantics as `ActorSystem.spawn/clone/migrate/stop`. An actor
    * must not migrate or stop itself this way while handling a message.
    */
+  /**
+   * Keeps `buffer` (and plain-data `meta`) under `key` for this actor beyond its device thread: a
+   * SharedArrayBuffer the device wrote, held by reference on the main thread (no byte is copied).
+   * An actor rebuilt after its device crashed, or any actor given its id, finds it with `unstash`.
+   * Kept until the actor is stopped; a second stash under the same key replaces the first.
+   */
+  stash(key: string, buffer: SharedArrayBuffer, meta?: unknown): Promise<void>;
+  /** What `stash` kept under `key` for actor `actorId` (default: this actor), or undefined. */
+  unstash<M = unknown>(key: string, actorId?: string): Promise<{ buffer: SharedArrayBuffer; meta: M } | undefined>;
   spawn(className: string, args: unknown, device: number): Promise<ActorRef>;
   clone(target: ActorRef, device: number): Promise<ActorRef>;
   migrate(target: ActorRef, device: number): Promise<ActorRef>;

@@ -32,10 +32,10 @@ let collectives: Collectives;
 let mailroom: Mailroom;
 let busyMs = 0;
 let nextAsk = 1;
-const asks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+const asks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; withShared?: boolean }>();
 
-function post(message: FromDevice): void {
-  const { env, transfer } = envelope(message);
+function post(message: FromDevice, shared?: SharedArrayBuffer[]): void {
+  const { env, transfer } = envelope(message, shared);
   port.postMessage(env, transfer);
 }
 
@@ -48,12 +48,12 @@ function reply(req: number, run: () => unknown | Promise<unknown>): void {
     );
 }
 
-/** A request to the main thread answered like an ask (`ask-reply`). */
-function request<T>(build: (req: number) => FromDevice): Promise<T> {
+/** A request to the main thread answered like an ask (`ask-reply`); SharedArrayBuffers go beside it and come back in `shared`. */
+function request<T>(build: (req: number) => FromDevice, shared?: SharedArrayBuffer[], withShared = false): Promise<T> {
   return new Promise((resolve, reject) => {
     const req = nextAsk++;
-    asks.set(req, { resolve: resolve as (v: unknown) => void, reject });
-    post(build(req));
+    asks.set(req, { resolve: resolve as (v: unknown) => void, reject, withShared });
+    post(build(req), shared);
   });
 }
 
@@ -68,6 +68,11 @@ function contextFor(ref: ActorRef): ActorContext {
     recv: (peer, tag) => channels.recv(peer, tag),
     collectives,
     emit: (data) => post({ type: 'event', actor: ref, data }),
+    stash: (key, buffer, meta) => request<void>((req) => ({ type: 'stash', req, actor: ref.id, key, meta }), [buffer]),
+    unstash: async <M>(key: string, actorId = ref.id) => {
+      const got = await request<{ value: { found: boolean; meta: M }; shared?: SharedArrayBuffer[] }>((req) => ({ type: 'unstash', req, actor: actorId, key }), undefined, true);
+      return got.value.found && got.shared?.[0] ? { buffer: got.shared[0], meta: got.value.meta } : undefined;
+    },
     spawn: (className, args, device) => request((req) => ({ type: 'place', req, request: { op: 'spawn', className, args, device } })),
     clone: (target, device) => request((req) => ({ type: 'place', req, request: { op: 'clone', target, device } })),
     migrate: (target, device) => request((req) => ({ type: 'place', req, request: { op: 'migrate', target, device } })),
@@ -197,7 +202,7 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined, redu
     case 'ask-reply': {
       const a = asks.get(m.req);
       asks.delete(m.req);
-      if (m.ok) a?.resolve(m.value);
+      if (m.ok) a?.resolve(a.withShared ? { value: m.value, shared } : m.value);
       else a?.reject(new Error(m.error));
       return;
     }

@@ -16,7 +16,7 @@ export interface DeviceOptions {
   threads: number;
   modules: string[];
   resourceLimits?: ResourceLimits;
-  onMessage: (m: FromDevice) => void;
+  onMessage: (m: FromDevice, shared?: SharedArrayBuffer[]) => void;
   onExit: (reason: string) => void;
 }
 
@@ -68,7 +68,7 @@ export class Device {
           clearTimeout(timer);
           reject(errors.deviceFailedToStart(this.index, m.error));
         } else if (m.type === 'reply') this.settle(m.req, m.ok, m.value, m.error);
-        else this.opts.onMessage(m);
+        else this.opts.onMessage(m, env.shared);
       });
       let lastError = '';
       worker.on('error', (e) => (lastError = e.message));

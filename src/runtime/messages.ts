@@ -71,6 +71,13 @@ export type FromDevice =
   | { type: 'init-failed'; device: number; error: string }
   | { type: 'reply'; req: number; ok: boolean; value?: unknown; error?: string }
   | { type: 'place'; req: number; request: PlaceRequest }
+  /**
+   * Keep the SharedArrayBuffer beside this message (and `meta`) under (`actor`, `key`) on the main
+   * thread: memory a device wrote that outlives the device thread (answered with `ask-reply`).
+   */
+  | { type: 'stash'; req: number; actor: string; key: string; meta: unknown }
+  /** What is kept under (`actor`, `key`): answered with `ask-reply`, the buffer beside it. */
+  | { type: 'unstash'; req: number; actor: string; key: string }
   | { type: 'event'; actor: ActorRef; data: unknown };
 
 export interface DeviceStats {

@@ -80,7 +80,7 @@ export class ActorSystem {
       system.devices.push(
         new Device({
           index: i, devices: n, threads, modules: system.options.modules, resourceLimits: system.options.resourceLimits,
-          onMessage: (m) => system.onDeviceMessage(i, m),
+          onMessage: (m, shared) => system.onDeviceMessage(i, m, shared),
           onExit: (reason) => void system.supervisor.deviceExited(i, reason),
         }),
       );
@@ -223,6 +223,7 @@ export class ActorSystem {
     const e = this.entry(ref);
     await this.device(e.ref.device).request({ type: 'stop', id: e.ref.id }, this.options.askTimeoutMs, `stop ${formatRef(e.ref, e.className)}`);
     this.directory.delete(e.ref.id);
+    for (const key of [...this.stashes.keys()]) if (key.startsWith(`${e.ref.id}\u0000`)) this.stashes.delete(key);
     await this.publish([{ op: 'removed', id: e.ref.id }]);
     for (const s of e.stash) s.ask?.reject(errors.unknownActor(formatRef(e.ref, e.className)));
     this.events.next({ type: 'actor-stopped', ref: { ...e.ref } });
@@ -266,7 +267,7 @@ export class ActorSystem {
    */
   controlReceived = 0;
 
-  private onDeviceMessage(device: number, m: FromDevice): void {
+  private onDeviceMessage(device: number, m: FromDevice, shared?: SharedArrayBuffer[]): void {
     if (this.stopped) return;
     this.controlReceived++;
     if (m.type === 'place') {
@@ -274,7 +275,26 @@ export class ActorSystem {
         if (this.devices[device]?.state === 'up') this.devices[device]!.post({ type: 'ask-reply', req: m.req, ok, value, error });
       };
       this.place(m.request).then((v) => answer(true, v), (e: Error) => answer(false, undefined, e.message));
+    } else if (m.type === 'stash') {
+      const buffer = shared?.[0];
+      if (buffer) this.stashes.set(`${m.actor}\u0000${m.key}`, { buffer, meta: m.meta });
+      this.reply(device, m.req, buffer !== undefined, undefined, buffer ? undefined : 'stash: no buffer came with it');
+    } else if (m.type === 'unstash') {
+      const s = this.stashes.get(`${m.actor}\u0000${m.key}`);
+      this.reply(device, m.req, true, { found: s !== undefined, meta: s?.meta }, undefined, s ? [s.buffer] : undefined);
     } else if (m.type === 'event') this.events.next({ type: 'actor-event', ref: m.actor, data: m.data });
+  }
+
+  /** Buffers actors stashed (ActorContext.stash), by actor id and key: held here, so they outlive device threads. */
+  private readonly stashes = new Map<string, { buffer: SharedArrayBuffer; meta: unknown }>();
+
+  /** What actor `id` stashed under `key` (read here only when a run must save what its devices kept). */
+  stashed<M = unknown>(id: string, key: string): { buffer: SharedArrayBuffer; meta: M } | undefined {
+    return this.stashes.get(`${id}\u0000${key}`) as { buffer: SharedArrayBuffer; meta: M } | undefined;
+  }
+
+  private reply(device: number, req: number, ok: boolean, value?: unknown, error?: string, shared?: SharedArrayBuffer[]): void {
+    if (this.devices[device]?.state === 'up') this.devices[device]!.post({ type: 'ask-reply', req, ok, value, error }, shared);
   }
 
   /** A placement primitive asked for by an actor (ActorContext.spawn / clone / migrate / stop). */
@@ -312,6 +332,7 @@ export class ActorSystem {
     await Promise.all(this.devices.map((d) => d.terminate()));
     for (const e of this.directory.values()) for (const s of e.stash) s.ask?.reject(errors.stopped('ask'));
     this.directory.clear();
+    this.stashes.clear();
     this.events.complete();
   }
 

@@ -4,6 +4,7 @@ import { errors } from '../errors.js';
 import type { TaskName } from '../models/tasks.js';
 import type { CharTransformerConfig } from '../models/char-transformer.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
+import { isManifest, loadSharded } from './sharded-checkpoint.js';
 
 /**
  * Checkpoint container (safetensors-like): 8-byte magic "FMOECKPT", a u32 header length, a JSON
@@ -74,6 +75,11 @@ function alive(pid: number): boolean {
 }
 
 export function saveCheckpoint(path: string, meta: Record<string, unknown>, tensors: Map<string, { shape: number[]; data: Float32Array }>): number {
+  return writeCheckpointFile(path, meta, tensors).bytes;
+}
+
+/** `saveCheckpoint`, saying what it wrote: the file's bytes and the blob's checksum (a shard's manifest records it). */
+export function writeCheckpointFile(path: string, meta: Record<string, unknown>, tensors: Map<string, { shape: number[]; data: Float32Array }>): { bytes: number; checksum: string } {
   removeStaleTemps(path);
   const entries: CheckpointTensor[] = [];
   let offset = 0;
@@ -101,16 +107,22 @@ export function saveCheckpoint(path: string, meta: Record<string, unknown>, tens
     closeSync(fd);
   }
   renameSync(tmp, path);
-  return 12 + json.byteLength + pad.byteLength + blob.byteLength;
+  return { bytes: 12 + json.byteLength + pad.byteLength + blob.byteLength, checksum: header.checksum };
 }
 
 export interface LoadedCheckpoint {
   meta: Record<string, unknown>;
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
+  /** The blob's checksum (single files and shards; absent for a manifest's merged view). */
+  checksum?: string;
 }
 
-/** Reads and verifies a checkpoint; a missing, foreign, truncated or corrupt file is an error saying which. */
+/**
+ * Reads and verifies a checkpoint, a single file or a sharded one (its manifest: every shard is read
+ * and merged); a missing, foreign, truncated or corrupt file is an error saying which.
+ */
 export function loadCheckpoint(path: string): LoadedCheckpoint {
+  if (isManifest(path)) return loadSharded(path);
   let buf: Buffer;
   try {
     buf = readFileSync(path);
@@ -135,7 +147,7 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
   const aligned = new Uint8Array(blob); // copy once so every tensor view is 4-byte aligned
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const t of header.tensors) tensors.set(t.name, { shape: t.shape, data: new Float32Array(aligned.buffer, t.offset, t.length) });
-  return { meta: header.meta, tensors };
+  return { meta: header.meta, tensors, checksum: header.checksum };
 }
 
 const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
@@ -199,7 +211,7 @@ export function loadCheckpointShared(path: string): LoadedCheckpoint {
   const hit = perThread.get(path);
   const cached = hit?.version === version ? hit.ckpt.deref() : undefined;
   if (cached) return cached;
-  const ckpt = loadCheckpoint(path);
+  const ckpt = isManifest(path) ? loadSharded(path, true) : loadCheckpoint(path);
   perThread.set(path, { version, ckpt: new WeakRef(ckpt) });
   return ckpt;
 }

@@ -81,8 +81,8 @@ export interface DistributedOptions {
   until?: number;
   /**
    * In-memory snapshots for crash recovery (default 10): at the boundary before every this many
-   * steps (and before the first) every device keeps its share of the state and sends a copy to its
-   * buddy device. A device lost mid-step is rebuilt; when all it held has a live replica the step
+   * steps (and before the first) every device stashes its share of the state in shared memory that
+   * outlives its thread (ActorContext.stash). A device lost mid-step is rebuilt; when all it held has a live replica the step
    * runs again, otherwise every device rolls back to the last snapshot. 0: no snapshots (such a
    * crash then stops the run).
    */

@@ -3,7 +3,7 @@ import { errors } from '../errors.js';
 import type { ActorRef } from '../runtime/actor.js';
 import type { RuntimeEvent } from '../runtime/events.js';
 import type { ActorSystem } from '../runtime/system.js';
-import type { HeldShare } from '../../actors/trainer-snapshots.js';
+import { stashedShares } from '../../actors/trainer-snapshots.js';
 import type { MoEActors, StepReport } from '../../actors/moe-trainer.js';
 import type { TrainerState } from './trainer-state.js';
 
@@ -39,7 +39,7 @@ export interface RecoveryOptions {
 
 /**
  * Crash recovery for distributed training. Watches the runtime's events, takes in-memory snapshots
- * on the devices (each trainer keeps its share and sends a copy to its buddy device), and after a
+ * on the devices (each trainer stashes its share in shared memory that outlives its thread), and after a
  * step fails with a device: waits until the supervisor has rebuilt it and restored its actors (the
  * trainer and gates from a data-parallel peer, experts from a live replica, else from their
  * arguments), then decides whether to run the step again, keep it, or roll every device back to
@@ -66,15 +66,10 @@ export class CrashRecovery {
     return this.events.length;
   }
 
-  private buddy(d: number): number {
-    return (d + 1) % this.trainers.length;
-  }
-
-  /** Every trainer keeps its share of the state before `step` and sends a copy to its buddy; not awaited by training. */
+  /** Every trainer stashes its share of the state before `step` (kept beyond its device thread); not awaited by training. */
   snapshot(step: number): void {
     if (this.options.snapshotEvery <= 0) return;
-    const t = this.trainers;
-    const taking = Promise.all(t.map((ref, d) => this.system.ask(ref, { type: 'hold', step, buddy: this.system.resolve(t[this.buddy(d)]!) })));
+    const taking = Promise.all(this.trainers.map((ref) => this.system.ask(ref, { type: 'hold', step })));
     this.taking = this.taking.then(() => taking).then(
       () => void (this.snapshotAt = step),
       () => undefined, // cut short by a crash: the previous snapshot stands
@@ -119,25 +114,18 @@ export class CrashRecovery {
     if (!fresh && same && progress[0] === expected + 1) return { step, crashed, restored, action: 'kept', resumedAt: step + 1, rerun: [] };
     const at = this.snapshotAt;
     if (at === null) throw errors.deviceCrashed(crashed[0]!.device, `during step ${step}, and ${fresh ? 'a part it held alone' : 'the devices\' states disagree and it'} cannot be rebuilt without an in-memory snapshot (snapshotEvery is ${this.options.snapshotEvery})`);
-    await Promise.all(this.trainers.map((t) => this.system.ask(t, { type: 'rollback', step: at, holders: this.holders(devices) })));
+    const trainers = this.trainers.map((t) => this.system.resolve(t));
+    await Promise.all(trainers.map((t) => this.system.ask(t, { type: 'rollback', step: at, trainers })));
     return { step, crashed, restored, action: 'rollback', resumedAt: at, rerun: [...Array(step - at + 1).keys()].map((i) => at + i) };
   }
 
-  /** Per device, the trainer holding its share: itself, or its buddy's where it crashed. */
-  private holders(crashed: number[]): ActorRef[] {
-    return this.trainers.map((t, d) => this.system.resolve(crashed.includes(d) ? this.trainers[this.buddy(d)]! : t));
-  }
-
-  /** Every device's share of the last snapshot, gathered here (for a checkpoint of the last good state). */
-  async lastGoodState(crashed: number[] = []): Promise<{ step: number; state: TrainerState } | null> {
+  /** Every device's share of the last snapshot, read here from the stashes (for a checkpoint of the last good state). */
+  async lastGoodState(): Promise<{ step: number; state: TrainerState } | null> {
     await this.taking;
     const at = this.snapshotAt;
     if (at === null) return null;
-    const holders = this.holders(crashed);
-    const shares = await Promise.all(holders.map((h, d) => this.system.ask<HeldShare>(h, { type: 'held', device: d, step: at })));
-    const state: TrainerState = { tensors: {}, optimizerStep: shares[0]!.state.optimizerStep, dataRng: shares[0]!.state.dataRng };
-    for (const s of shares) Object.assign(state.tensors, s.state.tensors);
-    return { step: at, state };
+    const state = stashedShares(at, this.trainers.map((t) => t.id), (id, key) => this.system.stashed(id, key));
+    return state ? { step: at, state } : null;
   }
 
   /** Resolves once every actor on `devices` is back (rejects, naming it, if one of them failed for good). */
@@ -180,7 +168,7 @@ export function survivorsReports(settled: PromiseSettledResult<StepReport>[]): S
 export async function withLastGood(e: Error, recovery: CrashRecovery, save: ((s: { step: number; state: TrainerState }) => Promise<void>) | null): Promise<Error> {
   if (!save) return e;
   try {
-    const good = await recovery.lastGoodState(recovery.crashedSince(0).map((c) => c.device));
+    const good = await recovery.lastGoodState();
     if (!good) return e;
     await save(good);
     e.message += ` (the last good state, before step ${good.step}, is saved)`;
