@@ -138,7 +138,7 @@ export class MoETrainer extends Actor {
     return this.moe.layers;
   }
 
-  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | MoELayerSpec[] | { layers: number; tokensPerSample: number } | { needed: string[]; problems: string[] } | ShardEntry | string | number | void> {
+  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | MoELayerSpec[] | { layers: number; tokensPerSample: number } | { needed: string[]; problems: string[] } | { entry: ShardEntry; optimizerStep: number; dataRng: number } | string | number | void> {
     if (msg.type === 'specs') return this.moe.specs;
     if (msg.type === 'shape') return { layers: this.layers.length, tokensPerSample: this.task.tokensPerSample ?? this.task.inputWidth };
     if (msg.type === 'attach') {
@@ -153,7 +153,8 @@ export class MoETrainer extends Actor {
       const state = this.state(ctx);
       const tensors = new Map(Object.entries(state.tensors));
       const { bytes, checksum } = writeCheckpointFile(msg.file, { ...msg.meta, shard: ctx.device }, tensors);
-      return { file: basename(msg.file), device: ctx.device, checksum, bytes, tensors: [...tensors.keys()] } satisfies ShardEntry;
+      const entry: ShardEntry = { file: basename(msg.file), device: ctx.device, checksum, bytes, tensors: [...tensors.keys()] };
+      return { entry, optimizerStep: state.optimizerStep, dataRng: state.dataRng };
     }
     if (msg.type === 'load-from') {
       const needed = checkState({ tensors: {}, optimizerStep: 0, dataRng: 0 }, this.owned()).needed;

@@ -198,7 +198,10 @@ describe('checkpoints', function () {
     const dir = mkdtempSync(join(tmpdir(), 'flexmoe-ckpt-'));
     const file = join(dir, 'ok.ckpt');
     await trainDistributed({ ...base, devices: 1, until: 1, checkpoint: file });
-    const bytes = readFileSync(file);
+    // The single-file container (a shard's, or a checkpoint saved whole) is what gets damaged here.
+    const whole = loadCheckpoint(file);
+    saveCheckpoint(join(dir, 'single.ckpt'), whole.meta, whole.tensors);
+    const bytes = readFileSync(join(dir, 'single.ckpt'));
     const flipped = Buffer.from(bytes);
     flipped[flipped.length - 3]! ^= 0xff;
     writeFileSync(join(dir, 'flipped.ckpt'), flipped);
@@ -234,7 +237,9 @@ describe('checkpoints', function () {
     const dir = mkdtempSync(join(tmpdir(), 'flexmoe-ckpt-'));
     const file = join(dir, 'ok.ckpt');
     await trainDistributed({ ...base, devices: 1, until: 1, checkpoint: file });
-    // Rewrites the header (the blob and its checksum stay valid).
+    // Rewrites the header of the checkpoint saved as one file (the blob and its checksum stay valid).
+    const whole = loadCheckpoint(file);
+    saveCheckpoint(file, whole.meta, whole.tensors);
     const bytes = readFileSync(file), len = bytes.readUInt32LE(8);
     const header = JSON.parse(bytes.toString('utf8', 12, 12 + len));
     const blob = bytes.subarray(12 + len + ((8 - ((12 + len) % 8)) % 8));

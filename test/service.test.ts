@@ -71,9 +71,12 @@ describe('example service (node:http)', function () {
   });
 
   it('/healthz sees a device thread die while idle within a second, and says "failed" for a model that will not come back', async () => {
-    const { copyFileSync, rmSync } = await import('node:fs');
+    const { rmSync } = await import('node:fs');
+    const { loadCheckpoint, saveCheckpoint } = await import('../src/train/checkpoint.js');
     const own = file.replace(/\.ckpt$/, '-health.ckpt');
-    copyFileSync(file, own);
+    // A copy of its own, saved as one file (a sharded checkpoint is its manifest and the shards beside it).
+    const whole = loadCheckpoint(file);
+    saveCheckpoint(own, whole.meta, whole.tensors);
     const model = await loadModel(own, { devices: 2 });
     const service = await startService({ generate: model });
     const health = async () => {

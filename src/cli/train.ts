@@ -13,7 +13,7 @@ import { Progress } from '../train/progress.js';
 import { intFlag, type Flags } from './args.js';
 import { headroom, median } from '../stats.js';
 import { checkReadable, checkWritable } from '../train/paths.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { checkpointInfo } from '../train/sharded-checkpoint.js';
 import { modelFromFlags } from './model-flags.js';
 
 export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|dense|NAME --module FILE] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
@@ -45,7 +45,7 @@ export async function train(flags: Flags): Promise<void> {
   if (typeof flags['record-trace'] === 'string') checkWritable(flags['record-trace'], 'record-trace');
   if (typeof flags.resume === 'string') {
     checkReadable(flags.resume, 'resume');
-    loadCheckpoint(flags.resume); // its magic, structure and checksum, before any device starts
+    checkpointInfo(flags.resume); // its structure (a single file: its checksum too), before any device starts
   }
   const experts = config.moe?.experts ?? 1;
   if (devices > experts) throw errors.badArgument('--devices', `${devices} devices for ${experts} experts: every device needs at least one expert (use more experts or fewer devices)`);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Subject } from 'rxjs';
 import type { ForwardReport, MoEServerArgs } from '../../actors/moe-server.js';
 import type { MoEActors, MoELayerSpec } from '../../actors/moe-wiring.js';
@@ -122,9 +123,11 @@ export class DeviceEngine implements Engine {
     this.arrived = [];
     this.window = null;
     const { devices, backend, policy, profile, slots } = this.opts;
-    // The scheduler, when the policy has one, runs on a service device of its own (never beside a pass).
+    // The scheduler, when the policy has one, runs on a service device of its own when the machine
+    // has a core to spare beyond the devices, else on the last device (as in training).
     const planning = profile !== undefined && runsInScheduler(policy);
-    const system = await ActorSystem.start({ devices, serviceDevices: planning ? 1 : 0, modules: [serverModule, schedulerModule, expertModule, gateModule, ...this.opts.modules], askTimeoutMs: this.opts.timeoutMs, maxRestarts: 0 });
+    const own = planning && availableParallelism() > devices;
+    const system = await ActorSystem.start({ devices, serviceDevices: own ? 1 : 0, modules: [serverModule, schedulerModule, expertModule, gateModule, ...this.opts.modules], askTimeoutMs: this.opts.timeoutMs, maxRestarts: 0 });
     try {
       // FasterMoE (and flexmoe-react) shadow within each pass on the devices themselves; FlexMoE and EPLB plan in the scheduler actor.
       const shadowing = shadowingPolicies.includes(policy) && profile ? { policy, profile: { ...profile, training: false }, slots, topk: this.info.topk } : undefined;
@@ -135,7 +138,7 @@ export class DeviceEngine implements Engine {
       this.actors = await spawnMoEActors(system, specs, this.reps, { backend, checkpoint: this.path, localRouting: true });
       await Promise.all(this.servers.map((ref) => system.ask(ref, { type: 'attach', replicas: this.reps, actors: this.actors })));
       const sched: SchedulerArgs | null = profile && planning ? { policy, profile: { ...profile, training: false }, devices, slots, replicas: this.reps, topk: this.info.topk, actors: this.actors } : null;
-      this.scheduler = sched ? await system.spawn('Scheduler', sched, { device: devices }) : null;
+      this.scheduler = sched ? await system.spawn('Scheduler', sched, { device: own ? devices : devices - 1 }) : null;
     } catch (e) {
       await system.stop();
       throw e;

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { errors } from '../errors.js';
 import type { CharTransformerConfig } from '../models/char-transformer.js';
 import { ActorSystem } from '../runtime/system.js';
@@ -9,7 +10,8 @@ import type { MoELayerSpec, MoETrainerArgs, StepReport, TrainerState } from '../
 import { applyPlacement, spawnMoEActors, type PlacementMoves } from './moe-actors.js';
 import { CrashRecovery, currentRefs, survivorsReports, withLastGood, type RecoveryReport } from './recovery.js';
 import { adamWSettings } from './schedule.js';
-import { checkCompatible, checkTensorNames, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { checkCompatible, checkTensorNames, saveCheckpoint } from './checkpoint.js';
+import { checkpointInfo, removeUnreferencedShards, saveId, shardFile, writeManifest, type ShardEntry } from './sharded-checkpoint.js';
 import { checkReadable, checkWritable } from './paths.js';
 import { knownTasks, makeTask, type TaskName, type TaskSpec } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
@@ -63,10 +65,12 @@ export interface DistributedOptions {
    */
   reproducibleSchedule?: boolean;
   /**
-   * Where the scheduler actor runs: `own` (default), a service device of its own, so planning never
-   * shares a training device's event loop; `last`, the last training device (to measure what that costs).
+   * Where the scheduler actor runs: `own`, a service device of its own, so planning never shares a
+   * training device's event loop; `last`, the last training device. Default `auto`: its own when the
+   * machine has a core to spare beyond the devices, else the last device (a thread more than there
+   * are cores costs the devices more than planning beside them does; bench/scheduler-thread.ts).
    */
-  schedulerThread?: 'own' | 'last';
+  schedulerThread?: 'own' | 'last' | 'auto';
   onRebalance?: (r: Rebalance) => void;
   /** The runtime's events (devices up/down, actors spawned, cloned, migrated, stopped, restored). */
   onRuntimeEvent?: (e: RuntimeEvent) => void;
@@ -188,7 +192,8 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   if (typeof opts.policy === 'string') checkLivePolicy(opts.policy);
   if (opts.policy && !(typeof opts.policy === 'string' && isFixedPlacement(opts.policy)) && !opts.profile) throw errors.badArgument('trainDistributed', 'a live policy needs a cost profile (flexmoe calibrate)');
   const named = typeof opts.policy === 'string' ? opts.policy : defaultLivePolicy;
-  const ownThread = runsInScheduler(named) && opts.schedulerThread !== 'last';
+  const thread = opts.schedulerThread ?? 'auto';
+  const ownThread = runsInScheduler(named) && (thread === 'own' || (thread === 'auto' && availableParallelism() > devices));
   const system = await ActorSystem.start({ devices, serviceDevices: ownThread ? 1 : 0, modules: [trainerModule, schedulerModule, expertModule, gateModule, ...modules], askTimeoutMs: 120_000 });
   const schedulerDevice = ownThread ? devices : devices - 1;
   let trace: TraceWriter | null = null;
@@ -229,23 +234,32 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     await attach();
     let first = 0;
     if (opts.resume) {
-      const ckpt = loadCheckpoint(opts.resume);
-      checkCompatible(opts.resume, ckpt.meta, task, resolved);
-      const state: TrainerState = { tensors: Object.fromEntries(ckpt.tensors), optimizerStep: ckpt.meta.optimizerStep as number, dataRng: ckpt.meta.dataRng as number };
-      const checked = await Promise.all(trainers.map((t) => system.ask<{ needed: string[]; problems: string[] }>(t, { type: 'load', state })));
+      // Here only the meta and the tensors' names; every device reads the shards holding its parts.
+      const info = checkpointInfo(opts.resume);
+      checkCompatible(opts.resume, info.meta, task, resolved);
+      const checked = await Promise.all(trainers.map((t) => system.ask<{ needed: string[]; problems: string[] }>(t, { type: 'load-from', path: opts.resume })));
       const problems = [...new Set(checked.flatMap((c) => c.problems))];
       if (problems.length) throw errors.checkpoint(opts.resume, `does not fit this model: it ${problems.slice(0, 4).join('; ')}${problems.length > 4 ? `; and ${problems.length - 4} more` : ''}`);
-      checkTensorNames(opts.resume, ckpt.tensors.keys(), checked.flatMap((c) => c.needed));
-      first = ckpt.meta.step as number;
+      checkTensorNames(opts.resume, info.names, checked.flatMap((c) => c.needed));
+      first = info.meta.step as number;
       if (first >= opts.steps) throw errors.badArgument('resume', `${opts.resume} is at step ${first}; ${opts.steps} steps leave nothing to train (ask for more steps)`);
     }
-    /** Writes a checkpoint of `step` from the trainers' states, or from `given` (the last in-memory snapshot). */
+    /**
+     * Writes a checkpoint of `step`: every device writes its shard in parallel, then the manifest
+     * ties them together. From `given` (the last in-memory snapshot, when a run must stop), one file.
+     */
     const save = async (step: number, given?: TrainerState) => {
       vocab ??= task === 'vision-moe' ? null : (makeTask(spec).corpus?.vocab.chars ?? null);
-      const parts = given ? [given] : await Promise.all(trainers.map((t) => system.ask<TrainerState>(t, { type: 'state' })));
-      const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-      for (const p of parts) for (const [k, v] of Object.entries(p.tensors)) tensors.set(k, v);
-      saveCheckpoint(opts.checkpoint!, { task, config: resolved, modules, vocab, step, optimizerStep: parts[0]!.optimizerStep, dataRng: parts[0]!.dataRng, devices, placement: placements.map((p) => p.replicas()) }, tensors);
+      const path = opts.checkpoint!;
+      const meta = { task, config: resolved, modules, vocab, step, devices, placement: placements.map((p) => p.replicas()) };
+      if (given) {
+        saveCheckpoint(path, { ...meta, optimizerStep: given.optimizerStep, dataRng: given.dataRng }, new Map(Object.entries(given.tensors)));
+        removeUnreferencedShards(path, new Set());
+        return;
+      }
+      const id = saveId(step);
+      const shards = await Promise.all(trainers.map((t, d) => system.ask<{ entry: ShardEntry; optimizerStep: number; dataRng: number }>(t, { type: 'save-shard', file: shardFile(path, id, d), meta: { task, step } })));
+      writeManifest(path, { ...meta, optimizerStep: shards[0]!.optimizerStep, dataRng: shards[0]!.dataRng }, shards.map((s) => s.entry));
     };
     const out: DistributedStep[] = [];
     const last = Math.min(opts.steps, opts.until ?? opts.steps);

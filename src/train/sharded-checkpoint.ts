@@ -1,7 +1,7 @@
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { errors } from '../errors.js';
-import { loadCheckpoint, loadCheckpointShared, type LoadedCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, loadCheckpointShared, removeStaleTemps, type LoadedCheckpoint } from './checkpoint.js';
 
 /**
  * Sharded checkpoints: every device writes its share of the state to a file of its own (the
@@ -57,6 +57,7 @@ export function isManifest(path: string): boolean {
 /** Writes the manifest atomically (temporary file, fsync, rename), then removes shards it no longer points to. */
 export function writeManifest(path: string, meta: Record<string, unknown>, shards: ShardEntry[]): void {
   const manifest: Manifest = { format: MANIFEST_FORMAT, meta, shards: [...shards].sort((a, b) => a.device - b.device) };
+  removeStaleTemps(path);
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
   try {
@@ -105,7 +106,8 @@ export function readManifest(path: string): Manifest {
   if (!m.meta || typeof m.meta !== 'object' || !Array.isArray(m.shards) || m.shards.length === 0) throw errors.checkpoint(path, 'is a manifest without meta or shards');
   const seen = new Set<string>();
   for (const s of m.shards) {
-    if (typeof s?.file !== 'string' || s.file.includes('/') || s.file.includes('\\') || !s.file.startsWith(`${basename(path)}.shard-`)) throw errors.checkpoint(path, `names a shard file ${JSON.stringify(s?.file)} that is not one of its own`);
+    // Shards lie beside their manifest: a bare file name, never a path.
+    if (typeof s?.file !== 'string' || !/\.shard-/.test(s.file) || s.file.includes('/') || s.file.includes('\\') || s.file.startsWith('.')) throw errors.checkpoint(path, `names a shard file ${JSON.stringify(s?.file)} that does not lie beside it`);
     if (typeof s.checksum !== 'string' || !Array.isArray(s.tensors)) throw errors.checkpoint(path, `lists shard ${s.file} without its checksum or tensors`);
     for (const t of s.tensors) {
       if (seen.has(t)) throw errors.checkpoint(path, `lists tensor ${t} in two shards`);
@@ -147,4 +149,27 @@ export function loadTensors(path: string, names: Iterable<string>): LoadedCheckp
     for (const [k, v] of loadShard(path, s, true).tensors) if (wanted.has(k)) tensors.set(k, v);
   }
   return { meta: m.meta, tensors };
+}
+
+/**
+ * What a checkpoint is, without reading its tensors where it is sharded: its meta and the names of
+ * its tensors, each shard checked to be there at the size its manifest says (the devices verify
+ * checksums as they read). A single-file checkpoint is read and verified whole.
+ */
+export function checkpointInfo(path: string): { meta: Record<string, unknown>; names: string[] } {
+  if (!isManifest(path)) {
+    const c = loadCheckpoint(path);
+    return { meta: c.meta, names: [...c.tensors.keys()] };
+  }
+  const m = readManifest(path);
+  for (const s of m.shards) {
+    let size: number;
+    try {
+      size = statSync(join(dirname(path), s.file)).size;
+    } catch (e) {
+      throw errors.checkpoint(path, `lacks its shard ${s.file} (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+    if (size !== s.bytes) throw errors.checkpoint(path, `has shard ${s.file} of ${size} bytes; its manifest says ${s.bytes}`);
+  }
+  return { meta: m.meta, names: m.shards.flatMap((s) => s.tensors) };
 }
