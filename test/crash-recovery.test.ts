@@ -2,19 +2,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CharCorpus, mobyDick } from '../src/data/corpus.js';
-import type { CharTransformerConfig } from '../src/models/char-transformer.js';
 import type { RuntimeEvent } from '../src/runtime/events.js';
 import { trainDistributed } from '../src/train/distributed.js';
 import type { RecoveryReport } from '../src/train/recovery.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { smallRun } from './support/small-model.js';
 
 describe('training survives a crashed device', function () {
   this.timeout(240_000);
-  const chars = 50_000;
-  const corpus = new CharCorpus(mobyDick().slice(0, chars));
-  const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 64, layers: 2, seed: 3, moe: { experts: 4, topk: 2 } };
-  const base = { devices: 2, config, steps: 8, batch: 8, lr: 3e-3, corpusChars: chars, snapshotEvery: 3 };
+  const base = { ...smallRun(50_000).base, devices: 2, snapshotEvery: 3 };
   let reference: number[];
   before(async () => {
     reference = (await trainDistributed(base)).map((s) => s.loss);

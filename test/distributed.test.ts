@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainDistributed } from '../src/train/distributed.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
+import { smallRun } from './support/small-model.js';
 
 describe('MoE training across devices (actors on worker threads)', function () {
   this.timeout(240_000);
@@ -179,10 +180,7 @@ describe('live placement changes during training', function () {
 
 describe('checkpoints', function () {
   this.timeout(240_000);
-  const chars = 100_000;
-  const corpus = new CharCorpus(mobyDick().slice(0, chars));
-  const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 64, layers: 1, seed: 7, moe: { experts: 4, topk: 2 } };
-  const base = { config, steps: 8, batch: 8, lr: 3e-3, corpusChars: chars };
+  const { config, base } = smallRun(100_000, { layers: 1, seed: 7 });
 
   it('stop at step 4 on 2 devices, resume on 1: the loss trajectory continues as if never stopped', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'flexmoe-ckpt-')), 'run.ckpt');

@@ -4,19 +4,16 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, unlinkSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import type { CharTransformerConfig } from '../src/models/char-transformer.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { trainDistributed } from '../src/train/distributed.js';
 import { checkpointInfo, readManifest } from '../src/train/sharded-checkpoint.js';
 import { until } from './support/system.js';
+import { smallRun } from './support/small-model.js';
 
 describe('sharded checkpoints written on the devices', function () {
   this.timeout(240_000);
-  const chars = 50_000;
-  const corpus = new CharCorpus(mobyDick().slice(0, chars));
-  const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 64, layers: 2, seed: 3, moe: { experts: 4, topk: 2 } };
-  const base = { config, steps: 8, batch: 8, lr: 3e-3, corpusChars: chars };
+  const { base } = smallRun(50_000);
 
   it('each device writes its shard, a manifest ties them, a new save replaces them; a changed or missing shard is named', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flexmoe-shards-'));
