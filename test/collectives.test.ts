@@ -105,6 +105,24 @@ describe('all-reduce over shared memory', function () {
     }
   });
 
+  it('into sinks: the sum read straight from the regions into vectors that straddle slices and chunks, the same bits', async () => {
+    const rng = new Rng(5);
+    const n = 3 * SPLIT_FLOATS + 5;
+    const group = [0, 1, 2];
+    const values = group.map(() => Float32Array.from({ length: n }, () => rng.normal()));
+    const whole = await reduce(group, values);
+    // Sizes that cut across every member's slice and the chunk boundary (regions hold 2 × SPLIT_FLOATS).
+    const sinks = [7, SPLIT_FLOATS + 1, SPLIT_FLOATS - 3, n - 2 * SPLIT_FLOATS - 5];
+    for (const staged of [false, true]) {
+      const m = staged ? SPLIT_FLOATS + 9 : n;
+      const vs = staged ? values.map((v) => v.slice(0, m)) : values;
+      const ks = staged ? [5, SPLIT_FLOATS, 4] : sinks;
+      const want = staged ? await reduce(group, vs) : whole;
+      const got = await Promise.all(group.map((d, i) => system.ask<number[]>(workers[d]!, { op: 'allReduce', values: Array.from(vs[i]!), group, staged, sinks: ks })));
+      for (const g of got) assert.ok(g.length === m && g.every((x, i) => Object.is(x, want[0]![i])), `staged ${staged}: the sinks hold the sum`);
+    }
+  });
+
   it('overlapping groups in flight at once: each pair meets in its own order', async () => {
     const n = SPLIT_FLOATS + 1;
     const ones = (v: number) => new Float32Array(n).fill(v);

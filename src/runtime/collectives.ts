@@ -1,7 +1,7 @@
 import { errors } from '../errors.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
 import type { DeviceChannels } from './channels.js';
-import type { SharedReduce } from './shared-reduce.js';
+import type { SharedReduce, Sink } from './shared-reduce.js';
 
 /**
  * Collectives over the shared-memory channels. Every participant calls the same collectives in
@@ -110,6 +110,30 @@ export class Collectives {
    * (one region per device serves them one at a time).
    */
   async allReduce(x: F32, group: readonly number[] = this.all(), tag?: number): Promise<F32> {
+    return this.reduce(x, group, tag);
+  }
+
+  /**
+   * All-reduces `x` and writes the sum into `sinks` (each `dst` gets the sum from index `from` on)
+   * instead of back into `x`: how the gradient sync ends, unflattening straight from the members'
+   * shared regions. Sinks must cover only what the caller needs; `x` is left as the path leaves it.
+   */
+  async allReduceInto(x: F32, sinks: Sink[], group: readonly number[] = this.all()): Promise<void> {
+    const g = this.checkGroup(group, 'allReduce');
+    if (g.length > 1 && x.size >= SPLIT_FLOATS && this.shared) {
+      const t0 = performance.now();
+      try {
+        await this.shared.allReduce(x, g, sinks);
+      } finally {
+        this.exchangeMs += performance.now() - t0;
+      }
+      return;
+    }
+    await this.reduce(x, g);
+    for (const k of sinks) k.dst.set(x.data.subarray(k.from, k.from + k.dst.length));
+  }
+
+  private async reduce(x: F32, group: readonly number[], tag?: number): Promise<F32> {
     const g = this.checkGroup(group, 'allReduce');
     if (g.length === 1) return x;
     const n = g.length, me = g.indexOf(this.device), len = x.size;

@@ -49,6 +49,12 @@ export function resetReduceSignals(shared: ReduceShared, devices: number, device
 
 let compiled: object | undefined;
 
+/** Where part of an all-reduce's sum goes: `dst` gets the sum's values from index `from` on. */
+export interface Sink {
+  dst: Float32Array;
+  from: number;
+}
+
 const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /**
@@ -116,14 +122,20 @@ export class SharedReduce {
     }
   }
 
-  /** Sums `x` over `group` (ascending, containing this device) in place; bit-identical on every member. */
-  allReduce(x: F32, group: readonly number[]): Promise<F32> {
-    const run = this.lock.then(() => this.run(x, group));
+  /**
+   * Sums `x` over `group` (ascending, containing this device) in place; bit-identical on every
+   * member. With `sinks`, the sum goes there instead of back into `x`: each sink gets the sum's
+   * values from `from` on, read straight from the member regions that hold them. That is how a
+   * staged vector ends: writing the others' sums back into this device's region would take cache
+   * lines the others have just read; private destinations do not.
+   */
+  allReduce(x: F32, group: readonly number[], sinks?: Sink[]): Promise<F32> {
+    const run = this.lock.then(() => this.run(x, group, sinks));
     this.lock = run.catch(() => undefined);
     return run;
   }
 
-  private async run(x: F32, g: readonly number[]): Promise<F32> {
+  private async run(x: F32, g: readonly number[], sinks?: Sink[]): Promise<F32> {
     const gens = g.map((d) => this.generation[d]!);
     const n = g.length, me = g.indexOf(this.device), mine = this.regionAt(this.device);
     const staged = x.data.buffer === this.f32.buffer && x.data.byteOffset === mine;
@@ -144,6 +156,18 @@ export class SharedReduce {
         for (let i = 1; i < n; i++) this.add(acc, this.regionAt(g[i]!) + bytes, i === n - 1 ? mine + bytes : acc, count);
       }
       await this.barrier(g, gens);
+      if (sinks) {
+        // Each sink's part of this chunk, from the members' regions that hold it.
+        for (let i = 0; i < n; i++) {
+          const from = this.regionAt(g[i]!) / 4, s0 = start + lo(i), s1 = start + hi(i);
+          for (const k of sinks) {
+            const a0 = Math.max(s0, k.from), a1 = Math.min(s1, k.from + k.dst.length);
+            if (a1 > a0) copyBytes(bytesOf(k.dst.subarray(a0 - k.from, a1 - k.from)), bytesOf(this.f32.subarray(from + (a0 - start), from + (a1 - start))));
+          }
+        }
+        await this.barrier(g, gens);
+        continue;
+      }
       for (let i = 0; i < n; i++) {
         const from = this.regionAt(g[i]!) / 4;
         if (i === me && staged) continue; // already in place

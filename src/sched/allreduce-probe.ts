@@ -15,14 +15,18 @@ export class AllReduceProbe extends Actor {
     if (msg.path === 'staged' && !staged) throw errors.collective(`all-reduce probe: ${msg.floats} floats do not fit the shared region`);
     const x = staged ?? (Tensor.zeros([msg.floats]) as F32);
     const tag = msg.path === 'channels' ? 1000 : undefined;
+    // Staged, the sum lands in a vector of the caller's, as the gradient sync takes it back.
+    const out = staged ? new Float32Array(msg.floats) : null;
     const expected = (ctx.devices * (ctx.devices + 1)) / 2;
     const times: number[] = [];
     for (let i = 0; i < msg.iterations; i++) {
       x.data.fill(ctx.device + 1); // all-reduce is in place
       const t0 = performance.now();
-      const y = await ctx.collectives.allReduce(x, undefined, tag);
+      if (out) await ctx.collectives.allReduceInto(x, [{ dst: out, from: 0 }]);
+      else await ctx.collectives.allReduce(x, undefined, tag);
       times.push(performance.now() - t0);
-      if (y.data[0] !== expected) throw errors.collective(`all-reduce probe: got ${y.data[0]}, expected ${expected}`);
+      const sum = (out ?? x.data)[0];
+      if (sum !== expected) throw errors.collective(`all-reduce probe: got ${sum}, expected ${expected}`);
     }
     return times;
   }

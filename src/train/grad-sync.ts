@@ -20,12 +20,15 @@ function flatten(collectives: Collectives, params: Parameter[]): F32 {
   return flat;
 }
 
-function unflatten(flat: F32, params: Parameter[]): void {
+/** Sums the parameters' gradients over `group` in place: flattened into one vector, summed, and each gradient taken back from the sum. */
+async function allReduceGrads(collectives: Collectives, params: Parameter[], group?: number[]): Promise<void> {
+  const sinks: { dst: Float32Array; from: number }[] = [];
   let at = 0;
   for (const p of params) {
-    p.grad.data.set(flat.data.subarray(at, at + p.grad.size));
+    sinks.push({ dst: p.grad.data as Float32Array, from: at });
     at += p.grad.size;
   }
+  await collectives.allReduceInto(flatten(collectives, params), sinks, group);
 }
 
 function sumSquares(params: Parameter[]): number {
@@ -60,11 +63,11 @@ export async function syncGradients(collectives: Collectives, device: number, de
   }
   if (D > 1) {
     const all = [...dense, ...everywhere];
-    unflatten(await collectives.allReduce(flatten(collectives, all)), all);
+    await allReduceGrads(collectives, all);
   }
   for (const key of [...buckets.keys()].sort()) {
     const { group, params } = buckets.get(key)!;
-    unflatten(await collectives.allReduce(flatten(collectives, params), group), params);
+    await allReduceGrads(collectives, params, group);
   }
   let expertSq = 0;
   for (const { params, group } of experts) if (group.includes(device) && Math.min(...group) === device) expertSq += sumSquares(params);
