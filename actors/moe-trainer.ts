@@ -229,8 +229,6 @@ export class MoETrainer extends Actor {
       });
       return loss.tensor;
     });
-    // The gates tell the scheduler what they routed, while this device goes on to sync and update.
-    if (this.scheduler) this.layers.forEach((_, l) => this.moe.gateActor(l)!.publish(this.scheduler!, step, l));
     const owned = this.owned();
     // Gates are data parallel like the dense parts: their gradients go in the same bucket.
     const norm = await syncGradients(ctx.collectives, me, owned.filter((o) => !o.expert).flatMap((o) => o.params), owned.filter((o) => o.expert));
@@ -240,6 +238,8 @@ export class MoETrainer extends Actor {
     const warmup = Math.max(1, Math.floor(steps / 20));
     const rate = learningRate(step, steps, lr, warmup);
     for (const { optimizer } of owned) await optimizer.update(rate, { gradNorm: norm });
+    // The gates tell the scheduler what they routed, once the step's exchanges are over.
+    if (this.scheduler) this.layers.forEach((_, l) => this.moe.gateActor(l)!.publish(this.scheduler!, step, l));
     return {
       step: step,
       loss: scored ? lossSum.data[0]! / scored : 0,
