@@ -56,9 +56,10 @@ export type SchedulerMessage =
   /** What one device's gate of `layer` routed at `step` (tell): the pipeline's `load$`. */
   | { type: 'gate-load'; step: number; layer: number; source: number; counts: number[] }
   /**
-   * The driver's measurement of `step` (ask): answered with the plans decided from that step's
-   * routing once every gate has reported it. `stepMs`: the measured time of that step (or pass),
-   * sent for steps that neither switched nor followed a switch.
+   * The driver's measurement of `step` (tell). Once every gate has reported that step too, the
+   * scheduler plans and emits `{ type: 'planned', step, plans }` (system.events$); a tell, so the
+   * gates' reports, queued behind it, are never blocked by it. `stepMs`: the measured time of that
+   * step (or pass), sent for steps that neither switched nor followed a switch.
    */
   | { type: 'measured'; step: number; switchMs?: number; stepMs?: number }
   /** A step's routing summed by the driver (`counts[layer][e]` over all devices) with its measurement, in one ask. */
@@ -144,19 +145,17 @@ export class Scheduler extends Actor {
 
   receive(msg: Extract<SchedulerMessage, { type: 'gate-load' }>, ctx: ActorContext): void;
   receive(msg: Extract<SchedulerMessage, { type: 'load' }>, ctx: ActorContext): LayerPlan[];
-  receive(msg: Extract<SchedulerMessage, { type: 'measured' }>, ctx: ActorContext): Promise<LayerPlan[]>;
+  receive(msg: Extract<SchedulerMessage, { type: 'measured' }>, ctx: ActorContext): void;
   receive(msg: Extract<SchedulerMessage, { type: 'carry-out' }>, ctx: ActorContext): Promise<CarriedOut>;
-  receive(msg: SchedulerMessage, ctx: ActorContext): void | LayerPlan[] | Promise<LayerPlan[]> | Promise<CarriedOut> {
+  receive(msg: SchedulerMessage, ctx: ActorContext): void | LayerPlan[] | Promise<CarriedOut> {
     this.ctx = ctx;
     if (msg.type === 'carry-out') return this.carryOut(msg, ctx);
     if (msg.type === 'gate-load') return this.load$.next({ step: msg.step, layer: msg.layer, source: msg.source, counts: msg.counts });
     if (msg.type === 'measured') {
-      return new Promise<LayerPlan[]>((answer) => {
-        const j = this.join(msg.step);
-        j.measured = msg;
-        j.answer = answer;
-        this.ready(msg.step);
-      });
+      const j = this.join(msg.step);
+      j.measured = msg;
+      j.answer = (plans) => ctx.emit({ type: 'planned', step: msg.step, plans });
+      return this.ready(msg.step);
     }
     // Summed by the driver: the step as if each device had routed an equal share.
     const D = this.args.devices;

@@ -98,14 +98,18 @@ describe('scheduler actor', () => {
     assert.equal(start().receive({ type: 'load', step: 0, counts: hot(0), stepMs: gain.predictedMsBefore }, ctx).length, 1);
   });
 
-  it('plans from the gates\' own load messages once every source and the measurement are in, in any order, as from the summed load', async () => {
+  it('plans from the gates\' own load messages once every source and the measurement are in, in any order, as from the summed load', () => {
     const summed = start().receive({ type: 'load', step: 0, counts: hot(0) }, ctx);
     const s = start();
+    const emitted: { type: string; step?: number; plans?: typeof summed }[] = [];
+    const heard = { emit: (e: (typeof emitted)[number]) => emitted.push(e) } as unknown as ActorContext;
     const rows = [[100_000, 250, 250, 250], [100_000, 250, 250, 250], [100_000, 250, 250, 250], [100_000, 250, 250, 250]];
-    s.receive({ type: 'gate-load', step: 0, layer: 0, source: 2, counts: rows[2]! }, ctx);
-    const answer = s.receive({ type: 'measured', step: 0 }, ctx);
-    for (const source of [0, 3, 1]) s.receive({ type: 'gate-load', step: 0, layer: 0, source, counts: rows[source]! }, ctx);
-    const plans = await answer;
+    s.receive({ type: 'gate-load', step: 0, layer: 0, source: 2, counts: rows[2]! }, heard);
+    // The measurement is a tell that returns at once: the gates' reports queued behind it are not blocked.
+    assert.equal(s.receive({ type: 'measured', step: 0 }, heard), undefined);
+    assert.ok(!emitted.some((e) => e.type === 'planned'), 'not planned before every gate has reported');
+    for (const source of [0, 3, 1]) s.receive({ type: 'gate-load', step: 0, layer: 0, source, counts: rows[source]! }, heard);
+    const plans = emitted.find((e) => e.type === 'planned')!.plans!;
     assert.deepEqual(plans.map((p) => p.ops), summed.map((p) => p.ops), 'the same plan as from the summed routing');
   });
 

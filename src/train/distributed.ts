@@ -264,7 +264,26 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
     const out: DistributedStep[] = [];
     const last = Math.min(opts.steps, opts.until ?? opts.steps);
     const arrived: LayerPlan[] = [];
-    let inflight: Promise<void> = Promise.resolve(), planFailure: Error | null = null;
+    let planFailure: Error | null = null;
+    // The scheduler answers each step's measurement with a `planned` event (or, failing, an error event).
+    const planned = new Map<number, () => void>();
+    const plannedSteps = new Set<number>();
+    const schedulerEvents = system.events$.subscribe((e) => {
+      if (e.type !== 'actor-event' || !scheduler || e.ref.id !== scheduler.id) return;
+      const data = e.data as { type?: string; step?: number; plans?: LayerPlan[]; error?: string };
+      if (data.error) planFailure ??= errors.actorFailed(`Scheduler#${scheduler.id}`, e.ref.device, data.error);
+      if (data.type !== 'planned') return;
+      arrived.push(...data.plans!);
+      plannedSteps.add(data.step!);
+      planned.get(data.step!)?.();
+    });
+    const plansOf = (step: number) =>
+      plannedSteps.has(step)
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(planFailure ?? errors.askTimeout(`Scheduler#${scheduler!.id}`, schedulerDevice, system.options.askTimeoutMs, `no plans for step ${step}`)), system.options.askTimeoutMs);
+            planned.set(step, () => (clearTimeout(timer), resolve()));
+          });
     // A re-plan costs its switch and the excess of the step after it (new replicas' first work:
     // cold caches, fresh buffers; measured 1.1–1.3× a normal step). Both go to the scheduler with
     // the load after that step; it charges them to later plans. Normal: the median of recent steps
@@ -341,11 +360,8 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
         }
         if (changes.length) switchCost = replanMs;
         // The gates have told the scheduler this step's routing themselves; this is the step's measurement.
-        inflight = system.ask<LayerPlan[]>(scheduler, { type: 'measured', step, switchMs, stepMs: changes.length ? undefined : normalMs } satisfies SchedulerMessage).then(
-          (plans) => void arrived.push(...plans),
-          (e: Error) => void (planFailure ??= e),
-        );
-        if (opts.reproducibleSchedule) await inflight;
+        system.tell(scheduler, { type: 'measured', step, switchMs, stepMs: changes.length ? undefined : normalMs } satisfies SchedulerMessage);
+        if (opts.reproducibleSchedule) await plansOf(step);
       } else {
         local?.forEach(({ scheduler: layerScheduler, history }, l) => {
           const placement = placements[l]!;
@@ -382,7 +398,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       opts.onStep?.(s);
       if (opts.checkpoint && ((opts.checkpointEvery && (step + 1) % opts.checkpointEvery === 0) || step + 1 === last)) await save(step + 1);
     }
-    await inflight; // a plan still on its way is not carried out: training is over
+    schedulerEvents.unsubscribe(); // a plan still on its way is not carried out: training is over
     let sample = '';
     if (opts.sample) sample = (await Promise.all(trainers.map((t) => system.ask<string>(t, { type: 'generate', ...opts.sample }))))[0]!;
     return { history: out, sample };
