@@ -39,7 +39,8 @@ export { RingReader, RingWriter, ringBytes, type Frame, type FrameInit } from '.
 export { Placement, balanceRatio, deviceLoads, type PlacementOp } from './sched/placement.js';
 export { clusterA100, profiles, stepCost, type CostProfile, type Dispatch, type StepCost } from './sched/cost.js';
 export { migrationMs, reactPlanMs } from './sched/plan-cost.js';
-export type { LoadView, Policy } from './sched/policy.js';
+export type { LoadView, Policy, PolicySchedule } from './sched/policy.js';
+export { schedule, LayerScheduler, type Decision, type ScheduleOptions } from './sched/pipeline.js';
 export { makePolicy, registerPolicy, userPolicies, policyFactories, staticPolicy, staticUnpaddedPolicy, capacityPolicy, fastermoePolicy, eplbPolicy, flexmoePolicy, oraclePolicy } from './sched/policies/index.js';
 export { planFlexMoE } from './sched/planner.js';
 export { rebalanceExperts } from './sched/eplb.js';
@@ -67,6 +68,7 @@ export type { RoutedFeedForward } from './models/char-transformer.js';
 export { MnistDigits } from './data/mnist.js';
 export { Trainer, type TrainEvent, type FitCallbacks, type FitOptions, type TrainerOptions } from './train/trainer.js';
 export { trainDistributed, type DistributedOptions, type DistributedStep, type Rebalance } from './train/distributed.js';
+export type { RecoveryReport } from './train/recovery.js';
 export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.js';
 export { calibrate } from './sched/calibrate.js';
 
