@@ -128,17 +128,28 @@ export class CrashRecovery {
     return state ? { step: at, state } : null;
   }
 
-  /** Resolves once every actor on `devices` is back (rejects, naming it, if one of them failed for good). */
-  private async restoredOn(devices: number[], step: number): Promise<void> {
-    const deadline = performance.now() + this.system.options.askTimeoutMs;
-    for (;;) {
-      const failed = this.events.find((e) => e.type === 'device-failed' && devices.includes(e.device));
-      if (failed && failed.type === 'device-failed') throw errors.deviceFailed(failed.device, this.system.options.maxRestarts, `during step ${step}: ${failed.reason}`);
-      const waiting = devices.flatMap((d) => this.system.actorsOn(d)).filter((a) => a.status !== 'active');
-      if (!waiting.length && devices.every((d) => this.system.device(d).state === 'up')) return;
-      if (performance.now() > deadline) throw errors.deviceCrashed(devices[0]!, `its actors were not restored within ${this.system.options.askTimeoutMs} ms of step ${step}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+  /** Resolves once every actor on `devices` is back (rejects, naming it, if one of them failed for good); checked on every runtime event. */
+  private restoredOn(devices: number[], step: number): Promise<void> {
+    const ms = this.system.options.askTimeoutMs;
+    return new Promise<void>((resolve, reject) => {
+      const check = (): boolean => {
+        const failed = this.events.find((e) => e.type === 'device-failed' && devices.includes(e.device));
+        if (failed && failed.type === 'device-failed') return finish(errors.deviceFailed(failed.device, this.system.options.maxRestarts, `during step ${step}: ${failed.reason}`));
+        const waiting = devices.flatMap((d) => this.system.actorsOn(d)).some((a) => a.status !== 'active');
+        return !waiting && devices.every((d) => this.system.device(d).state === 'up') && finish();
+      };
+      const finish = (e?: Error): true => {
+        clearTimeout(timer);
+        sub.unsubscribe();
+        if (e) reject(e);
+        else resolve();
+        return true;
+      };
+      const timer = setTimeout(() => finish(errors.deviceCrashed(devices[0]!, `its actors were not restored within ${ms} ms of step ${step}`)), ms);
+      // The restore's last event may come before the directory entry is active again: check once more a turn later.
+      const sub = this.system.events$.subscribe(() => void (check() || setImmediate(check)));
+      check();
+    });
   }
 
   close(): void {
