@@ -42,6 +42,11 @@ describe('actor messages between devices', function () {
     const got = await system.ask<{ seen: number[] }>(relay, { ask: target, payload: { get: true } });
     assert.ok(sent > 0);
     assert.deepEqual(got.seen, [...Array(sent).keys()], `all ${sent} messages once, in order, across 6 moves (one onto the sender's device)`);
+    // Every device holds the directory at the version the main thread last published.
+    const before = system.directoryVersion;
+    await system.migrate(target, 2);
+    assert.ok(system.directoryVersion > before, 'a move publishes new versions');
+    assert.deepEqual((await system.stats()).map((s) => s.directoryVersion), [0, 1, 2].map(() => system.directoryVersion));
   });
 
   it('failures are named: a handler that throws, an unknown actor, a device that dies mid-ask', async () => {

@@ -157,7 +157,7 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined, redu
     }
     case 'directory':
       return reply(m.req, () => {
-        mailroom.apply(m.ops);
+        mailroom.apply(m.ops, m.version);
         // Collectives waiting on a device that died fail at once, whether or not it comes back.
         for (const op of m.ops) if (op.op === 'down') (channels.peerDown(op.device), collectives.peerRestarted(op.device));
       });
@@ -197,7 +197,7 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined, redu
       return reply(m.req, (): DeviceStats => {
         // In a worker thread these are the thread's own isolate's figures (rss is the process's).
         const mem = process.memoryUsage();
-        return { device, busyMs, actors: actors.size, mail: { sent: mailroom.sent, received: mailroom.received }, channels: channels.stats(), heapUsedBytes: mem.heapUsed, arrayBufferBytes: mem.arrayBuffers };
+        return { device, busyMs, actors: actors.size, mail: { sent: mailroom.sent, received: mailroom.received }, directoryVersion: mailroom.version, channels: channels.stats(), heapUsedBytes: mem.heapUsed, arrayBufferBytes: mem.arrayBuffers };
       });
     case 'ask-reply': {
       const a = asks.get(m.req);

@@ -68,8 +68,12 @@ export class Mailroom {
     };
   }
 
-  /** Applies a published change; `hold` writes this device's mark to the actor's device first. */
-  apply(ops: DirectoryOp[]): void {
+  /** The version of the directory held here (the main thread's after the last change applied). */
+  version = 0;
+
+  /** Applies a published change (making the directory `version`); `hold` writes this device's mark to the actor's device first. */
+  apply(ops: DirectoryOp[], version: number): void {
+    this.version = version;
     for (const op of ops) {
       if (op.op === 'load') {
         // A device that has just started: nothing is held here yet.

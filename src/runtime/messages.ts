@@ -34,7 +34,8 @@ export type DirectoryOp =
 export type ToDevice =
   /** `devices`: the compute devices (collectives span them); `threads`: all devices, service ones after them (rings connect all). */
   | { type: 'init'; device: number; devices: number; threads: number; modules: string[]; incarnation: number }
-  | { type: 'directory'; req: number; ops: DirectoryOp[] }
+  /** `version`: the directory's version after these ops (every change bumps it; `load` carries the current one). */
+  | { type: 'directory'; req: number; version: number; ops: DirectoryOp[] }
   | { type: 'spawn'; req: number; ref: ActorRef; className: string; args: unknown }
   | { type: 'restore'; req: number; ref: ActorRef; className: string; snapshot: unknown }
   | { type: 'deliver'; ref: ActorRef; payload: unknown; req?: number }
@@ -86,6 +87,8 @@ export interface DeviceStats {
   actors: number;
   /** Actor messages this device sent to and received from other devices over the rings. */
   mail: { sent: number; received: number };
+  /** The version of the actor directory this device holds. */
+  directoryVersion: number;
   channels: { peer: number; sentFrames: number; receivedFrames: number; fullWaits: number; usedBytes: number }[];
   /** This device thread's JavaScript heap in use, and its ArrayBuffers (tensors, pools, kernel memory). */
   heapUsedBytes: number;

@@ -312,9 +312,14 @@ export class ActorSystem {
    * @internal
    */
   async publish(ops: DirectoryOp[], devices: Device[] = this.devices): Promise<void> {
+    // A whole directory (`load`) carries the version it is; a change makes a new one.
+    const version = ops.some((o) => o.op === 'load') ? this.directoryVersion : ++this.directoryVersion;
     const up = devices.filter((d) => d.state === 'up');
-    await Promise.all(up.map((d) => d.request({ type: 'directory', ops }, this.options.askTimeoutMs, 'update the actor directory').catch(() => undefined)));
+    await Promise.all(up.map((d) => d.request({ type: 'directory', version, ops }, this.options.askTimeoutMs, 'update the actor directory').catch(() => undefined)));
   }
+
+  /** Bumped by every change published to the devices' directories (spawn, clone, migrate, stop, restore, device down). */
+  directoryVersion = 0;
 
   /** @internal the whole directory, as a device that has just started loads it */
   directoryRecords(): DirectoryRecord[] {
