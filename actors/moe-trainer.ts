@@ -61,9 +61,7 @@ export type TrainerMessage =
   /** Load every device's in-memory share of `step` (stashed by `trainers`, one per device) and go on from there. */
   | { type: 'rollback'; step: number; trainers: ActorRef[] }
   | SnapshotMessage
-  | { type: 'state' }
   | { type: 'eval'; batches: number }
-  | { type: 'load'; state: TrainerState }
   | { type: 'generate'; prompt: string; length: number; seed: number }
   | { type: 'specs' }
   /** MoE layers and tokens per sample of this model. */
@@ -138,16 +136,14 @@ export class MoETrainer extends Actor {
     return this.moe.layers;
   }
 
-  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | TrainerState | MoELayerSpec[] | { layers: number; tokensPerSample: number } | { needed: string[]; problems: string[] } | { entry: ShardEntry; optimizerStep: number; dataRng: number } | string | number | void> {
+  async receive(msg: TrainerMessage, ctx: ActorContext): Promise<StepReport | MoELayerSpec[] | { layers: number; tokensPerSample: number } | { needed: string[]; problems: string[] } | { entry: ShardEntry; optimizerStep: number; dataRng: number } | string | number | void> {
     if (msg.type === 'specs') return this.moe.specs;
     if (msg.type === 'shape') return { layers: this.layers.length, tokensPerSample: this.task.tokensPerSample ?? this.task.inputWidth };
     if (msg.type === 'attach') {
       this.scheduler = msg.scheduler ?? null;
       return this.moe.attach(msg.replicas, msg.actors);
     }
-    if (msg.type === 'state') return this.state(ctx);
     if (msg.type === 'eval') return this.evaluate(msg.batches, ctx);
-    if (msg.type === 'load') return this.load(msg.state);
     if (msg.type === 'progress') return this.optimizer.step;
     if (msg.type === 'save-shard') {
       const state = this.state(ctx);

@@ -174,8 +174,11 @@ export class Scheduler extends Actor {
     return j;
   }
 
+  /** A layer's step complete; a step run again after a crash replaces what its first run reported. */
   private folded(s: StepLoad): void {
-    this.join(s.step).layers.push(s);
+    const j = this.join(s.step);
+    j.layers = j.layers.filter((x) => x.layer !== s.layer);
+    j.layers.push(s);
     this.ready(s.step);
   }
 

@@ -113,6 +113,20 @@ describe('scheduler actor', () => {
     assert.deepEqual(plans.map((p) => p.ops), summed.map((p) => p.ops), 'the same plan as from the summed routing');
   });
 
+  it('a step run again after a crash replaces its first run\'s reports: one plan, from the second', () => {
+    const summed = start().receive({ type: 'load', step: 0, counts: hot(0) }, ctx);
+    const s = start();
+    const emitted: { type: string; plans?: typeof summed }[] = [];
+    const heard = { emit: (e: (typeof emitted)[number]) => emitted.push(e) } as unknown as ActorContext;
+    const report = (counts: number[]) => [0, 1, 2, 3].forEach((source) => s.receive({ type: 'gate-load', step: 0, layer: 0, source, counts }, heard));
+    report([250, 250, 250, 100_000]); // the first run: complete, but the step failed before its measurement
+    report([100_000, 250, 250, 250]); // the run again
+    s.receive({ type: 'measured', step: 0 }, heard);
+    const planned = emitted.filter((e) => e.type === 'planned');
+    assert.equal(planned.length, 1);
+    assert.deepEqual(planned[0]!.plans!.map((p) => p.ops), summed.map((p) => p.ops));
+  });
+
   it('emits each decision as an event', () => {
     const events: { type: string }[] = [];
     const s = start();

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { Subject } from 'rxjs';
 import type { ForwardReport, MoEServerArgs } from '../../actors/moe-server.js';
 import type { MoEActors, MoELayerSpec } from '../../actors/moe-wiring.js';
@@ -8,7 +7,7 @@ import { errors } from '../errors.js';
 import { calibrate } from '../sched/calibrate.js';
 import { expertTimes } from '../stats.js';
 import type { CostProfile } from '../sched/cost.js';
-import { isFixedPlacement, padsToMax, runsInScheduler, shadowingPolicies } from '../sched/policies/index.js';
+import { isFixedPlacement, padsToMax, runsInScheduler, schedulerHasSpareCore, shadowingPolicies } from '../sched/policies/index.js';
 import type { ActorRef } from '../runtime/actor.js';
 import { ActorSystem } from '../runtime/system.js';
 import { siblingModule } from '../runtime/thread.js';
@@ -126,7 +125,7 @@ export class DeviceEngine implements Engine {
     // The scheduler, when the policy has one, runs on a service device of its own when the machine
     // has a core to spare beyond the devices, else on the last device (as in training).
     const planning = profile !== undefined && runsInScheduler(policy);
-    const own = planning && availableParallelism() > devices;
+    const own = planning && schedulerHasSpareCore(devices);
     const system = await ActorSystem.start({ devices, serviceDevices: own ? 1 : 0, modules: [serverModule, schedulerModule, expertModule, gateModule, ...this.opts.modules], askTimeoutMs: this.opts.timeoutMs, maxRestarts: 0 });
     try {
       // FasterMoE (and flexmoe-react) shadow within each pass on the devices themselves; FlexMoE and EPLB plan in the scheduler actor.

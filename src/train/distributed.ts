@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { errors } from '../errors.js';
 import { ActorSystem } from '../runtime/system.js';
 import { moduleUrls, siblingModule } from '../runtime/thread.js';
@@ -18,7 +17,7 @@ import { parseWorkload } from '../sched/workload.js';
 import { Placement } from '../sched/placement.js';
 import type { LoadView } from '../sched/policy.js';
 import { LayerScheduler } from '../sched/pipeline.js';
-import { checkLivePolicy, defaultLivePolicy, isFixedPlacement, padsToMax, runsInScheduler, shadowingPolicies } from '../sched/policies/index.js';
+import { checkLivePolicy, defaultLivePolicy, isFixedPlacement, padsToMax, runsInScheduler, schedulerHasSpareCore, shadowingPolicies } from '../sched/policies/index.js';
 import { importUserModule } from '../runtime/modules.js';
 
 export type { DistributedOptions, DistributedStep, Rebalance } from './distributed-types.js';
@@ -67,7 +66,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   if (opts.policy && !(typeof opts.policy === 'string' && isFixedPlacement(opts.policy)) && !opts.profile) throw errors.badArgument('trainDistributed', 'a live policy needs a cost profile (flexmoe calibrate)');
   const named = typeof opts.policy === 'string' ? opts.policy : defaultLivePolicy;
   const thread = opts.schedulerThread ?? 'auto';
-  const ownThread = runsInScheduler(named) && (thread === 'own' || (thread === 'auto' && availableParallelism() > devices));
+  const ownThread = runsInScheduler(named) && (thread === 'own' || (thread === 'auto' && schedulerHasSpareCore(devices)));
   const system = await ActorSystem.start({ devices, serviceDevices: ownThread ? 1 : 0, modules: [trainerModule, schedulerModule, expertModule, gateModule, ...modules], askTimeoutMs: 120_000 });
   const schedulerDevice = ownThread ? devices : devices - 1;
   let trace: TraceWriter | null = null;
@@ -148,11 +147,12 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       if (data.error) planFailure ??= errors.actorFailed(`Scheduler#${scheduler.id}`, e.ref.device, data.error);
       if (data.type !== 'planned') return;
       arrived.push(...data.plans!);
-      plannedSteps.add(data.step!);
-      planned.get(data.step!)?.();
+      const waiting = planned.get(data.step!);
+      if (waiting) (planned.delete(data.step!), waiting());
+      else if (opts.reproducibleSchedule) plannedSteps.add(data.step!); // arrived before the driver waits for it
     });
     const plansOf = (step: number) =>
-      plannedSteps.has(step)
+      plannedSteps.delete(step)
         ? Promise.resolve()
         : new Promise<void>((resolve, reject) => {
             const timer = setTimeout(() => reject(planFailure ?? errors.askTimeout(`Scheduler#${scheduler!.id}`, schedulerDevice, system.options.askTimeoutMs, `no plans for step ${step}`)), system.options.askTimeoutMs);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { errors } from '../../errors.js';
 import type { Policy } from '../policy.js';
 import { capacityPolicy } from './capacity.js';
@@ -89,6 +90,15 @@ export function isFixedPlacement(name: string): boolean {
 /** Whether `name` pads every hosted expert's buffer to the step's largest expert live (DeepSpeed dropless: static). */
 export function padsToMax(name: string): boolean {
   return name === 'static';
+}
+
+/**
+ * Whether the scheduler actor gets a service device of its own beside `devices` devices: only when
+ * the machine has a core to spare for it (a thread more than there are cores costs the devices more
+ * than planning beside them does; bench/scheduler-thread.ts). Training and serving both ask this.
+ */
+export function schedulerHasSpareCore(devices: number): boolean {
+  return availableParallelism() > devices;
 }
 
 /** Whether `name` re-plans in the scheduler actor live: a built-in that does, or a policy of your own. */
