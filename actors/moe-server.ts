@@ -3,9 +3,9 @@
  * on the device itself (weights never pass through the main thread), and runs forward passes on
  * its share of each batch, meeting the other devices in the MoE layers' all-to-alls. Each MoE
  * layer's router is a gate actor and its experts are expert actors on the devices the placement
- * names (weights only, read from the same checkpoint); the server calls the ones on its device
- * directly (`ctx.local`), and a placement change clones, migrates or stops expert actors between
- * two passes. No gradients, no optimizer state.
+ * names (weights only, read from the same checkpoint); the layers send the experts their rows as
+ * messages (src/runtime/row-post.ts), and a placement change clones, migrates or stops expert
+ * actors between two passes. No gradients, no optimizer state.
  */
 import { Actor, registerActor, type ActorContext } from '../src/runtime/actor.js';
 import { Arena } from '../src/tensor/arena.js';

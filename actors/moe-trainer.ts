@@ -2,9 +2,9 @@
  * The trainer actor: one per device. It holds a data-parallel replica of the dense model, trains on
  * its shard of every global batch, and meets the other devices in the MoE layers' all-to-alls and
  * the gradient all-reduces. Each MoE layer's router is a gate actor and its experts are expert
- * actors (actors/gate.ts, actors/expert.ts), hosted on this device where the placement puts them;
- * the trainer calls the co-located ones directly (`ctx.local`) and learns of placement changes as
- * new actor refs.
+ * actors (actors/gate.ts, actors/expert.ts), hosted where the placement puts them: the MoE layers
+ * send the experts their rows as messages (src/runtime/row-post.ts), and the trainer tells the
+ * co-located ones to take their optimizer step. It learns of placement changes as new actor refs.
  */
 import { Actor, registerActor, type ActorContext, type ActorRef } from '../src/runtime/actor.js';
 import { errors } from '../src/errors.js';
@@ -20,6 +20,7 @@ import { adamWSettings, learningRate } from '../src/train/schedule.js';
 import { syncGradients } from '../src/train/grad-sync.js';
 import { generate } from '../src/train/lm.js';
 import { addToState, checkState, loadFromState, type OwnedParams, type TrainerState } from '../src/train/trainer-state.js';
+import type { ExpertActor } from './expert.js';
 import { MoEWiring, type MoEActors, type MoELayerSpec, type ShadowingArgs } from './moe-wiring.js';
 import { untaped } from '../src/autograd/tape.js';
 import { packShare, SnapshotStore, type SnapshotMessage } from './trainer-snapshots.js';
@@ -186,7 +187,7 @@ export class MoETrainer extends Actor {
    * Everything this device trains, each with its optimizer and the devices holding a copy: the dense
    * parts and each layer's gate (every device: data parallel), each hosted expert (its replicas).
    */
-  private owned(): (OwnedParams & { expert: boolean; group: number[] })[] {
+  private owned(): (OwnedParams & { expert: boolean; group: number[]; actor?: ExpertActor })[] {
     const all = [...Array(this.moe.devices).keys()];
     return [
       { ...this.dense(), expert: false, group: all },
@@ -194,7 +195,7 @@ export class MoETrainer extends Actor {
         const g = this.moe.gateActor(l)!;
         return { params: g.gate.parameters(), optimizer: g.optimizer!, expert: false, group: all };
       }),
-      ...this.moe.hosted().map(({ layer, expert, actor }) => ({ params: actor.expert.parameters(), optimizer: actor.optimizer!, expert: true, group: this.moe.replicas[layer]![expert]! })),
+      ...this.moe.hosted().map(({ layer, expert, actor }) => ({ params: actor.expert.parameters(), optimizer: actor.optimizer!, expert: true, group: this.moe.replicas[layer]![expert]!, actor })),
     ];
   }
 
@@ -233,7 +234,12 @@ export class MoETrainer extends Actor {
     const lossSum = await ctx.collectives.allReduce(Tensor.from([localMean * loss.count]) as F32);
     const warmup = Math.max(1, Math.floor(steps / 20));
     const rate = learningRate(step, steps, lr, warmup);
-    for (const { optimizer } of owned) await optimizer.update(rate, { gradNorm: norm });
+    // The dense parts and gates step here; each hosted expert takes its own step, told to (a message
+    // to an actor on this device: a direct call).
+    for (const o of owned) {
+      if (o.actor) await o.actor.receive({ type: 'update', lr: rate, gradNorm: norm });
+      else await o.optimizer.update(rate, { gradNorm: norm });
+    }
     // The gates tell the scheduler what they routed, once the step's exchanges are over.
     if (this.scheduler) this.layers.forEach((_, l) => this.moe.gateActor(l)!.publish(this.scheduler!, step, l));
     return {

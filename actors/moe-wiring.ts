@@ -2,8 +2,9 @@
  * How an actor that runs a model (a trainer, a server) wires its MoE layers to the gate and expert
  * actors its device hosts. The model's build gets `makeMoE`, which makes each MoE layer without
  * parts of its own and records what the driver needs to create them (`specs`); once the driver has
- * spawned them, `attach` resolves the ones on this device through `ctx.local` (direct calls, no
- * messages), and again after every placement change.
+ * spawned them, `attach` gives each layer its gate on this device (`ctx.local`, a direct call) and
+ * the refs of every expert replica, wherever it is (the layer sends them rows as messages through
+ * this device's RowPost), and again after every placement change.
  */
 import { errors } from '../src/errors.js';
 import type { ActorContext, ActorRef } from '../src/runtime/actor.js';
@@ -20,6 +21,7 @@ import { makePolicy } from '../src/sched/policies/index.js';
 import { outsideArena } from '../src/tensor/arena.js';
 import type { ExpertActor } from './expert.js';
 import type { GateActor } from './gate.js';
+import { RowPost, type RowHandler } from '../src/runtime/row-post.js';
 
 /** What the driver needs to make a layer's gate and expert actors exactly as the layer would. */
 export interface MoELayerSpec {
@@ -62,7 +64,15 @@ export class MoEWiring {
   /** Scratch copies of shadowed experts, by `layer:expert`, kept for reuse. */
   private readonly copies = new Map<string, Expert>();
 
-  constructor(private readonly ctx: ActorContext, private readonly be: Backend, private readonly dModel: number, private readonly shadow?: ShadowingArgs, private readonly padMax = false) {}
+  /** Rows travel to expert actors as messages: this device's post for them, shared by every layer. */
+  private readonly post: RowPost;
+
+  constructor(private readonly ctx: ActorContext, private readonly be: Backend, private readonly dModel: number, private readonly shadow?: ShadowingArgs, private readonly padMax = false) {
+    this.post = new RowPost(ctx.collectives, (ref) => {
+      const actor = ctx.local(ref);
+      return actor && typeof (actor as Partial<RowHandler>).rows === 'function' ? (actor as unknown as RowHandler) : undefined;
+    });
+  }
 
   get devices(): number {
     return this.ctx.devices;
@@ -71,7 +81,7 @@ export class MoEWiring {
   /** For a model's build: MoE layers numbered in the order the model makes them (its depth order). */
   readonly makeMoE: MakeMoE = (_block, o) => {
     const index = this.layers.length, ctx = this.ctx;
-    const comm = { device: ctx.device, devices: ctx.devices, collectives: ctx.collectives, replicas: () => this.replicas[index]! };
+    const comm = { device: ctx.device, devices: ctx.devices, collectives: ctx.collectives, replicas: () => this.replicas[index]!, post: this.post };
     const layer = new DistributedMoELayer(this.be, this.dModel, o, comm);
     const { experts, topk, kind, auxCoef, zCoef, capacityFactor, noiseStd, routerSkew, routing, routingSteps, biasRate } = o;
     // Unset options stay unset (an explicit undefined would override the gate's defaults).
@@ -90,7 +100,7 @@ export class MoEWiring {
       const gate = this.gateActor(l);
       if (!gate) throw errors.badArgument('attach', `no gate actor of MoE layer ${l} on device ${me}`);
       for (const e of layer.hosted()) if (!this.expertActor(l, e)) throw errors.badArgument('attach', `the placement puts expert ${e} of MoE layer ${l} on device ${me}, but no expert actor of it lives here`);
-      layer.attach({ gate: gate.gate, expert: (e) => this.expertActor(l, e)?.expert, shadowing: this.shadowing(l), padMax: this.padMax });
+      layer.attach({ gate: gate.gate, expert: (e) => this.expertActor(l, e)?.expert, replica: (e, d) => actors.experts[l]?.[e]?.find((r) => r.device === d), shadowing: this.shadowing(l), padMax: this.padMax });
     });
   }
 

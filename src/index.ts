@@ -33,6 +33,7 @@ export { Actor, registerActor, type ActorClass, type ActorContext, type ActorRef
 export { ActorSystem, type SystemOptions } from './runtime/system.js';
 export type { RuntimeEvent } from './runtime/events.js';
 export { Collectives } from './runtime/collectives.js';
+export { RowPost, type RowHandler, type RowKind, type RowMessage } from './runtime/row-post.js';
 export { RingReader, RingWriter, ringBytes, type Frame, type FrameInit } from './runtime/ring.js';
 
 // Scheduling: placement, cost model, policies, simulator, telemetry operators
@@ -57,6 +58,7 @@ export { Expert, FFNExpert, SwiGLUExpert, registerExpert, makeExpert, knownExper
 export { chosenWeights, keepSlots } from './autograd/moe-ops.js';
 export { MoELayer, type MoELayerOptions } from './moe/moe-layer.js';
 export { DistributedMoELayer, type MoEComm, type MoEParts, type MoEPartSeeds } from './moe/distributed-moe.js';
+export { ExpertRunner } from './moe/expert-runner.js';
 export { ExpertActor, type ExpertArgs, type ExpertMessage } from '../actors/expert.js';
 export { GateActor, type GateArgs, type GateMessage } from '../actors/gate.js';
 export { TrainableActor, type TrainableArgs } from '../actors/trainable.js';

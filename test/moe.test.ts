@@ -134,7 +134,7 @@ describe('expert shadowing helpers', () => {
 
   it('a shadowing choice out of range is an error naming the layer and the expert; duplicates collapse', async () => {
     const { StepShadows } = await import('../src/moe/shadows.js');
-    const comm = { device: 0, devices: 2, collectives: null as never, replicas: () => [[0], [1], [0], [1]] };
+    const comm = { device: 0, devices: 2, collectives: null as never, post: null as never, replicas: () => [[0], [1], [0], [1]] };
     const shadows = new StepShadows(comm, 'MoE layer block0.moe', 4);
     const routed = [Int32Array.from([5, 0, 0, 0]), Int32Array.from([5, 0, 0, 0])];
     const by = (chosen: number[]) => ({ choose: () => chosen, scratch: () => { throw new Error('not used'); } });

@@ -4,11 +4,14 @@ import { errors } from '../errors.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
 import type { InitOptions, Parameter } from '../nn/parameter.js';
 import { LastPass } from '../autograd/grad.js';
-import { allToAll, combine, onBackward, regroupRows, type RowSource } from '../autograd/moe-ops.js';
+import { combine, regroupRows, type RowSource } from '../autograd/moe-ops.js';
+import type { ActorRef } from '../runtime/actor.js';
+import type { RowMessage, RowPost } from '../runtime/row-post.js';
+import { ExpertRunner } from './expert-runner.js';
 import type { Expert } from './expert.js';
 import type { Gate, Routing } from './gate.js';
 import type { MoELayerOptions } from './moe-layer.js';
-import { shareOf, StepShadows, type Shadowing } from './shadows.js';
+import { StepShadows, type Shadowing } from './shadows.js';
 
 /** Where this device sits and which devices hold each expert (the active placement version). */
 export interface MoEComm {
@@ -16,13 +19,17 @@ export interface MoEComm {
   devices: number;
   collectives: Collectives;
   replicas: () => number[][];
+  /** Row messages to actors, over the all-to-all (src/runtime/row-post.ts). */
+  post: RowPost;
 }
 
 /** A layer's router and this device's expert replicas: the gate and expert actors its device hosts. */
 export interface MoEParts {
   gate: Gate;
-  /** This device's replica of expert `e`, or undefined when it holds none. */
+  /** This device's replica of expert `e`, or undefined when it holds none (what this device trains). */
   expert(e: number): Expert | undefined;
+  /** The actor of expert `e`'s replica on `device` (rows for it are messages to it), or undefined. */
+  replica(e: number, device: number): ActorRef | undefined;
   /** Expert shadowing (FasterMoE, shadows.ts): which experts to shadow this step, and where a copy goes. */
   shadowing?: Shadowing;
   /**
@@ -43,15 +50,17 @@ export interface MoEPartSeeds {
 }
 
 /**
- * The Mixture-of-Experts layer across devices. Each device routes its own tokens; rows travel to
- * the devices hosting their expert through the runtime's all-to-all over SharedArrayBuffer channels
- * (a token stays home when its own device hosts a replica; otherwise an expert's rows split evenly
- * over its replicas), experts compute where they are placed, and results come back the same way.
- * Backward retraces the path. Router statistics are all-reduced so the auxiliary losses are global,
- * and every output row depends only on its input row: any placement gives the same values.
+ * The Mixture-of-Experts layer across devices. Each device routes its own tokens; each expert
+ * replica gets its rows as a row message to its actor (src/runtime/row-post.ts: a token stays home
+ * when its own device holds a replica; otherwise an expert's rows split evenly over its replicas),
+ * which the runtime carries in one all-to-all frame per device pair; the expert actors compute
+ * where they are placed, with their own forward and backward (src/moe/expert-runner.ts), and their
+ * replies come back the same way. On the tape the exchange is one op, whose backward sends the
+ * replies' gradients to the same actors. Router statistics are all-reduced so the auxiliary losses
+ * are global, and every output row depends only on its input row: any placement gives the same values.
  *
- * The gate and experts are not the layer's: they are the gate and expert actors the device hosts
- * (actors/gate.ts, actors/expert.ts), made from `seeds` and attached by the actor running the model
+ * The gate and experts are not the layer's: they are the gate and expert actors (actors/gate.ts,
+ * actors/expert.ts), made from `seeds` and attached by the actor running the model
  * (actors/moe-wiring.ts), again after every placement change.
  */
 export class DistributedMoELayer {
@@ -70,6 +79,10 @@ export class DistributedMoELayer {
   forwardExpertMs = 0;
   backwardExpertMs = 0;
   private readonly shadows: StepShadows;
+  /** Forward passes so far: each exchange's number, which its backward names to the experts. */
+  private passes = 0;
+  /** Shadow copies as row handlers (the copies are reused from step to step, and so are these). */
+  private readonly runners = new Map<Expert, ExpertRunner>();
 
   constructor(private readonly be: Backend, readonly dModel: number, readonly opts: MoELayerOptions & InitOptions & { name?: string; outStd?: number }, private readonly comm: MoEComm) {
     // Forked in the order the one-process MoELayer forks them, so parts made from these seeds
@@ -122,11 +135,11 @@ export class DistributedMoELayer {
     const routing = await this.gate.forward(x);
     this.lastRouting = routing;
     this.forwardExpertMs = this.backwardExpertMs = 0;
-    const k = this.opts.topk, E = this.opts.experts, d = this.dModel;
+    const k = this.opts.topk, E = this.opts.experts;
     const perExpert: number[][] = Array.from({ length: E }, () => []);
     for (let t = 0; t < x.rows; t++) for (let j = 0; j < k; j++) if (routing.kept[t * k + j]) perExpert[routing.indices.data[t * k + j]!]!.push(t * k + j);
-    // Every device learns the whole routing matrix (assignments per source and expert): what it
-    // will receive follows from the split rule, and a shadowing choice is the same everywhere.
+    // Every device learns the whole routing matrix (assignments per source and expert): the padded
+    // size and a shadowing choice follow from it, the same everywhere.
     const mine = new Tensor('i32', [E], Int32Array.from(perExpert, (s) => s.length));
     const gathered = await collectives.allToAll(Array.from({ length: D }, () => mine));
     const routed = gathered.map((t) => Int32Array.from(t.data));
@@ -135,77 +148,50 @@ export class DistributedMoELayer {
     const shadowing = this.parts?.shadowing;
     const shadows = this.shadows.choose(shadowing, routed, placed);
     const reps = shadows.length ? await this.shadows.ship(shadowing!, shadows, placed, (e) => this.expert(e)) : placed;
-    // Destination of every kept slot (a token stays home when its device holds a replica).
-    const toDest: number[][] = Array.from({ length: D }, () => []);
+    const pad = this.parts?.padMax ? padRows(routed, reps) : 0;
+    // One message of rows per expert replica this device sends to (a token stays home when its
+    // device holds a replica; otherwise an expert's rows split evenly over its replicas, shareOf).
+    const messages: RowMessage[] = [], groups: RowSource[] = [];
+    const plan = { g: new Int32Array(x.rows * k).fill(-1), i: new Int32Array(x.rows * k) };
+    const send = (e: number, d: number, slots: readonly number[], minRows = 0) => {
+      slots.forEach((slot, i) => ((plan.g[slot] = messages.length), (plan.i[slot] = i)));
+      groups.push({ src: new Int32Array(slots.length), row: Int32Array.from(slots, (s) => Math.floor(s / k)) });
+      messages.push({ to: this.target(e, d), x: null as unknown as F32, minRows });
+    };
     for (let e = 0; e < E; e++) {
       const r = reps[e]!, slots = perExpert[e]!;
+      // DeepSpeed dropless: every expert this device hosts runs the padded size, even on no rows of its own.
+      const padHere = pad && placed[e]!.includes(me) ? pad : 0;
       if (r.includes(me)) {
-        for (const s of slots) toDest[me]!.push(s);
+        if (slots.length || padHere) send(e, me, slots, padHere);
         continue;
       }
       for (let i = 0; i < r.length; i++) {
-        const to = Math.floor(((i + 1) * slots.length) / r.length);
-        for (let j = Math.floor((i * slots.length) / r.length); j < to; j++) toDest[r[i]!]!.push(slots[j]!);
+        const part = slots.slice(Math.floor((i * slots.length) / r.length), Math.floor(((i + 1) * slots.length) / r.length));
+        if (part.length) send(e, r[i]!, part);
       }
     }
-    const received = Array.from({ length: D }, (_, s) => Int32Array.from({ length: E }, (_, e) => shareOf(routed[s]![e]!, reps[e]!, s, me)));
-    const pad = this.parts?.padMax ? padRows(routed, reps) : 0;
-    const sent = toDest.map((s) => Int32Array.from(s));
-    const dispatch = await regroupRows([x], sent.map((slots) => ({ src: new Int32Array(slots.length), row: slots.map((s) => Math.floor(s / k)) })), d, x.dtype);
-    const inbound = await allToAll(collectives, dispatch);
-    const back = await this.computeHosted(received, inbound, pad, x.dtype);
-    const outputs = await allToAll(collectives, back);
+    const rows = await regroupRows([x], groups, this.dModel, x.dtype);
+    rows.forEach((t, m) => (messages[m]!.x = t));
+    const replies = await this.comm.post.exchange(this.passes++, messages, (kind, ms, n) => {
+      if (kind === 'forward') [this.forwardExpertMs, this.lastComputedRows] = [this.forwardExpertMs + ms, n];
+      else this.backwardExpertMs += ms;
+    });
     // Each token sums its experts' outputs in expert order, as in one process, whatever the placement.
-    // Where each slot's output came back; the combine sums each token's experts in expert order,
-    // as in one process, whatever the placement.
-    const plan = { g: new Int32Array(x.rows * k).fill(-1), i: new Int32Array(x.rows * k) };
-    sent.forEach((slots, g) => slots.forEach((slot, i) => ((plan.g[slot] = g), (plan.i[slot] = i))));
-    return combine(routing.weightTensor, outputs, plan, routing.indices, d, x.dtype);
+    return combine(routing.weightTensor, replies, plan, routing.indices, this.dModel, x.dtype);
   }
 
-  /**
-   * Runs each hosted expert on the rows every source sent for it (sources in order), and lays the
-   * results back out per source, in the layout they arrived in. With `pad`, every expert this device
-   * hosts runs on at least `pad` rows, zeros after its own (even with none of its own).
-   */
-  private async computeHosted(received: Int32Array[], inbound: F32[], pad: number, dtype: F32['dtype']): Promise<F32[]> {
-    const D = this.comm.devices, E = this.opts.experts;
-    const here = pad ? new Set(this.hosted()) : null;
-    // Where each expert's rows come from, and where each source's rows of it go back.
-    const inputs: RowSource[] = [], experts: number[] = [];
-    const backSrc = inbound.map((t) => new Int32Array(t.rows)), backRow = inbound.map((t) => new Int32Array(t.rows));
-    const offsets = received.map(() => 0);
-    let computed = 0;
-    for (let e = 0; e < E; e++) {
-      let n = 0;
-      for (let s = 0; s < D; s++) n += received[s]![e]!;
-      const rows = here?.has(e) ? Math.max(n, pad) : n;
-      if (rows === 0) continue;
-      const src = new Int32Array(rows).fill(-1), row = new Int32Array(rows);
-      let at = 0;
-      for (let s = 0; s < D; s++) {
-        for (let m = 0; m < received[s]![e]!; m++, at++) {
-          src[at] = s;
-          row[at] = offsets[s]!;
-          backSrc[s]![offsets[s]!] = experts.length;
-          backRow[s]![offsets[s]!] = at;
-          offsets[s]!++;
-        }
-      }
-      inputs.push({ src, row });
-      experts.push(e);
-      computed += rows;
+  /** Where expert `e`'s rows for device `d` go: this step's shadow copy here, else the replica actor there. */
+  private target(e: number, d: number): RowMessage['to'] {
+    const copy = d === this.comm.device ? this.shadows.copy(e) : undefined;
+    if (copy) {
+      let runner = this.runners.get(copy);
+      if (!runner) this.runners.set(copy, (runner = new ExpertRunner(this.be, copy)));
+      return runner;
     }
-    this.lastComputedRows = computed;
-    const xs = await regroupRows(inbound, inputs, this.dModel, dtype);
-    let t0 = 0;
-    onBackward(() => void (this.backwardExpertMs += performance.now() - t0));
-    const ys: F32[] = [];
-    const f0 = performance.now();
-    for (let i = 0; i < experts.length; i++) ys.push(await this.expert(experts[i]!).forward(xs[i]!));
-    this.forwardExpertMs += performance.now() - f0;
-    onBackward(() => void (t0 = performance.now()));
-    return regroupRows(ys, inbound.map((_, s) => ({ src: backSrc[s]!, row: backRow[s]! })), this.dModel, dtype);
+    const ref = this.parts?.replica(e, d);
+    if (!ref) throw errors.badArgument(`MoE layer ${this.seeds.name}`, `the placement puts expert ${e} on device ${d}, but no actor of it is known there`);
+    return ref;
   }
 
   auxLoss(): number {

@@ -3,7 +3,7 @@
  * fmoe/fastermoe/schedule.py): after gating, every device knows the whole routing matrix and makes
  * the same choice of experts to shadow; a shadowed expert's weights go from its first replica to
  * every device that holds none, each device computes its own tokens of it on that
- * temporary copy (no all-to-all for them), and in backward the copies' gradients are summed back
+ * temporary copy (row messages that stay on the device), and in backward the copies' gradients are summed back
  * into the first replica before the replicas' usual all-reduce. The copies are scratch: nothing of
  * them outlives the step but their storage, which is reused.
  */
@@ -80,20 +80,10 @@ export class StepShadows {
         collectives.release(got[i]!);
       });
     }
-    // On the tape: the copies' parameters are this op's outputs, so their gradients reach it; its
-    // backward sums them into the first replicas (every device of a group joins, copies or not).
-    const tape = currentTape();
-    if (tape) {
-      const copyParams = [...this.copies.values()].flatMap((c) => c.parameters());
-      tape.record([], copyParams.map((p) => p.value), async (dOut) => {
-        copyParams.forEach((p, i) => {
-          p.zeroGrad();
-          p.accumulate(dOut[i]!);
-        });
-        await this.returnGradients(shadows, replicas, expert);
-        return [];
-      }, { always: true });
-    }
+    // On the tape before the rows' exchange, so its backward runs after the copies' own (each copy
+    // runs its backward from the rows' gradients, expert-runner.ts, adding into its parameters'
+    // gradients): it sums them into the first replicas (every device of a group joins, copies or not).
+    currentTape()?.hook(() => this.returnGradients(shadows, replicas, expert));
     const everywhere = [...Array(D).keys()];
     return replicas.map((r, e) => (shadows.includes(e) ? everywhere : r));
   }
