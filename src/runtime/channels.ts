@@ -2,6 +2,7 @@ import { errors } from '../errors.js';
 import { Tensor, type DType } from '../tensor/tensor.js';
 import { TensorPool } from '../tensor/pool.js';
 import { RingReader, RingWriter } from './ring.js';
+import type { FrameReader, FrameWriter } from './frame.js';
 import { copyBytes } from './copy.js';
 
 /** The tag of actor messages between devices (mail.ts); above every collective and ship tag. */
@@ -89,8 +90,8 @@ export class Inbox {
  * tensors larger than a frame travel as consecutive chunks, which a per-peer write lock keeps together.
  */
 export class DeviceChannels {
-  private readonly writers = new Map<number, RingWriter>();
-  private readonly readers = new Map<number, RingReader>();
+  private readonly writers = new Map<number, FrameWriter>();
+  private readonly readers = new Map<number, FrameReader>();
   private readonly locks = new Map<number, Promise<void>>();
   private readonly inbox = new Inbox();
   private readonly stop = { stopped: false };
@@ -110,6 +111,11 @@ export class DeviceChannels {
 
   /** Installs (or replaces, after a peer restarted) the rings to and from `peer` and starts draining. */
   connect(peer: number, out: SharedArrayBuffer, inn: SharedArrayBuffer): void {
+    this.connectLink(peer, new RingWriter(out, `${this.device}->${peer}`), new RingReader(inn, `${peer}->${this.device}`));
+  }
+
+  /** Installs (or replaces) any two ends of a channel to and from `peer`: rings, or a link between hosts. */
+  connectLink(peer: number, writer: FrameWriter, reader: FrameReader): void {
     const previous = this.generations.get(peer);
     if (previous) {
       previous.stopped = true;
@@ -117,14 +123,13 @@ export class DeviceChannels {
     }
     const generation = { stopped: false };
     this.generations.set(peer, generation);
-    this.writers.set(peer, new RingWriter(out, `${this.device}->${peer}`));
+    this.writers.set(peer, writer);
     this.locks.delete(peer);
-    const reader = new RingReader(inn, `${peer}->${this.device}`);
     this.readers.set(peer, reader);
     void this.drain(peer, reader, generation);
   }
 
-  private async drain(peer: number, reader: RingReader, generation: { stopped: boolean }): Promise<void> {
+  private async drain(peer: number, reader: FrameReader, generation: { stopped: boolean }): Promise<void> {
     let partial: Tensor | null = null;
     try {
       while (!this.stop.stopped && !generation.stopped) {
@@ -166,7 +171,7 @@ export class DeviceChannels {
     return next;
   }
 
-  private async write(w: RingWriter, tag: number, t: Tensor): Promise<void> {
+  private async write(w: FrameWriter, tag: number, t: Tensor): Promise<void> {
     const dtype = t.dtype as 'f32' | 'i32' | 'f64';
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     const max = w.maxPayload & ~7;

@@ -48,3 +48,22 @@ export function payloadView(f: Frame): Float32Array | Int32Array | Float64Array 
   if (f.dtype === 'f64') return new Float64Array(buffer, byteOffset, n);
   return f.bytes;
 }
+
+/** One direction of a channel between two devices: a ring in shared memory (ring.ts) or a link between hosts (hosts/nats-link.ts). */
+export interface FrameWriter {
+  /** The largest payload one frame carries (channels split larger tensors into chunks). */
+  readonly maxPayload: number;
+  /** Writes a frame, waiting while the far end is behind (backpressure). */
+  write(f: FrameInit): Promise<void>;
+  /** Writes that had to wait for room. */
+  readonly fullWaits: number;
+  /** Bytes written but not yet taken by the far end. */
+  readonly used: number;
+}
+
+export interface FrameReader {
+  /** The next frame, in order, or null once `signal` is stopped. Throws on a corrupt or lost frame. */
+  read(signal?: { stopped: boolean }): Promise<Frame | null>;
+  /** Done with a frame: its view must not be used afterwards. */
+  release(frame: Frame): void;
+}

@@ -1,0 +1,91 @@
+// Frames between hosts: a NATS link (checked, acknowledged, flow-controlled frames through a
+// nats-server on loopback) against a raw TCP socket on loopback, 1 MiB frames, the receiver on a
+// thread of its own, the paths alternating in the same run; plain NATS messages (no link protocol)
+// beside them show the client and server's own ceiling. Prints one JSON line.
+// Usage: npx tsx bench/hosts.ts [--mib N] [--rounds N]   (needs Debian's nats-server)
+import { Socket } from 'node:net';
+import { execSync } from 'node:child_process';
+import { startBroker } from '../src/hosts/broker.js';
+import { connectNats } from '../src/hosts/connect.js';
+import { NatsFrameWriter } from '../src/hosts/nats-link.js';
+import { startThread } from '../src/runtime/thread.js';
+import { median, round } from './harness.js';
+
+const arg = (name: string, d: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : d);
+const mib = arg('--mib', 256), rounds = arg('--rounds', 3);
+const broker = await startBroker();
+const prefix = 'bench';
+const worker = startThread(new URL('./hosts-receiver.ts', import.meta.url), { workerData: { url: broker.url, prefix } });
+const inbox: Record<string, unknown>[] = [];
+let wake: (() => void) | null = null;
+worker.on('message', (m) => (inbox.push(m), wake?.()));
+const next = async (key: string) => {
+  for (;;) {
+    const i = inbox.findIndex((m) => key in m);
+    if (i >= 0) return inbox.splice(i, 1)[0]!;
+    await new Promise<void>((r) => (wake = r));
+  }
+};
+const port = (await next('port')).port as number;
+await next('ready');
+const nc = await connectNats(broker.url, { name: 'bench sender' });
+const writer = new NatsFrameWriter(nc, { prefix, from: 0, to: 1 });
+const frame = writer.maxPayload; // the largest frame the server takes: 1 MiB less the header
+const count = Math.ceil((mib << 20) / frame), total = count * frame;
+const payload = new Float32Array(frame / 4).fill(1.5);
+
+async function nats(): Promise<number> {
+  const t0 = performance.now();
+  worker.postMessage({ nats: total });
+  for (let i = 0; i < count; i++) await writer.write({ kind: 0, tag: 1, dtype: 'f32', shape: [frame / 4], payload });
+  await next('done');
+  return (total / ((performance.now() - t0) / 1000)) / 1e9;
+}
+
+async function raw(): Promise<number> {
+  const bytes = new Uint8Array(payload.buffer);
+  worker.postMessage({ raw: total });
+  await new Promise((r) => setTimeout(r, 20)); // the receiver has its target before the first byte
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    nc.publish(`${prefix}.raw`, bytes);
+    if (i % 8 === 7) await nc.flush(); // bounded in flight, as the link's window bounds it
+  }
+  await next('done');
+  return (total / ((performance.now() - t0) / 1000)) / 1e9;
+}
+
+async function tcp(): Promise<number> {
+  const sock = new Socket();
+  await new Promise<void>((r) => sock.connect(port, '127.0.0.1', r));
+  const bytes = Buffer.from(payload.buffer);
+  const head = Buffer.alloc(8);
+  head.writeDoubleLE(total, 0);
+  const t0 = performance.now();
+  sock.write(head);
+  for (let i = 0; i < count; i++) if (!sock.write(bytes)) await new Promise((r) => sock.once('drain', r));
+  await next('done');
+  const gbps = (total / ((performance.now() - t0) / 1000)) / 1e9;
+  sock.destroy();
+  return gbps;
+}
+
+const samples = { nats: [] as number[], raw: [] as number[], tcp: [] as number[] };
+await nats(); // warm-up
+await raw();
+await tcp();
+for (let r = 0; r < rounds; r++) {
+  samples.nats.push(await nats());
+  samples.raw.push(await raw());
+  samples.tcp.push(await tcp());
+}
+const n = median(samples.nats), t = median(samples.tcp), w = median(samples.raw);
+let cpu = '';
+try {
+  cpu = execSync("lscpu | sed -n 's/^Model name: *//p'").toString().trim();
+} catch {}
+process.stdout.write(`${JSON.stringify({ bench: 'hosts-frames', frameBytes: frame, mib, rounds, natsGBps: round(n), tcpGBps: round(t), natsOverTcp: round(n / t), natsRawGBps: round(w), linkOverRaw: round(n / w), natsSamples: samples.nats.map((x) => round(x)), tcpSamples: samples.tcp.map((x) => round(x)), resent: writer.resent, cpu })}\n`);
+writer.close();
+worker.postMessage({ stop: true });
+await nc.close();
+await broker.stop();
