@@ -6,6 +6,7 @@ import { simulateCommand, simulateHelp } from './simulate.js';
 import { calibrateCommand, calibrateHelp } from './calibrate.js';
 import { notebookCommand, notebookHelp } from './notebook.js';
 import { compareCommand, compareHelp } from './compare.js';
+import { hostCommand, hostHelp } from './host.js';
 
 interface Command {
   run: (flags: Flags, positional: string[]) => Promise<void>;
@@ -18,7 +19,7 @@ interface Command {
 const commands: Record<string, Command> = {
   train: {
     run: train, help: trainHelp,
-    flags: { values: [...modelFlagNames, 'steps', 'devices', 'policy', 'slots', 'checkpoint', 'checkpoint-every', 'snapshot-every', 'resume', 'record-trace', 'backend', 'sample'], switches: ['json'] },
+    flags: { values: [...modelFlagNames, 'steps', 'devices', 'policy', 'slots', 'checkpoint', 'checkpoint-every', 'snapshot-every', 'resume', 'record-trace', 'backend', 'sample', 'nats', 'hosts', 'nats-creds'], switches: ['json'] },
   },
   simulate: {
     run: simulateCommand, help: simulateHelp,
@@ -30,6 +31,7 @@ const commands: Record<string, Command> = {
   },
   calibrate: { run: calibrateCommand, help: calibrateHelp, flags: { values: ['d-model', 'd-ff', 'devices', 'backend'] } },
   notebook: { run: notebookCommand, help: notebookHelp, flags: { values: ['render'], switches: ['run-all'] }, positionals: 1 },
+  host: { run: hostCommand, help: hostHelp, flags: { values: ['nats', 'devices', 'id', 'nats-creds'] } },
 };
 
 const usage = `usage: flexmoe <command> [options]   (flexmoe <command> --help for one command; flexmoe --version)\n\ncommands:\n${Object.values(commands).map((c) => `  ${c.help}`).join('\n\n')}\n`;

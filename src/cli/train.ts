@@ -11,6 +11,8 @@ import type { TaskName } from '../models/tasks.js';
 import type { VisionMoEConfig } from '../models/vision-moe.js';
 import { Progress } from '../train/progress.js';
 import { intFlag, type Flags } from './args.js';
+import { natsCredentials } from '../hosts/credentials.js';
+import type { HostsOptions } from '../hosts/cluster.js';
 import { headroom, median } from '../stats.js';
 import { checkReadable, checkWritable } from '../train/paths.js';
 import { checkpointInfo } from '../train/sharded-checkpoint.js';
@@ -20,6 +22,7 @@ export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|den
               [--layers N] [--heads H] [--d-ff F] [--experts E] [--topk 1|2] [--capacity-factor F] [--router-skew S]
               [--routing zipf:S[,drift][,burst][,transient]] [--devices N] [--policy static|static-unpadded|flexmoe|eplb|fastermoe|flexmoe-react|NAME] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
               [--snapshot-every N] [--resume FILE] [--record-trace FILE] [--lr X] [--backend NAME] [--sample N] [--json]
+              [--nats URL --hosts H [--nats-creds FILE]]
   Trains a character-level GPT (Mixture-of-Experts by default) on the embedded corpus (Moby-Dick),
   then prints a sample. By default on one device (worker thread) per core, up to the model's experts
   and 8, with the FlexMoE scheduler, and ends by saying what the scheduler saw and did; --devices 1
@@ -31,7 +34,10 @@ export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|den
   placement policies (combine weights still come from the gates, so the model still trains).
   A device thread that dies mid-step is rebuilt and training goes on: the step runs again when a
   live replica holds everything it had, otherwise every device rolls back to its in-memory snapshot
-  (taken every --snapshot-every N steps, default 10; 0: none) and runs the steps since again.`;
+  (taken every --snapshot-every N steps, default 10; 0: none) and runs the steps since again.
+  --nats URL --hosts H trains on the devices of H hosts (\`flexmoe host\`) joined through that NATS
+  server, --devices in all (default: one per host); credentials come from FLEXMOE_NATS_USER and
+  FLEXMOE_NATS_PASSWORD, or FLEXMOE_NATS_TOKEN, or --nats-creds FILE (JSON).`;
 
 /** `flexmoe train`: the main job on its embedded default. */
 export async function train(flags: Flags): Promise<void> {
@@ -39,7 +45,13 @@ export async function train(flags: Flags): Promise<void> {
   // The main job: an MoE model on as many devices as the machine has cores (up to its experts and
   // 8), placed by the FlexMoE scheduler. --devices 1 trains in this thread, without actors.
   const defaultDevices = model === 'dense' ? 1 : Math.max(1, Math.min(availableParallelism(), config.moe?.experts ?? 1, 8));
-  const devices = intFlag(flags, 'devices', defaultDevices, 1, 64);
+  // Hosts joined through NATS: every device is a host's, one per host unless --devices says more.
+  const nats = typeof flags.nats === 'string' ? flags.nats : undefined;
+  if (!nats && (flags.hosts !== undefined || flags['nats-creds'] !== undefined)) throw errors.badArgument('--hosts', '--hosts and --nats-creds go with --nats URL (the NATS server the hosts joined)');
+  const hostCount = nats ? intFlag(flags, 'hosts', 1, 1, 64) : 0;
+  const hosts = nats ? { nats, hosts: hostCount, credentials: natsCredentials(typeof flags['nats-creds'] === 'string' ? flags['nats-creds'] : undefined) } : undefined;
+  const devices = intFlag(flags, 'devices', nats ? Math.max(2, hostCount) : defaultDevices, 1, 64);
+  if (nats && devices < 2) throw errors.badArgument('--devices', 'training on hosts needs 2 or more devices in all');
   // What the run reads and writes, before anything starts or prints.
   if (typeof flags.checkpoint === 'string') checkWritable(flags.checkpoint, 'checkpoint');
   if (typeof flags['record-trace'] === 'string') checkWritable(flags['record-trace'], 'record-trace');
@@ -59,9 +71,9 @@ export async function train(flags: Flags): Promise<void> {
     const json = flags.json === true;
     const corpus = new CharCorpus(mobyDick());
     const steps = intFlag(flags, 'steps', model === 'dense' ? 300 : 200, 1);
-    if (model === 'bert-moe' || model === 'vision-moe') return await trainOnDevices(flags, model, modelConfig, devices, steps, batch, lr, be.name, policy, modules);
-    if (own) return await trainOnDevices(flags, model, config, devices, steps, batch, lr, be.name, policy, modules);
-    if (devices > 1 || flags.checkpoint || flags.resume || flags['record-trace']) return await trainOnDevices(flags, 'gpt-moe', config, devices, steps, batch, lr, be.name, policy, modules);
+    if (model === 'bert-moe' || model === 'vision-moe') return await trainOnDevices(flags, model, modelConfig, devices, steps, batch, lr, be.name, policy, modules, hosts);
+    if (own) return await trainOnDevices(flags, model, config, devices, steps, batch, lr, be.name, policy, modules, hosts);
+    if (devices > 1 || flags.checkpoint || flags.resume || flags['record-trace']) return await trainOnDevices(flags, 'gpt-moe', config, devices, steps, batch, lr, be.name, policy, modules, hosts);
     const net = new CharTransformer(be, config);
     const log = (s: string) => (json ? undefined : process.stderr.write(`${s}\n`));
     log(`flexmoe: ${model}, ${net.parameterCount()} parameters${config.moe ? ` (${experts} experts per layer, top-${config.moe.topk})` : ''}, vocab ${corpus.vocab.size}, backend ${be.name}`);
@@ -97,18 +109,18 @@ export async function train(flags: Flags): Promise<void> {
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
 /** `flexmoe train --devices N` (or with checkpoints): the Trainer on worker-thread devices. */
-async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransformerConfig | VisionMoEConfig, devices: number, steps: number, batch: number, lr: number, backend: string, policy: string, modules: string[] = []): Promise<void> {
+async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransformerConfig | VisionMoEConfig, devices: number, steps: number, batch: number, lr: number, backend: string, policy: string, modules: string[] = [], hosts?: HostsOptions): Promise<void> {
   const json = flags.json === true;
   const experts = config.moe!.experts;
   const slots = intFlag(flags, 'slots', 2 * Math.ceil(experts / devices), 1);
   const vocab = 'vocab' in config ? config.vocab : config.classes;
   const model = task;
-  const trainer = new Trainer({ task, modules, config, devices, batch, lr, policy, slots, backend });
+  const trainer = new Trainer({ task, modules, config, devices, batch, lr, policy, slots, backend, hosts });
   const progress = json ? null : new Progress(steps);
   let replans = 0, dropped = 0, shadowedSteps = 0;
   const seen: SchedulerView = { balance: [], stepMs: [], imbalanceMs: [] };
   trainer.events$.subscribe((e) => {
-    if (e.type === 'train-begin' && !json) process.stderr.write(`flexmoe: ${model} on ${devices} device(s) (worker threads), ${experts} experts per layer, policy ${policy}, ${slots} expert slots per device, ${task === 'vision-moe' ? 'classes' : 'vocab'} ${vocab}, backend ${backend}\n`);
+    if (e.type === 'train-begin' && !json) process.stderr.write(`flexmoe: ${model} on ${devices} device(s) (${hosts ? `threads of ${hosts.hosts} host(s) joined through NATS` : 'worker threads'}), ${experts} experts per layer, policy ${policy}, ${slots} expert slots per device, ${task === 'vision-moe' ? 'classes' : 'vocab'} ${vocab}, backend ${backend}\n`);
     if (e.type === 'rebalance') {
       replans++;
       const why = e.predictedMsBefore === undefined ? '' : `; predicted ${e.predictedMsBefore.toFixed(2)} → ${e.predictedMsAfter!.toFixed(2)} ms per step, move ${e.migrationMs!.toFixed(2)} ms`;

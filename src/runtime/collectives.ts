@@ -22,6 +22,8 @@ export class Collectives {
     readonly device: number,
     readonly devices: number,
     private readonly shared?: SharedReduce,
+    /** Whether a group's devices share this device's memory (on one host); across hosts, reductions go over the channels. */
+    private readonly sameMemory: (group: readonly number[]) => boolean = () => true,
   ) {}
 
   /**
@@ -120,7 +122,7 @@ export class Collectives {
    */
   async allReduceInto(x: F32, sinks: Sink[], group: readonly number[] = this.all()): Promise<void> {
     const g = this.checkGroup(group, 'allReduce');
-    if (g.length > 1 && x.size >= SPLIT_FLOATS && this.shared) {
+    if (g.length > 1 && x.size >= SPLIT_FLOATS && this.shared && this.sameMemory(g)) {
       const t0 = performance.now();
       try {
         await this.shared.allReduce(x, g, sinks);
@@ -139,7 +141,7 @@ export class Collectives {
     const n = g.length, me = g.indexOf(this.device), len = x.size;
     // Small vectors: one exchange of whole vectors beats two rounds (a round costs a synchronisation).
     if (len < SPLIT_FLOATS) return this.allReduceWhole(x, g, tag);
-    if (this.shared && tag === undefined) {
+    if (this.shared && tag === undefined && this.sameMemory(g)) {
       const t0 = performance.now();
       try {
         return await this.shared.allReduce(x, g);

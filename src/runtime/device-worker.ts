@@ -126,9 +126,25 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined, redu
       devices = m.devices;
       channels = new DeviceChannels(device);
       // A service device (index past the compute devices) takes no part in collectives.
-      collectives = new Collectives(channels, device, devices, reduce && devices > 1 && device < devices ? new SharedReduce(reduce, device, devices) : undefined);
+      const hostOf = m.hostOf;
+      const sameHost = (d: number) => !hostOf || hostOf[d] === hostOf[device];
+      collectives = new Collectives(channels, device, devices, reduce && devices > 1 && device < devices ? new SharedReduce(reduce, device, devices) : undefined, (g) => g.every(sameHost));
       mailroom = new Mailroom(device, channels, deliver);
-      connectRings(shared ?? [], [...Array(m.threads).keys()].filter((d) => d !== device));
+      const peers = [...Array(m.threads).keys()].filter((d) => d !== device);
+      connectRings(shared ?? [], peers.filter(sameHost));
+      const remote = peers.filter((d) => !sameHost(d));
+      if (remote.length) {
+        if (!m.links) {
+          post({ type: 'init-failed', device, error: `devices ${remote.join(', ')} are on other hosts, and no NATS link was given` });
+          return;
+        }
+        try {
+          await connectLinks(m.links, remote);
+        } catch (e) {
+          post({ type: 'init-failed', device, error: (e as Error).message });
+          return;
+        }
+      }
       try {
         for (const mod of m.modules) await importUserModule(mod);
       } catch (e) {
@@ -219,6 +235,19 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined, redu
       });
       return;
   }
+}
+
+/** Channels to devices on other hosts: one NATS connection for this device, a link each way per peer. */
+async function connectLinks(links: NonNullable<Extract<ToDevice, { type: 'init' }>['links']>, peers: number[]): Promise<void> {
+  const { connectNats } = await import('../hosts/connect.js');
+  const { NatsFrameReader, NatsFrameWriter } = await import('../hosts/nats-link.js');
+  const nc = await connectNats(links.url, { name: `flexmoe device ${device}`, credentials: links.credentials });
+  for (const peer of peers) {
+    const o = { prefix: `${links.prefix}.link`, from: device, to: peer };
+    channels.connectLink(peer, new NatsFrameWriter(nc, o), new NatsFrameReader(nc, { ...o, from: peer, to: device }));
+  }
+  // Subscriptions are in place at the server before the device says it is ready.
+  await nc.flush();
 }
 
 /** `shared` holds [out to each peer..., in from each peer...] in `peers` order. */

@@ -18,13 +18,36 @@ export interface DeviceOptions {
   resourceLimits?: ResourceLimits;
   onMessage: (m: FromDevice, shared?: SharedArrayBuffer[]) => void;
   onExit: (reason: string) => void;
+  /** Fields added to the `init` message (hosts: the host of every device, and how to open NATS links). */
+  init?: Pick<Extract<ToDevice, { type: 'init' }>, 'hostOf' | 'links'>;
+  /**
+   * A host relaying for a coordinator (src/hosts/host.ts): everything the thread sends after it is
+   * ready goes to `relay` as it came, replies included, instead of being handled here.
+   */
+  relay?: (env: Envelope) => void;
 }
+
+/** What the actor system needs of a device: a thread here (Device) or one on another host (hosts/remote-device.ts). */
+export interface DeviceHandle {
+  readonly index: number;
+  incarnation: number;
+  state: 'starting' | 'up' | 'down' | 'failed';
+  /** False for a device this process cannot start again (one on another host). */
+  readonly rebuildable?: boolean;
+  start(rings: SharedArrayBuffer[], reduce: ReduceShared, timeoutMs?: number): Promise<void>;
+  post(message: ToDevice, shared?: SharedArrayBuffer[], reduce?: ReduceShared): void;
+  request<T>(message: Request, timeoutMs: number, what: string): Promise<T>;
+  failPending(e: Error): void;
+  terminate(): Promise<void>;
+}
+
+export type DeviceRequest = Request;
 
 /**
  * The main thread's handle on one device thread: starts it, sends control messages, matches
  * replies to requests (each with a timeout), and reports an unexpected exit once.
  */
-export class Device {
+export class Device implements DeviceHandle {
   readonly index: number;
   incarnation = 0;
   state: 'starting' | 'up' | 'down' | 'failed' = 'down';
@@ -67,7 +90,8 @@ export class Device {
         } else if (m.type === 'init-failed') {
           clearTimeout(timer);
           reject(errors.deviceFailedToStart(this.index, m.error));
-        } else if (m.type === 'reply') this.settle(m.req, m.ok, m.value, m.error);
+        } else if (this.opts.relay) this.opts.relay(env);
+        else if (m.type === 'reply') this.settle(m.req, m.ok, m.value, m.error);
         else this.opts.onMessage(m, env.shared);
       });
       let lastError = '';
@@ -76,7 +100,7 @@ export class Device {
         clearTimeout(timer);
         reject(errors.deviceCrashed(this.index, `exited with code ${code} while starting${lastError ? `: ${lastError}` : ''}`));
       });
-      this.post({ type: 'init', device: this.index, devices: this.opts.devices, threads: this.opts.threads, modules: this.opts.modules, incarnation: this.incarnation }, rings, reduce);
+      this.post({ type: 'init', device: this.index, devices: this.opts.devices, threads: this.opts.threads, modules: this.opts.modules, incarnation: this.incarnation, ...this.opts.init }, rings, reduce);
     });
   }
 
@@ -84,6 +108,12 @@ export class Device {
     if (!this.worker) throw errors.deviceCrashed(this.index, 'not running');
     const { env, transfer } = envelope(message, shared, reduce);
     this.worker.postMessage(env, transfer);
+  }
+
+  /** Hands the thread an already encoded message (a host relaying its coordinator's). */
+  postEnvelope(env: Envelope): void {
+    if (!this.worker) throw errors.deviceCrashed(this.index, 'not running');
+    this.worker.postMessage(env, [env.bytes.buffer as ArrayBuffer]);
   }
 
   /** Sends a request and resolves with the device's reply; rejects on timeout or if the device dies. */

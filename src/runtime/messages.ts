@@ -33,7 +33,16 @@ export type DirectoryOp =
 
 export type ToDevice =
   /** `devices`: the compute devices (collectives span them); `threads`: all devices, service ones after them (rings connect all). */
-  | { type: 'init'; device: number; devices: number; threads: number; modules: string[]; incarnation: number }
+  | {
+      type: 'init'; device: number; devices: number; threads: number; modules: string[]; incarnation: number;
+      /**
+       * Hosts (src/hosts): the host of every device. Peers on this device's host get rings (in
+       * `shared`, in peer order); the others are reached over NATS links, which `links` says how to
+       * open (the credentials are the process's own, never sent by a coordinator).
+       */
+      hostOf?: number[];
+      links?: { url: string; prefix: string; credentials?: { user?: string; password?: string; token?: string } };
+    }
   /** `version`: the directory's version after these ops (every change bumps it; `load` carries the current one). */
   | { type: 'directory'; req: number; version: number; ops: DirectoryOp[] }
   | { type: 'spawn'; req: number; ref: ActorRef; className: string; args: unknown }

@@ -49,8 +49,9 @@ export class Supervisor {
     return r;
   }
 
+  /** The devices `device` shares rings with: all others in one process; with hosts, those on its own host. */
   private peersOf(device: number): number[] {
-    return [...Array(this.system.devices.length).keys()].filter((d) => d !== device);
+    return [...Array(this.system.devices.length).keys()].filter((d) => d !== device && this.system.sameHost(d, device));
   }
 
   /** [out to each peer..., in from each peer...] for `device`, in ascending peer order. */
@@ -129,14 +130,15 @@ export class Supervisor {
     const c = this.crashes.get(index) ?? { count: 0, restartedAt: 0 };
     c.count = now - c.restartedAt < this.stableMs ? c.count + 1 : 1;
     this.crashes.set(index, c);
-    if (c.count > this.system.options.maxRestarts) {
+    // A device on another host is rebuilt by nobody here: it has failed at once.
+    if (c.count > this.system.options.maxRestarts || device.rebuildable === false) {
       device.state = 'failed';
       this.emit({ type: 'device-failed', device: index, reason });
       for (const e of lost) {
         e.status = 'failed';
-        for (const s of e.stash.splice(0)) s.ask?.reject(errors.deviceFailed(index, c.count - 1, reason));
+        for (const s of e.stash.splice(0)) s.ask?.reject(errors.deviceFailed(index, device.rebuildable === false ? null : c.count - 1, reason));
       }
-      await this.system.publish(lost.map((e) => ({ op: 'failed' as const, id: e.ref.id, reason: errors.deviceFailed(index, c.count - 1, `${formatRef(e.ref, e.className)} is unreachable`).message })));
+      await this.system.publish(lost.map((e) => ({ op: 'failed' as const, id: e.ref.id, reason: errors.deviceFailed(index, device.rebuildable === false ? null : c.count - 1, `${formatRef(e.ref, e.className)} is unreachable`).message })));
       return;
     }
     await new Promise((r) => setTimeout(r, this.system.options.restartBackoffMs * 2 ** (c.count - 1)));

@@ -3,7 +3,8 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { Subject, type Observable } from 'rxjs';
 import { errors } from '../errors.js';
 import { formatRef, type ActorClass, type ActorRef } from './actor.js';
-import { Device } from './device.js';
+import { Device, type DeviceHandle } from './device.js';
+import type { Cluster, HostsOptions } from '../hosts/cluster.js';
 import type { RuntimeEvent } from './events.js';
 import type { DeviceStats, DirectoryOp, DirectoryRecord, FromDevice, PlaceRequest } from './messages.js';
 import { DEVICE_RING_BYTES } from './ring.js';
@@ -31,6 +32,13 @@ export interface SystemOptions {
   resourceLimits?: ResourceLimits;
   /** Bytes of each device's region for all-reduces over shared memory (default 8 MiB; larger vectors go in chunks). */
   reduceBytes?: number;
+  /**
+   * Devices on other machines (src/hosts): claim this many hosts on a NATS server, each offering
+   * the device threads it was started with (`flexmoe host --nats URL --devices N`). Their devices
+   * are numbered after this process's own (`devices`, default 0 with hosts) and work like them;
+   * between hosts, frames go over NATS.
+   */
+  hosts?: HostsOptions;
 }
 
 /**
@@ -45,8 +53,10 @@ export interface SystemOptions {
  * await system.stop();
  */
 export class ActorSystem {
-  readonly devices: Device[] = [];
-  readonly options: Required<Omit<SystemOptions, 'resourceLimits' | 'modules'>> & { modules: string[]; resourceLimits?: ResourceLimits };
+  readonly devices: DeviceHandle[] = [];
+  /** The hosts this system claimed (null: every device is a thread of this process). */
+  cluster: Cluster | null = null;
+  readonly options: Required<Omit<SystemOptions, 'resourceLimits' | 'modules' | 'hosts'>> & { modules: string[]; resourceLimits?: ResourceLimits };
   /** @internal what every device shares for all-reduces over shared memory */
   readonly reduce: ReduceShared;
   private readonly events = new Subject<RuntimeEvent>();
@@ -74,19 +84,29 @@ export class ActorSystem {
   }
 
   static async start(opts: SystemOptions = {}): Promise<ActorSystem> {
-    const system = new ActorSystem(opts);
+    const cluster = opts.hosts ? await ActorSystem.claimHosts(opts) : null;
+    const system = new ActorSystem(cluster ? { ...opts, devices: cluster.computeDevices } : opts);
+    system.cluster = cluster;
     const n = system.options.devices, threads = n + system.options.serviceDevices;
     for (let i = 0; i < threads; i++) {
-      system.devices.push(
-        new Device({
-          index: i, devices: n, threads, modules: system.options.modules, resourceLimits: system.options.resourceLimits,
-          onMessage: (m, shared) => system.onDeviceMessage(i, m, shared),
-          onExit: (reason) => void system.supervisor.deviceExited(i, reason),
-        }),
-      );
+      const onMessage = (m: FromDevice, shared?: SharedArrayBuffer[]) => system.onDeviceMessage(i, m, shared);
+      const onExit = (reason: string) => void system.supervisor.deviceExited(i, reason);
+      const host = cluster?.hostFor(i);
+      if (cluster && host) {
+        const { RemoteDevice } = await import('../hosts/remote-device.js');
+        system.devices.push(new RemoteDevice(cluster.nc, { index: i, host, prefix: cluster.prefix, onMessage, onExit }));
+        continue;
+      }
+      const init = cluster ? { hostOf: cluster.hostOf, links: { url: opts.hosts!.nats, prefix: cluster.prefix, credentials: opts.hosts!.credentials } } : undefined;
+      system.devices.push(new Device({ index: i, devices: n, threads, modules: system.options.modules, resourceLimits: system.options.resourceLimits, onMessage, onExit, init }));
+    }
+    if (cluster) {
+      cluster.onHostLost = (_id, devices, reason) => {
+        for (const d of devices) (system.devices[d] as { lost?: (r: string) => void }).lost?.(reason);
+      };
     }
     try {
-      await Promise.all(system.devices.map((d) => d.start(system.supervisor.ringsFor(d.index), system.reduce)));
+      await Promise.all(system.devices.map((d) => (d.state === 'up' ? undefined : d.start(system.supervisor.ringsFor(d.index), system.reduce))));
     } catch (e) {
       await system.stop();
       throw e;
@@ -95,7 +115,25 @@ export class ActorSystem {
     return system;
   }
 
-  device(index: number): Device {
+  /** Claims the hosts `opts.hosts` names; this process's own compute devices are numbered first. */
+  private static async claimHosts(opts: SystemOptions): Promise<Cluster> {
+    const { Cluster } = await import('../hosts/cluster.js');
+    return Cluster.claim(opts.hosts!, {
+      localCompute: opts.devices ?? 0,
+      serviceDevices: opts.serviceDevices ?? 0,
+      modules: moduleUrls(opts.modules ?? []),
+      ringBytes: opts.ringBytes ?? DEVICE_RING_BYTES,
+      reduceBytes: opts.reduceBytes ?? REDUCE_REGION_BYTES,
+    });
+  }
+
+  /** Whether devices `a` and `b` run in one process (they share rings and memory). */
+  sameHost(a: number, b: number): boolean {
+    const h = this.cluster?.hostOf;
+    return !h || h[a] === h[b];
+  }
+
+  device(index: number): DeviceHandle {
     const d = this.devices[index];
     if (!d) throw errors.badDevice(index, this.devices.length);
     return d;
@@ -311,7 +349,7 @@ export class ActorSystem {
    * it loads the whole directory when it is rebuilt.
    * @internal
    */
-  async publish(ops: DirectoryOp[], devices: Device[] = this.devices): Promise<void> {
+  async publish(ops: DirectoryOp[], devices: DeviceHandle[] = this.devices): Promise<void> {
     // A whole directory (`load`) carries the version it is; a change makes a new one.
     const version = ops.some((o) => o.op === 'load') ? this.directoryVersion : ++this.directoryVersion;
     const up = devices.filter((d) => d.state === 'up');
@@ -335,6 +373,7 @@ export class ActorSystem {
     this.stopped = true;
     this.supervisor.close();
     await Promise.all(this.devices.map((d) => d.terminate()));
+    await this.cluster?.close();
     for (const e of this.directory.values()) for (const s of e.stash) s.ask?.reject(errors.stopped('ask'));
     this.directory.clear();
     this.stashes.clear();

@@ -6,11 +6,15 @@ import type { RuntimeEvent } from '../runtime/events.js';
 import type { CostProfile } from '../sched/cost.js';
 import type { PlacementOp } from '../sched/placement.js';
 import type { Policy } from '../sched/policy.js';
+import type { HostsOptions } from '../hosts/cluster.js';
 import type { PlacementMoves } from './moe-actors.js';
 import type { RecoveryReport } from './recovery.js';
 
 export interface DistributedOptions {
+  /** Compute devices; with `hosts`, the devices the hosts offer together (checked once they are claimed). */
   devices: number;
+  /** Train on devices of other machines, joined through NATS (docs/hosts.md): every device is a host's. */
+  hosts?: HostsOptions;
   /** Which model: gpt-moe (default), bert-moe, vision-moe, or one of your own (`registerTask`); `config` is that model's. */
   task?: TaskName;
   /** Modules that register models of your own (imported here and on every device). */

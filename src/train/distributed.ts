@@ -67,7 +67,11 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
   const named = typeof opts.policy === 'string' ? opts.policy : defaultLivePolicy;
   const thread = opts.schedulerThread ?? 'auto';
   const ownThread = runsInScheduler(named) && (thread === 'own' || (thread === 'auto' && schedulerHasSpareCore(devices)));
-  const system = await ActorSystem.start({ devices, serviceDevices: ownThread ? 1 : 0, modules: [trainerModule, schedulerModule, expertModule, gateModule, ...modules], askTimeoutMs: 120_000 });
+  const system = await ActorSystem.start({ devices: opts.hosts ? 0 : devices, hosts: opts.hosts, serviceDevices: ownThread ? 1 : 0, modules: [trainerModule, schedulerModule, expertModule, gateModule, ...modules], askTimeoutMs: 120_000 });
+  if (system.options.devices !== devices) {
+    await system.stop();
+    throw errors.badArgument('--hosts', `the ${opts.hosts!.hosts} host(s) offer ${system.options.devices} device(s) together; the run asked for ${devices}`);
+  }
   const schedulerDevice = ownThread ? devices : devices - 1;
   let trace: TraceWriter | null = null;
   const runtime = opts.onRuntimeEvent ? system.events$.subscribe(opts.onRuntimeEvent) : null;

@@ -134,7 +134,7 @@ export class CrashRecovery {
     return new Promise<void>((resolve, reject) => {
       const check = (): boolean => {
         const failed = this.events.find((e) => e.type === 'device-failed' && devices.includes(e.device));
-        if (failed && failed.type === 'device-failed') return finish(errors.deviceFailed(failed.device, this.system.options.maxRestarts, `during step ${step}: ${failed.reason}`));
+        if (failed && failed.type === 'device-failed') return finish(errors.deviceFailed(failed.device, this.system.device(failed.device).rebuildable === false ? null : this.system.options.maxRestarts, `during step ${step}: ${failed.reason}`));
         const waiting = devices.flatMap((d) => this.system.actorsOn(d)).some((a) => a.status !== 'active');
         return !waiting && devices.every((d) => this.system.device(d).state === 'up') && finish();
       };

@@ -8,6 +8,7 @@ import { calibrate } from '../sched/calibrate.js';
 import { defaultLivePolicy, isFixedPlacement } from '../sched/policies/index.js';
 import { serveDashboard, type Dashboard } from '../dashboard/server.js';
 import { Placement, balanceRatio, deviceLoads, withShadows } from '../sched/placement.js';
+import type { HostsOptions } from '../hosts/cluster.js';
 import { trainDistributedWithSample, type DistributedStep, type Rebalance } from './distributed.js';
 import type { RecoveryReport } from './recovery.js';
 
@@ -48,6 +49,8 @@ export interface TrainerOptions {
   profile?: CostProfile;
   backend?: string;
   corpusChars?: number;
+  /** Devices of other machines, joined through NATS (docs/hosts.md); `devices` is then what they offer together. */
+  hosts?: HostsOptions;
 }
 
 export interface FitOptions {
@@ -110,7 +113,7 @@ export class Trainer {
     let tokens = 0, ms = 0;
     try {
       const { history, sample } = await trainDistributedWithSample({
-        task: this.options.task, modules: this.options.modules, imagesPerDigit: this.options.imagesPerDigit,
+        task: this.options.task, modules: this.options.modules, imagesPerDigit: this.options.imagesPerDigit, hosts: this.options.hosts,
         devices, config, steps, batch: this.options.batch ?? 16, lr: this.options.lr ?? 8e-3, backend: this.options.backend,
         corpusChars: this.options.corpusChars, replicas: placement.replicas(), slots, policy, profile,
         recordTrace: opts.recordTrace, checkpoint: opts.checkpoint, checkpointEvery: opts.checkpointEvery, snapshotEvery: opts.snapshotEvery, resume: opts.resume, evalEvery: opts.evalEvery ?? stepsPerEpoch,
