@@ -34,6 +34,10 @@ export { ActorSystem, type SystemOptions } from './runtime/system.js';
 export type { RuntimeEvent } from './runtime/events.js';
 export { Collectives } from './runtime/collectives.js';
 export { RowPost, type RowHandler, type RowKind, type RowMessage } from './runtime/row-post.js';
+export { Host, type HostOptions } from './hosts/host.js';
+export type { HostsOptions } from './hosts/cluster.js';
+export { startBroker, type Broker, type BrokerOptions } from './hosts/broker.js';
+export { natsCredentials, type NatsCredentials } from './hosts/credentials.js';
 export { RingReader, RingWriter, ringBytes, type Frame, type FrameInit } from './runtime/ring.js';
 
 // Scheduling: placement, cost model, policies, simulator, telemetry operators

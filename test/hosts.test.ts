@@ -7,6 +7,7 @@ import { startBroker } from '../src/hosts/broker.js';
 import { ActorSystem } from '../src/runtime/system.js';
 import type { RuntimeEvent } from '../src/runtime/events.js';
 import { trainDistributed } from '../src/train/distributed.js';
+import { loadModel } from '../src/serve/load.js';
 import { checkpointInfo } from '../src/train/sharded-checkpoint.js';
 import { haveNatsServer } from './support/nats.js';
 import { startHostProcess } from './support/hosts.js';
@@ -53,6 +54,23 @@ describe('hosts joined through NATS', function () {
     } finally {
       await system.stop();
     }
+  });
+
+  it('serving: a model served on 2 hosts answers as on 2 local devices', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmoe-hosts-serve-'));
+    const checkpoint = join(dir, 'run.ckpt');
+    await trainDistributed({ ...base, devices: 2, steps: 4, checkpoint });
+    const texts: string[] = [];
+    for (const hostsOpt of [undefined, { nats: broker.url, hosts: 2 }]) {
+      const model = await loadModel(checkpoint, { devices: 2, hosts: hostsOpt });
+      try {
+        texts.push(await model.generate('Call me Ishmael. ', { maxTokens: 24, seed: 7 }));
+      } finally {
+        await model.close();
+      }
+    }
+    assert.equal(texts[1], texts[0]);
+    assert.equal(texts[0]!.length, 24);
   });
 
   it('a host killed with SIGKILL mid-run: its device is reported down within a second, and the run stops naming it, its last good state saved', async () => {

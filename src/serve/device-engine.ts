@@ -9,6 +9,7 @@ import { expertTimes } from '../stats.js';
 import type { CostProfile } from '../sched/cost.js';
 import { isFixedPlacement, padsToMax, runsInScheduler, schedulerHasSpareCore, shadowingPolicies } from '../sched/policies/index.js';
 import type { ActorRef } from '../runtime/actor.js';
+import type { HostsOptions } from '../hosts/cluster.js';
 import { ActorSystem } from '../runtime/system.js';
 import { siblingModule } from '../runtime/thread.js';
 import type { ModelInfo } from './build.js';
@@ -36,6 +37,8 @@ export interface DeviceEngineOptions {
   maxRestarts?: number;
   /** Module URLs every device loads (policies of your own). */
   modules?: string[];
+  /** Devices of other machines (docs/hosts.md): every device is a host's, `devices` in all. */
+  hosts?: HostsOptions;
 }
 
 /**
@@ -84,7 +87,7 @@ export class DeviceEngine implements Engine {
     return run;
   }
 
-  private constructor(private readonly path: string, private readonly info: ModelInfo, private readonly opts: Required<Omit<DeviceEngineOptions, 'profile'>> & { profile: CostProfile | null }) {
+  private constructor(private readonly path: string, private readonly info: ModelInfo, private readonly opts: Required<Omit<DeviceEngineOptions, 'profile' | 'hosts'>> & { profile: CostProfile | null; hosts?: HostsOptions }) {
     this.reps = Array.from({ length: info.moeLayers }, () => Array.from({ length: info.experts }, (_, e) => [e % opts.devices]));
   }
 
@@ -126,7 +129,11 @@ export class DeviceEngine implements Engine {
     // has a core to spare beyond the devices, else on the last device (as in training).
     const planning = profile !== undefined && runsInScheduler(policy);
     const own = planning && schedulerHasSpareCore(devices);
-    const system = await ActorSystem.start({ devices, serviceDevices: own ? 1 : 0, modules: [serverModule, schedulerModule, expertModule, gateModule, ...this.opts.modules], askTimeoutMs: this.opts.timeoutMs, maxRestarts: 0 });
+    const system = await ActorSystem.start({ devices: this.opts.hosts ? 0 : devices, hosts: this.opts.hosts, serviceDevices: own ? 1 : 0, modules: [serverModule, schedulerModule, expertModule, gateModule, ...this.opts.modules], askTimeoutMs: this.opts.timeoutMs, maxRestarts: 0 });
+    if (system.options.devices !== devices) {
+      await system.stop();
+      throw errors.badArgument('loadModel', `the hosts offer ${system.options.devices} device(s) together; devices is ${devices}`);
+    }
     try {
       // FasterMoE (and flexmoe-react) shadow within each pass on the devices themselves; FlexMoE and EPLB plan in the scheduler actor.
       const shadowing = shadowingPolicies.includes(policy) && profile ? { policy, profile: { ...profile, training: false }, slots, topk: this.info.topk } : undefined;

@@ -41,8 +41,9 @@ export async function loadModel(path: string, opts: ServeOptions = {}): Promise<
   for (const m of modules) await importUserModule(m); // registers the policies of your own here too
   if (!isLivePolicy(policy)) throw errors.badArgument('loadModel', `serving supports the policies ${livePolicies.join(', ')} and policies of your own (registerPolicy in one of modules) (got "${policy}")`);
   if (devices === 1 && opts.policy && !isFixedPlacement(opts.policy)) throw errors.badArgument('loadModel', `policy ${opts.policy} moves experts between devices: use devices ≥ 2`);
+  if (opts.hosts && devices < 2) throw errors.badArgument('loadModel', `serving on hosts needs devices ≥ 2 (what the hosts offer together), got ${devices}`);
   const engine = devices === 1
     ? await LocalEngine.start(path, ckpt, info, backend)
-    : await DeviceEngine.start(path, info, { devices, policy, profile: opts.profile, slots: opts.slots, loadWindowMs: opts.loadWindowMs, backend, modules });
+    : await DeviceEngine.start(path, info, { devices, policy, profile: opts.profile, slots: opts.slots, loadWindowMs: opts.loadWindowMs, backend, modules, hosts: opts.hosts });
   return new ServedModel(engine, info, vocab, opts);
 }

@@ -9,6 +9,7 @@ import { moduleUrls } from '../runtime/thread.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { describeModel, type ModelInfo } from './build.js';
 import { DeviceEngine } from './device-engine.js';
+import type { HostsOptions } from '../hosts/cluster.js';
 import type { Engine } from './engine.js';
 import { LocalEngine } from './local-engine.js';
 import { ServeStats } from './stats.js';
@@ -45,6 +46,8 @@ export interface ServeOptions {
   maxQueue?: number;
   /** Images per classify call, at most. */
   maxImages?: number;
+  /** Serve on devices of other machines, joined through NATS (docs/hosts.md); `devices` is then what they offer together. */
+  hosts?: HostsOptions;
 }
 
 export interface GenerateOptions {
