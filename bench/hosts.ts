@@ -1,10 +1,15 @@
 // Frames between hosts: a NATS link (checked, acknowledged, flow-controlled frames through a
 // nats-server on loopback) against a raw TCP socket on loopback, 1 MiB frames, the receiver on a
 // thread of its own, the paths alternating in the same run; plain NATS messages (no link protocol)
-// beside them show the client and server's own ceiling. Prints one JSON line.
+// beside them show the client and server's own ceiling. Then tokens/s of the npm start model on 2
+// hosts against 2 local devices. Prints one JSON line.
 // Usage: npx tsx bench/hosts.ts [--mib N] [--rounds N]   (needs Debian's nats-server)
 import { Socket } from 'node:net';
-import { execSync } from 'node:child_process';
+import { execSync, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { CharCorpus, mobyDick } from '../src/data/corpus.js';
+import type { CharTransformerConfig } from '../src/models/char-transformer.js';
+import { trainDistributed } from '../src/train/distributed.js';
 import { startBroker } from '../src/hosts/broker.js';
 import { connectNats } from '../src/hosts/connect.js';
 import { NatsFrameWriter } from '../src/hosts/nats-link.js';
@@ -88,4 +93,25 @@ process.stdout.write(`${JSON.stringify({ bench: 'hosts-frames', frameBytes: fram
 writer.close();
 worker.postMessage({ stop: true });
 await nc.close();
-await broker.stop();
+
+// Tokens/s of the npm start model (bench/train.ts's) on 2 hosts, one device each (host processes
+// on this machine, frames over NATS), against 2 local devices; alternating, median step after warm-up.
+const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const hostProcs = ['a', 'b'].map((id) => spawn(process.execPath, ['--import', 'tsx', main, 'host', '--nats', broker.url, '--id', `bench-${id}`], { stdio: 'ignore' }));
+try {
+  const corpus = new CharCorpus(mobyDick());
+  const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 32, dModel: 64, heads: 4, dFF: 128, layers: 2, seed: 1, moe: { experts: 4, topk: 2, auxCoef: 0.01 } };
+  const steps = 40, batch = 16, warm = 10, tokens = batch * config.seq;
+  const tps: Record<'local' | 'hosts', number[]> = { local: [], hosts: [] };
+  for (let r = 0; r < Math.max(2, rounds - 1); r++) {
+    for (const where of ['local', 'hosts'] as const) {
+      const h = await trainDistributed({ devices: 2, config, steps, batch, lr: 8e-3, hosts: where === 'hosts' ? { nats: broker.url, hosts: 2 } : undefined });
+      tps[where].push(tokens / (median(h.slice(warm).map((s) => s.stepMs)) / 1000));
+    }
+  }
+  const l = median(tps.local), h = median(tps.hosts);
+  process.stdout.write(`${JSON.stringify({ bench: 'hosts-train', model: 'gpt-moe (npm start)', devices: 2, steps, localTokensPerSec: Math.round(l), hostsTokensPerSec: Math.round(h), hostsOverLocal: round(h / l), local: tps.local.map(Math.round), hosts: tps.hosts.map(Math.round), cpu })}\n`);
+} finally {
+  for (const p of hostProcs) p.kill('SIGTERM');
+  await broker.stop();
+}
