@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import type { CharTransformerConfig } from '../src/models/char-transformer.js';
 import { trainDistributed } from '../src/train/distributed.js';
+import { calibrate } from '../src/sched/calibrate.js';
 import { startBroker } from '../src/hosts/broker.js';
 import { connectNats } from '../src/hosts/connect.js';
 import { NatsFrameWriter } from '../src/hosts/nats-link.js';
@@ -113,5 +114,31 @@ try {
   process.stdout.write(`${JSON.stringify({ bench: 'hosts-train', model: 'gpt-moe (npm start)', devices: 2, steps, localTokensPerSec: Math.round(l), hostsTokensPerSec: Math.round(h), hostsOverLocal: round(h / l), local: tps.local.map(Math.round), hosts: tps.hosts.map(Math.round), cpu })}\n`);
 } finally {
   for (const p of hostProcs) p.kill('SIGTERM');
+}
+
+// Topology: 2 hosts of 2 devices, FlexMoE under a hot expert (gates routing zipf:2), planning with
+// the profile calibrate measures (a host is a node; the link between hosts is NATS's) against the
+// same profile with the topology ignored (one node, every link as fast as a ring). Alternating.
+const wide = ['a', 'b'].map((id) => spawn(process.execPath, ['--import', 'tsx', main, 'host', '--nats', broker.url, '--id', `topo-${id}`, '--devices', '2'], { stdio: 'ignore' }));
+try {
+  const corpus = new CharCorpus(mobyDick());
+  const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 32, dModel: 64, heads: 4, dFF: 512, layers: 2, seed: 1, moe: { experts: 8, topk: 1, auxCoef: 0.01, routing: 'zipf:2' } };
+  const hosts = { nats: broker.url, hosts: 2 }, steps = 60, batch = 16, warm = 20, tokens = batch * config.seq;
+  const aware = await calibrate({ dModel: config.dModel, dFF: config.dFF, devices: 4, hosts });
+  const blind = { ...aware, name: 'topology ignored', devicesPerNode: 4, interNodeGBps: aware.intraNodeGBps };
+  const tps: Record<'aware' | 'blind', number[]> = { aware: [], blind: [] };
+  const crossHost: Record<'aware' | 'blind', number> = { aware: 0, blind: 0 };
+  for (let r = 0; r < Math.max(2, rounds - 1); r++) {
+    for (const which of ['aware', 'blind'] as const) {
+      let spans = 0;
+      const h = await trainDistributed({ devices: 4, hosts, config, steps, batch, lr: 8e-3, policy: 'flexmoe', profile: which === 'aware' ? aware : blind, slots: 4, onRebalance: (b) => (spans = b.replicas.filter((reps) => new Set(reps.map((d) => d >> 1)).size > 1).length) });
+      tps[which].push(tokens / (median(h.slice(warm).map((s) => s.stepMs)) / 1000));
+      crossHost[which] = Math.max(crossHost[which], spans);
+    }
+  }
+  const a = median(tps.aware), b = median(tps.blind);
+  process.stdout.write(`${JSON.stringify({ bench: 'hosts-topology', devices: 4, hosts: 2, interHostGBps: round(aware.interNodeGBps), intraHostGBps: round(aware.intraNodeGBps), awareTokensPerSec: Math.round(a), blindTokensPerSec: Math.round(b), awareOverBlind: round(a / b), aware: tps.aware.map(Math.round), blind: tps.blind.map(Math.round), expertsSpanningHosts: crossHost, cpu })}\n`);
+} finally {
+  for (const p of wide) p.kill('SIGTERM');
   await broker.stop();
 }

@@ -6,6 +6,8 @@ import { ringBytes } from '../runtime/ring.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
 import type { CostProfile } from './cost.js';
 import { median } from '../stats.js';
+import { errors } from '../errors.js';
+import type { HostsOptions } from '../hosts/cluster.js';
 
 /** Calibration warm-up: this many expert steps, or this long, whichever ends first. */
 const WARM_CALLS = 200;
@@ -17,7 +19,7 @@ const WARM_MS = 2000;
  * expert-sized gradient all-reduce between two devices achieves through the collectives. All
  * devices are threads of one process, so they form one "node".
  */
-export async function calibrate(opts: { dModel: number; dFF: number; devices: number; backend?: string; tokens?: number; /** Measure the gradient all-reduce (default true; serving has none). */ allReduce?: boolean }): Promise<CostProfile> {
+export async function calibrate(opts: { dModel: number; dFF: number; devices: number; backend?: string; tokens?: number; /** Measure the gradient all-reduce (default true; serving has none). */ allReduce?: boolean; /** Devices on hosts (docs/hosts.md): a host is a node, and the link between two is measured. */ hosts?: HostsOptions }): Promise<CostProfile> {
   const { dModel: d, dFF: f, devices } = opts;
   const T = opts.tokens ?? 256;
   const be = await createBackend(opts.backend ?? (await defaultBackendName())); // the backend the devices will run
@@ -51,11 +53,12 @@ export async function calibrate(opts: { dModel: number; dFF: number; devices: nu
   // Gradients all-reduce in buckets (grad-sync.ts), so a replica adds bytes to a collective that
   // runs anyway: price its bandwidth, measured on a bucket-sized vector, not a lone call's latency.
   const allReduceGBps = opts.allReduce === false ? undefined : await measureAllReduce(Math.max(2 * d * f, 1 << 20));
+  const between = opts.hosts ? await measureHosts(opts.hosts, Math.max(2 * d * f, 1 << 20)) : null;
   return {
-    name: 'this-machine',
-    devicesPerNode: devices,
+    name: between ? `${opts.hosts!.hosts}-hosts` : 'this-machine',
+    devicesPerNode: between?.devicesPerNode ?? devices,
     intraNodeGBps: gbps,
-    interNodeGBps: gbps,
+    interNodeGBps: between?.gbps || gbps,
     expertTflops: tflops,
     denseTflops: tflops,
     dModel: d,
@@ -79,6 +82,26 @@ async function measureAllReduce(floats: number, iterations = 9): Promise<number>
     const times = (await Promise.all(probes.map((p) => system.ask<number[]>(p, { floats, iterations }))))[0]!.slice(2).sort((a, b) => a - b);
     const ms = times[times.length >> 1]!;
     return (floats * 4) / (ms * 1e6);
+  } finally {
+    await system.stop();
+  }
+}
+
+/**
+ * The link between hosts: GB/s of gradient an all-reduce of `floats` achieves between a device of
+ * the first host and one of the second (over NATS), and the devices per host (a host is a node).
+ */
+async function measureHosts(hosts: HostsOptions, floats: number, iterations = 9): Promise<{ gbps: number; devicesPerNode: number }> {
+  const system = await ActorSystem.start({ hosts, modules: [siblingModule('./allreduce-probe', import.meta.url)] });
+  try {
+    const held = system.cluster!.hosts;
+    const perHost = held.map((h) => h.devices.length);
+    if (perHost.some((n) => n !== perHost[0])) throw errors.badArgument('calibrate', `the cost model wants hosts of one size; these offer ${perHost.join(', ')} devices`);
+    if (held.length < 2) return { gbps: 0, devicesPerNode: perHost[0]! };
+    const pair = [held[0]!.devices[0]!, held[1]!.devices[0]!];
+    const probes = await Promise.all(pair.map((d) => system.spawn('AllReduceProbe', {}, { device: d })));
+    const times = (await Promise.all(probes.map((p) => system.ask<number[]>(p, { floats, iterations, group: pair }, { timeoutMs: 120_000 }))))[0]!.slice(2).sort((a, b) => a - b);
+    return { gbps: (floats * 4) / (times[times.length >> 1]! * 1e6), devicesPerNode: perHost[0]! };
   } finally {
     await system.stop();
   }

@@ -95,7 +95,7 @@ export class DeviceEngine implements Engine {
     if (!Number.isInteger(o.devices) || o.devices < 2) throw errors.badArgument('loadModel', `devices must be an integer ≥ 2 for device serving, got ${o.devices}`);
     if (o.devices > info.experts) throw errors.badArgument('loadModel', `${o.devices} devices for ${info.experts} experts: every device needs at least one expert`);
     const moving = !isFixedPlacement(o.policy);
-    const profile = moving ? (o.profile ?? (await calibrate({ dModel: info.dModel, dFF: info.dFF, devices: o.devices, backend: o.backend, allReduce: false }))) : null;
+    const profile = moving ? (o.profile ?? (await calibrate({ dModel: info.dModel, dFF: info.dFF, devices: o.devices, backend: o.backend, allReduce: false, hosts: o.hosts }))) : null;
     // Defaults by `??`: an option passed as undefined (a flag not given) keeps its default.
     const opts = { ...o, slots: o.slots ?? 2 * Math.ceil(info.experts / o.devices), timeoutMs: o.timeoutMs ?? 60_000, loadWindowMs: o.loadWindowMs ?? 50, maxRestarts: o.maxRestarts ?? 3, modules: o.modules ?? [], profile };
     const engine = new DeviceEngine(path, info, opts);

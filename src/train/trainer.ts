@@ -103,7 +103,7 @@ export class Trainer {
     // The placement each MoE layer runs with now, for the balance ratio (max ÷ mean device load);
     // the model says how many MoE layers it has (a model of your own need not follow config.layers).
     const current: Placement[] = [];
-    const profile = typeof policy === 'string' && isFixedPlacement(policy) ? undefined : (this.options.profile ?? (await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend: this.options.backend })));
+    const profile = typeof policy === 'string' && isFixedPlacement(policy) ? undefined : (this.options.profile ?? (await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend: this.options.backend, hosts: this.options.hosts })));
     const subs = [
       opts.callbacks?.onBatchEnd && this.events$.subscribe((e) => e.type === 'batch-end' && opts.callbacks!.onBatchEnd!(e)),
       opts.callbacks?.onEpochEnd && this.events$.subscribe((e) => e.type === 'epoch-end' && opts.callbacks!.onEpochEnd!(e)),
