@@ -3,7 +3,7 @@
 // thread of its own, the paths alternating in the same run; plain NATS messages (no link protocol)
 // beside them show the client and server's own ceiling. Then tokens/s of the npm start model on 2
 // hosts against 2 local devices. Prints one JSON line.
-// Usage: npx tsx bench/hosts.ts [--mib N] [--rounds N]   (needs Debian's nats-server)
+// Usage: npx tsx bench/hosts.ts [--mib N] [--rounds N] [--frames-only]   (needs Debian's nats-server)
 import { Socket } from 'node:net';
 import { execSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,7 @@ import { median, round } from './harness.js';
 
 const arg = (name: string, d: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : d);
 const mib = arg('--mib', 256), rounds = arg('--rounds', 3);
+const framesOnly = process.argv.includes('--frames-only');
 const broker = await startBroker();
 const prefix = 'bench';
 const worker = startThread(new URL('./hosts-receiver.ts', import.meta.url), { workerData: { url: broker.url, prefix } });
@@ -97,6 +98,10 @@ await nc.close();
 
 // Tokens/s of the npm start model (bench/train.ts's) on 2 hosts, one device each (host processes
 // on this machine, frames over NATS), against 2 local devices; alternating, median step after warm-up.
+if (framesOnly) {
+  await broker.stop();
+  process.exit(0);
+}
 const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const hostProcs = ['a', 'b'].map((id) => spawn(process.execPath, ['--import', 'tsx', main, 'host', '--nats', broker.url, '--id', `bench-${id}`], { stdio: 'ignore' }));
 try {

@@ -20,6 +20,8 @@ import { checksum, dtypeCodes, dtypeNames, HEADER_BYTES, MAX_DIMS, type Frame, t
 
 const MAGIC = 0x464d4e4c; // "FMNL"
 const ACK = 1, NACK = 2;
+/** A reader acknowledges at least every this many bytes (a quarter of the default window). */
+const ACK_BYTES = 2 << 20;
 /** Header words: 0 magic · 1 kind · 2 seq · 3 tag · 4 dtype · 5 ndim · 6 payloadBytes · 7..12 shape · 13 aux · 14 payload checksum · 15 header checksum. */
 const W = { kind: 1, seq: 2, tag: 3, dtype: 4, ndim: 5, bytes: 6, shape: 7, aux: 13, sum: 14 } as const;
 
@@ -177,6 +179,8 @@ export class NatsFrameReader implements FrameReader {
   /** When the reader first saw a frame past the one it waits for (it knows one is missing). */
   private missingSince = 0;
   private readonly timer: NodeJS.Timeout;
+  /** Bytes released since the last acknowledgement. */
+  private unackedBytes = 0;
   /** Frames dropped as duplicates, and frames refused as corrupt (and asked for again). */
   duplicates = 0;
   corrupt = 0;
@@ -269,7 +273,13 @@ export class NatsFrameReader implements FrameReader {
 
   /** Acknowledges every frame up to this one: the writer may drop them and send more. */
   release(frame: Frame): void {
-    this.send(ACK, frame.seq + 1);
+    // Cumulative acknowledgements, batched: once a quarter of the writer's window is taken, or
+    // whenever the reader has caught up (nothing queued), so a slow stream is never left waiting.
+    this.unackedBytes += frame.frameBytes;
+    if (this.queue.length === 0 || this.unackedBytes >= ACK_BYTES) {
+      this.unackedBytes = 0;
+      this.send(ACK, frame.seq + 1);
+    }
   }
 
   close(): void {
