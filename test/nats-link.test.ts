@@ -6,8 +6,8 @@ import { Tensor } from '../src/tensor/tensor.js';
 import type { Broker } from '../src/hosts/broker.js';
 import { haveNatsServer, natsFixture } from './support/nats.js';
 
-/** Two devices' channels joined by NATS links, each end on its own connection. */
-function join(a: NatsConnection, b: NatsConnection, o: Partial<LinkOptions> = {}) {
+/** Two devices' channels joined by NATS links, each end on its own connection; subscriptions in place at the server. */
+async function join(a: NatsConnection, b: NatsConnection, o: Partial<LinkOptions> = {}) {
   const prefix = `t${Math.random().toString(36).slice(2, 8)}`;
   const c0 = new DeviceChannels(0), c1 = new DeviceChannels(1);
   const w01 = new NatsFrameWriter(a, { prefix, from: 0, to: 1, ...o }), r01 = new NatsFrameReader(b, { prefix, from: 0, to: 1, ...o });
@@ -17,6 +17,7 @@ function join(a: NatsConnection, b: NatsConnection, o: Partial<LinkOptions> = {}
   const close = () => {
     for (const end of [c0, c1, w01, w10, r01, r10]) end.close();
   };
+  await Promise.all([a.flush(), b.flush()]);
   return { c0, c1, w01, r01, close };
 }
 
@@ -34,7 +35,7 @@ describe('frames between hosts over NATS', function () {
   after(() => close?.());
 
   it('tensors arrive whole and in order: small ones, and one larger than the server\'s max payload (chunked)', async () => {
-    const link = join(conns[0]!, conns[1]!);
+    const link = await join(conns[0]!, conns[1]!);
     try {
       const big = ramp(1_000_000, 3); // 4 MB: several frames at the 1 MiB limit
       const sends = [...Array.from({ length: 200 }, (_, k) => link.c0.send(1, 5, ramp(17, k))), link.c0.send(1, 6, big)];
@@ -50,7 +51,7 @@ describe('frames between hosts over NATS', function () {
   });
 
   it('a lost frame is sent again and the stream stays in order; a corrupt one is refused and sent again', async () => {
-    const link = join(conns[0]!, conns[1]!, { resendAfterMs: 100 });
+    const link = await join(conns[0]!, conns[1]!, { resendAfterMs: 100 });
     const nc = conns[0]!;
     const publish = nc.publish.bind(nc);
     let n = 0;
@@ -79,7 +80,7 @@ describe('frames between hosts over NATS', function () {
   });
 
   it('a frame that never comes fails the reader with a named error, not a silent gap', async () => {
-    const link = join(conns[0]!, conns[1]!, { lostAfterMs: 300, resendAfterMs: 60_000 });
+    const link = await join(conns[0]!, conns[1]!, { lostAfterMs: 300, resendAfterMs: 60_000 });
     const nc = conns[0]!;
     const publish = nc.publish.bind(nc);
     let n = 0;
@@ -96,7 +97,7 @@ describe('frames between hosts over NATS', function () {
   });
 
   it('the server restarted mid-stream: both ends reconnect and every tensor arrives once, in order', async () => {
-    const link = join(conns[0]!, conns[1]!, { resendAfterMs: 200 });
+    const link = await join(conns[0]!, conns[1]!, { resendAfterMs: 200 });
     try {
       const total = 60;
       const got: number[] = [];

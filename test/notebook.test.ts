@@ -29,7 +29,7 @@ describe('notebook runner', function () {
       const second = await nb.step();
       assert.deepEqual(second!.outputs, ['n is 42']);
       assert.ok(nb.finished);
-      const md = nb.render(join(dir, 'out', 'ok.md'));
+      const md = await nb.render(join(dir, 'out', 'ok.md'));
       assert.match(md, /Hello\n\n```ts\nlet n = 41;[\s\S]*```text\nn is 42\n```/);
     } finally {
       nb.close();
@@ -71,6 +71,26 @@ describe('notebook runner', function () {
       nb.close();
       delete (globalThis as { seen?: number[] }).seen;
     }
+  });
+
+  it('charts are Vega-Lite: rendered headlessly to SVG with axis titles, gridlines and a legend; coinciding series both show', async () => {
+    const { lineChart, barChart, heatMap } = await import('../src/notebook/charts.js');
+    const { renderSvg } = await import('../src/notebook/vega.js');
+    const same = [1.5, 1.2, 1.1, 1.05];
+    const chart = lineChart({ title: 'balance', series: [{ name: 'flexmoe', values: same }, { name: 'eplb', values: same }, { name: 'static', values: [2, 2.1, 2.2, 2.1] }], markers: [2], xLabel: 'step', yLabel: 'max/mean load' });
+    assert.equal(chart.mime, 'application/vnd.vegalite.v5+json', 'Jupyter renders the same spec itself');
+    const svg = await renderSvg(chart.data);
+    assert.match(svg, /^<svg[^>]*>/);
+    for (const text of ['step', 'max/mean load', 'balance', 'flexmoe', 'eplb', 'static']) assert.ok(svg.includes(`>${text}<`), `the SVG shows "${text}"`);
+    assert.ok((svg.match(/class="mark-rule role-axis-grid"/g) ?? []).length >= 2, 'gridlines on both axes');
+    // The two identical series are drawn as two lines with different dashes, not one on top of the other.
+    const lines = [...svg.matchAll(/<path[^>]*aria-roledescription="line mark"[^>]*>/g)].map((m) => m[0]);
+    assert.equal(lines.length, 3, 'one line per series');
+    assert.equal(new Set(lines.map((l) => /stroke-dasharray="([^"]*)"/.exec(l)?.[1] ?? 'solid')).size, 3, 'each series has a dash of its own');
+    const bars = await renderSvg(barChart({ title: 'tokens/s', labels: ['static', 'flexmoe'], values: [100, 150], yLabel: 'tokens/s' }).data);
+    assert.ok(bars.includes('>tokens/s<') && bars.includes('>flexmoe<'));
+    const heat = await renderSvg(heatMap({ title: 'placement', rowLabels: ['dev 0', 'dev 1'], colLabels: ['e0', 'e1'], values: [[1, 0], [0, 1]], valueLabel: 'replicas' }).data);
+    assert.ok(heat.includes('>dev 1<') && heat.includes('>replicas<'));
   });
 
   it('charts show as sparklines in a terminal: one line per series on a shared scale, range, last value and markers', async () => {

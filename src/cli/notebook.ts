@@ -30,7 +30,7 @@ export async function notebookCommand(flags: Flags, positional: string[]): Promi
         // Each cell's outputs as it finishes; the first failure stops the run, naming the cell.
         await nb.runAll(printing ? show : undefined);
       } finally {
-        if (typeof flags.render === 'string') nb.render(flags.render);
+        if (typeof flags.render === 'string') await nb.render(flags.render);
       }
       process.stderr.write(`${nb.results.length} cells ran in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
       return;

@@ -1,39 +1,47 @@
 import type { Displayable } from './display.js';
+import { VEGA_LITE_MIME, type VegaLiteSpec } from './vega.js';
 
 /**
- * Small SVG charts for notebooks and docs, with no dependency: a line chart (several series,
+ * Charts for notebooks and docs as Vega-Lite specifications (vega.ts renders them to SVG; Jupyter
+ * renders them itself), each with a text form for terminals: a line chart (several series, with
  * optional vertical markers such as re-plans), a bar chart, and a heat map (devices × experts).
+ * Axes are titled, gridlines drawn, series told apart by colour, dash and point shape, so series
+ * that coincide stay visible.
  */
-const W = 560, H = 260, L = 48, R = 120, T = 28, B = 36;
-const palette = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+/** A chart: its Vega-Lite specification (`data`) and its text form for terminals. */
+export type Chart = Extract<Displayable, { mime: 'application/vnd.vegalite.v5+json' }>;
+
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 const num = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
+const base = (title: string): VegaLiteSpec => ({ $schema: SCHEMA, title, width: 420, height: 200, background: 'white', config: { axis: { grid: true, gridOpacity: 0.5 }, font: 'sans-serif' } });
 
-function frame(title: string, inner: string, width = W): string {
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${H}" viewBox="0 0 ${width} ${H}" font-family="sans-serif" font-size="11">` +
-    `<rect width="100%" height="100%" fill="white"/><text x="${L}" y="16" font-size="13" font-weight="bold">${esc(title)}</text>${inner}</svg>`;
-}
-
-export function lineChart(opts: { title: string; series: { name: string; values: number[] }[]; markers?: number[]; xLabel?: string; yLabel?: string }): Displayable {
-  const n = Math.max(1, ...opts.series.map((s) => s.values.length));
+export function lineChart(opts: { title: string; series: { name: string; values: number[] }[]; markers?: number[]; xLabel?: string; yLabel?: string }): Chart {
+  const values = opts.series.flatMap((s) => s.values.map((v, i) => ({ x: i, y: Number.isFinite(v) ? v : null, series: s.name })));
   const all = opts.series.flatMap((s) => s.values.filter(Number.isFinite));
   let lo = Math.min(...all), hi = Math.max(...all);
   if (!(hi > lo)) [lo, hi] = [lo - 1, hi + 1];
-  const x = (i: number) => L + ((W - L - R) * i) / Math.max(1, n - 1);
-  const y = (v: number) => T + (H - T - B) * (1 - (v - lo) / (hi - lo));
-  let inner = `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#333"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#333"/>`;
-  for (const t of [lo, (lo + hi) / 2, hi]) inner += `<text x="${L - 4}" y="${y(t) + 4}" text-anchor="end">${num(t)}</text>`;
-  inner += `<text x="${L}" y="${H - B + 14}">0</text><text x="${W - R}" y="${H - B + 14}" text-anchor="end">${n - 1}</text>`;
-  if (opts.xLabel) inner += `<text x="${(L + W - R) / 2}" y="${H - 6}" text-anchor="middle">${esc(opts.xLabel)}</text>`;
-  if (opts.yLabel) inner += `<text x="12" y="${(T + H - B) / 2}" transform="rotate(-90 12 ${(T + H - B) / 2})" text-anchor="middle">${esc(opts.yLabel)}</text>`;
-  for (const m of opts.markers ?? []) inner += `<line x1="${x(m)}" y1="${T}" x2="${x(m)}" y2="${H - B}" stroke="#999" stroke-dasharray="3,3"/>`;
-  opts.series.forEach((s, k) => {
-    const pts = s.values.map((v, i) => (Number.isFinite(v) ? `${x(i).toFixed(1)},${y(v).toFixed(1)}` : '')).filter(Boolean).join(' ');
-    inner += `<polyline fill="none" stroke="${palette[k % palette.length]}" stroke-width="1.6" points="${pts}"/>`;
-    inner += `<rect x="${W - R + 10}" y="${T + 16 * k}" width="10" height="10" fill="${palette[k % palette.length]}"/><text x="${W - R + 24}" y="${T + 16 * k + 9}">${esc(s.name)}</text>`;
-  });
-  if (opts.markers?.length) inner += `<text x="${W - R + 10}" y="${T + 16 * opts.series.length + 9}" fill="#777">- - re-plan</text>`;
-  return { mime: 'image/svg+xml', data: frame(opts.title, inner), name: opts.title, text: sparklines(opts.title, opts.series, lo, hi, opts.markers) };
+  const order = opts.series.map((s) => s.name);
+  const line = {
+    data: { values },
+    mark: { type: 'line', point: { size: 18, filled: true }, strokeWidth: 1.6 },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: opts.xLabel ?? 'step' },
+      y: { field: 'y', type: 'quantitative', title: opts.yLabel ?? '', scale: { zero: false } },
+      color: { field: 'series', type: 'nominal', title: null, sort: order },
+      strokeDash: { field: 'series', type: 'nominal', title: null, sort: order },
+      shape: { field: 'series', type: 'nominal', title: null, sort: order },
+    },
+  };
+  const layers: unknown[] = [line];
+  if (opts.markers?.length) {
+    layers.push({
+      data: { values: opts.markers.map((m) => ({ x: m, what: 're-plan' })) },
+      mark: { type: 'rule', strokeDash: [3, 3], color: '#888' },
+      encoding: { x: { field: 'x', type: 'quantitative' }, tooltip: { field: 'what' } },
+    });
+  }
+  const spec = { ...base(opts.title), layer: layers };
+  return { mime: VEGA_LITE_MIME, data: spec, name: opts.title, text: sparklines(opts.title, opts.series, lo, hi, opts.markers) };
 }
 
 const TICKS = '▁▂▃▄▅▆▇█';
@@ -61,33 +69,43 @@ export function sparklines(title: string, series: { name: string; values: number
   return `${title} (${n} points)\n${lines.join('\n')}`;
 }
 
-export function barChart(opts: { title: string; labels: string[]; values: number[]; yLabel?: string }): Displayable {
-  const hi = Math.max(1e-12, ...opts.values);
-  const bw = (W - L - R) / Math.max(1, opts.values.length);
-  let inner = `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#333"/>`;
-  opts.values.forEach((v, i) => {
-    const h = ((H - T - B) * v) / hi;
-    inner += `<rect data-bar="${esc(opts.labels[i]!)}" x="${L + i * bw + 2}" y="${H - B - h}" width="${Math.max(1, bw - 4)}" height="${h}" fill="${palette[0]}"/>`;
-    inner += `<text x="${L + i * bw + bw / 2}" y="${H - B + 14}" text-anchor="middle">${esc(opts.labels[i]!)}</text><text x="${L + i * bw + bw / 2}" y="${H - B - h - 3}" text-anchor="middle">${num(v)}</text>`;
-  });
-  if (opts.yLabel) inner += `<text x="12" y="${(T + H - B) / 2}" transform="rotate(-90 12 ${(T + H - B) / 2})" text-anchor="middle">${esc(opts.yLabel)}</text>`;
-  return { mime: 'image/svg+xml', data: frame(opts.title, inner), name: opts.title };
+export function barChart(opts: { title: string; labels: string[]; values: number[]; yLabel?: string; xLabel?: string }): Chart {
+  const values = opts.labels.map((label, i) => ({ label, value: opts.values[i]! }));
+  const spec = {
+    ...base(opts.title),
+    data: { values },
+    layer: [
+      { mark: { type: 'bar', color: '#1f77b4' } },
+      { mark: { type: 'text', dy: -6 }, encoding: { text: { field: 'value', type: 'quantitative', format: '.3~g' } } },
+    ],
+    encoding: {
+      x: { field: 'label', type: 'nominal', sort: opts.labels, title: opts.xLabel ?? null, axis: { labelAngle: 0 } },
+      y: { field: 'value', type: 'quantitative', title: opts.yLabel ?? '' },
+    },
+  };
+  const width = Math.max(...opts.labels.map((l) => l.length));
+  const text = `${opts.title}\n${opts.labels.map((l, i) => `  ${l.padEnd(width)} ${num(opts.values[i]!)}`).join('\n')}`;
+  return { mime: VEGA_LITE_MIME, data: spec, name: opts.title, text };
 }
 
 /** rows × columns of values, darker is more (e.g. replicas of each expert on each device). */
-export function heatMap(opts: { title: string; rowLabels: string[]; colLabels: string[]; values: number[][] }): Displayable {
-  const hi = Math.max(1e-12, ...opts.values.flat());
-  const cw = (W - L - R) / Math.max(1, opts.colLabels.length), ch = (H - T - B) / Math.max(1, opts.rowLabels.length);
-  let inner = '';
-  opts.values.forEach((row, r) => {
-    inner += `<text x="${L - 4}" y="${T + r * ch + ch / 2 + 4}" text-anchor="end">${esc(opts.rowLabels[r]!)}</text>`;
-    row.forEach((v, c) => {
-      const shade = Math.round(255 - 200 * (v / hi));
-      inner += `<rect x="${L + c * cw}" y="${T + r * ch}" width="${cw - 1}" height="${ch - 1}" fill="rgb(${shade},${shade},255)"/>`;
-    });
-  });
-  opts.colLabels.forEach((l, c) => (inner += `<text x="${L + c * cw + cw / 2}" y="${H - B + 14}" text-anchor="middle">${esc(l)}</text>`));
-  return { mime: 'image/svg+xml', data: frame(opts.title, inner), name: opts.title };
+export function heatMap(opts: { title: string; rowLabels: string[]; colLabels: string[]; values: number[][]; valueLabel?: string }): Chart {
+  const values = opts.values.flatMap((row, r) => row.map((v, c) => ({ row: opts.rowLabels[r]!, col: opts.colLabels[c]!, value: v })));
+  const b = base(opts.title);
+  // Cells, not a plot area: no gridlines across them.
+  const spec = {
+    ...b,
+    config: { ...(b.config as object), axis: { grid: false } },
+    data: { values },
+    mark: { type: 'rect', stroke: 'white' },
+    encoding: {
+      x: { field: 'col', type: 'nominal', sort: opts.colLabels, title: null, axis: { labelAngle: 0 } },
+      y: { field: 'row', type: 'nominal', sort: opts.rowLabels, title: null },
+      color: { field: 'value', type: 'quantitative', title: opts.valueLabel ?? 'value', scale: { scheme: 'blues' } },
+    },
+  };
+  const text = `${opts.title}\n${opts.values.map((row, r) => `  ${opts.rowLabels[r]}: ${row.map(num).join(' ')}`).join('\n')}`;
+  return { mime: VEGA_LITE_MIME, data: spec, name: opts.title, text };
 }
 
 /** A Markdown table (for speedups and summaries). */

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import { errors } from '../errors.js';
 import { compileCells, parseCells, type Cell } from './cells.js';
+import { renderSvg } from './vega.js';
 import { setDisplaySink, type Displayable } from './display.js';
 
 export interface CellResult {
@@ -97,7 +98,7 @@ export class Notebook {
   }
 
   /** Markdown with prose, code, and each cell's output; SVG outputs become files beside `mdFile`. */
-  render(mdFile: string): string {
+  async render(mdFile: string): Promise<string> {
     const dir = dirname(mdFile), stem = basename(mdFile, '.md');
     mkdirSync(dir, { recursive: true });
     const byCell = new Map(this.results.map((r) => [r.cell.index, r]));
@@ -118,7 +119,7 @@ export class Notebook {
         if (o.mime === 'text/markdown') parts.push(o.data);
         else {
           const name = `${stem}-${++images}.svg`;
-          writeFileSync(join(dir, name), o.data);
+          writeFileSync(join(dir, name), o.mime === 'image/svg+xml' ? o.data : await renderSvg(o.data));
           parts.push(`![${o.name ?? 'chart'}](${name})`);
         }
       }
