@@ -16,7 +16,8 @@ import { Device } from '../runtime/device.js';
 import { makeReduceShared } from '../runtime/shared-reduce.js';
 import { connectNats } from './connect.js';
 import { redact, type NatsCredentials } from './credentials.js';
-import { control, ControlAssembler, coordinatorBeat, DISCOVER, exited, hostBeat, hostClaim, publishControl, release, sessionPrefix, unwrap, upward, wrap, type Claim, type ClaimAnswer, type HostInfo } from './wire.js';
+import { ControlLink, COORDINATOR } from './control-link.js';
+import { controlPrefix, coordinatorBeat, DISCOVER, exited, hostBeat, hostClaim, release, sessionPrefix, unwrap, wrap, type Claim, type ClaimAnswer, type HostInfo } from './wire.js';
 
 export interface HostOptions {
   /** The NATS server's URL. */
@@ -39,6 +40,7 @@ interface Held {
   prefix: string;
   devices: Device[];
   subs: Subscription[];
+  links?: Map<number, ControlLink>;
   lastBeat: number;
 }
 
@@ -110,6 +112,8 @@ export class Host {
       return r;
     };
     const mine = c.hostOf[c.devices[0]!]!;
+    const links = new Map<number, ControlLink>();
+    held.links = links;
     const reduce = makeReduceShared(c.computeDevices, c.reduceBytes);
     try {
       for (const d of c.devices) {
@@ -117,29 +121,21 @@ export class Host {
           index: d, devices: c.computeDevices, threads: c.threads, modules: c.modules,
           init: { hostOf: c.hostOf, links: { url: this.o.nats, prefix, credentials: this.o.credentials } },
           onMessage: () => undefined,
-          relay: (env) => {
-            try {
-              if (!nc.isClosed()) publishControl(nc, upward(prefix, d), wrap(env));
-            } catch (e) {
-              this.log(`device ${d}: could not relay a message: ${(e as Error).message}`);
-            }
-          },
+          relay: (env) => links.get(d)?.send(wrap(env)),
           onExit: (reason) => {
             this.log(`device ${d} exited: ${reason}`);
             if (!nc.isClosed()) nc.publish(exited(prefix, d), encode({ reason: `${reason} (host ${this.id})` }));
           },
         });
         held.devices.push(device);
-        const parts = new ControlAssembler();
-        held.subs.push(nc.subscribe(control(prefix, d), { callback: (err, msg) => {
-          const whole = err ? null : parts.push(msg.data);
-          if (!whole || device.state !== 'up') return;
+        links.set(d, new ControlLink(nc, controlPrefix(prefix), d, COORDINATOR, (bytes) => {
+          if (device.state !== 'up') return;
           try {
-            device.postEnvelope(unwrap(whole));
+            device.postEnvelope(unwrap(bytes));
           } catch (e) {
             this.log(`device ${d}: ${(e as Error).message}`);
           }
-        } }));
+        }, (e) => this.log(`device ${d}: control link failed: ${e.message}`)));
       }
       const peersOf = (d: number) => [...Array(c.threads).keys()].filter((p) => p !== d && c.hostOf[p] === mine);
       await Promise.all(held.devices.map((dev) => {
@@ -161,6 +157,7 @@ export class Host {
     if (!h) return;
     this.held = null;
     for (const s of h.subs) s.unsubscribe();
+    for (const l of h.links?.values() ?? []) l.close();
     await Promise.all(h.devices.map((d) => d.terminate()));
   }
 

@@ -9,7 +9,8 @@ import { errors } from '../errors.js';
 import { decode, envelope } from '../runtime/codec.js';
 import type { DeviceHandle, DeviceRequest } from '../runtime/device.js';
 import type { FromDevice, ToDevice } from '../runtime/messages.js';
-import { control, ControlAssembler, exited, publishControl, unwrap, upward, wrap } from './wire.js';
+import { ControlLink, COORDINATOR } from './control-link.js';
+import { controlPrefix, exited, unwrap, wrap } from './wire.js';
 
 export interface RemoteDeviceOptions {
   index: number;
@@ -27,17 +28,12 @@ export class RemoteDevice implements DeviceHandle {
   private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; what: string }>();
   private nextReq = 1;
   private readonly subs: Subscription[];
+  private readonly link: ControlLink;
 
   constructor(private readonly nc: NatsConnection, private readonly o: RemoteDeviceOptions) {
     this.index = o.index;
-    const parts = new ControlAssembler();
-    this.subs = [
-      nc.subscribe(upward(o.prefix, o.index), { callback: (err, msg) => {
-        const whole = err ? null : parts.push(msg.data);
-        if (whole) this.onUp(whole);
-      } }),
-      nc.subscribe(exited(o.prefix, o.index), { callback: (err, msg) => !err && this.lost(decode<{ reason: string }>(msg.data).reason) }),
-    ];
+    this.link = new ControlLink(nc, controlPrefix(o.prefix), COORDINATOR, o.index, (bytes) => this.onUp(bytes), (e) => this.lost(`control link to host ${o.host} failed: ${e.message}`));
+    this.subs = [nc.subscribe(exited(o.prefix, o.index), { callback: (err, msg) => !err && this.lost(decode<{ reason: string }>(msg.data).reason) })];
   }
 
   get host(): string {
@@ -71,7 +67,7 @@ export class RemoteDevice implements DeviceHandle {
 
   post(message: ToDevice, shared?: SharedArrayBuffer[]): void {
     if (this.state !== 'up' || this.nc.isClosed()) throw errors.deviceCrashed(this.index, `is ${this.state} (host ${this.o.host})`);
-    publishControl(this.nc, control(this.o.prefix, this.index), wrap(envelope(message, shared).env));
+    this.link.send(wrap(envelope(message, shared).env));
   }
 
   request<T>(message: DeviceRequest, timeoutMs: number, what: string): Promise<T> {
@@ -99,5 +95,6 @@ export class RemoteDevice implements DeviceHandle {
     this.state = 'down';
     this.failPending(errors.stopped(`device ${this.index}`));
     for (const s of this.subs) s.unsubscribe();
+    this.link.close();
   }
 }
