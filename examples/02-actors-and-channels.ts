@@ -5,12 +5,12 @@
 // SharedArrayBuffer rings, never through the main thread.
 
 // %%
-import { ActorSystem, display, table } from 'flexmoe';
+import { ActorSystem, display, expertActorModule, table } from 'flexmoe';
 import type { RuntimeEvent } from 'flexmoe';
 import { LoadBook } from './load-book.js';
 import { Reducer } from './reducer.js';
 
-const system = await ActorSystem.start({ devices: 2, modules: [new URL('./load-book.ts', import.meta.url), new URL('./reducer.ts', import.meta.url), new URL('../actors/expert.ts', import.meta.url)] });
+const system = await ActorSystem.start({ devices: 2, modules: [new URL('./load-book.ts', import.meta.url), new URL('./reducer.ts', import.meta.url), expertActorModule] });
 const events: RuntimeEvent[] = [];
 system.events$.subscribe((e) => events.push(e));
 

@@ -31,6 +31,7 @@ export { trainCharLM, evaluate, generate, type LMTrainOptions, type StepStats } 
 // Actor runtime
 export { Actor, registerActor, type ActorClass, type ActorContext, type ActorRef } from './runtime/actor.js';
 export { ActorSystem, type SystemOptions } from './runtime/system.js';
+import { siblingModule } from './runtime/thread.js';
 export type { RuntimeEvent } from './runtime/events.js';
 export { Collectives } from './runtime/collectives.js';
 export { RowPost, type RowHandler, type RowKind, type RowMessage } from './runtime/row-post.js';
@@ -64,6 +65,8 @@ export { MoELayer, type MoELayerOptions } from './moe/moe-layer.js';
 export { DistributedMoELayer, type MoEComm, type MoEParts, type MoEPartSeeds } from './moe/distributed-moe.js';
 export { ExpertRunner } from './moe/expert-runner.js';
 export { ExpertActor, type ExpertArgs, type ExpertMessage } from '../actors/expert.js';
+/** The module that registers the expert actor, for `ActorSystem.start({ modules })` when you spawn expert actors yourself. */
+export const expertActorModule: URL = siblingModule('../actors/expert', import.meta.url);
 export { GateActor, type GateArgs, type GateMessage } from '../actors/gate.js';
 export { TrainableActor, type TrainableArgs } from '../actors/trainable.js';
 export { VisionMoE, type VisionMoEConfig } from './models/vision-moe.js';
