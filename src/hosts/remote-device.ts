@@ -6,6 +6,7 @@
  */
 import type { NatsConnection, Subscription } from 'nats';
 import { errors } from '../errors.js';
+import { PendingReplies } from '../runtime/pending.js';
 import { decode, envelope } from '../runtime/codec.js';
 import type { DeviceHandle, DeviceRequest } from '../runtime/device.js';
 import type { FromDevice, ToDevice } from '../runtime/messages.js';
@@ -25,13 +26,13 @@ export class RemoteDevice implements DeviceHandle {
   incarnation = 1;
   state: DeviceHandle['state'] = 'up';
   readonly rebuildable = false;
-  private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; what: string }>();
-  private nextReq = 1;
+  private readonly pending: PendingReplies;
   private readonly subs: Subscription[];
   private readonly link: ControlLink;
 
   constructor(private readonly nc: NatsConnection, private readonly o: RemoteDeviceOptions) {
     this.index = o.index;
+    this.pending = new PendingReplies(o.index);
     this.link = new ControlLink(nc, controlPrefix(o.prefix), COORDINATOR, o.index, (bytes) => this.onUp(bytes), (e) => this.lost(`control link to host ${o.host} failed: ${e.message}`));
     this.subs = [nc.subscribe(exited(o.prefix, o.index), { callback: (err, msg) => !err && this.lost(decode<{ reason: string }>(msg.data).reason) })];
   }
@@ -43,14 +44,8 @@ export class RemoteDevice implements DeviceHandle {
   private onUp(data: Uint8Array): void {
     const env = unwrap(data);
     const m = decode<FromDevice>(env.bytes);
-    if (m.type === 'reply') {
-      const p = this.pending.get(m.req);
-      if (!p) return;
-      this.pending.delete(m.req);
-      clearTimeout(p.timer);
-      if (m.ok) p.resolve(m.value);
-      else p.reject(errors.actorFailed(p.what, this.index, m.error ?? 'unknown error'));
-    } else if (m.type !== 'ready' && m.type !== 'init-failed') this.o.onMessage(m, env.shared);
+    if (m.type === 'reply') this.pending.settle(m.req, m.ok, m.value, m.error);
+    else if (m.type !== 'ready' && m.type !== 'init-failed') this.o.onMessage(m, env.shared);
   }
 
   /** The device is gone (its thread exited on the host, or the host stopped beating). */
@@ -72,23 +67,11 @@ export class RemoteDevice implements DeviceHandle {
 
   request<T>(message: DeviceRequest, timeoutMs: number, what: string): Promise<T> {
     if (this.state !== 'up') return Promise.reject(errors.deviceCrashed(this.index, `is ${this.state}; cannot ${what}`));
-    const req = this.nextReq++;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(req);
-        reject(errors.askTimeout(what, this.index, timeoutMs, `no reply from host ${this.o.host}`));
-      }, timeoutMs);
-      this.pending.set(req, { resolve, reject, timer, what });
-      this.post({ ...message, req } as ToDevice);
-    });
+    return this.pending.open<T>((req) => this.post({ ...message, req } as ToDevice), timeoutMs, what, `no reply from host ${this.o.host}`);
   }
 
   failPending(e: Error): void {
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(e);
-    }
-    this.pending.clear();
+    this.pending.failAll(e);
   }
 
   async terminate(): Promise<void> {

@@ -1,6 +1,7 @@
 import type { ResourceLimits, Worker } from 'node:worker_threads';
 import { siblingModule, startThread } from './thread.js';
 import { errors } from '../errors.js';
+import { PendingReplies } from './pending.js';
 import { decode, envelope, type Envelope } from './codec.js';
 import type { FromDevice, ToDevice } from './messages.js';
 import type { ReduceShared } from './shared-reduce.js';
@@ -52,12 +53,12 @@ export class Device implements DeviceHandle {
   incarnation = 0;
   state: 'starting' | 'up' | 'down' | 'failed' = 'down';
   private worker: Worker | null = null;
-  private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; what: string }>();
-  private nextReq = 1;
+  private readonly pending: PendingReplies;
   private exiting = false;
 
   constructor(private readonly opts: DeviceOptions) {
     this.index = opts.index;
+    this.pending = new PendingReplies(opts.index);
   }
 
   /**
@@ -91,7 +92,7 @@ export class Device implements DeviceHandle {
           clearTimeout(timer);
           reject(errors.deviceFailedToStart(this.index, m.error));
         } else if (this.opts.relay) this.opts.relay(env);
-        else if (m.type === 'reply') this.settle(m.req, m.ok, m.value, m.error);
+        else if (m.type === 'reply') this.pending.settle(m.req, m.ok, m.value, m.error);
         else this.opts.onMessage(m, env.shared);
       });
       let lastError = '';
@@ -119,33 +120,12 @@ export class Device implements DeviceHandle {
   /** Sends a request and resolves with the device's reply; rejects on timeout or if the device dies. */
   request<T>(message: Request, timeoutMs: number, what: string): Promise<T> {
     if (this.state !== 'up' || !this.worker) return Promise.reject(errors.deviceCrashed(this.index, `is ${this.state}; cannot ${what}`));
-    const req = this.nextReq++;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(req);
-        reject(errors.askTimeout(what, this.index, timeoutMs, 'no reply'));
-      }, timeoutMs);
-      this.pending.set(req, { resolve, reject, timer, what });
-      this.post({ ...message, req } as ToDevice);
-    });
-  }
-
-  private settle(req: number, ok: boolean, value: unknown, error?: string): void {
-    const p = this.pending.get(req);
-    if (!p) return;
-    this.pending.delete(req);
-    clearTimeout(p.timer);
-    if (ok) p.resolve(value);
-    else p.reject(errors.actorFailed(p.what, this.index, error ?? 'unknown error'));
+    return this.pending.open<T>((req) => this.post({ ...message, req } as ToDevice), timeoutMs, what);
   }
 
   /** Rejects every request in flight (the device died). */
   failPending(e: Error): void {
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(e);
-    }
-    this.pending.clear();
+    this.pending.failAll(e);
   }
 
   async terminate(): Promise<void> {

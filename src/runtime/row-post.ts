@@ -283,12 +283,13 @@ function frameOf(messages: readonly RowMessage[], idx: readonly number[], name: 
 function gather(d: Delivery, n: number, rows: number): F32 {
   const only = d.segs.length === 1 ? d.segs[0]! : null;
   if (only?.x && rows === n) return only.x;
-  const x = Tensor.zeros([rows, d.cols], d.dtype) as F32;
+  const x = Tensor.empty([rows, d.cols], d.dtype) as F32;
   let at = 0;
   for (const s of d.segs) {
     x.data.set(s.data.subarray(s.at, s.at + s.rows * d.cols), at * d.cols);
     at += s.rows;
   }
+  x.data.fill(0, n * d.cols); // the padding rows
   return x;
 }
 
