@@ -50,7 +50,7 @@ describe('hosts joined through NATS', function () {
       const got = await system.ask<{ seen: number[]; device: number }>(relay, { ask: target, payload: { get: true } });
       assert.ok(sent > 0);
       assert.deepEqual(got.seen, [...Array(sent).keys()], `all ${sent} messages once, in order, across 4 moves between hosts`);
-      await assert.rejects(ActorSystem.start({ hosts: { nats: broker.url, hosts: 1, discoverMs: 600 } }), /found 0 free host\(s\) of the 1 wanted .*held by another coordinator: ha, hb/);
+      await assert.rejects(ActorSystem.start({ hosts: { nats: broker.url, hosts: 1, discoverMs: 3000 } }), /found 0 free host\(s\) of the 1 wanted .*held by another coordinator: ha, hb/);
     } finally {
       await system.stop();
     }

@@ -74,9 +74,12 @@ export class Cluster {
 
   private async claimHosts(layout: ClusterLayout): Promise<void> {
     const want = this.o.hosts, deadline = performance.now() + (this.o.discoverMs ?? 15_000);
+    // Every host heard from in the window, its latest answer: a host slow to answer one round still counts.
+    const seen = new Map<string, HostInfo>();
     let free: HostInfo[] = [], all: HostInfo[] = [];
     while (performance.now() < deadline) {
-      all = await this.discover(200);
+      for (const h of await this.discover(200)) seen.set(h.id, h);
+      all = [...seen.values()];
       free = all.filter((h) => h.claimedBy === null).sort((a, b) => (a.id < b.id ? -1 : 1));
       if (free.length >= want) break;
     }

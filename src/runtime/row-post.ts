@@ -272,7 +272,10 @@ function frameOf(messages: readonly RowMessage[], idx: readonly number[], name: 
   let at = head;
   idx.forEach((i, k) => {
     const m = messages[i]!, ref = m.to as ActorRef;
-    h.set([Number(ref.id.slice(1)), ref.incarnation, m.x.rows, m.minRows ?? 0], 2 + k * SEG);
+    // Header words are floats: a number past 2^24 would not survive an f32 frame.
+    const num = Number(ref.id.slice(1));
+    if (!(num < 1 << 24)) throw errors.badArgument(name, `actor ${ref.id} cannot be named in a row frame (ids up to a${(1 << 24) - 1})`);
+    h.set([num, ref.incarnation, m.x.rows, m.minRows ?? 0], 2 + k * SEG);
     h.set(m.x.data.subarray(0, m.x.rows * cols), at);
     at += m.x.rows * cols;
   });
