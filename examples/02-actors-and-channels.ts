@@ -3,6 +3,9 @@
 //
 // A device is a worker thread; actors live on devices; tensors move between devices over
 // SharedArrayBuffer rings, never through the main thread.
+//
+// The modules the devices import are named by paths relative to the notebook's folder (`'load-book.ts'`):
+// Jupyter and `flexmoe notebook` both run a notebook there.
 
 // %%
 import { ActorSystem, display, expertActorModule, table } from 'flexmoe';
@@ -10,9 +13,9 @@ import type { RuntimeEvent } from 'flexmoe';
 import { LoadBook } from './load-book.js';
 import { Reducer } from './reducer.js';
 
-const system = await ActorSystem.start({ devices: 2, modules: [new URL('./load-book.ts', import.meta.url), new URL('./reducer.ts', import.meta.url), expertActorModule] });
+const system = await ActorSystem.start({ devices: 2, modules: ['load-book.ts', 'reducer.ts', expertActorModule] });
 const events: RuntimeEvent[] = [];
-system.events$.subscribe((e) => events.push(e));
+const watching = system.events$.subscribe((e) => events.push(e));
 
 // %% [markdown]
 // Spawn an actor, send it messages, move it to the other device while it keeps its state.
@@ -48,4 +51,5 @@ console.log(`replica on device ${copy.device}: ${b.tensors.length} tensors (valu
 
 // %%
 console.log(events.map((e) => e.type).join(' · '));
+watching.unsubscribe();
 await system.stop();

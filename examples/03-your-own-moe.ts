@@ -15,7 +15,8 @@ import { Mixtral, type MixtralConfig } from './mixtral.js';
 const quick = process.env.FLEXMOE_QUICK === '1';
 const corpus = new CharCorpus(mobyDick().slice(0, 200_000));
 const config: MixtralConfig = { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, layers: 2, dFF: 48, seed: 42, moe: { experts: 4, topk: 2, auxCoef: 0.01 } };
-const batch = 8, steps = quick ? 20 : 200;
+const batchSize = 8;
+const steps = quick ? 20 : 200;
 
 // %% [markdown]
 // One process. `valueAndGrads` runs the loss on a fresh tape and fills every parameter's gradient;
@@ -29,8 +30,8 @@ const loss = new CrossEntropyLoss(be);
 const data = new Rng(7);
 const losses: number[] = [];
 for (let step = 0; step < steps; step++) {
-  const { inputs, targets } = corpus.sample(data, batch, config.seq);
-  losses.push(await valueAndGrads(be, model.parameters(), async () => (await loss.forward(await model.forward(inputs, batch), targets), loss.tensor)));
+  const { inputs, targets } = corpus.sample(data, batchSize, config.seq);
+  losses.push(await valueAndGrads(be, model.parameters(), async () => (await loss.forward(await model.forward(inputs, batchSize), targets), loss.tensor)));
   await opt.update();
 }
 console.log(`loss ${losses[0]!.toFixed(3)} → ${losses.at(-1)!.toFixed(3)}, router aux loss ${model.auxLoss().toFixed(4)}`);
@@ -44,11 +45,11 @@ be.dispose();
 // scheduler. The checkpoint records the task, its config and the module.
 
 // %%
-const modules = [new URL('./mixtral.ts', import.meta.url)];
+const modules = ['mixtral.ts'];
 const ckpt = `${process.env.TMPDIR ?? '/tmp'}/flexmoe-mixtral-example.ckpt`;
 const profile = { ...clusterA100, devicesPerNode: 2, expertTflops: 0.002, denseTflops: 0.002, intraNodeGBps: 3, dModel: 32, dFF: 48 };
 const history = await trainDistributed({
-  task: 'mixtral', modules, config: { ...config, moe: { ...config.moe, routerSkew: 2 } }, devices: 2, steps: quick ? 10 : 60, batch, lr: 5e-3,
+  task: 'mixtral', modules, config: { ...config, moe: { ...config.moe, routerSkew: 2 } }, devices: 2, steps: quick ? 10 : 60, batch: batchSize, lr: 5e-3,
   corpusChars: 200_000, slots: 3, policy: 'flexmoe', profile, checkpoint: ckpt,
   onRebalance: (r) => console.log(`after step ${r.step}, layer ${r.layer}: expert replicas ${JSON.stringify(r.replicas)}`),
 });
@@ -69,7 +70,7 @@ await served.close();
 
 // %%
 const own = await trainDistributed({
-  task: 'mixtral', modules: [...modules, new URL('./own-parts.ts', import.meta.url)], devices: 2, steps: quick ? 6 : 40, batch, lr: 5e-3, corpusChars: 200_000,
+  task: 'mixtral', modules: [...modules, 'own-parts.ts'], devices: 2, steps: quick ? 6 : 40, batch: batchSize, lr: 5e-3, corpusChars: 200_000,
   config: { ...config, moe: { experts: 4, topk: 2, expert: 'squared-relu', kind: 'sharp-softmax' } }, replicas: [[0, 1], [1], [0], [1]],
 });
 console.log(`squared-ReLU experts, sharp-softmax gate: loss ${own[0]!.loss.toFixed(3)} → ${own.at(-1)!.loss.toFixed(3)}`);

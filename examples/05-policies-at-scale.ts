@@ -8,7 +8,9 @@
 import { simulate, SyntheticWorkload, parseWorkload, clusterA100, display, lineChart, barChart, table } from 'flexmoe';
 
 const quick = process.env.FLEXMOE_QUICK === '1';
-const devices = quick ? 8 : 32, experts = 64, steps = quick ? 60 : 200;
+const devices = quick ? 8 : 32;
+const experts = 64;
+const steps = quick ? 60 : 200;
 const source = new SyntheticWorkload(parseWorkload('zipf:1.5,drift'), experts, 2, steps, 4096, 1);
 const { reports, speedup } = simulate({ source, devices, slots: (2 * experts) / devices, profile: clusterA100, policies: ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'flexmoe-react', 'foresight', 'oracle'] });
 

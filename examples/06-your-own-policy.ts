@@ -35,7 +35,7 @@ const config = { vocab: corpus.vocab.size, seq: 16, dModel: 32, heads: 2, dFF: 6
 const changes: string[][] = [];
 const live = await trainDistributed({
   config, devices: 2, steps: 4, batch: 8, lr: 5e-3, corpusChars: 200_000, slots: 4, profile: clusterA100,
-  policy: 'hottest-everywhere', modules: [new URL('./hottest-everywhere.ts', import.meta.url)],
+  policy: 'hottest-everywhere', modules: ['hottest-everywhere.ts'],
   onRebalance: (r) => changes.push([`after step ${r.step}`, `layer ${r.layer}`, JSON.stringify(r.replicas), `${r.moves!.cloned} cloned`]),
 });
 display(table(['when', 'layer', 'replicas per expert', 'actors'], changes));

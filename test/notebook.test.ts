@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileCells, parseCells } from '../src/notebook/cells.js';
 import { Notebook } from '../src/notebook/runner.js';
+import { toIpynb } from '../src/notebook/ipynb.js';
 
 describe('notebook runner', function () {
   this.timeout(60_000);
@@ -17,6 +18,21 @@ describe('notebook runner', function () {
     assert.match(module, /^import \{ x \} from "\.\/x\.js";\nexport default async function\* notebook\(\) \{/);
     assert.match(module, /const a = 1;\nyield 0;/);
     assert.ok(!/export \{ a \}/.test(module));
+  });
+
+  it('each example has its Jupyter notebook, with the same cells as its source (npm run notebooks)', () => {
+    const examples = new URL('../examples/', import.meta.url).pathname;
+    const sources = readdirSync(examples).filter((f) => /^\d\d-.*\.ts$/.test(f));
+    assert.ok(sources.length >= 7);
+    for (const f of sources) {
+      const cells = parseCells(readFileSync(join(examples, f), 'utf8'), f);
+      const ipynb = JSON.parse(readFileSync(join(examples, f.replace(/\.ts$/, '.ipynb')), 'utf8'));
+      assert.deepEqual(ipynb, toIpynb(cells), `${f}: run npm run notebooks`);
+      assert.equal(ipynb.metadata.kernelspec.name, 'tslab');
+      // Jupyter joins a cell's lines as they are: every line but the last keeps its newline.
+      const first = (ipynb as ReturnType<typeof toIpynb>).cells.find((c) => c.cell_type === 'code');
+      assert.equal(first!.source.join(''), cells.find((c) => c.kind === 'code')!.source);
+    }
   });
 
   it('steps cell by cell with shared variables, captures output, and renders Markdown', async () => {

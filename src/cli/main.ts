@@ -30,7 +30,7 @@ const commands: Record<string, Command> = {
     flags: { values: [...modelFlagNames, 'devices', 'policies', 'steps', 'rounds', 'slots', 'backend'], switches: ['json', 'predict'] },
   },
   calibrate: { run: calibrateCommand, help: calibrateHelp, flags: { values: ['d-model', 'd-ff', 'devices', 'backend', 'nats', 'hosts', 'nats-creds'] } },
-  notebook: { run: notebookCommand, help: notebookHelp, flags: { values: ['render'], switches: ['run-all'] }, positionals: 1 },
+  notebook: { run: notebookCommand, help: notebookHelp, flags: { values: ['render', 'ipynb'], switches: ['run-all'] }, positionals: 1 },
   host: { run: hostCommand, help: hostHelp, flags: { values: ['nats', 'devices', 'id', 'nats-creds'] } },
 };
 

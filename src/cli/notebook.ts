@@ -1,13 +1,17 @@
 import { createInterface } from 'node:readline';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { errors } from '../errors.js';
 import { Notebook, type CellResult } from '../notebook/runner.js';
 import { asText } from '../notebook/display.js';
+import { parseCells } from '../notebook/cells.js';
+import { toIpynb } from '../notebook/ipynb.js';
 import type { Flags } from './args.js';
+import { checkWritable } from '../train/paths.js';
 
-export const notebookHelp = `flexmoe notebook FILE.ts [--run-all] [--render FILE.md]
+export const notebookHelp = `flexmoe notebook FILE.ts [--run-all] [--render FILE.md] [--ipynb FILE.ipynb]
   Steps through a percent-format example: Enter runs the next cell, q quits. --run-all runs every
-  cell and fails on the first error, naming the cell; --render writes Markdown with the outputs.`;
+  cell and fails on the first error, naming the cell; --render writes Markdown with the outputs;
+  --ipynb writes the same cells as a Jupyter notebook for the tslab kernel, without running them.`;
 
 function show(r: CellResult): void {
   for (const o of r.outputs) process.stdout.write(`${asText(o)}\n`);
@@ -18,6 +22,11 @@ export async function notebookCommand(flags: Flags, positional: string[]): Promi
   const file = positional[0];
   if (!file) throw errors.badArgument('notebook', 'give the example file: flexmoe notebook examples/NN-name.ts');
   if (!existsSync(file)) throw errors.badArgument('notebook', `no such file: ${file}`);
+  if (typeof flags.ipynb === 'string') {
+    checkWritable(flags.ipynb, '--ipynb');
+    writeFileSync(flags.ipynb, `${JSON.stringify(toIpynb(parseCells(readFileSync(file, 'utf8'), file)), null, 1)}\n`);
+    return;
+  }
   const nb = new Notebook(file);
   // A long cell says it is alive (on stderr, so outputs stay clean).
   nb.onProgress = (cell, s) => process.stderr.write(`… cell ${cell.index} (line ${cell.line}) running, ${s.toFixed(0)} s\n`);

@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import { errors } from '../errors.js';
@@ -40,7 +40,7 @@ export class Notebook {
     const { module, codeCells } = compileCells(this.cells);
     this.codeCells = codeCells;
     // Next to the source, so its relative imports resolve as written.
-    this.generated = join(dirname(file), `.${basename(file, '.ts')}.notebook-${process.pid}.ts`);
+    this.generated = join(dirname(resolve(file)), `.${basename(file, '.ts')}.notebook-${process.pid}.ts`);
     writeFileSync(this.generated, module);
   }
 
@@ -63,6 +63,9 @@ export class Notebook {
     const ticker = progress ? setInterval(() => progress(cell, (performance.now() - t0) / 1000), this.progressEveryMs) : null;
     ticker?.unref();
     let error: string | undefined;
+    // Relative paths in a cell (modules for the devices, files) mean the notebook's folder, as in Jupyter.
+    const cwd = process.cwd();
+    process.chdir(dirname(this.generated));
     try {
       if (!this.iterator) {
         type Gen = () => AsyncGenerator<number>;
@@ -78,6 +81,7 @@ export class Notebook {
       error = (e as Error).stack ?? String(e);
       this.done = true;
     } finally {
+      process.chdir(cwd);
       if (ticker) clearInterval(ticker);
       restore();
     }

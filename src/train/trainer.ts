@@ -51,6 +51,8 @@ export interface TrainerOptions {
   corpusChars?: number;
   /** Devices of other machines, joined through NATS (docs/hosts.md); `devices` is then what they offer together. */
   hosts?: HostsOptions;
+  /** Plans from the profile alone, each awaited: the same plans on a busy machine (`trainDistributed`'s option). */
+  reproducibleSchedule?: boolean;
 }
 
 export interface FitOptions {
@@ -115,7 +117,7 @@ export class Trainer {
       const { history, sample } = await trainDistributedWithSample({
         task: this.options.task, modules: this.options.modules, imagesPerDigit: this.options.imagesPerDigit, hosts: this.options.hosts,
         devices, config, steps, batch: this.options.batch ?? 16, lr: this.options.lr ?? 8e-3, backend: this.options.backend,
-        corpusChars: this.options.corpusChars, replicas: placement.replicas(), slots, policy, profile,
+        corpusChars: this.options.corpusChars, replicas: placement.replicas(), slots, policy, profile, reproducibleSchedule: this.options.reproducibleSchedule,
         recordTrace: opts.recordTrace, checkpoint: opts.checkpoint, checkpointEvery: opts.checkpointEvery, snapshotEvery: opts.snapshotEvery, resume: opts.resume, evalEvery: opts.evalEvery ?? stepsPerEpoch,
         sample: opts.sample ? { prompt: 'Call me Ishmael. ', length: opts.sample, seed: config.seed } : undefined,
         onRuntimeEvent: (event) => {
