@@ -88,8 +88,9 @@ describe('flexmoe command line', function () {
     // --predict: the simulator's step times for the recorded routing, beside the measured ones.
     assert.ok(st.stepMs > 0 && st.predictedStepMs > 0 && fm.predictedStepMs > 0, JSON.stringify(summary.policies));
     assert.equal(st.predictedOverBaseline, 1);
-    assert.equal(st.anchoredOverBaseline, 1, 'anchored on the baseline\'s measured step');
-    assert.ok(Number.isFinite(fm.anchoredOverBaseline) && fm.anchoredOverBaseline > 0);
+    // Raw predictions: the time no placement changes comes from a calibration run of its own.
+    assert.ok(summary.unmodelledMs >= 0, JSON.stringify(summary));
+    for (const p of summary.policies) assert.ok(Number.isFinite(p.predictionError) && Math.abs(p.predictionError - (p.predictedStepMs / p.stepMs - 1)) < 1e-3, JSON.stringify(p));
     assert.ok(Number.isFinite(fm.predictedOverBaseline));
     await assert.rejects(run('node', [bin, 'compare', '--policies', 'static']), (e: { stderr: string }) => /--policies: name at least two policies to compare/.test(e.stderr));
     await assert.rejects(run('node', [bin, 'compare', '--policies', 'static,oracle']), (e: { stderr: string }) => /the oracle is a lower bound/.test(e.stderr));

@@ -161,4 +161,10 @@ describe('a user-written policy (examples/hottest-everywhere.ts, as in docs/poli
     // Bounds are never lagged.
     assert.deepEqual(boundLagged!.stepMs, boundEager!.stepMs);
   });
+
+  it("adds the profile's unmodelled time to every step of a fixed or shadowing policy", () => {
+    const run = (unmodelledMs?: number) => simulate({ source: workload('zipf:1.5,drift', 4), devices: 4, slots: 8, profile: { ...clusterA100, unmodelledMs }, policies: ['static-unpadded', 'fastermoe'] }).reports;
+    const without = run(), withIt = run(2.5);
+    without.forEach((r, i) => r.stepMs.forEach((ms, s) => assert.ok(Math.abs(withIt[i]!.stepMs[s]! - ms - 2.5) < 1e-9, `${r.policy} step ${s}`)));
+  });
 });

@@ -3,6 +3,7 @@ import { defaultBackendName } from '../kernels/backend.js';
 import type { TaskName } from '../models/tasks.js';
 import { calibrate } from '../sched/calibrate.js';
 import { trainDistributed, type DistributedStep } from '../train/distributed.js';
+import { measureUnmodelled } from '../train/calibrate-step.js';
 import { checkLivePolicy, isFixedPlacement } from '../sched/policies/index.js';
 import { headroom as headroomOf, median } from '../stats.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,9 +26,9 @@ export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe
   any placement has on this model and machine is printed from it). The first policy is the baseline of the ratios. --module FILE may register
   models (registerTask) and placement policies (registerPolicy) of your own to name here.
   --predict also replays the routing the first run recorded in the simulator, under every policy
-  with the calibrated profile, and sets its predicted step times beside the measured ones; the
-  anchored ratio adds to every prediction what the model misses of the first policy's measured step
-  (attention, norms, optimizer: the part no placement changes).`;
+  with the calibrated profile, and sets its predicted step times beside the measured ones, with the
+  error of each. The profile's per-layer time that no placement changes (attention, norms, head,
+  optimizer) is measured first, by a short calibration run with uniform routing.`;
 
 interface Run {
   policy: string;
@@ -63,6 +64,9 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const predict = flags.predict === true;
   const profile = predict || policies.some((p) => !isFixedPlacement(p)) ? await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend }) : undefined;
   const task = model as TaskName;
+  // The prediction's profile also prices the time no placement changes, measured on its own run.
+  const unmodelled = predict ? await measureUnmodelled(profile!, { task, modules, config, devices, batch, slots, backend }) : null;
+  if (unmodelled) log(`calibration run (uniform routing): measured step ${unmodelled.measuredStepMs.toFixed(1)} ms, modelled ${unmodelled.predictedStepMs.toFixed(1)} ms: ${unmodelled.unmodelledMs.toFixed(2)} ms per MoE layer unmodelled`);
   const runs: Run[] = [];
   // Placement changes no math, so every run routes alike: the first run's routing stands for all.
   const trace = predict ? join(mkdtempSync(join(tmpdir(), 'flexmoe-compare-')), 'routing.jsonl') : undefined;
@@ -88,27 +92,25 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const of = (p: string) => runs.filter((r) => r.policy === p);
   const baseTps = Math.round(median(of(base).map((r) => r.tokensPerSec)));
   const baseLosses = of(base)[0]!.history.map((s) => s.loss);
-  const predicted = trace ? predictSteps(trace, devices, slots, profile!, policies, warm) : null;
-  // What the simulator misses of the baseline's measured step, taken as the same under every policy.
-  const baseStepMs = median(of(base).map((r) => r.stepMs));
-  const unmodelled = predicted ? baseStepMs - predicted.get(base)! : 0;
+  const predicted = trace ? predictSteps(trace, devices, slots, { ...profile!, unmodelledMs: unmodelled!.unmodelledMs }, policies, warm) : null;
   if (trace) rmSync(dirname(trace), { recursive: true, force: true });
   const rows = policies.map((p) => {
     const mine = of(p), tps = Math.round(median(mine.map((r) => r.tokensPerSec)));
     const lossDiff = Math.max(...mine[0]!.history.map((s, i) => Math.abs(s.loss - baseLosses[i]!) / baseLosses[i]!));
-    const prediction = predicted ? { predictedStepMs: round4(predicted.get(p)!), predictedOverBaseline: round4(predicted.get(base)! / predicted.get(p)!), anchoredOverBaseline: round4(baseStepMs / (predicted.get(p)! + unmodelled)) } : {};
-    return { policy: p, tokensPerSec: tps, overBaseline: round4(tps / baseTps), stepMs: round4(median(mine.map((r) => r.stepMs))), expertMs: round4(median(mine.map((r) => r.expertMs))), imbalanceMs: round4(median(mine.map((r) => r.imbalanceMs))), ...prediction, perRound: mine.map((r) => r.tokensPerSec), replans: median(mine.map((r) => r.replans)), shadowedSteps: median(mine.map((r) => r.shadowedSteps)), lastLoss: round4(mine[0]!.lastLoss), lossRelDiff: lossDiff };
+    const stepMs = median(mine.map((r) => r.stepMs));
+    const prediction = predicted ? { predictedStepMs: round4(predicted.get(p)!), predictedOverBaseline: round4(predicted.get(base)! / predicted.get(p)!), predictionError: round4(predicted.get(p)! / stepMs - 1) } : {};
+    return { policy: p, tokensPerSec: tps, overBaseline: round4(tps / baseTps), stepMs: round4(stepMs), expertMs: round4(median(mine.map((r) => r.expertMs))), imbalanceMs: round4(median(mine.map((r) => r.imbalanceMs))), ...prediction, perRound: mine.map((r) => r.tokensPerSec), replans: median(mine.map((r) => r.replans)), shadowedSteps: median(mine.map((r) => r.shadowedSteps)), lastLoss: round4(mine[0]!.lastLoss), lossRelDiff: lossDiff };
   });
   const exact = rows.find((r) => r.policy === 'static-unpadded');
   const headroom = exact ? { stepMs: exact.stepMs, imbalanceMs: exact.imbalanceMs, bound: round4(headroomOf(exact.stepMs, exact.imbalanceMs)) } : null;
   if (json) {
-    process.stdout.write(`${JSON.stringify({ summary: { model, devices, steps, rounds, baseline: base, policies: rows, headroom, ...(profile ? { profile: { expertTflops: round4(profile.expertTflops), channelGBps: round4(profile.intraNodeGBps), allReduceGBps: profile.allReduceGBps === undefined ? null : round4(profile.allReduceGBps) } } : {}) } })}\n`);
+    process.stdout.write(`${JSON.stringify({ summary: { model, devices, steps, rounds, baseline: base, policies: rows, headroom, ...(unmodelled ? { unmodelledMs: round4(unmodelled.unmodelledMs) } : {}), ...(profile ? { profile: { expertTflops: round4(profile.expertTflops), channelGBps: round4(profile.intraNodeGBps), allReduceGBps: profile.allReduceGBps === undefined ? null : round4(profile.allReduceGBps) } } : {}) } })}\n`);
     return;
   }
-  const header = ['policy', 'tokens/s', `÷ ${base}`, 'step ms', 'experts ms', 'imbalance ms', ...(predicted ? ['predicted ms', `predicted ÷ ${base}`, 'anchored ÷'] : []), 'per round', 're-plans', 'steps shadowed', 'last loss', `loss vs ${base}`];
+  const header = ['policy', 'tokens/s', `÷ ${base}`, 'step ms', 'experts ms', 'imbalance ms', ...(predicted ? ['predicted ms', `predicted ÷ ${base}`, 'error'] : []), 'per round', 're-plans', 'steps shadowed', 'last loss', `loss vs ${base}`];
   const table = rows.map((r) => [
     r.policy, String(r.tokensPerSec), r.overBaseline.toFixed(3), r.stepMs.toFixed(1), r.expertMs.toFixed(1), r.imbalanceMs.toFixed(1),
-    ...('predictedStepMs' in r ? [r.predictedStepMs!.toFixed(1), r.predictedOverBaseline!.toFixed(3), r.anchoredOverBaseline!.toFixed(3)] : []),
+    ...('predictedStepMs' in r ? [r.predictedStepMs!.toFixed(1), r.predictedOverBaseline!.toFixed(3), `${(100 * r.predictionError!).toFixed(1)}%`] : []),
     r.perRound.join(' / '), String(r.replans), String(r.shadowedSteps), r.lastLoss.toFixed(4), r.lossRelDiff.toExponential(1),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
@@ -116,7 +118,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   process.stdout.write(`${model} on ${devices} devices, ${steps} steps × ${rounds} round(s), median step after ${warm} warm-up steps:\n${line(header)}\n${table.map(line).join('\n')}\n`);
   process.stdout.write("experts ms: the busiest device's expert compute per step (forward and backward); imbalance ms: how far it is above the devices' mean\n");
   if (headroom) process.stdout.write(`headroom: under static-unpadded the experts' imbalance is ${headroom.imbalanceMs.toFixed(1)} ms of a ${headroom.stepMs.toFixed(1)} ms step; balancing them perfectly at no cost would make it at most ${headroom.bound.toFixed(3)}× faster\n`);
-  if (predicted) process.stdout.write(`predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile (median step after the same warm-up); anchored: each prediction plus the ${unmodelled.toFixed(1)} ms of ${base}'s measured step the model does not price\n`);
+  if (predicted) process.stdout.write(`predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile and ${unmodelled!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, measured by a calibration run with uniform routing (median step after the same warm-up); error: predicted ÷ measured − 1\n`);
   if (profile) process.stdout.write(`calibrated: expert compute ${(profile.expertTflops * 1000).toFixed(1)} GFLOP/s, channels ${profile.intraNodeGBps.toFixed(2)} GB/s, gradient all-reduce ${profile.allReduceGBps?.toFixed(2) ?? '–'} GB/s\n`);
 }
 

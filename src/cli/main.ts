@@ -29,7 +29,7 @@ const commands: Record<string, Command> = {
     run: compareCommand, help: compareHelp,
     flags: { values: [...modelFlagNames, 'devices', 'policies', 'steps', 'rounds', 'slots', 'backend'], switches: ['json', 'predict'] },
   },
-  calibrate: { run: calibrateCommand, help: calibrateHelp, flags: { values: ['d-model', 'd-ff', 'devices', 'backend', 'nats', 'hosts', 'nats-creds'] } },
+  calibrate: { run: calibrateCommand, help: calibrateHelp, flags: { values: [...modelFlagNames, 'devices', 'backend', 'nats', 'hosts', 'nats-creds'] } },
   notebook: { run: notebookCommand, help: notebookHelp, flags: { values: ['render', 'ipynb'], switches: ['run-all'] }, positionals: 1 },
   host: { run: hostCommand, help: hostHelp, flags: { values: ['nats', 'devices', 'id', 'nats-creds'] } },
 };

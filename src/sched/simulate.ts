@@ -123,7 +123,8 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
           }
         }
         const c = stepCost(current, layer.executed, profile, layer.policy.dispatch(view, layer.executed, profile), source.topk);
-        ms += c.stepMs;
+        // The layer's time no placement changes (measured by calibrate; 0 when the profile lacks it).
+        ms += c.stepMs + (profile.unmodelledMs ?? 0);
         br = Math.max(br, c.balanceRatio);
         run.dropped += c.droppedTokens;
         const totals = expertTotals(current, source.experts);
