@@ -10,7 +10,7 @@ import { LayerScheduler } from '../src/sched/pipeline.js';
 import { planFlexMoE } from '../src/sched/planner.js';
 import { trafficOf } from '../src/sched/traffic.js';
 import { calibrate } from '../src/sched/calibrate.js';
-import { measureUnmodelled } from '../src/train/calibrate-step.js';
+import { measureModelStep } from '../src/train/calibrate-step.js';
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 
 /** One view through the scheduling pipeline (estimate, trigger, decide), as the simulator and the scheduler actor run it. */
@@ -112,6 +112,20 @@ describe('cost model', () => {
     }
   });
 
+  it('a device pays each expert buffer it computes once (expertCallMs), whatever its rows', () => {
+    const p = Placement.roundRobin(2, 2, 4); // device 0: experts 0 and 2; device 1: 1 and 3
+    const counts = rows([30, 10, 0, 10], [30, 10, 0, 10]); // expert 2 gets no rows
+    const profile = { ...clusterA100, expertCallMs: 2 };
+    const u = unitCosts(profile);
+    const c = stepCost(counts, p, profile, { mode: 'split' });
+    // Device 0: 60 rows in one buffer; device 1: 40 rows in two.
+    assert.ok(Math.abs(c.computeMs - Math.max(60 * u.expertMsPerToken + 2, 40 * u.expertMsPerToken + 4)) < 1e-12);
+    // Padded, every hosted expert computes a buffer of the largest expert's rows.
+    const padded = stepCost(counts, p, profile, { mode: 'padMax' });
+    assert.ok(Math.abs(padded.computeMs - (2 * 60 * u.expertMsPerToken + 4)) < 1e-12);
+    assert.equal(stepCost(counts, p, clusterA100, { mode: 'split' }).computeMs, 60 * u.expertMsPerToken, 'absent, time is proportional to rows');
+  });
+
   it('replica all-reduce is hierarchical: within nodes, then across nodes on every replica\'s own link', () => {
     const topo = { ...clusterA100, devicesPerNode: 4 };
     const u = unitCosts(topo);
@@ -151,6 +165,23 @@ describe('DeepSeek EPLB port', () => {
     // Two groups over two nodes pins experts 0–7 to node 0, hot ones and all.
     assert.ok(byNodes > 1.5, `groups = nodes: ${byNodes}`);
     assert.ok(global < 1.15 && global <= sixteen && sixteen < byNodes, `global ${global}, 16 groups ${sixteen}, 2 groups ${byNodes}`);
+  });
+
+  it('two replicas of one expert on one device are counted: tokens split per replica (hand-computed from eplb.py)', () => {
+    // 3 experts, 2 devices × 3 slots. Replication: e0 gets 3 replicas (10/3 each), e1 2 (2 each),
+    // e2 1. Packing heaviest first (stable on ties): device 0 takes e0, e0, e2; device 1 e0, e1, e1.
+    const weight = [10, 4, 1];
+    assert.deepEqual(rebalanceExperts(weight, 6, 1, 1, 2).phy2log, [0, 0, 2, 0, 1, 1]);
+    const view: LoadView = { step: 0, history: [Float64Array.from(weight)], current: rows([5, 2, 0.5], [5, 2, 0.5]), topk: 1 };
+    const policy = eplbPolicy({ locality: false });
+    const p = Placement.roundRobin(2, 3, 3);
+    p.applyBatch(once(policy, view, p, clusterA100));
+    assert.deepEqual(p.hosts.map((h) => [...h].sort()), [[0, 2], [0, 1]]);
+    const c = stepCost(view.current, p, clusterA100, policy.dispatch(view, p, clusterA100));
+    // Per replica: device 0 = 2·10/3 + 1, device 1 = 10/3 + 2·2. Per device (one share each) it was 6 and 9.
+    assert.ok(Math.abs(c.deviceTokens[0]! - (20 / 3 + 1)) < 1e-9 && Math.abs(c.deviceTokens[1]! - (10 / 3 + 4)) < 1e-9, String(c.deviceTokens));
+    const perDevice = stepCost(view.current, p, clusterA100, { mode: 'split' });
+    assert.deepEqual(Array.from(perDevice.deviceTokens), [6, 9]);
   });
 
   it('replicates by load per replica and packs heaviest-first into the lightest pack with room', () => {
@@ -361,9 +392,10 @@ describe('flexmoe calibrate', () => {
   it("measures the model's step time that no placement changes, per MoE layer, from a short run with uniform routing", async () => {
     const p = await calibrate({ dModel: 16, dFF: 32, devices: 2, tokens: 64 });
     const config = { vocab: new CharCorpus(mobyDick()).vocab.size, seq: 8, dModel: 16, heads: 2, dFF: 32, layers: 2, seed: 3, moe: { experts: 4, topk: 2 as const } };
-    const m = await measureUnmodelled(p, { config, devices: 2, batch: 4, steps: 4, warm: 2 });
+    const m = await measureModelStep(p, { config, devices: 2, batch: 4, steps: 4, warm: 2 });
     assert.ok(m.measuredStepMs > 0 && m.predictedStepMs > 0, JSON.stringify(m));
     // Two MoE layers share what the cost model leaves out of the measured step.
     assert.ok(Math.abs(m.unmodelledMs * 2 - Math.max(0, m.measuredStepMs - m.predictedStepMs)) < 1e-9, JSON.stringify(m));
+    assert.ok(Number.isFinite(m.expertTflops) && m.expertTflops > 0 && Number.isFinite(m.expertCallMs) && m.expertCallMs >= 0, JSON.stringify(m));
   });
 });

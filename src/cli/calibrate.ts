@@ -3,14 +3,15 @@ import { errors } from '../errors.js';
 import { natsCredentials } from '../hosts/credentials.js';
 import { intFlag, type Flags } from './args.js';
 import { modelFromFlags } from './model-flags.js';
-import { measureUnmodelled } from '../train/calibrate-step.js';
+import { measureModelStep } from '../train/calibrate-step.js';
 import type { TaskName } from '../models/tasks.js';
 
 export const calibrateHelp = `flexmoe calibrate [model flags as for train] [--devices N] [--backend NAME] [--nats URL --hosts H [--nats-creds FILE]]
   Measures this machine's expert throughput and channel bandwidth; prints a cost profile (JSON)
   for flexmoe simulate --profile FILE and live policies. On local devices it also trains the model
-  a few steps with uniform routing and records, as unmodelledMs, the per-layer time of its step that
-  no placement changes (attention, norms, head, optimizer), which the simulator adds to every step. With --nats URL --hosts H it claims H hosts
+  a few steps with uniform routing, at its batch and a quarter of it: expertTflops and expertCallMs
+  are then what its experts cost per row and per buffer there, and unmodelledMs the per-layer time of its step that no placement changes (attention, norms, head,
+  optimizer), which the simulator adds to every step. With --nats URL --hosts H it claims H hosts
   (flexmoe host) and measures the link between two of them: a host is a node of the profile.`;
 
 export async function calibrateCommand(flags: Flags): Promise<void> {
@@ -26,8 +27,10 @@ export async function calibrateCommand(flags: Flags): Promise<void> {
     hosts: nats ? { nats, hosts: intFlag(flags, 'hosts', 2, 1, 64), credentials: natsCredentials(typeof flags['nats-creds'] === 'string' ? flags['nats-creds'] : undefined) } : undefined,
   });
   if (!nats && model !== 'dense') {
-    const { unmodelledMs } = await measureUnmodelled(profile, { task: model as TaskName, modules, config, devices, batch, backend: typeof flags.backend === 'string' ? flags.backend : undefined });
-    profile.unmodelledMs = Math.round(unmodelledMs * 1e4) / 1e4;
+    const step = await measureModelStep(profile, { task: model as TaskName, modules, config, devices, batch, backend: typeof flags.backend === 'string' ? flags.backend : undefined });
+    profile.expertTflops = step.expertTflops;
+    profile.expertCallMs = Math.round(step.expertCallMs * 1e4) / 1e4;
+    profile.unmodelledMs = Math.round(step.unmodelledMs * 1e4) / 1e4;
   }
   process.stdout.write(`${JSON.stringify(profile, null, 2)}\n`);
 }

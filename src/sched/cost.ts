@@ -48,6 +48,13 @@ export interface CostProfile {
    * few percent off a part that is a tenth of the step.
    */
   unmodelledMs?: number;
+  /**
+   * Fixed time of one expert buffer in a step (ms, forward and backward), beyond its rows: kernel
+   * launches, copies, the per-op work of the expert's own pass. A device computing k experts' buffers
+   * pays k of it, so small buffers cost more per row than large ones. `flexmoe calibrate` fits it
+   * from the model's own expert times at two batch sizes; absent, 0 (time proportional to rows).
+   */
+  expertCallMs?: number;
 }
 
 /** 8 A100s per node (NVLink 300 GB/s), 12.5 GB/s between nodes, experts at 50% of 312 TFLOP/s, d 1024, f 4096, fp32. */
@@ -120,7 +127,16 @@ export interface StepCost {
  *  - `oracle`: perfect per-step balance, uniform traffic, no replica cost (a lower bound).
  */
 export type Dispatch =
-  | { mode: 'split'; locality?: boolean }
+  | {
+      mode: 'split';
+      locality?: boolean;
+      /**
+       * Replicas per device of each expert (`copies[e][d]`; 0 where d holds none), when a device may
+       * hold more than one replica of an expert (DeepSeek EPLB plans that): tokens split per replica,
+       * so such a device takes that many shares. Absent, one replica per holding device.
+       */
+      copies?: readonly (readonly number[])[];
+    }
   | { mode: 'padMax' }
   | { mode: 'capacity'; factor: number; topk: number }
   | { mode: 'shadow'; shadows: readonly number[]; locality?: boolean }
@@ -140,6 +156,7 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
   const node = (d: number) => Math.floor(d / p.devicesPerNode);
   const tokens = new Float64Array(D); // expert tokens per device, padding included
   const real = new Float64Array(D); // the same without padding
+  const calls = new Float64Array(D); // expert buffers each device computes
   const out = new Float64Array(D * 2), inn = new Float64Array(D * 2); // [intra, inter] bytes per device
   let dropped = 0, localTokens = 0;
   const shadowSet = dispatch.mode === 'shadow' ? new Set(dispatch.shadows) : null;
@@ -157,6 +174,8 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
         return m;
       })
     : null;
+  // Which (device, expert) buffers receive rows this step: a buffer is one call whatever its sources.
+  const held = new Uint8Array(D * E);
   let cap = 0;
   if (dispatch.mode === 'padMax') for (let e = 0; e < E; e++) cap = Math.max(cap, expertTotal[e]! / reps[e]!.length);
   for (let s = 0; s < D; s++) {
@@ -176,6 +195,7 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
       if (shadowSet?.has(e)) {
         tokens[s]! += c; // computed where it originates
         real[s]! += c;
+        if (c > 0) calls[s]!++;
         continue;
       }
       if (dispatch.mode === 'oracle') continue;
@@ -184,14 +204,23 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
         if (r.includes(s)) {
           tokens[s]! += c;
           real[s]! += c;
+          if (c > 0) held[s * E + e] = 1;
           continue;
         }
         r = byNode![e]!.get(node(s)) ?? r;
       }
-      const share = c / r.length;
+      const copies = dispatch.mode === 'split' ? dispatch.copies?.[e] : undefined;
+      let replicas = r.length;
+      if (copies) {
+        replicas = 0;
+        for (const d of r) replicas += copies[d]!;
+      }
       for (const d of r) {
-        real[d]! += kept / r.length;
+        const part = copies ? copies[d]! / replicas : 1 / r.length;
+        const share = c * part;
+        real[d]! += kept * part;
         if (dispatch.mode !== 'padMax') tokens[d]! += share;
+        if (share > 0) held[d * E + e] = 1;
         if (d === s) continue;
         const k = node(d) === node(s) ? 0 : 1;
         out[s * 2 + k]! += share * u.tokenBytes;
@@ -200,6 +229,10 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
     }
   }
   if (dispatch.mode === 'padMax') for (let d = 0; d < D; d++) tokens[d] = placement.hosts[d]!.length * cap;
+  for (let d = 0; d < D; d++) {
+    if (dispatch.mode === 'padMax') calls[d] = cap > 0 ? placement.hosts[d]!.length : 0;
+    else for (let e = 0; e < E; e++) calls[d]! += held[d * E + e]!;
+  }
   if (dispatch.mode === 'oracle') {
     let total = 0;
     for (let e = 0; e < E; e++) total += expertTotal[e]!;
@@ -213,15 +246,15 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
       out[d * 2 + 1] = inn[d * 2 + 1] = perDevice - out[d * 2]!;
     }
   }
-  let maxTokens = 0, a2a = 0;
+  let computeMs = 0, a2a = 0;
+  const callMs = dispatch.mode === 'oracle' ? 0 : (p.expertCallMs ?? 0);
   for (let d = 0; d < D; d++) {
-    maxTokens = Math.max(maxTokens, tokens[d]!);
+    computeMs = Math.max(computeMs, tokens[d]! * u.expertMsPerToken + calls[d]! * callMs);
     const send = u.linkMs(out[d * 2]!, true) + u.linkMs(out[d * 2 + 1]!, false);
     const recv = u.linkMs(inn[d * 2]!, true) + u.linkMs(inn[d * 2 + 1]!, false);
     a2a = Math.max(a2a, send, recv);
   }
   const sync = dispatch.mode === 'oracle' ? 0 : syncMs(placement, reps, p, u, shadowSet);
-  const computeMs = maxTokens * u.expertMsPerToken;
   // Dense layers run once per token, not once per (token, expert) assignment.
   const denseMs = (localTokens / topk) * u.denseMsPerToken;
   // Dispatch and combine forward; training retraces both backward.

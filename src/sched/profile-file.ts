@@ -25,6 +25,7 @@ const fields: Record<keyof CostProfile, [Rule, string]> = {
   planOverheadMs: [nonNegative, 'a finite time in ms, 0 or more'],
   reactPlanMs: [nonNegative, 'a finite time in ms, 0 or more'],
   unmodelledMs: [nonNegative, 'a finite time in ms, 0 or more'],
+  expertCallMs: [nonNegative, 'a finite time in ms, 0 or more'],
 };
 
 /**

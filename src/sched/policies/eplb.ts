@@ -25,6 +25,10 @@ export interface EplbOptions {
  * cost in its decision (the simulator still charges the moves).
  */
 export function eplbPolicy({ interval = 20, window = 20, locality = true, groups }: EplbOptions = {}): Policy {
+  // A placement holds an expert at most once per device; how many of the plan's replicas each device
+  // has is kept here, by the placement it belongs to, for the split (tokens go per replica).
+  const copiesOf = new Map<string, number[][]>();
+  const key = (p: Placement) => p.hosts.map((h) => [...h].sort((a, b) => a - b).join(',')).join('|');
   return {
     name: 'eplb',
     initial: (D, S, E) => Placement.roundRobin(D, S, E),
@@ -37,8 +41,15 @@ export function eplbPolicy({ interval = 20, window = 20, locality = true, groups
       const hierarchical = groups !== undefined && nodes > 1 && D % nodes === 0 && E % groups === 0 && groups % nodes === 0;
       const { phy2log } = rebalanceExperts(weight, D * S, hierarchical ? groups : 1, hierarchical ? nodes : 1, D);
       const hosts = Array.from({ length: D }, (_, d) => [...new Set(phy2log.slice(d * S, (d + 1) * S))]);
-      return placement.diff(new Placement(D, S, E, hosts));
+      const target = new Placement(D, S, E, hosts);
+      const copies = Array.from({ length: E }, () => new Array<number>(D).fill(0));
+      phy2log.forEach((e, slot) => copies[e]![Math.floor(slot / S)]!++);
+      // The placement in force may still be an earlier plan's while this one waits to be carried
+      // out: keep the last few plans' counts, not every one.
+      if (copies.some((row) => row.some((c) => c > 1))) copiesOf.set(key(target), copies);
+      while (copiesOf.size > 3) copiesOf.delete(copiesOf.keys().next().value!);
+      return placement.diff(target);
     },
-    dispatch: () => ({ mode: 'split', locality }),
+    dispatch: (_view, placement) => ({ mode: 'split', locality, copies: copiesOf.get(key(placement)) }),
   };
 }
