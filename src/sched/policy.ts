@@ -69,8 +69,10 @@ export interface Policy {
    * boundaries and do not call it: live, such a policy runs without its in-step plans.
    */
   react?(load: LoadView, placement: Placement, cost: CostProfile): PlacementOp[] | null;
-  /** A bound rather than a policy: the simulator charges its moves and in-step planning nothing (the foresight bound). */
+  /** A bound rather than a policy: the simulator charges its moves and in-step planning nothing (foresight-free, the oracle). */
   readonly free?: boolean;
+  /** A bound that pays for its moves: its plans are never lagged and its in-step planning is free (foresight). */
+  readonly bound?: boolean;
 }
 
 /** Mean per-expert load over the last `window` steps of a history. */

@@ -22,8 +22,8 @@ export interface SimulationOptions {
    * plans from step k's routing beside step k+1 and the plan is carried out at the boundary after
    * it: in force from step k+2. Here a policy deciding before step s has seen steps up to s−1, so
    * a lag of 1 puts its plan in force from s+1. 0 is the idealised executor that carries a plan
-   * out before the very step it was planned for. Bounds (`free`) and in-step plans (`react`) are
-   * never lagged.
+   * out before the very step it was planned for. Bounds (`free`, `bound`) and in-step plans
+   * (`react`) are never lagged.
    */
   planLag?: 0 | 1;
 }
@@ -90,6 +90,7 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
         const current = counts[l]!;
         const view: LoadView = { step, history: layer.history, current, topk: source.topk };
         const free = layer.policy.free === true;
+        const bound = free || layer.policy.bound === true;
         // Carries ops out on what runs: the move is charged to this step.
         const carryOut = (ops: PlacementOp[]) => {
           if (!ops.length) return;
@@ -106,7 +107,7 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
         run.planMs.push(performance.now() - t0);
         if (ops.length) {
           layer.placement.applyBatch(ops);
-          if (lag === 0 || free) carryOut(ops);
+          if (lag === 0 || bound) carryOut(ops);
           else layer.pending = ops;
         }
         if (layer.policy.react) {
@@ -116,7 +117,7 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
           if (reacted) {
             if (reacted.length) layer.scheduler.arm(); // the next steps refine the plan from history as usual
             run.planMs.push(performance.now() - t1);
-            if (!free) ms += reactPlanMs(profile);
+            if (!bound) ms += reactPlanMs(profile);
             carryOut(reacted);
             layer.placement = layer.executed.clone();
             layer.pending = [];

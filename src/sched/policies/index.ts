@@ -5,7 +5,7 @@ import { capacityPolicy } from './capacity.js';
 import { eplbPolicy } from './eplb.js';
 import { fastermoePolicy } from './fastermoe.js';
 import { flexmoePolicy } from './flexmoe.js';
-import { foresightPolicy } from './foresight.js';
+import { foresightFreePolicy, foresightPolicy } from './foresight.js';
 import { oraclePolicy } from './oracle.js';
 import { staticPolicy, staticUnpaddedPolicy } from './static.js';
 
@@ -20,6 +20,7 @@ export const policyFactories: Record<string, () => Policy> = {
   'flexmoe-react': () => flexmoePolicy({ react: true }),
   oracle: oraclePolicy,
   foresight: foresightPolicy,
+  'foresight-free': foresightFreePolicy,
 };
 
 /** Policies of your own, by name (`registerPolicy`): per thread, so a module the devices load registers them there too. */
@@ -61,7 +62,7 @@ export function makePolicy(name: string): Policy {
   return policy;
 }
 
-export { capacityPolicy, eplbPolicy, fastermoePolicy, flexmoePolicy, foresightPolicy, oraclePolicy, staticPolicy, staticUnpaddedPolicy };
+export { capacityPolicy, eplbPolicy, fastermoePolicy, flexmoePolicy, foresightFreePolicy, foresightPolicy, oraclePolicy, staticPolicy, staticUnpaddedPolicy };
 
 /**
  * How the built-ins run live (training and serving): those that re-plan between steps, in the
@@ -114,7 +115,8 @@ export function isLivePolicy(name: string): boolean {
 const notLive: Record<string, string> = {
   capacity: 'capacity dropping is a gate option in live training: use static placement with a capacity factor (--capacity-factor F)',
   oracle: 'the oracle is a lower bound that no real placement reaches: it exists in flexmoe simulate only',
-  foresight: 'foresight plans from each step\'s own routing and moves experts for free, a bound that no real placement reaches: it exists in flexmoe simulate only',
+  foresight: 'foresight plans from each step\'s own routing before it runs, a bound that no real placement reaches: it exists in flexmoe simulate only',
+  'foresight-free': 'foresight-free plans from each step\'s own routing and moves experts for free, a bound that no real placement reaches: it exists in flexmoe simulate only',
 };
 
 /** Refuses a policy live training cannot run (`livePolicies` and policies of your own), saying what to use instead. */
