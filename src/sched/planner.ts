@@ -1,3 +1,4 @@
+import { rebalanceExperts } from './eplb.js';
 import { allReduceMs, unitCosts, type CostProfile } from './cost.js';
 import { migrationMs } from './plan-cost.js';
 import { pairMigrations, Placement, type PlacementOp } from './placement.js';
@@ -30,6 +31,11 @@ export interface PlannerOptions {
    * 10%). Default 0.1.
    */
   minGain?: number;
+  /**
+   * Also climb from DeepSeek EPLB's plan for these loads (every slot filled by load per replica,
+   * packed heaviest first): a global start for when no single move pays but many together do.
+   */
+  globalStart?: boolean;
 }
 
 interface Trial {
@@ -38,7 +44,7 @@ interface Trial {
   value: number;
 }
 
-export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost: CostProfile, { horizon, maxOps = 4 * placement.devices * placement.slots, locality = true, minGain = 0.1 }: PlannerOptions): PlacementOp[] {
+export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost: CostProfile, { horizon, maxOps = 4 * placement.devices * placement.slots, locality = true, minGain = 0.1, globalStart = false }: PlannerOptions): PlacementOp[] {
   const u = unitCosts(cost);
   const D = placement.devices, E = placement.experts, S = placement.slots;
   const node = (d: number) => Math.floor(d / cost.devicesPerNode);
@@ -260,6 +266,15 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
   const fresh = Placement.roundRobin(D, S, E).replicas();
   const same = (a: number[][], b: number[][]) => a.every((r, e) => r.length === b[e]!.length && r.every((d, i) => d === b[e]![i]));
   if (!starts.some((st) => same(st, fresh))) starts.push(fresh);
+  if (globalStart) {
+    const { phy2log } = rebalanceExperts(Array.from(expertLoad), D * S, 1, 1, D);
+    const byExpert: number[][] = Array.from({ length: E }, () => []);
+    phy2log.forEach((e, slot) => {
+      const d = Math.floor(slot / S);
+      if (!byExpert[e]!.includes(d)) byExpert[e]!.push(d);
+    });
+    starts.push(byExpert.map((r) => r.sort((a, b) => a - b)));
+  }
   for (const start of starts) {
     const p = price(climb(start));
     if (p.ops.length && p.value < best.value - 1e-9) best = p;

@@ -48,6 +48,17 @@ export interface FlexMoEOptions {
    * placement cannot absorb (surge-shadows.ts; live too). Named `flexmoe-react` among the built-ins.
    */
   react?: boolean;
+  /** The planner's minimum gain (planner.ts `minGain`). */
+  minGain?: number;
+  /**
+   * Also climb from EPLB's plan for the estimate (planner.ts `globalStart`). Greedy climbs add one
+   * replica at a time; where no single one pays but many together do (a mild skew over many
+   * devices) this start finds the plan: simulated, calibrated zipf:0.12 at 64 devices, 17.9 →
+   * 16.4 ms (EPLB itself 17.2). Off by default: over bench/simulate's families it also cost
+   * flexmoe-react on short-lived hot experts (÷ static-unpadded 8.05× → 7.20× on zipf:1.5,transient),
+   * whose in-step plans then find the slots full.
+   */
+  globalStart?: boolean;
 }
 
 /**
@@ -59,7 +70,7 @@ export interface FlexMoEOptions {
  * for the `rise` estimator and hysteresis on the traffic-aware balance ratio; `decide` plans.
  */
 export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
-  const { threshold = 1.1, release = 1.05, window = 5, checkEvery = 1, horizon = 25, locality = true, riseFactor = 1.5, react = false, adaptiveHorizon = true } = opts;
+  const { threshold = 1.1, release = 1.05, window = 5, checkEvery = 1, horizon = 25, locality = true, riseFactor = 1.5, react = false, adaptiveHorizon = true, minGain, globalStart = false } = opts;
   // Steps at which the hottest expert last changed, for how long a plan can expect to last.
   const changes: number[] = [];
   let hottest = -1;
@@ -91,7 +102,7 @@ export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
     },
     decide(load, placement, cost) {
       if (!load.estimate) throw errors.badArgument('flexmoe', 'decide needs the scheduling pipeline\'s estimate (run the policy through schedule / LayerScheduler, sched/pipeline.ts)');
-      return planFlexMoE(load.estimate, placement, cost, { horizon: lifetime(load.step), locality });
+      return planFlexMoE(load.estimate, placement, cost, { horizon: lifetime(load.step), locality, minGain, globalStart });
     },
     dispatch(load, placement, cost) {
       // flexmoe-react also shadows, within the step, experts the placement cannot absorb (live too).
@@ -119,7 +130,7 @@ export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
       for (const v of tr.load) [busiest, sum] = [Math.max(busiest, v), sum + v];
       const bound = (busiest - sum / placement.devices) * u.expertMsPerToken + (cost.training ? 4 : 2) * tr.a2aMs(u);
       if (bound <= reactPlanMs(cost)) return null;
-      return planFlexMoE(now, placement, cost, { horizon, locality });
+      return planFlexMoE(now, placement, cost, { horizon, locality, minGain, globalStart });
     };
   }
   return policy;
