@@ -71,20 +71,23 @@ export function sparklines(title: string, series: { name: string; values: number
 
 export function barChart(opts: { title: string; labels: string[]; values: number[]; yLabel?: string; xLabel?: string }): Chart {
   const values = opts.labels.map((label, i) => ({ label, value: opts.values[i]! }));
+  const b = base(opts.title);
+  // Labels side by side need about 6.5 px a character; when they would run into each other, slant them.
+  const longest = Math.max(...opts.labels.map((l) => l.length));
+  const labelAngle = longest * 6.5 > (b.width as number) / Math.max(1, opts.labels.length) ? -35 : 0;
   const spec = {
-    ...base(opts.title),
+    ...b,
     data: { values },
     layer: [
       { mark: { type: 'bar', color: '#1f77b4' } },
       { mark: { type: 'text', dy: -6 }, encoding: { text: { field: 'value', type: 'quantitative', format: '.3~g' } } },
     ],
     encoding: {
-      x: { field: 'label', type: 'nominal', sort: opts.labels, title: opts.xLabel ?? null, axis: { labelAngle: 0 } },
+      x: { field: 'label', type: 'nominal', sort: opts.labels, title: opts.xLabel ?? null, axis: { labelAngle } },
       y: { field: 'value', type: 'quantitative', title: opts.yLabel ?? '' },
     },
   };
-  const width = Math.max(...opts.labels.map((l) => l.length));
-  const text = `${opts.title}\n${opts.labels.map((l, i) => `  ${l.padEnd(width)} ${num(opts.values[i]!)}`).join('\n')}`;
+  const text = `${opts.title}\n${opts.labels.map((l, i) => `  ${l.padEnd(longest)} ${num(opts.values[i]!)}`).join('\n')}`;
   return { mime: VEGA_LITE_MIME, data: spec, name: opts.title, text };
 }
 
