@@ -1,0 +1,81 @@
+import { errors } from '../errors.js';
+
+/**
+ * Hardware and model constants of the cost model. Times in ms, bandwidths in GB/s per device link,
+ * compute in TFLOP/s per device (already scaled by the achieved efficiency).
+ */
+export interface CostProfile {
+  name: string;
+  devicesPerNode: number;
+  intraNodeGBps: number;
+  interNodeGBps: number;
+  expertTflops: number;
+  denseTflops: number;
+  dModel: number;
+  dFF: number;
+  bytesPerValue: number;
+  /** Dense (non-expert) FLOPs per token per layer, forward + backward. */
+  denseFlopsPerToken: number;
+  /** Bytes moved per parameter byte when a replica is created: parameters + Adam's two moments. */
+  stateBytesFactor: number;
+  /** Training: backward compute, 4 all-to-all passes, replica gradient all-reduce, optimizer state moved with a replica. Inference: forward only, 2 passes, no all-reduce, weights only. */
+  training: boolean;
+  /**
+   * Bandwidth a replica group's gradient all-reduce achieves end to end (the collective's copies and
+   * sums, not just the link), GB/s of gradient; absent, the link bandwidths. `flexmoe calibrate`
+   * measures it on this machine, where it is several times below the raw channel bandwidth.
+   */
+  allReduceGBps?: number;
+  /**
+   * Fixed cost of carrying out any plan, beyond moving the state: the pause at the step boundary,
+   * the control round trips, caches warming for new replicas (ms). Live schedulers learn it from
+   * the switches they measure; absent, 0.
+   */
+  planOverheadMs?: number;
+  /**
+   * Time a plan made after gating holds its step (ms; default 5): such a plan (FlexMoE's `react`)
+   * runs on the critical path, between gating and dispatch, not beside the previous step. Warm
+   * re-plans of 64 experts took 0.3–2.3 ms (median; max 4.1) at 8–64 devices here (bench/simulate.ts
+   * prints them), so 5 ms errs against the policy that pays it.
+   */
+  reactPlanMs?: number;
+  /**
+   * Per MoE layer, step time this model does not price (ms): what a live step measures beyond the
+   * predicted one (attention, norms, head, optimizer and per-op overheads, which at small shapes
+   * are most of a step and which no placement changes). Live schedulers learn it; absent, 0. The
+   * planner judges a plan's gain against the whole step, so it does not move experts to shave a
+   * few percent off a part that is a tenth of the step.
+   */
+  unmodelledMs?: number;
+  /**
+   * Fixed time of one expert buffer in a step (ms, forward and backward), beyond its rows: kernel
+   * launches, copies, the per-op work of the expert's own pass. A device computing k experts' buffers
+   * pays k of it, so small buffers cost more per row than large ones. `flexmoe calibrate` fits it
+   * from the model's own expert times at two batch sizes; absent, 0 (time proportional to rows).
+   */
+  expertCallMs?: number;
+}
+
+/** 8 A100s per node (NVLink 300 GB/s), 12.5 GB/s between nodes, experts at 50% of 312 TFLOP/s, d 1024, f 4096, fp32. */
+export const clusterA100: CostProfile = {
+  name: 'cluster-a100',
+  devicesPerNode: 8,
+  intraNodeGBps: 300,
+  interNodeGBps: 12.5,
+  expertTflops: 156,
+  denseTflops: 156,
+  dModel: 1024,
+  dFF: 4096,
+  bytesPerValue: 4,
+  denseFlopsPerToken: 6 * 4 * 1024 * 1024, // q, k, v, o projections: 4d² parameters, 2 FLOPs each, ×3 for backward
+  stateBytesFactor: 3,
+  training: true,
+};
+
+export const profiles: Record<string, CostProfile> = { 'cluster-a100': clusterA100 };
+
+export function profileByName(name: string): CostProfile {
+  const p = profiles[name];
+  if (!p) throw errors.badArgument('profile', `unknown profile "${name}"; known: ${Object.keys(profiles).join(', ')} (or pass a JSON file)`);
+  return p;
+}
