@@ -19,8 +19,9 @@ export const simulateHelp = `flexmoe simulate (--trace FILE | --workload zipf:S[
   --module FILE loads a module that registers policies of your own (registerPolicy) to name in --policies.
   flexmoe plans beside steps from recent load (as live training does); flexmoe-react also plans
   after gating when an expert surges, holding that step (simulator only), and shadows experts its
-  placement cannot absorb within the step (live too). Two bounds: oracle (a free perfect split) and
-  foresight (FlexMoE's planner on each step's own routing, its moves free).`;
+  placement cannot absorb within the step (live too). Bounds: oracle (a free perfect split),
+  foresight (FlexMoE's planner on each step's own routing, paying for its moves) and foresight-free
+  (the same with free moves; name it in --policies).`;
 
 function profileFrom(flags: Flags): CostProfile {
   const p = typeof flags.profile === 'string' ? flags.profile : 'cluster-a100';
