@@ -121,14 +121,16 @@ try {
   for (const p of hostProcs) p.kill('SIGTERM');
 }
 
-// Topology: 2 hosts of 2 devices, FlexMoE under a hot expert (gates routing zipf:2), planning with
-// the profile calibrate measures (a host is a node; the link between hosts is NATS's) against the
-// same profile with the topology ignored (one node, every link as fast as a ring). Alternating.
+// Topology: 2 hosts of 2 devices, FlexMoE under hot experts that drift (gates routing zipf:2,drift),
+// planning with the profile calibrate measures (a host is a node; the link between hosts is NATS's)
+// against the same profile with the topology ignored (one node, every link as fast as a ring).
+// Experts of width 2048 and a small batch, so that a replica group spanning the hosts (its
+// gradients all-reduced over NATS every step) costs more than the tokens it keeps local. Alternating.
 const wide = ['a', 'b'].map((id) => spawn(process.execPath, ['--import', 'tsx', main, 'host', '--nats', broker.url, '--id', `topo-${id}`, '--devices', '2'], { stdio: 'ignore' }));
 try {
   const corpus = new CharCorpus(mobyDick());
-  const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 32, dModel: 64, heads: 4, dFF: 512, layers: 2, seed: 1, moe: { experts: 8, topk: 1, auxCoef: 0.01, routing: 'zipf:2' } };
-  const hosts = { nats: broker.url, hosts: 2 }, steps = 60, batch = 16, warm = 20, tokens = batch * config.seq;
+  const config: CharTransformerConfig = { vocab: corpus.vocab.size, seq: 32, dModel: 64, heads: 4, dFF: 2048, layers: 2, seed: 1, moe: { experts: 8, topk: 1, auxCoef: 0.01, routing: 'zipf:2,drift' } };
+  const hosts = { nats: broker.url, hosts: 2 }, steps = 60, batch = 8, warm = 20, tokens = batch * config.seq;
   const aware = await calibrate({ dModel: config.dModel, dFF: config.dFF, devices: 4, hosts });
   const blind = { ...aware, name: 'topology ignored', devicesPerNode: 4, interNodeGBps: aware.intraNodeGBps };
   const tps: Record<'aware' | 'blind', number[]> = { aware: [], blind: [] };
