@@ -10,8 +10,9 @@ export const calibrateHelp = `flexmoe calibrate [model flags as for train] [--de
   Measures this machine's expert throughput and channel bandwidth; prints a cost profile (JSON)
   for flexmoe simulate --profile FILE and live policies. On local devices it also trains the model
   a few steps with uniform routing, at its batch and a quarter of it: expertTflops and expertCallMs
-  are then what its experts cost per row and per buffer there, and unmodelledMs the per-layer time of its step that no placement changes (attention, norms, head,
-  optimizer), which the simulator adds to every step. With --nats URL --hosts H it claims H hosts
+  are then what its experts cost per row and per buffer there, and unmodelledMs the per-layer time
+  of its step that no placement changes (attention, norms, head, optimizer), which the simulator
+  adds to every step. With --nats URL --hosts H it claims H hosts
   (flexmoe host) and measures the link between two of them: a host is a node of the profile.`;
 
 export async function calibrateCommand(flags: Flags): Promise<void> {

@@ -28,7 +28,7 @@ export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe
   --predict also replays the routing the first run recorded in the simulator, under every policy
   with the calibrated profile, and sets its predicted step times beside the measured ones, with the
   error of each. The experts' throughput and the per-layer time that no placement changes
-  (attention, norms, head, optimizer) are measured first, by a short run with uniform routing.`;
+  (attention, norms, head, optimizer) are measured first, by two short runs with uniform routing.`;
 
 interface Run {
   policy: string;
@@ -64,9 +64,9 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const predict = flags.predict === true;
   const profile = predict || policies.some((p) => !isFixedPlacement(p)) ? await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend }) : undefined;
   const task = model as TaskName;
-  // The prediction's profile also prices the time no placement changes, measured on its own run.
-  const unmodelled = predict ? await measureModelStep(profile!, { task, modules, config, devices, batch, slots, backend }) : null;
-  if (unmodelled) log(`calibration runs (uniform routing): experts at ${(unmodelled.expertTflops * 1000).toFixed(1)} GFLOP/s and ${unmodelled.expertCallMs.toFixed(3)} ms per buffer; measured step ${unmodelled.measuredStepMs.toFixed(1)} ms, modelled ${unmodelled.predictedStepMs.toFixed(1)} ms: ${unmodelled.unmodelledMs.toFixed(2)} ms per MoE layer unmodelled`);
+  // The prediction's profile: the experts' cost and the time no placement changes, from runs of their own.
+  const modelStep = predict ? await measureModelStep(profile!, { task, modules, config, devices, batch, slots, backend }) : null;
+  if (modelStep) log(`calibration runs (uniform routing): experts at ${(modelStep.expertTflops * 1000).toFixed(1)} GFLOP/s and ${modelStep.expertCallMs.toFixed(3)} ms per buffer; measured step ${modelStep.measuredStepMs.toFixed(1)} ms, modelled ${modelStep.predictedStepMs.toFixed(1)} ms: ${modelStep.unmodelledMs.toFixed(2)} ms per MoE layer unmodelled`);
   const runs: Run[] = [];
   // Placement changes no math, so every run routes alike: the first run's routing stands for all.
   const trace = predict ? join(mkdtempSync(join(tmpdir(), 'flexmoe-compare-')), 'routing.jsonl') : undefined;
@@ -92,7 +92,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const of = (p: string) => runs.filter((r) => r.policy === p);
   const baseTps = Math.round(median(of(base).map((r) => r.tokensPerSec)));
   const baseLosses = of(base)[0]!.history.map((s) => s.loss);
-  const predicted = trace ? predictSteps(trace, devices, slots, { ...profile!, expertTflops: unmodelled!.expertTflops, expertCallMs: unmodelled!.expertCallMs, unmodelledMs: unmodelled!.unmodelledMs }, policies, warm) : null;
+  const predicted = trace ? predictSteps(trace, devices, slots, { ...profile!, expertTflops: modelStep!.expertTflops, expertCallMs: modelStep!.expertCallMs, unmodelledMs: modelStep!.unmodelledMs }, policies, warm) : null;
   if (trace) rmSync(dirname(trace), { recursive: true, force: true });
   const rows = policies.map((p) => {
     const mine = of(p), tps = Math.round(median(mine.map((r) => r.tokensPerSec)));
@@ -104,7 +104,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const exact = rows.find((r) => r.policy === 'static-unpadded');
   const headroom = exact ? { stepMs: exact.stepMs, imbalanceMs: exact.imbalanceMs, bound: round4(headroomOf(exact.stepMs, exact.imbalanceMs)) } : null;
   if (json) {
-    process.stdout.write(`${JSON.stringify({ summary: { model, devices, steps, rounds, baseline: base, policies: rows, headroom, ...(unmodelled ? { unmodelledMs: round4(unmodelled.unmodelledMs) } : {}), ...(profile ? { profile: { expertTflops: round4(profile.expertTflops), channelGBps: round4(profile.intraNodeGBps), allReduceGBps: profile.allReduceGBps === undefined ? null : round4(profile.allReduceGBps) } } : {}) } })}\n`);
+    process.stdout.write(`${JSON.stringify({ summary: { model, devices, steps, rounds, baseline: base, policies: rows, headroom, ...(modelStep ? { unmodelledMs: round4(modelStep.unmodelledMs) } : {}), ...(profile ? { profile: { expertTflops: round4(profile.expertTflops), channelGBps: round4(profile.intraNodeGBps), allReduceGBps: profile.allReduceGBps === undefined ? null : round4(profile.allReduceGBps) } } : {}) } })}\n`);
     return;
   }
   const header = ['policy', 'tokens/s', `÷ ${base}`, 'step ms', 'experts ms', 'imbalance ms', ...(predicted ? ['predicted ms', `predicted ÷ ${base}`, 'error'] : []), 'per round', 're-plans', 'steps shadowed', 'last loss', `loss vs ${base}`];
@@ -118,7 +118,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   process.stdout.write(`${model} on ${devices} devices, ${steps} steps × ${rounds} round(s), median step after ${warm} warm-up steps:\n${line(header)}\n${table.map(line).join('\n')}\n`);
   process.stdout.write("experts ms: the busiest device's expert compute per step (forward and backward); imbalance ms: how far it is above the devices' mean\n");
   if (headroom) process.stdout.write(`headroom: under static-unpadded the experts' imbalance is ${headroom.imbalanceMs.toFixed(1)} ms of a ${headroom.stepMs.toFixed(1)} ms step; balancing them perfectly at no cost would make it at most ${headroom.bound.toFixed(3)}× faster\n`);
-  if (predicted) process.stdout.write(`predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile, the experts' cost (${(unmodelled!.expertTflops * 1000).toFixed(1)} GFLOP/s per row, ${unmodelled!.expertCallMs.toFixed(3)} ms per buffer) and the ${unmodelled!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with uniform routing (median step after the same warm-up); error: predicted ÷ measured − 1\n`);
+  if (predicted) process.stdout.write(`predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile, the experts' cost (${(modelStep!.expertTflops * 1000).toFixed(1)} GFLOP/s per row, ${modelStep!.expertCallMs.toFixed(3)} ms per buffer) and the ${modelStep!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with uniform routing (median step after the same warm-up); error: predicted ÷ measured − 1\n`);
   if (profile) process.stdout.write(`calibrated: expert compute ${(profile.expertTflops * 1000).toFixed(1)} GFLOP/s, channels ${profile.intraNodeGBps.toFixed(2)} GB/s, gradient all-reduce ${profile.allReduceGBps?.toFixed(2) ?? '–'} GB/s\n`);
 }
 

@@ -10,7 +10,7 @@ import { expertTotals } from '../sched/policy.js';
 import { trainDistributed } from './distributed.js';
 import type { DistributedOptions } from './distributed-types.js';
 
-export interface UnmodelledOptions {
+export interface ModelStepOptions {
   task?: TaskName;
   modules?: (string | URL)[];
   config: DistributedOptions['config'];
@@ -31,10 +31,11 @@ export interface UnmodelledOptions {
  * the measurement shares nothing with the skewed runs it will help predict), at its batch and at a
  * quarter of it; the experts' measured times at the two sizes give the per-row and per-buffer costs.
  * Then it replays the routing the full-batch steps recorded through the cost model and takes what
- * the measured median step has beyond the predicted one, per MoE layer. The live scheduler learns the same quantity step by step
- * (actors/scheduler.ts, learnUnmodelled); this is the offline, one-off form for the simulator.
+ * the measured median step has beyond the predicted one, per MoE layer. The live scheduler learns
+ * that last quantity step by step (actors/scheduler.ts, learnUnmodelled); this is the offline,
+ * one-off form for the simulator.
  */
-export async function measureModelStep(profile: CostProfile, opts: UnmodelledOptions): Promise<{ unmodelledMs: number; expertTflops: number; expertCallMs: number; measuredStepMs: number; predictedStepMs: number }> {
+export async function measureModelStep(profile: CostProfile, opts: ModelStepOptions): Promise<{ unmodelledMs: number; expertTflops: number; expertCallMs: number; measuredStepMs: number; predictedStepMs: number }> {
   const steps = opts.steps ?? 20, warm = opts.warm ?? 20;
   const dir = mkdtempSync(join(tmpdir(), 'flexmoe-calibrate-'));
   const experts = opts.config.moe!.experts;

@@ -50,6 +50,6 @@ export function eplbPolicy({ interval = 20, window = 20, locality = true, groups
       while (copiesOf.size > 3) copiesOf.delete(copiesOf.keys().next().value!);
       return placement.diff(target);
     },
-    dispatch: (_view, placement) => ({ mode: 'split', locality, copies: copiesOf.get(key(placement)) }),
+    dispatch: (_view, placement) => ({ mode: 'split', locality, copies: copiesOf.size ? copiesOf.get(key(placement)) : undefined }),
   };
 }
