@@ -96,6 +96,15 @@ describe('flexmoe command line', function () {
     await assert.rejects(run('node', [bin, 'compare', '--policies', 'static,oracle']), (e: { stderr: string }) => /the oracle is a lower bound/.test(e.stderr));
   });
 
+  it('calibrate with model flags prints a profile with the experts\' cost and the time no placement changes', async () => {
+    const { stdout } = await run('node', [bin, 'calibrate', '--devices', '2', '--d-model', '16', '--layers', '1', '--seq', '8', '--batch', '8']);
+    const p = JSON.parse(stdout) as Record<string, number>;
+    assert.equal(p.dModel, 16);
+    assert.equal(p.dFF, 32, 'the model flags\' default width');
+    for (const k of ['expertTflops', 'intraNodeGBps']) assert.ok(p[k]! > 0, `${k} = ${p[k]}`);
+    for (const k of ['expertCallMs', 'unmodelledMs']) assert.ok(Number.isFinite(p[k]) && p[k]! >= 0, `${k} = ${p[k]}`);
+  });
+
   it('flags are strict: an unknown or misspelt flag is refused with the nearest known one, a missing value is named, each command has its help, and --version works', async () => {
     const fails = async (args: string[], message: RegExp) => {
       await assert.rejects(run('node', [bin, ...args]), (e: { stderr: string; code: number }) => {
