@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { clusterA100 } from '../src/sched/cost.js';
 import { simulate } from '../src/sched/simulate.js';
 import { TraceSource, TraceWriter } from '../src/sched/trace.js';
-import { parseWorkload, SyntheticWorkload } from '../src/sched/workload.js';
+import { hottestOverMean, parseWorkload, SyntheticWorkload } from '../src/sched/workload.js';
 
 const all = ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'oracle'];
 const workload = (spec: string, seed = 1) => new SyntheticWorkload(parseWorkload(spec), 32, 2, 60, 2048, seed);
@@ -143,6 +143,8 @@ describe('routing traces', () => {
     const flex = ['static', 'capacity', 'fastermoe', 'eplb', 'foresight', 'oracle'].map((p) => `flexmoe/${p}`);
     const react = ['static', 'capacity', 'fastermoe', 'eplb', 'flexmoe', 'foresight', 'oracle'].map((p) => `flexmoe-react/${p}`);
     assert.deepEqual(Object.keys(lines[8].speedup), [...flex, ...react]);
+    // The routing's skew beside the ratios: zipf 1 over 16 experts puts about 4.7× the mean on the hottest.
+    assert.ok(lines[8].hottestOverMean > 3 && lines[8].hottestOverMean < 6, String(lines[8].hottestOverMean));
   });
 });
 
@@ -172,5 +174,14 @@ describe('a user-written policy (examples/hottest-everywhere.ts, as in docs/poli
     const run = (unmodelledMs?: number) => simulate({ source: workload('zipf:1.5,drift', 4), devices: 4, slots: 8, profile: { ...clusterA100, unmodelledMs }, policies: ['static-unpadded', 'fastermoe'] }).reports;
     const without = run(), withIt = run(2.5);
     without.forEach((r, i) => r.stepMs.forEach((ms, s) => assert.ok(Math.abs(withIt[i]!.stepMs[s]! - ms - 2.5) < 1e-9, `${r.policy} step ${s}`)));
+  });
+});
+
+describe('routing skew', () => {
+  it('measures how skewed a routing is: the hottest expert over the mean, per layer and step', () => {
+    // Uniform popularity: only sampling noise (32 experts, 2048 tokens of one source) lifts it above 1.
+    assert.ok(hottestOverMean(workload('zipf:0')) < 1.3);
+    const extreme = hottestOverMean(new SyntheticWorkload(parseWorkload('zipf:1.5'), 64, 2, 20, 4096, 1));
+    assert.ok(extreme > 20 && extreme <= 32, String(extreme)); // capped at 1/k of the assignments: at most 32× for top-2
   });
 });

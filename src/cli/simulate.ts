@@ -6,7 +6,7 @@ import { simulateJobs } from '../sched/simulate-pool.js';
 import { availableParallelism } from 'node:os';
 import { speedups, type PolicyReport } from '../sched/simulate.js';
 import { makePolicy } from '../sched/policies/index.js';
-import { parseWorkload } from '../sched/workload.js';
+import { hottestOverMean, parseWorkload } from '../sched/workload.js';
 import { moduleUrls } from '../runtime/thread.js';
 import { intFlag, type Flags } from './args.js';
 import { importUserModule } from '../runtime/modules.js';
@@ -60,9 +60,11 @@ export async function simulateCommand(flags: Flags): Promise<void> {
   // A ratio of Infinity or NaN means an input priced a step at 0 or ∞: an error, not a table cell.
   for (const [k, v] of Object.entries(speedup)) if (!Number.isFinite(v)) throw errors.badArgument('simulate', `the ratio ${k} came out ${v}: a step was priced at ${v === Infinity ? '0' : 'no finite'} ms; check the trace's counts and the profile`);
   for (const r of reports) if (!Number.isFinite(r.meanStepMs)) throw errors.badArgument('simulate', `policy ${r.policy}'s mean step came out ${r.meanStepMs} ms; check the trace's counts and the profile`);
+  // How skewed the routing is, beside what learned routers show: the comparison means little without it.
+  const skew = hottestOverMean(source);
   if (flags.json === true) {
     for (const r of reports) process.stdout.write(`${JSON.stringify(summary(r))}\n`);
-    process.stdout.write(`${JSON.stringify({ speedup: roundAll(speedup) })}\n`);
+    process.stdout.write(`${JSON.stringify({ speedup: roundAll(speedup), hottestOverMean: round(skew) })}\n`);
     return;
   }
   const rows = reports.map((r) => {
@@ -72,7 +74,7 @@ export async function simulateCommand(flags: Flags): Promise<void> {
   const head = ['policy', 'mean ms', 'p95 ms', 'balance', 'dropped', 'replans', 'moved MiB', 'plan ms mean/max'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  process.stdout.write(`${source.experts} experts, top-${source.topk}, ${devices} devices × ${slots} slots\n${line(head)}\n${rows.map(line).join('\n')}\n`);
+  process.stdout.write(`${source.experts} experts, top-${source.topk}, ${devices} devices × ${slots} slots; a layer's hottest expert takes ${skew.toFixed(2)}× the mean (median; learned routers show about 1.1–1.5×)\n${line(head)}\n${rows.map(line).join('\n')}\n`);
   // One line per policy compared (flexmoe/…, flexmoe-react/…), so the ratios stay readable.
   const lines = new Map<string, string[]>();
   for (const [k, v] of Object.entries(speedup)) {

@@ -14,6 +14,28 @@ export interface RoutingSource {
   at(step: number, devices: number): Counts[];
 }
 
+/**
+ * How skewed a routing is: the hottest expert's assignments over the mean, per layer and step, the
+ * median over up to `samples` steps spread through the run. Learned routers show about 1.1–1.5
+ * (docs/benchmarks.md, calibrated families); the simulator's zipf 1–2 families, 13–31 at 64 experts.
+ */
+export function hottestOverMean(source: RoutingSource, samples = 50): number {
+  const ratios: number[] = [];
+  const n = Math.min(samples, source.steps);
+  for (let i = 0; i < n; i++) {
+    const step = Math.floor((i * source.steps) / n);
+    for (const layer of source.at(step, 1)) {
+      const totals = new Float64Array(source.experts);
+      for (const row of layer) for (let e = 0; e < source.experts; e++) totals[e]! += row[e]!;
+      let max = 0, sum = 0;
+      for (const v of totals) [max, sum] = [Math.max(max, v), sum + v];
+      if (sum > 0) ratios.push((max * source.experts) / sum);
+    }
+  }
+  ratios.sort((a, b) => a - b);
+  return ratios.length ? ratios[ratios.length >> 1]! : 1;
+}
+
 export interface WorkloadSpec {
   /** Zipf exponent of expert popularity: 0 uniform, 2 very skewed. */
   zipf: number;
