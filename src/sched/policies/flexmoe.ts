@@ -53,10 +53,8 @@ export interface FlexMoEOptions {
   /**
    * Also climb from EPLB's plan for the estimate (planner.ts `globalStart`). Greedy climbs add one
    * replica at a time; where no single one pays but many together do (a mild skew over many
-   * devices) this start finds the plan: simulated, calibrated zipf:0.12 at 64 devices, 17.9 →
-   * 16.4 ms (EPLB itself 17.2). Off by default: over bench/simulate's families it also cost
-   * flexmoe-react on short-lived hot experts (÷ static-unpadded 8.05× → 7.20× on zipf:1.5,transient),
-   * whose in-step plans then find the slots full.
+   * devices) this start finds the plan. Off by default: it also costs flexmoe-react on short-lived
+   * hot experts, whose in-step plans then find the slots full (docs/policies.md has the figures).
    */
   globalStart?: boolean;
 }
