@@ -3,11 +3,11 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCells } from '../src/notebook/cells.js';
-import { toIpynb } from '../src/notebook/ipynb.js';
+import { ipynbText } from '../src/notebook/ipynb.js';
 
 const dir = new URL('../examples/', import.meta.url).pathname;
 for (const f of readdirSync(dir).filter((f) => /^\d\d-.*\.ts$/.test(f))) {
   const out = join(dir, f.replace(/\.ts$/, '.ipynb'));
-  writeFileSync(out, `${JSON.stringify(toIpynb(parseCells(readFileSync(join(dir, f), 'utf8'), f)), null, 1)}\n`);
+  writeFileSync(out, ipynbText(parseCells(readFileSync(join(dir, f), 'utf8'), f)));
   console.log(`wrote ${out}`);
 }

@@ -4,7 +4,7 @@ import { errors } from '../errors.js';
 import { Notebook, type CellResult } from '../notebook/runner.js';
 import { asText } from '../notebook/display.js';
 import { parseCells } from '../notebook/cells.js';
-import { toIpynb } from '../notebook/ipynb.js';
+import { ipynbText } from '../notebook/ipynb.js';
 import type { Flags } from './args.js';
 import { checkWritable } from '../train/paths.js';
 
@@ -24,7 +24,7 @@ export async function notebookCommand(flags: Flags, positional: string[]): Promi
   if (!existsSync(file)) throw errors.badArgument('notebook', `no such file: ${file}`);
   if (typeof flags.ipynb === 'string') {
     checkWritable(flags.ipynb, '--ipynb');
-    writeFileSync(flags.ipynb, `${JSON.stringify(toIpynb(parseCells(readFileSync(file, 'utf8'), file)), null, 1)}\n`);
+    writeFileSync(flags.ipynb, ipynbText(parseCells(readFileSync(file, 'utf8'), file)));
     return;
   }
   const nb = new Notebook(file);

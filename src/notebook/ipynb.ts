@@ -27,3 +27,8 @@ export function toIpynb(cells: Cell[]): Ipynb {
     ),
   };
 }
+
+/** The notebook as a file's text: one space of indentation, as Jupyter writes them, and a final newline. */
+export function ipynbText(cells: Cell[]): string {
+  return `${JSON.stringify(toIpynb(cells), null, 1)}\n`;
+}

@@ -80,7 +80,9 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
   const node = (d: number) => Math.floor(d / p.devicesPerNode);
   const tokens = new Float64Array(D); // expert tokens per device, padding included
   const real = new Float64Array(D); // the same without padding
-  const calls = new Float64Array(D); // expert buffers each device computes
+  // Expert buffers each device computes: counted only when the profile prices them.
+  const callMs = dispatch.mode === 'oracle' ? 0 : (p.expertCallMs ?? 0);
+  const calls = new Float64Array(D);
   const out = new Float64Array(D * 2), inn = new Float64Array(D * 2); // [intra, inter] bytes per device
   let dropped = 0, localTokens = 0;
   const shadowSet = dispatch.mode === 'shadow' ? new Set(dispatch.shadows) : null;
@@ -99,7 +101,7 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
       })
     : null;
   // Which (device, expert) buffers receive rows this step: a buffer is one call whatever its sources.
-  const held = new Uint8Array(D * E);
+  const held = callMs > 0 ? new Uint8Array(D * E) : null;
   let cap = 0;
   if (dispatch.mode === 'padMax') for (let e = 0; e < E; e++) cap = Math.max(cap, expertTotal[e]! / reps[e]!.length);
   for (let s = 0; s < D; s++) {
@@ -119,7 +121,7 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
       if (shadowSet?.has(e)) {
         tokens[s]! += c; // computed where it originates
         real[s]! += c;
-        if (c > 0) calls[s]!++;
+        if (c > 0 && held) calls[s]!++;
         continue;
       }
       if (dispatch.mode === 'oracle') continue;
@@ -128,7 +130,7 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
         if (r.includes(s)) {
           tokens[s]! += c;
           real[s]! += c;
-          if (c > 0) held[s * E + e] = 1;
+          if (c > 0 && held) held[s * E + e] = 1;
           continue;
         }
         r = byNode![e]!.get(node(s)) ?? r;
@@ -144,7 +146,7 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
         const share = c * part;
         real[d]! += kept * part;
         if (dispatch.mode !== 'padMax') tokens[d]! += share;
-        if (share > 0) held[d * E + e] = 1;
+        if (share > 0 && held) held[d * E + e] = 1;
         if (d === s) continue;
         const k = node(d) === node(s) ? 0 : 1;
         out[s * 2 + k]! += share * u.tokenBytes;
@@ -153,9 +155,11 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
     }
   }
   if (dispatch.mode === 'padMax') for (let d = 0; d < D; d++) tokens[d] = placement.hosts[d]!.length * cap;
-  for (let d = 0; d < D; d++) {
-    if (dispatch.mode === 'padMax') calls[d] = cap > 0 ? placement.hosts[d]!.length : 0;
-    else for (let e = 0; e < E; e++) calls[d]! += held[d * E + e]!;
+  if (held) {
+    for (let d = 0; d < D; d++) {
+      if (dispatch.mode === 'padMax') calls[d] = cap > 0 ? placement.hosts[d]!.length : 0;
+      else for (let e = 0; e < E; e++) calls[d]! += held[d * E + e]!;
+    }
   }
   if (dispatch.mode === 'oracle') {
     let total = 0;
@@ -171,7 +175,6 @@ export function stepCost(counts: readonly ArrayLike<number>[], placement: Placem
     }
   }
   let computeMs = 0, a2a = 0;
-  const callMs = dispatch.mode === 'oracle' ? 0 : (p.expertCallMs ?? 0);
   for (let d = 0; d < D; d++) {
     computeMs = Math.max(computeMs, tokens[d]! * u.expertMsPerToken + calls[d]! * callMs);
     const send = u.linkMs(out[d * 2]!, true) + u.linkMs(out[d * 2 + 1]!, false);
