@@ -95,12 +95,14 @@ for (const bytes of sizes) {
 // All-reduce of 4 MiB across 2 devices (actors on device threads), against copying 4 MiB once, in
 // the same run: over shared memory (a tensor of its own; and one staged in the shared region, as the
 // gradient sync does) and over the channels (the rings), paths interleaved so noise hits them alike.
+// Beside memcpy, a floor measured the same way: both devices at once copying what a bandwidth-optimal
+// all-reduce must bring across cores (the peer's freshly written 4 MiB), `crossCoreMs`.
 const system = await ActorSystem.start({ devices: 2, modules: [new URL('../src/sched/allreduce-probe.ts', import.meta.url)] });
 try {
   const actors = await Promise.all([0, 1].map((d) => system.spawn('AllReduceProbe', {}, { device: d })));
   const bytes = 4 << 20, iterations = quick ? 10 : 20;
-  const paths = ['shared', 'staged', 'channels'] as const;
-  const times: Record<string, number[]> = { shared: [], staged: [], channels: [], memcpy: [] };
+  const paths = ['shared', 'staged', 'channels', 'crosscore'] as const;
+  const times: Record<string, number[]> = { shared: [], staged: [], channels: [], crosscore: [], memcpy: [] };
   for (let rep = 0; rep < reps; rep++) {
     for (const path of paths) {
       const perOp = await Promise.all(actors.map((a) => system.ask<number[]>(a, { floats: bytes / 4, iterations, path }, { timeoutMs: 120_000 })));
@@ -109,11 +111,13 @@ try {
     times.memcpy!.push((bytes / memcpyGbps(bytes) / 1e9) * 1000);
   }
   const memcpyMs = median(times.memcpy!);
-  const line: Record<string, unknown> = { bench: 'allreduce', bytes, devices: 2, memcpyMs: round(memcpyMs) };
-  for (const path of paths) {
+  const crossMs = median(times.crosscore!);
+  const line: Record<string, unknown> = { bench: 'allreduce', bytes, devices: 2, memcpyMs: round(memcpyMs), crossCoreMs: round(crossMs) };
+  for (const path of paths.filter((p) => p !== 'crosscore')) {
     const ms = median(times[path]!);
-    line[path] = { ms: round(ms), gbps: round(bytes / (ms / 1000) / 1e9), timesMemcpy: round(ms / memcpyMs) };
+    line[path] = { ms: round(ms), gbps: round(bytes / (ms / 1000) / 1e9), timesMemcpy: round(ms / memcpyMs), timesCrossCore: round(ms / crossMs) };
   }
+  line.crossCoreOverMemcpy = round(crossMs / memcpyMs);
   process.stdout.write(`${JSON.stringify(line)}\n`);
 } finally {
   await system.stop();

@@ -143,3 +143,21 @@ describe('all-reduce over shared memory', function () {
     for (const r of got) assert.ok(r.every((x) => x === 6));
   });
 });
+
+describe('the all-reduce probe (flexmoe calibrate, bench/channels.ts)', function () {
+  this.timeout(60_000);
+  let system: ActorSystem;
+  before(async () => {
+    system = await startSystem({ modules: [new URL('../src/sched/allreduce-probe.ts', import.meta.url)] });
+  });
+  after(() => system?.stop());
+
+  it('times each path and checks what it read: the sums, and for the cross-core floor the peer\'s values', async () => {
+    const probes = await Promise.all([0, 1].map((d) => system.spawn('AllReduceProbe', {}, { device: d })));
+    for (const path of ['shared', 'staged', 'crosscore'] as const) {
+      const times = await Promise.all(probes.map((p) => system.ask<number[]>(p, { floats: SPLIT_FLOATS, iterations: 3, path })));
+      for (const t of times) assert.ok(t.length === 3 && t.every((ms) => ms >= 0), `${path}: ${t}`);
+    }
+    await assert.rejects(system.ask(probes[0]!, { floats: 1 << 30, iterations: 1, path: 'crosscore' }), /do not fit the shared region/);
+  });
+});

@@ -35,6 +35,11 @@ export class Collectives {
     return n >= SPLIT_FLOATS ? (this.shared?.staging(n) ?? null) : null;
   }
 
+  /** Device `d`'s shared all-reduce region as a view of `n` floats (null without one): for the all-reduce probe's floor. */
+  regionView(d: number, n: number): Float32Array | null {
+    return this.shared?.regionView(d, n) ?? null;
+  }
+
   /**
    * Starts a new epoch of collectives, on every device at once, when none is in flight (after a
    * crash, before training goes on): the calls cut short by it left tag counters, arrived parts and

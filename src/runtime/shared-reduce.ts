@@ -106,6 +106,17 @@ export class SharedReduce {
     return new Tensor('f32', [n], this.f32.subarray(at, at + n)) as F32;
   }
 
+  /**
+   * The first `n` floats of device `d`'s region, or null when they do not fit. Only for measuring:
+   * copying a peer's freshly written region is the least any all-reduce must pay here (each
+   * member receives the other members' share of the vector across cores), a floor to judge it by.
+   */
+  regionView(d: number, n: number): Float32Array | null {
+    if (n > this.regionFloats || d < 0 || d >= this.devices) return null;
+    const at = this.regionAt(d) / 4;
+    return this.f32.subarray(at, at + n);
+  }
+
   /** `peer` was rebuilt: its counters start again from zero, and calls waiting on the old one fail. */
   peerRestarted(peer: number): void {
     this.generation[peer]!++;
