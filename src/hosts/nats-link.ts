@@ -16,6 +16,8 @@
  */
 import type { NatsConnection, Subscription } from 'nats';
 import { errors } from '../errors.js';
+import { copyBytes } from '../runtime/copy.js';
+import { frameHash } from './frame-hash.js';
 import { checksum, dtypeCodes, dtypeNames, HEADER_BYTES, MAX_DIMS, type Frame, type FrameInit, type FrameReader, type FrameWriter } from '../runtime/frame.js';
 
 const MAGIC = 0x464d4e4c; // "FMNL"
@@ -40,21 +42,6 @@ export interface LinkOptions {
 
 export const frameSubject = (prefix: string, to: number, from: number) => `${prefix}.f.${to}.${from}`;
 export const ackSubject = (prefix: string, from: number, to: number) => `${prefix}.a.${from}.${to}`;
-
-/** A 32-bit checksum of `n` bytes from `at` (FNV-1a over 32-bit words, then the tail bytes). */
-export function payloadChecksum(u8: Uint8Array, at: number, n: number): number {
-  let h = 0x811c9dc5;
-  const words = n >>> 2;
-  if ((u8.byteOffset + at) % 4 === 0) {
-    const w32 = new Int32Array(u8.buffer, u8.byteOffset + at, words);
-    for (let i = 0; i < words; i++) h = Math.imul(h ^ w32[i]!, 0x01000193);
-  } else {
-    const dv = new DataView(u8.buffer, u8.byteOffset + at, n);
-    for (let i = 0; i < words; i++) h = Math.imul(h ^ dv.getInt32(i * 4, true), 0x01000193);
-  }
-  for (let i = words * 4; i < n; i++) h = Math.imul(h ^ u8[at + i]!, 0x01000193);
-  return h | 0;
-}
 
 /** The writing end: frames to device `to`, kept until acknowledged. */
 export class NatsFrameWriter implements FrameWriter {
@@ -113,8 +100,8 @@ export class NatsFrameWriter implements FrameWriter {
     h[W.bytes] = n;
     f.shape.forEach((d, i) => (h[W.shape + i] = d));
     h[W.aux] = f.aux ?? 0;
-    msg.set(new Uint8Array(f.payload.buffer, f.payload.byteOffset, n), HEADER_BYTES);
-    h[W.sum] = payloadChecksum(msg, HEADER_BYTES, n);
+    copyBytes(msg, new Uint8Array(f.payload.buffer, f.payload.byteOffset, n), HEADER_BYTES);
+    h[W.sum] = frameHash(msg, HEADER_BYTES, n);
     h[15] = checksum(h, 0);
     this.unacked.set(this.seq, msg);
     this.unackedBytes += msg.byteLength;
@@ -201,17 +188,15 @@ export class NatsFrameReader implements FrameReader {
 
   private onFrame(msg: Uint8Array): void {
     if (this.failure) return;
-    if (msg.byteLength < HEADER_BYTES || msg.byteOffset % 4 !== 0) {
-      // NATS hands over a view of its read buffer at any offset: copy it to read words in place.
-      if (msg.byteLength < HEADER_BYTES) return this.refuse();
-      msg = new Uint8Array(msg);
-    }
-    const h = new Int32Array(msg.buffer, msg.byteOffset, HEADER_BYTES / 4);
+    if (msg.byteLength < HEADER_BYTES) return this.refuse();
+    // NATS hands over a view of its read buffer at any offset: an unaligned header is copied to be
+    // read as words; the payload never is here (the channel copies it into its tensor).
+    const h = msg.byteOffset % 4 === 0 ? new Int32Array(msg.buffer, msg.byteOffset, HEADER_BYTES / 4) : new Int32Array(new Uint8Array(msg.subarray(0, HEADER_BYTES)).buffer);
     if (h[0] !== MAGIC || h[15] !== checksum(h, 0)) return this.refuse();
     const seq = h[W.seq]!, n = h[W.bytes]!, ndim = h[W.ndim]!;
     if (seq < this.next) return void this.duplicates++;
     if (n !== msg.byteLength - HEADER_BYTES || ndim > MAX_DIMS || !dtypeNames[h[W.dtype]!]) return this.refuse();
-    if (payloadChecksum(msg, HEADER_BYTES, n) !== h[W.sum]) return this.refuse();
+    if (frameHash(msg, HEADER_BYTES, n) !== h[W.sum]) return this.refuse();
     if (seq > this.next) return this.gap();
     this.missingSince = 0;
     this.next++;

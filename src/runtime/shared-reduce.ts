@@ -1,22 +1,9 @@
 import { errors } from '../errors.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
-import { simdWasm } from '../kernels/wasm/simd-module.js';
+import { simdModule, Wasm, WASM_PAGE as PAGE, type WasmMemory } from '../kernels/wasm/globals.js';
 import { copyBytes } from './copy.js';
 import { spinIterations } from './spin.js';
 
-// The WebAssembly globals as this file uses them (the TypeScript DOM lib is not loaded).
-interface WasmMemory {
-  buffer: SharedArrayBuffer;
-}
-const Wasm = (globalThis as unknown as {
-  WebAssembly: {
-    Module: new (bytes: Uint8Array) => object;
-    Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-    Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
-  };
-}).WebAssembly;
-
-const PAGE = 65536;
 /** Below this the kernel module keeps its static data (its heap base is checked against it). */
 const RESERVED = PAGE;
 /** Default bytes of each device's reduce region (a larger vector is reduced in chunks of this). */
@@ -46,8 +33,6 @@ export function resetReduceSignals(shared: ReduceShared, devices: number, device
     Atomics.store(c, d * devices + device, 0);
   }
 }
-
-let compiled: object | undefined;
 
 /** Where part of an all-reduce's sum goes: `dst` gets the sum's values from index `from` on. */
 export interface Sink {
@@ -79,8 +64,7 @@ export class SharedReduce {
   private lock: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly shared: ReduceShared, readonly device: number, readonly devices: number) {
-    compiled ??= new Wasm.Module(Buffer.from(simdWasm, 'base64'));
-    const instance = new Wasm.Instance(compiled, { env: { memory: shared.memory } });
+    const instance = new Wasm.Instance(simdModule(), { env: { memory: shared.memory } });
     const heapBase = (instance.exports.heapBase as () => number)();
     if (heapBase > RESERVED) throw errors.collective(`shared all-reduce: the kernel module's static data (${heapBase} bytes) exceeds the ${RESERVED} reserved`);
     this.add = instance.exports.add as SharedReduce['add'];

@@ -1,26 +1,11 @@
 import type { F32 } from '../../tensor/tensor.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { simdWasm } from './simd-module.js';
-
-// The WebAssembly global as this file uses it (the TypeScript DOM lib is not loaded).
-interface WasmMemory {
-  buffer: SharedArrayBuffer;
-  grow(pages: number): number;
-}
-const Wasm = (globalThis as unknown as {
-  WebAssembly: {
-    Module: new (bytes: Uint8Array) => object;
-    Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-    Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
-    validate(bytes: Uint8Array): boolean;
-  };
-}).WebAssembly;
+import { simdModule, Wasm, WASM_PAGE as PAGE, type WasmMemory } from './globals.js';
 
 type Fn = (...args: number[]) => number;
-const PAGE = 65536;
 /** The most the module's memory may grow to (4 GiB of address space, committed only as used). */
 const MAX_PAGES = 65536;
-let compiled: object | undefined;
 
 /**
  * One instance of the kernel module (simd/*.ts, AssemblyScript compiled by scripts/build-wasm.ts)
@@ -49,9 +34,8 @@ export class WasmModule {
   });
 
   constructor() {
-    compiled ??= new Wasm.Module(Buffer.from(simdWasm, 'base64'));
     this.memory = new Wasm.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
-    const instance = new Wasm.Instance(compiled, { env: { memory: this.memory } });
+    const instance = new Wasm.Instance(simdModule(), { env: { memory: this.memory } });
     this.fn = instance.exports as Record<string, Fn>;
     this.residentTop = this.fn.heapBase!();
     this.views();

@@ -3,6 +3,7 @@
 export { gemm, packPanels } from './gemm';
 export { attentionScores, attentionApply, attentionApplyT } from './attention';
 export { softmax, softmaxBackward, crossEntropy, crossEntropyBackward, layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from './rows';
+export { frameHash } from './hash';
 export { add, mul, scale, relu, reluBackward, gelu, geluBackward, sigmoid, silu, siluBackward, biasAdd, colSum, sumSquares, adamw, embeddingBackward } from './elementwise';
 
 /** The first byte the caller may use. */
