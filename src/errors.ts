@@ -55,7 +55,7 @@ export const errors = {
   deviceCrashed: (device: number, why: string) => new FlexMoEError('E_DEVICE', `device ${device} crashed: ${why}`),
   /** `restarts` null: a device this process cannot rebuild (one on another host). */
   deviceFailed: (device: number, restarts: number | null, why: string) =>
-    new FlexMoEError('E_DEVICE', `device ${device} failed permanently ${restarts === null ? '(a host\'s device, not rebuilt from here)' : `after ${restarts} restarts in a row`}: ${why}`),
+    new FlexMoEError('E_DEVICE', `device ${device} failed permanently ${restarts === null ? '(its host is lost: nothing can start it again)' : `after ${restarts} restarts in a row`}: ${why}`),
   crashLoop: (step: number, times: number, last: string) =>
     new FlexMoEError('E_DEVICE', `step ${step} failed ${times} times with a crashed device (the last: ${last}); training stops`),
   unknownActor: (id: string) => new FlexMoEError('E_ACTOR', `unknown actor ${id}`),

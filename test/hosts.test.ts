@@ -6,6 +6,7 @@ import type { Broker } from '../src/hosts/broker.js';
 import { startBroker } from '../src/hosts/broker.js';
 import { ActorSystem } from '../src/runtime/system.js';
 import type { RuntimeEvent } from '../src/runtime/events.js';
+import type { RecoveryReport } from '../src/train/recovery.js';
 import { trainDistributed } from '../src/train/distributed.js';
 import { loadModel } from '../src/serve/load.js';
 import { checkpointInfo } from '../src/train/sharded-checkpoint.js';
@@ -36,6 +37,22 @@ describe('hosts joined through NATS', function () {
     const remote = await trainDistributed({ ...o, hosts: { nats: broker.url, hosts: 2 } });
     assert.equal(remote.length, 20);
     remote.forEach((s, i) => assert.ok(Math.abs(s.loss - local[i]!.loss) <= 1e-5 * local[i]!.loss, `step ${i}: ${s.loss} on hosts, ${local[i]!.loss} local`));
+  });
+
+  it('a device thread on a host exits mid-run: its host rebuilds it, links are renewed, and the losses are the uncrashed run\'s', async () => {
+    const o = { ...base, steps: 9, devices: 2, snapshotEvery: 3 };
+    const reference = (await trainDistributed(o)).map((s) => s.loss);
+    const recoveries: RecoveryReport[] = [];
+    const events: RuntimeEvent[] = [];
+    const h = await trainDistributed({ ...o, hosts: { nats: broker.url, hosts: 2 }, faults: [{ step: 5, device: 1, how: 'exit' }], onRecovery: (r) => recoveries.push(r), onRuntimeEvent: (e) => events.push(e) });
+    assert.equal(h.length, o.steps, 'every step ran');
+    h.forEach((s, i) => assert.ok(Math.abs(s.loss - reference[i]!) <= 1e-5 * reference[i]!, `step ${i}: ${s.loss} after the crash, ${reference[i]} uncrashed`));
+    assert.equal(recoveries.length, 1);
+    assert.equal(recoveries[0]!.action, 'rollback', 'an expert on device 1 alone: back to the snapshot');
+    assert.deepEqual(recoveries[0]!.crashed.map((c) => c.device), [1]);
+    assert.match(recoveries[0]!.crashed[0]!.reason, /host hb/);
+    assert.ok(events.some((e) => e.type === 'device-up' && e.device === 1 && e.incarnation === 2), 'device 1 came back as incarnation 2');
+    assert.ok(recoveries[0]!.restored.some((x) => x.device === 1 && x.source === 'replica'), 'its trainer came back from device 0 on the other host, over the renewed links');
   });
 
   it('an actor moves from host to host under continuous traffic: every message once, in order; a second coordinator is refused', async () => {
@@ -94,7 +111,7 @@ describe('hosts joined through NATS', function () {
           }
         },
       });
-      await assert.rejects(run, /device 1 failed permanently \(a host's device, not rebuilt from here\): during step \d+: host hb lost: no heartbeat/);
+      await assert.rejects(run, /device 1 failed permanently \(its host is lost: nothing can start it again\): during step \d+: host hb lost: no heartbeat/);
       // How soon is a timing (bench and docs report it); the test checks what happens, not how fast.
       assert.ok(killedAt > 0 && downAt > killedAt, 'the device went down after the kill');
       assert.ok(existsSync(checkpoint), 'the last good state was saved');

@@ -13,11 +13,11 @@ import { hostname } from 'node:os';
 import { errors } from '../errors.js';
 import { decode, encode } from '../runtime/codec.js';
 import { Device } from '../runtime/device.js';
-import { makeReduceShared } from '../runtime/shared-reduce.js';
+import { makeReduceShared, resetReduceSignals, type ReduceShared } from '../runtime/shared-reduce.js';
 import { connectNats } from './connect.js';
 import { redact, type NatsCredentials } from './credentials.js';
 import { ControlLink, COORDINATOR } from './control-link.js';
-import { controlPrefix, coordinatorBeat, DISCOVER, exited, hostBeat, hostClaim, release, sessionPrefix, unwrap, wrap, type Claim, type ClaimAnswer, type HostInfo } from './wire.js';
+import { controlPrefix, coordinatorBeat, DISCOVER, exited, hostBeat, hostClaim, rebuild, release, sessionPrefix, unwrap, wrap, type Claim, type ClaimAnswer, type Exited, type HostInfo, type Rebuild } from './wire.js';
 
 export interface HostOptions {
   /** The NATS server's URL. */
@@ -42,6 +42,8 @@ interface Held {
   subs: Subscription[];
   links?: Map<number, ControlLink>;
   lastBeat: number;
+  /** Every device's rebuild count, as the coordinator last said (the threads' links are named by them). */
+  epochs: number[];
 }
 
 export class Host {
@@ -98,17 +100,17 @@ export class Host {
     if (this.held) return { ok: false, error: `host ${this.id} is held by another coordinator (session ${this.held.session})` };
     if (c.devices.length !== this.o.devices) return { ok: false, error: `host ${this.id} offers ${this.o.devices} device(s); the claim numbers ${c.devices.length}` };
     const prefix = sessionPrefix(c.session);
-    const held: Held = { session: c.session, prefix, devices: [], subs: [], lastBeat: performance.now() };
+    const held: Held = { session: c.session, prefix, devices: [], subs: [], lastBeat: performance.now(), epochs: new Array<number>(c.threads).fill(0) };
     this.held = held;
     const nc = this.nc;
     held.subs.push(nc.subscribe(coordinatorBeat(prefix), { callback: () => void (held.lastBeat = performance.now()) }));
     held.subs.push(nc.subscribe(release(prefix), { callback: () => void (this.log(`released by ${c.session}`), this.release()) }));
     // Rings between this host's own devices; links to the rest are opened by the threads.
     const rings = new Map<string, SharedArrayBuffer>();
-    const ring = (a: number, b: number) => {
+    const ring = (a: number, b: number, renew = false) => {
       const key = `${a}->${b}`;
       let r = rings.get(key);
-      if (!r) rings.set(key, (r = new SharedArrayBuffer(c.ringBytes)));
+      if (!r || renew) rings.set(key, (r = new SharedArrayBuffer(c.ringBytes)));
       return r;
     };
     const mine = c.hostOf[c.devices[0]!]!;
@@ -122,9 +124,11 @@ export class Host {
           init: { hostOf: c.hostOf, links: { url: this.o.nats, prefix, credentials: this.o.credentials } },
           onMessage: () => undefined,
           relay: (env) => links.get(d)?.send(wrap(env)),
+          linkEpochs: () => held.epochs,
           onExit: (reason) => {
             this.log(`device ${d} exited: ${reason}`);
-            if (!nc.isClosed()) nc.publish(exited(prefix, d), encode({ reason: `${reason} (host ${this.id})` }));
+            device.state = 'down'; // until the coordinator asks for it again (rebuild)
+            if (!nc.isClosed()) nc.publish(exited(prefix, d), encode({ reason: `${reason} (host ${this.id})`, incarnation: device.incarnation } satisfies Exited));
           },
         });
         held.devices.push(device);
@@ -142,12 +146,44 @@ export class Host {
         const peers = peersOf(dev.index);
         return dev.start([...peers.map((p) => ring(dev.index, p)), ...peers.map((p) => ring(p, dev.index))], reduce);
       }));
+      const restart = (r: Rebuild) => this.rebuild(held, c, r, peersOf(r.device), ring, reduce);
+      for (const d of c.devices) {
+        held.subs.push(nc.subscribe(rebuild(prefix, d), { callback: (err, msg) => !err && void restart(decode<Rebuild>(msg.data)).then((a) => msg.respond(encode(a))) }));
+      }
       await nc.flush();
       this.log(`claimed by ${c.session}: devices ${c.devices.join(', ')}`);
       return { ok: true };
     } catch (e) {
       await this.release();
       return { ok: false, error: `host ${this.id} could not start its devices: ${redact((e as Error).message, this.o.credentials ?? {})}` };
+    }
+  }
+
+  /**
+   * Starts a device thread of the claim again, as the coordinator's supervisor asks when it exited:
+   * fresh rings with the devices of this host (they swap theirs first) and its all-reduce signals
+   * reset; it opens fresh links to the other hosts' devices itself, named by the rebuild counts.
+   */
+  private async rebuild(held: Held, c: Claim, r: Rebuild, peers: number[], ring: (a: number, b: number, renew?: boolean) => SharedArrayBuffer, reduce: ReduceShared): Promise<ClaimAnswer> {
+    const dev = held.devices.find((x) => x.index === r.device);
+    if (this.held !== held || !dev) return { ok: false, error: `host ${this.id} does not run device ${r.device} for this coordinator` };
+    if (dev.state === 'up' || dev.state === 'starting') return { ok: false, error: `device ${r.device} on host ${this.id} is ${dev.state}` };
+    held.epochs = [...r.linkEpochs];
+    for (const p of peers) {
+      ring(r.device, p, true);
+      ring(p, r.device, true);
+    }
+    for (const p of peers) {
+      const peer = held.devices.find((x) => x.index === p);
+      if (peer?.state === 'up') peer.post({ type: 'rings', peers: [r.device] }, [ring(p, r.device), ring(r.device, p)]);
+    }
+    if (r.device < c.computeDevices) resetReduceSignals(reduce, c.computeDevices, r.device);
+    try {
+      await dev.start([...peers.map((p) => ring(r.device, p)), ...peers.map((p) => ring(p, r.device))], reduce);
+      this.log(`device ${r.device} rebuilt (incarnation ${dev.incarnation})`);
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, error: `host ${this.id} could not start device ${r.device} again: ${redact((e as Error).message, this.o.credentials ?? {})}` };
     }
   }
 

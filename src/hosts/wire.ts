@@ -15,6 +15,8 @@ export const sessionPrefix = (session: string) => `flexmoe.s.${session}`;
 /** Control links (control-link.ts) between the coordinator and each host's device. */
 export const controlPrefix = (prefix: string) => `${prefix}.ctl`;
 export const exited = (prefix: string, device: number) => `${prefix}.exit.${device}`;
+/** The coordinator asks the host running `device` to start its thread again (a `Rebuild`, answered with a `ClaimAnswer`). */
+export const rebuild = (prefix: string, device: number) => `${prefix}.rebuild.${device}`;
 export const coordinatorBeat = (prefix: string) => `${prefix}.beat`;
 export const release = (prefix: string) => `${prefix}.release`;
 
@@ -42,6 +44,18 @@ export interface Claim {
 }
 
 export type ClaimAnswer = { ok: true } | { ok: false; error: string };
+
+/** A device thread to start again: every device's rebuild count, this one's included (links are opened by them). */
+export interface Rebuild {
+  device: number;
+  linkEpochs: number[];
+}
+
+/** What a host says when a device's thread exits: why, and which incarnation it was. */
+export interface Exited {
+  reason: string;
+  incarnation: number;
+}
 
 export function wrap(env: Envelope): Uint8Array {
   return encode({ b: env.bytes, s: env.shared?.map((sab) => new Uint8Array(sab)) });

@@ -119,6 +119,9 @@ export class DeviceChannels {
     const previous = this.generations.get(peer);
     if (previous) {
       previous.stopped = true;
+      // Ends that hold resources (a NATS link's subscriptions and timers) are closed; rings have none.
+      (this.writers.get(peer) as { close?: () => void } | undefined)?.close?.();
+      (this.readers.get(peer) as { close?: () => void } | undefined)?.close?.();
       this.inbox.failPeer(peer, errors.collective(`device ${peer} restarted; data it was sending to device ${this.device} is lost`));
     }
     const generation = { stopped: false };
@@ -146,6 +149,7 @@ export class DeviceChannels {
         }
       }
     } catch (e) {
+      if (generation.stopped) return; // its ends were replaced and closed (the peer was rebuilt)
       this.failure = e as Error;
       this.inbox.failAll(e as Error);
     }

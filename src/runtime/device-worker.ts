@@ -31,6 +31,8 @@ let channels: DeviceChannels;
 let collectives: Collectives;
 let mailroom: Mailroom;
 let busyMs = 0;
+/** Hosts: how links to devices on other hosts are opened, the connection they share, and every device's rebuild count. */
+let linkSetup: { links: NonNullable<Extract<ToDevice, { type: 'init' }>['links']>; nc: import('nats').NatsConnection; epochs: number[] } | null = null;
 let nextAsk = 1;
 const asks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; withShared?: boolean }>();
 
@@ -139,7 +141,7 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined, redu
           return;
         }
         try {
-          await connectLinks(m.links, remote);
+          await connectLinks(m.links, remote, m.linkEpochs ?? new Array<number>(m.threads).fill(0));
         } catch (e) {
           post({ type: 'init-failed', device, error: (e as Error).message });
           return;
@@ -238,12 +240,24 @@ async function handle(m: ToDevice, shared: SharedArrayBuffer[] | undefined, redu
 }
 
 /** Channels to devices on other hosts: one NATS connection for this device, a link each way per peer. */
-async function connectLinks(links: NonNullable<Extract<ToDevice, { type: 'init' }>['links']>, peers: number[]): Promise<void> {
+async function connectLinks(links: NonNullable<Extract<ToDevice, { type: 'init' }>['links']>, peers: number[], epochs: number[]): Promise<void> {
   const { connectNats } = await import('../hosts/connect.js');
-  const { NatsFrameReader, NatsFrameWriter } = await import('../hosts/nats-link.js');
   const nc = await connectNats(links.url, { name: `flexmoe device ${device}`, credentials: links.credentials });
+  linkSetup = { links, nc, epochs: [...epochs] };
+  await openLinks(peers);
+}
+
+/**
+ * A link each way to each of `peers`, replacing any before it. The subjects carry both ends'
+ * rebuild counts: frames a peer's old incarnation sent, or this device's old self was sent, are
+ * never read by the new ends.
+ */
+async function openLinks(peers: number[]): Promise<void> {
+  const { NatsFrameReader, NatsFrameWriter } = await import('../hosts/nats-link.js');
+  const { links, nc, epochs } = linkSetup!;
   for (const peer of peers) {
-    const o = { prefix: `${links.prefix}.link`, from: device, to: peer };
+    const [lo, hi] = device < peer ? [device, peer] : [peer, device];
+    const o = { prefix: `${links.prefix}.link.${epochs[lo] ?? 0}.${epochs[hi] ?? 0}`, from: device, to: peer };
     channels.connectLink(peer, new NatsFrameWriter(nc, o), new NatsFrameReader(nc, { ...o, from: peer, to: device }));
   }
   // Subscriptions are in place at the server before the device says it is ready.
@@ -260,6 +274,13 @@ port.on('message', (env: Envelope) => {
   if (m.type === 'rings') {
     for (const p of m.peers) collectives.peerRestarted(p);
     return connectRings(env.shared ?? [], m.peers);
+  }
+  if (m.type === 'relink') {
+    if (!linkSetup) return;
+    linkSetup.epochs[m.peer] = m.epoch;
+    collectives.peerRestarted(m.peer);
+    void openLinks([m.peer]).catch((e: Error) => post({ type: 'event', actor: { id: '-', device, incarnation: 0 }, data: { error: `relink to device ${m.peer}: ${e.message}` } }));
+    return;
   }
   void handle(m, env.shared, env.reduce).catch((e: Error) => post({ type: 'event', actor: { id: '-', device, incarnation: 0 }, data: { error: e.message } }));
 });

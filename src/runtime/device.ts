@@ -26,6 +26,8 @@ export interface DeviceOptions {
    * ready goes to `relay` as it came, replies included, instead of being handled here.
    */
   relay?: (env: Envelope) => void;
+  /** Hosts: every device's rebuild count as it stands when this one starts (`linkEpochs` of `init`). */
+  linkEpochs?: () => number[];
 }
 
 /** What the actor system needs of a device: a thread here (Device) or one on another host (hosts/remote-device.ts). */
@@ -101,7 +103,7 @@ export class Device implements DeviceHandle {
         clearTimeout(timer);
         reject(errors.deviceCrashed(this.index, `exited with code ${code} while starting${lastError ? `: ${lastError}` : ''}`));
       });
-      this.post({ type: 'init', device: this.index, devices: this.opts.devices, threads: this.opts.threads, modules: this.opts.modules, incarnation: this.incarnation, ...this.opts.init }, rings, reduce);
+      this.post({ type: 'init', device: this.index, devices: this.opts.devices, threads: this.opts.threads, modules: this.opts.modules, incarnation: this.incarnation, ...this.opts.init, ...(this.opts.linkEpochs ? { linkEpochs: this.opts.linkEpochs() } : {}) }, rings, reduce);
     });
   }
 

@@ -42,7 +42,11 @@ export type ToDevice =
        */
       hostOf?: number[];
       links?: { url: string; prefix: string; credentials?: { user?: string; password?: string; token?: string } };
+      /** Hosts: how many times each device has been rebuilt; a link's subjects carry its two ends' counts, so a rebuilt device never reads its old self's frames. */
+      linkEpochs?: number[];
     }
+  /** Hosts: `peer` on another host was rebuilt (`epoch` times): open fresh links to it, dropping the old ones. */
+  | { type: 'relink'; peer: number; epoch: number }
   /** `version`: the directory's version after these ops (every change bumps it; `load` carries the current one). */
   | { type: 'directory'; req: number; version: number; ops: DirectoryOp[] }
   | { type: 'spawn'; req: number; ref: ActorRef; className: string; args: unknown }

@@ -145,14 +145,24 @@ export class Supervisor {
     if (this.closed) return;
 
     // Fresh rings for every edge of the rebuilt device; peers swap theirs before it starts writing.
-    const rings = this.ringsFor(index, true);
-    const peers = this.peersOf(index);
-    for (const p of peers) {
-      const peer = this.system.devices[p]!;
-      if (peer.state === 'up') peer.post({ type: 'rings', peers: [index] }, [this.ring(p, index), this.ring(index, p)]);
+    // A device a host runs gets them from its host, which rebuilds it.
+    const local = this.system.isLocal(index);
+    const rings = local ? this.ringsFor(index, true) : [];
+    if (local) {
+      for (const p of this.peersOf(index)) {
+        const peer = this.system.devices[p]!;
+        if (peer.state === 'up') peer.post({ type: 'rings', peers: [index] }, [this.ring(p, index), this.ring(index, p)]);
+      }
+      if (index < this.system.options.devices) resetReduceSignals(this.system.reduce, this.system.options.devices, index);
+    }
+    if (this.system.cluster) {
+      // Devices on other hosts open fresh links to it, named by its new rebuild count, before it starts.
+      const epoch = ++this.system.linkEpochs[index]!;
+      for (const peer of this.system.devices) {
+        if (peer.index !== index && peer.state === 'up' && !this.system.sameHost(peer.index, index)) peer.post({ type: 'relink', peer: index, epoch });
+      }
     }
     c.restartedAt = Date.now();
-    if (index < this.system.options.devices) resetReduceSignals(this.system.reduce, this.system.options.devices, index);
     try {
       await device.start(rings, this.system.reduce);
       await this.system.publish([{ op: 'load', records: this.system.directoryRecords() }], [device]);

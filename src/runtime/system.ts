@@ -56,6 +56,8 @@ export class ActorSystem {
   readonly devices: DeviceHandle[] = [];
   /** The hosts this system claimed (null: every device is a thread of this process). */
   cluster: Cluster | null = null;
+  /** Hosts: how many times each device has been rebuilt (links between hosts are named by both ends' counts). */
+  readonly linkEpochs: number[] = [];
   readonly options: Required<Omit<SystemOptions, 'resourceLimits' | 'modules' | 'hosts'>> & { modules: string[]; resourceLimits?: ResourceLimits };
   /** @internal what every device shares for all-reduces over shared memory */
   readonly reduce: ReduceShared;
@@ -94,15 +96,16 @@ export class ActorSystem {
       const host = cluster?.hostFor(i);
       if (cluster && host) {
         const { RemoteDevice } = await import('../hosts/remote-device.js');
-        system.devices.push(new RemoteDevice(cluster.nc, { index: i, host, prefix: cluster.prefix, onMessage, onExit }));
+        system.devices.push(new RemoteDevice(cluster.nc, { index: i, host, prefix: cluster.prefix, onMessage, onExit, linkEpochs: () => system.linkEpochs }));
         continue;
       }
       const init = cluster ? { hostOf: cluster.hostOf, links: { url: opts.hosts!.nats, prefix: cluster.prefix, credentials: opts.hosts!.credentials } } : undefined;
-      system.devices.push(new Device({ index: i, devices: n, threads, modules: system.options.modules, resourceLimits: system.options.resourceLimits, onMessage, onExit, init }));
+      system.devices.push(new Device({ index: i, devices: n, threads, modules: system.options.modules, resourceLimits: system.options.resourceLimits, onMessage, onExit, init, linkEpochs: cluster ? () => system.linkEpochs : undefined }));
     }
     if (cluster) {
+      system.linkEpochs.push(...new Array<number>(threads).fill(0));
       cluster.onHostLost = (_id, devices, reason) => {
-        for (const d of devices) (system.devices[d] as { lost?: (r: string) => void }).lost?.(reason);
+        for (const d of devices) (system.devices[d] as { hostLost?: (r: string) => void }).hostLost?.(reason);
       };
     }
     try {
@@ -125,6 +128,11 @@ export class ActorSystem {
       ringBytes: opts.ringBytes ?? DEVICE_RING_BYTES,
       reduceBytes: opts.reduceBytes ?? REDUCE_REGION_BYTES,
     });
+  }
+
+  /** Whether device `d` is a thread of this process (not one a host runs). */
+  isLocal(d: number): boolean {
+    return !this.cluster || this.cluster.hostOf[d] === 0;
   }
 
   /** Whether devices `a` and `b` run in one process (they share rings and memory). */
