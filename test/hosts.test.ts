@@ -55,6 +55,17 @@ describe('hosts joined through NATS', function () {
     assert.ok(recoveries[0]!.restored.some((x) => x.device === 1 && x.source === 'replica'), 'its trainer came back from device 0 on the other host, over the renewed links');
   });
 
+  it('every expert with a replica on the other host: the thread throws, the step runs again from the replicas, nothing rolls back', async () => {
+    const o = { ...base, steps: 8, devices: 2, snapshotEvery: 3, replicas: [[0, 1], [0, 1], [0, 1], [0, 1]] };
+    const reference = (await trainDistributed(o)).map((s) => s.loss);
+    const recoveries: RecoveryReport[] = [];
+    const h = await trainDistributed({ ...o, hosts: { nats: broker.url, hosts: 2 }, faults: [{ step: 4, device: 1, how: 'throw' }], onRecovery: (r) => recoveries.push(r) });
+    h.forEach((s, i) => assert.ok(Math.abs(s.loss - reference[i]!) <= 1e-5 * reference[i]!, `step ${i}: ${s.loss} after the crash, ${reference[i]} uncrashed`));
+    assert.equal(recoveries.length, 1);
+    assert.ok(recoveries[0]!.action === 'rerun' || recoveries[0]!.action === 'kept', recoveries[0]!.action);
+    assert.ok(recoveries[0]!.restored.every((x) => x.source === 'replica'), JSON.stringify(recoveries[0]!.restored));
+  });
+
   it('an actor moves from host to host under continuous traffic: every message once, in order; a second coordinator is refused', async () => {
     const system = await ActorSystem.start({ hosts: { nats: broker.url, hosts: 2 }, modules: [fixtures] });
     try {
