@@ -13,7 +13,7 @@ import { checkpointInfo } from '../src/train/sharded-checkpoint.js';
 import { haveNatsServer } from './support/nats.js';
 import { startHostProcess } from './support/hosts.js';
 import { smallRun } from './support/small-model.js';
-import { fixtures } from './support/system.js';
+import { fixtures, nextEvent } from './support/system.js';
 
 // Everything through a real nats-server on loopback, with host processes and this process as coordinator.
 describe('hosts joined through NATS', function () {
@@ -79,6 +79,34 @@ describe('hosts joined through NATS', function () {
       assert.ok(sent > 0);
       assert.deepEqual(got.seen, [...Array(sent).keys()], `all ${sent} messages once, in order, across 4 moves between hosts`);
       await assert.rejects(ActorSystem.start({ hosts: { nats: broker.url, hosts: 1, discoverMs: 3000 } }), /found 0 free host\(s\) of the 1 wanted .*held by another coordinator: ha, hb/);
+    } finally {
+      await system.stop();
+    }
+  });
+
+  it('a crashed thread here or on a host is rebuilt, and actors on the two sides talk again over fresh links', async () => {
+    // Device 0 is a thread of this process, device 1 one of host ha's.
+    const system = await ActorSystem.start({ devices: 1, hosts: { nats: broker.url, hosts: 1 }, modules: [fixtures] });
+    try {
+      const relay = await system.spawn('Relay', {}, { device: 1 });
+      const target = await system.spawn('Recorder', {}, { device: 0 });
+      await system.tell(target, { n: 7 });
+      assert.deepEqual(await system.ask(relay, { ask: target, payload: { get: true } }), { seen: [7], label: 'r', device: 0 });
+      for (const device of [0, 1]) {
+        const back = nextEvent(system, (e) => e.type === 'actor-restored' && e.ref.device === device, 30_000);
+        system.crashDevice(device, 'exit');
+        await back;
+        assert.equal(system.device(device).incarnation, 2, `device ${device} rebuilt`);
+        // From host ha's device to this process's through the renewed links: what the Recorder holds
+        // (it came back from its arguments when device 0 was rebuilt), then 3 messages and, behind
+        // them on the same link, a question.
+        const before = device === 0 ? [] : [0, 1, 2];
+        const got = await system.ask<{ seen: number[]; device: number }>(relay, { ask: target, payload: { get: true } });
+        assert.deepEqual([got.seen, got.device], [before, 0], `after device ${device} was rebuilt`);
+        await system.ask(relay, { tell: target, count: 3 });
+        const after = await system.ask<{ seen: number[] }>(relay, { ask: target, payload: { get: true } });
+        assert.deepEqual(after.seen, [...before, 0, 1, 2], `3 messages from device 1 to device 0 after device ${device} was rebuilt`);
+      }
     } finally {
       await system.stop();
     }
