@@ -169,6 +169,7 @@ export class Host {
     if (this.held !== held || !dev) return { ok: false, error: `host ${this.id} does not run device ${r.device} for this coordinator` };
     if (dev.state === 'up' || dev.state === 'starting') return { ok: false, error: `device ${r.device} on host ${this.id} is ${dev.state}` };
     held.epochs = [...r.linkEpochs];
+    dev.incarnation = r.incarnation - 1; // start() counts it up
     for (const p of peers) {
       ring(r.device, p, true);
       ring(p, r.device, true);

@@ -79,7 +79,7 @@ export class RemoteDevice implements DeviceHandle {
     if (this.hostGone) throw errors.deviceCrashed(this.index, `its host ${this.o.host} is lost (${this.hostGone})`);
     this.incarnation++;
     this.state = 'starting';
-    const request: Rebuild = { device: this.index, linkEpochs: this.o.linkEpochs() };
+    const request: Rebuild = { device: this.index, incarnation: this.incarnation, linkEpochs: this.o.linkEpochs() };
     let answer: ClaimAnswer;
     try {
       answer = decode<ClaimAnswer>((await this.nc.request(rebuild(this.o.prefix, this.index), encode(request), { timeout: timeoutMs })).data);

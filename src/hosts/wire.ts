@@ -48,6 +48,8 @@ export type ClaimAnswer = { ok: true } | { ok: false; error: string };
 /** A device thread to start again: every device's rebuild count, this one's included (links are opened by them). */
 export interface Rebuild {
   device: number;
+  /** The incarnation it starts as (the coordinator's count: the host's follows it, so exit reports match). */
+  incarnation: number;
   linkEpochs: number[];
 }
 
