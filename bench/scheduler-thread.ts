@@ -1,5 +1,5 @@
 // Where the scheduler actor runs, and what a training device pays for it: FlexMoE on 2 devices with
-// the scheduler on a service device of its own (`own`, the default) against the same run with it on
+// the scheduler on a service device of its own (`own`) against the same run with it on
 // the last training device (`last`), alternating in the same process. Reports the median step time
 // of the device the scheduler would share (device 1) and the whole step, after a warm-up.
 // Usage: npx tsx bench/scheduler-thread.ts [--steps N] [--rounds R]
