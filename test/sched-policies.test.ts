@@ -14,6 +14,7 @@ import { measureModelStep } from '../src/train/calibrate-step.js';
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import { parseWorkload, SyntheticWorkload } from '../src/sched/workload.js';
 import { expertTotals } from '../src/sched/policy.js';
+import { Rng } from '../src/nn/random.js';
 
 /** One view through the scheduling pipeline (estimate, trigger, decide), as the simulator and the scheduler actor run it. */
 const once = (policy: Policy, view: LoadView, placement: Placement, cost: CostProfile) => new LayerScheduler(policy, () => placement, () => cost).next(view);
@@ -219,6 +220,32 @@ describe('FlexMoE policy', () => {
     assert.ok(ops.every((o) => o.op === 'expand' ? o.expert === 0 : true));
     p.applyBatch(ops);
     assert.equal(p.replicasOf(0).length, 4);
+  });
+
+  it('returns at once when even perfectly even compute could not pay, planning exactly as the full climb does', () => {
+    const rng = new Rng(11);
+    // The climbs deal a fresh round-robin placement as one of their starts: counting those deals
+    // tells a plan that returned at once from one that climbed.
+    const deal = Placement.roundRobin;
+    let deals = 0;
+    Placement.roundRobin = (...a: Parameters<typeof deal>) => (deals++, deal.apply(Placement, a));
+    try {
+      let early = 0;
+      for (let i = 0; i < 200; i++) {
+        const D = [2, 4, 8][rng.int(3)]!, E = D * (1 + rng.int(3)), S = 2 * (E / D);
+        const skew = rng.next() * 1.5;
+        const loads = Float64Array.from({ length: E }, (_, e) => Math.round(4096 / (1 + e) ** skew * (0.8 + 0.4 * rng.next())));
+        const p = deal.call(Placement, D, S, E);
+        const cost = { ...clusterA100, devicesPerNode: rng.int(2) ? D : Math.max(1, D / 2), unmodelledMs: rng.next() * 20 };
+        const before = deals;
+        const fast = planFlexMoE(loads, p, cost, { horizon: 25 });
+        if (deals === before) early++;
+        assert.deepEqual(fast, planFlexMoE(loads, p, cost, { horizon: 25, bound: false }), `case ${i}`);
+      }
+      assert.ok(early > 20 && early < 180, `${early} of 200 returned at once`);
+    } finally {
+      Placement.roundRobin = deal;
+    }
   });
 
   it('shrinks the coldest replicated expert to make room when slots are full', () => {

@@ -36,6 +36,8 @@ export interface PlannerOptions {
    * packed heaviest first): a global start for when no single move pays but many together do.
    */
   globalStart?: boolean;
+  /** Return at once when even perfectly even compute could not pay (exact; `false` only to test that). Default true. */
+  bound?: boolean;
 }
 
 interface Trial {
@@ -44,7 +46,7 @@ interface Trial {
   value: number;
 }
 
-export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost: CostProfile, { horizon, maxOps = 4 * placement.devices * placement.slots, locality = true, minGain = 0.1, globalStart = false }: PlannerOptions): PlacementOp[] {
+export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost: CostProfile, { horizon, maxOps = 4 * placement.devices * placement.slots, locality = true, minGain = 0.1, globalStart = false, bound = true }: PlannerOptions): PlacementOp[] {
   const u = unitCosts(cost);
   const D = placement.devices, E = placement.experts, S = placement.slots;
   const node = (d: number) => Math.floor(d / cost.devicesPerNode);
@@ -261,6 +263,13 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
   const stay = objective(now.tr, now.sync);
   // A plan must beat standing still by `minGain` of the whole step, the part no placement changes included.
   let best: { ops: PlacementOp[]; value: number } = { ops: [], value: stay - minGain * (stay + (cost.unmodelledMs ?? 0)) };
+  // No placement scores below perfectly even expert compute with no all-to-all and no all-reduce.
+  // When even that would not beat standing still by `minGain`, no climb can: return at once. Exact
+  // (the climbs would find nothing), and cheap where it matters: under a lasting imbalance that no
+  // move pays for, the trigger stays armed and the planner runs every step.
+  let total = 0;
+  for (let e = 0; e < E; e++) total += expertLoad[e]!;
+  if (bound && (total / D) * u.expertMsPerToken >= best.value) return [];
   const reset = original.map((r) => [r[0]!]);
   const starts = original.every((r) => r.length === 1) ? [original] : [original, reset]; // no replicas: the reset is where we are
   const fresh = Placement.roundRobin(D, S, E).replicas();
