@@ -41,7 +41,7 @@ export class RemoteDevice implements DeviceHandle {
       if (err) return;
       const x = decode<Exited>(msg.data);
       // An exit of an incarnation before this one was handled already.
-      if (x.incarnation === undefined || x.incarnation >= this.incarnation) this.lost(x.reason);
+      if (x.incarnation >= this.incarnation) this.lost(x.reason);
     } })];
   }
 

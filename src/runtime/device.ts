@@ -35,7 +35,7 @@ export interface DeviceHandle {
   readonly index: number;
   incarnation: number;
   state: 'starting' | 'up' | 'down' | 'failed';
-  /** False for a device this process cannot start again (one on another host). */
+  /** False for a device nothing can start again (one whose host is lost). */
   readonly rebuildable?: boolean;
   start(rings: SharedArrayBuffer[], reduce: ReduceShared, timeoutMs?: number): Promise<void>;
   post(message: ToDevice, shared?: SharedArrayBuffer[], reduce?: ReduceShared): void;

@@ -130,7 +130,7 @@ export class Supervisor {
     const c = this.crashes.get(index) ?? { count: 0, restartedAt: 0 };
     c.count = now - c.restartedAt < this.stableMs ? c.count + 1 : 1;
     this.crashes.set(index, c);
-    // A device on another host is rebuilt by nobody here: it has failed at once.
+    // A device whose host is lost can be started by nobody: it has failed at once.
     if (c.count > this.system.options.maxRestarts || device.rebuildable === false) {
       device.state = 'failed';
       this.emit({ type: 'device-failed', device: index, reason });
