@@ -72,10 +72,12 @@ describe('flexmoe command line', function () {
   it('compare runs the live policies side by side on one model and says how they did against the first', async () => {
     const { stdout } = await run('node', [bin, 'compare', '--policies', 'static,fastermoe', '--steps', '4', '--rounds', '2', '--d-model', '16', '--layers', '1', '--seq', '8', '--topk', '1', '--routing', 'zipf:2,drift', '--predict', '--json']);
     const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
-    assert.equal(lines.length, 5, 'a line per policy and round, then the summary');
-    // Round 0 runs static first, round 1 the other way round.
-    assert.deepEqual(lines.slice(0, 4).map((l) => `${l.round}:${l.policy}`), ['0:static', '0:fastermoe', '1:fastermoe', '1:static']);
-    const { summary } = lines[4];
+    assert.equal(lines.length, 9, 'a line per policy and round, a line per calibration run, then the summary');
+    // Round 0 runs static first, round 1 the other way round; --predict's calibration runs (uniform
+    // routing, at the batch and a quarter of it) take their turns in the same rotation.
+    assert.deepEqual(lines.slice(0, 8).map((l) => `${l.round}:${l.policy ?? l.calibration}`), ['0:static', '0:fastermoe', '0:full', '0:quarter', '1:quarter', '1:full', '1:fastermoe', '1:static']);
+    for (const l of lines.filter((l) => l.calibration)) assert.ok(l.stepMs > 0, JSON.stringify(l));
+    const { summary } = lines[8];
     assert.equal(summary.baseline, 'static');
     assert.deepEqual(summary.policies.map((p: { policy: string }) => p.policy), ['static', 'fastermoe']);
     const [st, fm] = summary.policies;
@@ -88,12 +90,14 @@ describe('flexmoe command line', function () {
     // --predict: the simulator's step times for the recorded routing, beside the measured ones.
     assert.ok(st.stepMs > 0 && st.predictedStepMs > 0 && fm.predictedStepMs > 0, JSON.stringify(summary.policies));
     assert.equal(st.predictedOverBaseline, 1);
-    // Raw predictions: the time no placement changes comes from a calibration run of its own.
+    // Raw predictions: the time no placement changes comes from calibration runs of their own.
     assert.ok(summary.unmodelledMs >= 0, JSON.stringify(summary));
     for (const p of summary.policies) assert.ok(Number.isFinite(p.predictionError) && Math.abs(p.predictionError - (p.predictedStepMs / p.stepMs - 1)) < 1e-3, JSON.stringify(p));
     assert.ok(Number.isFinite(fm.predictedOverBaseline));
     await assert.rejects(run('node', [bin, 'compare', '--policies', 'static']), (e: { stderr: string }) => /--policies: name at least two policies to compare/.test(e.stderr));
     await assert.rejects(run('node', [bin, 'compare', '--policies', 'static,oracle']), (e: { stderr: string }) => /the oracle is a lower bound/.test(e.stderr));
+    // Every step left out of the medians would leave none to time.
+    await assert.rejects(run('node', [bin, 'compare', '--steps', '8', '--warm', '8']), (e: { stderr: string }) => /--warm: expected an integer in \[0, 7\], got "8"/.test(e.stderr));
   });
 
   it('calibrate with model flags prints a profile with the experts\' cost and the time no placement changes', async () => {

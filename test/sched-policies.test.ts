@@ -10,7 +10,7 @@ import { LayerScheduler } from '../src/sched/pipeline.js';
 import { planFlexMoE } from '../src/sched/planner.js';
 import { trafficOf } from '../src/sched/traffic.js';
 import { calibrate } from '../src/sched/calibrate.js';
-import { measureModelStep } from '../src/train/calibrate-step.js';
+import { calibrationRun, fitModelStep, measureModelStep } from '../src/train/calibrate-step.js';
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import { parseWorkload, SyntheticWorkload } from '../src/sched/workload.js';
 import { expertTotals } from '../src/sched/policy.js';
@@ -443,5 +443,13 @@ describe('flexmoe calibrate', () => {
     // Two MoE layers share what the cost model leaves out of the measured step.
     assert.ok(Math.abs(m.unmodelledMs * 2 - Math.max(0, m.measuredStepMs - m.predictedStepMs)) < 1e-9, JSON.stringify(m));
     assert.ok(Number.isFinite(m.expertTflops) && m.expertTflops > 0 && Number.isFinite(m.expertCallMs) && m.expertCallMs >= 0, JSON.stringify(m));
+    // Runs spread over a process (compare --predict, one pair per round) count by their medians.
+    const opts = { config, devices: 2, batch: 4, steps: 4, warm: 2 };
+    const full = await calibrationRun(opts, 'full'), quarter = await calibrationRun(opts, 'quarter');
+    assert.ok(quarter.rows < full.rows, `a quarter batch computes fewer rows: ${quarter.rows} vs ${full.rows}`);
+    const fit = fitModelStep(p, opts, [{ ...full, stepMs: 10 }, quarter, { ...full, stepMs: 30 }, { ...full, stepMs: 20 }]);
+    assert.equal(fit.measuredStepMs, 20);
+    assert.ok(Math.abs(fit.unmodelledMs * 2 - Math.max(0, 20 - fit.predictedStepMs)) < 1e-9, JSON.stringify(fit));
+    assert.throws(() => fitModelStep(p, opts, [full]), /fitModelStep: needs calibration runs of both sizes, got 1 full and 0 quarter/);
   });
 });

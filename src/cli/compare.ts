@@ -3,7 +3,7 @@ import { defaultBackendName } from '../kernels/backend.js';
 import type { TaskName } from '../models/tasks.js';
 import { calibrate } from '../sched/calibrate.js';
 import { trainDistributed, type DistributedStep } from '../train/distributed.js';
-import { measureModelStep } from '../train/calibrate-step.js';
+import { calibrationRun, fitModelStep, type CalibrationRun } from '../train/calibrate-step.js';
 import { checkLivePolicy, isFixedPlacement } from '../sched/policies/index.js';
 import { headroom as headroomOf, median } from '../stats.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,11 +16,13 @@ import { intFlag, type Flags } from './args.js';
 import { modelFromFlags } from './model-flags.js';
 
 export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe|NAME --module FILE] [model flags as for train]
-                [--devices N] [--policies static,static-unpadded,flexmoe,fastermoe,flexmoe-react] [--steps N] [--rounds R]
+                [--devices N] [--policies static,static-unpadded,flexmoe,fastermoe,flexmoe-react] [--steps N] [--warm W] [--rounds R]
                 [--slots S] [--backend NAME] [--predict] [--json]
   Trains the same model from the same seed once per policy and round, live on worker-thread
   devices, in a different order each round (this machine's speed drifts within a run), and compares
-  tokens/s (median step after warm-up; the median over rounds), re-plans, steps that shadowed
+  tokens/s (median step after the first W steps, default min(10, N/4): fresh device threads run
+  their first 30-40 steps slower while the JIT tiers up, so give --warm 40 of --steps 120 to
+  compare steady states; the median over rounds), re-plans, steps that shadowed
   experts, losses, and the experts' compute time: the busiest device's, and how far it is above the
   devices' mean (all a perfect balance could save; with static-unpadded in the list, the headroom
   any placement has on this model and machine is printed from it). The first policy is the baseline of the ratios. --module FILE may register
@@ -28,7 +30,9 @@ export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe
   --predict also replays the routing the first run recorded in the simulator, under every policy
   with the calibrated profile, and sets its predicted step times beside the measured ones, with the
   error of each. The experts' throughput and the per-layer time that no placement changes
-  (attention, norms, head, optimizer) are measured first, by two short runs with uniform routing.`;
+  (attention, norms, head, optimizer) come from calibration runs of the model with uniform
+  routing, at its batch and a quarter of it: one of each per round, in the rotation with the
+  policies' runs, of the same length and warm-up (medians over the rounds).`;
 
 interface Run {
   policy: string;
@@ -54,7 +58,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   if (policies.length < 2) throw errors.badArgument('--policies', `name at least two policies to compare, got "${policies.join(',')}"`);
   for (const p of policies) checkLivePolicy(p);
   const steps = intFlag(flags, 'steps', 60, 4), rounds = intFlag(flags, 'rounds', 2, 1);
-  const warm = Math.min(10, Math.floor(steps / 4));
+  const warm = intFlag(flags, 'warm', Math.min(10, Math.floor(steps / 4)), 0, steps - 1);
   const experts = config.moe!.experts;
   const slots = intFlag(flags, 'slots', 2 * Math.ceil(experts / devices), 1);
   const backend = typeof flags.backend === 'string' ? flags.backend : await defaultBackendName();
@@ -64,14 +68,26 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const predict = flags.predict === true;
   const profile = predict || policies.some((p) => !isFixedPlacement(p)) ? await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend }) : undefined;
   const task = model as TaskName;
-  // The prediction's profile: the experts' cost and the time no placement changes, from runs of their own.
-  const modelStep = predict ? await measureModelStep(profile!, { task, modules, config, devices, batch, slots, backend }) : null;
-  if (modelStep) log(`calibration runs (uniform routing): experts at ${(modelStep.expertTflops * 1000).toFixed(1)} GFLOP/s and ${modelStep.expertCallMs.toFixed(3)} ms per buffer; measured step ${modelStep.measuredStepMs.toFixed(1)} ms, modelled ${modelStep.predictedStepMs.toFixed(1)} ms: ${modelStep.unmodelledMs.toFixed(2)} ms per MoE layer unmodelled`);
+  // With --predict, the calibration runs (uniform routing, at the batch and a quarter of it) join
+  // every round's rotation: the machine's speed drifts within a process by as much as the errors
+  // measured, so a calibration timed once, before the runs, would carry its moment into every prediction.
+  type Entry = { policy: string } | { calibration: CalibrationRun['size'] };
+  const entries: Entry[] = [...policies.map((policy) => ({ policy })), ...(predict ? [{ calibration: 'full' as const }, { calibration: 'quarter' as const }] : [])];
+  const calibrationOpts = { task, modules, config, devices, batch, slots, backend, steps: steps - warm, warm };
+  const calibrations: CalibrationRun[] = [];
   const runs: Run[] = [];
   // Placement changes no math, so every run routes alike: the first run's routing stands for all.
   const trace = predict ? join(mkdtempSync(join(tmpdir(), 'flexmoe-compare-')), 'routing.jsonl') : undefined;
   for (let round = 0; round < rounds; round++) {
-    for (const policy of roundOrder(policies, round)) {
+    for (const entry of roundOrder(entries, round)) {
+      if ('calibration' in entry) {
+        const c = await calibrationRun(calibrationOpts, entry.calibration);
+        calibrations.push(c);
+        log(`round ${round}, calibration (uniform routing, ${entry.calibration} batch): ${c.stepMs.toFixed(1)} ms a step`);
+        if (json) process.stdout.write(`${JSON.stringify({ round, calibration: entry.calibration, stepMs: round4(c.stepMs) })}\n`);
+        continue;
+      }
+      const policy = entry.policy;
       const recordTrace = runs.length === 0 ? trace : undefined;
       const history = await trainDistributed({ task, modules, devices, config, steps, batch, lr, slots, policy, profile: isFixedPlacement(policy) ? undefined : profile, backend, recordTrace });
       const run: Run = {
@@ -88,6 +104,9 @@ export async function compareCommand(flags: Flags): Promise<void> {
       if (json) process.stdout.write(`${JSON.stringify({ round, policy, tokensPerSec: run.tokensPerSec, replans: run.replans, shadowedSteps: run.shadowedSteps, lastLoss: round4(run.lastLoss) })}\n`);
     }
   }
+  // The prediction's profile: the experts' cost and the time no placement changes, from runs of their own.
+  const modelStep = predict ? fitModelStep(profile!, calibrationOpts, calibrations) : null;
+  if (modelStep) log(`calibration runs (uniform routing, medians of ${rounds} round(s)): experts at ${(modelStep.expertTflops * 1000).toFixed(1)} GFLOP/s and ${modelStep.expertCallMs.toFixed(3)} ms per buffer; measured step ${modelStep.measuredStepMs.toFixed(1)} ms, modelled ${modelStep.predictedStepMs.toFixed(1)} ms: ${modelStep.unmodelledMs.toFixed(2)} ms per MoE layer unmodelled`);
   const base = policies[0]!;
   const of = (p: string) => runs.filter((r) => r.policy === p);
   const baseTps = Math.round(median(of(base).map((r) => r.tokensPerSec)));
@@ -118,7 +137,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   process.stdout.write(`${model} on ${devices} devices, ${steps} steps × ${rounds} round(s), median step after ${warm} warm-up steps:\n${line(header)}\n${table.map(line).join('\n')}\n`);
   process.stdout.write("experts ms: the busiest device's expert compute per step (forward and backward); imbalance ms: how far it is above the devices' mean\n");
   if (headroom) process.stdout.write(`headroom: under static-unpadded the experts' imbalance is ${headroom.imbalanceMs.toFixed(1)} ms of a ${headroom.stepMs.toFixed(1)} ms step; balancing them perfectly at no cost would make it at most ${headroom.bound.toFixed(3)}× faster\n`);
-  if (predicted) process.stdout.write(`predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile, the experts' cost (${(modelStep!.expertTflops * 1000).toFixed(1)} GFLOP/s per row, ${modelStep!.expertCallMs.toFixed(3)} ms per buffer) and the ${modelStep!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with uniform routing (median step after the same warm-up); error: predicted ÷ measured − 1\n`);
+  if (predicted) process.stdout.write(`predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile, the experts' cost (${(modelStep!.expertTflops * 1000).toFixed(1)} GFLOP/s per row, ${modelStep!.expertCallMs.toFixed(3)} ms per buffer) and the ${modelStep!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with uniform routing, one pair per round among the policies' runs (medians over the rounds of the median step after the same warm-up); error: predicted ÷ measured − 1\n`);
   if (profile) process.stdout.write(`calibrated: expert compute ${(profile.expertTflops * 1000).toFixed(1)} GFLOP/s, channels ${profile.intraNodeGBps.toFixed(2)} GB/s, gradient all-reduce ${profile.allReduceGBps?.toFixed(2) ?? '–'} GB/s\n`);
 }
 

@@ -27,7 +27,7 @@ const commands: Record<string, Command> = {
   },
   compare: {
     run: compareCommand, help: compareHelp,
-    flags: { values: [...modelFlagNames, 'devices', 'policies', 'steps', 'rounds', 'slots', 'backend'], switches: ['json', 'predict'] },
+    flags: { values: [...modelFlagNames, 'devices', 'policies', 'steps', 'warm', 'rounds', 'slots', 'backend'], switches: ['json', 'predict'] },
   },
   calibrate: { run: calibrateCommand, help: calibrateHelp, flags: { values: [...modelFlagNames, 'devices', 'backend', 'nats', 'hosts', 'nats-creds'] } },
   notebook: { run: notebookCommand, help: notebookHelp, flags: { values: ['render', 'ipynb'], switches: ['run-all'] }, positionals: 1 },

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { errors } from '../errors.js';
 import type { TaskName } from '../models/tasks.js';
 import type { CostProfile } from '../sched/cost.js';
 import { simulate } from '../sched/simulate.js';
@@ -23,62 +24,103 @@ export interface ModelStepOptions {
   warm?: number;
 }
 
+/** What the model measured, fitted: its experts' cost per row and per buffer, and the per-layer time no placement changes. */
+export interface ModelStep {
+  unmodelledMs: number;
+  expertTflops: number;
+  expertCallMs: number;
+  measuredStepMs: number;
+  predictedStepMs: number;
+}
+
+/** One calibration run's medians over its timed steps, and the routing it recorded. */
+export interface CalibrationRun {
+  size: 'full' | 'quarter';
+  source: TraceSource;
+  stepMs: number;
+  /** The experts' time summed over devices, their rows, and the expert buffers computed, per step. */
+  expertMs: number;
+  rows: number;
+  buffers: number;
+}
+
 /**
- * Measures, from short runs of the model itself, what its experts cost (`expertTflops` per row and
- * `expertCallMs` per buffer) and the per-layer step time that no placement changes (`unmodelledMs`):
- * attention, norms, the head, the optimizer and per-op overheads. It trains the model a few steps
- * on the devices under the static placement with uniform routing (`zipf:0`: no expert is hot, so
- * the measurement shares nothing with the skewed runs it will help predict), at its batch and at a
- * quarter of it; the experts' measured times at the two sizes give the per-row and per-buffer costs.
- * Then it replays the routing the full-batch steps recorded through the cost model and takes what
- * the measured median step has beyond the predicted one, per MoE layer. The live scheduler learns
- * that last quantity step by step (actors/scheduler.ts, learnUnmodelled); this is the offline,
- * one-off form for the simulator.
+ * One calibration run: the model trained on the devices under the static placement with uniform
+ * routing (`zipf:0`: no expert is hot, so it shares nothing with the skewed runs it will help
+ * predict), at its batch (`full`) or a quarter of it.
  */
-export async function measureModelStep(profile: CostProfile, opts: ModelStepOptions): Promise<{ unmodelledMs: number; expertTflops: number; expertCallMs: number; measuredStepMs: number; predictedStepMs: number }> {
-  const steps = opts.steps ?? 20, warm = opts.warm ?? 20;
-  const dir = mkdtempSync(join(tmpdir(), 'flexmoe-calibrate-'));
+export async function calibrationRun(opts: ModelStepOptions, size: CalibrationRun['size']): Promise<CalibrationRun> {
+  const steps = opts.steps ?? 20, warm = opts.warm ?? 20, D = opts.devices;
   const experts = opts.config.moe!.experts;
-  const slots = opts.slots ?? 2 * Math.ceil(experts / opts.devices);
   const config = { ...opts.config, moe: { ...opts.config.moe!, routing: 'zipf:0' } };
-  /** One run at `batch`: its timed steps, its recorded routing, and per step the experts' summed time, rows and buffers. */
-  const run = async (batch: number, name: string) => {
-    const trace = join(dir, name);
+  const batch = size === 'full' ? opts.batch : Math.max(D, Math.round(opts.batch / 4 / D) * D);
+  const dir = mkdtempSync(join(tmpdir(), 'flexmoe-calibrate-'));
+  try {
+    const trace = join(dir, 'routing.jsonl');
     const history = await trainDistributed({
-      task: opts.task, modules: opts.modules, devices: opts.devices, config, steps: warm + steps, batch, lr: 1e-3, slots,
+      task: opts.task, modules: opts.modules, devices: D, config, steps: warm + steps, batch, lr: 1e-3, slots: slotsOf(opts),
       policy: 'static-unpadded', backend: opts.backend, recordTrace: trace,
     });
     const source = TraceSource.read(trace);
     const timed = history.slice(warm);
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     // Round-robin holds each expert once: a step computes one buffer per expert that got rows, per layer.
-    const buffers = timed.map((_, i) => source.at(warm + i, opts.devices).reduce((n, layer) => n + expertTotals(layer, experts).filter((c) => c > 0).length, 0));
+    const buffers = timed.map((_, i) => source.at(warm + i, D).reduce((n, layer) => n + expertTotals(layer, experts).filter((c) => c > 0).length, 0));
     return {
-      source, timed,
+      size, source,
+      stepMs: median(timed.map((s) => s.stepMs)),
       expertMs: median(timed.map((s) => sum(s.deviceExpertMs))),
       rows: median(timed.map((s) => sum(s.deviceExpertRows))),
       buffers: median(buffers),
     };
-  };
-  try {
-    const full = await run(opts.batch, 'full.jsonl');
-    const D = opts.devices;
-    const small = await run(Math.max(D, Math.round(opts.batch / 4 / D) * D), 'small.jsonl');
-    // Expert time = buffers × callMs + rows × msPerRow, the two runs differing in rows alone: the
-    // experts' throughput and fixed cost at the model's own shapes, as its steps run them.
-    let msPerRow = (full.expertMs - small.expertMs) / (full.rows - small.rows);
-    let expertCallMs = (full.expertMs - msPerRow * full.rows) / Math.max(1, full.buffers);
-    if (!(msPerRow > 0) || !(expertCallMs >= 0)) {
-      msPerRow = full.expertMs / Math.max(1, full.rows);
-      expertCallMs = 0;
-    }
-    const expertTflops = msPerRow > 0 ? (12 * profile.dModel * profile.dFF) / (msPerRow * 1e9) : profile.expertTflops;
-    const measuredStepMs = median(full.timed.map((s) => s.stepMs));
-    const fitted = { ...profile, expertTflops, expertCallMs, unmodelledMs: 0 };
-    const { reports } = simulate({ source: full.source, devices: opts.devices, slots, profile: fitted, policies: ['static-unpadded'] });
-    const predictedStepMs = median(reports[0]!.stepMs.slice(warm));
-    return { unmodelledMs: Math.max(0, measuredStepMs - predictedStepMs) / full.source.layers, expertTflops, expertCallMs, measuredStepMs, predictedStepMs };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Fits the model's step from calibration runs of both sizes (medians over the runs of each, so
+ * that runs spread over a process's drifting speed count alike). Expert time = buffers × callMs +
+ * rows × msPerRow, the two sizes differing in rows alone: the experts' throughput and fixed cost
+ * at the model's own shapes, as its steps run them. Then the full runs' routing is replayed through
+ * the cost model, and what the measured step has beyond the predicted one, per MoE layer, is the
+ * time no placement changes: attention, norms, the head, the optimizer and per-op overheads. The
+ * live scheduler learns that last quantity step by step (actors/scheduler.ts, learnUnmodelled).
+ */
+export function fitModelStep(profile: CostProfile, opts: ModelStepOptions, runs: readonly CalibrationRun[]): ModelStep {
+  const fulls = runs.filter((r) => r.size === 'full'), smalls = runs.filter((r) => r.size === 'quarter');
+  if (!fulls.length || !smalls.length) throw errors.badArgument('fitModelStep', `needs calibration runs of both sizes, got ${fulls.length} full and ${smalls.length} quarter`);
+  const of = (xs: readonly CalibrationRun[], k: 'stepMs' | 'expertMs' | 'rows' | 'buffers') => median(xs.map((r) => r[k]));
+  const full = { expertMs: of(fulls, 'expertMs'), rows: of(fulls, 'rows'), buffers: of(fulls, 'buffers') };
+  const small = { expertMs: of(smalls, 'expertMs'), rows: of(smalls, 'rows') };
+  let msPerRow = (full.expertMs - small.expertMs) / (full.rows - small.rows);
+  let expertCallMs = (full.expertMs - msPerRow * full.rows) / Math.max(1, full.buffers);
+  if (!(msPerRow > 0) || !(expertCallMs >= 0)) {
+    msPerRow = full.expertMs / Math.max(1, full.rows);
+    expertCallMs = 0;
+  }
+  const expertTflops = msPerRow > 0 ? (12 * profile.dModel * profile.dFF) / (msPerRow * 1e9) : profile.expertTflops;
+  const measuredStepMs = of(fulls, 'stepMs');
+  const fitted = { ...profile, expertTflops, expertCallMs, unmodelledMs: 0 };
+  const source = fulls[0]!.source;
+  const { reports } = simulate({ source, devices: opts.devices, slots: slotsOf(opts), profile: fitted, policies: ['static-unpadded'] });
+  const predictedStepMs = median(reports[0]!.stepMs.slice(opts.warm ?? 20));
+  return { unmodelledMs: Math.max(0, measuredStepMs - predictedStepMs) / source.layers, expertTflops, expertCallMs, measuredStepMs, predictedStepMs };
+}
+
+/**
+ * Measures, from short runs of the model itself, what its experts cost (`expertTflops` per row and
+ * `expertCallMs` per buffer) and the per-layer step time that no placement changes (`unmodelledMs`):
+ * `rounds` pairs of calibration runs (default 1), at the model's batch and a quarter of it, fitted
+ * by `fitModelStep`. This is the offline, one-off form for the simulator; `flexmoe compare
+ * --predict` spreads the same runs among the runs it predicts instead.
+ */
+export async function measureModelStep(profile: CostProfile, opts: ModelStepOptions & { rounds?: number }): Promise<ModelStep> {
+  const runs: CalibrationRun[] = [];
+  for (let r = 0; r < (opts.rounds ?? 1); r++) {
+    for (const size of r % 2 ? (['quarter', 'full'] as const) : (['full', 'quarter'] as const)) runs.push(await calibrationRun(opts, size));
+  }
+  return fitModelStep(profile, opts, runs);
+}
+
+const slotsOf = (opts: ModelStepOptions) => opts.slots ?? 2 * Math.ceil(opts.config.moe!.experts / opts.devices);
