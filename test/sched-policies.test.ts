@@ -115,6 +115,29 @@ describe('cost model', () => {
     }
   });
 
+  it('a collective a placement adds costs its members collectiveMs each (replica buckets, shadow groups)', () => {
+    const profile = { ...clusterA100, collectiveMs: 0.5 };
+    const counts = rows([10, 10, 10, 10], [10, 10, 10, 10], [10, 10, 10, 10], [10, 10, 10, 10]);
+    const sync = (p: Placement, dispatch?: Parameters<typeof stepCost>[3], prof: CostProfile = profile) => stepCost(counts, p, prof, dispatch).syncMs;
+    // Experts 0 and 1 both on devices {0, 1}: one gradient bucket for the set; expert 2 on every device: the dense all-reduce.
+    const p = new Placement(4, 4, 4, [[0, 1, 2], [0, 1, 2], [2], [2, 3]]);
+    const bandwidth = sync(p, { mode: 'split' }, clusterA100);
+    assert.ok(Math.abs(sync(p, { mode: 'split' }) - (bandwidth + 0.5)) < 1e-12, 'devices 0 and 1 join one extra all-reduce');
+    // A shadowed expert: weights out and gradients back, one collective each, over its root and the devices without it.
+    const r = Placement.roundRobin(4, 2, 4);
+    const shadowBandwidth = sync(r, { mode: 'shadow', shadows: [0, 1] }, clusterA100);
+    assert.ok(Math.abs(sync(r, { mode: 'shadow', shadows: [0] }) - (sync(r, { mode: 'shadow', shadows: [0] }, clusterA100) + 2 * 0.5)) < 1e-12);
+    // Experts 0 and 1 travel between the same devices (each root and the three without it): one group, one pair of collectives.
+    assert.ok(Math.abs(sync(r, { mode: 'shadow', shadows: [0, 1] }) - (shadowBandwidth + 2 * 0.5)) < 1e-12);
+    // A replica bucket and a shadow group are different collectives, even over the same devices.
+    assert.ok(Math.abs(sync(p, { mode: 'shadow', shadows: [3] }) - (sync(p, { mode: 'shadow', shadows: [3] }, clusterA100) + 3 * 0.5)) < 1e-12);
+    // Serving ships the weights alone.
+    const serving = { ...profile, training: false };
+    assert.ok(Math.abs(sync(r, { mode: 'shadow', shadows: [0] }, serving) - (sync(r, { mode: 'shadow', shadows: [0] }, { ...clusterA100, training: false }) + 0.5)) < 1e-12);
+    // Round-robin, nothing shadowed: no collective beyond those every step runs.
+    assert.equal(sync(r, { mode: 'split' }), sync(r, { mode: 'split' }, clusterA100));
+  });
+
   it('a device pays each expert buffer it computes once (expertCallMs), whatever its rows', () => {
     const p = Placement.roundRobin(2, 2, 4); // device 0: experts 0 and 2; device 1: 1 and 3
     const counts = rows([30, 10, 0, 10], [30, 10, 0, 10]); // expert 2 gets no rows
@@ -427,12 +450,13 @@ describe('built-in policies', () => {
 });
 
 describe('flexmoe calibrate', () => {
-  it('measures compute, channel and all-reduce bandwidth on this machine (and skips the all-reduce for serving)', async () => {
+  it('measures compute, channel and all-reduce bandwidth and a collective\'s fixed cost on this machine (no all-reduce bandwidth for serving)', async () => {
     const p = await calibrate({ dModel: 16, dFF: 32, devices: 2, tokens: 64 });
-    for (const k of ['expertTflops', 'intraNodeGBps', 'allReduceGBps'] as const) assert.ok(Number.isFinite(p[k]) && p[k]! > 0, `${k} = ${p[k]}`);
+    for (const k of ['expertTflops', 'intraNodeGBps', 'allReduceGBps', 'collectiveMs'] as const) assert.ok(Number.isFinite(p[k]) && p[k]! > 0, `${k} = ${p[k]}`);
     assert.equal(p.devicesPerNode, 2);
     const serving = await calibrate({ dModel: 16, dFF: 32, devices: 2, tokens: 64, allReduce: false });
     assert.equal(serving.allReduceGBps, undefined);
+    assert.ok(serving.collectiveMs! > 0, 'serving ships shadows: a collective still has its fixed cost');
   });
 
   it("measures the model's step time that no placement changes, per MoE layer, from a short run with uniform routing", async () => {

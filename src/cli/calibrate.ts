@@ -7,7 +7,8 @@ import { measureModelStep } from '../train/calibrate-step.js';
 import type { TaskName } from '../models/tasks.js';
 
 export const calibrateHelp = `flexmoe calibrate [model flags as for train] [--devices N] [--backend NAME] [--nats URL --hosts H [--nats-creds FILE]]
-  Measures this machine's expert throughput and channel bandwidth; prints a cost profile (JSON)
+  Measures this machine's expert throughput, channel bandwidth, gradient all-reduce bandwidth and
+  the fixed cost of a collective (collectiveMs); prints a cost profile (JSON)
   for flexmoe simulate --profile FILE and live policies. On local devices it also trains the model
   a few steps with uniform routing, at its batch and a quarter of it: expertTflops and expertCallMs
   are then what its experts cost per row and per buffer there, and unmodelledMs the per-layer time

@@ -13,6 +13,9 @@ import type { Expert } from './expert.js';
 import { currentTape } from '../autograd/tape.js';
 import type { Parameter } from '../nn/parameter.js';
 import type { MoEComm } from './distributed-moe.js';
+import { shadowGroup } from './shadow-group.js';
+
+export { shadowGroup };
 
 export interface Shadowing {
   /**
@@ -125,16 +128,6 @@ export function shareOf(n: number, replicas: readonly number[], s: number, d: nu
   return Math.floor(((i + 1) * n) / r) - Math.floor((i * n) / r);
 }
 
-/**
- * The devices a shadowed expert's weights travel between: its first replica (the root) and every
- * device holding no replica, ascending. One member only: every device holds it already.
- */
-export function shadowGroup(replicas: readonly number[], devices: number): number[] {
-  const root = replicas[0]!;
-  const group: number[] = [];
-  for (let d = 0; d < devices; d++) if (d === root || !replicas.includes(d)) group.push(d);
-  return group;
-}
 
 /**
  * The shadowed experts whose weights travel between the same devices, with this device among them,

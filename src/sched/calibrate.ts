@@ -52,7 +52,7 @@ export async function calibrate(opts: { dModel: number; dFF: number; devices: nu
   const gbps = median(rates);
   // Gradients all-reduce in buckets (grad-sync.ts), so a replica adds bytes to a collective that
   // runs anyway: price its bandwidth, measured on a bucket-sized vector, not a lone call's latency.
-  const allReduceGBps = opts.allReduce === false ? undefined : await measureAllReduce(Math.max(2 * d * f, 1 << 20));
+  const { allReduceGBps, collectiveMs } = await measureAllReduce(Math.max(2 * d * f, 1 << 20), opts.allReduce !== false);
   const between = opts.hosts ? await measureHosts(opts.hosts, Math.max(2 * d * f, 1 << 20)) : null;
   return {
     name: between ? `${opts.hosts!.hosts}-hosts` : 'this-machine',
@@ -68,20 +68,24 @@ export async function calibrate(opts: { dModel: number; dFF: number; devices: nu
     stateBytesFactor: 3,
     training: true,
     ...(allReduceGBps === undefined ? {} : { allReduceGBps }),
+    collectiveMs,
   };
 }
 
 /**
  * GB/s of gradient an all-reduce of `floats` between two devices achieves through the runtime's
- * collectives (median of a few), where a ring all-reduce of two moves each byte once.
+ * collectives (median of a few; when `bandwidth`), where a ring all-reduce of two moves each byte
+ * once; and the fixed cost of a collective, `collectiveMs`: a lone all-reduce of 16 floats, whose
+ * bytes are nothing (median of 50 after 10).
  */
-async function measureAllReduce(floats: number, iterations = 9): Promise<number> {
+async function measureAllReduce(floats: number, bandwidth: boolean, iterations = 9): Promise<{ allReduceGBps?: number; collectiveMs: number }> {
   const system = await ActorSystem.start({ devices: 2, modules: [siblingModule('./allreduce-probe', import.meta.url)] });
   try {
     const probes = await Promise.all([0, 1].map((d) => system.spawn('AllReduceProbe', {}, { device: d })));
-    const times = (await Promise.all(probes.map((p) => system.ask<number[]>(p, { floats, iterations }))))[0]!.slice(2).sort((a, b) => a - b);
-    const ms = times[times.length >> 1]!;
-    return (floats * 4) / (ms * 1e6);
+    const timed = async (n: number, count: number, skip: number) => median((await Promise.all(probes.map((p) => system.ask<number[]>(p, { floats: n, iterations: count }))))[0]!.slice(skip));
+    const collectiveMs = await timed(16, 60, 10);
+    if (!bandwidth) return { collectiveMs };
+    return { allReduceGBps: (floats * 4) / ((await timed(floats, iterations, 2)) * 1e6), collectiveMs };
   } finally {
     await system.stop();
   }

@@ -1,5 +1,6 @@
 import { errors } from '../errors.js';
 import type { Placement } from './placement.js';
+import { shadowGroup } from '../moe/shadow-group.js';
 import type { CostProfile } from './profile.js';
 
 // The profile's fields and the built-in profiles live in profile.ts; re-exported for existing imports.
@@ -247,7 +248,33 @@ function syncMs(placement: Placement, reps: number[][], p: CostProfile, u: UnitC
     const each = allReduceMs([...Array(placement.devices).keys()], { ...p, training: true }, u) * (p.training ? 1 : 0.5);
     for (let d = 0; d < placement.devices; d++) perDevice[d]! += each * shadows.size;
   }
+  if (p.collectiveMs) addCollectives(perDevice, reps, p, shadows);
   let max = 0;
   for (const v of perDevice) max = Math.max(max, v);
   return max;
+}
+
+/**
+ * The fixed cost of the collectives a placement adds, per device (`collectiveMs` each), as the
+ * runtime buckets them: replica gradients in one all-reduce per device set (train/grad-sync.ts;
+ * a set of every device joins the dense gradients' all-reduce, which runs anyway), and shadowed
+ * experts in one weights' all-to-all per group of their root and the devices without a replica,
+ * plus, in training, one all-reduce of the copies' gradients (moe/shadows.ts, shadowBuckets).
+ * Shadows are per layer, as here; the gradient buckets are per step, over every layer, so where
+ * several layers replicate experts on the same device set this counts that set once per layer.
+ */
+function addCollectives(perDevice: Float64Array, reps: number[][], p: CostProfile, shadows: Set<number> | null): void {
+  const D = perDevice.length, ms = p.collectiveMs!;
+  const groups = new Map<string, { members: readonly number[]; times: number }>();
+  const add = (kind: string, members: readonly number[], times: number) => {
+    const key = `${kind}:${members.join(',')}`;
+    if (!groups.has(key)) groups.set(key, { members, times });
+  };
+  reps.forEach((r, e) => {
+    if (shadows?.has(e)) {
+      const members = shadowGroup(r, D);
+      if (members.length > 1) add('shadow', members, p.training ? 2 : 1);
+    } else if (p.training && r.length > 1 && r.length < D) add('replicas', [...r].sort((a, b) => a - b), 1);
+  });
+  for (const { members, times } of groups.values()) for (const d of members) perDevice[d]! += ms * times;
 }

@@ -54,6 +54,15 @@ export interface CostProfile {
    * from the model's own expert times at two batch sizes; absent, 0 (time proportional to rows).
    */
   expertCallMs?: number;
+  /**
+   * Fixed time of one collective among devices (ms), beyond its bytes: the synchronisation of its
+   * members (signals, wake-ups, the round trip). The steps of a fixed placement run the same
+   * collectives whatever the routing, so their share is in `unmodelledMs`; this prices the ones a
+   * policy adds: a replica gradient bucket of its own (a device set smaller than all devices) and a
+   * shadow group's weights out and gradients back. `flexmoe calibrate` times a lone tiny all-reduce
+   * between two devices; absent, 0.
+   */
+  collectiveMs?: number;
 }
 
 /** 8 A100s per node (NVLink 300 GB/s), 12.5 GB/s between nodes, experts at 50% of 312 TFLOP/s, d 1024, f 4096, fp32. */
