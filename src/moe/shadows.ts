@@ -128,7 +128,6 @@ export function shareOf(n: number, replicas: readonly number[], s: number, d: nu
   return Math.floor(((i + 1) * n) / r) - Math.floor((i * n) / r);
 }
 
-
 /**
  * The shadowed experts whose weights travel between the same devices, with this device among them,
  * grouped so that each group costs one collective (each one a synchronisation of its members, as in
