@@ -12,7 +12,7 @@ import { trainDistributed } from '../src/train/distributed.js';
 import { median, round } from './harness.js';
 
 const at = process.argv.indexOf('--rounds');
-// Steady state: fresh device threads run their first 30-40 steps slower while the JIT tiers up.
+// Steady state: fresh device threads run their first 30-40 steps slower (JIT tiering, fresh buffers).
 const rounds = at > 0 ? Number(process.argv[at + 1]) : 5, steps = 120, warm = 40;
 const { model, modules, config, batch, lr } = await modelFromFlags({ routing: 'zipf:1.5,drift' });
 const task = model as TaskName;

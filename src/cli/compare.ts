@@ -21,7 +21,7 @@ export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe
   Trains the same model from the same seed once per policy and round, live on worker-thread
   devices, in a different order each round (this machine's speed drifts within a run), and compares
   tokens/s (median step after the first W steps, default min(10, N/4): fresh device threads run
-  their first 30-40 steps slower while the JIT tiers up, so give --warm 40 of --steps 120 to
+  their first 30-40 steps slower (JIT tiering, fresh buffers), so give --warm 40 of --steps 120 to
   compare steady states; the median over rounds), re-plans, steps that shadowed
   experts, losses, and the experts' compute time: the busiest device's, and how far it is above the
   devices' mean (all a perfect balance could save; with static-unpadded in the list, the headroom
