@@ -392,6 +392,30 @@ describe('FlexMoE policy', () => {
   });
 });
 
+describe('FlexMoE planner, expert buffers', () => {
+  it('counts each replica as a buffer more on its device (expertCallMs), as the cost model does', () => {
+    const load = Float64Array.from([3000, 1000, 0]);
+    const reps = [[0, 1], [1], [0]];
+    const topo = { devices: 2, devicesPerNode: 2, locality: true };
+    const rows = trafficOf(load, reps, topo).load, withCalls = trafficOf(load, reps, { ...topo, callRows: 50 }).load;
+    // Device 0 computes experts 0 and 2, but expert 2 has no rows: one buffer; device 1, two.
+    assert.deepEqual([withCalls[0]! - rows[0]!, withCalls[1]! - rows[1]!], [50, 100]);
+    const profile = { ...clusterA100, expertCallMs: 0.7 };
+    const u = unitCosts(profile);
+    const counts = [Float64Array.from([1500, 500, 0]), Float64Array.from([1500, 500, 0])];
+    const c = stepCost(counts, new Placement(2, 2, 3, [[0, 2], [0, 1]]), profile, { mode: 'split', locality: true });
+    const planner = trafficOf(load, reps, { ...topo, callRows: 0.7 / u.expertMsPerToken }).load;
+    assert.ok(Math.abs(c.computeMs - Math.max(...planner) * u.expertMsPerToken) < 1e-9, `${c.computeMs} vs ${Math.max(...planner) * u.expertMsPerToken}`);
+  });
+
+  it('adds no replica whose buffer costs more than the balance it buys', () => {
+    const load = Float64Array.from([30000, 10000]);
+    const plan = (expertCallMs: number) => planFlexMoE(load, Placement.roundRobin(2, 2, 2), { ...clusterA100, devicesPerNode: 2, expertCallMs }, { horizon: 25 });
+    assert.ok(plan(0).some((op) => op.op === 'expand' && op.expert === 0), JSON.stringify(plan(0)));
+    assert.deepEqual(plan(100), [], 'a buffer of 100 ms outweighs any balance here');
+  });
+});
+
 describe('FlexMoE planner, global start', () => {
   it('finds a plan from EPLB\'s where no single replica pays: a mild skew over 64 devices', () => {
     const w = new SyntheticWorkload(parseWorkload('zipf:0.12'), 64, 2, 1, 4096, 1);

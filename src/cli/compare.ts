@@ -3,7 +3,7 @@ import { defaultBackendName } from '../kernels/backend.js';
 import type { TaskName } from '../models/tasks.js';
 import { calibrate } from '../sched/calibrate.js';
 import { trainDistributed, type DistributedStep } from '../train/distributed.js';
-import { calibrationRun, fitModelStep, type CalibrationRun } from '../train/calibrate-step.js';
+import { calibrationRun, fitModelStep, measureModelStep, type CalibrationRun } from '../train/calibrate-step.js';
 import { checkLivePolicy, isFixedPlacement } from '../sched/policies/index.js';
 import { headroom as headroomOf, median } from '../stats.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,7 +26,9 @@ export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe
   experts, losses, and the experts' compute time: the busiest device's, and how far it is above the
   devices' mean (all a perfect balance could save; with static-unpadded in the list, the headroom
   any placement has on this model and machine is printed from it). The first policy is the baseline of the ratios. --module FILE may register
-  models (registerTask) and placement policies (registerPolicy) of your own to name here.
+  models (registerTask) and placement policies (registerPolicy) of your own to name here. Live
+  policies plan with the profile flexmoe calibrate gives with the model's flags (two short runs
+  with uniform routing first: the experts' cost per row and per buffer, the time no placement changes).
   --predict also replays the routing the first run recorded in the simulator, under every policy
   with the calibrated profile, and sets its predicted step times beside the measured ones, with the
   error of each. The experts' throughput and the per-layer time that no placement changes
@@ -68,6 +70,14 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const predict = flags.predict === true;
   const profile = predict || policies.some((p) => !isFixedPlacement(p)) ? await calibrate({ dModel: config.dModel, dFF: config.dFF, devices, backend }) : undefined;
   const task = model as TaskName;
+  // Live policies plan with what `flexmoe calibrate` gives with the model's flags: the experts'
+  // cost per row and per buffer on this model, and the time no placement changes.
+  let live = profile;
+  if (profile && policies.some((p) => !isFixedPlacement(p))) {
+    const step = await measureModelStep(profile, { task, modules, config, devices, batch, slots, backend });
+    live = { ...profile, expertTflops: step.expertTflops, expertCallMs: step.expertCallMs, unmodelledMs: step.unmodelledMs };
+    log(`live policies plan with the model's own calibration: experts at ${(step.expertTflops * 1000).toFixed(1)} GFLOP/s and ${step.expertCallMs.toFixed(3)} ms per buffer, ${step.unmodelledMs.toFixed(2)} ms per MoE layer unmodelled`);
+  }
   // With --predict, the calibration runs (uniform routing, at the batch and a quarter of it) join
   // every round's rotation: the machine's speed drifts within a process by as much as the errors
   // measured, so a calibration timed once, before the runs, would carry its moment into every prediction.
@@ -89,7 +99,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
       }
       const policy = entry.policy;
       const recordTrace = runs.length === 0 ? trace : undefined;
-      const history = await trainDistributed({ task, modules, devices, config, steps, batch, lr, slots, policy, profile: isFixedPlacement(policy) ? undefined : profile, backend, recordTrace });
+      const history = await trainDistributed({ task, modules, devices, config, steps, batch, lr, slots, policy, profile: isFixedPlacement(policy) ? undefined : live, backend, recordTrace });
       const run: Run = {
         policy, round, history,
         stepMs: median(history.slice(warm).map((s) => s.stepMs)),

@@ -52,13 +52,15 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
   const node = (d: number) => Math.floor(d / cost.devicesPerNode);
   const copyMs = (sameNode: boolean) => u.linkMs(u.paramBytes * (cost.training ? cost.stateBytesFactor : 1), sameNode);
   const groupMs = (devs: readonly number[]) => allReduceMs(devs, cost, u);
+  // A replica is a buffer more on its device: priced as the cost model prices it (expertCallMs).
+  const callRows = (cost.expertCallMs ?? 0) / u.expertMsPerToken;
   const original = placement.replicas();
 
   const objective = plannerObjective(D, cost, u);
 
   /** Per-device traffic and all-reduce time of a whole set of replicas. */
   const stateOf = (reps: readonly number[][]) => {
-    const tr = trafficOf(expertLoad, reps, { devices: D, devicesPerNode: cost.devicesPerNode, locality });
+    const tr = trafficOf(expertLoad, reps, { devices: D, devicesPerNode: cost.devicesPerNode, locality, callRows });
     const sync: Float64Array = new Float64Array(D);
     for (const r of reps) {
       const ar = groupMs(r);

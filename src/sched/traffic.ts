@@ -5,8 +5,8 @@
  *  - topology-aware (`locality`): a source holding a replica keeps its tokens; otherwise they go to
  *    the replicas in its own node, split evenly; a node without a replica splits over all replicas;
  *  - even: every source splits over all replicas.
- * Per device it keeps expert tokens computed and tokens sent and received over intra- and
- * inter-node links; one expert's contribution can be added or removed, so a planner can price a
+ * Per device it keeps expert tokens computed (with `callRows`, each buffer counted as that many
+ * more) and tokens sent and received over intra- and inter-node links; one expert's contribution can be added or removed, so a planner can price a
  * change to one replica set without recomputing the rest.
  */
 /** What pricing traffic needs of the cost model's unit costs (cost.ts `unitCosts`). */
@@ -19,6 +19,11 @@ export interface Topology {
   devices: number;
   devicesPerNode: number;
   locality: boolean;
+  /**
+   * What one expert buffer costs a device beyond its rows, in rows (the profile's `expertCallMs`
+   * over the time of one row): every replica of an expert with load computes one. Default 0.
+   */
+  callRows?: number;
 }
 
 /** Per-device arrays, each of length D, packed in one buffer so a trial copies once. */
@@ -70,7 +75,11 @@ export class Traffic {
     const t = (sign * load) / D; // tokens each source sends this expert
     const uncovered = this.count(reps), r = this.perNode;
     const mark = this.mark, stamp = this.nextStamp();
-    for (const d of reps) mark[d] = stamp;
+    const call = sign * (this.topo.callRows ?? 0);
+    for (const d of reps) {
+      mark[d] = stamp;
+      this.load[d]! += call;
+    }
     if (locality) {
       for (const d of reps) {
         const n = this.node(d);
