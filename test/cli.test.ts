@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const run = promisify(execFile);
 const bin = new URL('../bin/flexmoe.js', import.meta.url).pathname;
@@ -67,6 +70,31 @@ describe('flexmoe command line', function () {
     for (const l of lines.slice(0, 4)) assert.ok(Array.isArray(l.shadows) && l.shadows.length === 1 && l.placementVersion === 0, JSON.stringify(l));
     assert.equal(lines[4].summary.policy, 'fastermoe');
     assert.equal(lines[4].summary.shadowedSteps, lines.slice(0, 4).filter((l) => l.shadows[0].length).length);
+  });
+
+  it('train --profile FILE plans with that profile (a calibrated one), and refuses one where nothing plans', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexmoe-profile-'));
+    try {
+      // Top-1 under a strong router skew: one hot expert. FasterMoE shadows it when its weights travel
+      // for free, never when they crawl.
+      const write = (name: string, gbps: number) => {
+        const file = join(dir, name);
+        // Wide experts on fast compute: a shadow's weights are 128 MB, a token's features 64 bytes.
+        writeFileSync(file, JSON.stringify({ name, devicesPerNode: 1, intraNodeGBps: gbps, interNodeGBps: gbps, expertTflops: 1000, dModel: 16, dFF: 1 << 20 }));
+        return file;
+      };
+      const shadowed = async (file: string) => {
+        const { stdout } = await run('node', [bin, 'train', '--devices', '2', '--policy', 'fastermoe', '--router-skew', '2', '--topk', '1', '--steps', '3', '--d-model', '16', '--layers', '1', '--seq', '8', '--profile', file, '--json']);
+        return JSON.parse(stdout.trim().split('\n').at(-1)!).summary.shadowedSteps;
+      };
+      assert.equal(await shadowed(write('free.json', 1e9)), 3);
+      assert.equal(await shadowed(write('crawl.json', 1)), 0);
+      await assert.rejects(run('node', [bin, 'train', '--devices', '2', '--policy', 'static', '--steps', '2', '--profile', join(dir, 'free.json')]), (e: { stderr: string }) => /--profile: a cost profile is for live policies on 2 or more devices; static keeps its placement/.test(e.stderr));
+      writeFileSync(join(dir, 'bad.json'), JSON.stringify({ intraNodeGBps: -1 }));
+      await assert.rejects(run('node', [bin, 'train', '--devices', '2', '--policy', 'flexmoe', '--steps', '2', '--profile', join(dir, 'bad.json')]), (e: { stderr: string }) => /intraNodeGBps/.test(e.stderr));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('compare runs the live policies side by side on one model and says how they did against the first', async () => {

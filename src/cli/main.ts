@@ -19,7 +19,7 @@ interface Command {
 const commands: Record<string, Command> = {
   train: {
     run: train, help: trainHelp,
-    flags: { values: [...modelFlagNames, 'steps', 'devices', 'policy', 'slots', 'checkpoint', 'checkpoint-every', 'snapshot-every', 'resume', 'record-trace', 'backend', 'sample', 'nats', 'hosts', 'nats-creds'], switches: ['json'] },
+    flags: { values: [...modelFlagNames, 'steps', 'devices', 'policy', 'slots', 'checkpoint', 'checkpoint-every', 'snapshot-every', 'resume', 'record-trace', 'profile', 'backend', 'sample', 'nats', 'hosts', 'nats-creds'], switches: ['json'] },
   },
   simulate: {
     run: simulateCommand, help: simulateHelp,

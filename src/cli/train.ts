@@ -17,11 +17,12 @@ import { headroom, median } from '../stats.js';
 import { checkReadable, checkWritable } from '../train/paths.js';
 import { checkpointInfo } from '../train/sharded-checkpoint.js';
 import { modelFromFlags } from './model-flags.js';
+import { readProfileFile } from '../sched/profile-file.js';
 
 export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|dense|NAME --module FILE] [--steps N] [--seed S] [--batch B] [--seq L] [--d-model D]
               [--layers N] [--heads H] [--d-ff F] [--experts E] [--topk 1|2] [--capacity-factor F] [--router-skew S]
               [--routing zipf:S[,drift][,burst][,transient]] [--devices N] [--policy static|static-unpadded|flexmoe|eplb|fastermoe|flexmoe-react|NAME] [--slots S] [--checkpoint FILE [--checkpoint-every N]]
-              [--snapshot-every N] [--resume FILE] [--record-trace FILE] [--lr X] [--backend NAME] [--sample N] [--json]
+              [--snapshot-every N] [--resume FILE] [--record-trace FILE] [--profile FILE] [--lr X] [--backend NAME] [--sample N] [--json]
               [--nats URL --hosts H [--nats-creds FILE]]
   Trains a character-level GPT (Mixture-of-Experts by default) on the embedded corpus (Moby-Dick),
   then prints a sample. By default on one device (worker thread) per core, up to the model's experts
@@ -32,6 +33,9 @@ export const trainHelp = `flexmoe train [--model gpt-moe|bert-moe|vision-moe|den
   --routing SPEC makes the gates route by a synthetic workload (the one flexmoe simulate steps
   through) instead of their logits: a live run under a chosen, lasting skew and drift, for measuring
   placement policies (combine weights still come from the gates, so the model still trains).
+  --profile FILE gives live policies a cost profile (\`flexmoe calibrate\` with the same model flags
+  prints one: the experts' cost per row and per buffer as this model runs them); without it they plan
+  with a quick measurement of this machine at the start.
   A device thread that dies mid-step is rebuilt and training goes on: the step runs again when a
   live replica holds everything it had, otherwise every device rolls back to its in-memory snapshot
   (taken every --snapshot-every N steps, default 10; 0: none) and runs the steps since again.
@@ -63,6 +67,7 @@ export async function train(flags: Flags): Promise<void> {
   if (devices > experts) throw errors.badArgument('--devices', `${devices} devices for ${experts} experts: every device needs at least one expert (use more experts or fewer devices)`);
   if (devices > 1 && model === 'dense') throw errors.badArgument('--devices', 'the dense model trains on one device; several devices need MoE layers (--model gpt-moe, bert-moe or vision-moe)');
   const policy = typeof flags.policy === 'string' ? flags.policy : devices > 1 ? 'flexmoe' : defaultLivePolicy;
+  if (flags.profile !== undefined && (isFixedPlacement(policy) || devices < 2)) throw errors.badArgument('--profile', `a cost profile is for live policies on 2 or more devices; ${devices < 2 ? 'this run has 1 device' : `${policy} keeps its placement`}`);
   if (!isFixedPlacement(policy) && devices < 2) throw errors.badArgument('--policy', `placement policies move experts between devices: use --devices 2 or more with --policy ${policy}`);
   checkLivePolicy(policy);
   const backendName = typeof flags.backend === 'string' ? flags.backend : await defaultBackendName();
@@ -115,7 +120,10 @@ async function trainOnDevices(flags: Flags, task: TaskName, config: CharTransfor
   const slots = intFlag(flags, 'slots', 2 * Math.ceil(experts / devices), 1);
   const vocab = 'vocab' in config ? config.vocab : config.classes;
   const model = task;
-  const trainer = new Trainer({ task, modules, config, devices, batch, lr, policy, slots, backend, hosts });
+  // A profile from `flexmoe calibrate` with the model's flags prices the experts as they run here;
+  // without one, live policies plan with a quick measurement at the start.
+  const profile = typeof flags.profile === 'string' ? readProfileFile(flags.profile) : undefined;
+  const trainer = new Trainer({ task, modules, config, devices, batch, lr, policy, slots, backend, hosts, profile });
   const progress = json ? null : new Progress(steps);
   let replans = 0, dropped = 0, shadowedSteps = 0;
   const seen: SchedulerView = { balance: [], stepMs: [], imbalanceMs: [] };
