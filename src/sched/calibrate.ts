@@ -50,8 +50,9 @@ export async function calibrate(opts: { dModel: number; dFF: number; devices: nu
   const rates: number[] = [];
   for (let i = 0; i < 3; i++) rates.push(await ringGBps());
   const gbps = median(rates);
-  // Gradients all-reduce in buckets (grad-sync.ts), so a replica adds bytes to a collective that
-  // runs anyway: price its bandwidth, measured on a bucket-sized vector, not a lone call's latency.
+  // Gradients all-reduce in buckets (grad-sync.ts), so a replica on every device adds bytes to a
+  // collective that runs anyway: price its bandwidth, measured on a bucket-sized vector. A collective
+  // a placement adds (a bucket of its own, a shadow group) costs a lone call's time: collectiveMs.
   const { allReduceGBps, collectiveMs } = await measureAllReduce(Math.max(2 * d * f, 1 << 20), opts.allReduce !== false);
   const between = opts.hosts ? await measureHosts(opts.hosts, Math.max(2 * d * f, 1 << 20)) : null;
   return {

@@ -6,8 +6,9 @@
  *    the replicas in its own node, split evenly; a node without a replica splits over all replicas;
  *  - even: every source splits over all replicas.
  * Per device it keeps expert tokens computed (with `callRows`, each buffer counted as that many
- * more) and tokens sent and received over intra- and inter-node links; one expert's contribution can be added or removed, so a planner can price a
- * change to one replica set without recomputing the rest.
+ * more) and tokens sent and received over intra- and inter-node links; one expert's contribution
+ * can be added or removed, so a planner can price a change to one replica set without recomputing
+ * the rest.
  */
 /** What pricing traffic needs of the cost model's unit costs (cost.ts `unitCosts`). */
 export interface LinkCosts {

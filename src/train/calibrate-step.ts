@@ -50,7 +50,7 @@ export interface CalibrationRun {
  * predict), at its batch (`full`) or a quarter of it.
  */
 export async function calibrationRun(opts: ModelStepOptions, size: CalibrationRun['size']): Promise<CalibrationRun> {
-  const steps = opts.steps ?? 20, warm = opts.warm ?? 40, D = opts.devices;
+  const steps = opts.steps ?? 20, warm = warmOf(opts), D = opts.devices;
   const experts = opts.config.moe!.experts;
   const config = { ...opts.config, moe: { ...opts.config.moe!, routing: 'zipf:0' } };
   const batch = size === 'full' ? opts.batch : Math.max(D, Math.round(opts.batch / 4 / D) * D);
@@ -104,7 +104,7 @@ export function fitModelStep(profile: CostProfile, opts: ModelStepOptions, runs:
   const fitted = { ...profile, expertTflops, expertCallMs, unmodelledMs: 0 };
   const source = fulls[0]!.source;
   const { reports } = simulate({ source, devices: opts.devices, slots: slotsOf(opts), profile: fitted, policies: ['static-unpadded'] });
-  const predictedStepMs = median(reports[0]!.stepMs.slice(opts.warm ?? 40));
+  const predictedStepMs = median(reports[0]!.stepMs.slice(warmOf(opts)));
   return { unmodelledMs: Math.max(0, measuredStepMs - predictedStepMs) / source.layers, expertTflops, expertCallMs, measuredStepMs, predictedStepMs };
 }
 
@@ -124,3 +124,4 @@ export async function measureModelStep(profile: CostProfile, opts: ModelStepOpti
 }
 
 const slotsOf = (opts: ModelStepOptions) => opts.slots ?? 2 * Math.ceil(opts.config.moe!.experts / opts.devices);
+const warmOf = (opts: ModelStepOptions) => opts.warm ?? 40;
