@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { clusterA100 } from '../src/sched/cost.js';
+import { reactPlanMs } from '../src/sched/plan-cost.js';
 import { simulate } from '../src/sched/simulate.js';
 import { TraceSource, TraceWriter } from '../src/sched/trace.js';
 import { hottestOverMean, parseWorkload, SyntheticWorkload } from '../src/sched/workload.js';
@@ -39,6 +40,17 @@ describe('simulator', () => {
     const held = (total(dear) - total(free)) / 0.01;
     assert.ok(held >= 1 && Math.abs(held - Math.round(held)) < 1e-3, `charged ${held} in-step plans`);
     assert.ok(free.speedup['flexmoe-react/flexmoe']! > 1.05, JSON.stringify(free.speedup));
+  });
+
+  it("flexmoe-react's default planning charge grows with the devices, and a profile's own charge wins", () => {
+    assert.equal(reactPlanMs(clusterA100, 2), 1.5);
+    assert.equal(reactPlanMs(clusterA100, 16), 1.5);
+    assert.equal(reactPlanMs(clusterA100, 64), 6);
+    assert.equal(reactPlanMs({ ...clusterA100, reactPlanMs: 0.25 }, 64), 0.25);
+    // The simulator charges the default for the devices it runs: at 32 devices, exactly as a profile naming 3 ms, not 1.5.
+    const steps = (reactPlanMs?: number) => simulate({ source: workload('zipf:1.5,drift'), devices: 32, slots: 4, profile: { ...clusterA100, reactPlanMs }, policies: ['flexmoe-react'] }).reports[0]!.stepMs;
+    assert.deepEqual(steps(), steps(3));
+    assert.notDeepEqual(steps(), steps(1.5));
   });
 
   it('foresight-free: FlexMoE\'s planner on each step\'s own routing with free moves bounds the history-based policies, and stays out of live runs', async () => {

@@ -21,7 +21,12 @@ export function migrationMs(ops: readonly PlacementOp[], before: Placement, p: C
   return max;
 }
 
-/** What a plan made after gating adds to its step (`CostProfile.reactPlanMs`, default 5 ms). */
-export function reactPlanMs(p: CostProfile): number {
-  return p.reactPlanMs ?? 5;
+/**
+ * What a plan made after gating adds to its step on `devices` devices: `CostProfile.reactPlanMs`,
+ * or by default 1.5 ms × max(1, devices ÷ 16). The planner's time grows about linearly with the
+ * devices; the default sits above the slowest in-step plan bench/simulate.ts has measured at each
+ * scale (docs/policies.md).
+ */
+export function reactPlanMs(p: CostProfile, devices: number): number {
+  return p.reactPlanMs ?? 1.5 * Math.max(1, devices / 16);
 }

@@ -33,10 +33,10 @@ export interface CostProfile {
    */
   planOverheadMs?: number;
   /**
-   * Time a plan made after gating holds its step (ms; default 5): such a plan (FlexMoE's `react`)
-   * runs on the critical path, between gating and dispatch, not beside the previous step. Warm
-   * re-plans of 64 experts took 0.3–2.3 ms (median; max 4.1) at 8–64 devices here (bench/simulate.ts
-   * prints them), so 5 ms errs against the policy that pays it.
+   * Time a plan made after gating holds its step (ms; default 1.5 × max(1, devices ÷ 16), plan-cost.ts
+   * `reactPlanMs`): such a plan (FlexMoE's `react`) runs on the critical path, between gating and
+   * dispatch, not beside the previous step. The default errs against the policy that pays it: it
+   * sits above the slowest such plan bench/simulate.ts has measured at each scale.
    */
   reactPlanMs?: number;
   /**

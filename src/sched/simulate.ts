@@ -117,7 +117,7 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
           if (reacted) {
             if (reacted.length) layer.scheduler.arm(); // the next steps refine the plan from history as usual
             run.planMs.push(performance.now() - t1);
-            if (!bound) ms += reactPlanMs(profile);
+            if (!bound) ms += reactPlanMs(profile, D);
             carryOut(reacted);
             layer.placement = layer.executed.clone();
             layer.pending = [];

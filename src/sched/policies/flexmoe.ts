@@ -127,7 +127,7 @@ export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
       let busiest = 0, sum = 0;
       for (const v of tr.load) [busiest, sum] = [Math.max(busiest, v), sum + v];
       const bound = (busiest - sum / placement.devices) * u.expertMsPerToken + (cost.training ? 4 : 2) * tr.a2aMs(u);
-      if (bound <= reactPlanMs(cost)) return null;
+      if (bound <= reactPlanMs(cost, placement.devices)) return null;
       return planFlexMoE(now, placement, cost, { horizon, locality, minGain, globalStart });
     };
   }
