@@ -32,3 +32,11 @@ export function expertTimes(ms: readonly (readonly number[])[]): { deviceExpertM
 export function headroom(stepMs: number, imbalance: number): number {
   return stepMs / (stepMs - imbalance);
 }
+
+/**
+ * How much of a headroom a policy took: (its speed-up − 1) ÷ (headroom − 1), 1 for all of it;
+ * null where there was none to take.
+ */
+export function captured(speedup: number, headroom: number): number | null {
+  return headroom > 1 ? (speedup - 1) / (headroom - 1) : null;
+}

@@ -98,23 +98,29 @@ describe('flexmoe command line', function () {
   });
 
   it('compare runs the live policies side by side on one model and says how they did against the first', async () => {
-    const { stdout } = await run('node', [bin, 'compare', '--policies', 'static,fastermoe', '--steps', '4', '--rounds', '2', '--d-model', '16', '--layers', '1', '--seq', '8', '--topk', '1', '--routing', 'zipf:2,drift', '--predict', '--json']);
+    const { stdout } = await run('node', [bin, 'compare', '--policies', 'static-unpadded,fastermoe', '--steps', '4', '--rounds', '2', '--d-model', '16', '--layers', '1', '--seq', '8', '--topk', '1', '--routing', 'zipf:2,drift', '--predict', '--json']);
     const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines.length, 9, 'a line per policy and round, a line per calibration run, then the summary');
-    // Round 0 runs static first, round 1 the other way round; --predict's calibration runs (uniform
-    // routing, at the batch and a quarter of it) take their turns in the same rotation.
-    assert.deepEqual(lines.slice(0, 8).map((l) => `${l.round}:${l.policy ?? l.calibration}`), ['0:static', '0:fastermoe', '0:full', '0:quarter', '1:quarter', '1:full', '1:fastermoe', '1:static']);
+    // Round 0 runs static-unpadded first, round 1 the other way round; --predict's calibration runs
+    // (uniform routing, at the batch and a quarter of it) take their turns in the same rotation.
+    assert.deepEqual(lines.slice(0, 8).map((l) => `${l.round}:${l.policy ?? l.calibration}`), ['0:static-unpadded', '0:fastermoe', '0:full', '0:quarter', '1:quarter', '1:full', '1:fastermoe', '1:static-unpadded']);
     for (const l of lines.filter((l) => l.calibration)) assert.ok(l.stepMs > 0, JSON.stringify(l));
     const { summary } = lines[8];
-    assert.equal(summary.baseline, 'static');
-    assert.deepEqual(summary.policies.map((p: { policy: string }) => p.policy), ['static', 'fastermoe']);
+    assert.equal(summary.baseline, 'static-unpadded');
+    assert.deepEqual(summary.policies.map((p: { policy: string }) => p.policy), ['static-unpadded', 'fastermoe']);
     const [st, fm] = summary.policies;
     assert.equal(st.overBaseline, 1);
     assert.ok(fm.tokensPerSec > 0 && fm.perRound.length === 2);
     assert.ok(fm.lossRelDiff <= 1e-5, 'shadowing changes no loss');
     // The experts' compute time, and the imbalance a placement could remove from it.
     for (const p of summary.policies) assert.ok(p.expertMs > 0 && p.imbalanceMs >= 0 && p.imbalanceMs <= p.expertMs, JSON.stringify(p));
-    assert.equal(summary.headroom, null, 'headroom is read from a static-unpadded run, and there was none');
+    // The headroom is read from the static-unpadded runs; --predict's full-batch calibration runs
+    // (uniform routing) measure the imbalance no placement removes, and the headroom beyond it.
+    const h = summary.headroom;
+    assert.ok(h.bound >= 1 && h.floorMs >= 0 && h.beyondFloor >= 1 && h.beyondFloor <= h.bound, JSON.stringify(h));
+    assert.equal(h.beyondFloor, Math.round(1e4 * (h.stepMs / (h.stepMs - Math.max(0, h.imbalanceMs - h.floorMs)))) / 1e4);
+    // Each policy's share of it, from its speed-up over static-unpadded.
+    assert.equal(fm.captured, h.bound > 1 ? (fm.tokensPerSec / st.tokensPerSec - 1) / (h.bound - 1) : null);
     // --predict: the simulator's step times for the recorded routing, beside the measured ones.
     assert.ok(st.stepMs > 0 && st.predictedStepMs > 0 && fm.predictedStepMs > 0, JSON.stringify(summary.policies));
     assert.equal(st.predictedOverBaseline, 1);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { expertTime, roundOrder } from '../src/cli/compare.js';
 import type { DistributedStep } from '../src/train/distributed.js';
-import { expertTimes, headroom, imbalanceMs } from '../src/stats.js';
+import { captured, expertTimes, headroom, imbalanceMs } from '../src/stats.js';
 
 describe('flexmoe compare: run order and the experts\' time', () => {
   it('rotates and reverses the policies so none always runs first (ABBA for two)', () => {
@@ -18,6 +18,9 @@ describe('flexmoe compare: run order and the experts\' time', () => {
     assert.deepEqual(expertTimes([[3, 1], [1, 3]]), { deviceExpertMs: [4, 4], expertImbalanceMs: 2 }, 'even totals, uneven layers');
     assert.equal(headroom(10, 2), 1.25, 'a 10 ms step with 2 ms of imbalance: at most 1.25x');
     assert.equal(headroom(10, 0), 1);
+    assert.equal(captured(1.25, 1.5), 0.5, 'a 1.25x speed-up of a 1.5x headroom takes half of it');
+    assert.equal(captured(0.75, 1.5), -0.5, 'a slowdown takes a negative share');
+    assert.equal(captured(1.1, 1), null, 'no headroom, no share');
   });
 
   it('reads the busiest device\'s expert time and the step\'s imbalance, median over steps', () => {

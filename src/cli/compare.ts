@@ -5,7 +5,7 @@ import { calibrate } from '../sched/calibrate.js';
 import { trainDistributed, type DistributedStep } from '../train/distributed.js';
 import { calibrationRun, fitModelStep, measureModelStep, type CalibrationRun } from '../train/calibrate-step.js';
 import { checkLivePolicy, isFixedPlacement } from '../sched/policies/index.js';
-import { headroom as headroomOf, median } from '../stats.js';
+import { captured, headroom as headroomOf, median } from '../stats.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,7 +25,9 @@ export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe
   compare steady states; the median over rounds), re-plans, steps that shadowed
   experts, losses, and the experts' compute time: the busiest device's, and how far it is above the
   devices' mean (all a perfect balance could save; with static-unpadded in the list, the headroom
-  any placement has on this model and machine is printed from it). The first policy is the baseline of the ratios. --module FILE may register
+  any placement has on this model and machine is printed from it, with each policy's share of it;
+  with --predict also the imbalance uniform routing shows itself, and the headroom beyond it).
+  The first policy is the baseline of the ratios. --module FILE may register
   models (registerTask) and placement policies (registerPolicy) of your own to name here. Live
   policies plan with the profile flexmoe calibrate gives with the model's flags (two short runs
   with uniform routing first: the experts' cost per row and per buffer, the time no placement changes).
@@ -131,9 +133,17 @@ export async function compareCommand(flags: Flags): Promise<void> {
     return { policy: p, tokensPerSec: tps, overBaseline: round4(tps / baseTps), stepMs: round4(stepMs), expertMs: round4(median(mine.map((r) => r.expertMs))), imbalanceMs: round4(median(mine.map((r) => r.imbalanceMs))), ...prediction, perRound: mine.map((r) => r.tokensPerSec), replans: median(mine.map((r) => r.replans)), shadowedSteps: median(mine.map((r) => r.shadowedSteps)), lastLoss: round4(mine[0]!.lastLoss), lossRelDiff: lossDiff };
   });
   const exact = rows.find((r) => r.policy === 'static-unpadded');
-  const headroom = exact ? { stepMs: exact.stepMs, imbalanceMs: exact.imbalanceMs, bound: round4(headroomOf(exact.stepMs, exact.imbalanceMs)) } : null;
+  // Even routing shows an imbalance of its own (rows and times vary from step to step); the
+  // full-batch calibration runs measure it, and the headroom beyond it is what a placement can take.
+  const floorMs = predict ? round4(median(calibrations.filter((c) => c.size === 'full').map((c) => c.imbalanceMs))) : null;
+  const headroom = exact
+    ? { stepMs: exact.stepMs, imbalanceMs: exact.imbalanceMs, bound: round4(headroomOf(exact.stepMs, exact.imbalanceMs)), ...(floorMs === null ? {} : { floorMs, beyondFloor: round4(headroomOf(exact.stepMs, Math.max(0, exact.imbalanceMs - floorMs))) }) }
+    : null;
+  // A policy's speed-up over static-unpadded (tokens/s, as the table's ratios), against each headroom.
+  const took = (tps: number, bound?: number) => (exact && bound !== undefined ? captured(tps / exact.tokensPerSec, bound) : null);
+  const taken = rows.map((r) => ({ ...r, captured: took(r.tokensPerSec, headroom?.bound), capturedBeyondFloor: took(r.tokensPerSec, headroom?.beyondFloor) }));
   if (json) {
-    process.stdout.write(`${JSON.stringify({ summary: { model, devices, steps, rounds, baseline: base, policies: rows, headroom, ...(modelStep ? { unmodelledMs: round4(modelStep.unmodelledMs) } : {}), ...(profile ? { profile: { expertTflops: round4(profile.expertTflops), channelGBps: round4(profile.intraNodeGBps), allReduceGBps: profile.allReduceGBps === undefined ? null : round4(profile.allReduceGBps), collectiveMs: profile.collectiveMs === undefined ? null : round4(profile.collectiveMs) } } : {}) } })}\n`);
+    process.stdout.write(`${JSON.stringify({ summary: { model, devices, steps, rounds, baseline: base, policies: taken, headroom, ...(modelStep ? { unmodelledMs: round4(modelStep.unmodelledMs) } : {}), ...(profile ? { profile: { expertTflops: round4(profile.expertTflops), channelGBps: round4(profile.intraNodeGBps), allReduceGBps: profile.allReduceGBps === undefined ? null : round4(profile.allReduceGBps), collectiveMs: profile.collectiveMs === undefined ? null : round4(profile.collectiveMs) } } : {}) } })}\n`);
     return;
   }
   const header = ['policy', 'tokens/s', `÷ ${base}`, 'step ms', 'experts ms', 'imbalance ms', ...(predicted ? ['predicted ms', `predicted ÷ ${base}`, 'error'] : []), 'per round', 're-plans', 'steps shadowed', 'last loss', `loss vs ${base}`];
@@ -147,6 +157,9 @@ export async function compareCommand(flags: Flags): Promise<void> {
   process.stdout.write(`${model} on ${devices} devices, ${steps} steps × ${rounds} round(s), median step after ${warm} warm-up steps:\n${line(header)}\n${table.map(line).join('\n')}\n`);
   process.stdout.write("experts ms: the busiest device's expert compute per step (forward and backward); imbalance ms: how far it is above the devices' mean\n");
   if (headroom) process.stdout.write(`headroom: under static-unpadded the experts' imbalance is ${headroom.imbalanceMs.toFixed(1)} ms of a ${headroom.stepMs.toFixed(1)} ms step; balancing them perfectly at no cost would make it at most ${headroom.bound.toFixed(3)}× faster\n`);
+  if (headroom?.beyondFloor !== undefined) process.stdout.write(`uniform routing shows ${headroom.floorMs!.toFixed(1)} ms of imbalance itself (the full-batch calibration runs: rows and times vary from step to step), which no placement removes; beyond it, at most ${headroom.beyondFloor.toFixed(3)}× faster\n`);
+  const shares = taken.filter((r) => r.policy !== 'static-unpadded' && r.captured !== null);
+  if (shares.length) process.stdout.write(`captured of the headroom: ${shares.map((r) => `${r.policy} ${r.captured!.toFixed(2)}${r.capturedBeyondFloor === null ? '' : ` (${r.capturedBeyondFloor.toFixed(2)} beyond uniform routing's)`}`).join(', ')}\n`);
   if (predicted) process.stdout.write(`predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile, the experts' cost (${(modelStep!.expertTflops * 1000).toFixed(1)} GFLOP/s per row, ${modelStep!.expertCallMs.toFixed(3)} ms per buffer) and the ${modelStep!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with uniform routing, one pair per round among the policies' runs (medians over the rounds of the median step after the same warm-up); error: predicted ÷ measured − 1\n`);
   if (profile) process.stdout.write(`calibrated: expert compute ${(profile.expertTflops * 1000).toFixed(1)} GFLOP/s, channels ${profile.intraNodeGBps.toFixed(2)} GB/s, gradient all-reduce ${profile.allReduceGBps?.toFixed(2) ?? '–'} GB/s, a collective ${profile.collectiveMs?.toFixed(3) ?? '–'} ms\n`);
 }

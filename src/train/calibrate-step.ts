@@ -42,6 +42,8 @@ export interface CalibrationRun {
   expertMs: number;
   rows: number;
   buffers: number;
+  /** The experts' imbalance (stats.ts `imbalanceMs`) that uniform routing shows: noise in rows and in time, which no placement removes. */
+  imbalanceMs: number;
 }
 
 /**
@@ -72,6 +74,7 @@ export async function calibrationRun(opts: ModelStepOptions, size: CalibrationRu
       expertMs: median(timed.map((s) => sum(s.deviceExpertMs))),
       rows: median(timed.map((s) => sum(s.deviceExpertRows))),
       buffers: median(buffers),
+      imbalanceMs: median(timed.map((s) => s.expertImbalanceMs)),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
