@@ -24,8 +24,8 @@ export function migrationMs(ops: readonly PlacementOp[], before: Placement, p: C
 /**
  * What a plan made after gating adds to its step on `devices` devices: `CostProfile.reactPlanMs`,
  * or by default 1.5 ms × max(1, devices ÷ 16). The planner's time grows about linearly with the
- * devices; the default sits above the slowest in-step plan bench/simulate.ts has measured at each
- * scale (docs/policies.md).
+ * devices; the default is about twice the median in-step plan bench/simulate.ts measures at each
+ * scale, above every one it has timed but a single pause (docs/policies.md).
  */
 export function reactPlanMs(p: CostProfile, devices: number): number {
   return p.reactPlanMs ?? 1.5 * Math.max(1, devices / 16);

@@ -35,8 +35,8 @@ export interface CostProfile {
   /**
    * Time a plan made after gating holds its step (ms; default 1.5 × max(1, devices ÷ 16), plan-cost.ts
    * `reactPlanMs`): such a plan (FlexMoE's `react`) runs on the critical path, between gating and
-   * dispatch, not beside the previous step. The default errs against the policy that pays it: it
-   * sits above the slowest such plan bench/simulate.ts has measured at each scale.
+   * dispatch, not beside the previous step. The default errs against the policy that pays it:
+   * about twice the median such plan bench/simulate.ts measures at each scale.
    */
   reactPlanMs?: number;
   /**
