@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { expertTime, roundOrder } from '../src/cli/compare.js';
+import { expertTime, headroomShares, roundOrder } from '../src/cli/compare.js';
 import type { DistributedStep } from '../src/train/distributed.js';
 import { captured, expertTimes, headroom, imbalanceMs } from '../src/stats.js';
 
@@ -21,6 +21,23 @@ describe('flexmoe compare: run order and the experts\' time', () => {
     assert.equal(captured(1.25, 1.5), 0.5, 'a 1.25x speed-up of a 1.5x headroom takes half of it');
     assert.equal(captured(0.75, 1.5), -0.5, 'a slowdown takes a negative share');
     assert.equal(captured(1.1, 1), null, 'no headroom, no share');
+  });
+
+  it('reads the headroom from static-unpadded, beyond uniform routing\'s own imbalance when known, and each policy\'s share of it', () => {
+    const row = (policy: string, tokensPerSec: number, stepMs: number, imbalanceMs: number) => ({ policy, tokensPerSec, stepMs, imbalanceMs });
+    const rows = [row('static-unpadded', 1000, 10, 2), row('flexmoe', 1125, 8.9, 0.5)];
+    const known = headroomShares(rows, 1);
+    assert.deepEqual(known.headroom, { stepMs: 10, imbalanceMs: 2, bound: 1.25, floorMs: 1, beyondFloor: 1.1111 });
+    assert.equal(known.policies[1]!.captured, 0.5, 'a 1.125x speed-up of a 1.25x headroom: half of it');
+    assert.ok(Math.abs(known.policies[1]!.capturedBeyondFloor! - 0.125 / 0.1111) < 1e-12);
+    assert.equal(known.policies[0]!.captured, 0, 'static-unpadded takes none of its own headroom');
+    const unknown = headroomShares(rows, null);
+    assert.equal(unknown.headroom!.bound, 1.25);
+    assert.equal('beyondFloor' in unknown.headroom!, false, 'no calibration runs, no floor');
+    assert.equal(unknown.policies[1]!.capturedBeyondFloor, null);
+    const none = headroomShares([row('static', 1000, 10, 2), row('flexmoe', 1125, 8.9, 0.5)], 1);
+    assert.equal(none.headroom, null, 'the headroom is read from a static-unpadded run, and there was none');
+    assert.deepEqual(none.policies.map((p) => [p.captured, p.capturedBeyondFloor]), [[null, null], [null, null]]);
   });
 
   it('reads the busiest device\'s expert time and the step\'s imbalance, median over steps', () => {

@@ -132,16 +132,10 @@ export async function compareCommand(flags: Flags): Promise<void> {
     const prediction = predicted ? { predictedStepMs: round4(predicted.get(p)!), predictedOverBaseline: round4(predicted.get(base)! / predicted.get(p)!), predictionError: round4(predicted.get(p)! / stepMs - 1) } : {};
     return { policy: p, tokensPerSec: tps, overBaseline: round4(tps / baseTps), stepMs: round4(stepMs), expertMs: round4(median(mine.map((r) => r.expertMs))), imbalanceMs: round4(median(mine.map((r) => r.imbalanceMs))), ...prediction, perRound: mine.map((r) => r.tokensPerSec), replans: median(mine.map((r) => r.replans)), shadowedSteps: median(mine.map((r) => r.shadowedSteps)), lastLoss: round4(mine[0]!.lastLoss), lossRelDiff: lossDiff };
   });
-  const exact = rows.find((r) => r.policy === 'static-unpadded');
   // Even routing shows an imbalance of its own (rows and times vary from step to step); the
   // full-batch calibration runs measure it, and the headroom beyond it is what a placement can take.
   const floorMs = predict ? round4(median(calibrations.filter((c) => c.size === 'full').map((c) => c.imbalanceMs))) : null;
-  const headroom = exact
-    ? { stepMs: exact.stepMs, imbalanceMs: exact.imbalanceMs, bound: round4(headroomOf(exact.stepMs, exact.imbalanceMs)), ...(floorMs === null ? {} : { floorMs, beyondFloor: round4(headroomOf(exact.stepMs, Math.max(0, exact.imbalanceMs - floorMs))) }) }
-    : null;
-  // A policy's speed-up over static-unpadded (tokens/s, as the table's ratios), against each headroom.
-  const took = (tps: number, bound?: number) => (exact && bound !== undefined ? captured(tps / exact.tokensPerSec, bound) : null);
-  const taken = rows.map((r) => ({ ...r, captured: took(r.tokensPerSec, headroom?.bound), capturedBeyondFloor: took(r.tokensPerSec, headroom?.beyondFloor) }));
+  const { headroom, policies: taken } = headroomShares(rows, floorMs);
   if (json) {
     process.stdout.write(`${JSON.stringify({ summary: { model, devices, steps, rounds, baseline: base, policies: taken, headroom, ...(modelStep ? { unmodelledMs: round4(modelStep.unmodelledMs) } : {}), ...(profile ? { profile: { expertTflops: round4(profile.expertTflops), channelGBps: round4(profile.intraNodeGBps), allReduceGBps: profile.allReduceGBps === undefined ? null : round4(profile.allReduceGBps), collectiveMs: profile.collectiveMs === undefined ? null : round4(profile.collectiveMs) } } : {}) } })}\n`);
     return;
@@ -162,6 +156,20 @@ export async function compareCommand(flags: Flags): Promise<void> {
   if (shares.length) process.stdout.write(`captured of the headroom: ${shares.map((r) => `${r.policy} ${r.captured!.toFixed(2)}${r.capturedBeyondFloor === null ? '' : ` (${r.capturedBeyondFloor.toFixed(2)} beyond uniform routing's)`}`).join(', ')}\n`);
   if (predicted) process.stdout.write(`predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile, the experts' cost (${(modelStep!.expertTflops * 1000).toFixed(1)} GFLOP/s per row, ${modelStep!.expertCallMs.toFixed(3)} ms per buffer) and the ${modelStep!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with uniform routing, one pair per round among the policies' runs (medians over the rounds of the median step after the same warm-up); error: predicted ÷ measured − 1\n`);
   if (profile) process.stdout.write(`calibrated: expert compute ${(profile.expertTflops * 1000).toFixed(1)} GFLOP/s, channels ${profile.intraNodeGBps.toFixed(2)} GB/s, gradient all-reduce ${profile.allReduceGBps?.toFixed(2) ?? '–'} GB/s, a collective ${profile.collectiveMs?.toFixed(3) ?? '–'} ms\n`);
+}
+
+/**
+ * The headroom read from the static-unpadded row (null without one), and beyond `floorMs` (the
+ * imbalance uniform routing shows) when it is known; each policy's share of both, from its tokens/s
+ * over static-unpadded's (as the table's ratios).
+ */
+export function headroomShares<R extends { policy: string; tokensPerSec: number; stepMs: number; imbalanceMs: number }>(rows: readonly R[], floorMs: number | null) {
+  const exact = rows.find((r) => r.policy === 'static-unpadded');
+  const headroom = exact
+    ? { stepMs: exact.stepMs, imbalanceMs: exact.imbalanceMs, bound: round4(headroomOf(exact.stepMs, exact.imbalanceMs)), ...(floorMs === null ? {} : { floorMs, beyondFloor: round4(headroomOf(exact.stepMs, Math.max(0, exact.imbalanceMs - floorMs))) }) }
+    : null;
+  const took = (tps: number, bound?: number) => (exact && bound !== undefined ? captured(tps / exact.tokensPerSec, bound) : null);
+  return { headroom, policies: rows.map((r) => ({ ...r, captured: took(r.tokensPerSec, headroom?.bound), capturedBeyondFloor: took(r.tokensPerSec, headroom?.beyondFloor) })) };
 }
 
 /** The simulator's median step time per policy, replaying a recorded routing trace after `warm` steps. */
