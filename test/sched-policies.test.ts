@@ -304,6 +304,28 @@ describe('FlexMoE policy', () => {
     assert.deepEqual(planFlexMoE(load, Placement.roundRobin(4, 3, 8), cost, { horizon: 25 }), [], 'under the default 10% it is not worth a plan');
   });
 
+  it('refuses a plan that pays on the average of recent steps but loses on one of them (eachStep)', () => {
+    // Two steps whose average makes device 0 look light: a replica of expert 3 there pays on the
+    // average and on step a, and costs step b (device 0 already carries b's hottest expert).
+    const a = Float64Array.from([4000, 37000, 3000, 20000]), b = Float64Array.from([33000, 26000, 20000, 22000]);
+    const mean = a.map((v, e) => (v + b[e]!) / 2);
+    const cost = { ...clusterA100, devicesPerNode: 2 };
+    const p = Placement.roundRobin(2, 3, 4);
+    const plain = planFlexMoE(mean, p, cost, { horizon: 25 });
+    assert.deepEqual(plain, [{ op: 'expand', expert: 3, device: 0 }]);
+    const ms = (pl: Placement, h: Float64Array) => stepCost([Array.from(h, (v) => v / 2), Array.from(h, (v) => v / 2)], pl, cost, { mode: 'split', locality: true }, 1).stepMs;
+    const after = p.clone().applyBatch(plain);
+    assert.ok(ms(after, a) < ms(p, a) && ms(after, b) > ms(p, b), 'the plan wins step a and loses step b');
+    assert.deepEqual(planFlexMoE(mean, p, cost, { horizon: 25, eachStep: [a, b] }), [], 'it does not pay on each step');
+    assert.deepEqual(planFlexMoE(mean, p, cost, { horizon: 25, eachStep: [a] }), plain, 'it pays on step a alone');
+    // flexmoe-react asks for it over its window; flexmoe, as the paper, judges on the estimate.
+    const view: LoadView = { step: 4, history: [a, b, a, b], current: [], topk: 1 };
+    const decide = (o: Parameters<typeof flexmoePolicy>[0]) => once(flexmoePolicy({ riseFactor: Infinity, ...o }), view, Placement.roundRobin(2, 3, 4), cost);
+    assert.deepEqual(decide({}), plain);
+    assert.deepEqual(decide({ react: true }), []);
+    assert.deepEqual(decide({ react: true, eachStep: 0 }), plain);
+  });
+
   it('takes a jump in load at once where the window mean alone would wait, and averages noise', () => {
     const flat = Float64Array.from([1000, 1000, 1000, 1000]), hot = Float64Array.from([5000, 1000, 1000, 1000]);
     const history = [flat, flat, flat, flat, hot];

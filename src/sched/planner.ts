@@ -38,6 +38,14 @@ export interface PlannerOptions {
   globalStart?: boolean;
   /** Return at once when even perfectly even compute could not pay (exact; `false` only to test that). Default true. */
   bound?: boolean;
+  /**
+   * Recent steps' per-expert loads: a plan must also pay, by `minGain`, on each of them alone, not
+   * only on the estimate. A moving average hides how a step's busiest device moves about, so a plan
+   * balanced for the mean can lose on most real steps (learned routers early in training, or
+   * swinging between favourites). Among the plans that the estimate prefers, the best that pays
+   * on every one of these steps wins; none pays on all of them: the placement stays.
+   */
+  eachStep?: readonly Float64Array[];
 }
 
 interface Trial {
@@ -46,7 +54,7 @@ interface Trial {
   value: number;
 }
 
-export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost: CostProfile, { horizon, maxOps = 4 * placement.devices * placement.slots, locality = true, minGain = 0.1, globalStart = false, bound = true }: PlannerOptions): PlacementOp[] {
+export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost: CostProfile, { horizon, maxOps = 4 * placement.devices * placement.slots, locality = true, minGain = 0.1, globalStart = false, bound = true, eachStep = [] }: PlannerOptions): PlacementOp[] {
   const u = unitCosts(cost);
   const D = placement.devices, E = placement.experts, S = placement.slots;
   const node = (d: number) => Math.floor(d / cost.devicesPerNode);
@@ -59,8 +67,8 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
   const objective = plannerObjective(D, cost, u);
 
   /** Per-device traffic and all-reduce time of a whole set of replicas. */
-  const stateOf = (reps: readonly number[][]) => {
-    const tr = trafficOf(expertLoad, reps, { devices: D, devicesPerNode: cost.devicesPerNode, locality, callRows });
+  const stateOf = (reps: readonly number[][], loads: Float64Array = expertLoad) => {
+    const tr = trafficOf(loads, reps, { devices: D, devicesPerNode: cost.devicesPerNode, locality, callRows });
     const sync: Float64Array = new Float64Array(D);
     for (const r of reps) {
       const ar = groupMs(r);
@@ -253,25 +261,37 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
   // freed when a new hot expert needs many); and from a fresh round-robin deal, because after the
   // hot set moves both of the others still carry the old hot experts' spread and the climb spends
   // its moves patching it (simulator, 16 skewed runs: steady flexmoe/oracle 0.76 → 0.80). Each is
-  // priced with its whole migration; the best wins if it beats standing still.
+  // priced with its whole migration; the best wins if it beats standing still (on the estimate,
+  // and on each of `eachStep` when given).
   const price = (reps: number[][]) => {
     const hosts: number[][] = Array.from({ length: D }, () => []);
     reps.forEach((r, e) => r.forEach((d) => hosts[d]!.push(e)));
     const ops = pairMigrations(placement.diff(new Placement(D, S, E, hosts)));
     const { tr, sync } = stateOf(reps);
-    return { ops, value: objective(tr, sync) + (migrationMs(ops, placement, cost) + (cost.planOverheadMs ?? 0)) / horizon };
+    const moveMs = (migrationMs(ops, placement, cost) + (cost.planOverheadMs ?? 0)) / horizon;
+    return { ops, reps, moveMs, value: objective(tr, sync) + moveMs };
+  };
+  // A step's score of a set of replicas, priced as the climb prices the estimate.
+  const scoreOn = (loads: Float64Array, reps: readonly number[][]) => {
+    const { tr, sync } = stateOf(reps, loads);
+    return objective(tr, sync);
+  };
+  let stayOn: number[] | null = null;
+  const paysOnEach = (p: { reps: number[][]; moveMs: number }) => {
+    stayOn ??= eachStep.map((h) => scoreOn(h, original));
+    return eachStep.every((h, i) => stayOn![i]! - scoreOn(h, p.reps) - p.moveMs >= minGain * (stayOn![i]! + (cost.unmodelledMs ?? 0)));
   };
   const now = stateOf(original);
   const stay = objective(now.tr, now.sync);
   // A plan must beat standing still by `minGain` of the whole step, the part no placement changes included.
-  let best: { ops: PlacementOp[]; value: number } = { ops: [], value: stay - minGain * (stay + (cost.unmodelledMs ?? 0)) };
+  const bar = stay - minGain * (stay + (cost.unmodelledMs ?? 0));
   // No placement scores below perfectly even expert compute with no all-to-all and no all-reduce.
   // When even that would not beat standing still by `minGain`, no climb can: return at once. Exact
   // (the climbs would find nothing), and cheap where it matters: under a lasting imbalance that no
   // move pays for, the trigger stays armed and the planner runs every step.
   let total = 0;
   for (let e = 0; e < E; e++) total += expertLoad[e]!;
-  if (bound && (total / D) * u.expertMsPerToken >= best.value) return [];
+  if (bound && (total / D) * u.expertMsPerToken >= bar) return [];
   const reset = original.map((r) => [r[0]!]);
   const starts = original.every((r) => r.length === 1) ? [original] : [original, reset]; // no replicas: the reset is where we are
   const fresh = Placement.roundRobin(D, S, E).replicas();
@@ -286,9 +306,9 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
     });
     starts.push(byExpert.map((r) => r.sort((a, b) => a - b)));
   }
-  for (const start of starts) {
-    const p = price(climb(start));
-    if (p.ops.length && p.value < best.value - 1e-9) best = p;
-  }
-  return best.ops;
+  // The climbs' plans that beat standing still on the estimate, best first; the first that also
+  // pays on each of `eachStep` wins (pricing each step only as far as needed).
+  const plans = starts.map((start) => price(climb(start))).filter((p) => p.ops.length && p.value < bar - 1e-9);
+  plans.sort((a, b) => a.value - b.value);
+  return plans.find(paysOnEach)?.ops ?? [];
 }

@@ -51,6 +51,14 @@ export interface FlexMoEOptions {
   /** The planner's minimum gain (planner.ts `minGain`). */
   minGain?: number;
   /**
+   * A plan between steps must also pay on each of this many recent steps alone (planner.ts
+   * `eachStep`), not only on their average: on routing whose busiest device moves about from step
+   * to step, a plan balanced for the average loses on most real steps and stays. 0 judges plans on
+   * the estimate alone, as the paper does. Default: the estimate's `window` with `react`, else 0.
+   * Surges are not held back by it: an in-step plan answers the step's own routing.
+   */
+  eachStep?: number;
+  /**
    * Also climb from EPLB's plan for the estimate (planner.ts `globalStart`). Greedy climbs add one
    * replica at a time; where no single one pays but many together do (a mild skew over many
    * devices) this start finds the plan. Off by default: it also costs flexmoe-react on short-lived
@@ -69,6 +77,7 @@ export interface FlexMoEOptions {
  */
 export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
   const { threshold = 1.1, release = 1.05, window = 5, checkEvery = 1, horizon = 25, locality = true, riseFactor = 1.5, react = false, adaptiveHorizon = true, minGain, globalStart = false } = opts;
+  const eachStep = opts.eachStep ?? (react ? window : 0);
   // Steps at which the hottest expert last changed, for how long a plan can expect to last.
   const changes: number[] = [];
   let hottest = -1;
@@ -100,7 +109,7 @@ export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
     },
     decide(load, placement, cost) {
       if (!load.estimate) throw errors.badArgument('flexmoe', 'decide needs the scheduling pipeline\'s estimate (run the policy through schedule / LayerScheduler, sched/pipeline.ts)');
-      return planFlexMoE(load.estimate, placement, cost, { horizon: lifetime(load.step), locality, minGain, globalStart });
+      return planFlexMoE(load.estimate, placement, cost, { horizon: lifetime(load.step), locality, minGain, globalStart, eachStep: eachStep ? load.history.slice(-eachStep) : [] });
     },
     dispatch(load, placement, cost) {
       // flexmoe-react also shadows, within the step, experts the placement cannot absorb (live too).
