@@ -228,7 +228,7 @@ export class MoETrainer extends Actor {
     });
     const owned = this.owned();
     // Gates are data parallel like the dense parts: their gradients go in the same bucket.
-    const norm = await syncGradients(ctx.collectives, me, owned.filter((o) => !o.expert).flatMap((o) => o.params), owned.filter((o) => o.expert));
+    const norm = await syncGradients(this.be, ctx.collectives, me, owned.filter((o) => !o.expert).flatMap((o) => o.params), owned.filter((o) => o.expert));
     // The last exchange of the step comes before any update: a device lost before it fails the
     // step everywhere with nothing updated; after it, every survivor completes the step.
     const lossSum = await ctx.collectives.allReduce(Tensor.from([localMean * loss.count]) as F32);

@@ -1,6 +1,7 @@
 import type { Collectives } from '../runtime/collectives.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
 import type { Parameter } from '../nn/parameter.js';
+import type { Backend } from '../kernels/backend.js';
 
 /** The parameters of one expert on this device, and the devices that hold its replicas. */
 export interface ExpertGroup {
@@ -31,9 +32,10 @@ async function allReduceGrads(collectives: Collectives, params: Parameter[], gro
   await collectives.allReduceInto(flatten(collectives, params), sinks, group);
 }
 
-function sumSquares(params: Parameter[]): number {
+/** The gradients' sum of squares, parameter by parameter on the backend's kernel (f64 sums), as AdamW.gradNorm takes it. */
+async function sumSquares(be: Backend, params: Parameter[]): Promise<number> {
   let s = 0;
-  for (const p of params) for (const v of p.grad.data) s += v * v;
+  for (const p of params) s += await be.ops.sumSquares(p.grad);
   return s;
 }
 
@@ -47,7 +49,7 @@ function sumSquares(params: Parameter[]): number {
  * Returns the global gradient norm, counting each expert once (by its lowest-numbered replica),
  * for clipping that every device agrees on.
  */
-export async function syncGradients(collectives: Collectives, device: number, dense: Parameter[], experts: ExpertGroup[]): Promise<number> {
+export async function syncGradients(be: Backend, collectives: Collectives, device: number, dense: Parameter[], experts: ExpertGroup[]): Promise<number> {
   const D = collectives.devices;
   const everywhere: Parameter[] = [];
   const buckets = new Map<string, { group: number[]; params: Parameter[] }>();
@@ -70,7 +72,7 @@ export async function syncGradients(collectives: Collectives, device: number, de
     await allReduceGrads(collectives, params, group);
   }
   let expertSq = 0;
-  for (const { params, group } of experts) if (group.includes(device) && Math.min(...group) === device) expertSq += sumSquares(params);
+  for (const { params, group } of experts) if (group.includes(device) && Math.min(...group) === device) expertSq += await sumSquares(be, params);
   const total = D > 1 ? (await collectives.allReduce(Tensor.from([expertSq]) as F32)).data[0]! : expertSq;
-  return Math.sqrt(sumSquares(dense) + total);
+  return Math.sqrt((await sumSquares(be, dense)) + total);
 }
