@@ -324,6 +324,8 @@ describe('FlexMoE policy', () => {
     assert.deepEqual(decide({}), plain);
     assert.deepEqual(decide({ react: true }), []);
     assert.deepEqual(decide({ react: true, eachStep: 0 }), plain);
+    assert.throws(() => planFlexMoE(mean, p, cost, { horizon: 25, eachStep: [a, Float64Array.from([1, 2])] }), /eachStep\[1\] has 2 expert loads for 4 experts/);
+    assert.throws(() => flexmoePolicy({ react: true, eachStep: -1 }), /eachStep must be a whole number of steps, 0 or more; got -1/);
   });
 
   it('takes a jump in load at once where the window mean alone would wait, and averages noise', () => {

@@ -1,3 +1,4 @@
+import { errors } from '../errors.js';
 import { rebalanceExperts } from './eplb.js';
 import { allReduceMs, unitCosts, type CostProfile } from './cost.js';
 import { migrationMs } from './plan-cost.js';
@@ -57,6 +58,9 @@ interface Trial {
 export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost: CostProfile, { horizon, maxOps = 4 * placement.devices * placement.slots, locality = true, minGain = 0.1, globalStart = false, bound = true, eachStep = [] }: PlannerOptions): PlacementOp[] {
   const u = unitCosts(cost);
   const D = placement.devices, E = placement.experts, S = placement.slots;
+  eachStep.forEach((h, i) => {
+    if (h.length !== E) throw errors.badArgument('planFlexMoE', `eachStep[${i}] has ${h.length} expert loads for ${E} experts`);
+  });
   const node = (d: number) => Math.floor(d / cost.devicesPerNode);
   const copyMs = (sameNode: boolean) => u.linkMs(u.paramBytes * (cost.training ? cost.stateBytesFactor : 1), sameNode);
   const groupMs = (devs: readonly number[]) => allReduceMs(devs, cost, u);
@@ -281,8 +285,7 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
     stayOn ??= eachStep.map((h) => scoreOn(h, original));
     return eachStep.every((h, i) => stayOn![i]! - scoreOn(h, p.reps) - p.moveMs >= minGain * (stayOn![i]! + (cost.unmodelledMs ?? 0)));
   };
-  const now = stateOf(original);
-  const stay = objective(now.tr, now.sync);
+  const stay = scoreOn(expertLoad, original);
   // A plan must beat standing still by `minGain` of the whole step, the part no placement changes included.
   const bar = stay - minGain * (stay + (cost.unmodelledMs ?? 0));
   // No placement scores below perfectly even expert compute with no all-to-all and no all-reduce.

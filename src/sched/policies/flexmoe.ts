@@ -78,6 +78,7 @@ export interface FlexMoEOptions {
 export function flexmoePolicy(opts: FlexMoEOptions = {}): Policy {
   const { threshold = 1.1, release = 1.05, window = 5, checkEvery = 1, horizon = 25, locality = true, riseFactor = 1.5, react = false, adaptiveHorizon = true, minGain, globalStart = false } = opts;
   const eachStep = opts.eachStep ?? (react ? window : 0);
+  if (!Number.isInteger(eachStep) || eachStep < 0) throw errors.badArgument('flexmoePolicy', `eachStep must be a whole number of steps, 0 or more; got ${eachStep}`);
   // Steps at which the hottest expert last changed, for how long a plan can expect to last.
   const changes: number[] = [];
   let hottest = -1;
