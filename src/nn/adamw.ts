@@ -2,7 +2,7 @@ import type { Backend } from '../kernels/backend.js';
 import { outsideArena } from '../tensor/arena.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
 import { errors } from '../errors.js';
-import type { Parameter } from './parameter.js';
+import { gradSumSquares, type Parameter } from './parameter.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -44,9 +44,7 @@ export class AdamW {
   }
 
   async gradNorm(): Promise<number> {
-    let s = 0;
-    for (const p of this.params) s += await this.be.ops.sumSquares(p.grad);
-    return Math.sqrt(s);
+    return Math.sqrt(await gradSumSquares(this.be, this.params));
   }
 
   /**

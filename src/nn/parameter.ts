@@ -45,6 +45,13 @@ export function residentOn(be: Backend | null | undefined, t: F32): F32 {
   return be ? be.resident(t) : t;
 }
 
+/** The parameters' gradients' sum of squares on the backend's kernel (f64 sums), parameter by parameter: the gradient norm's square. */
+export async function gradSumSquares(be: Backend, params: readonly Parameter[]): Promise<number> {
+  let s = 0;
+  for (const p of params) s += await be.ops.sumSquares(p.grad);
+  return s;
+}
+
 export interface InitOptions {
   rng: Rng;
   dtype?: ParamDType;

@@ -267,18 +267,17 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
   // its moves patching it (simulator, 16 skewed runs: steady flexmoe/oracle 0.76 → 0.80). Each is
   // priced with its whole migration; the best wins if it beats standing still (on the estimate,
   // and on each of `eachStep` when given).
+  // A set of replicas scored on some loads (the estimate, or one step's), as the climb scores them.
+  const scoreOn = (loads: Float64Array, reps: readonly number[][]) => {
+    const { tr, sync } = stateOf(reps, loads);
+    return objective(tr, sync);
+  };
   const price = (reps: number[][]) => {
     const hosts: number[][] = Array.from({ length: D }, () => []);
     reps.forEach((r, e) => r.forEach((d) => hosts[d]!.push(e)));
     const ops = pairMigrations(placement.diff(new Placement(D, S, E, hosts)));
-    const { tr, sync } = stateOf(reps);
     const moveMs = (migrationMs(ops, placement, cost) + (cost.planOverheadMs ?? 0)) / horizon;
-    return { ops, reps, moveMs, value: objective(tr, sync) + moveMs };
-  };
-  // A step's score of a set of replicas, priced as the climb prices the estimate.
-  const scoreOn = (loads: Float64Array, reps: readonly number[][]) => {
-    const { tr, sync } = stateOf(reps, loads);
-    return objective(tr, sync);
+    return { ops, reps, moveMs, value: scoreOn(expertLoad, reps) + moveMs };
   };
   let stayOn: number[] | null = null;
   const paysOnEach = (p: { reps: number[][]; moveMs: number }) => {

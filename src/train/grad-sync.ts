@@ -1,6 +1,6 @@
 import type { Collectives } from '../runtime/collectives.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
-import type { Parameter } from '../nn/parameter.js';
+import { gradSumSquares, type Parameter } from '../nn/parameter.js';
 import type { Backend } from '../kernels/backend.js';
 
 /** The parameters of one expert on this device, and the devices that hold its replicas. */
@@ -30,13 +30,6 @@ async function allReduceGrads(collectives: Collectives, params: Parameter[], gro
     at += p.grad.size;
   }
   await collectives.allReduceInto(flatten(collectives, params), sinks, group);
-}
-
-/** The gradients' sum of squares, parameter by parameter on the backend's kernel (f64 sums), as AdamW.gradNorm takes it. */
-async function sumSquares(be: Backend, params: Parameter[]): Promise<number> {
-  let s = 0;
-  for (const p of params) s += await be.ops.sumSquares(p.grad);
-  return s;
 }
 
 /**
@@ -72,7 +65,7 @@ export async function syncGradients(be: Backend, collectives: Collectives, devic
     await allReduceGrads(collectives, params, group);
   }
   let expertSq = 0;
-  for (const { params, group } of experts) if (group.includes(device) && Math.min(...group) === device) expertSq += await sumSquares(be, params);
+  for (const { params, group } of experts) if (group.includes(device) && Math.min(...group) === device) expertSq += await gradSumSquares(be, params);
   const total = D > 1 ? (await collectives.allReduce(Tensor.from([expertSq]) as F32)).data[0]! : expertSq;
-  return Math.sqrt((await sumSquares(be, dense)) + total);
+  return Math.sqrt((await gradSumSquares(be, dense)) + total);
 }
