@@ -10,7 +10,7 @@ import { LayerScheduler } from '../src/sched/pipeline.js';
 import { planFlexMoE } from '../src/sched/planner.js';
 import { trafficOf } from '../src/sched/traffic.js';
 import { calibrate } from '../src/sched/calibrate.js';
-import { calibrationRun, fitModelStep, measureModelStep } from '../src/train/calibrate-step.js';
+import { calibrationRouting, calibrationRun, fitModelStep, measureModelStep } from '../src/train/calibrate-step.js';
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import { parseWorkload, SyntheticWorkload } from '../src/sched/workload.js';
 import { expertTotals } from '../src/sched/policy.js';
@@ -523,5 +523,16 @@ describe('flexmoe calibrate', () => {
     assert.equal(fit.measuredStepMs, 20);
     assert.ok(Math.abs(fit.unmodelledMs * 2 - Math.max(0, 20 - fit.predictedStepMs)) < 1e-9, JSON.stringify(fit));
     assert.throws(() => fitModelStep(p, opts, [full]), /fitModelStep: needs calibration runs of both sizes, got 1 full and 0 quarter/);
+  });
+
+  it('calibrates a learned router as itself, unskewed, and a synthetic workload on uniform draws', async () => {
+    assert.deepEqual(calibrationRouting({ experts: 4, topk: 1, routing: 'zipf:1.5,drift', routerSkew: 0 }), { experts: 4, topk: 1, routing: 'zipf:0', routerSkew: 0 });
+    assert.deepEqual(calibrationRouting({ experts: 4, topk: 1, routerSkew: 4 }), { experts: 4, topk: 1, routerSkew: 0 });
+    // A router whose initial bias sends nearly every token to one expert calibrates without it.
+    const config = { vocab: new CharCorpus(mobyDick()).vocab.size, seq: 8, dModel: 16, heads: 2, dFF: 32, layers: 1, seed: 3, moe: { experts: 4, topk: 1 as const, routerSkew: 4 } };
+    const run = await calibrationRun({ config, devices: 2, batch: 8, steps: 2, warm: 1 }, 'full');
+    const totals = run.source.at(1, 2)[0]!.reduce((t, row) => t.map((v, e) => v + row[e]!), [0, 0, 0, 0]);
+    const share = Math.max(...totals) / totals.reduce((a, b) => a + b, 0);
+    assert.ok(share < 0.75, `the hottest expert took ${share.toFixed(2)} of the calibration's tokens (skew 4 alone gives about 0.93)`);
   });
 });

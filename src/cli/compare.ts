@@ -26,15 +26,16 @@ export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe
   experts, losses, and the experts' compute time: the busiest device's, and how far it is above the
   devices' mean (all a perfect balance could save; with static-unpadded in the list, the headroom
   any placement has on this model and machine is printed from it, with each policy's share of it;
-  with --predict also the imbalance uniform routing shows itself, and the headroom beyond it).
+  with --predict also the imbalance unskewed routing shows itself, and the headroom beyond it).
   The first policy is the baseline of the ratios. --module FILE may register
   models (registerTask) and placement policies (registerPolicy) of your own to name here. Live
   policies plan with the profile flexmoe calibrate gives with the model's flags (two short runs
-  with uniform routing first: the experts' cost per row and per buffer, the time no placement changes).
+  with unskewed routing first: the experts' cost per row and per buffer, the time no placement
+  changes; unskewed: uniform draws for --routing, the learned router with no initial skew otherwise).
   --predict also replays the routing the first run recorded in the simulator, under every policy
   with the calibrated profile, and sets its predicted step times beside the measured ones, with the
   error of each. The experts' throughput and the per-layer time that no placement changes
-  (attention, norms, head, optimizer) come from calibration runs of the model with uniform
+  (attention, norms, head, optimizer) come from calibration runs of the model with unskewed
   routing, at its batch and a quarter of it: one of each per round, in the rotation with the
   policies' runs, of the same length and warm-up (medians over the rounds).`;
 
@@ -80,7 +81,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
     live = { ...profile, expertTflops: step.expertTflops, expertCallMs: step.expertCallMs, unmodelledMs: step.unmodelledMs };
     log(`live policies plan with the model's own calibration: experts at ${(step.expertTflops * 1000).toFixed(1)} GFLOP/s and ${step.expertCallMs.toFixed(3)} ms per buffer, ${step.unmodelledMs.toFixed(2)} ms per MoE layer unmodelled`);
   }
-  // With --predict, the calibration runs (uniform routing, at the batch and a quarter of it) join
+  // With --predict, the calibration runs (unskewed routing, at the batch and a quarter of it) join
   // every round's rotation: the machine's speed drifts within a process by as much as the errors
   // measured, so a calibration timed once, before the runs, would carry its moment into every prediction.
   type Entry = { policy: string } | { calibration: CalibrationRun['size'] };
@@ -95,7 +96,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
       if ('calibration' in entry) {
         const c = await calibrationRun(calibrationOpts, entry.calibration);
         calibrations.push(c);
-        log(`round ${round}, calibration (uniform routing, ${entry.calibration} batch): ${c.stepMs.toFixed(1)} ms a step`);
+        log(`round ${round}, calibration (unskewed routing, ${entry.calibration} batch): ${c.stepMs.toFixed(1)} ms a step`);
         if (json) process.stdout.write(`${JSON.stringify({ round, calibration: entry.calibration, stepMs: round4(c.stepMs) })}\n`);
         continue;
       }
@@ -118,7 +119,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   }
   // The prediction's profile: the experts' cost and the time no placement changes, from runs of their own.
   const modelStep = predict ? fitModelStep(profile!, calibrationOpts, calibrations) : null;
-  if (modelStep) log(`calibration runs (uniform routing, medians of ${rounds} round(s)): experts at ${(modelStep.expertTflops * 1000).toFixed(1)} GFLOP/s and ${modelStep.expertCallMs.toFixed(3)} ms per buffer; measured step ${modelStep.measuredStepMs.toFixed(1)} ms, modelled ${modelStep.predictedStepMs.toFixed(1)} ms: ${modelStep.unmodelledMs.toFixed(2)} ms per MoE layer unmodelled`);
+  if (modelStep) log(`calibration runs (unskewed routing, medians of ${rounds} round(s)): experts at ${(modelStep.expertTflops * 1000).toFixed(1)} GFLOP/s and ${modelStep.expertCallMs.toFixed(3)} ms per buffer; measured step ${modelStep.measuredStepMs.toFixed(1)} ms, modelled ${modelStep.predictedStepMs.toFixed(1)} ms: ${modelStep.unmodelledMs.toFixed(2)} ms per MoE layer unmodelled`);
   const base = policies[0]!;
   const of = (p: string) => runs.filter((r) => r.policy === p);
   const baseTps = Math.round(median(of(base).map((r) => r.tokensPerSec)));
@@ -151,16 +152,16 @@ export async function compareCommand(flags: Flags): Promise<void> {
   process.stdout.write(`${model} on ${devices} devices, ${steps} steps × ${rounds} round(s), median step after ${warm} warm-up steps:\n${line(header)}\n${table.map(line).join('\n')}\n`);
   process.stdout.write("experts ms: the busiest device's expert compute per step (forward and backward); imbalance ms: how far it is above the devices' mean\n");
   if (headroom) process.stdout.write(`headroom: under static-unpadded the experts' imbalance is ${headroom.imbalanceMs.toFixed(1)} ms of a ${headroom.stepMs.toFixed(1)} ms step; balancing them perfectly at no cost would make it at most ${headroom.bound.toFixed(3)}× faster\n`);
-  if (headroom?.beyondFloor !== undefined) process.stdout.write(`uniform routing shows ${headroom.floorMs!.toFixed(1)} ms of imbalance itself (the full-batch calibration runs: rows and times vary from step to step), which no placement removes; beyond it, at most ${headroom.beyondFloor.toFixed(3)}× faster\n`);
+  if (headroom?.beyondFloor !== undefined) process.stdout.write(`unskewed routing shows ${headroom.floorMs!.toFixed(1)} ms of imbalance itself (the full-batch calibration runs: rows and times vary from step to step), which no placement removes; beyond it, at most ${headroom.beyondFloor.toFixed(3)}× faster\n`);
   const shares = taken.filter((r) => r.policy !== 'static-unpadded' && r.captured !== null);
-  if (shares.length) process.stdout.write(`captured of the headroom: ${shares.map((r) => `${r.policy} ${r.captured!.toFixed(2)}${r.capturedBeyondFloor === null ? '' : ` (${r.capturedBeyondFloor.toFixed(2)} beyond uniform routing's)`}`).join(', ')}\n`);
-  if (predicted) process.stdout.write(`predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile, the experts' cost (${(modelStep!.expertTflops * 1000).toFixed(1)} GFLOP/s per row, ${modelStep!.expertCallMs.toFixed(3)} ms per buffer) and the ${modelStep!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with uniform routing, one pair per round among the policies' runs (medians over the rounds of the median step after the same warm-up); error: predicted ÷ measured − 1\n`);
+  if (shares.length) process.stdout.write(`captured of the headroom: ${shares.map((r) => `${r.policy} ${r.captured!.toFixed(2)}${r.capturedBeyondFloor === null ? '' : ` (${r.capturedBeyondFloor.toFixed(2)} beyond unskewed routing's)`}`).join(', ')}\n`);
+  if (predicted) process.stdout.write(`predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile, the experts' cost (${(modelStep!.expertTflops * 1000).toFixed(1)} GFLOP/s per row, ${modelStep!.expertCallMs.toFixed(3)} ms per buffer) and the ${modelStep!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with unskewed routing (uniform draws for --routing, the learned router with no initial skew otherwise), one pair per round among the policies' runs (medians over the rounds of the median step after the same warm-up); error: predicted ÷ measured − 1\n`);
   if (profile) process.stdout.write(`calibrated: expert compute ${(profile.expertTflops * 1000).toFixed(1)} GFLOP/s, channels ${profile.intraNodeGBps.toFixed(2)} GB/s, gradient all-reduce ${profile.allReduceGBps?.toFixed(2) ?? '–'} GB/s, a collective ${profile.collectiveMs?.toFixed(3) ?? '–'} ms\n`);
 }
 
 /**
  * The headroom read from the static-unpadded row (null without one), and beyond `floorMs` (the
- * imbalance uniform routing shows) when it is known; each policy's share of both, from its tokens/s
+ * imbalance unskewed routing shows) when it is known; each policy's share of both, from its tokens/s
  * over static-unpadded's (as the table's ratios).
  */
 export function headroomShares<R extends { policy: string; tokensPerSec: number; stepMs: number; imbalanceMs: number }>(rows: readonly R[], floorMs: number | null) {

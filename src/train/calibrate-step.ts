@@ -42,19 +42,23 @@ export interface CalibrationRun {
   expertMs: number;
   rows: number;
   buffers: number;
-  /** The experts' imbalance (stats.ts `imbalanceMs`) that uniform routing shows: noise in rows and in time, which no placement removes. */
+  /** The experts' imbalance (stats.ts `imbalanceMs`) that unskewed routing shows: noise in rows and in time, which no placement removes. */
   imbalanceMs: number;
 }
 
 /**
- * One calibration run: the model trained on the devices under the static placement with uniform
- * routing (`zipf:0`: no expert is hot, so it shares nothing with the skewed runs it will help
- * predict), at its batch (`full`) or a quarter of it.
+ * One calibration run: the model trained on the devices under the static placement with routing
+ * that favours no expert, at its batch (`full`) or a quarter of it. A model routed by a synthetic
+ * workload calibrates on uniform draws (`zipf:0`); a learned router calibrates as itself with no
+ * initial skew (`routerSkew` 0): its tokens follow their content, which costs steps more than
+ * hashed draws at the same rows (docs/benchmarks.md), and that cost belongs in the time no
+ * placement changes. Either way the run shares no hot expert with the skewed runs it will help
+ * predict, and its own routing is recorded and replayed in the fit.
  */
 export async function calibrationRun(opts: ModelStepOptions, size: CalibrationRun['size']): Promise<CalibrationRun> {
   const steps = opts.steps ?? 20, warm = warmOf(opts), D = opts.devices;
   const experts = opts.config.moe!.experts;
-  const config = { ...opts.config, moe: { ...opts.config.moe!, routing: 'zipf:0' } };
+  const config = { ...opts.config, moe: calibrationRouting(opts.config.moe!) };
   const batch = size === 'full' ? opts.batch : Math.max(D, Math.round(opts.batch / 4 / D) * D);
   const dir = mkdtempSync(join(tmpdir(), 'flexmoe-calibrate-'));
   try {
@@ -124,6 +128,11 @@ export async function measureModelStep(profile: CostProfile, opts: ModelStepOpti
     for (const size of r % 2 ? (['quarter', 'full'] as const) : (['full', 'quarter'] as const)) runs.push(await calibrationRun(opts, size));
   }
   return fitModelStep(profile, opts, runs);
+}
+
+/** The routing of calibration runs: uniform draws for a synthetic workload, the learned router unskewed otherwise. */
+export function calibrationRouting<M extends { routing?: string; routerSkew?: number }>(moe: M): M {
+  return moe.routing ? { ...moe, routing: 'zipf:0' } : { ...moe, routerSkew: 0 };
 }
 
 const slotsOf = (opts: ModelStepOptions) => opts.slots ?? 2 * Math.ceil(opts.config.moe!.experts / opts.devices);
