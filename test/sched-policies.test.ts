@@ -10,7 +10,7 @@ import { LayerScheduler } from '../src/sched/pipeline.js';
 import { planFlexMoE } from '../src/sched/planner.js';
 import { trafficOf } from '../src/sched/traffic.js';
 import { calibrate } from '../src/sched/calibrate.js';
-import { calibrationRouting, calibrationRun, fitModelStep, measureModelStep } from '../src/train/calibrate-step.js';
+import { calibrationRouting, calibrationRun, calibrationSizes, fitModelStep, measureModelStep } from '../src/train/calibrate-step.js';
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import { parseWorkload, SyntheticWorkload } from '../src/sched/workload.js';
 import { expertTotals } from '../src/sched/policy.js';
@@ -522,7 +522,25 @@ describe('flexmoe calibrate', () => {
     const fit = fitModelStep(p, opts, [{ ...full, stepMs: 10 }, quarter, { ...full, stepMs: 30 }, { ...full, stepMs: 20 }]);
     assert.equal(fit.measuredStepMs, 20);
     assert.ok(Math.abs(fit.unmodelledMs * 2 - Math.max(0, 20 - fit.predictedStepMs)) < 1e-9, JSON.stringify(fit));
-    assert.throws(() => fitModelStep(p, opts, [full]), /fitModelStep: needs calibration runs of both sizes, got 1 full and 0 quarter/);
+    assert.throws(() => fitModelStep(p, opts, [full]), /fitModelStep: needs a full calibration run and a wide or quarter one, got 1 full, 0 wide and 0 quarter/);
+  });
+
+  it('fits the experts\' cost per row and per buffer from a full run and a wide one (the same rows on one expert per device)', async () => {
+    const p = await calibrate({ dModel: 16, dFF: 32, devices: 2, tokens: 64 });
+    const config = { vocab: new CharCorpus(mobyDick()).vocab.size, seq: 8, dModel: 16, heads: 2, dFF: 32, layers: 2, seed: 3, moe: { experts: 4, topk: 1 as const } };
+    const opts = { config, devices: 2, batch: 8, steps: 3, warm: 1 };
+    assert.deepEqual(calibrationSizes(opts), ['full', 'wide']);
+    assert.deepEqual(calibrationSizes({ config: { ...config, moe: { experts: 2, topk: 1 } }, devices: 2 }), ['full', 'quarter'], 'no fewer experts to put the rows on');
+    assert.deepEqual(calibrationSizes({ config: { ...config, moe: { experts: 4, topk: 2 } }, devices: 1 }), ['full', 'wide'], 'at least top-k experts');
+    const full = await calibrationRun(opts, 'full'), wide = await calibrationRun(opts, 'wide');
+    assert.equal(wide.rows, full.rows, 'the same batch and top-k: the same rows');
+    assert.ok(wide.buffers <= 4 && wide.buffers < full.buffers, `two experts in each of two layers: ${wide.buffers} buffers against ${full.buffers}`);
+    // Times made from a known cost: the fit gives it back.
+    const msPerRow = 0.01, callMs = 0.3;
+    const made = (r: typeof full) => ({ ...r, expertMs: msPerRow * r.rows + callMs * r.buffers });
+    const fit = fitModelStep(p, opts, [made(full), made(wide)]);
+    assert.ok(Math.abs(fit.expertCallMs - callMs) < 1e-9, `callMs ${fit.expertCallMs}`);
+    assert.ok(Math.abs((12 * p.dModel * p.dFF) / (fit.expertTflops * 1e9) - msPerRow) < 1e-12, `tflops ${fit.expertTflops}`);
   });
 
   it('calibrates a learned router as itself, unskewed, and a synthetic workload on uniform draws', async () => {

@@ -11,7 +11,8 @@ export const calibrateHelp = `flexmoe calibrate [model flags as for train] [--de
   the fixed cost of a collective (collectiveMs); prints a cost profile (JSON)
   for flexmoe simulate --profile FILE and live policies. On local devices it also trains the model
   a few steps with unskewed routing (uniform draws for --routing, the learned router with no
-  initial skew otherwise), at its batch and a quarter of it: expertTflops and expertCallMs
+  initial skew otherwise), at its batch and again with its rows on one expert per device (a quarter
+  of its batch where it has no more experts than that): expertTflops and expertCallMs
   are then what its experts cost per row and per buffer there, and unmodelledMs the per-layer time
   of its step that no placement changes (attention, norms, head, optimizer), which the simulator
   adds to every step. With --nats URL --hosts H it claims H hosts

@@ -3,7 +3,7 @@ import { defaultBackendName } from '../kernels/backend.js';
 import type { TaskName } from '../models/tasks.js';
 import { calibrate } from '../sched/calibrate.js';
 import { trainDistributed, type DistributedStep } from '../train/distributed.js';
-import { calibrationRun, fitModelStep, measureModelStep, type CalibrationRun } from '../train/calibrate-step.js';
+import { calibrationRun, calibrationSizes, fitModelStep, measureModelStep, type CalibrationRun } from '../train/calibrate-step.js';
 import { checkLivePolicy, isFixedPlacement } from '../sched/policies/index.js';
 import { captured, headroom as headroomOf, median } from '../stats.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -36,7 +36,8 @@ export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe
   with the calibrated profile, and sets its predicted step times beside the measured ones, with the
   error of each. The experts' throughput and the per-layer time that no placement changes
   (attention, norms, head, optimizer) come from calibration runs of the model with unskewed
-  routing, at its batch and a quarter of it: one of each per round, in the rotation with the
+  routing, at its batch and again with its rows on one expert per device (a quarter of its
+  batch where it has no more experts than that): one of each per round, in the rotation with the
   policies' runs, of the same length and warm-up (medians over the rounds).`;
 
 interface Run {
@@ -81,12 +82,12 @@ export async function compareCommand(flags: Flags): Promise<void> {
     live = { ...profile, expertTflops: step.expertTflops, expertCallMs: step.expertCallMs, unmodelledMs: step.unmodelledMs };
     log(`live policies plan with the model's own calibration: experts at ${(step.expertTflops * 1000).toFixed(1)} GFLOP/s and ${step.expertCallMs.toFixed(3)} ms per buffer, ${step.unmodelledMs.toFixed(2)} ms per MoE layer unmodelled`);
   }
-  // With --predict, the calibration runs (unskewed routing, at the batch and a quarter of it) join
+  // With --predict, the calibration runs (unskewed routing, full and wide or quarter) join
   // every round's rotation: the machine's speed drifts within a process by as much as the errors
   // measured, so a calibration timed once, before the runs, would carry its moment into every prediction.
   type Entry = { policy: string } | { calibration: CalibrationRun['size'] };
-  const entries: Entry[] = [...policies.map((policy) => ({ policy })), ...(predict ? [{ calibration: 'full' as const }, { calibration: 'quarter' as const }] : [])];
   const calibrationOpts = { task, modules, config, devices, batch, slots, backend, steps: steps - warm, warm };
+  const entries: Entry[] = [...policies.map((policy) => ({ policy })), ...(predict ? calibrationSizes(calibrationOpts).map((calibration) => ({ calibration })) : [])];
   const calibrations: CalibrationRun[] = [];
   const runs: Run[] = [];
   // Placement changes no math, so every run routes alike: the first run's routing stands for all.
@@ -96,7 +97,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
       if ('calibration' in entry) {
         const c = await calibrationRun(calibrationOpts, entry.calibration);
         calibrations.push(c);
-        log(`round ${round}, calibration (unskewed routing, ${entry.calibration} batch): ${c.stepMs.toFixed(1)} ms a step`);
+        log(`round ${round}, calibration (unskewed routing, ${entry.calibration === 'wide' ? 'one expert per device' : `${entry.calibration} batch`}): ${c.stepMs.toFixed(1)} ms a step`);
         if (json) process.stdout.write(`${JSON.stringify({ round, calibration: entry.calibration, stepMs: round4(c.stepMs) })}\n`);
         continue;
       }

@@ -35,7 +35,12 @@ export interface ModelStep {
 
 /** One calibration run's medians over its timed steps, and the routing it recorded. */
 export interface CalibrationRun {
-  size: 'full' | 'quarter';
+  /**
+   * `full`: the model at its batch. `wide`: the same batch and rows on as few experts as the devices
+   * allow (one per device), so buffers several times larger. `quarter`: a quarter of the batch, for
+   * a model whose experts are that few already. A full run and one of the others fit the experts' cost.
+   */
+  size: 'full' | 'quarter' | 'wide';
   source: TraceSource;
   stepMs: number;
   /** The experts' time summed over devices, their rows, and the expert buffers computed, per step. */
@@ -57,9 +62,9 @@ export interface CalibrationRun {
  */
 export async function calibrationRun(opts: ModelStepOptions, size: CalibrationRun['size']): Promise<CalibrationRun> {
   const steps = opts.steps ?? 20, warm = warmOf(opts), D = opts.devices;
-  const experts = opts.config.moe!.experts;
-  const config = { ...opts.config, moe: calibrationRouting(opts.config.moe!) };
-  const batch = size === 'full' ? opts.batch : Math.max(D, Math.round(opts.batch / 4 / D) * D);
+  const experts = size === 'wide' ? wideExperts(opts) : opts.config.moe!.experts;
+  const config = { ...opts.config, moe: { ...calibrationRouting(opts.config.moe!), experts } };
+  const batch = size === 'quarter' ? Math.max(D, Math.round(opts.batch / 4 / D) * D) : opts.batch;
   const dir = mkdtempSync(join(tmpdir(), 'flexmoe-calibrate-'));
   try {
     const trace = join(dir, 'routing.jsonl');
@@ -86,22 +91,41 @@ export async function calibrationRun(opts: ModelStepOptions, size: CalibrationRu
 }
 
 /**
- * Fits the model's step from calibration runs of both sizes (medians over the runs of each, so
- * that runs spread over a process's drifting speed count alike). Expert time = buffers × callMs +
- * rows × msPerRow, the two sizes differing in rows alone: the experts' throughput and fixed cost
- * at the model's own shapes, as its steps run them. Then the full runs' routing is replayed through
+ * The second calibration run a model gets beside its full one: `wide` (its rows on one expert per
+ * device) where it has more experts than that, else `quarter`. Wide buffers are the size a hot
+ * expert's are; a quarter batch's are far smaller than any the model's steps compute, and there a
+ * row costs more (the kernels' small-shape overheads), so a line through the full and quarter
+ * runs priced the large buffers of skewed routing too low.
+ */
+export function calibrationSizes(opts: Pick<ModelStepOptions, 'config' | 'devices'>): ['full', 'wide' | 'quarter'] {
+  return ['full', wideExperts(opts) < opts.config.moe!.experts ? 'wide' : 'quarter'];
+}
+
+/** Experts in a wide calibration run: one per device, and at least top-k. */
+const wideExperts = (opts: Pick<ModelStepOptions, 'config' | 'devices'>) => Math.max(opts.devices, opts.config.moe!.topk);
+
+/**
+ * Fits the model's step from calibration runs (medians over the runs of each size, so that runs
+ * spread over a process's drifting speed count alike). Expert time = buffers × callMs + rows ×
+ * msPerRow, solved from the full runs and the wide or quarter ones (a wide run has the full run's
+ * rows in fewer buffers, a quarter run fewer rows): the experts' throughput and fixed cost at the
+ * model's own shapes, as its steps run them. Then the full runs' routing is replayed through
  * the cost model, and what the measured step has beyond the predicted one, per MoE layer, is the
  * time no placement changes: attention, norms, the head, the optimizer and per-op overheads. The
  * live scheduler learns that last quantity step by step (actors/scheduler.ts, learnUnmodelled).
  */
 export function fitModelStep(profile: CostProfile, opts: ModelStepOptions, runs: readonly CalibrationRun[]): ModelStep {
-  const fulls = runs.filter((r) => r.size === 'full'), smalls = runs.filter((r) => r.size === 'quarter');
-  if (!fulls.length || !smalls.length) throw errors.badArgument('fitModelStep', `needs calibration runs of both sizes, got ${fulls.length} full and ${smalls.length} quarter`);
+  const fulls = runs.filter((r) => r.size === 'full');
+  const wides = runs.filter((r) => r.size === 'wide'), quarters = runs.filter((r) => r.size === 'quarter');
+  const others = wides.length ? wides : quarters;
+  if (!fulls.length || !others.length) throw errors.badArgument('fitModelStep', `needs a full calibration run and a wide or quarter one, got ${fulls.length} full, ${wides.length} wide and ${quarters.length} quarter`);
   const of = (xs: readonly CalibrationRun[], k: 'stepMs' | 'expertMs' | 'rows' | 'buffers') => median(xs.map((r) => r[k]));
   const full = { expertMs: of(fulls, 'expertMs'), rows: of(fulls, 'rows'), buffers: of(fulls, 'buffers') };
-  const small = { expertMs: of(smalls, 'expertMs'), rows: of(smalls, 'rows') };
-  let msPerRow = (full.expertMs - small.expertMs) / (full.rows - small.rows);
-  let expertCallMs = (full.expertMs - msPerRow * full.rows) / Math.max(1, full.buffers);
+  const other = { expertMs: of(others, 'expertMs'), rows: of(others, 'rows'), buffers: of(others, 'buffers') };
+  // expertMs = msPerRow × rows + callMs × buffers, through both points.
+  const det = full.rows * other.buffers - other.rows * full.buffers;
+  let msPerRow = (full.expertMs * other.buffers - other.expertMs * full.buffers) / det;
+  let expertCallMs = (full.rows * other.expertMs - other.rows * full.expertMs) / det;
   if (!(msPerRow > 0) || !(expertCallMs >= 0)) {
     msPerRow = full.expertMs / Math.max(1, full.rows);
     expertCallMs = 0;
@@ -118,14 +142,15 @@ export function fitModelStep(profile: CostProfile, opts: ModelStepOptions, runs:
 /**
  * Measures, from short runs of the model itself, what its experts cost (`expertTflops` per row and
  * `expertCallMs` per buffer) and the per-layer step time that no placement changes (`unmodelledMs`):
- * `rounds` pairs of calibration runs (default 1), at the model's batch and a quarter of it, fitted
- * by `fitModelStep`. This is the offline, one-off form for the simulator; `flexmoe compare
+ * `rounds` pairs of calibration runs (default 1), full and wide or quarter (`calibrationSizes`),
+ * fitted by `fitModelStep`. This is the offline, one-off form for the simulator; `flexmoe compare
  * --predict` spreads the same runs among the runs it predicts instead.
  */
 export async function measureModelStep(profile: CostProfile, opts: ModelStepOptions & { rounds?: number }): Promise<ModelStep> {
   const runs: CalibrationRun[] = [];
   for (let r = 0; r < (opts.rounds ?? 1); r++) {
-    for (const size of r % 2 ? (['quarter', 'full'] as const) : (['full', 'quarter'] as const)) runs.push(await calibrationRun(opts, size));
+    const sizes = calibrationSizes(opts);
+    for (const size of r % 2 ? [...sizes].reverse() : sizes) runs.push(await calibrationRun(opts, size));
   }
   return fitModelStep(profile, opts, runs);
 }
