@@ -152,6 +152,19 @@ describe('cost model', () => {
     assert.equal(stepCost(counts, p, clusterA100, { mode: 'split' }).computeMs, 60 * u.expertMsPerToken, 'absent, time is proportional to rows');
   });
 
+  it('a device pays for every expert it holds in training (expertHeldMs), rows or not; serving does not', () => {
+    const counts = rows([30, 10, 0, 10], [30, 10, 0, 10]);
+    const profile = { ...clusterA100, expertHeldMs: 3 };
+    const sync = (p: Placement, prof: CostProfile = profile) => stepCost(counts, p, prof, { mode: 'split' }).syncMs;
+    const rr = Placement.roundRobin(2, 4, 4);
+    assert.equal(sync(rr), 2 * 3, 'two experts on each device');
+    // A replica of expert 2 (no rows this step) on device 1: three held there, and its gradients all-reduced.
+    const replicated = new Placement(2, 4, 4, [[0, 2], [1, 3, 2]]);
+    assert.ok(Math.abs(sync(replicated) - (3 * 3 + allReduceMs([0, 1], profile))) < 1e-12, String(sync(replicated)));
+    assert.equal(sync(rr, { ...profile, training: false }), 0, 'serving runs no optimizer');
+    assert.equal(sync(rr, clusterA100), 0, 'absent, nothing');
+  });
+
   it('replica all-reduce is hierarchical: within nodes, then across nodes on every replica\'s own link', () => {
     const topo = { ...clusterA100, devicesPerNode: 4 };
     const u = unitCosts(topo);
@@ -438,6 +451,24 @@ describe('FlexMoE planner, expert buffers', () => {
     assert.ok(plan(0).some((op) => op.op === 'expand' && op.expert === 0), JSON.stringify(plan(0)));
     assert.deepEqual(plan(100), [], 'a buffer of 100 ms outweighs any balance here');
   });
+
+  it('adds no replica whose holding costs more than the balance it buys (expertHeldMs), as the cost model prices it', () => {
+    const load = Float64Array.from([30000, 10000]);
+    const profile = (expertHeldMs: number) => ({ ...clusterA100, devicesPerNode: 2, expertHeldMs });
+    const plan = (held: number) => planFlexMoE(load, Placement.roundRobin(2, 2, 2), profile(held), { horizon: 25 });
+    const expanded = plan(0);
+    assert.ok(expanded.some((op) => op.op === 'expand' && op.expert === 0), JSON.stringify(expanded));
+    // The held cost at which the cost model stops gaining from the replica: the planner stops too.
+    const counts = [Float64Array.from([15000, 5000]), Float64Array.from([15000, 5000])];
+    const gain = (held: number) => {
+      const before = stepCost(counts, Placement.roundRobin(2, 2, 2), profile(held), { mode: 'split', locality: true }).stepMs;
+      return before - stepCost(counts, Placement.roundRobin(2, 2, 2).applyBatch(expanded), profile(held), { mode: 'split', locality: true }).stepMs;
+    };
+    assert.ok(gain(0) > 0);
+    const tooMuch = 2 * gain(0);
+    assert.ok(gain(tooMuch) < 0, 'the cost model prices the replica\'s holding');
+    assert.deepEqual(plan(tooMuch), [], 'and so does the planner');
+  });
 });
 
 describe('FlexMoE planner, global start', () => {
@@ -538,7 +569,13 @@ describe('flexmoe calibrate', () => {
     // Times made from a known cost: the fit gives it back.
     const msPerRow = 0.01, callMs = 0.3;
     const made = (r: typeof full) => ({ ...r, expertMs: msPerRow * r.rows + callMs * r.buffers });
-    const fit = fitModelStep(p, opts, [made(full), made(wide)]);
+    // Holding each expert costs a device 0.5 ms outside its experts and exchanges.
+    const heldMs = 0.5;
+    const fit = fitModelStep(p, opts, [{ ...made(full), otherMs: 10 + heldMs * full.held }, { ...made(wide), otherMs: 10 + heldMs * wide.held }]);
+    assert.equal(full.held, 4, 'two experts on each device in each of two layers');
+    assert.equal(wide.held, 2);
+    assert.ok(Math.abs(fit.expertHeldMs - heldMs) < 1e-9, `heldMs ${fit.expertHeldMs}`);
+    assert.equal(fitModelStep(p, opts, [made(full), { ...made(wide), size: 'quarter' }]).expertHeldMs, 0, 'a quarter run holds as many experts: nothing to fit');
     assert.ok(Math.abs(fit.expertCallMs - callMs) < 1e-9, `callMs ${fit.expertCallMs}`);
     assert.ok(Math.abs((12 * p.dModel * p.dFF) / (fit.expertTflops * 1e9) - msPerRow) < 1e-12, `tflops ${fit.expertTflops}`);
   });

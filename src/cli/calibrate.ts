@@ -13,7 +13,8 @@ export const calibrateHelp = `flexmoe calibrate [model flags as for train] [--de
   a few steps with unskewed routing (uniform draws for --routing, the learned router with no
   initial skew otherwise), at its batch and again with its rows on one expert per device (a quarter
   of its batch where it has no more experts than that): expertTflops and expertCallMs
-  are then what its experts cost per row and per buffer there, and unmodelledMs the per-layer time
+  are then what its experts cost per row and per buffer there, expertHeldMs what holding one more
+  expert costs a device per step (its optimizer update and the like), and unmodelledMs the per-layer time
   of its step that no placement changes (attention, norms, head, optimizer), which the simulator
   adds to every step. With --nats URL --hosts H it claims H hosts
   (flexmoe host) and measures the link between two of them: a host is a node of the profile.`;
@@ -34,6 +35,7 @@ export async function calibrateCommand(flags: Flags): Promise<void> {
     const step = await measureModelStep(profile, { task: model as TaskName, modules, config, devices, batch, backend: typeof flags.backend === 'string' ? flags.backend : undefined });
     profile.expertTflops = step.expertTflops;
     profile.expertCallMs = Math.round(step.expertCallMs * 1e4) / 1e4;
+    profile.expertHeldMs = Math.round(step.expertHeldMs * 1e4) / 1e4;
     profile.unmodelledMs = Math.round(step.unmodelledMs * 1e4) / 1e4;
   }
   process.stdout.write(`${JSON.stringify(profile, null, 2)}\n`);

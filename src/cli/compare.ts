@@ -3,7 +3,7 @@ import { defaultBackendName } from '../kernels/backend.js';
 import type { TaskName } from '../models/tasks.js';
 import { calibrate } from '../sched/calibrate.js';
 import { trainDistributed, type DistributedStep } from '../train/distributed.js';
-import { calibrationRun, calibrationSizes, fitModelStep, measureModelStep, type CalibrationRun } from '../train/calibrate-step.js';
+import { calibrationRun, calibrationSizes, fitModelStep, measureModelStep, type CalibrationRun, type ModelStep } from '../train/calibrate-step.js';
 import { checkLivePolicy, isFixedPlacement } from '../sched/policies/index.js';
 import { captured, headroom as headroomOf, median } from '../stats.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -79,8 +79,8 @@ export async function compareCommand(flags: Flags): Promise<void> {
   let live = profile;
   if (profile && policies.some((p) => !isFixedPlacement(p))) {
     const step = await measureModelStep(profile, { task, modules, config, devices, batch, slots, backend });
-    live = { ...profile, expertTflops: step.expertTflops, expertCallMs: step.expertCallMs, unmodelledMs: step.unmodelledMs };
-    log(`live policies plan with the model's own calibration: experts at ${(step.expertTflops * 1000).toFixed(1)} GFLOP/s and ${step.expertCallMs.toFixed(3)} ms per buffer, ${step.unmodelledMs.toFixed(2)} ms per MoE layer unmodelled`);
+    live = { ...profile, ...fittedFields(step) };
+    log(`live policies plan with the model's own calibration: ${describeFit(step)}`);
   }
   // With --predict, the calibration runs (unskewed routing, full and wide or quarter) join
   // every round's rotation: the machine's speed drifts within a process by as much as the errors
@@ -120,12 +120,12 @@ export async function compareCommand(flags: Flags): Promise<void> {
   }
   // The prediction's profile: the experts' cost and the time no placement changes, from runs of their own.
   const modelStep = predict ? fitModelStep(profile!, calibrationOpts, calibrations) : null;
-  if (modelStep) log(`calibration runs (unskewed routing, medians of ${rounds} round(s)): experts at ${(modelStep.expertTflops * 1000).toFixed(1)} GFLOP/s and ${modelStep.expertCallMs.toFixed(3)} ms per buffer; measured step ${modelStep.measuredStepMs.toFixed(1)} ms, modelled ${modelStep.predictedStepMs.toFixed(1)} ms: ${modelStep.unmodelledMs.toFixed(2)} ms per MoE layer unmodelled`);
+  if (modelStep) log(`calibration runs (unskewed routing, medians of ${rounds} round(s)): ${describeFit(modelStep)}; measured step ${modelStep.measuredStepMs.toFixed(1)} ms, modelled ${modelStep.predictedStepMs.toFixed(1)} ms: ${modelStep.unmodelledMs.toFixed(2)} ms per MoE layer unmodelled`);
   const base = policies[0]!;
   const of = (p: string) => runs.filter((r) => r.policy === p);
   const baseTps = Math.round(median(of(base).map((r) => r.tokensPerSec)));
   const baseLosses = of(base)[0]!.history.map((s) => s.loss);
-  const predicted = trace ? predictSteps(trace, devices, slots, { ...profile!, expertTflops: modelStep!.expertTflops, expertCallMs: modelStep!.expertCallMs, unmodelledMs: modelStep!.unmodelledMs }, policies, warm) : null;
+  const predicted = trace ? predictSteps(trace, devices, slots, { ...profile!, ...fittedFields(modelStep!) }, policies, warm) : null;
   if (trace) rmSync(dirname(trace), { recursive: true, force: true });
   const rows = policies.map((p) => {
     const mine = of(p), tps = Math.round(median(mine.map((r) => r.tokensPerSec)));
@@ -156,7 +156,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   if (headroom?.beyondFloor !== undefined) process.stdout.write(`unskewed routing shows ${headroom.floorMs!.toFixed(1)} ms of imbalance itself (the full-batch calibration runs: rows and times vary from step to step), which no placement removes; beyond it, at most ${headroom.beyondFloor.toFixed(3)}× faster\n`);
   const shares = taken.filter((r) => r.policy !== 'static-unpadded' && r.captured !== null);
   if (shares.length) process.stdout.write(`captured of the headroom: ${shares.map((r) => `${r.policy} ${r.captured!.toFixed(2)}${r.capturedBeyondFloor === null ? '' : ` (${r.capturedBeyondFloor.toFixed(2)} beyond unskewed routing's)`}`).join(', ')}\n`);
-  if (predicted) process.stdout.write(`predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile, the experts' cost (${(modelStep!.expertTflops * 1000).toFixed(1)} GFLOP/s per row, ${modelStep!.expertCallMs.toFixed(3)} ms per buffer) and the ${modelStep!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with unskewed routing (uniform draws for --routing, the learned router with no initial skew otherwise), one pair per round among the policies' runs (medians over the rounds of the median step after the same warm-up); error: predicted ÷ measured − 1\n`);
+  if (predicted) process.stdout.write(`predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile, the experts' cost (${describeFit(modelStep!, false)}) and the ${modelStep!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with unskewed routing (uniform draws for --routing, the learned router with no initial skew otherwise), one pair per round among the policies' runs (medians over the rounds of the median step after the same warm-up); error: predicted ÷ measured − 1\n`);
   if (profile) process.stdout.write(`calibrated: expert compute ${(profile.expertTflops * 1000).toFixed(1)} GFLOP/s, channels ${profile.intraNodeGBps.toFixed(2)} GB/s, gradient all-reduce ${profile.allReduceGBps?.toFixed(2) ?? '–'} GB/s, a collective ${profile.collectiveMs?.toFixed(3) ?? '–'} ms\n`);
 }
 
@@ -181,6 +181,13 @@ export function predictSteps(trace: string, devices: number, slots: number, prof
 }
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+/** The profile fields a model's calibration runs fit. */
+const fittedFields = (m: ModelStep) => ({ expertTflops: m.expertTflops, expertCallMs: m.expertCallMs, expertHeldMs: m.expertHeldMs, unmodelledMs: m.unmodelledMs });
+
+/** What calibration runs measured, in words. */
+const describeFit = (m: ModelStep, unmodelled = true) =>
+  `experts at ${(m.expertTflops * 1000).toFixed(1)} GFLOP/s per row, ${m.expertCallMs.toFixed(3)} ms per buffer and ${m.expertHeldMs.toFixed(3)} ms per expert held${unmodelled ? `, ${m.unmodelledMs.toFixed(2)} ms per MoE layer unmodelled` : ''}`;
 
 /**
  * The experts' compute time in these steps (medians): the busiest device's, and the imbalance, how

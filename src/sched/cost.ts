@@ -234,9 +234,14 @@ function arLinkMs(bytes: number, sameNode: boolean, p: CostProfile, u: UnitCosts
   return Math.max(u.linkMs(bytes, sameNode), p.allReduceGBps ? bytes / (p.allReduceGBps * 1e6) : 0);
 }
 
-/** Per device, the sum of the all-reduces of the replicated experts it holds. */
+/**
+ * Per device, the sum of the all-reduces of the replicated experts it holds, with what holding each
+ * expert costs it per step in training (`expertHeldMs`: its optimizer update and the like).
+ */
 function syncMs(placement: Placement, reps: number[][], p: CostProfile, u: UnitCosts, shadows: Set<number> | null): number {
   const perDevice = new Float64Array(placement.devices);
+  const held = p.training ? (p.expertHeldMs ?? 0) : 0;
+  if (held > 0) for (let d = 0; d < placement.devices; d++) perDevice[d] = held * placement.hosts[d]!.length;
   const add = (group: number[]) => {
     const ms = allReduceMs(group, p, u);
     if (ms > 0) for (const d of group) perDevice[d]! += ms;

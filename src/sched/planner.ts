@@ -63,7 +63,9 @@ export function planFlexMoE(expertLoad: Float64Array, placement: Placement, cost
   });
   const node = (d: number) => Math.floor(d / cost.devicesPerNode);
   const copyMs = (sameNode: boolean) => u.linkMs(u.paramBytes * (cost.training ? cost.stateBytesFactor : 1), sameNode);
-  const groupMs = (devs: readonly number[]) => allReduceMs(devs, cost, u);
+  // Per member of a replica set: its gradient all-reduce and what holding the expert costs (expertHeldMs).
+  const held = cost.training ? (cost.expertHeldMs ?? 0) : 0;
+  const groupMs = (devs: readonly number[]) => allReduceMs(devs, cost, u) + held;
   // A replica is a buffer more on its device: priced as the cost model prices it (expertCallMs).
   const callRows = (cost.expertCallMs ?? 0) / u.expertMsPerToken;
   const original = placement.replicas();

@@ -26,6 +26,7 @@ const fields: Record<keyof CostProfile, [Rule, string]> = {
   reactPlanMs: [nonNegative, 'a finite time in ms, 0 or more'],
   unmodelledMs: [nonNegative, 'a finite time in ms, 0 or more'],
   expertCallMs: [nonNegative, 'a finite time in ms, 0 or more'],
+  expertHeldMs: [nonNegative, 'a finite time in ms, 0 or more'],
   collectiveMs: [nonNegative, 'a finite time in ms, 0 or more'],
 };
 

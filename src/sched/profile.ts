@@ -55,6 +55,14 @@ export interface CostProfile {
    */
   expertCallMs?: number;
   /**
+   * Per step in training, what one expert held on a device costs it beyond its rows and buffers
+   * (ms): the optimizer's update of its weights, its gradients' zeroing, norm and checks, its share
+   * of snapshots. Every replica pays it on its own device, so a replica costs this much even on a
+   * step it gets no rows. `flexmoe calibrate` fits it from the model's runs with its experts and
+   * with one per device; absent, 0.
+   */
+  expertHeldMs?: number;
+  /**
    * Fixed time of one collective among devices (ms), beyond its bytes: the synchronisation of its
    * members (signals, wake-ups, the round trip). The steps of a fixed placement run the same
    * collectives whatever the routing, so their share is in `unmodelledMs`; this prices the ones a

@@ -29,6 +29,7 @@ export interface ModelStep {
   unmodelledMs: number;
   expertTflops: number;
   expertCallMs: number;
+  expertHeldMs: number;
   measuredStepMs: number;
   predictedStepMs: number;
 }
@@ -49,6 +50,9 @@ export interface CalibrationRun {
   buffers: number;
   /** The experts' imbalance (stats.ts `imbalanceMs`) that unskewed routing shows: noise in rows and in time, which no placement removes. */
   imbalanceMs: number;
+  /** A device's step outside its experts and exchanges (mean over devices), and the experts it holds (summed over layers). */
+  otherMs: number;
+  held: number;
 }
 
 /**
@@ -84,6 +88,8 @@ export async function calibrationRun(opts: ModelStepOptions, size: CalibrationRu
       rows: median(timed.map((s) => sum(s.deviceExpertRows))),
       buffers: median(buffers),
       imbalanceMs: median(timed.map((s) => s.expertImbalanceMs)),
+      otherMs: median(timed.map((s) => sum(s.deviceMs.map((ms, d) => ms - s.deviceExchangeMs[d]! - s.deviceExpertMs[d]!)) / D)),
+      held: (source.layers * experts) / D,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -109,9 +115,11 @@ const wideExperts = (opts: Pick<ModelStepOptions, 'config' | 'devices'>) => Math
  * spread over a process's drifting speed count alike). Expert time = buffers × callMs + rows ×
  * msPerRow, solved from the full runs and the wide or quarter ones (a wide run has the full run's
  * rows in fewer buffers, a quarter run fewer rows): the experts' throughput and fixed cost at the
- * model's own shapes, as its steps run them. Then the full runs' routing is replayed through
- * the cost model, and what the measured step has beyond the predicted one, per MoE layer, is the
- * time no placement changes: attention, norms, the head, the optimizer and per-op overheads. The
+ * model's own shapes, as its steps run them. With wide runs, what a device's time outside its
+ * experts and exchanges falls by per expert it no longer holds is `expertHeldMs`. Then the full
+ * runs' routing is replayed through the cost model, and what the measured step has beyond the
+ * predicted one, per MoE layer, is the time no placement changes: attention, norms, the head, the
+ * dense parts' optimizer and per-op overheads. The
  * live scheduler learns that last quantity step by step (actors/scheduler.ts, learnUnmodelled).
  */
 export function fitModelStep(profile: CostProfile, opts: ModelStepOptions, runs: readonly CalibrationRun[]): ModelStep {
@@ -119,7 +127,7 @@ export function fitModelStep(profile: CostProfile, opts: ModelStepOptions, runs:
   const wides = runs.filter((r) => r.size === 'wide'), quarters = runs.filter((r) => r.size === 'quarter');
   const others = wides.length ? wides : quarters;
   if (!fulls.length || !others.length) throw errors.badArgument('fitModelStep', `needs a full calibration run and a wide or quarter one, got ${fulls.length} full, ${wides.length} wide and ${quarters.length} quarter`);
-  const of = (xs: readonly CalibrationRun[], k: 'stepMs' | 'expertMs' | 'rows' | 'buffers') => median(xs.map((r) => r[k]));
+  const of = (xs: readonly CalibrationRun[], k: 'stepMs' | 'expertMs' | 'rows' | 'buffers' | 'otherMs' | 'held') => median(xs.map((r) => r[k]));
   const full = { expertMs: of(fulls, 'expertMs'), rows: of(fulls, 'rows'), buffers: of(fulls, 'buffers') };
   const other = { expertMs: of(others, 'expertMs'), rows: of(others, 'rows'), buffers: of(others, 'buffers') };
   // expertMs = msPerRow × rows + callMs × buffers, through both points.
@@ -131,12 +139,16 @@ export function fitModelStep(profile: CostProfile, opts: ModelStepOptions, runs:
     expertCallMs = 0;
   }
   const expertTflops = msPerRow > 0 ? (12 * profile.dModel * profile.dFF) / (msPerRow * 1e9) : profile.expertTflops;
+  // A wide run holds fewer experts per device: what a device's step outside its experts and
+  // exchanges loses with them is what holding one costs (the optimizer's update of it and the like).
+  const heldFewer = wides.length ? of(fulls, 'held') - of(wides, 'held') : 0;
+  const expertHeldMs = heldFewer > 0 ? Math.max(0, (of(fulls, 'otherMs') - of(wides, 'otherMs')) / heldFewer) : 0;
   const measuredStepMs = of(fulls, 'stepMs');
-  const fitted = { ...profile, expertTflops, expertCallMs, unmodelledMs: 0 };
+  const fitted = { ...profile, expertTflops, expertCallMs, expertHeldMs, unmodelledMs: 0 };
   const source = fulls[0]!.source;
   const { reports } = simulate({ source, devices: opts.devices, slots: slotsOf(opts), profile: fitted, policies: ['static-unpadded'] });
   const predictedStepMs = median(reports[0]!.stepMs.slice(warmOf(opts)));
-  return { unmodelledMs: Math.max(0, measuredStepMs - predictedStepMs) / source.layers, expertTflops, expertCallMs, measuredStepMs, predictedStepMs };
+  return { unmodelledMs: Math.max(0, measuredStepMs - predictedStepMs) / source.layers, expertTflops, expertCallMs, expertHeldMs, measuredStepMs, predictedStepMs };
 }
 
 /**
