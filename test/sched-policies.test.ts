@@ -152,7 +152,7 @@ describe('cost model', () => {
     assert.equal(stepCost(counts, p, clusterA100, { mode: 'split' }).computeMs, 60 * u.expertMsPerToken, 'absent, time is proportional to rows');
   });
 
-  it('a device pays for every expert it holds in training (expertHeldMs), rows or not; serving does not', () => {
+  it('a device pays for every expert it holds in training (expertHeldMs), rows or not, and for every shadow of its group; serving does not', () => {
     const counts = rows([30, 10, 0, 10], [30, 10, 0, 10]);
     const profile = { ...clusterA100, expertHeldMs: 3 };
     const sync = (p: Placement, prof: CostProfile = profile) => stepCost(counts, p, prof, { mode: 'split' }).syncMs;
@@ -162,6 +162,9 @@ describe('cost model', () => {
     const replicated = new Placement(2, 4, 4, [[0, 2], [1, 3, 2]]);
     assert.ok(Math.abs(sync(replicated) - (3 * 3 + allReduceMs([0, 1], profile))) < 1e-12, String(sync(replicated)));
     assert.equal(sync(rr, { ...profile, training: false }), 0, 'serving runs no optimizer');
+    // Shadowing expert 0 (on device 0): a copy held on device 1 for the step, the original's gradients summed on device 0.
+    const shadowed = (prof: CostProfile) => stepCost(counts, rr, prof, { mode: 'shadow', shadows: [0] }).syncMs;
+    assert.ok(Math.abs(shadowed(profile) - shadowed({ ...profile, expertHeldMs: 0 }) - 3 * 3) < 1e-9, 'both devices of its group pay it once more');
     assert.equal(sync(rr, clusterA100), 0, 'absent, nothing');
   });
 

@@ -236,7 +236,8 @@ function arLinkMs(bytes: number, sameNode: boolean, p: CostProfile, u: UnitCosts
 
 /**
  * Per device, the sum of the all-reduces of the replicated experts it holds, with what holding each
- * expert costs it per step in training (`expertHeldMs`: its optimizer update and the like).
+ * expert costs it per step in training (`expertHeldMs`: its optimizer update and the like), and the
+ * same for each shadow on every device of the shadow's group.
  */
 function syncMs(placement: Placement, reps: number[][], p: CostProfile, u: UnitCosts, shadows: Set<number> | null): number {
   const perDevice = new Float64Array(placement.devices);
@@ -252,6 +253,9 @@ function syncMs(placement: Placement, reps: number[][], p: CostProfile, u: UnitC
     // like a full-group all-reduce; serving ships the weights alone, half of one.
     const each = allReduceMs([...Array(placement.devices).keys()], { ...p, training: true }, u) * (p.training ? 1 : 0.5);
     for (let d = 0; d < placement.devices; d++) perDevice[d]! += each * shadows.size;
+    // In training a shadow is also an expert held for the step on every device of its group: its
+    // weights unpacked into a copy, the copy's gradients packed and summed into the original.
+    if (held > 0) for (const e of shadows) for (const d of shadowGroup(reps[e]!, placement.devices)) perDevice[d]! += held;
   }
   if (p.collectiveMs) addCollectives(perDevice, reps, p, shadows);
   let max = 0;

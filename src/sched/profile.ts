@@ -58,8 +58,9 @@ export interface CostProfile {
    * Per step in training, what one expert held on a device costs it beyond its rows and buffers
    * (ms): the optimizer's update of its weights, its gradients' zeroing, norm and checks, its share
    * of snapshots. Every replica pays it on its own device, so a replica costs this much even on a
-   * step it gets no rows. `flexmoe calibrate` fits it from the model's runs with its experts and
-   * with one per device; absent, 0.
+   * step it gets no rows; a shadow pays it on every device of its group (its weights unpacked into
+   * a copy, the copy's gradients packed and summed back: about as much memory work). `flexmoe
+   * calibrate` fits it from the model's runs with its experts and with one per device; absent, 0.
    */
   expertHeldMs?: number;
   /**
