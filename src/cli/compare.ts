@@ -30,11 +30,12 @@ export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe
   The first policy is the baseline of the ratios. --module FILE may register
   models (registerTask) and placement policies (registerPolicy) of your own to name here. Live
   policies plan with the profile flexmoe calibrate gives with the model's flags (two short runs
-  with unskewed routing first: the experts' cost per row and per buffer, the time no placement
-  changes; unskewed: uniform draws for --routing, the learned router with no initial skew otherwise).
+  with unskewed routing first: the experts' cost per row, per buffer and per expert held, the time
+  no placement changes; unskewed: uniform draws for --routing, the learned router with no initial
+  skew otherwise).
   --predict also replays the routing the first run recorded in the simulator, under every policy
   with the calibrated profile, and sets its predicted step times beside the measured ones, with the
-  error of each. The experts' throughput and the per-layer time that no placement changes
+  error of each. The experts' costs and the per-layer time that no placement changes
   (attention, norms, head, optimizer) come from calibration runs of the model with unskewed
   routing, at its batch and again with its rows on one expert per device (a quarter of its
   batch where it has no more experts than that): one of each per round, in the rotation with the

@@ -57,7 +57,8 @@ export interface CalibrationRun {
 
 /**
  * One calibration run: the model trained on the devices under the static placement with routing
- * that favours no expert, at its batch (`full`) or a quarter of it. A model routed by a synthetic
+ * that favours no expert, at its batch (`full`), with its rows on one expert per device (`wide`)
+ * or at a quarter of its batch (`quarter`). A model routed by a synthetic
  * workload calibrates on uniform draws (`zipf:0`); a learned router calibrates as itself with no
  * initial skew (`routerSkew` 0): its tokens follow their content, which costs steps more than
  * hashed draws at the same rows (docs/benchmarks.md), and that cost belongs in the time no
@@ -119,8 +120,8 @@ const wideExperts = (opts: Pick<ModelStepOptions, 'config' | 'devices'>) => Math
  * experts and exchanges falls by per expert it no longer holds is `expertHeldMs`. Then the full
  * runs' routing is replayed through the cost model, and what the measured step has beyond the
  * predicted one, per MoE layer, is the time no placement changes: attention, norms, the head, the
- * dense parts' optimizer and per-op overheads. The
- * live scheduler learns that last quantity step by step (actors/scheduler.ts, learnUnmodelled).
+ * dense parts' optimizer and per-op overheads. The live scheduler learns that last quantity step
+ * by step (actors/scheduler.ts, learnUnmodelled).
  */
 export function fitModelStep(profile: CostProfile, opts: ModelStepOptions, runs: readonly CalibrationRun[]): ModelStep {
   const fulls = runs.filter((r) => r.size === 'full');
@@ -152,8 +153,9 @@ export function fitModelStep(profile: CostProfile, opts: ModelStepOptions, runs:
 }
 
 /**
- * Measures, from short runs of the model itself, what its experts cost (`expertTflops` per row and
- * `expertCallMs` per buffer) and the per-layer step time that no placement changes (`unmodelledMs`):
+ * Measures, from short runs of the model itself, what its experts cost (`expertTflops` per row,
+ * `expertCallMs` per buffer, `expertHeldMs` per expert held) and the per-layer step time that no
+ * placement changes (`unmodelledMs`):
  * `rounds` pairs of calibration runs (default 1), full and wide or quarter (`calibrationSizes`),
  * fitted by `fitModelStep`. This is the offline, one-off form for the simulator; `flexmoe compare
  * --predict` spreads the same runs among the runs it predicts instead.
