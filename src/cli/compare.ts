@@ -8,7 +8,7 @@ import { checkLivePolicy, isFixedPlacement } from '../sched/policies/index.js';
 import { captured, headroom as headroomOf, median } from '../stats.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { CostProfile } from '../sched/cost.js';
 import { simulate } from '../sched/simulate.js';
 import { TraceSource } from '../sched/trace.js';
@@ -33,8 +33,8 @@ export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe
   with unskewed routing first: the experts' cost per row, per buffer and per expert held, the time
   no placement changes; unskewed: uniform draws for --routing, the learned router with no initial
   skew otherwise).
-  --predict also replays the routing the first run recorded in the simulator, under every policy
-  with the calibrated profile, and sets its predicted step times beside the measured ones, with the
+  --predict also replays in the simulator the routing each policy's first run recorded, under that
+  policy with the calibrated profile, and sets its predicted step times beside the measured ones, with the
   error of each. The experts' costs and the per-layer time that no placement changes
   (attention, norms, head, optimizer) come from calibration runs of the model with unskewed
   routing, at its batch and again with its rows on one expert per device (a quarter of its
@@ -91,8 +91,11 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const entries: Entry[] = [...policies.map((policy) => ({ policy })), ...(predict ? calibrationSizes(calibrationOpts).map((calibration) => ({ calibration })) : [])];
   const calibrations: CalibrationRun[] = [];
   const runs: Run[] = [];
-  // Placement changes no math, so every run routes alike: the first run's routing stands for all.
-  const trace = predict ? join(mkdtempSync(join(tmpdir(), 'flexmoe-compare-')), 'routing.jsonl') : undefined;
+  // Each policy's first run records its routing, which its prediction replays. Placement changes no
+  // math, but replicas and shadows sum in another order: on a learned router those last-bit
+  // differences grow into other routing within tens of steps, so one run's routing stands for no other.
+  const traceDir = predict ? mkdtempSync(join(tmpdir(), 'flexmoe-compare-')) : undefined;
+  const traces = new Map<string, string>();
   for (let round = 0; round < rounds; round++) {
     for (const entry of roundOrder(entries, round)) {
       if ('calibration' in entry) {
@@ -103,7 +106,8 @@ export async function compareCommand(flags: Flags): Promise<void> {
         continue;
       }
       const policy = entry.policy;
-      const recordTrace = runs.length === 0 ? trace : undefined;
+      const recordTrace = traceDir && !traces.has(policy) ? join(traceDir, `routing-${traces.size}.jsonl`) : undefined;
+      if (recordTrace) traces.set(policy, recordTrace);
       const history = await trainDistributed({ task, modules, devices, config, steps, batch, lr, slots, policy, profile: isFixedPlacement(policy) ? undefined : live, backend, recordTrace });
       const run: Run = {
         policy, round, history,
@@ -126,8 +130,8 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const of = (p: string) => runs.filter((r) => r.policy === p);
   const baseTps = Math.round(median(of(base).map((r) => r.tokensPerSec)));
   const baseLosses = of(base)[0]!.history.map((s) => s.loss);
-  const predicted = trace ? predictSteps(trace, devices, slots, { ...profile!, ...fittedFields(modelStep!) }, policies, warm) : null;
-  if (trace) rmSync(dirname(trace), { recursive: true, force: true });
+  const predicted = modelStep ? new Map(policies.map((p) => [p, predictSteps(traces.get(p)!, devices, slots, { ...profile!, ...fittedFields(modelStep) }, [p], warm).get(p)!])) : null;
+  if (traceDir) rmSync(traceDir, { recursive: true, force: true });
   const rows = policies.map((p) => {
     const mine = of(p), tps = Math.round(median(mine.map((r) => r.tokensPerSec)));
     const lossDiff = Math.max(...mine[0]!.history.map((s, i) => Math.abs(s.loss - baseLosses[i]!) / baseLosses[i]!));
@@ -157,7 +161,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   if (headroom?.beyondFloor !== undefined) process.stdout.write(`unskewed routing shows ${headroom.floorMs!.toFixed(1)} ms of imbalance itself (the full-batch calibration runs: rows and times vary from step to step), which no placement removes; beyond it, at most ${headroom.beyondFloor.toFixed(3)}× faster\n`);
   const shares = taken.filter((r) => r.policy !== 'static-unpadded' && r.captured !== null);
   if (shares.length) process.stdout.write(`captured of the headroom: ${shares.map((r) => `${r.policy} ${r.captured!.toFixed(2)}${r.capturedBeyondFloor === null ? '' : ` (${r.capturedBeyondFloor.toFixed(2)} beyond unskewed routing's)`}`).join(', ')}\n`);
-  if (predicted) process.stdout.write(`predicted: the simulator replaying the routing of the first run, every policy, with the calibrated profile, the experts' cost (${describeFit(modelStep!, false)}) and the ${modelStep!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with unskewed routing (uniform draws for --routing, the learned router with no initial skew otherwise), one pair per round among the policies' runs (medians over the rounds of the median step after the same warm-up); error: predicted ÷ measured − 1\n`);
+  if (predicted) process.stdout.write(`predicted: the simulator replaying each policy's routing (its first run's), with the calibrated profile, the experts' cost (${describeFit(modelStep!, false)}) and the ${modelStep!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with unskewed routing (uniform draws for --routing, the learned router with no initial skew otherwise), one pair per round among the policies' runs (medians over the rounds of the median step after the same warm-up); error: predicted ÷ measured − 1\n`);
   if (profile) process.stdout.write(`calibrated: expert compute ${(profile.expertTflops * 1000).toFixed(1)} GFLOP/s, channels ${profile.intraNodeGBps.toFixed(2)} GB/s, gradient all-reduce ${profile.allReduceGBps?.toFixed(2) ?? '–'} GB/s, a collective ${profile.collectiveMs?.toFixed(3) ?? '–'} ms\n`);
 }
 
