@@ -130,7 +130,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const of = (p: string) => runs.filter((r) => r.policy === p);
   const baseTps = Math.round(median(of(base).map((r) => r.tokensPerSec)));
   const baseLosses = of(base)[0]!.history.map((s) => s.loss);
-  const predicted = modelStep ? new Map(policies.map((p) => [p, predictSteps(traces.get(p)!, devices, slots, { ...profile!, ...fittedFields(modelStep) }, [p], warm).get(p)!])) : null;
+  const predicted = modelStep ? new Map(policies.map((p) => [p, predictStep(traces.get(p)!, devices, slots, { ...profile!, ...fittedFields(modelStep) }, p, warm)])) : null;
   if (traceDir) rmSync(traceDir, { recursive: true, force: true });
   const rows = policies.map((p) => {
     const mine = of(p), tps = Math.round(median(mine.map((r) => r.tokensPerSec)));
@@ -179,10 +179,10 @@ export function headroomShares<R extends { policy: string; tokensPerSec: number;
   return { headroom, policies: rows.map((r) => ({ ...r, captured: took(r.tokensPerSec, headroom?.bound), capturedBeyondFloor: took(r.tokensPerSec, headroom?.beyondFloor) })) };
 }
 
-/** The simulator's median step time per policy, replaying a recorded routing trace after `warm` steps. */
-export function predictSteps(trace: string, devices: number, slots: number, profile: CostProfile, policies: string[], warm: number): Map<string, number> {
-  const { reports } = simulate({ source: TraceSource.read(trace), devices, slots, profile, policies });
-  return new Map(reports.map((r) => [r.policy, median(r.stepMs.slice(warm))]));
+/** The simulator's median step time for `policy`, replaying a recorded routing trace after `warm` steps. */
+export function predictStep(trace: string, devices: number, slots: number, profile: CostProfile, policy: string, warm: number): number {
+  const { reports } = simulate({ source: TraceSource.read(trace), devices, slots, profile, policies: [policy] });
+  return median(reports[0]!.stepMs.slice(warm));
 }
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
