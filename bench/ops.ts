@@ -60,6 +60,8 @@ const cases: [KernelName, string, (o: Ops) => Promise<unknown>][] = [
   ['attentionApplyT', 'same', (o) => o.attentionApplyT(scores, x, att)],
   ['sumSquares', `[${d},${f}]`, (o) => o.sumSquares(p)],
   ['adamw', `[${d},${f}]`, (o) => o.adamw(p, grad, m, v, hyper)],
+  // The reference loop is what Parameter.accumulate runs; parameters' gradients now sum on the kernel.
+  ['accumulate', `[${d},${f}]`, (o) => o.accumulate(p, grad)],
 ];
 const cpu = cpus()[0]?.model;
 for (const [op, shape, run] of cases) {

@@ -85,6 +85,17 @@ function cases(): Case[] {
   const w = randn(rng, [40, 256], 0.1);
   out.push({ name: 'sumSquares', run: (be) => be.ops.sumSquares(w) });
   out.push({ name: 'sumSquares empty', run: (be) => be.ops.sumSquares(Tensor.zeros([0, 3])) });
+  // The gradient sum in place, on widths on and off whole vectors.
+  for (const shape of [[3, 37], [64, 40]]) {
+    out.push({
+      name: `accumulate [${shape}]`,
+      run: async (be) => {
+        const into = randn(new Rng(4), shape);
+        await be.ops.accumulate(into, randn(new Rng(5), shape));
+        return into;
+      },
+    });
+  }
   out.push({
     name: 'adamw',
     run: async (be) => {
@@ -138,6 +149,20 @@ describeEachBackend(await testedBackends(), 'kernels match the float64 reference
     }
   });
 
+  it('matmul in both loop orders: each operand streamed, transposed or strided, with partial tiles', async () => {
+    const { be, ref } = get();
+    const rng = new Rng(12);
+    // The wasm-simd kernel walks B's panels outside when A has no more values than B, else A's rows:
+    // these shapes take each order in each form, with rows past the last whole 4 and columns past the last whole 8.
+    const shapes: [number, number, number][] = [[13, 37, 40], [45, 37, 9], [4, 64, 129], [130, 33, 12]];
+    for (const [M, K, N] of shapes) {
+      const a = randn(rng, [M, K]), at = randn(rng, [K, M]), b = randn(rng, [K, N], 0.2), bt = randn(rng, [N, K], 0.2);
+      for (const [x, y, form] of [[a, b, 'nn'], [a, bt, 'nt'], [at, b, 'tn']] as const) {
+        expectClose(await be.ops.matmul(x, y, form), await ref.ops.matmul(x, y, form), tolerance(be.name, 'matmul'), `${form} M=${M} K=${K} N=${N}`);
+      }
+    }
+  });
+
   it('propagates NaN and Inf instead of replacing them', async () => {
     const { be } = get();
     const x = Tensor.from([NaN, 1, -2, Infinity, 0.5, -Infinity, 3, 4], [2, 4]);
@@ -175,7 +200,7 @@ describeEachBackend(await testedBackends(), 'kernels match the float64 reference
 });
 
 describe('resident tensors (Backend.resident)', () => {
-  it('wasm-simd reads resident operands in place with the same results, and AdamW updates them where they live', async () => {
+  it('wasm-simd reads resident operands in place with the same results, and AdamW and the gradient sum update them where they live', async () => {
     const { createBackend } = await import('../src/kernels/backend.js');
     const be = await createBackend('wasm-simd');
     try {
@@ -197,6 +222,10 @@ describe('resident tensors (Backend.resident)', () => {
         await be.ops.adamw(rp, grad, rm, rv, hyper);
         await be.ops.adamw(p, grad, m, v, hyper);
         compare({ p: rp, m: rm, v: rv }, { p, m, v }, `adamw ${T}`, 0);
+        const into = randn(rng, [d, f]), rinto = be.resident(into.clone() as F32);
+        await be.ops.accumulate(rinto, grad);
+        await be.ops.accumulate(into, grad);
+        compare(rinto, into, `accumulate ${T}`, 0);
       }
     } finally {
       be.dispose();

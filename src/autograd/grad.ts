@@ -20,15 +20,15 @@ export async function valueAndGrads(be: Backend, params: readonly Parameter[], f
   const dLoss = Tensor.zeros(loss.shape, loss.dtype) as F32;
   dLoss.data[0] = seed;
   const grads = await tape.backward([[loss, dLoss]]);
-  accumulateInto(params, grads);
+  await accumulateInto(be, params, grads);
   return loss.data[0]!;
 }
 
-function accumulateInto(params: readonly Parameter[], grads: Map<Tensor, F32>): void {
+async function accumulateInto(be: Backend, params: readonly Parameter[], grads: Map<Tensor, F32>): Promise<void> {
   // A parameter listed twice (tied or shared) still gets its gradient once.
   for (const p of new Set(params)) {
     const g = grads.get(p.value);
-    if (g) p.accumulate(g);
+    if (g) await p.accumulateOn(be, g);
   }
 }
 
@@ -63,7 +63,7 @@ export class LastPass {
     if (!last) throw errors.badArgument(`${this.what}.backward`, 'called before forward (or its forward was recorded on an outer tape)');
     this.last = null;
     const grads = await last.tape.backward([[last.output, dy]]);
-    accumulateInto(last.params, grads);
+    await accumulateInto(this.be, last.params, grads);
     return last.inputs.map((x) => grads.get(x) ?? (Tensor.zeros(x.shape, x.dtype) as F32));
   }
 }

@@ -57,6 +57,13 @@ export class Backend {
     return wasm ? (wasm.resident(t) as T) : t;
   }
 
+  /** Fills `t` with zeros (a parameter's gradient after the update), in place where it is resident. */
+  zero(t: F32): void {
+    const wasm = (this.contexts[0] as { wasm?: WasmModule } | null)?.wasm;
+    if (wasm) wasm.zero(t);
+    else t.data.fill(0);
+  }
+
   /** Kernels compiled so far (gpu.js backends); a steady state means sizes are bucketed well. */
   get compiledKernels(): number {
     return this.context instanceof GpuJsContext ? this.context.compiled : 0;

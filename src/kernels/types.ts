@@ -29,7 +29,8 @@ export interface AdamWHyper {
 /**
  * Every kernel a backend provides, forward and backward side by side. Shapes are row-major;
  * "rows" means every leading dimension flattened. Kernels never mutate inputs, except `adamw`,
- * which updates its parameter and moment tensors in place (they are optimizer state).
+ * which updates its parameter and moment tensors in place (they are optimizer state), and
+ * `accumulate`, which adds into a parameter's gradient in place.
  */
 export interface KernelSignatures {
   /** nn: a[M,K]·b[K,N] · nt: a[M,K]·b[N,K]ᵀ · tn: a[K,M]ᵀ·b[K,N] → [M,N] */
@@ -81,6 +82,8 @@ export interface KernelSignatures {
   attentionApplyT(p: F32, x: F32, shape: AttentionShape): F32;
   sumSquares(x: F32): number;
   adamw(param: F32, grad: F32, m: F32, v: F32, hyper: AdamWHyper): void;
+  /** into += x, in place (a parameter's gradient gathering one backward's contribution). */
+  accumulate(into: F32, x: F32): void;
 }
 
 export type KernelName = keyof KernelSignatures;
@@ -102,7 +105,7 @@ export const kernelNames = [
   'mul', 'silu', 'siluBackward', 'sigmoid',
   'softmax', 'softmaxBackward', 'layerNorm', 'layerNormBackward', 'rmsNorm', 'rmsNormBackward', 'embedding', 'embeddingBackward',
   'crossEntropy', 'crossEntropyBackward', 'topk', 'topkBackward', 'attentionScores', 'attentionApply',
-  'attentionApplyT', 'sumSquares', 'adamw',
+  'attentionApplyT', 'sumSquares', 'adamw', 'accumulate',
 ] as const satisfies readonly KernelName[];
 
 // Compile-time check that the list above names every kernel.

@@ -46,7 +46,7 @@ export class ExpertRunner implements RowHandler {
     const grads = await p.tape.backward([[p.y, dy]]);
     for (const param of new Set(this.expert.parameters())) {
       const g = grads.get(param.value);
-      if (g) param.accumulate(g);
+      if (g) await param.accumulateOn(this.be, g);
     }
     return grads.get(p.x) ?? (Tensor.zeros(p.x.shape, p.x.dtype) as F32);
   }

@@ -62,7 +62,7 @@ export class AdamW {
       const mv = this.moments(p);
       const weightDecay = p.value.rank > 1 ? o.weightDecay : 0;
       await this.be.ops.adamw(p.value, p.grad, mv.m, mv.v, { lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay, step: this.stepCount, gradScale });
-      p.zeroGrad();
+      this.be.zero(p.grad);
     }
   }
 

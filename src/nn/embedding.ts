@@ -1,6 +1,6 @@
 import type { Backend } from '../kernels/backend.js';
 import type { F32, I32 } from '../tensor/tensor.js';
-import { normalInit, Parameter, type InitOptions, residentOn } from './parameter.js';
+import { normalInit, Parameter, type InitOptions, residentParameter } from './parameter.js';
 import * as ad from '../autograd/ops.js';
 import { LastPass } from '../autograd/grad.js';
 
@@ -10,7 +10,7 @@ export class Embedding {
   private readonly pass: LastPass;
 
   constructor(private readonly be: Backend, readonly vocab: number, readonly dim: number, opts: InitOptions & { name?: string; std?: number }) {
-    this.table = new Parameter(`${opts.name ?? 'embedding'}.table`, residentOn(be, normalInit([vocab, dim], opts.std ?? 0.02, opts)));
+    this.table = residentParameter(be, `${opts.name ?? 'embedding'}.table`, normalInit([vocab, dim], opts.std ?? 0.02, opts));
     this.pass = new LastPass(be, 'Embedding');
   }
 

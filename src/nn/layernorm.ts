@@ -1,6 +1,6 @@
 import type { Backend } from '../kernels/backend.js';
 import type { F32 } from '../tensor/tensor.js';
-import { constantInit, Parameter, type ParamDType, residentOn } from './parameter.js';
+import { constantInit, Parameter, type ParamDType, residentParameter } from './parameter.js';
 import * as ad from '../autograd/ops.js';
 import { LastPass } from '../autograd/grad.js';
 
@@ -12,8 +12,8 @@ export class LayerNorm {
 
   constructor(private readonly be: Backend, readonly dim: number, opts: { name?: string; eps?: number; dtype?: ParamDType } = {}) {
     const name = opts.name ?? 'ln';
-    this.gamma = new Parameter(`${name}.gamma`, residentOn(be, constantInit([dim], 1, opts.dtype)));
-    this.beta = new Parameter(`${name}.beta`, residentOn(be, constantInit([dim], 0, opts.dtype)));
+    this.gamma = residentParameter(be, `${name}.gamma`, constantInit([dim], 1, opts.dtype));
+    this.beta = residentParameter(be, `${name}.beta`, constantInit([dim], 0, opts.dtype));
     this.eps = opts.eps ?? 1e-5;
     this.pass = new LastPass(be, 'LayerNorm');
   }

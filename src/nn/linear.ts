@@ -1,7 +1,7 @@
 import type { Backend } from '../kernels/backend.js';
 import { errors } from '../errors.js';
 import type { F32 } from '../tensor/tensor.js';
-import { constantInit, normalInit, Parameter, type InitOptions, residentOn } from './parameter.js';
+import { constantInit, normalInit, Parameter, type InitOptions, residentParameter } from './parameter.js';
 import * as ad from '../autograd/ops.js';
 import { LastPass } from '../autograd/grad.js';
 
@@ -24,8 +24,8 @@ export class Linear {
     opts: LinearOptions & { name?: string },
   ) {
     const name = opts.name ?? 'linear';
-    this.weight = new Parameter(`${name}.weight`, residentOn(be, normalInit([inFeatures, outFeatures], opts.std ?? 1 / Math.sqrt(inFeatures), opts)));
-    this.bias = opts.bias === false ? null : new Parameter(`${name}.bias`, residentOn(be, constantInit([outFeatures], 0, opts.dtype)));
+    this.weight = residentParameter(be, `${name}.weight`, normalInit([inFeatures, outFeatures], opts.std ?? 1 / Math.sqrt(inFeatures), opts));
+    this.bias = opts.bias === false ? null : residentParameter(be, `${name}.bias`, constantInit([outFeatures], 0, opts.dtype));
     this.pass = new LastPass(be, 'Linear');
   }
 

@@ -32,6 +32,13 @@ export class Parameter {
     for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
   }
 
+  /** `accumulate` on the backend's kernel: a vector loop, in place where the gradient is resident. */
+  async accumulateOn(be: Backend, g: Tensor): Promise<void> {
+    expectSameShape(`${this.name} gradient`, this.grad, g);
+    if (this.grad.dtype !== 'f32' || g.dtype !== 'f32') return this.accumulate(g);
+    await be.ops.accumulate(this.grad, g as F32);
+  }
+
   toString(): string {
     return `Parameter ${this.name} ${this.value}`;
   }
@@ -43,6 +50,16 @@ export class Parameter {
  */
 export function residentOn(be: Backend | null | undefined, t: F32): F32 {
   return be ? be.resident(t) : t;
+}
+
+/**
+ * A parameter whose value and gradient are both resident on `be` (Backend.resident): the
+ * gradient's sum, the norm and the optimizer's update then read and write it in place.
+ */
+export function residentParameter(be: Backend | null | undefined, name: string, value: F32): Parameter {
+  const p = new Parameter(name, residentOn(be, value));
+  p.grad = residentOn(be, p.grad);
+  return p;
 }
 
 /** The parameters' gradients' sum of squares on the backend's kernel (f64 sums), parameter by parameter: the gradient norm's square. */

@@ -1,6 +1,6 @@
 import type { Backend } from '../kernels/backend.js';
 import type { F32 } from '../tensor/tensor.js';
-import { constantInit, Parameter, type ParamDType, residentOn } from './parameter.js';
+import { constantInit, Parameter, type ParamDType, residentParameter } from './parameter.js';
 import * as ad from '../autograd/ops.js';
 import { LastPass } from '../autograd/grad.js';
 
@@ -11,7 +11,7 @@ export class RMSNorm {
   private readonly pass: LastPass;
 
   constructor(private readonly be: Backend, readonly dim: number, opts: { name?: string; eps?: number; dtype?: ParamDType } = {}) {
-    this.gamma = new Parameter(`${opts.name ?? 'rmsnorm'}.gamma`, residentOn(be, constantInit([dim], 1, opts.dtype)));
+    this.gamma = residentParameter(be, `${opts.name ?? 'rmsnorm'}.gamma`, constantInit([dim], 1, opts.dtype));
     this.eps = opts.eps ?? 1e-5;
     this.pass = new LastPass(be, 'RMSNorm');
   }

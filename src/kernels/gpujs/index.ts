@@ -1,7 +1,7 @@
 import type { KernelConfig } from '../types.js';
 import { matmul } from './matmul.js';
 import { biasAdd, colSum } from './bias.js';
-import { add, scale } from './arith.js';
+import { accumulate, add, scale } from './arith.js';
 import { gelu, geluBackward, relu, reluBackward } from './activations.js';
 import { softmax, softmaxBackward } from './softmax.js';
 import { layerNorm, layerNormBackward } from './layernorm.js';
@@ -17,6 +17,6 @@ import { rmsNorm, rmsNormBackward } from './rmsnorm.js';
 export const gpujsKernels: KernelConfig<any, any>[] = [
   matmul, biasAdd, colSum, add, scale, relu, reluBackward, gelu, geluBackward, softmax, softmaxBackward,
   layerNorm, layerNormBackward, embedding, embeddingBackward, crossEntropy, crossEntropyBackward,
-  topk, topkBackward, attentionScores, attentionApply, attentionApplyT, sumSquares, adamw,
+  topk, topkBackward, attentionScores, attentionApply, attentionApplyT, sumSquares, adamw, accumulate,
   mul, silu, siluBackward, sigmoid, rmsNorm, rmsNormBackward,
 ];

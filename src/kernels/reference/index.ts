@@ -9,7 +9,7 @@ import { embedding, embeddingBackward } from './embedding.js';
 import { crossEntropy, crossEntropyBackward } from './crossentropy.js';
 import { topk, topkBackward } from './topk.js';
 import { attentionApply, attentionApplyT, attentionScores } from './attention.js';
-import { adamw, sumSquares } from './optimizer.js';
+import { accumulate, adamw, sumSquares } from './optimizer.js';
 import { mul, sigmoid, silu, siluBackward } from './gated.js';
 import { rmsNorm, rmsNormBackward } from './rmsnorm.js';
 
@@ -17,6 +17,6 @@ import { rmsNorm, rmsNormBackward } from './rmsnorm.js';
 export const referenceKernels: KernelConfig<any, any>[] = [
   matmul, biasAdd, colSum, add, scale, relu, reluBackward, gelu, geluBackward, softmax, softmaxBackward,
   layerNorm, layerNormBackward, embedding, embeddingBackward, crossEntropy, crossEntropyBackward,
-  topk, topkBackward, attentionScores, attentionApply, attentionApplyT, sumSquares, adamw,
+  topk, topkBackward, attentionScores, attentionApply, attentionApplyT, sumSquares, adamw, accumulate,
   mul, silu, siluBackward, sigmoid, rmsNorm, rmsNormBackward,
 ];

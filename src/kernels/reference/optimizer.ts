@@ -1,7 +1,7 @@
 import type { KernelConfig } from '../types.js';
 import { expectSameShape } from '../../tensor/check.js';
 
-/** The optimizer's elementwise ops: the squared norm (for clipping) and the AdamW update. */
+/** The optimizer's elementwise ops: the squared norm (for clipping), the AdamW update, and the gradient sum. */
 export const sumSquares: KernelConfig<'sumSquares'> = {
   kernel: 'sumSquares',
   backend: 'reference',
@@ -31,5 +31,16 @@ export const adamw: KernelConfig<'adamw'> = {
       const p = param.data[i]!;
       param.data[i] = p - h.lr * (mi / bc1 / (Math.sqrt(vi / bc2) + h.eps) + h.weightDecay * p);
     }
+  },
+};
+
+/** into += x in place: a parameter's gradient gathering one backward's contribution. */
+export const accumulate: KernelConfig<'accumulate'> = {
+  kernel: 'accumulate',
+  backend: 'reference',
+  run(_ctx, into, x) {
+    expectSameShape('accumulate', into, x);
+    const a = into.data, b = x.data;
+    for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
   },
 };

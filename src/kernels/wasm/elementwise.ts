@@ -93,6 +93,20 @@ export const adamw = simd(opt.adamw, (m, param, grad, mo, v, h) => {
   for (const [t, at] of [[param, pp], [mo, pm], [v, pv]] as const) if (!m.isResident(t.data)) t.data.set(m.f32(at, n));
 });
 
+/**
+ * into += x in place: a resident gradient is summed where it lives, another is copied in and back
+ * out (a vector loop either way, where a JavaScript loop over a typed array is several times slower).
+ */
+export const accumulate = simd(opt.accumulate, (m, into, x) => {
+  expectSameShape('accumulate', into, x);
+  const n = into.size;
+  if (n === 0) return;
+  m.begin();
+  const pa = m.input(into.data), px = m.input(x.data);
+  m.fn.accumulate!(pa, px, n);
+  if (!m.isResident(into.data)) into.data.set(m.f32(pa, n));
+});
+
 /** The embedding's gradient: a scatter-add of dy's rows into a zeroed [vocab, C]. */
 export const embeddingBackward = simd(emb.embeddingBackward, (m, ids, dy, vocab) => {
   expectDType('embeddingBackward', ids, 'i32');

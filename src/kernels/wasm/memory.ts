@@ -69,6 +69,12 @@ export class WasmModule {
     return view;
   }
 
+  /** Fills `t` with zeros: in the module for a resident tensor, else with the typed array's fill. */
+  zero(t: F32): void {
+    if (this.isResident(t.data)) this.fn.zero!(t.data.byteOffset, t.size);
+    else t.data.fill(0);
+  }
+
   isResident(data: ArrayBufferView): boolean {
     return this.buffers.has(data.buffer as SharedArrayBuffer);
   }

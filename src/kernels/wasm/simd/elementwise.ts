@@ -14,6 +14,11 @@ export function add(pa: usize, pb: usize, po: usize, n: i32): void {
   for (let o: usize = 0, end = <usize>n << 2; o < end; o += 16) v128.store(po + o, f32x4.add(v128.load(pa + o), v128.load(pb + o)));
 }
 
+/** a += b in place (a parameter's gradient). */
+export function accumulate(pa: usize, pb: usize, n: i32): void {
+  for (let o: usize = 0, end = <usize>n << 2; o < end; o += 16) v128.store(pa + o, f32x4.add(v128.load(pa + o), v128.load(pb + o)));
+}
+
 export function mul(pa: usize, pb: usize, po: usize, n: i32): void {
   for (let o: usize = 0, end = <usize>n << 2; o < end; o += 16) v128.store(po + o, f32x4.mul(v128.load(pa + o), v128.load(pb + o)));
 }

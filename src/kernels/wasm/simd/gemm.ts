@@ -1,19 +1,59 @@
 // AssemblyScript: C[M,N] = A[M,K]·B[K,N] in float32 over the register tiles of tile.ts.
 import { tile1x32, tile1x8, tile4x8 } from './tile';
 
+/** gemm's flags: the loop order, and whether strided operands are copied before they are reused. */
+const PANELS_OUTER = 1, PACK = 2;
+
 /**
  * A is read with row stride `lda` and step `astep` bytes (row-major: K·4 and 4; a transposed [K,M]
  * operand: 4 and M·4). B is read as panels of 8 columns: panel p at pb + p·panel bytes, its row k
  * at + k·ldb (row-major B with N a multiple of 8: panel 32, ldb 4N; packed panels: panel 32K,
  * ldb 32). C is row-major [M, N] with N a multiple of 8. Rows past the last whole 4 take the 1-row
  * tiles, 32 columns at a time where they fit.
+ *
+ * Flag 1 (panels outer) walks B's panels in the outer loop and A's rows inside: each panel is read once
+ * and A is streamed once per panel, where the rows-outer order streams all of B once per four rows.
+ * The caller picks the order whose streamed operand is the smaller (it then stays in cache): a
+ * weight gradient over many rows (Xᵀ·dY with dY [rows, 2048]) otherwise reads dY from memory once
+ * per four columns of X. With flag 2 (pack), a strided panel (row-major B) is first copied to `scratch` (K·32 bytes):
+ * its rows lie a power of two apart, which a cache holds few of; so, rows outer, is each block of
+ * four rows of a transposed A.
  */
-export function gemm(pa: usize, pb: usize, pc: usize, M: i32, K: i32, N: i32, lda: usize, astep: usize, panel: usize, ldb: usize): void {
+export function gemm(pa: usize, pb: usize, pc: usize, M: i32, K: i32, N: i32, lda: usize, astep: usize, panel: usize, ldb: usize, flags: i32, scratch: usize): void {
   const ldc = <usize>N << 2;
+  const pack = (flags & PACK) != 0;
+  if (flags & PANELS_OUTER) {
+    const M4 = M & ~3;
+    for (let p = 0; p < N; p += 8) {
+      let b = pb + <usize>(p >> 3) * panel, bstep = ldb;
+      if (pack && ldb != 32) {
+        for (let k = 0, from = b, to = scratch; k < K; k++, from += ldb, to += 32) {
+          v128.store(to, v128.load(from));
+          v128.store(to, v128.load(from, 16), 16);
+        }
+        b = scratch;
+        bstep = 32;
+      }
+      const cp = pc + (<usize>p << 2);
+      let i = 0;
+      for (; i < M4; i += 4) tile4x8(pa + <usize>i * lda, lda, astep, b, bstep, K, cp + <usize>i * ldc, ldc);
+      for (; i < M; i++) tile1x8(pa + <usize>i * lda, astep, b, bstep, K, cp + <usize>i * ldc);
+    }
+    return;
+  }
   let i = 0;
   for (; i + 4 <= M; i += 4) {
-    const a = pa + <usize>i * lda, c = pc + <usize>i * ldc;
-    for (let p = 0; p < N; p += 8) tile4x8(a, lda, astep, pb + <usize>(p >> 3) * panel, ldb, K, c + (<usize>p << 2), ldc);
+    let a = pa + <usize>i * lda, ra = lda, ka = astep;
+    if (pack && astep != 4) {
+      // A transposed in place: its four rows' values at each k are adjacent, but k steps a power
+      // of two apart. Copied once as [K][4], they are read by every panel from one cache-friendly block.
+      for (let k = 0, from = a, to = scratch; k < K; k++, from += astep, to += 16) v128.store(to, v128.load(from));
+      a = scratch;
+      ra = 4;
+      ka = 16;
+    }
+    const c = pc + <usize>i * ldc;
+    for (let p = 0; p < N; p += 8) tile4x8(a, ra, ka, pb + <usize>(p >> 3) * panel, ldb, K, c + (<usize>p << 2), ldc);
   }
   for (; i < M; i++) {
     const a = pa + <usize>i * lda, c = pc + <usize>i * ldc;
@@ -42,6 +82,17 @@ export function packPanels(src: usize, dst: usize, N: i32, K: i32): void {
         store<f32>(o, 0);
         o += 32;
       }
+    }
+  }
+}
+
+/** dst [cols, rows] = src [rows, cols]ᵀ, in blocks of 8×8 so both sides stay in cache. */
+export function transpose(src: usize, dst: usize, rows: i32, cols: i32): void {
+  for (let r0 = 0; r0 < rows; r0 += 8) {
+    const r1 = min(r0 + 8, rows);
+    for (let c0 = 0; c0 < cols; c0 += 8) {
+      const c1 = min(c0 + 8, cols);
+      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) store<f32>(dst + ((<usize>c * <usize>rows + <usize>r) << 2), load<f32>(src + ((<usize>r * <usize>cols + <usize>c) << 2)));
     }
   }
 }
