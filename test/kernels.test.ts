@@ -232,6 +232,28 @@ describe('resident tensors (Backend.resident)', () => {
     }
   });
 
+  it('a resident parameter sums its gradients in place and clears them there', async () => {
+    const { createBackend } = await import('../src/kernels/backend.js');
+    const { residentParameter } = await import('../src/nn/parameter.js');
+    const be = await createBackend('wasm-simd');
+    try {
+      const rng = new Rng(22);
+      const p = residentParameter(be, 'w', randn(rng, [5, 37]));
+      const grad = p.grad;
+      assert.equal(be.resident(grad), grad, 'the gradient is resident from the start');
+      const g1 = randn(rng, [5, 37]), g2 = randn(rng, [5, 37]);
+      await p.accumulateOn(be, g1);
+      await p.accumulateOn(be, g2);
+      assert.equal(p.grad, grad, 'summed where it lives');
+      for (let i = 0; i < grad.size; i++) assert.ok(Math.abs(grad.data[i]! - (g1.data[i]! + g2.data[i]!)) < 1e-6, `element ${i}`);
+      await assert.rejects(p.accumulateOn(be, randn(rng, [37, 5])), /w gradient: shape mismatch/);
+      be.zero(grad);
+      assert.ok(grad.data.every((v) => v === 0));
+    } finally {
+      be.dispose();
+    }
+  });
+
   it('other backends keep the tensor as it is', async () => {
     const { createBackend } = await import('../src/kernels/backend.js');
     const ref = await createBackend('reference');

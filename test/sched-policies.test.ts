@@ -574,13 +574,21 @@ describe('flexmoe calibrate', () => {
     const made = (r: typeof full) => ({ ...r, expertMs: msPerRow * r.rows + callMs * r.buffers });
     // Holding each expert costs a device 0.5 ms outside its experts and exchanges.
     const heldMs = 0.5;
-    const fit = fitModelStep(p, opts, [{ ...made(full), otherMs: 10 + heldMs * full.held }, { ...made(wide), otherMs: 10 + heldMs * wide.held }]);
+    const solved = { ...p, expertCallMs: undefined }; // no per-call cost measured: both solved from the runs
+    const fit = fitModelStep(solved, opts, [{ ...made(full), otherMs: 10 + heldMs * full.held }, { ...made(wide), otherMs: 10 + heldMs * wide.held }]);
     assert.equal(full.held, 4, 'two experts on each device in each of two layers');
     assert.equal(wide.held, 2);
     assert.ok(Math.abs(fit.expertHeldMs - heldMs) < 1e-9, `heldMs ${fit.expertHeldMs}`);
-    assert.equal(fitModelStep(p, opts, [made(full), { ...made(wide), size: 'quarter' }]).expertHeldMs, 0, 'a quarter run holds as many experts: nothing to fit');
+    assert.equal(fitModelStep(solved, opts, [made(full), { ...made(wide), size: 'quarter' }]).expertHeldMs, 0, 'a quarter run holds as many experts: nothing to fit');
     assert.ok(Math.abs(fit.expertCallMs - callMs) < 1e-9, `callMs ${fit.expertCallMs}`);
     assert.ok(Math.abs((12 * p.dModel * p.dFF) / (fit.expertTflops * 1e9) - msPerRow) < 1e-12, `tflops ${fit.expertTflops}`);
+    // A per-call cost measured in one thread (calibrate) is kept, and the rows take the rest.
+    assert.ok(p.expertCallMs !== undefined && p.expertCallMs >= 0, `calibrate measures a per-call cost: ${p.expertCallMs}`);
+    const kept = fitModelStep({ ...p, expertCallMs: callMs }, opts, [made(full), made(wide)]);
+    assert.equal(kept.expertCallMs, callMs);
+    assert.ok(Math.abs((12 * p.dModel * p.dFF) / (kept.expertTflops * 1e9) - msPerRow) < 1e-12, `tflops ${kept.expertTflops}`);
+    const noisy = fitModelStep({ ...p, expertCallMs: callMs }, opts, [made(full), { ...made(wide), expertMs: made(wide).expertMs + 5 * callMs }]);
+    assert.equal(noisy.expertCallMs, callMs, 'noise in one run moves the rows\' cost, not the measured per-call cost');
   });
 
   it('calibrates a learned router as itself, unskewed, and a synthetic workload on uniform draws', async () => {

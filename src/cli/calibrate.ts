@@ -7,13 +7,14 @@ import { measureModelStep } from '../train/calibrate-step.js';
 import type { TaskName } from '../models/tasks.js';
 
 export const calibrateHelp = `flexmoe calibrate [model flags as for train] [--devices N] [--backend NAME] [--nats URL --hosts H [--nats-creds FILE]]
-  Measures this machine's expert throughput, channel bandwidth, gradient all-reduce bandwidth and
+  Measures this machine's expert cost per row and per buffer (expertCallMs: one expert's training
+  step timed in one thread at two row counts), channel bandwidth, gradient all-reduce bandwidth and
   the fixed cost of a collective (collectiveMs); prints a cost profile (JSON)
   for flexmoe simulate --profile FILE and live policies. On local devices it also trains the model
   a few steps with unskewed routing (uniform draws for --routing, the learned router with no
   initial skew otherwise), at its batch and again with its rows on one expert per device (a quarter
-  of its batch where it has no more experts than that): expertTflops and expertCallMs
-  are then what its experts cost per row and per buffer there, expertHeldMs what holding one more
+  of its batch where it has no more experts than that): expertTflops is then what its experts
+  cost per row there beyond the buffers' fixed cost, expertHeldMs what holding one more
   expert costs a device per step (its optimizer update and the like), and unmodelledMs the per-layer time
   of its step that no placement changes (attention, norms, head, optimizer), which the simulator
   adds to every step. With --nats URL --hosts H it claims H hosts

@@ -29,9 +29,9 @@ export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe
   with --predict also the imbalance unskewed routing shows itself, and the headroom beyond it).
   The first policy is the baseline of the ratios. --module FILE may register
   models (registerTask) and placement policies (registerPolicy) of your own to name here. Live
-  policies plan with the profile flexmoe calibrate gives with the model's flags (two short runs
-  with unskewed routing first: the experts' cost per row, per buffer and per expert held, the time
-  no placement changes; unskewed: uniform draws for --routing, the learned router with no initial
+  policies plan with the profile flexmoe calibrate gives with the model's flags (an expert buffer's
+  fixed cost timed in one thread, then two short runs with unskewed routing: the experts' cost per
+  row and per expert held, the time no placement changes; unskewed: uniform draws for --routing, the learned router with no initial
   skew otherwise).
   --predict also replays in the simulator the routing each policy's first run recorded, under that
   policy with the calibrated profile, and sets its predicted step times beside the measured ones, with the

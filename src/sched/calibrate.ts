@@ -1,5 +1,8 @@
-import { createBackend, defaultBackendName } from '../kernels/backend.js';
-import { ffnStepMatmuls } from '../kernels/ffn-step.js';
+import { createBackend, defaultBackendName, type Backend } from '../kernels/backend.js';
+import { Tape } from '../autograd/tape.js';
+import { ExpertRunner } from '../moe/expert-runner.js';
+import { FFNExpert } from '../moe/experts.js';
+import { Rng } from '../nn/random.js';
 import { ActorSystem } from '../runtime/system.js';
 import { siblingModule, startThread } from '../runtime/thread.js';
 import { ringBytes } from '../runtime/ring.js';
@@ -14,8 +17,8 @@ const WARM_CALLS = 200;
 const WARM_MS = 2000;
 
 /**
- * Measures this machine's cost-model constants: expert FFN throughput on the default backend at
- * the model's shapes, device-to-device channel bandwidth (a ring between two threads), and what an
+ * Measures this machine's cost-model constants: an expert FFN's cost per row and per call on the
+ * default backend at the model's shapes (`expertStepCost`), device-to-device channel bandwidth (a ring between two threads), and what an
  * expert-sized gradient all-reduce between two devices achieves through the collectives. All
  * devices are threads of one process, so they form one "node".
  */
@@ -23,28 +26,13 @@ export async function calibrate(opts: { dModel: number; dFF: number; devices: nu
   const { dModel: d, dFF: f, devices } = opts;
   const T = opts.tokens ?? 256;
   const be = await createBackend(opts.backend ?? (await defaultBackendName())); // the backend the devices will run
-  let tflops: number;
+  let expert: { msPerRow: number; callMs: number };
   try {
-    const rand = (r: number, c: number) => Tensor.from(Float32Array.from({ length: r * c }, (_, i) => Math.sin(i) * 0.1), [r, c]) as F32;
-    const x = rand(T, d), w1 = rand(d, f), w2 = rand(f, d), dy = rand(T, d);
-    const step = ffnStepMatmuls(be, x, w1, w2, dy);
-    // Warm up as long as a device does in its first steps: the kernels' operand-packing loops run
-    // about three times slower until the JIT optimizes them, after ~100 calls at small shapes
-    // (256 × 64 × 128: 2.1 ms per step, then 0.7 ms). Timed after one call, as this once did, the
-    // profile priced expert compute 3× too high and the planner moved experts that did not pay.
-    const warmUntil = performance.now() + WARM_MS;
-    for (let i = 0; i < WARM_CALLS && performance.now() < warmUntil; i++) await step();
-    const times: number[] = [];
-    for (let i = 0; i < 9; i++) {
-      const t0 = performance.now();
-      await step();
-      times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
-    tflops = (12 * T * d * f) / (times[4]! * 1e9);
+    expert = await expertStepCost(be, d, f, T);
   } finally {
     be.dispose();
   }
+  const tflops = (12 * d * f) / (expert.msPerRow * 1e9);
   // The ring's rate swings several-fold from run to run on a shared machine (1.2–6.6 GB/s in
   // consecutive calibrations): the median of three.
   const rates: number[] = [];
@@ -61,6 +49,7 @@ export async function calibrate(opts: { dModel: number; dFF: number; devices: nu
     intraNodeGBps: gbps,
     interNodeGBps: between?.gbps || gbps,
     expertTflops: tflops,
+    expertCallMs: expert.callMs,
     denseTflops: tflops,
     dModel: d,
     dFF: f,
@@ -71,6 +60,45 @@ export async function calibrate(opts: { dModel: number; dFF: number; devices: nu
     ...(allReduceGBps === undefined ? {} : { allReduceGBps }),
     collectiveMs,
   };
+}
+
+/**
+ * What one expert's training step (forward, backward, its weight gradients summed into its
+ * parameters') costs on `be`, per row and per call: the default FFN expert run as a device runs it
+ * (ExpertRunner), timed at `rows` and at a sixteenth of them, alternating, medians; the line through
+ * both. The call's fixed part (weights packed for the products, the weight gradients made and
+ * summed) is what a replica's extra buffer costs, and the cost model prices it per buffer
+ * (`expertCallMs`). Measured in one thread, it is far steadier than a fit through runs of the whole model.
+ */
+export async function expertStepCost(be: Backend, d: number, f: number, rows = 256): Promise<{ msPerRow: number; callMs: number }> {
+  const runner = new ExpertRunner(be, new FFNExpert(be, { name: 'calibration', dModel: d, dFF: f, rng: new Rng(1) }));
+  const few = Math.max(1, rows >> 4);
+  const input = (n: number) => Tensor.from(Float32Array.from({ length: n * d }, (_, i) => Math.sin(i) * 0.1), [n, d]) as F32;
+  const xs = { few: input(few), many: input(rows) };
+  let pass = 0;
+  const step = async (x: F32) => {
+    const p = pass++;
+    let y: F32 | undefined;
+    await new Tape(be).run(async () => void (y = await runner.forward(x, p)));
+    await runner.backward(y!, p);
+  };
+  // Warm up as long as a device does in its first steps: the kernels' operand-packing loops run
+  // about three times slower until the JIT optimizes them, after ~100 calls at small shapes
+  // (256 × 64 × 128: 2.1 ms per step, then 0.7 ms). Timed after one call, as this once did, the
+  // profile priced expert compute 3× too high and the planner moved experts that did not pay.
+  const warmUntil = performance.now() + WARM_MS;
+  for (let i = 0; i < WARM_CALLS && performance.now() < warmUntil; i++) await step(i % 2 ? xs.few : xs.many);
+  const times = { few: [] as number[], many: [] as number[] };
+  for (let i = 0; i < 9; i++) {
+    for (const k of ['few', 'many'] as const) {
+      const t0 = performance.now();
+      await step(xs[k]);
+      times[k].push(performance.now() - t0);
+    }
+  }
+  const tFew = median(times.few), tMany = median(times.many);
+  const msPerRow = Math.max((tMany - tFew) / (rows - few), tMany / rows / 4);
+  return { msPerRow, callMs: Math.max(0, tFew - few * msPerRow) };
 }
 
 /**

@@ -114,9 +114,10 @@ const wideExperts = (opts: Pick<ModelStepOptions, 'config' | 'devices'>) => Math
 /**
  * Fits the model's step from calibration runs (medians over the runs of each size, so that runs
  * spread over a process's drifting speed count alike). Expert time = buffers × callMs + rows ×
- * msPerRow, solved from the full runs and the wide or quarter ones (a wide run has the full run's
- * rows in fewer buffers, a quarter run fewer rows): the experts' throughput and fixed cost at the
- * model's own shapes, as its steps run them. With wide runs, what a device's time outside its
+ * msPerRow: callMs as the profile measured it in one thread where it did (calibrate.ts), msPerRow
+ * then from both sizes' runs; else both solved from the full runs and the wide or quarter ones (a
+ * wide run has the full run's rows in fewer buffers, a quarter run fewer rows): the experts'
+ * throughput and fixed cost at the model's own shapes, as its steps run them. With wide runs, what a device's time outside its
  * experts and exchanges falls by per expert it no longer holds is `expertHeldMs`. Then the full
  * runs' routing is replayed through the cost model, and what the measured step has beyond the
  * predicted one, per MoE layer, is the time no placement changes: attention, norms, the head, the
@@ -131,10 +132,19 @@ export function fitModelStep(profile: CostProfile, opts: ModelStepOptions, runs:
   const of = (xs: readonly CalibrationRun[], k: 'stepMs' | 'expertMs' | 'rows' | 'buffers' | 'otherMs' | 'held') => median(xs.map((r) => r[k]));
   const full = { expertMs: of(fulls, 'expertMs'), rows: of(fulls, 'rows'), buffers: of(fulls, 'buffers') };
   const other = { expertMs: of(others, 'expertMs'), rows: of(others, 'rows'), buffers: of(others, 'buffers') };
-  // expertMs = msPerRow × rows + callMs × buffers, through both points.
-  const det = full.rows * other.buffers - other.rows * full.buffers;
-  let msPerRow = (full.expertMs * other.buffers - other.expertMs * full.buffers) / det;
-  let expertCallMs = (full.rows * other.expertMs - other.rows * full.expertMs) / det;
+  // expertMs = msPerRow × rows + callMs × buffers. A profile that measured callMs in one thread
+  // (calibrate.ts, expertStepCost) keeps it: the difference between two runs' expert times is
+  // mostly noise once a buffer costs a fraction of a millisecond (fits of 0 and of 4.4 ms at the
+  // same commit). The rows then take the rest, over both points. Without it, solved through both.
+  let msPerRow: number, expertCallMs: number;
+  if (profile.expertCallMs !== undefined) {
+    expertCallMs = profile.expertCallMs;
+    msPerRow = (full.expertMs + other.expertMs - expertCallMs * (full.buffers + other.buffers)) / (full.rows + other.rows);
+  } else {
+    const det = full.rows * other.buffers - other.rows * full.buffers;
+    msPerRow = (full.expertMs * other.buffers - other.expertMs * full.buffers) / det;
+    expertCallMs = (full.rows * other.expertMs - other.rows * full.expertMs) / det;
+  }
   if (!(msPerRow > 0) || !(expertCallMs >= 0)) {
     msPerRow = full.expertMs / Math.max(1, full.rows);
     expertCallMs = 0;
