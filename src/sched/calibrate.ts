@@ -89,7 +89,7 @@ export async function expertStepCost(be: Backend, d: number, f: number, rows = 2
   const warmUntil = performance.now() + WARM_MS;
   for (let i = 0; i < WARM_CALLS && performance.now() < warmUntil; i++) await step(i % 2 ? xs.few : xs.many);
   const times = { few: [] as number[], many: [] as number[] };
-  for (let i = 0; i < 9; i++) {
+  for (let i = 0; i < 15; i++) {
     for (const k of ['few', 'many'] as const) {
       const t0 = performance.now();
       await step(xs[k]);

@@ -63,27 +63,52 @@ export function gemm(pa: usize, pb: usize, pc: usize, M: i32, K: i32, N: i32, ld
   }
 }
 
-/** Packs row-major src [N, K] as Bᵀ panels [N8/8][K][8] at dst, zero past column N. */
+/**
+ * Packs row-major src [N, K] as Bᵀ panels [N8/8][K][8] at dst, zero past column N. A whole panel
+ * moves four values of its eight rows at a time through two 4×4 transposes (a weight's backward
+ * packs all of it every call: one copy of the weight, which a scalar loop made a third of the
+ * call's fixed cost); a partial panel and the last K % 4 values go one at a time.
+ */
 export function packPanels(src: usize, dst: usize, N: i32, K: i32): void {
-  const N8 = (N + 7) & ~7;
+  const N8 = (N + 7) & ~7, K4 = K & ~3, row = <usize>K << 2;
   for (let p = 0; p < N8; p += 8) {
     const base = dst + (<usize>p * <usize>K << 2);
+    let k = 0;
+    if (p + 8 <= N) {
+      const s0 = src + <usize>p * row;
+      for (; k < K4; k += 4) {
+        const at = s0 + (<usize>k << 2), o = base + (<usize>k << 5);
+        transpose4(v128.load(at), v128.load(at + row), v128.load(at + 2 * row), v128.load(at + 3 * row), o);
+        transpose4(v128.load(at + 4 * row), v128.load(at + 5 * row), v128.load(at + 6 * row), v128.load(at + 7 * row), o + 16);
+      }
+    }
     for (let l = 0; l < 8; l++) {
       const n = p + l;
-      let o = base + (<usize>l << 2);
+      let o = base + (<usize>l << 2) + (<usize>k << 5);
       if (n < N) {
-        let s = src + (<usize>n * <usize>K << 2);
-        for (let k = 0; k < K; k++) {
+        let s = src + (<usize>n * <usize>K << 2) + (<usize>k << 2);
+        for (let j = k; j < K; j++) {
           store<f32>(o, load<f32>(s));
           s += 4;
           o += 32;
         }
-      } else for (let k = 0; k < K; k++) {
+      } else for (let j = k; j < K; j++) {
         store<f32>(o, 0);
         o += 32;
       }
     }
   }
+}
+
+/** Rows r0..r3 (four values each) stored as four columns, 32 bytes apart from `o`. */
+// @ts-ignore: decorator
+@inline function transpose4(r0: v128, r1: v128, r2: v128, r3: v128, o: usize): void {
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(o, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+  v128.store(o + 32, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+  v128.store(o + 64, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+  v128.store(o + 96, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
 }
 
 /** dst [cols, rows] = src [rows, cols]ᵀ, in blocks of 8×8 so both sides stay in cache. */
