@@ -5,13 +5,18 @@
 //    against the wide run's (one expert per device, same rows) measured expert time;
 //  - what holding an expert costs a device: the fit from the full and wide runs (expertHeldMs)
 //    against round-robin with one expert replicated on both devices in every layer, measured as
-//    the second device's time outside its experts and exchanges, per replica.
+//    the second device's time outside its experts and exchanges, per replica;
+//  - what a buffer more costs: the one-thread probe calibrate uses (expertStepCost, its per-call
+//    part) against the same two placements, whose rows are the same and whose replicated one
+//    computes one buffer more per layer: the devices' summed expert time, per replica.
 // Prints one JSON line. Usage: npx tsx bench/calibration.ts [--rounds R] [--d-ff F] [--d-model D] [--experts E] [--topk K]
 import { execSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { modelFromFlags } from '../src/cli/model-flags.js';
 import type { TaskName } from '../src/models/tasks.js';
 import { calibrationRun, type CalibrationRun } from '../src/train/calibrate-step.js';
+import { createBackend, defaultBackendName } from '../src/kernels/backend.js';
+import { expertStepCost } from '../src/sched/calibrate.js';
 import { trainDistributed } from '../src/train/distributed.js';
 import { median, round } from './harness.js';
 
@@ -26,6 +31,8 @@ const opts = { task, modules, config, devices, batch, steps: steps - warm, warm 
 
 const runs: Record<CalibrationRun['size'], CalibrationRun[]> = { full: [], wide: [], quarter: [] };
 const otherMs: Record<'roundRobin' | 'replicated', number[]> = { roundRobin: [], replicated: [] };
+const expertMs: Record<'roundRobin' | 'replicated', number[]> = { roundRobin: [], replicated: [] };
+const probes: number[] = [];
 const roundRobin = Array.from({ length: E }, (_, e) => [e % devices]);
 const placements = { roundRobin, replicated: roundRobin.map((r, e) => (e === 0 ? [0, 1] : r)) };
 let layers = 0;
@@ -36,7 +43,11 @@ for (let r = 0; r < rounds; r++) {
     layers = h[0]!.expertCounts.length;
     // Device 1 holds the replica: its time outside its experts and exchanges.
     otherMs[name].push(median(h.map((s) => s.deviceMs[1]! - s.deviceExchangeMs[1]! - s.deviceExpertMs[1]!)));
+    expertMs[name].push(median(h.map((s) => s.deviceExpertMs.reduce((a, b) => a + b, 0))));
   }
+  const be = await createBackend(await defaultBackendName());
+  probes.push((await expertStepCost(be, config.dModel, config.dFF)).callMs);
+  be.dispose();
 }
 const of = (size: CalibrationRun['size'], k: 'expertMs' | 'rows' | 'buffers' | 'otherMs' | 'held') => median(runs[size].map((x) => x[k]));
 /** The line expertMs = msPerRow × rows + callMs × buffers through the full and quarter runs, evaluated at the wide run. */
@@ -48,6 +59,7 @@ const quarterLineAtWide = () => {
 };
 const heldFit = (of('full', 'otherMs') - of('wide', 'otherMs')) / (of('full', 'held') - of('wide', 'held'));
 const perReplica = (median(otherMs.replicated) - median(otherMs.roundRobin)) / layers;
+const bufferPerReplica = (median(expertMs.replicated) - median(expertMs.roundRobin)) / layers;
 let cpu = '';
 try {
   cpu = execSync("lscpu | sed -n 's/^Model name: *//p'").toString().trim();
@@ -55,6 +67,7 @@ try {
 process.stdout.write(`${JSON.stringify({
   bench: 'calibration', dFF: config.dFF, experts: E, devices, steps, warm, rounds,
   wideExpertMs: round(of('wide', 'expertMs')), fullQuarterLineAtWideMs: round(quarterLineAtWide()),
-  expertHeldMsFit: round(heldFit), replicaOtherMs: round(perReplica), otherMs: { roundRobin: otherMs.roundRobin.map((x) => round(x)), replicated: otherMs.replicated.map((x) => round(x)) }, cpu,
+  expertHeldMsFit: round(heldFit), replicaOtherMs: round(perReplica),
+  expertCallMsProbe: round(median(probes)), replicaBufferMs: round(bufferPerReplica), otherMs: { roundRobin: otherMs.roundRobin.map((x) => round(x)), replicated: otherMs.replicated.map((x) => round(x)) }, cpu,
 })}\n`);
 process.exit(0);

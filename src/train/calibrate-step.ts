@@ -115,7 +115,7 @@ const wideExperts = (opts: Pick<ModelStepOptions, 'config' | 'devices'>) => Math
  * Fits the model's step from calibration runs (medians over the runs of each size, so that runs
  * spread over a process's drifting speed count alike). Expert time = buffers × callMs + rows ×
  * msPerRow: callMs as the profile measured it in one thread where it did (calibrate.ts), msPerRow
- * then from both sizes' runs; else both solved from the full runs and the wide or quarter ones (a
+ * then from the wide runs (or both sizes' where the other is a quarter batch); else both solved from the full runs and the wide or quarter ones (a
  * wide run has the full run's rows in fewer buffers, a quarter run fewer rows): the experts'
  * throughput and fixed cost at the model's own shapes, as its steps run them. With wide runs, what a device's time outside its
  * experts and exchanges falls by per expert it no longer holds is `expertHeldMs`. Then the full
@@ -135,11 +135,15 @@ export function fitModelStep(profile: CostProfile, opts: ModelStepOptions, runs:
   // expertMs = msPerRow × rows + callMs × buffers. A profile that measured callMs in one thread
   // (calibrate.ts, expertStepCost) keeps it: the difference between two runs' expert times is
   // mostly noise once a buffer costs a fraction of a millisecond (fits of 0 and of 4.4 ms at the
-  // same commit). The rows then take the rest, over both points. Without it, solved through both.
+  // same commit). The rows then take the rest: of the wide runs, whose buffers are the size a hot
+  // expert's are, where a row costs more in a training step than in the probe's thread alone (the
+  // rest of the step shares the caches) and the hot expert's buffers set the step; of both runs
+  // where the other is a quarter batch. Without a measured callMs, both solved through both points.
   let msPerRow: number, expertCallMs: number;
   if (profile.expertCallMs !== undefined) {
     expertCallMs = profile.expertCallMs;
-    msPerRow = (full.expertMs + other.expertMs - expertCallMs * (full.buffers + other.buffers)) / (full.rows + other.rows);
+    const rowsOf = wides.length ? [other] : [full, other];
+    msPerRow = rowsOf.reduce((a, r) => a + r.expertMs - expertCallMs * r.buffers, 0) / rowsOf.reduce((a, r) => a + r.rows, 0);
   } else {
     const det = full.rows * other.buffers - other.rows * full.buffers;
     msPerRow = (full.expertMs * other.buffers - other.expertMs * full.buffers) / det;
