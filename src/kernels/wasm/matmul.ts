@@ -3,6 +3,9 @@ import { matmulShape } from '../shapes.js';
 import { matmul as refMatmul } from '../reference/matmul.js';
 import { simd } from './simd-kernel.js';
 
+/** Fewest rows of A for which B's panels go outside (see the call). */
+const PANELS_MIN_ROWS = 16;
+
 /**
  * How the wasm-simd matmul walks its operands: `auto` streams the smaller one, `pack` copies strided
  * operands before reusing them. Benchmarks set the layout the kernel had before (rows, no packing)
@@ -26,9 +29,11 @@ export const matmul = simd(refMatmul, (m, a, b, form) => {
   const N8 = (N + 7) & ~7;
   const out = Tensor.empty([M, N]) as F32;
   m.begin();
-  // Stream the smaller operand (simd/gemm.ts), its strided operands copied once where they are reused.
+  // Stream the smaller operand (simd/gemm.ts), its strided operands copied once where they are
+  // reused. Under 16 rows a panel would serve three blocks of rows or fewer: copying B costs more
+  // than it saves, and a lone row keeps the 32-column tile (a decode step's matmul).
   const { order, pack } = matmulLayout;
-  const panelsOuter = order === 'rows' ? false : order === 'panels' || M * K <= K * N8;
+  const panelsOuter = order === 'rows' ? false : order === 'panels' || (M >= PANELS_MIN_ROWS && M * K <= K * N8);
   const flags = (panelsOuter ? 1 : 0) | (pack ? 2 : 0);
   let pa = m.input(a.data);
   let transposed = form === 'tn';
