@@ -53,15 +53,20 @@ export class Backend {
    * returned tensor, never into `t`, from then on.
    */
   resident<T extends F32>(t: T): T {
-    const wasm = (this.contexts[0] as { wasm?: WasmModule } | null)?.wasm;
+    const wasm = this.wasmModule;
     return wasm ? (wasm.resident(t) as T) : t;
   }
 
   /** Fills `t` with zeros (a parameter's gradient after the update), in place where it is resident. */
   zero(t: F32): void {
-    const wasm = (this.contexts[0] as { wasm?: WasmModule } | null)?.wasm;
+    const wasm = this.wasmModule;
     if (wasm) wasm.zero(t);
     else t.data.fill(0);
+  }
+
+  /** The kernel module of a wasm-simd backend, whose memory holds resident tensors. */
+  private get wasmModule(): WasmModule | undefined {
+    return (this.contexts[0] as { wasm?: WasmModule } | null)?.wasm;
   }
 
   /** Kernels compiled so far (gpu.js backends); a steady state means sizes are bucketed well. */
