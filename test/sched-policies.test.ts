@@ -539,6 +539,7 @@ describe('flexmoe calibrate', () => {
     const serving = await calibrate({ dModel: 16, dFF: 32, devices: 2, tokens: 64, allReduce: false });
     assert.equal(serving.allReduceGBps, undefined);
     assert.ok(serving.collectiveMs! > 0, 'serving ships shadows: a collective still has its fixed cost');
+    assert.ok(p.expertCallMs !== undefined && Number.isFinite(p.expertCallMs) && p.expertCallMs >= 0, `a buffer's fixed cost: ${p.expertCallMs}`);
   });
 
   it("measures the model's step time that no placement changes, per MoE layer, from a short run with uniform routing", async () => {

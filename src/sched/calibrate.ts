@@ -72,7 +72,8 @@ export async function calibrate(opts: { dModel: number; dFF: number; devices: nu
  */
 export async function expertStepCost(be: Backend, d: number, f: number, rows = 256): Promise<{ msPerRow: number; callMs: number }> {
   const runner = new ExpertRunner(be, new FFNExpert(be, { name: 'calibration', dModel: d, dFF: f, rng: new Rng(1) }));
-  const few = Math.max(1, rows >> 4);
+  rows = Math.max(rows, 32); // two sizes at least 16× apart: a line, not a division by nothing
+  const few = rows >> 4;
   const input = (n: number) => Tensor.from(Float32Array.from({ length: n * d }, (_, i) => Math.sin(i) * 0.1), [n, d]) as F32;
   const xs = { few: input(few), many: input(rows) };
   let pass = 0;
@@ -97,6 +98,8 @@ export async function expertStepCost(be: Backend, d: number, f: number, rows = 2
     }
   }
   const tFew = median(times.few), tMany = median(times.many);
+  // A slow spell during the small calls can flatten the slope, or turn it: the rows' cost is kept
+  // to at least a quarter of the large call's time per row.
   const msPerRow = Math.max((tMany - tFew) / (rows - few), tMany / rows / 4);
   return { msPerRow, callMs: Math.max(0, tFew - few * msPerRow) };
 }
