@@ -29,7 +29,7 @@ const config = { ...given, moe: { ...given.moe!, routing: 'zipf:0' } };
 const E = config.moe.experts;
 const opts = { task, modules, config, devices, batch, steps: steps - warm, warm };
 
-const runs: Record<CalibrationRun['size'], CalibrationRun[]> = { full: [], wide: [], quarter: [] };
+const runs: Record<CalibrationRun['size'], CalibrationRun[]> = { full: [], wide: [], quarter: [], replicated: [] };
 const otherMs: Record<'roundRobin' | 'replicated', number[]> = { roundRobin: [], replicated: [] };
 const expertMs: Record<'roundRobin' | 'replicated', number[]> = { roundRobin: [], replicated: [] };
 const probes: number[] = [];

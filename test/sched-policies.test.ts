@@ -10,7 +10,7 @@ import { LayerScheduler } from '../src/sched/pipeline.js';
 import { planFlexMoE } from '../src/sched/planner.js';
 import { trafficOf } from '../src/sched/traffic.js';
 import { calibrate } from '../src/sched/calibrate.js';
-import { calibrationRouting, calibrationRun, calibrationSizes, fitModelStep, measureModelStep } from '../src/train/calibrate-step.js';
+import { calibrationRouting, calibrationRun, calibrationSizes, fitModelStep, measureModelStep, replicatedExperts } from '../src/train/calibrate-step.js';
 import { CharCorpus, mobyDick } from '../src/data/corpus.js';
 import { parseWorkload, SyntheticWorkload } from '../src/sched/workload.js';
 import { expertTotals } from '../src/sched/policy.js';
@@ -564,9 +564,9 @@ describe('flexmoe calibrate', () => {
     const p = await calibrate({ dModel: 16, dFF: 32, devices: 2, tokens: 64 });
     const config = { vocab: new CharCorpus(mobyDick()).vocab.size, seq: 8, dModel: 16, heads: 2, dFF: 32, layers: 2, seed: 3, moe: { experts: 4, topk: 1 as const } };
     const opts = { config, devices: 2, batch: 8, steps: 3, warm: 1 };
-    assert.deepEqual(calibrationSizes(opts), ['full', 'wide']);
-    assert.deepEqual(calibrationSizes({ config: { ...config, moe: { experts: 2, topk: 1 } }, devices: 2 }), ['full', 'quarter'], 'no fewer experts to put the rows on');
-    assert.deepEqual(calibrationSizes({ config: { ...config, moe: { experts: 4, topk: 2 } }, devices: 1 }), ['full', 'wide'], 'at least top-k experts');
+    assert.deepEqual(calibrationSizes(opts), ['full', 'wide', 'replicated']);
+    assert.deepEqual(calibrationSizes({ config: { ...config, moe: { experts: 2, topk: 1 } }, devices: 2 }), ['full', 'quarter', 'replicated'], 'no fewer experts to put the rows on');
+    assert.deepEqual(calibrationSizes({ config: { ...config, moe: { experts: 4, topk: 2 } }, devices: 1 }), ['full', 'wide'], 'at least top-k experts; one device holds no replica');
     const full = await calibrationRun(opts, 'full'), wide = await calibrationRun(opts, 'wide');
     assert.equal(wide.rows, full.rows, 'the same batch and top-k: the same rows');
     assert.ok(wide.buffers <= 4 && wide.buffers < full.buffers, `two experts in each of two layers: ${wide.buffers} buffers against ${full.buffers}`);
@@ -590,6 +590,38 @@ describe('flexmoe calibrate', () => {
     assert.ok(Math.abs((12 * p.dModel * p.dFF) / (kept.expertTflops * 1e9) - msPerRow) < 1e-12, `tflops ${kept.expertTflops}`);
     const noisy = fitModelStep({ ...p, expertCallMs: callMs }, opts, [made(full), { ...made(wide), expertMs: made(wide).expertMs + 5 * callMs }]);
     assert.equal(noisy.expertCallMs, callMs, 'noise in one run moves the rows\' cost, not the measured per-call cost');
+  });
+
+  it('prices a replica from a run with half the experts on every device, against the full run', async () => {
+    const p = await calibrate({ dModel: 16, dFF: 32, devices: 2, tokens: 64 });
+    const config = { vocab: new CharCorpus(mobyDick()).vocab.size, seq: 8, dModel: 16, heads: 2, dFF: 32, layers: 2, seed: 3, moe: { experts: 4, topk: 1 as const } };
+    const opts = { config, devices: 2, batch: 8, steps: 3, warm: 1 };
+    assert.equal(replicatedExperts(opts), 2, 'half of four experts');
+    assert.equal(replicatedExperts({ ...opts, slots: 3 }), 2, 'two on both devices, and one of the other two each');
+    assert.equal(replicatedExperts({ ...opts, config: { ...config, moe: { experts: 8, topk: 1 } }, slots: 5 }), 2, 'of eight: two replicated and three each');
+    assert.equal(replicatedExperts({ ...opts, slots: 2 }), 0, 'no slot to spare');
+    assert.equal(replicatedExperts({ ...opts, devices: 1 }), 0);
+    const full = await calibrationRun(opts, 'full'), wide = await calibrationRun(opts, 'wide'), replicated = await calibrationRun(opts, 'replicated');
+    assert.equal(replicated.rows, full.rows, 'the same batch and routing: the same rows');
+    assert.equal(replicated.held, 6, 'two replicated experts on both devices and one more each, in each of two layers: 12 over 2 devices');
+    // Two experts' tokens stay home on both devices: up to two buffers more per layer.
+    assert.ok(replicated.buffers > full.buffers && replicated.buffers <= full.buffers + 4, `${replicated.buffers} buffers against ${full.buffers}`);
+    // Times made from known costs: a buffer costs 0.5 ms live against the probe's 0.3, holding an expert 0.2 ms.
+    const msPerRow = 0.05, probe = 0.3, liveCall = 0.5, heldMs = 0.2;
+    const made = (r: typeof full) => ({ ...r, expertMs: msPerRow * r.rows + liveCall * r.buffers, otherMs: 10 + heldMs * r.held });
+    const fit = fitModelStep({ ...p, expertCallMs: probe }, opts, [made(full), made(wide), made(replicated)]);
+    assert.ok(Math.abs(fit.expertCallMs - liveCall) < 1e-9, `the live buffer cost, not the probe's: ${fit.expertCallMs}`);
+    assert.ok(Math.abs(fit.expertHeldMs - heldMs) < 1e-9, `held ${fit.expertHeldMs}`);
+    assert.ok(Math.abs((12 * p.dModel * p.dFF) / (fit.expertTflops * 1e9) - msPerRow) < 1e-12, `tflops ${fit.expertTflops}`);
+    // A noisy difference is bounded by the probe: no cheaper than its cache-warm best, no more than three times it.
+    const low = fitModelStep({ ...p, expertCallMs: probe }, opts, [made(full), made(wide), { ...made(replicated), expertMs: made(full).expertMs }]);
+    assert.equal(low.expertCallMs, probe);
+    const high = fitModelStep({ ...p, expertCallMs: probe }, opts, [made(full), made(wide), { ...made(replicated), expertMs: made(replicated).expertMs + 100 }]);
+    assert.ok(Math.abs(high.expertCallMs - 3 * probe) < 1e-12, `${high.expertCallMs}`);
+    // Without replicated runs, the wide runs price holding and the probe the buffer.
+    const without = fitModelStep({ ...p, expertCallMs: probe }, opts, [made(full), made(wide)]);
+    assert.equal(without.expertCallMs, probe);
+    assert.ok(Math.abs(without.expertHeldMs - heldMs) < 1e-9, `${without.expertHeldMs}`);
   });
 
   it('calibrates a learned router as itself, unskewed, and a synthetic workload on uniform draws', async () => {

@@ -23,7 +23,7 @@ export const calibrateHelp = `flexmoe calibrate [model flags as for train] [--de
 export async function calibrateCommand(flags: Flags): Promise<void> {
   const nats = typeof flags.nats === 'string' ? flags.nats : undefined;
   if (!nats && (flags.hosts !== undefined || flags['nats-creds'] !== undefined)) throw errors.badArgument('--hosts', '--hosts and --nats-creds go with --nats URL');
-  const { model, modules, config, batch } = await modelFromFlags(flags);
+  const { model, modules, config, batch, lr } = await modelFromFlags(flags);
   const devices = intFlag(flags, 'devices', 2, 1, 64);
   const profile = await calibrate({
     dModel: config.dModel,
@@ -33,7 +33,7 @@ export async function calibrateCommand(flags: Flags): Promise<void> {
     hosts: nats ? { nats, hosts: intFlag(flags, 'hosts', 2, 1, 64), credentials: natsCredentials(typeof flags['nats-creds'] === 'string' ? flags['nats-creds'] : undefined) } : undefined,
   });
   if (!nats && model !== 'dense') {
-    const step = await measureModelStep(profile, { task: model as TaskName, modules, config, devices, batch, backend: typeof flags.backend === 'string' ? flags.backend : undefined });
+    const step = await measureModelStep(profile, { task: model as TaskName, modules, config, devices, batch, lr, backend: typeof flags.backend === 'string' ? flags.backend : undefined });
     profile.expertTflops = step.expertTflops;
     profile.expertCallMs = Math.round(step.expertCallMs * 1e4) / 1e4;
     profile.expertHeldMs = Math.round(step.expertHeldMs * 1e4) / 1e4;

@@ -30,16 +30,19 @@ export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe
   The first policy is the baseline of the ratios. --module FILE may register
   models (registerTask) and placement policies (registerPolicy) of your own to name here. Live
   policies plan with the profile flexmoe calibrate gives with the model's flags (an expert buffer's
-  fixed cost timed in one thread, then two short runs with unskewed routing: the experts' cost per
-  row and per expert held, the time no placement changes; unskewed: uniform draws for --routing, the learned router with no initial
+  fixed cost timed in one thread, then three short runs with unskewed routing: the experts' cost per
+  row, per buffer and per expert held, the time no placement changes; unskewed: uniform draws for --routing, the learned router with no initial
   skew otherwise).
   --predict also replays in the simulator the routing each policy's first run recorded, under that
   policy with the calibrated profile, and sets its predicted step times beside the measured ones, with the
   error of each. The experts' costs and the per-layer time that no placement changes
   (attention, norms, head, optimizer) come from calibration runs of the model with unskewed
-  routing, at its batch and again with its rows on one expert per device (a quarter of its
-  batch where it has no more experts than that): one of each per round, in the rotation with the
-  policies' runs, of the same length and warm-up (medians over the rounds).`;
+  routing, at its batch, again with its rows on one expert per device (a quarter of its batch
+  where it has no more experts than that), and again with half its experts on every device (what
+  a replica costs): one of each per round, in the rotation with the policies' runs, of the same
+  length and warm-up (medians over the rounds).`;
+
+const calibrationLabel: Record<CalibrationRun['size'], string> = { full: 'full batch', quarter: 'quarter batch', wide: 'one expert per device', replicated: 'half the experts on every device' };
 
 interface Run {
   policy: string;
@@ -79,7 +82,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   // cost per row and per buffer on this model, and the time no placement changes.
   let live = profile;
   if (profile && policies.some((p) => !isFixedPlacement(p))) {
-    const step = await measureModelStep(profile, { task, modules, config, devices, batch, slots, backend });
+    const step = await measureModelStep(profile, { task, modules, config, devices, batch, slots, backend, lr });
     live = { ...profile, ...fittedFields(step) };
     log(`live policies plan with the model's own calibration: ${describeFit(step)}`);
   }
@@ -87,7 +90,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   // every round's rotation: the machine's speed drifts within a process by as much as the errors
   // measured, so a calibration timed once, before the runs, would carry its moment into every prediction.
   type Entry = { policy: string } | { calibration: CalibrationRun['size'] };
-  const calibrationOpts = { task, modules, config, devices, batch, slots, backend, steps: steps - warm, warm };
+  const calibrationOpts = { task, modules, config, devices, batch, slots, backend, lr, steps: steps - warm, warm };
   const entries: Entry[] = [...policies.map((policy) => ({ policy })), ...(predict ? calibrationSizes(calibrationOpts).map((calibration) => ({ calibration })) : [])];
   const calibrations: CalibrationRun[] = [];
   const runs: Run[] = [];
@@ -101,7 +104,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
       if ('calibration' in entry) {
         const c = await calibrationRun(calibrationOpts, entry.calibration);
         calibrations.push(c);
-        log(`round ${round}, calibration (unskewed routing, ${entry.calibration === 'wide' ? 'one expert per device' : `${entry.calibration} batch`}): ${c.stepMs.toFixed(1)} ms a step`);
+        log(`round ${round}, calibration (unskewed routing, ${calibrationLabel[entry.calibration]}): ${c.stepMs.toFixed(1)} ms a step`);
         if (json) process.stdout.write(`${JSON.stringify({ round, calibration: entry.calibration, stepMs: round4(c.stepMs) })}\n`);
         continue;
       }
@@ -161,7 +164,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   if (headroom?.beyondFloor !== undefined) process.stdout.write(`unskewed routing shows ${headroom.floorMs!.toFixed(1)} ms of imbalance itself (the full-batch calibration runs: rows and times vary from step to step), which no placement removes; beyond it, at most ${headroom.beyondFloor.toFixed(3)}× faster\n`);
   const shares = taken.filter((r) => r.policy !== 'static-unpadded' && r.captured !== null);
   if (shares.length) process.stdout.write(`captured of the headroom: ${shares.map((r) => `${r.policy} ${r.captured!.toFixed(2)}${r.capturedBeyondFloor === null ? '' : ` (${r.capturedBeyondFloor.toFixed(2)} beyond unskewed routing's)`}`).join(', ')}\n`);
-  if (predicted) process.stdout.write(`predicted: the simulator replaying each policy's routing (its first run's), with the calibrated profile, the experts' cost (${describeFit(modelStep!, false)}) and the ${modelStep!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with unskewed routing (uniform draws for --routing, the learned router with no initial skew otherwise), one pair per round among the policies' runs (medians over the rounds of the median step after the same warm-up); error: predicted ÷ measured − 1\n`);
+  if (predicted) process.stdout.write(`predicted: the simulator replaying each policy's routing (its first run's), with the calibrated profile, the experts' cost (${describeFit(modelStep!, false)}) and the ${modelStep!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with unskewed routing (uniform draws for --routing, the learned router with no initial skew otherwise), one of each per round among the policies' runs (medians over the rounds of the median step after the same warm-up); error: predicted ÷ measured − 1\n`);
   if (profile) process.stdout.write(`calibrated: expert compute ${(profile.expertTflops * 1000).toFixed(1)} GFLOP/s, channels ${profile.intraNodeGBps.toFixed(2)} GB/s, gradient all-reduce ${profile.allReduceGBps?.toFixed(2) ?? '–'} GB/s, a collective ${profile.collectiveMs?.toFixed(3) ?? '–'} ms\n`);
 }
 
