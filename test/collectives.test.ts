@@ -3,6 +3,8 @@ import { SPLIT_FLOATS } from '../src/runtime/collectives.js';
 import type { ActorRef } from '../src/runtime/actor.js';
 import type { ActorSystem } from '../src/runtime/system.js';
 import { Rng } from '../src/nn/random.js';
+import type { Parameter } from '../src/nn/parameter.js';
+import { stagedRuns } from '../src/train/grad-sync.js';
 import { CollectiveWorker, Streamer } from './fixtures/actors.js';
 import { nextEvent, startSystem } from './support/system.js';
 
@@ -121,6 +123,19 @@ describe('all-reduce over shared memory', function () {
       const got = await Promise.all(group.map((d, i) => system.ask<number[]>(workers[d]!, { op: 'allReduce', values: Array.from(vs[i]!), group, staged, sinks: ks })));
       for (const g of got) assert.ok(g.length === m && g.every((x, i) => Object.is(x, want[0]![i])), `staged ${staged}: the sinks hold the sum`);
     }
+  });
+
+  it('gradients of a bucket larger than the region: summed in region-sized runs of whole parameters', async () => {
+    const rng = new Rng(9);
+    // Regions hold 2 × SPLIT_FLOATS floats: runs of [0, 1], [2], [3] (larger than a region, alone), [4].
+    const sizes = [SPLIT_FLOATS, SPLIT_FLOATS - 8, SPLIT_FLOATS + 3, 2 * SPLIT_FLOATS + 1, 5];
+    assert.deepEqual(stagedRuns(sizes.map((n) => ({ grad: { size: n } }) as Parameter), 2 * SPLIT_FLOATS).map((r) => r.map((p) => sizes.indexOf(p.grad.size))), [[0, 1], [2], [3], [4]]);
+    assert.equal(stagedRuns(sizes.map((n) => ({ grad: { size: n } }) as Parameter), 0).length, 1, 'no region: one run');
+    const n = sizes.reduce((a, b) => a + b, 0);
+    const values = [0, 1, 2].map(() => Float32Array.from({ length: n }, () => rng.normal()));
+    const want = await reduce([0, 1, 2], values);
+    const got = await Promise.all([0, 1, 2].map((d) => system.ask<number[]>(workers[d]!, { op: 'syncGradients', values: Array.from(values[d]!), sinks: sizes })));
+    for (const g of got) assert.ok(g.length === n && g.every((x, i) => Object.is(x, want[0]![i])), 'every gradient holds the sum, the same bits as one all-reduce of the whole vector');
   });
 
   it('overlapping groups in flight at once: each pair meets in its own order', async () => {

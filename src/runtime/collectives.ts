@@ -35,6 +35,11 @@ export class Collectives {
     return n >= SPLIT_FLOATS ? (this.shared?.staging(n) ?? null) : null;
   }
 
+  /** The most floats `staging` holds (0 without a shared region). */
+  get stagingFloats(): number {
+    return this.shared?.regionFloats ?? 0;
+  }
+
   /** Device `d`'s shared all-reduce region as a view of `n` floats (null without one): for the all-reduce probe's floor. */
   regionView(d: number, n: number): Float32Array | null {
     return this.shared?.regionView(d, n) ?? null;

@@ -59,7 +59,7 @@ export class SharedReduce {
   /** Signals consumed from each peer so far, and each peer's incarnation as this device knows it. */
   private readonly consumed: number[];
   private readonly generation: number[];
-  private readonly regionFloats: number;
+  readonly regionFloats: number;
   /** One shared all-reduce at a time on this device: they all use its one region. */
   private lock: Promise<unknown> = Promise.resolve();
 

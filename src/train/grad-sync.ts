@@ -21,15 +21,40 @@ function flatten(collectives: Collectives, params: Parameter[]): F32 {
   return flat;
 }
 
-/** Sums the parameters' gradients over `group` in place: flattened into one vector, summed, and each gradient taken back from the sum. */
+/**
+ * Sums the parameters' gradients over `group` in place: flattened into one vector, summed, and each
+ * gradient taken back from the sum. A bucket larger than the shared region goes in region-sized
+ * runs of whole parameters, each staged straight in the region: flattened whole, it would need a
+ * fresh vector the bucket's size every step and a copy into the region besides. (Half of eight
+ * d_ff 2048 experts replicated in each of two layers overflows the 8 MB region.)
+ */
 async function allReduceGrads(collectives: Collectives, params: Parameter[], group?: number[]): Promise<void> {
-  const sinks: { dst: Float32Array; from: number }[] = [];
-  let at = 0;
-  for (const p of params) {
-    sinks.push({ dst: p.grad.data as Float32Array, from: at });
-    at += p.grad.size;
+  for (const run of stagedRuns(params, collectives.stagingFloats)) {
+    const sinks: { dst: Float32Array; from: number }[] = [];
+    let at = 0;
+    for (const p of run) {
+      sinks.push({ dst: p.grad.data as Float32Array, from: at });
+      at += p.grad.size;
+    }
+    await collectives.allReduceInto(flatten(collectives, run), sinks, group);
   }
-  await collectives.allReduceInto(flatten(collectives, params), sinks, group);
+}
+
+/** Consecutive runs of parameters of at most `cap` gradient values each (a larger one alone); one run when `cap` is 0. */
+export function stagedRuns(params: Parameter[], cap: number): Parameter[][] {
+  if (!(cap > 0)) return params.length ? [params] : [];
+  const runs: Parameter[][] = [];
+  let run: Parameter[] = [], n = 0;
+  for (const p of params) {
+    if (run.length && n + p.grad.size > cap) {
+      runs.push(run);
+      [run, n] = [[], 0];
+    }
+    run.push(p);
+    n += p.grad.size;
+  }
+  if (run.length) runs.push(run);
+  return runs;
 }
 
 /**
