@@ -100,13 +100,13 @@ describe('flexmoe command line', function () {
   it('compare runs the live policies side by side on one model and says how they did against the first', async () => {
     const { stdout } = await run('node', [bin, 'compare', '--policies', 'static-unpadded,fastermoe', '--steps', '4', '--rounds', '2', '--d-model', '16', '--layers', '1', '--seq', '8', '--topk', '1', '--routing', 'zipf:2,drift', '--predict', '--json']);
     const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
-    assert.equal(lines.length, 9, 'a line per policy and round, a line per calibration run, then the summary');
+    assert.equal(lines.length, 11, 'a line per policy and round, a line per calibration run, then the summary');
     // Round 0 runs static-unpadded first, round 1 the other way round; --predict's calibration runs
-    // (unskewed routing, at the batch and with its rows on one expert per device) take their turns
-    // in the same rotation.
-    assert.deepEqual(lines.slice(0, 8).map((l) => `${l.round}:${l.policy ?? l.calibration}`), ['0:static-unpadded', '0:fastermoe', '0:full', '0:wide', '1:wide', '1:full', '1:fastermoe', '1:static-unpadded']);
+    // (unskewed routing, at the batch, with its rows on one expert per device, and with half its
+    // experts on every device) take their turns in the same rotation.
+    assert.deepEqual(lines.slice(0, 10).map((l) => `${l.round}:${l.policy ?? l.calibration}`), ['0:static-unpadded', '0:fastermoe', '0:full', '0:wide', '0:replicated', '1:replicated', '1:wide', '1:full', '1:fastermoe', '1:static-unpadded']);
     for (const l of lines.filter((l) => l.calibration)) assert.ok(l.stepMs > 0, JSON.stringify(l));
-    const { summary } = lines[8];
+    const { summary } = lines[10];
     assert.equal(summary.baseline, 'static-unpadded');
     assert.deepEqual(summary.policies.map((p: { policy: string }) => p.policy), ['static-unpadded', 'fastermoe']);
     const [st, fm] = summary.policies;
