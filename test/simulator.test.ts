@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { clusterA100 } from '../src/sched/cost.js';
 import { reactPlanMs } from '../src/sched/plan-cost.js';
 import { simulate } from '../src/sched/simulate.js';
+import { schedulerStepMs } from '../actors/scheduler-replay.js';
 import { TraceSource, TraceWriter } from '../src/sched/trace.js';
 import { hottestOverMean, parseWorkload, SyntheticWorkload } from '../src/sched/workload.js';
 
@@ -31,6 +32,19 @@ describe('simulator', () => {
     assert.ok(by.capacity!.droppedFraction > 0, 'capacity drops under skew');
     assert.equal(by.flexmoe!.droppedFraction, 0);
     assert.ok(by.flexmoe!.balanceRatio < by.static!.balanceRatio);
+  });
+
+  it("charges the scheduler actor's work each step to the policies it runs, and only to them", () => {
+    const run = (scheduleMs: number) => simulate({ source: workload('zipf:1.5,drift'), devices: 4, slots: 16, profile: { ...clusterA100, scheduleMs }, policies: ['static-unpadded', 'fastermoe', 'flexmoe', 'flexmoe-react', 'eplb'] });
+    const free = run(0), dear = run(0.25);
+    for (const [i, r] of dear.reports.entries()) {
+      const charged = ['flexmoe', 'flexmoe-react', 'eplb'].includes(r.policy) ? 0.25 : 0;
+      // The charge changes no decision: every step is the free run's plus it.
+      r.stepMs.forEach((ms, s) => assert.ok(Math.abs(ms - free.reports[i]!.stepMs[s]! - charged) < 1e-9, `${r.policy} step ${s}: ${ms} against ${free.reports[i]!.stepMs[s]} + ${charged}`));
+    }
+    // Timed by replaying the routing through the scheduler actor in this thread.
+    const ms = schedulerStepMs(workload('zipf:1.5,drift'), { policy: 'flexmoe', profile: clusterA100, devices: 4, slots: 16, warm: 5, stepMs: 10 });
+    assert.ok(Number.isFinite(ms) && ms > 0, `a step of the scheduler's work: ${ms} ms`);
   });
 
   it("flexmoe-react: plans on a surge's own step, pays for that planning, and beats history-only flexmoe under drift", () => {

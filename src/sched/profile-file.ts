@@ -24,6 +24,7 @@ const fields: Record<keyof CostProfile, [Rule, string]> = {
   allReduceGBps: [positive, 'a positive, finite bandwidth'],
   planOverheadMs: [nonNegative, 'a finite time in ms, 0 or more'],
   reactPlanMs: [nonNegative, 'a finite time in ms, 0 or more'],
+  scheduleMs: [nonNegative, 'a finite time in ms, 0 or more'],
   unmodelledMs: [nonNegative, 'a finite time in ms, 0 or more'],
   expertCallMs: [nonNegative, 'a finite time in ms, 0 or more'],
   expertHeldMs: [nonNegative, 'a finite time in ms, 0 or more'],

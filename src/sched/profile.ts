@@ -40,6 +40,15 @@ export interface CostProfile {
    */
   reactPlanMs?: number;
   /**
+   * Per step, the live scheduler actor's own work (ms: folding the gates' reports, the scheduling
+   * pipeline, the policy's decision, learning from the measured step) where it shares a device's
+   * core (`schedulerHasSpareCore` false): that device does it beside its step, and the step waits
+   * for it. Charged to the policies the scheduler actor runs. Absent, 0 (a scheduler on a core or
+   * host of its own). `flexmoe compare --predict` times it by replaying the routing it predicts
+   * through the scheduler actor in one thread (actors/scheduler-replay.ts).
+   */
+  scheduleMs?: number;
+  /**
    * Per MoE layer, step time this model does not price (ms): what a live step measures beyond the
    * predicted one (attention, norms, head, optimizer and per-op overheads, which at small shapes
    * are most of a step and which no placement changes). Live schedulers learn it; absent, 0. The
@@ -50,8 +59,9 @@ export interface CostProfile {
   /**
    * Fixed time of one expert buffer in a step (ms, forward and backward), beyond its rows: kernel
    * launches, copies, the per-op work of the expert's own pass. A device computing k experts' buffers
-   * pays k of it, so small buffers cost more per row than large ones. `flexmoe calibrate` fits it
-   * from the model's own expert times at two batch sizes; absent, 0 (time proportional to rows).
+   * pays k of it, so small buffers cost more per row than large ones. `flexmoe calibrate` times it
+   * in one thread, and with the model's flags prices it from calibration runs with replicas
+   * (src/train/calibrate-step.ts); absent, 0 (time proportional to rows).
    */
   expertCallMs?: number;
   /**

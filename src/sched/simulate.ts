@@ -1,7 +1,7 @@
 import { stepCost, unitCosts, type CostProfile } from './cost.js';
 import { migrationMs, reactPlanMs } from './plan-cost.js';
 import type { Placement, PlacementOp } from './placement.js';
-import { makePolicy } from './policies/index.js';
+import { makePolicy, runsInScheduler } from './policies/index.js';
 import { expertTotals, type LoadView, type Policy } from './policy.js';
 import { LayerScheduler } from './pipeline.js';
 import type { RoutingSource } from './workload.js';
@@ -46,6 +46,8 @@ export interface PolicyReport {
 
 interface Run {
   name: string;
+  /** A built-in (or registered) policy the live scheduler actor runs: its work each step costs `profile.scheduleMs`. */
+  scheduled: boolean;
   /** `placement`: what the policy plans from (its plans applied at once); `executed`: what runs (plans applied after the lag). */
   layers: { policy: Policy; scheduler: LayerScheduler; placement: Placement; executed: Placement; pending: PlacementOp[]; history: Float64Array[] }[];
   stepMs: number[];
@@ -61,7 +63,8 @@ interface Run {
  * Steps every policy through the same routing in lockstep, each with its own placement per layer,
  * and prices each step end to end with the cost model (dense part, expert compute, all-to-all,
  * replica all-reduce, plus the migration of any re-plan, charged to the step it happens in; a
- * policy's in-step plan (`Policy.react`) also charges `cost.reactPlanMs` for its planning).
+ * policy's in-step plan (`Policy.react`) also charges `cost.reactPlanMs` for its planning, and a
+ * policy the live scheduler actor runs, `cost.scheduleMs` a step for that actor's work).
  * Deterministic: the routing source is seeded and policies are pure given their history.
  */
 export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; speedup: Record<string, number> } {
@@ -80,7 +83,7 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
       layer.scheduler = new LayerScheduler(policy, () => layer.placement, () => profile);
       return layer;
     });
-    return { name: typeof p === 'string' ? p : layers[0]!.policy.name, layers, stepMs: [], balance: [], replanSteps: [], planMs: [], dropped: 0, assignments: 0, migratedBytes: 0 };
+    return { name: typeof p === 'string' ? p : layers[0]!.policy.name, scheduled: typeof p === 'string' && runsInScheduler(p), layers, stepMs: [], balance: [], replanSteps: [], planMs: [], dropped: 0, assignments: 0, migratedBytes: 0 };
   });
   for (let step = 0; step < steps; step++) {
     const counts = source.at(step, D);
@@ -133,6 +136,8 @@ export function simulate(opts: SimulationOptions): { reports: PolicyReport[]; sp
         layer.history.push(totals);
         if (layer.history.length > historyLimit) layer.history.shift();
       });
+      // Live, the scheduler actor's own work shares a device's core where none is spare (profile.scheduleMs).
+      if (run.scheduled) ms += profile.scheduleMs ?? 0;
       run.stepMs.push(ms);
       run.balance.push(br);
       if (planned) run.replanSteps.push(step);
