@@ -70,7 +70,8 @@ export interface CostProfile {
    * of snapshots. Every replica pays it on its own device, so a replica costs this much even on a
    * step it gets no rows; a shadow pays it on every device of its group (its weights unpacked into
    * a copy, the copy's gradients packed and summed back: about as much memory work). `flexmoe
-   * calibrate` fits it from the model's runs with its experts and with one per device; absent, 0.
+   * calibrate` fits it from the model's runs with half its experts on every device against its
+   * runs as placed (without such runs, against its runs with one expert per device); absent, 0.
    */
   expertHeldMs?: number;
   /**
