@@ -135,14 +135,15 @@ export async function compareCommand(flags: Flags): Promise<void> {
   const of = (p: string) => runs.filter((r) => r.policy === p);
   const baseTps = Math.round(median(of(base).map((r) => r.tokensPerSec)));
   const baseLosses = of(base)[0]!.history.map((s) => s.loss);
-  const scheduled = new Map<string, number>();
-  const predicted = modelStep ? new Map(policies.map((p) => [p, predictStep(traces.get(p)!, devices, slots, { ...profile!, ...fittedFields(modelStep) }, p, warm, modelStep.measuredStepMs, (ms) => scheduled.set(p, ms))])) : null;
+  const predictions = modelStep ? new Map(policies.map((p) => [p, predictStep(traces.get(p)!, devices, slots, { ...profile!, ...fittedFields(modelStep) }, p, warm, modelStep.measuredStepMs)])) : null;
+  const predicted = predictions && new Map([...predictions].map(([p, x]) => [p, x.stepMs]));
+  const scheduled = [...(predictions ?? [])].filter(([, x]) => x.scheduleMs > 0);
   if (traceDir) rmSync(traceDir, { recursive: true, force: true });
   const rows = policies.map((p) => {
     const mine = of(p), tps = Math.round(median(mine.map((r) => r.tokensPerSec)));
     const lossDiff = Math.max(...mine[0]!.history.map((s, i) => Math.abs(s.loss - baseLosses[i]!) / baseLosses[i]!));
     const stepMs = median(mine.map((r) => r.stepMs));
-    const prediction = predicted ? { predictedStepMs: round4(predicted.get(p)!), predictedOverBaseline: round4(predicted.get(base)! / predicted.get(p)!), predictionError: round4(predicted.get(p)! / stepMs - 1), scheduleMs: round4(scheduled.get(p) ?? 0) } : {};
+    const prediction = predicted ? { predictedStepMs: round4(predicted.get(p)!), predictedOverBaseline: round4(predicted.get(base)! / predicted.get(p)!), predictionError: round4(predicted.get(p)! / stepMs - 1), scheduleMs: round4(predictions!.get(p)!.scheduleMs) } : {};
     return { policy: p, tokensPerSec: tps, overBaseline: round4(tps / baseTps), stepMs: round4(stepMs), expertMs: round4(median(mine.map((r) => r.expertMs))), imbalanceMs: round4(median(mine.map((r) => r.imbalanceMs))), ...prediction, perRound: mine.map((r) => r.tokensPerSec), replans: median(mine.map((r) => r.replans)), shadowedSteps: median(mine.map((r) => r.shadowedSteps)), lastLoss: round4(mine[0]!.lastLoss), lossRelDiff: lossDiff };
   });
   // Even routing shows an imbalance of its own (rows and times vary from step to step); the
@@ -167,7 +168,7 @@ export async function compareCommand(flags: Flags): Promise<void> {
   if (headroom?.beyondFloor !== undefined) process.stdout.write(`unskewed routing shows ${headroom.floorMs!.toFixed(1)} ms of imbalance itself (the full-batch calibration runs: rows and times vary from step to step), which no placement removes; beyond it, at most ${headroom.beyondFloor.toFixed(3)}× faster\n`);
   const shares = taken.filter((r) => r.policy !== 'static-unpadded' && r.captured !== null);
   if (shares.length) process.stdout.write(`captured of the headroom: ${shares.map((r) => `${r.policy} ${r.captured!.toFixed(2)}${r.capturedBeyondFloor === null ? '' : ` (${r.capturedBeyondFloor.toFixed(2)} beyond unskewed routing's)`}`).join(', ')}\n`);
-  if (predicted) process.stdout.write(`predicted: the simulator replaying each policy's routing (its first run's), with the calibrated profile, the experts' cost (${describeFit(modelStep!, false)}) and the ${modelStep!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with unskewed routing (uniform draws for --routing, the learned router with no initial skew otherwise), one of each per round among the policies' runs (medians over the rounds of the median step after the same warm-up)${scheduled.size ? `; the scheduler actor's own work, replaying the same routing through it, ${[...scheduled].map(([p, ms]) => `${p} ${ms.toFixed(2)} ms`).join(', ')} a step` : ''}; error: predicted ÷ measured − 1\n`);
+  if (predicted) process.stdout.write(`predicted: the simulator replaying each policy's routing (its first run's), with the calibrated profile, the experts' cost (${describeFit(modelStep!, false)}) and the ${modelStep!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with unskewed routing (uniform draws for --routing, the learned router with no initial skew otherwise), one of each per round among the policies' runs (medians over the rounds of the median step after the same warm-up)${scheduled.length ? `; the scheduler actor's own work, replaying the same routing through it, ${scheduled.map(([p, x]) => `${p} ${x.scheduleMs.toFixed(2)} ms`).join(', ')} a step` : ''}; error: predicted ÷ measured − 1\n`);
   if (profile) process.stdout.write(`calibrated: expert compute ${(profile.expertTflops * 1000).toFixed(1)} GFLOP/s, channels ${profile.intraNodeGBps.toFixed(2)} GB/s, gradient all-reduce ${profile.allReduceGBps?.toFixed(2) ?? '–'} GB/s, a collective ${profile.collectiveMs?.toFixed(3) ?? '–'} ms\n`);
 }
 
@@ -187,17 +188,16 @@ export function headroomShares<R extends { policy: string; tokensPerSec: number;
 
 /**
  * The simulator's median step time for `policy`, replaying a recorded routing trace after `warm`
- * steps. A policy the scheduler actor runs pays that actor's work each step where no core is spare
- * for it (`scheduleMs`, timed by replaying the same routing through it, the scheduler told
- * `stepMs` for each step).
+ * steps, and the scheduler actor's work a step it charged: a policy the scheduler actor runs pays
+ * that work where no core is spare for it (`scheduleMs`, timed by replaying the same routing
+ * through it, the scheduler told `measuredMs` for each step); 0 otherwise.
  */
-export function predictStep(trace: string, devices: number, slots: number, profile: CostProfile, policy: string, warm: number, stepMs = 0, onScheduleMs?: (ms: number) => void): number {
+export function predictStep(trace: string, devices: number, slots: number, profile: CostProfile, policy: string, warm: number, measuredMs = 0): { stepMs: number; scheduleMs: number } {
   const source = TraceSource.read(trace);
   // A policy the scheduler actor runs, with no core to spare for it: its work shares a device's.
-  const scheduleMs = runsInScheduler(policy) && !schedulerHasSpareCore(devices) ? schedulerStepMs(source, { policy, profile, devices, slots, warm, stepMs }) : 0;
-  if (scheduleMs) onScheduleMs?.(scheduleMs);
+  const scheduleMs = runsInScheduler(policy) && !schedulerHasSpareCore(devices) ? schedulerStepMs(source, { policy, profile, devices, slots, warm, stepMs: measuredMs }) : 0;
   const { reports } = simulate({ source, devices, slots, profile: { ...profile, scheduleMs }, policies: [policy] });
-  return median(reports[0]!.stepMs.slice(warm));
+  return { stepMs: median(reports[0]!.stepMs.slice(warm)), scheduleMs };
 }
 
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
