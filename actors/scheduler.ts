@@ -105,8 +105,9 @@ export class Scheduler extends Actor {
   private unmodelledMs: number | null = null;
   /** The profile plans are made with now (the given one, with what has been learned). */
   private profile: CostProfile;
-  /** The placement carried out (the plans answered run ahead of it until the next boundary). */
+  /** The placement carried out (the plans answered run ahead of it until the next boundary), and as Placements. */
   private applied: number[][][];
+  private appliedPlacements: Placement[];
   private pending: LayerPlan[] = [];
   private actors: MoEActors | null;
   private ctx: ActorContext | null = null;
@@ -121,6 +122,7 @@ export class Scheduler extends Actor {
     super();
     this.args = args;
     this.applied = args.replicas;
+    this.appliedPlacements = args.replicas.map((reps) => this.placementOf(reps));
     this.actors = args.actors ?? null;
     this.profile = args.profile;
     this.layers = args.replicas.map((reps) => ({ placement: this.placementOf(reps), policy: makePolicy(args.policy) }));
@@ -234,6 +236,7 @@ export class Scheduler extends Actor {
     const { actors, moves } = await applyPlacement(ctx, this.actors, this.applied, next);
     this.actors = actors;
     this.applied = next;
+    this.appliedPlacements = next.map((reps) => this.placementOf(reps));
     if (plans.length) this.awaitingCost = 2;
     return { replicas: next, actors, moves, plans };
   }
@@ -263,7 +266,7 @@ export class Scheduler extends Actor {
     let predicted = 0;
     counts.forEach((c, l) => {
       const current = [...Array(D)].map(() => Float64Array.from(c, (v) => v / D));
-      predicted += stepCost(current, this.placementOf(this.applied[l]!), profile, { mode: 'split', locality: true }, topk).stepMs;
+      predicted += stepCost(current, this.appliedPlacements[l]!, profile, { mode: 'split', locality: true }, topk).stepMs;
     });
     const perLayer = Math.max(0, stepMs - predicted) / Math.max(1, counts.length);
     this.unmodelledMs = this.unmodelledMs === null ? perLayer : 0.5 * this.unmodelledMs + 0.5 * perLayer;

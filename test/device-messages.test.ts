@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { ActorSystem } from '../src/runtime/system.js';
-import { Recorder, Relay, Stasher } from './fixtures/actors.js';
+import { Emitter, Recorder, Relay, Stasher } from './fixtures/actors.js';
 import { nextEvent, startSystem } from './support/system.js';
 
 describe('actor messages between devices', function () {
@@ -23,6 +23,20 @@ describe('actor messages between devices', function () {
     const [after] = await system.stats();
     assert.equal(after!.mail.sent - before!.mail.sent, 501, '500 tells and one ask left device 0 over its rings');
     assert.equal(after!.mail.received - before!.mail.received, 1, 'and one reply came back');
+  });
+
+  it('events emitted in one turn reach events$ in order, in one message, before the reply that followed them', async () => {
+    const emitter = await system.spawn(Emitter, {}, { device: 1 });
+    const seen: string[] = [];
+    const sub = system.events$.subscribe((e) => {
+      if (e.type === 'actor-event' && e.ref.id === emitter.id) seen.push(`event ${(e.data as { i: number }).i}`);
+    });
+    const control = system.controlReceived;
+    const replied = system.ask(emitter, { counts: [1, 2], times: 5 }).then(() => seen.push('reply'));
+    await replied;
+    sub.unsubscribe();
+    assert.deepEqual(seen, ['event 0', 'event 1', 'event 2', 'event 3', 'event 4', 'reply']);
+    assert.equal(system.controlReceived - control, 1, 'the five events came to the main thread in one message');
   });
 
   it('an ask to an actor on the same device is handed over without a copy', async () => {

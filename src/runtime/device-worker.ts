@@ -37,7 +37,25 @@ let nextAsk = 1;
 const asks = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; withShared?: boolean }>();
 
 function post(message: FromDevice, shared?: SharedArrayBuffer[]): void {
+  flushEvents(); // events emitted before this message reach the main thread before it
   const { env, transfer } = envelope(message, shared);
+  port.postMessage(env, transfer);
+}
+
+/**
+ * Actors' events wait for the end of the current turn and go to the main thread together: each
+ * message wakes that thread, which on a machine with no spare core takes its time from a device.
+ */
+let pendingEvents: { actor: ActorRef; data: unknown }[] = [];
+function emitEvent(actor: ActorRef, data: unknown): void {
+  if (pendingEvents.length === 0) queueMicrotask(flushEvents);
+  pendingEvents.push({ actor, data });
+}
+function flushEvents(): void {
+  if (pendingEvents.length === 0) return;
+  const events = pendingEvents;
+  pendingEvents = [];
+  const { env, transfer } = envelope(events.length === 1 ? { type: 'event', ...events[0]! } : { type: 'events', events });
   port.postMessage(env, transfer);
 }
 
@@ -69,7 +87,7 @@ function contextFor(ref: ActorRef): ActorContext {
     send: (peer, tag, tensor) => channels.send(peer, tag, tensor),
     recv: (peer, tag) => channels.recv(peer, tag),
     collectives,
-    emit: (data) => post({ type: 'event', actor: ref, data }),
+    emit: (data) => emitEvent(ref, data),
     stash: (key, buffer, meta) => request<void>((req) => ({ type: 'stash', req, actor: ref.id, key, meta }), [buffer]),
     unstash: async <M>(key: string, actorId = ref.id) => {
       const got = await request<{ value: { found: boolean; meta: M }; shared?: SharedArrayBuffer[] }>((req) => ({ type: 'unstash', req, actor: actorId, key }), undefined, true);

@@ -92,7 +92,9 @@ export type FromDevice =
   | { type: 'stash'; req: number; actor: string; key: string; meta: unknown }
   /** What is kept under (`actor`, `key`): answered with `ask-reply`, the buffer beside it. */
   | { type: 'unstash'; req: number; actor: string; key: string }
-  | { type: 'event'; actor: ActorRef; data: unknown };
+  | { type: 'event'; actor: ActorRef; data: unknown }
+  /** Events emitted in one turn of a device's event loop, in order: one message to wake the main thread, not one each. */
+  | { type: 'events'; events: { actor: ActorRef; data: unknown }[] };
 
 export interface DeviceStats {
   device: number;

@@ -329,6 +329,7 @@ export class ActorSystem {
       const s = this.stashes.get(`${m.actor}\u0000${m.key}`);
       this.reply(device, m.req, true, { found: s !== undefined, meta: s?.meta }, undefined, s ? [s.buffer] : undefined);
     } else if (m.type === 'event') this.events.next({ type: 'actor-event', ref: m.actor, data: m.data });
+    else if (m.type === 'events') for (const e of m.events) this.events.next({ type: 'actor-event', ref: e.actor, data: e.data });
   }
 
   /** Buffers actors stashed (ActorContext.stash), by actor id and key: held here, so they outlive device threads. */
