@@ -40,6 +40,20 @@ describe('flexmoe compare: run order and the experts\' time', () => {
     assert.deepEqual(none.policies.map((p) => [p.captured, p.capturedBeyondFloor]), [[null, null], [null, null]]);
   });
 
+  it('with runs per round, the speed-up is the median of the ratios within a round, not the ratio of medians', () => {
+    // Round 2 found the machine slow for static-unpadded and fast for flexmoe; within each of the
+    // other rounds flexmoe ran 1.2x static-unpadded.
+    const rows = [
+      { policy: 'static-unpadded', tokensPerSec: 620, stepMs: 10, imbalanceMs: 3, perRound: [1000, 600, 620] },
+      { policy: 'flexmoe', tokensPerSec: 1200, stepMs: 8.4, imbalanceMs: 1, perRound: [1200, 720, 1260] },
+    ];
+    const shares = headroomShares(rows, null);
+    assert.equal(shares.policies[1]!.speedup, 1.2);
+    assert.ok(Math.abs(shares.policies[1]!.captured! - 0.2 / (10 / 7 - 1)) < 1e-3, 'the share of a 1.2x speed-up');
+    const unequal = headroomShares([rows[0]!, { ...rows[1]!, perRound: [1200, 720] }], null);
+    assert.equal(unequal.policies[1]!.speedup, 1200 / 620, 'rounds that do not pair: the ratio of the rows\' medians');
+  });
+
   it('reads the busiest device\'s expert time and the step\'s imbalance, median over steps', () => {
     const step = (deviceExpertMs: number[], expertImbalanceMs: number) => ({ deviceExpertMs, expertImbalanceMs }) as DistributedStep;
     assert.deepEqual(expertTime([step([4, 2], 1), step([2, 2], 0), step([6, 0], 3)]), { expertMs: 4, imbalanceMs: 1 });

@@ -26,7 +26,8 @@ export const compareHelp = `flexmoe compare [--model gpt-moe|bert-moe|vision-moe
   compare steady states; the median over rounds), re-plans, steps that shadowed
   experts, losses, and the experts' compute time: the busiest device's, and how far it is above the
   devices' mean (all a perfect balance could save; with static-unpadded in the list, the headroom
-  any placement has on this model and machine is printed from it, with each policy's share of it;
+  any placement has on this model and machine is printed from it, with each policy's share of it,
+  from its speed-up over static-unpadded within each round, the median over rounds;
   with --predict also the imbalance unskewed routing shows itself, and the headroom beyond it).
   The first policy is the baseline of the ratios. --module FILE may register
   models (registerTask) and placement policies (registerPolicy) of your own to name here. Live
@@ -167,23 +168,39 @@ export async function compareCommand(flags: Flags): Promise<void> {
   if (headroom) process.stdout.write(`headroom: under static-unpadded the experts' imbalance is ${headroom.imbalanceMs.toFixed(1)} ms of a ${headroom.stepMs.toFixed(1)} ms step; balancing them perfectly at no cost would make it at most ${headroom.bound.toFixed(3)}× faster\n`);
   if (headroom?.beyondFloor !== undefined) process.stdout.write(`unskewed routing shows ${headroom.floorMs!.toFixed(1)} ms of imbalance itself (the full-batch calibration runs: rows and times vary from step to step), which no placement removes; beyond it, at most ${headroom.beyondFloor.toFixed(3)}× faster\n`);
   const shares = taken.filter((r) => r.policy !== 'static-unpadded' && r.captured !== null);
-  if (shares.length) process.stdout.write(`captured of the headroom: ${shares.map((r) => `${r.policy} ${r.captured!.toFixed(2)}${r.capturedBeyondFloor === null ? '' : ` (${r.capturedBeyondFloor.toFixed(2)} beyond unskewed routing's)`}`).join(', ')}\n`);
+  if (shares.length) process.stdout.write(`captured of the headroom (from each policy's speed-up over static-unpadded, the median over rounds of the ratio within a round): ${shares.map((r) => `${r.policy} ${r.captured!.toFixed(2)} at ${r.speedup!.toFixed(3)}×${r.capturedBeyondFloor === null ? '' : ` (${r.capturedBeyondFloor.toFixed(2)} beyond unskewed routing's)`}`).join(', ')}\n`);
   if (predicted) process.stdout.write(`predicted: the simulator replaying each policy's routing (its first run's), with the calibrated profile, the experts' cost (${describeFit(modelStep!, false)}) and the ${modelStep!.unmodelledMs.toFixed(2)} ms per MoE layer that no placement changes, all measured by calibration runs of the model with unskewed routing (uniform draws for --routing, the learned router with no initial skew otherwise), one of each per round among the policies' runs (medians over the rounds of the median step after the same warm-up)${scheduled.length ? `; the scheduler actor's own work, replaying the same routing through it, ${scheduled.map(([p, x]) => `${p} ${x.scheduleMs.toFixed(2)} ms`).join(', ')} a step` : ''}; error: predicted ÷ measured − 1\n`);
   if (profile) process.stdout.write(`calibrated: expert compute ${(profile.expertTflops * 1000).toFixed(1)} GFLOP/s, channels ${profile.intraNodeGBps.toFixed(2)} GB/s, gradient all-reduce ${profile.allReduceGBps?.toFixed(2) ?? '–'} GB/s, a collective ${profile.collectiveMs?.toFixed(3) ?? '–'} ms\n`);
 }
 
 /**
  * The headroom read from the static-unpadded row (null without one), and beyond `floorMs` (the
- * imbalance unskewed routing shows) when it is known; each policy's share of both, from its tokens/s
- * over static-unpadded's (as the table's ratios).
+ * imbalance unskewed routing shows) when it is known; each policy's share of both, from its speed-up
+ * over static-unpadded. With runs per round (`perRound`, tokens/s in round order, as many for each
+ * policy), the speed-up is the median over rounds of the ratio within a round: a round's runs are
+ * the closest in time, and this machine's speed drifts within a process between states far apart,
+ * which medians taken over each policy's rounds apart pair by chance. Otherwise the ratio of the
+ * rows' tokens/s (as the table's).
  */
-export function headroomShares<R extends { policy: string; tokensPerSec: number; stepMs: number; imbalanceMs: number }>(rows: readonly R[], floorMs: number | null) {
+export function headroomShares<R extends { policy: string; tokensPerSec: number; stepMs: number; imbalanceMs: number; perRound?: readonly number[] }>(rows: readonly R[], floorMs: number | null) {
   const exact = rows.find((r) => r.policy === 'static-unpadded');
   const headroom = exact
     ? { stepMs: exact.stepMs, imbalanceMs: exact.imbalanceMs, bound: round4(headroomOf(exact.stepMs, exact.imbalanceMs)), ...(floorMs === null ? {} : { floorMs, beyondFloor: round4(headroomOf(exact.stepMs, Math.max(0, exact.imbalanceMs - floorMs))) }) }
     : null;
-  const took = (tps: number, bound?: number) => (exact && bound !== undefined ? captured(tps / exact.tokensPerSec, bound) : null);
-  return { headroom, policies: rows.map((r) => ({ ...r, captured: took(r.tokensPerSec, headroom?.bound), capturedBeyondFloor: took(r.tokensPerSec, headroom?.beyondFloor) })) };
+  const speedup = (r: R): number | null => {
+    if (!exact) return null;
+    const a = r.perRound, b = exact.perRound;
+    if (a?.length && b?.length === a.length) return round4(median(a.map((x, i) => x / b[i]!)));
+    return r.tokensPerSec / exact.tokensPerSec;
+  };
+  return {
+    headroom,
+    policies: rows.map((r) => {
+      const s = speedup(r);
+      const took = (bound?: number) => (s !== null && bound !== undefined ? captured(s, bound) : null);
+      return { ...r, speedup: s, captured: took(headroom?.bound), capturedBeyondFloor: took(headroom?.beyondFloor) };
+    }),
+  };
 }
 
 /**
