@@ -1,17 +1,19 @@
 /**
  * What the scheduler actor's own work costs a step, timed by replaying routing through it in this
- * thread: each step's routing summed over devices and a step measurement, as the driver's `load`
- * message brings them, through the same pipeline, policy and learning the live actor runs on its
- * device. The simulator charges it to the policies the scheduler runs (CostProfile.scheduleMs), so
- * a prediction prices the work that shares a device's core with its step. Not timed: the messages
- * and events to and from other threads.
+ * thread, message by message as in training: each gate's `gate-load` (one per MoE layer and source
+ * device), then the driver's `measured`, through the same folding, pipeline, policy and learning
+ * the live actor runs on its device. A message from a gate on another device arrives encoded over
+ * the rings, so the replay encodes and decodes it; the actor's events are encoded as they are for
+ * the main thread. The simulator charges the time to the policies the scheduler runs
+ * (CostProfile.scheduleMs), so a prediction prices the work that shares a device's core with its
+ * step. Not timed: the rings and the wake-ups of other threads.
  */
 import type { ActorContext } from '../src/runtime/actor.js';
+import { decode, encode } from '../src/runtime/codec.js';
 import type { CostProfile } from '../src/sched/cost.js';
 import type { RoutingSource } from '../src/sched/workload.js';
-import { expertTotals } from '../src/sched/policy.js';
 import { median } from '../src/stats.js';
-import { Scheduler } from './scheduler.js';
+import { Scheduler, type SchedulerMessage } from './scheduler.js';
 
 export interface ReplayOptions {
   policy: string;
@@ -29,13 +31,19 @@ export function schedulerStepMs(source: RoutingSource, o: ReplayOptions): number
   const E = source.experts, D = o.devices;
   const replicas = Array.from({ length: source.layers }, () => Array.from({ length: E }, (_, e) => [e % D]));
   const scheduler = new Scheduler({ policy: o.policy, profile: o.profile, devices: D, slots: o.slots, replicas, topk: source.topk });
-  // The actor emits its events through its context; here there is no one to hear them.
-  const ctx = { emit: () => undefined } as unknown as ActorContext;
+  // Live, the actor sits on the last device: the other devices' gates reach it encoded.
+  const home = D - 1;
+  const ctx = { emit: (data: unknown) => void encode({ type: 'event', data }) } as unknown as ActorContext;
   const times: number[] = [];
   for (let step = 0; step < source.steps; step++) {
-    const counts = source.at(step, D).map((layer) => Array.from(expertTotals(layer, E)));
+    const layers = source.at(step, D);
+    const messages = layers.flatMap((rows, layer) => rows.map((row, source): SchedulerMessage => ({ type: 'gate-load', step, layer, source, counts: Array.from(row) })));
     const t0 = performance.now();
-    scheduler.receive({ type: 'load', step, counts, stepMs: o.stepMs }, ctx);
+    for (const m of messages) {
+      const msg = m as Extract<SchedulerMessage, { type: 'gate-load' }>;
+      scheduler.receive(msg.source === home ? msg : decode<typeof msg>(encode(msg)), ctx);
+    }
+    scheduler.receive({ type: 'measured', step, stepMs: o.stepMs }, ctx);
     if (step >= o.warm) times.push(performance.now() - t0);
   }
   return times.length ? median(times) : 0;
