@@ -15,6 +15,8 @@ import type { RoutingSource } from '../src/sched/workload.js';
 import { median } from '../src/stats.js';
 import { Scheduler, type SchedulerMessage } from './scheduler.js';
 
+type GateLoad = Extract<SchedulerMessage, { type: 'gate-load' }>;
+
 export interface ReplayOptions {
   policy: string;
   profile: CostProfile;
@@ -37,12 +39,9 @@ export function schedulerStepMs(source: RoutingSource, o: ReplayOptions): number
   const times: number[] = [];
   for (let step = 0; step < source.steps; step++) {
     const layers = source.at(step, D);
-    const messages = layers.flatMap((rows, layer) => rows.map((row, source): SchedulerMessage => ({ type: 'gate-load', step, layer, source, counts: Array.from(row) })));
+    const reports = layers.flatMap((rows, layer) => rows.map((row, source): GateLoad => ({ type: 'gate-load', step, layer, source, counts: Array.from(row) })));
     const t0 = performance.now();
-    for (const m of messages) {
-      const msg = m as Extract<SchedulerMessage, { type: 'gate-load' }>;
-      scheduler.receive(msg.source === home ? msg : decode<typeof msg>(encode(msg)), ctx);
-    }
+    for (const r of reports) scheduler.receive(r.source === home ? r : decode<GateLoad>(encode(r)), ctx);
     scheduler.receive({ type: 'measured', step, stepMs: o.stepMs }, ctx);
     if (step >= o.warm) times.push(performance.now() - t0);
   }

@@ -123,7 +123,7 @@ describe('flexmoe command line', function () {
     // Each policy's share of it, from its speed-up over static-unpadded: the median over rounds of
     // the ratio within a round (two rounds: their mean).
     const ratios = fm.perRound.map((x: number, i: number) => x / st.perRound[i]);
-    assert.equal(fm.speedup, Math.round(1e4 * ((ratios[0] + ratios[1]) / 2)) / 1e4);
+    assert.ok(Math.abs(fm.speedup - (ratios[0] + ratios[1]) / 2) < 1e-12, JSON.stringify(fm));
     assert.equal(fm.captured, h.bound > 1 ? (fm.speedup - 1) / (h.bound - 1) : null);
     // --predict: the simulator's step times for the recorded routing, beside the measured ones.
     assert.ok(st.stepMs > 0 && st.predictedStepMs > 0 && fm.predictedStepMs > 0, JSON.stringify(summary.policies));

@@ -190,7 +190,7 @@ export function headroomShares<R extends { policy: string; tokensPerSec: number;
   const speedup = (r: R): number | null => {
     if (!exact) return null;
     const a = r.perRound, b = exact.perRound;
-    if (a?.length && b?.length === a.length) return round4(median(a.map((x, i) => x / b[i]!)));
+    if (a?.length && b?.length === a.length) return median(a.map((x, i) => x / b[i]!));
     return r.tokensPerSec / exact.tokensPerSec;
   };
   return {
