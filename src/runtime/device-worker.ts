@@ -43,7 +43,7 @@ function post(message: FromDevice, shared?: SharedArrayBuffer[]): void {
 }
 
 /**
- * Actors' events wait for the end of the current turn and go to the main thread together: each
+ * Actors' events wait for the next microtask checkpoint and go to the main thread together: each
  * message wakes that thread, which on a machine with no spare core takes its time from a device.
  */
 let pendingEvents: { actor: ActorRef; data: unknown }[] = [];

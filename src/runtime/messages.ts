@@ -93,7 +93,7 @@ export type FromDevice =
   /** What is kept under (`actor`, `key`): answered with `ask-reply`, the buffer beside it. */
   | { type: 'unstash'; req: number; actor: string; key: string }
   | { type: 'event'; actor: ActorRef; data: unknown }
-  /** Events emitted in one turn of a device's event loop, in order: one message to wake the main thread, not one each. */
+  /** Events emitted in one synchronous stretch of a device's work, in order: one message to wake the main thread, not one each. */
   | { type: 'events'; events: { actor: ActorRef; data: unknown }[] };
 
 export interface DeviceStats {
