@@ -26,6 +26,8 @@ export interface ReplayOptions {
   warm: number;
   /** The step time the replay reports to the scheduler each step (what it learns from; not timed). */
   stepMs: number;
+  /** Hears the actor's events (its per-step `planned` answers among them), as the driver would. */
+  onEvent?: (data: unknown) => void;
 }
 
 /** Median ms a step of the scheduler actor's work on `source`'s routing, from the round-robin placement. */
@@ -35,7 +37,12 @@ export function schedulerStepMs(source: RoutingSource, o: ReplayOptions): number
   const scheduler = new Scheduler({ policy: o.policy, profile: o.profile, devices: D, slots: o.slots, replicas, topk: source.topk });
   // Live, the actor sits on the last device: the other devices' gates reach it encoded.
   const home = D - 1;
-  const ctx = { emit: (data: unknown) => void encode({ type: 'event', data }) } as unknown as ActorContext;
+  const ctx = {
+    emit: (data: unknown) => {
+      encode({ type: 'event', data });
+      o.onEvent?.(data);
+    },
+  } as unknown as ActorContext;
   const times: number[] = [];
   for (let step = 0; step < source.steps; step++) {
     const layers = source.at(step, D);

@@ -43,8 +43,14 @@ describe('simulator', () => {
       r.stepMs.forEach((ms, s) => assert.ok(Math.abs(ms - free.reports[i]!.stepMs[s]! - charged) < 1e-9, `${r.policy} step ${s}: ${ms} against ${free.reports[i]!.stepMs[s]} + ${charged}`));
     }
     // Timed by replaying the routing through the scheduler actor in this thread.
-    const ms = schedulerStepMs(workload('zipf:1.5,drift'), { policy: 'flexmoe', profile: clusterA100, devices: 4, slots: 16, warm: 5, stepMs: 10 });
+    // Every gate's report and the measurement make each step whole: the actor answers every step,
+    // and plans for the skewed routing as the live one does.
+    const answered: { step: number; plans: unknown[] }[] = [];
+    const source = workload('zipf:1.5,drift');
+    const ms = schedulerStepMs(source, { policy: 'flexmoe', profile: clusterA100, devices: 4, slots: 16, warm: 5, stepMs: 10, onEvent: (e) => (e as { type: string }).type === 'planned' && answered.push(e as (typeof answered)[number]) });
     assert.ok(Number.isFinite(ms) && ms > 0, `a step of the scheduler's work: ${ms} ms`);
+    assert.deepEqual(answered.map((a) => a.step), [...Array(source.steps).keys()], 'one answer per step, in order');
+    assert.ok(answered.some((a) => a.plans.length > 0), 'the skewed routing is planned for');
   });
 
   it("flexmoe-react: plans on a surge's own step, pays for that planning, and beats history-only flexmoe under drift", () => {
