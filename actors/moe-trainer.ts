@@ -87,6 +87,8 @@ export interface StepReport {
   computeMs: number;
   /** Of computeMs, the time spent in exchanges with other devices (moving data, waiting for them). */
   exchangeMs: number;
+  /** Of computeMs, the time this device's hosted experts spent in their optimizer updates: part of what holding an expert costs a step. */
+  heldMs: number;
   /** Optimizer steps taken, this one included. */
   optimizerStep: number;
 }
@@ -236,9 +238,15 @@ export class MoETrainer extends Actor {
     const rate = learningRate(step, steps, lr, warmup);
     // The dense parts and gates step here; each hosted expert takes its own step, told to (a message
     // to an actor on this device: a direct call).
+    let heldMs = 0;
     for (const o of owned) {
-      if (o.actor) await o.actor.receive({ type: 'update', lr: rate, gradNorm: norm });
-      else await o.optimizer.update(rate, { gradNorm: norm });
+      if (!o.actor) {
+        await o.optimizer.update(rate, { gradNorm: norm });
+        continue;
+      }
+      const t1 = performance.now();
+      await o.actor.receive({ type: 'update', lr: rate, gradNorm: norm });
+      heldMs += performance.now() - t1;
     }
     // The gates tell the scheduler what they routed, once the step's exchanges are over.
     if (this.scheduler) this.layers.forEach((_, l) => this.moe.gateActor(l)!.publish(this.scheduler!, step, l));
@@ -253,6 +261,7 @@ export class MoETrainer extends Actor {
       expertMs: this.layers.flatMap((l) => [l.forwardExpertMs, l.backwardExpertMs]),
       computeMs: performance.now() - t0,
       exchangeMs: ctx.collectives.exchangeMs - x0,
+      heldMs,
       optimizerStep: this.optimizer.step,
     };
   }

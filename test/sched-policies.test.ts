@@ -570,17 +570,18 @@ describe('flexmoe calibrate', () => {
     const full = await calibrationRun(opts, 'full'), wide = await calibrationRun(opts, 'wide');
     assert.equal(wide.rows, full.rows, 'the same batch and top-k: the same rows');
     assert.ok(wide.buffers <= 4 && wide.buffers < full.buffers, `two experts in each of two layers: ${wide.buffers} buffers against ${full.buffers}`);
-    // Times made from a known cost: the fit gives it back.
-    const msPerRow = 0.01, callMs = 0.3;
-    const made = (r: typeof full) => ({ ...r, expertMs: msPerRow * r.rows + callMs * r.buffers });
-    // Holding each expert costs a device 0.5 ms outside its experts and exchanges.
-    const heldMs = 0.5;
+    assert.ok(full.updateMs > 0 && wide.updateMs > 0, `every run times its experts' updates: ${full.updateMs}, ${wide.updateMs}`);
+    // Times made from a known cost: the fit gives it back. Holding each expert costs a device 0.5 ms
+    // outside its experts and exchanges, 0.25 ms of it in the optimizer's update.
+    const msPerRow = 0.01, callMs = 0.3, heldMs = 0.5, updateMs = 0.25;
+    const made = (r: typeof full) => ({ ...r, expertMs: msPerRow * r.rows + callMs * r.buffers, updateMs: updateMs * r.held });
     const solved = { ...p, expertCallMs: undefined }; // no per-call cost measured: both solved from the runs
     const fit = fitModelStep(solved, opts, [{ ...made(full), otherMs: 10 + heldMs * full.held }, { ...made(wide), otherMs: 10 + heldMs * wide.held }]);
     assert.equal(full.held, 4, 'two experts on each device in each of two layers');
     assert.equal(wide.held, 2);
     assert.ok(Math.abs(fit.expertHeldMs - heldMs) < 1e-9, `heldMs ${fit.expertHeldMs}`);
-    assert.equal(fitModelStep(solved, opts, [made(full), { ...made(wide), size: 'quarter' }]).expertHeldMs, 0, 'a quarter run holds as many experts: nothing to fit');
+    assert.equal(fitModelStep(solved, opts, [made(full), { ...made(wide), size: 'quarter' }]).expertHeldMs, updateMs, 'a quarter run holds as many experts: nothing to difference, the updates\' own time stands');
+    assert.equal(fitModelStep(solved, opts, [{ ...made(full), updateMs: 0 }, { ...made(wide), size: 'quarter', updateMs: 0 }]).expertHeldMs, 0, 'nothing timed, nothing to fit');
     assert.ok(Math.abs(fit.expertCallMs - callMs) < 1e-9, `callMs ${fit.expertCallMs}`);
     assert.ok(Math.abs((12 * p.dModel * p.dFF) / (fit.expertTflops * 1e9) - msPerRow) < 1e-12, `tflops ${fit.expertTflops}`);
     // A per-call cost measured in one thread (calibrate) is kept, and the rows take the rest.
@@ -606,9 +607,9 @@ describe('flexmoe calibrate', () => {
     assert.equal(replicated.held, 6, 'two replicated experts on both devices and one more each, in each of two layers: 12 over 2 devices');
     // Two experts' tokens stay home on both devices: up to two buffers more per layer.
     assert.ok(replicated.buffers > full.buffers && replicated.buffers <= full.buffers + 4, `${replicated.buffers} buffers against ${full.buffers}`);
-    // Times made from known costs: a buffer costs 0.5 ms live against the probe's 0.3, holding an expert 0.2 ms.
-    const msPerRow = 0.05, probe = 0.3, liveCall = 0.5, heldMs = 0.2;
-    const made = (r: typeof full) => ({ ...r, expertMs: msPerRow * r.rows + liveCall * r.buffers, otherMs: 10 + heldMs * r.held });
+    // Times made from known costs: a buffer costs 0.5 ms live against the probe's 0.3, holding an expert 0.2 ms (0.1 of it its update).
+    const msPerRow = 0.05, probe = 0.3, liveCall = 0.5, heldMs = 0.2, updateMs = 0.1;
+    const made = (r: typeof full) => ({ ...r, expertMs: msPerRow * r.rows + liveCall * r.buffers, otherMs: 10 + heldMs * r.held, updateMs: updateMs * r.held });
     const fit = fitModelStep({ ...p, expertCallMs: probe }, opts, [made(full), made(wide), made(replicated)]);
     assert.ok(Math.abs(fit.expertCallMs - liveCall) < 1e-9, `the live buffer cost, not the probe's: ${fit.expertCallMs}`);
     assert.ok(Math.abs(fit.expertHeldMs - heldMs) < 1e-9, `held ${fit.expertHeldMs}`);
@@ -618,6 +619,11 @@ describe('flexmoe calibrate', () => {
     assert.equal(low.expertCallMs, probe);
     const high = fitModelStep({ ...p, expertCallMs: probe }, opts, [made(full), made(wide), { ...made(replicated), expertMs: made(replicated).expertMs + 100 }]);
     assert.ok(Math.abs(high.expertCallMs - 3 * probe) < 1e-12, `${high.expertCallMs}`);
+    // So is a noisy difference of the time outside experts, by the updates timed in the runs.
+    const cheap = fitModelStep({ ...p, expertCallMs: probe }, opts, [made(full), made(wide), { ...made(replicated), otherMs: made(full).otherMs }]);
+    assert.ok(Math.abs(cheap.expertHeldMs - updateMs) < 1e-12, `no cheaper than the update itself: ${cheap.expertHeldMs}`);
+    const dear = fitModelStep({ ...p, expertCallMs: probe }, opts, [made(full), made(wide), { ...made(replicated), otherMs: made(replicated).otherMs + 100 }]);
+    assert.ok(Math.abs(dear.expertHeldMs - 3 * updateMs) < 1e-12, `no more than three times it: ${dear.expertHeldMs}`);
     // Without replicated runs, the wide runs price holding and the probe the buffer.
     const without = fitModelStep({ ...p, expertCallMs: probe }, opts, [made(full), made(wide)]);
     assert.equal(without.expertCallMs, probe);

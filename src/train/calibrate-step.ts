@@ -57,6 +57,8 @@ export interface CalibrationRun {
   /** A device's step outside its experts and exchanges (mean over devices), and the experts it holds (summed over layers). */
   otherMs: number;
   held: number;
+  /** Of otherMs, the experts' optimizer updates (mean over devices): what holding them costs at the least, timed as it happens. */
+  updateMs: number;
 }
 
 /**
@@ -100,6 +102,7 @@ export async function calibrationRun(opts: ModelStepOptions, size: CalibrationRu
       imbalanceMs: median(timed.map((s) => s.expertImbalanceMs)),
       otherMs: median(timed.map((s) => sum(s.deviceMs.map((ms, d) => ms - s.deviceExchangeMs[d]! - s.deviceExpertMs[d]!)) / D)),
       held: (source.layers * replicas.reduce((n, r) => n + r.length, 0)) / D,
+      updateMs: median(timed.map((s) => sum(s.deviceHeldMs) / D)),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -185,9 +188,12 @@ export function fitModelStep(profile: CostProfile, opts: ModelStepOptions, runs:
   const expertTflops = msPerRow > 0 ? (12 * profile.dModel * profile.dFF) / (msPerRow * 1e9) : profile.expertTflops;
   // What a device's step outside its experts and exchanges gains per expert it holds more (its
   // optimizer update, its gradients into the all-reduce's bucket): from the replicated runs, else
-  // from the wide runs, which hold fewer.
+  // from the wide runs, which hold fewer. A difference of two runs' time is noisy: it is kept
+  // between the updates' own time per expert, timed in every run (its least), and three times that.
   const heldFewer = wides.length ? of(fulls, 'held') - of(wides, 'held') : 0;
-  const expertHeldMs = live.heldMs ?? (heldFewer > 0 ? Math.max(0, (of(fulls, 'otherMs') - of(wides, 'otherMs')) / heldFewer) : 0);
+  const differenced = live.heldMs ?? (heldFewer > 0 ? Math.max(0, (of(fulls, 'otherMs') - of(wides, 'otherMs')) / heldFewer) : undefined);
+  const update = updatePerHeld(runs);
+  const expertHeldMs = update > 0 ? Math.min(3 * update, Math.max(update, differenced ?? update)) : (differenced ?? 0);
   const measuredStepMs = of(fulls, 'stepMs');
   const fitted = { ...profile, expertTflops, expertCallMs, expertHeldMs, unmodelledMs: 0 };
   const source = fulls[0]!.source;
@@ -211,6 +217,12 @@ export async function measureModelStep(profile: CostProfile, opts: ModelStepOpti
     for (const size of r % 2 ? [...sizes].reverse() : sizes) runs.push(await calibrationRun(opts, size));
   }
   return fitModelStep(profile, opts, runs);
+}
+
+/** The experts' optimizer updates per expert held, timed in the runs (median over them; 0 where none was timed). */
+function updatePerHeld(runs: readonly CalibrationRun[]): number {
+  const each = runs.filter((r) => r.held > 0 && r.updateMs > 0).map((r) => r.updateMs / r.held);
+  return each.length ? median(each) : 0;
 }
 
 /** A replica's costs from replicated runs against full ones: per buffer more (expert time), per expert held more (time outside experts and exchanges). */

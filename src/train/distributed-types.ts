@@ -110,6 +110,8 @@ export interface DistributedStep {
   deviceExpertRows: number[];
   /** Of deviceMs, the milliseconds each device's experts spent computing (forward and backward): the part a placement moves. */
   deviceExpertMs: number[];
+  /** Of deviceMs, the milliseconds each device's hosted experts spent in their optimizer updates (a held expert's own cost, measured). */
+  deviceHeldMs: number[];
   /**
    * Summed over the MoE layers' forwards and backwards (devices meet in each one's all-to-alls), how
    * far the busiest device's expert time is above the devices' mean: all a perfect, free balance

@@ -267,7 +267,7 @@ export async function trainDistributedWithSample(opts: DistributedOptions): Prom
       for (const c of changes) opts.onRebalance?.(c);
       const s: DistributedStep = {
         step, loss: reports[0]!.loss, auxLoss: reports[0]!.auxLoss, expertCounts: counts, sourceCounts, droppedTokens: reports.reduce((n, r) => n + r.droppedTokens, 0), shadows: reports[0]!.shadows, stepMs,
-        tokensPerSec: (batch * tokensPerSample * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), deviceExchangeMs: reports.map((r) => r.exchangeMs), deviceExpertRows: reports.map((r) => r.expertRows), ...expertTimes(reports.map((r) => r.expertMs)), placementVersion: version, replanMs,
+        tokensPerSec: (batch * tokensPerSample * 1000) / stepMs, deviceMs: reports.map((r) => r.computeMs), deviceExchangeMs: reports.map((r) => r.exchangeMs), deviceExpertRows: reports.map((r) => r.expertRows), deviceHeldMs: reports.map((r) => r.heldMs), ...expertTimes(reports.map((r) => r.expertMs)), placementVersion: version, replanMs,
       };
       if ((opts.evalEvery && (step + 1) % opts.evalEvery === 0) || step + 1 === last) {
         s.evalLoss = (await Promise.all(trainers.map((t) => system.ask<number>(t, { type: 'eval', batches: opts.evalBatches ?? 4 }))))[0]!;

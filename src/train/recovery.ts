@@ -169,7 +169,7 @@ export function currentRefs(system: ActorSystem, actors: MoEActors): MoEActors {
 export function survivorsReports(settled: PromiseSettledResult<StepReport>[]): StepReport[] {
   const ok = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const any = ok[0]!;
-  return settled.map((s) => (s.status === 'fulfilled' ? s.value : { ...any, expertCounts: any.expertCounts.map((c) => c.map(() => 0)), droppedTokens: 0, expertRows: 0, expertMs: any.expertMs.map(() => 0), computeMs: 0, exchangeMs: 0 }));
+  return settled.map((s) => (s.status === 'fulfilled' ? s.value : { ...any, expertCounts: any.expertCounts.map((c) => c.map(() => 0)), droppedTokens: 0, expertRows: 0, expertMs: any.expertMs.map(() => 0), computeMs: 0, exchangeMs: 0, heldMs: 0 }));
 }
 
 /**
