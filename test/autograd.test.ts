@@ -98,3 +98,35 @@ describe('autograd tape (float64 finite differences)', () => {
     await assert.rejects(pass.backward(x.value), /Mine.backward: called before forward \(or its forward was recorded on an outer tape\)/);
   });
 });
+
+describe('gradients sunk where they live (Tape.sink)', () => {
+  it('adds a weight gradient into a resident gradient in place, as the returned gradient added after would', async () => {
+    const be = await createBackend('wasm-simd');
+    try {
+      const { Linear } = await import('../src/nn/linear.js');
+      const rng = new Rng(31);
+      const layer = new Linear(be, 24, 40, { name: 'l', rng });
+      const x = randn(rng, [9, 24]), r = randn(rng, [9, 40]);
+      const f = async () => ad.matmul(be, await ad.reshape(await layer.forward(x), [1, 9 * 40]), r.reshape([9 * 40, 1]) as F32);
+      const grad = layer.weight.grad, before = Float32Array.from(grad.data);
+      // The path before sinks: the tape returns each parameter's gradient, added after.
+      const tape = new Tape(be);
+      tape.watch(...layer.parameters().map((p) => p.value));
+      const loss = await tape.run(f);
+      const returned = await tape.backward([[loss, Tensor.from([1], [1, 1])]]);
+      const dw = returned.get(layer.weight.value)!;
+      // Sunk: valueAndGrads adds every use's gradient into `grad` itself, twice here (the loss used twice).
+      await valueAndGrads(be, layer.parameters(), async () => ad.add(be, await f(), await f()));
+      assert.equal(layer.weight.grad, grad, 'the same tensor, summed where it lives');
+      for (let i = 0; i < grad.size; i++) assert.ok(Math.abs(grad.data[i]! - before[i]! - 2 * dw.data[i]!) < 1e-4, `element ${i}: ${grad.data[i]} vs ${before[i]! + 2 * dw.data[i]!}`);
+      // A sunk tensor's gradient is not returned as well (it would be counted twice by a caller adding both).
+      const sunk = new Tape(be);
+      sunk.sink(layer.weight.value, layer.weight.grad);
+      const l2 = await sunk.run(f);
+      assert.equal((await sunk.backward([[l2, Tensor.from([1], [1, 1])]])).has(layer.weight.value), false);
+      assert.throws(() => new Tape(be).sink(layer.weight.value, Tensor.zeros([3]) as F32), /Tape\.sink: shape mismatch/);
+    } finally {
+      be.dispose();
+    }
+  });
+});

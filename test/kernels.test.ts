@@ -35,6 +35,16 @@ function cases(): Case[] {
       { name: `matmul nn T=${T}`, run: (be) => be.ops.matmul(x, w, 'nn') },
       { name: `matmul nt T=${T}`, run: (be) => be.ops.matmul(dh, w, 'nt') },
       { name: `matmul tn T=${T}`, run: (be) => be.ops.matmul(x, dh, 'tn') },
+      // A weight gradient summed into the parameter's, in each form.
+      ...(['nn', 'nt', 'tn'] as const).map((form) => ({
+        name: `matmulAccumulate ${form} T=${T}`,
+        run: async (be: Backend) => {
+          const [a, b, shape] = form === 'nn' ? [x, w, [T, 40]] : form === 'nt' ? [dh, w, [T, 24]] : [x, dh, [24, 40]];
+          const into = randn(new Rng(9), shape);
+          await be.ops.matmulAccumulate(into, a, b, form);
+          return into;
+        },
+      })),
       { name: `biasAdd T=${T}`, run: (be) => be.ops.biasAdd(x, b) },
       // A width that is no whole number of SIMD vectors takes the loop.
       { name: `biasAdd T=${T}, width 7`, run: (be) => be.ops.biasAdd(x7, b7) },
@@ -154,11 +164,16 @@ describeEachBackend(await testedBackends(), 'kernels match the float64 reference
     const rng = new Rng(12);
     // The wasm-simd kernel walks B's panels outside when A has no more values than B, else A's rows:
     // these shapes take each order in each form, with rows past the last whole 4 and columns past the last whole 8.
-    const shapes: [number, number, number][] = [[13, 37, 40], [45, 37, 9], [4, 64, 129], [130, 33, 12]];
+    const shapes: [number, number, number][] = [[13, 37, 40], [45, 37, 9], [4, 64, 129], [130, 33, 12], [130, 33, 16]];
     for (const [M, K, N] of shapes) {
       const a = randn(rng, [M, K]), at = randn(rng, [K, M]), b = randn(rng, [K, N], 0.2), bt = randn(rng, [N, K], 0.2);
       for (const [x, y, form] of [[a, b, 'nn'], [a, bt, 'nt'], [at, b, 'tn']] as const) {
         expectClose(await be.ops.matmul(x, y, form), await ref.ops.matmul(x, y, form), tolerance(be.name, 'matmul'), `${form} M=${M} K=${K} N=${N}`);
+        // Added into a gradient where it lives (resident, on wasm-simd: the kernel adds in place when N is whole panels).
+        const start = randn(new Rng(M + N), [M, N]), into = be.resident(start.clone() as F32), want = start.clone() as F32;
+        await be.ops.matmulAccumulate(into, x, y, form);
+        await ref.ops.matmulAccumulate(want, x, y, form);
+        expectClose(into, want, tolerance(be.name, 'matmul'), `accumulate ${form} M=${M} K=${K} N=${N}`);
       }
     }
   });
@@ -226,6 +241,15 @@ describe('resident tensors (Backend.resident)', () => {
         await be.ops.accumulate(rinto, grad);
         await be.ops.accumulate(into, grad);
         compare(rinto, into, `accumulate ${T}`, 0);
+        // A weight gradient added by the product's own kernel where the gradient lives (whole 8-column
+        // panels), else computed and added: the same values as the product added after.
+        const dw = randn(rng, [d, f]), rdw = be.resident(dw.clone() as F32), sum = dw.clone() as F32;
+        await be.ops.accumulate(sum, await be.ops.matmul(x, dh, 'tn'));
+        await be.ops.matmulAccumulate(rdw, x, dh, 'tn');
+        await be.ops.matmulAccumulate(dw, x, dh, 'tn');
+        compare(rdw, sum, `matmulAccumulate resident ${T}`, 1e-5);
+        compare(dw, sum, `matmulAccumulate ${T}`, 1e-5);
+        await assert.rejects(be.ops.matmulAccumulate(rdw, dh, x, 'tn'), /matmulAccumulate: shape mismatch/);
       }
     } finally {
       be.dispose();

@@ -14,22 +14,22 @@ import { currentTape, gradientsOff, Tape } from './tape.js';
  */
 export async function valueAndGrads(be: Backend, params: readonly Parameter[], f: () => Promise<F32>, seed = 1): Promise<number> {
   const tape = new Tape(be);
-  tape.watch(...params.map((p) => p.value));
+  sinkParameters(tape, params);
   const loss = await tape.run(f);
   if (loss.size !== 1) throw errors.badShape('valueAndGrads', loss.shape, 'a scalar loss ([1])');
   const dLoss = Tensor.zeros(loss.shape, loss.dtype) as F32;
   dLoss.data[0] = seed;
-  const grads = await tape.backward([[loss, dLoss]]);
-  await accumulateInto(be, params, grads);
+  await tape.backward([[loss, dLoss]]);
   return loss.data[0]!;
 }
 
-async function accumulateInto(be: Backend, params: readonly Parameter[], grads: Map<Tensor, F32>): Promise<void> {
-  // A parameter listed twice (tied or shared) still gets its gradient once.
-  for (const p of new Set(params)) {
-    const g = grads.get(p.value);
-    if (g) await p.accumulateOn(be, g);
-  }
+/**
+ * Every parameter's gradient is added into its `grad` as the tape's backward makes it (Tape.sink):
+ * a weight gradient is then summed in place by the op that makes it, with no tensor of its own. A
+ * parameter listed twice (tied or shared) is sunk once, and still gets every use's gradient.
+ */
+export function sinkParameters(tape: Tape, params: readonly Parameter[]): void {
+  for (const p of new Set(params)) tape.sink(p.value, p.grad);
 }
 
 /**
@@ -39,7 +39,7 @@ async function accumulateInto(be: Backend, params: readonly Parameter[], grads: 
  * No layer writes its backward by hand: this is the same tape, driven one layer at a time.
  */
 export class LastPass {
-  private last: { tape: Tape; inputs: F32[]; output: F32; params: Parameter[] } | null = null;
+  private last: { tape: Tape; inputs: F32[]; output: F32 } | null = null;
 
   constructor(private readonly be: Backend, private readonly what: string) {}
 
@@ -50,10 +50,10 @@ export class LastPass {
       return f();
     }
     const tape = new Tape(this.be);
-    const owned = params();
-    tape.watch(...inputs, ...owned.map((p) => p.value));
+    tape.watch(...inputs);
+    sinkParameters(tape, params());
     const output = await tape.run(f);
-    this.last = { tape, inputs, output, params: owned };
+    this.last = { tape, inputs, output };
     return output;
   }
 
@@ -63,7 +63,6 @@ export class LastPass {
     if (!last) throw errors.badArgument(`${this.what}.backward`, 'called before forward (or its forward was recorded on an outer tape)');
     this.last = null;
     const grads = await last.tape.backward([[last.output, dy]]);
-    await accumulateInto(this.be, last.params, grads);
     return last.inputs.map((x) => grads.get(x) ?? (Tensor.zeros(x.shape, x.dtype) as F32));
   }
 }

@@ -17,9 +17,10 @@ function record(inputs: readonly Tensor[], outputs: readonly Tensor[], backward:
 /** a[M,K]·b[K,N] */
 export async function matmul(be: Backend, a: F32, b: F32): Promise<F32> {
   const y = await be.ops.matmul(a, b, 'nn');
-  record([a, b], [y], async ([dy], [da, db]) => [
+  record([a, b], [y], async ([dy], [da, db], [, into]) => [
     da ? await be.ops.matmul(dy!, b, 'nt') : null,
-    db ? await be.ops.matmul(a, dy!, 'tn') : null,
+    // A weight sunk into its gradient takes Xᵀ·dY added in place.
+    db ? (into ? (await be.ops.matmulAccumulate(into, a, dy!, 'tn'), into) : await be.ops.matmul(a, dy!, 'tn')) : null,
   ]);
   return y;
 }

@@ -5,9 +5,12 @@ import { passContext, withContext } from '../tensor/context.js';
 
 /**
  * Maps the gradients of an op's outputs to the gradients of its inputs. `needs[i]` says whether
- * input i wants one (a parameter or anything computed from one); the rest may be null.
+ * input i wants one (a parameter or anything computed from one); the rest may be null. Where
+ * `into[i]` is given (input i is a parameter's value sunk into its gradient, `Tape.sink`), the op
+ * may add input i's gradient into it itself and return `into[i]` to say so: a weight gradient
+ * summed where it lives, with no tensor of its own.
  */
-export type BackwardFn = (dOutputs: readonly (F32 | null)[], needs: readonly boolean[]) => Promise<readonly (F32 | null)[]>;
+export type BackwardFn = (dOutputs: readonly (F32 | null)[], needs: readonly boolean[], into: readonly (F32 | undefined)[]) => Promise<readonly (F32 | null)[]>;
 
 export interface RecordOptions {
   /**
@@ -37,6 +40,7 @@ export class Tape {
   private entries: Entry[] = [];
   private readonly watched = new Set<Tensor>();
   private readonly losses: { t: F32; weight: number }[] = [];
+  private readonly sinks = new Map<Tensor, F32>();
   private done = false;
 
   constructor(readonly be: Backend) {}
@@ -44,6 +48,16 @@ export class Tape {
   /** Gradients are wanted for `t` (a parameter's value, an input). */
   watch(...ts: Tensor[]): void {
     for (const t of ts) this.watched.add(t);
+  }
+
+  /**
+   * Gradients for `value` (watched from now on) are added straight into `grad` as the backward pass
+   * makes them (a parameter's value and gradient), not returned by `backward`.
+   */
+  sink(value: Tensor, grad: F32): void {
+    if (grad.size !== value.size) throw errors.shapeMismatch('Tape.sink', 'gradient vs tensor', grad.shape, value.shape);
+    this.watched.add(value);
+    this.sinks.set(value, grad);
   }
 
   /** Records an op if any input is watched (or `always`); its outputs are then watched too. */
@@ -75,7 +89,8 @@ export class Tape {
 
   /**
    * Seeds d(loss)/d(t) for each `[t, gradient]` (and each side loss with its weight) and walks the
-   * tape back. Returns every watched tensor's gradient that the seeds reach. A tape runs backward once.
+   * tape back. Returns every watched tensor's gradient that the seeds reach, but a sunk one's, which
+   * is added into its sink. A tape runs backward once.
    */
   async backward(seeds: readonly (readonly [Tensor, F32])[]): Promise<Map<Tensor, F32>> {
     if (this.done) throw errors.badArgument('Tape.backward', 'the tape has already run backward');
@@ -93,10 +108,11 @@ export class Tape {
       if (e.always) dOut = dOut.map((g, j) => g ?? (Tensor.zeros(e.outputs[j]!.shape, e.outputs[j]!.dtype) as F32));
       else if (dOut.every((g) => g === null)) continue;
       const needs = e.inputs.map((t) => this.watched.has(t));
-      const dIn = await e.backward(dOut, needs);
+      const into = e.inputs.map((t) => this.sinks.get(t));
+      const dIn = await e.backward(dOut, needs, into);
       for (let j = 0; j < e.inputs.length; j++) {
         const g = dIn[j];
-        if (g && needs[j]) await this.accumulate(grads, e.inputs[j]!, g);
+        if (g && needs[j] && g !== into[j]) await this.accumulate(grads, e.inputs[j]!, g);
       }
     }
     this.entries = [];
@@ -104,11 +120,19 @@ export class Tape {
   }
 
   private async accumulate(grads: Map<Tensor, F32>, t: Tensor, g: F32): Promise<void> {
-    const have = grads.get(t);
     if (g.size !== t.size) throw errors.shapeMismatch('Tape.backward', 'gradient vs tensor', g.shape, t.shape);
+    const sink = this.sinks.get(t);
+    if (sink) return sink.dtype === 'f32' && g.dtype === 'f32' ? this.be.ops.accumulate(sink, g) : addInto(sink, g);
+    const have = grads.get(t);
     // A backward may hand the same tensor to several inputs (add's does): never sum in place.
     grads.set(t, have ? await this.be.ops.add(have, g) : g);
   }
+}
+
+/** into += g elementwise, in JavaScript (float64 gradient checks). */
+function addInto(into: F32, g: F32): void {
+  const a = into.data, b = g.data;
+  for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
 }
 
 /** The tape recording the current async context, if any. */

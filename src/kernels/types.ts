@@ -30,11 +30,13 @@ export interface AdamWHyper {
  * Every kernel a backend provides, forward and backward side by side. Shapes are row-major;
  * "rows" means every leading dimension flattened. Kernels never mutate inputs, except `adamw`,
  * which updates its parameter and moment tensors in place (they are optimizer state), and
- * `accumulate`, which adds into a parameter's gradient in place.
+ * `accumulate` and `matmulAccumulate`, which add into a parameter's gradient in place.
  */
 export interface KernelSignatures {
   /** nn: a[M,K]·b[K,N] · nt: a[M,K]·b[N,K]ᵀ · tn: a[K,M]ᵀ·b[K,N] → [M,N] */
   matmul(a: F32, b: F32, form: MatmulForm): F32;
+  /** into += the matmul of a and b in `form`, in place (a weight gradient summed straight into the parameter's). */
+  matmulAccumulate(into: F32, a: F32, b: F32, form: MatmulForm): void;
   /** x[..,C] + bias[C] */
   biasAdd(x: F32, bias: F32): F32;
   /** Column sums of dy[R,C] → [C] (the bias gradient). */
@@ -101,7 +103,7 @@ export interface KernelConfig<K extends KernelName = KernelName, Ctx = unknown> 
 }
 
 export const kernelNames = [
-  'matmul', 'biasAdd', 'colSum', 'add', 'scale', 'relu', 'reluBackward', 'gelu', 'geluBackward',
+  'matmul', 'matmulAccumulate', 'biasAdd', 'colSum', 'add', 'scale', 'relu', 'reluBackward', 'gelu', 'geluBackward',
   'mul', 'silu', 'siluBackward', 'sigmoid',
   'softmax', 'softmaxBackward', 'layerNorm', 'layerNormBackward', 'rmsNorm', 'rmsNormBackward', 'embedding', 'embeddingBackward',
   'crossEntropy', 'crossEntropyBackward', 'topk', 'topkBackward', 'attentionScores', 'attentionApply',

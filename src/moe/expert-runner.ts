@@ -8,6 +8,7 @@
 import type { Backend } from '../kernels/backend.js';
 import { errors } from '../errors.js';
 import { currentTape, Tape } from '../autograd/tape.js';
+import { sinkParameters } from '../autograd/grad.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
 import type { RowHandler, RowKind } from '../runtime/row-post.js';
 import type { Expert } from './expert.js';
@@ -29,7 +30,8 @@ export class ExpertRunner implements RowHandler {
     if (x.cols !== this.expert.dModel) throw errors.badShape(`${this.expert.name} forward`, x.shape, `[n, ${this.expert.dModel}]`);
     if (!currentTape()) return this.expert.forward(x);
     const tape = new Tape(this.be);
-    tape.watch(x, ...this.expert.parameters().map((p) => p.value));
+    tape.watch(x);
+    sinkParameters(tape, this.expert.parameters());
     const y = await tape.run(() => this.expert.forward(x));
     this.passes.delete(pass);
     this.passes.set(pass, { tape, x, y });
@@ -37,17 +39,13 @@ export class ExpertRunner implements RowHandler {
     return y;
   }
 
-  /** d(loss)/d(rows) of pass `pass`, given d(loss)/d(its output); the parameters' gradients accumulate. */
+  /** d(loss)/d(rows) of pass `pass`, given d(loss)/d(its output); the parameters' gradients accumulate (sunk on the tape). */
   async backward(dy: F32, pass: number): Promise<F32> {
     const p = this.passes.get(pass);
     if (!p) throw errors.badArgument(`${this.expert.name} backward`, `pass ${pass} has no recorded forward here`);
     this.passes.delete(pass);
     if (dy.rows !== p.y.rows || dy.cols !== p.y.cols) throw errors.shapeMismatch(`${this.expert.name} backward`, 'gradient vs output', dy.shape, p.y.shape);
     const grads = await p.tape.backward([[p.y, dy]]);
-    for (const param of new Set(this.expert.parameters())) {
-      const g = grads.get(param.value);
-      if (g) await param.accumulateOn(this.be, g);
-    }
     return grads.get(p.x) ?? (Tensor.zeros(p.x.shape, p.x.dtype) as F32);
   }
 

@@ -1,5 +1,5 @@
 import type { KernelConfig } from '../types.js';
-import { matmul } from './matmul.js';
+import { matmul, matmulAccumulate } from './matmul.js';
 import { biasAdd, colSum } from './bias.js';
 import { accumulate, add, scale } from './arith.js';
 import { gelu, geluBackward, relu, reluBackward } from './activations.js';
@@ -15,7 +15,7 @@ import { rmsNorm, rmsNormBackward } from './rmsnorm.js';
 
 /** gpu.js kernels, shared by every gpu.js mode (webgpu, headlessgl, webasm, cpu). */
 export const gpujsKernels: KernelConfig<any, any>[] = [
-  matmul, biasAdd, colSum, add, scale, relu, reluBackward, gelu, geluBackward, softmax, softmaxBackward,
+  matmul, matmulAccumulate, biasAdd, colSum, add, scale, relu, reluBackward, gelu, geluBackward, softmax, softmaxBackward,
   layerNorm, layerNormBackward, embedding, embeddingBackward, crossEntropy, crossEntropyBackward,
   topk, topkBackward, attentionScores, attentionApply, attentionApplyT, sumSquares, adamw, accumulate,
   mul, silu, siluBackward, sigmoid, rmsNorm, rmsNormBackward,

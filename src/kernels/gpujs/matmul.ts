@@ -2,6 +2,7 @@ import type { KernelConfig } from '../types.js';
 import { matmulShape } from '../shapes.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { bucket, type GpuJsContext } from './context.js';
+import { accumulate } from './arith.js';
 
 /**
  * The rows4 form (measured fastest on gpu.js webasm): each thread returns 4 adjacent output rows of
@@ -50,6 +51,15 @@ export const matmul: KernelConfig<'matmul', GpuJsContext> = {
     const r = (await k(A, B)) as unknown as Float32Array[][];
     deinterleave(r, out.data, M, N);
     return out;
+  },
+};
+
+/** into += a·b: the product on the device, summed into `into` (a parameter's gradient) by the in-place sum. */
+export const matmulAccumulate: KernelConfig<'matmulAccumulate', GpuJsContext> = {
+  kernel: 'matmulAccumulate',
+  backend: 'gpujs',
+  async run(ctx, into, a, b, form) {
+    await accumulate.run(ctx, into, await matmul.run(ctx, a, b, form));
   },
 };
 

@@ -1,6 +1,7 @@
 import type { KernelConfig } from '../types.js';
 import { like } from './util.js';
 import { matmulShape } from '../shapes.js';
+import { expectSameShape } from '../../tensor/check.js';
 
 /**
  * Float64-accumulating matmul in the three forms. The forward of a Linear layer is `nn`; its
@@ -24,5 +25,17 @@ export const matmul: KernelConfig<'matmul'> = {
       }
     }
     return out;
+  },
+};
+
+/** into += a·b in the given form: the product as `matmul` computes it, then added (float64 sums either way). */
+export const matmulAccumulate: KernelConfig<'matmulAccumulate'> = {
+  kernel: 'matmulAccumulate',
+  backend: 'reference',
+  run(ctx, into, a, b, form) {
+    const y = matmul.run(ctx, a, b, form) as typeof into;
+    expectSameShape('matmulAccumulate', into, y);
+    const I = into.data, Y = y.data;
+    for (let i = 0; i < I.length; i++) I[i]! += Y[i]!;
   },
 };

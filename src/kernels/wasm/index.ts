@@ -1,7 +1,7 @@
 import type { KernelConfig } from '../types.js';
 import { embedding } from '../reference/embedding.js';
 import { topk, topkBackward } from '../reference/topk.js';
-import { matmul } from './matmul.js';
+import { matmul, matmulAccumulate } from './matmul.js';
 import { attentionApply, attentionApplyT, attentionScores } from './attention.js';
 import * as rows from './rows.js';
 import * as ew from './elementwise.js';
@@ -13,7 +13,7 @@ import * as ew from './elementwise.js';
  * scatter over a router's few columns).
  */
 export const wasmKernels: KernelConfig<any, any>[] = [
-  matmul, attentionScores, attentionApply, attentionApplyT,
+  matmul, matmulAccumulate, attentionScores, attentionApply, attentionApplyT,
   ...(Object.values(rows) as KernelConfig<any, any>[]), ...(Object.values(ew) as KernelConfig<any, any>[]),
   ...([embedding, topk, topkBackward] as KernelConfig<any, any>[]).map((k) => ({ ...k, backend: 'wasm' })),
 ];

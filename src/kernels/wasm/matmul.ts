@@ -1,10 +1,15 @@
 import { Tensor, type F32 } from '../../tensor/tensor.js';
 import { matmulShape } from '../shapes.js';
-import { matmul as refMatmul } from '../reference/matmul.js';
+import { matmul as refMatmul, matmulAccumulate as refMatmulAccumulate } from '../reference/matmul.js';
+import { errors } from '../../errors.js';
+import type { WasmModule } from './memory.js';
+import type { MatmulForm } from '../types.js';
 import { simd } from './simd-kernel.js';
 
 /** Fewest rows of A for which B's panels go outside (see the call). */
 const PANELS_MIN_ROWS = 16;
+/** gemm's flag: add the product to C (simd/gemm.ts). */
+const ACCUMULATE = 4;
 
 /**
  * How the wasm-simd matmul walks its operands: `auto` streams the smaller one, `pack` copies strided
@@ -24,17 +29,50 @@ export const matmulLayout: { order: 'auto' | 'rows' | 'panels'; pack: boolean } 
  * with the rows.
  */
 export const matmul = simd(refMatmul, (m, a, b, form) => {
-  const { M, K, N } = matmulShape(a, b, form);
-  if (M === 0 || N === 0 || K === 0) return Tensor.zeros([M, N]) as F32;
-  const N8 = (N + 7) & ~7;
+  const { M, N } = matmulShape(a, b, form);
   const out = Tensor.empty([M, N]) as F32;
+  const at = gemm(m, a, b, form, null);
+  if (at < 0) out.data.fill(0);
+  else m.getRows(at, M, N, (N + 7) & ~7, out.data);
+  return out;
+});
+
+/**
+ * into += the product. A resident `into` whose columns are whole 8-column panels (a parameter's
+ * gradient) is summed in place by the kernel itself: no product to copy out of the module, and no
+ * copy back in to add it (a weight gradient's fixed cost, paid by every expert buffer). Otherwise
+ * the product is computed as `matmul` does and added.
+ */
+export const matmulAccumulate = simd(refMatmulAccumulate, (m, into, a, b, form) => {
+  const { M, N } = matmulShape(a, b, form);
+  if (into.rank !== 2 || into.shape[0] !== M || into.shape[1] !== N) throw errors.shapeMismatch('matmulAccumulate', 'accumulator vs product', into.shape, [M, N]);
+  if (N % 8 === 0 && m.isResident(into.data)) return void gemm(m, a, b, form, into);
+  const at = gemm(m, a, b, form, null);
+  if (at < 0) return;
+  const n = M * N, N8 = (N + 7) & ~7, pi = m.input(into.data);
+  if (N8 !== N) {
+    const dense = m.space(n);
+    m.getRows(at, M, N, N8, m.f32(dense, n));
+    m.fn.accumulate!(pi, dense, n);
+  } else m.fn.accumulate!(pi, at, n);
+  if (!m.isResident(into.data)) into.data.set(m.f32(pi, n));
+});
+
+/**
+ * Runs the product in the module: into `into` (resident, N a multiple of 8), adding to it, or into
+ * scratch with rows N8 floats apart, whose address it returns (-1 for an empty product).
+ */
+function gemm(m: WasmModule, a: F32, b: F32, form: MatmulForm, into: F32 | null): number {
+  const { M, K, N } = matmulShape(a, b, form);
+  if (M === 0 || N === 0 || K === 0) return -1;
+  const N8 = (N + 7) & ~7;
   m.begin();
   // Stream the smaller operand (simd/gemm.ts), its strided operands copied once where they are
   // reused. Under 16 rows a panel would serve three blocks of rows or fewer: copying B costs more
   // than it saves, and a lone row keeps the 32-column tile (a decode step's matmul).
   const { order, pack } = matmulLayout;
   const panelsOuter = order === 'rows' ? false : order === 'panels' || (M >= PANELS_MIN_ROWS && M * K <= K * N8);
-  const flags = (panelsOuter ? 1 : 0) | (pack ? 2 : 0);
+  const flags = (panelsOuter ? 1 : 0) | (pack ? 2 : 0) | (into ? ACCUMULATE : 0);
   let pa = m.input(a.data);
   let transposed = form === 'tn';
   if (transposed && panelsOuter && pack) {
@@ -49,16 +87,15 @@ export const matmul = simd(refMatmul, (m, a, b, form) => {
   let pc: number;
   if (form === 'nt') {
     const pw = m.input(b.data), pb = m.space(N8 * K);
-    pc = m.space(M * N8);
+    pc = into ? into.data.byteOffset : m.space(M * N8);
     m.fn.packPanels!(pw, pb, N, K);
     m.fn.gemm!(pa, pb, pc, M, K, N8, K * 4, 4, K * 32, 32, flags, scratch);
   } else {
     const pb = m.inputRows(b.data, K, N, N8);
-    pc = m.space(M * N8);
+    pc = into ? into.data.byteOffset : m.space(M * N8);
     // nn: A [M,K] row-major; tn: A = Xᵀ for X [K,M], row i at 4·i bytes, step M·4 along K.
     if (transposed) m.fn.gemm!(pa, pb, pc, M, K, N8, 4, M * 4, 32, N8 * 4, flags, scratch);
     else m.fn.gemm!(pa, pb, pc, M, K, N8, K * 4, 4, 32, N8 * 4, flags, scratch);
   }
-  m.getRows(pc, M, N, N8, out.data);
-  return out;
-});
+  return pc;
+}

@@ -2,7 +2,7 @@
 import { tile1x32, tile1x8, tile4x8 } from './tile';
 
 /** gemm's flags: the loop order, and whether strided operands are copied before they are reused. */
-const PANELS_OUTER = 1, PACK = 2;
+const PANELS_OUTER = 1, PACK = 2, ACCUMULATE = 4;
 
 /**
  * A is read with row stride `lda` and step `astep` bytes (row-major: K·4 and 4; a transposed [K,M]
@@ -17,11 +17,12 @@ const PANELS_OUTER = 1, PACK = 2;
  * weight gradient over many rows (Xᵀ·dY with dY [rows, 2048]) otherwise reads dY from memory once
  * per four columns of X. With flag 2 (pack), a strided panel (row-major B) is first copied to `scratch` (K·32 bytes):
  * its rows lie a power of two apart, which a cache holds few of; so, rows outer, is each block of
- * four rows of a transposed A.
+ * four rows of a transposed A. With flag 4 (accumulate), the product is added to C's values
+ * instead of replacing them: a weight gradient summed straight into the parameter's.
  */
 export function gemm(pa: usize, pb: usize, pc: usize, M: i32, K: i32, N: i32, lda: usize, astep: usize, panel: usize, ldb: usize, flags: i32, scratch: usize): void {
   const ldc = <usize>N << 2;
-  const pack = (flags & PACK) != 0;
+  const pack = (flags & PACK) != 0, acc = (flags & ACCUMULATE) != 0;
   if (flags & PANELS_OUTER) {
     const M4 = M & ~3;
     for (let p = 0; p < N; p += 8) {
@@ -36,8 +37,8 @@ export function gemm(pa: usize, pb: usize, pc: usize, M: i32, K: i32, N: i32, ld
       }
       const cp = pc + (<usize>p << 2);
       let i = 0;
-      for (; i < M4; i += 4) tile4x8(pa + <usize>i * lda, lda, astep, b, bstep, K, cp + <usize>i * ldc, ldc);
-      for (; i < M; i++) tile1x8(pa + <usize>i * lda, astep, b, bstep, K, cp + <usize>i * ldc);
+      for (; i < M4; i += 4) tile4x8(pa + <usize>i * lda, lda, astep, b, bstep, K, cp + <usize>i * ldc, ldc, acc);
+      for (; i < M; i++) tile1x8(pa + <usize>i * lda, astep, b, bstep, K, cp + <usize>i * ldc, acc);
     }
     return;
   }
@@ -53,13 +54,13 @@ export function gemm(pa: usize, pb: usize, pc: usize, M: i32, K: i32, N: i32, ld
       ka = 16;
     }
     const c = pc + <usize>i * ldc;
-    for (let p = 0; p < N; p += 8) tile4x8(a, ra, ka, pb + <usize>(p >> 3) * panel, ldb, K, c + (<usize>p << 2), ldc);
+    for (let p = 0; p < N; p += 8) tile4x8(a, ra, ka, pb + <usize>(p >> 3) * panel, ldb, K, c + (<usize>p << 2), ldc, acc);
   }
   for (; i < M; i++) {
     const a = pa + <usize>i * lda, c = pc + <usize>i * ldc;
     let p = 0;
-    for (; p + 32 <= N; p += 32) tile1x32(a, astep, pb + <usize>(p >> 3) * panel, panel, ldb, K, c + (<usize>p << 2));
-    for (; p < N; p += 8) tile1x8(a, astep, pb + <usize>(p >> 3) * panel, ldb, K, c + (<usize>p << 2));
+    for (; p + 32 <= N; p += 32) tile1x32(a, astep, pb + <usize>(p >> 3) * panel, panel, ldb, K, c + (<usize>p << 2), acc);
+    for (; p < N; p += 8) tile1x8(a, astep, pb + <usize>(p >> 3) * panel, ldb, K, c + (<usize>p << 2), acc);
   }
 }
 
