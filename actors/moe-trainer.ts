@@ -167,6 +167,7 @@ export class MoETrainer extends Actor {
     if (msg.type === 'rollback') {
       const checked = this.load(await this.snapshots.gather(msg.step, msg.trainers, ctx));
       if (checked.problems.length) throw errors.badArgument('rollback', `the snapshot of step ${msg.step} does not fit: it ${checked.problems.slice(0, 3).join('; ')}`);
+      this.clearGradients();
       this.lastStep = -1;
       return;
     }
@@ -178,6 +179,14 @@ export class MoETrainer extends Actor {
     // A step keeps nothing but parameters, gradients and Adam moments (each with storage of its
     // own): every other tensor it makes comes from the arena and goes back at the end.
     return this.arena.use(() => this.step(msg.step, ctx));
+  }
+
+  /**
+   * Zeroes every gradient this device holds. A backward adds into them as it goes (Tape.sink), so a
+   * step that failed part-way leaves some behind; the optimizer clears them only after an update.
+   */
+  private clearGradients(): void {
+    for (const { params } of this.owned()) for (const p of params) this.be.zero(p.grad);
   }
 
   /** The dense parts (everything but gates and experts) and their optimizer. */
@@ -206,8 +215,12 @@ export class MoETrainer extends Actor {
     const { batch, steps, lr } = this.args;
     const me = ctx.device;
     // Every device draws the same global batch and trains on its share of the samples.
-    // A step run again (its first run failed with a device) draws the batch it drew the first time.
-    if (step === this.lastStep) this.dataRng.position = this.rngAtStart;
+    // A step run again (its first run failed with a device) draws the batch it drew the first time,
+    // and starts from no gradient: its first run may have added some before it failed.
+    if (step === this.lastStep) {
+      this.dataRng.position = this.rngAtStart;
+      this.clearGradients();
+    }
     [this.lastStep, this.rngAtStart] = [step, this.dataRng.position];
     const { inputs, targets } = this.task.sample(this.dataRng, batch, 'train');
     const per = batch / ctx.devices;
