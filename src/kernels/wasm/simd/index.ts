@@ -1,6 +1,7 @@
 // AssemblyScript entry: every kernel of the wasm-simd backend, compiled into one module by
 // scripts/build-wasm.ts (memory is exported; the caller lays out its operands above heapBase()).
 export { gemm, packPanels, transpose } from './gemm';
+export { gemmNT } from './dot';
 export { attentionScores, attentionApply, attentionApplyT } from './attention';
 export { softmax, softmaxBackward, crossEntropy, crossEntropyBackward, layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from './rows';
 export { frameHash } from './hash';
