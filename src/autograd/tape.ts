@@ -2,6 +2,7 @@ import type { Backend } from '../kernels/backend.js';
 import { errors } from '../errors.js';
 import { Tensor, type F32 } from '../tensor/tensor.js';
 import { passContext, withContext } from '../tensor/context.js';
+import { addGradient } from '../nn/parameter.js';
 
 /**
  * Maps the gradients of an op's outputs to the gradients of its inputs. `needs[i]` says whether
@@ -122,17 +123,11 @@ export class Tape {
   private async accumulate(grads: Map<Tensor, F32>, t: Tensor, g: F32): Promise<void> {
     if (g.size !== t.size) throw errors.shapeMismatch('Tape.backward', 'gradient vs tensor', g.shape, t.shape);
     const sink = this.sinks.get(t);
-    if (sink) return sink.dtype === 'f32' && g.dtype === 'f32' ? this.be.ops.accumulate(sink, g) : addInto(sink, g);
+    if (sink) return addGradient(this.be, sink, g);
     const have = grads.get(t);
     // A backward may hand the same tensor to several inputs (add's does): never sum in place.
     grads.set(t, have ? await this.be.ops.add(have, g) : g);
   }
-}
-
-/** into += g elementwise, in JavaScript (float64 gradient checks). */
-function addInto(into: F32, g: F32): void {
-  const a = into.data, b = g.data;
-  for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
 }
 
 /** The tape recording the current async context, if any. */

@@ -28,20 +28,32 @@ export class Parameter {
    */
   accumulate(g: Tensor): void {
     expectSameShape(`${this.name} gradient`, this.grad, g);
-    const a = this.grad.data, b = g.data;
-    for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
+    addLoop(this.grad, g);
   }
 
   /** `accumulate` on the backend's kernel: a vector loop, in place where the gradient is resident. */
   async accumulateOn(be: Backend, g: Tensor): Promise<void> {
     expectSameShape(`${this.name} gradient`, this.grad, g);
-    if (this.grad.dtype !== 'f32' || g.dtype !== 'f32') return this.accumulate(g);
-    await be.ops.accumulate(this.grad, g as F32);
+    await addGradient(be, this.grad, g);
   }
 
   toString(): string {
     return `Parameter ${this.name} ${this.value}`;
   }
+}
+
+/**
+ * into += g in place: on the backend's kernel in float32, in JavaScript otherwise (the float64
+ * gradient checks). Shapes are the caller's to check.
+ */
+export async function addGradient(be: Backend, into: Tensor, g: Tensor): Promise<void> {
+  if (into.dtype !== 'f32' || g.dtype !== 'f32') return addLoop(into, g);
+  await be.ops.accumulate(into as F32, g as F32);
+}
+
+function addLoop(into: Tensor, g: Tensor): void {
+  const a = into.data, b = g.data;
+  for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { KernelConfig } from '../types.js';
 import { like } from './util.js';
 import { matmulShape } from '../shapes.js';
 import { expectSameShape } from '../../tensor/check.js';
+import { accumulate } from './optimizer.js';
 
 /**
  * Float64-accumulating matmul in the three forms. The forward of a Linear layer is `nn`; its
@@ -35,7 +36,6 @@ export const matmulAccumulate: KernelConfig<'matmulAccumulate'> = {
   run(ctx, into, a, b, form) {
     const y = matmul.run(ctx, a, b, form) as typeof into;
     expectSameShape('matmulAccumulate', into, y);
-    const I = into.data, Y = y.data;
-    for (let i = 0; i < I.length; i++) I[i]! += Y[i]!;
+    accumulate.run(ctx, into, y);
   },
 };
